@@ -1,0 +1,3 @@
+from stream_sentinel.cli import main
+
+main()

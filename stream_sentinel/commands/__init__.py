@@ -1,0 +1,1 @@
+"""CLI commands, one module per concept. Each module exposes ``COMMANDS``."""

@@ -1,0 +1,390 @@
+"""Typed settings with environment profiles.
+
+Layers, lowest to highest priority: code defaults < the profile (``development``, ``staging``,
+``production``, ``test``) < ``SENTINEL_*`` environment variables < explicit overrides (CLI flags).
+This is the only module that reads the environment, and even here the environment is injectable:
+``load_settings(environ={...})`` never looks at ``os.environ``.
+
+Every section has its own prefix: ``SENTINEL_KAFKA_BOOTSTRAP``, ``SENTINEL_REDIS_URL``,
+``SENTINEL_REGISTRY_URL``, ``SENTINEL_DETECTOR_MAX_BATCH``, ... Structured values (tables) are
+given as JSON, e.g. ``SENTINEL_DETECTOR_RULES='{"high_amount_multiple": 8}'``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from stream_sentinel.domain import Action, Decision, RiskLevel
+from stream_sentinel.errors import ConfigError
+
+Profile = Literal["development", "staging", "production", "test"]
+PROFILES: tuple[Profile, ...] = ("development", "staging", "production", "test")
+Guarantee = Literal["exactly-once", "at-least-once"]
+
+# The active profile and environment while a section is being built (see _SectionSettings).
+_build_context: contextvars.ContextVar[tuple[Mapping[str, Any], Mapping[str, str]]] = (
+    contextvars.ContextVar("_build_context")
+)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' env source, reading an injected mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+class _ProfileSource(PydanticBaseSettingsSource):
+    """The active profile's values for one section, below the environment in priority."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = dict(values)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+class _SectionSettings(BaseSettings):
+    """Base of every section: explicit values > environment > profile > defaults."""
+
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        profile_values, environ = _build_context.get(({}, os.environ))
+        return (
+            init_settings,
+            _MappingEnvSource(settings_cls, environ),
+            _ProfileSource(settings_cls, profile_values),
+        )
+
+
+class KafkaSettings(_SectionSettings):
+    """Broker endpoint, security and client tuning (converted to librdkafka keys at the edge)."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_KAFKA_")
+
+    bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    client_id: str = "stream-sentinel"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: str | None = None
+    # Producer: acks=all and idempotence in every profile (transactions need both).
+    acks: Literal["all", "1", "0"] = "all"
+    enable_idempotence: bool = True
+    linger_ms: float = 5.0
+    compression: Literal["lz4", "zstd", "snappy", "gzip", "none"] = "lz4"
+    batch_size: int = 16384
+    # murmur2_random is the Java client's partitioner: a key lands where a Java producer puts it.
+    partitioner: str = "murmur2_random"
+    # Consumer.
+    fetch_min_bytes: int = 1024
+    fetch_wait_max_ms: int = 100
+    max_batch: int = Field(1000, ge=1, le=100_000)
+    session_timeout_ms: int = 45_000
+    heartbeat_interval_ms: int = 3_000
+    max_poll_interval_ms: int = 300_000
+    transaction_timeout_ms: int = 60_000
+    # Low-latency profile: linger ~0-1 ms and a short fetch wait, for latency-sensitive deployments.
+    low_latency: bool = False
+    request_timeout_ms: int = 30_000
+
+
+class RedisSettings(_SectionSettings):
+    """State store endpoint and the server configuration `infra up` starts Redis with."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_REDIS_")
+
+    url: str = "redis://127.0.0.1:6379"
+    password: SecretStr | None = None
+    key_namespace: str = ""
+    socket_timeout_s: float = 5.0
+    retry_attempts: int = 20
+    retry_backoff_s: float = 0.1
+    retry_backoff_max_s: float = 2.0
+    maxmemory: str = "512mb"
+    # Only keys with a TTL (user profiles) may ever be evicted; control state carries no TTL.
+    maxmemory_policy: Literal["volatile-lru", "volatile-lfu", "volatile-ttl", "noeviction"] = (
+        "volatile-lru"
+    )
+    appendonly: bool = True
+    appendfsync: Literal["always", "everysec", "no"] = "everysec"
+
+
+class RegistrySettings(_SectionSettings):
+    """Schema registry endpoint (ours from `infra up`, or Confluent's: only the URL changes)."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_REGISTRY_")
+
+    url: str = "http://127.0.0.1:8081"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = 10.0
+    max_request_bytes: int = 4 * 1024 * 1024
+
+
+class InfraSettings(_SectionSettings):
+    """Where `infra up` keeps its data, logs and the Kafka jars. Ports come from the endpoints."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_INFRA_")
+
+    state_dir: Path = Path(".sentinel")
+    cache_dir: Path = Path.home() / ".cache" / "stream-sentinel"
+    kafka_version: str = "4.1.1"
+    kafka_heap: str = "1g"
+    controller_port: int | None = None  # default: the Kafka client port + 1
+    start_timeout_s: float = 90.0
+
+
+class RuleSettings(BaseModel):
+    """Thresholds of the named rules; each rule that fires becomes a `reason`."""
+
+    model_config = {"extra": "forbid"}
+
+    high_amount_multiple: float = 5.0  # the seed's high_amount_vs_average: amount > 5 x mean
+    high_amount_min_history: int = 3
+    impossible_travel_kmh: float = 900.0
+    impossible_travel_min_km: float = 300.0
+    velocity_burst_10m: int = 6
+    velocity_burst_1h: int = 12
+    new_device_high_amount_multiple: float = 3.0
+    card_testing_small_amount: float = 5.0
+    card_testing_count_1h: int = 4
+    merchant_fraud_rate: float = 0.05
+    merchant_fraud_min_labels: int = 3
+
+
+class DetectorSettings(_SectionSettings):
+    """The detector's consumer group, guarantees, validation limits, rules and bands."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_DETECTOR_")
+
+    group_id: str = "fraud-detection-group"
+    feedback_group_id: str = "fraud-detection-feedback"
+    guarantee: Guarantee = "exactly-once"
+    max_batch: int = Field(1000, ge=1, le=100_000)
+    poll_timeout_ms: int = 100
+    alert_level: RiskLevel = RiskLevel.MEDIUM
+    max_future_skew_s: float = 300.0
+    max_payload_bytes: int = 64 * 1024
+    max_amount: float = 1_000_000.0
+    profile_ttl_days: int = 35
+    user_cache_size: int = 200_000
+    model_dir: Path = Path("models")
+    model_poll_s: float = 5.0
+    rules: RuleSettings = RuleSettings()
+    # Target alert rates that choose the score bands when a model is trained.
+    band_rates: dict[RiskLevel, float] = {
+        RiskLevel.CRITICAL: 0.001,
+        RiskLevel.HIGH: 0.005,
+        RiskLevel.MEDIUM: 0.02,
+        RiskLevel.LOW: 0.10,
+    }
+    decisions: dict[RiskLevel, Decision] = {
+        RiskLevel.CRITICAL: Decision.DECLINE,
+        RiskLevel.HIGH: Decision.CHALLENGE,
+        RiskLevel.MEDIUM: Decision.REVIEW,
+        RiskLevel.LOW: Decision.APPROVE,
+        RiskLevel.MINIMAL: Decision.APPROVE,
+    }
+    contributions_from: RiskLevel = RiskLevel.MEDIUM
+    top_contributions: int = 5
+
+
+class AlertSettings(_SectionSettings):
+    """The alert processor's policy table, escalation, enforcement periods and SLA targets."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_ALERTS_")
+
+    group_id: str = "alert-response-group"
+    guarantee: Guarantee = "exactly-once"
+    policy: dict[RiskLevel, list[Action]] = {
+        RiskLevel.CRITICAL: [Action.BLOCK_USER, Action.OPEN_CASE, Action.INVESTIGATE],
+        RiskLevel.HIGH: [Action.STEP_UP, Action.OPEN_CASE],
+        RiskLevel.MEDIUM: [Action.OPEN_CASE, Action.WATCH],
+        RiskLevel.LOW: [Action.MONITOR],
+        RiskLevel.MINIMAL: [],
+    }
+    block_period_s: float = 24 * 3600.0
+    step_up_period_s: float = 24 * 3600.0
+    watch_period_s: float = 7 * 24 * 3600.0
+    watch_alert_level: RiskLevel = RiskLevel.LOW
+    escalation_count: int = 3
+    escalation_window_s: float = 3600.0
+    history_cap: int = 50
+    sla_ms: dict[RiskLevel, int] = {
+        RiskLevel.CRITICAL: 1_000,
+        RiskLevel.HIGH: 5_000,
+        RiskLevel.MEDIUM: 30_000,
+        RiskLevel.LOW: 300_000,
+        RiskLevel.MINIMAL: 300_000,
+    }
+
+
+_SECTIONS: dict[str, type[_SectionSettings]] = {
+    "kafka": KafkaSettings,
+    "redis": RedisSettings,
+    "registry": RegistrySettings,
+    "infra": InfraSettings,
+    "detector": DetectorSettings,
+    "alerts": AlertSettings,
+}
+
+#: Per-profile values, applied under the environment.
+PROFILE_VALUES: dict[Profile, dict[str, dict[str, Any]]] = {
+    "development": {},
+    "staging": {"kafka": {"session_timeout_ms": 30_000}},
+    "production": {"kafka": {"security_protocol": "SASL_SSL"}},
+    # Short timeouts so failure tests (kill -9, rebalances) settle in seconds.
+    "test": {
+        "kafka": {
+            "session_timeout_ms": 6_000,
+            "heartbeat_interval_ms": 1_000,
+            "transaction_timeout_ms": 10_000,
+            "max_poll_interval_ms": 30_000,
+            "request_timeout_ms": 10_000,
+        },
+        "redis": {"retry_attempts": 50},
+    },
+}
+
+
+class Settings(BaseModel):
+    """All settings of one process. Build it with :func:`load_settings`."""
+
+    model_config = {"frozen": True}
+
+    env: Profile = "development"
+    kafka: KafkaSettings
+    redis: RedisSettings
+    registry: RegistrySettings
+    infra: InfraSettings
+    detector: DetectorSettings
+    alerts: AlertSettings
+
+    SECTIONS: ClassVar[dict[str, type[_SectionSettings]]] = _SECTIONS
+
+    def with_overrides(self, **sections: Mapping[str, Any]) -> Settings:
+        """A copy with some section fields replaced, validated again (``kafka={"topic_prefix": "t-"}``)."""
+        updated: dict[str, Any] = {}
+        for name, values in sections.items():
+            current = getattr(self, name)
+            updated[name] = current.model_validate(current.model_dump() | dict(values))
+        return self.model_copy(update=updated)
+
+
+def load_settings(
+    profile: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Build settings for ``profile`` (else ``SENTINEL_ENV``, else development) from ``environ``."""
+    env = os.environ if environ is None else environ
+    name = profile or env.get("SENTINEL_ENV") or "development"
+    if name not in PROFILES:
+        raise ConfigError(
+            f"unknown environment profile {name!r}: use one of {', '.join(PROFILES)} "
+            "(--env or SENTINEL_ENV)"
+        )
+    sections = {
+        section: _build_section(cls, PROFILE_VALUES[name].get(section, {}), env,
+                                (overrides or {}).get(section, {}))
+        for section, cls in _SECTIONS.items()
+    }
+    settings = Settings(env=name, **sections)  # type: ignore[arg-type]
+    if name == "production":
+        require_production_ready(settings)
+    return settings
+
+
+def _build_section(
+    cls: type[_SectionSettings],
+    profile_values: Mapping[str, Any],
+    environ: Mapping[str, str],
+    explicit: Mapping[str, Any],
+) -> _SectionSettings:
+    with _use_context(profile_values, environ):
+        try:
+            return cls(**explicit)
+        except ValidationError as exc:
+            raise ConfigError(_describe_validation_error(cls, exc)) from None
+
+
+@contextmanager
+def _use_context(profile_values: Mapping[str, Any], environ: Mapping[str, str]) -> Iterator[None]:
+    token = _build_context.set((profile_values, environ))
+    try:
+        yield
+    finally:
+        _build_context.reset(token)
+
+
+def _describe_validation_error(cls: type[_SectionSettings], exc: ValidationError) -> str:
+    prefix = cls.model_config.get("env_prefix", "")
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        env_name = prefix + str(error["loc"][0]).upper() if error["loc"] else prefix
+        problems.append(f"{field} ({env_name}): {error['msg']}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def require_production_ready(settings: Settings) -> None:
+    """Refuse to run production without acks=all, idempotence and SASL_SSL credentials."""
+    kafka = settings.kafka
+    missing = []
+    if kafka.security_protocol != "SASL_SSL":
+        missing.append("SENTINEL_KAFKA_SECURITY_PROTOCOL=SASL_SSL")
+    if not kafka.sasl_username:
+        missing.append("SENTINEL_KAFKA_SASL_USERNAME")
+    if kafka.sasl_password is None or not kafka.sasl_password.get_secret_value():
+        missing.append("SENTINEL_KAFKA_SASL_PASSWORD")
+    if kafka.acks != "all":
+        missing.append("SENTINEL_KAFKA_ACKS=all")
+    if not kafka.enable_idempotence:
+        missing.append("SENTINEL_KAFKA_ENABLE_IDEMPOTENCE=true")
+    if missing:
+        raise ConfigError(
+            "the production profile refuses to start without: " + ", ".join(missing)
+            + ". Set them in the environment (secrets are never printed)."
+        )
+
+
+def topic_name(settings: Settings, base: str) -> str:
+    """The real topic name for a logical one, with the configured prefix."""
+    return settings.kafka.topic_prefix + base

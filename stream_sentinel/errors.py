@@ -1,0 +1,60 @@
+"""One root exception and specific subclasses. Messages tell the user what to do next."""
+
+from __future__ import annotations
+
+
+class SentinelError(Exception):
+    """Root of every error Stream-Sentinel raises on purpose."""
+
+
+class ConfigError(SentinelError):
+    """Settings are missing or inconsistent (e.g. production without SASL credentials)."""
+
+
+class UsageError(SentinelError):
+    """A command was given input it cannot use; the message says how to fix it."""
+
+
+class ServiceUnavailable(SentinelError):
+    """Kafka, Redis or the schema registry could not be reached (after retries)."""
+
+
+class InfraError(SentinelError):
+    """The local stack could not be installed, started or stopped."""
+
+
+class TransportError(SentinelError):
+    """A broker operation failed."""
+
+
+class ProducerFenced(TransportError):
+    """Another producer with the same transactional id took over; this one must stop."""
+
+
+class TransactionAborted(TransportError):
+    """The current transaction could not commit and was (or must be) aborted; retry the batch."""
+
+
+class StateError(SentinelError):
+    """A state-store operation failed."""
+
+
+class SchemaError(SentinelError):
+    """A schema is invalid, unknown, or incompatible."""
+
+
+class SerializationError(SentinelError):
+    """A record could not be encoded (it does not conform to its schema) or decoded."""
+
+
+class RegistryError(SentinelError):
+    """The schema registry answered with an error; ``error_code`` is Confluent's code."""
+
+    def __init__(self, message: str, error_code: int = 50001, http_status: int = 500) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.http_status = http_status
+
+
+class ModelError(SentinelError):
+    """A model artifact is missing, unreadable or does not match the feature set."""

@@ -1,0 +1,1 @@
+"""Local infrastructure without Docker: Kafka (KRaft), Redis and the schema registry as processes."""

@@ -1,0 +1,1 @@
+"""Confluent-compatible Schema Registry service (placeholder until the schemas issue lands)."""

@@ -1,0 +1,1 @@
+"""State-store backends behind one interface: Redis (real) and an in-process store (embedded)."""

@@ -1,0 +1,86 @@
+"""The project's topic layout (DESIGN section 3) and the prefixed names of one deployment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stream_sentinel.config import Settings
+from stream_sentinel.transport.base import TopicSpec
+
+RETENTION_7D_MS = str(168 * 3600 * 1000)
+_DATA = {"compression.type": "lz4", "retention.ms": RETENTION_7D_MS}
+_COMPACTED = {"compression.type": "lz4", "cleanup.policy": "compact"}
+
+TRANSACTIONS = "transactions"
+FRAUD_SCORES = "fraud-scores"
+FRAUD_ALERTS = "fraud-alerts"
+USER_ACTIONS = "user-actions"
+FRAUD_FEEDBACK = "fraud-feedback"
+MODEL_EVENTS = "model-events"
+DEAD_LETTER = "dead-letter"
+SCHEMAS = "_schemas"
+
+#: Logical name -> (partitions, topic configs). Created idempotently, never by auto-create.
+LAYOUT: dict[str, tuple[int, dict[str, str]]] = {
+    TRANSACTIONS: (12, _DATA),
+    FRAUD_SCORES: (12, _DATA),
+    FRAUD_ALERTS: (6, _DATA),
+    USER_ACTIONS: (3, _DATA),
+    FRAUD_FEEDBACK: (6, _DATA),
+    MODEL_EVENTS: (1, _COMPACTED),
+    DEAD_LETTER: (3, _DATA),
+    SCHEMAS: (1, _COMPACTED),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Real topic names for one deployment (the configured prefix applied)."""
+
+    prefix: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Topics:
+        return cls(settings.kafka.topic_prefix)
+
+    def name(self, logical: str) -> str:
+        return self.prefix + logical
+
+    @property
+    def transactions(self) -> str:
+        return self.name(TRANSACTIONS)
+
+    @property
+    def fraud_scores(self) -> str:
+        return self.name(FRAUD_SCORES)
+
+    @property
+    def fraud_alerts(self) -> str:
+        return self.name(FRAUD_ALERTS)
+
+    @property
+    def user_actions(self) -> str:
+        return self.name(USER_ACTIONS)
+
+    @property
+    def fraud_feedback(self) -> str:
+        return self.name(FRAUD_FEEDBACK)
+
+    @property
+    def model_events(self) -> str:
+        return self.name(MODEL_EVENTS)
+
+    @property
+    def dead_letter(self) -> str:
+        return self.name(DEAD_LETTER)
+
+    @property
+    def schemas(self) -> str:
+        return self.name(SCHEMAS)
+
+    def specs(self) -> list[TopicSpec]:
+        """Every topic of the layout, prefixed, ready for ``Admin.create_topics``."""
+        return [
+            TopicSpec(self.name(logical), partitions, dict(config))
+            for logical, (partitions, config) in LAYOUT.items()
+        ]

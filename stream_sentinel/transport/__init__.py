@@ -1,0 +1,1 @@
+"""Broker backends behind one interface: Kafka (real) and an in-process log (embedded)."""
