@@ -13,6 +13,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         tier = _TIERS.get(Path(str(item.fspath)).parent.name)
         if tier is None:
-            tier = next((t for part, t in _TIERS.items() if f"/tests/{part}/" in str(item.fspath)), None)
+            tier = next(
+                (t for part, t in _TIERS.items() if f"/tests/{part}/" in str(item.fspath)), None
+            )
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))

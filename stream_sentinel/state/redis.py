@@ -1,8 +1,64 @@
-"""The real state store: redis-py with hiredis, wrapped once, thinly."""
+"""The real state store: redis-py with hiredis, wrapped once, thinly.
+
+Three layers, as in redis-py itself: :func:`wire` turns a :class:`Command` into Redis arguments,
+a pipeline moves a whole batch in one round trip (switching logical databases with SELECT inside
+the pipeline and switching back at its end), and :data:`_PARSERS` normalise the replies to the
+types the interface promises. Guarded batches run as one Lua script, so the watermark check and
+every write are atomic — also across logical databases, since SELECT inside a script only
+affects the script. (Redis Cluster has only DB 0 and cannot run such scripts; it is not
+supported yet.)
+
+Unavailable Redis (refused, timed out, still loading its AOF) is retried with backoff and each
+failure is logged; after the configured attempts :class:`ServiceUnavailable` says what to check.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
 import redis
+
+from stream_sentinel.config import RedisSettings
+from stream_sentinel.errors import ServiceUnavailable, StateError
+from stream_sentinel.state.base import (
+    Batch,
+    Command,
+    Guard,
+    Namespace,
+    StoreInfo,
+    check_guarded,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_RETRYABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
+
+_GUARDED_SCRIPT = """
+local gdb = tonumber(ARGV[1])
+redis.call('SELECT', gdb)
+local current = redis.call('HGET', ARGV[2], ARGV[3])
+if current and tonumber(current) >= tonumber(ARGV[4]) then return 0 end
+local selected = gdb
+local i = 5
+local n = #ARGV
+while i <= n do
+  local cmd, db, key, nargs = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
+  if db ~= selected then redis.call('SELECT', db); selected = db end
+  if nargs > 0 then
+    redis.call(cmd, key, unpack(ARGV, i + 4, i + 3 + nargs))
+  else
+    redis.call(cmd, key)
+  end
+  i = i + 4 + nargs
+end
+if selected ~= gdb then redis.call('SELECT', gdb) end
+redis.call('HSET', ARGV[2], ARGV[3], ARGV[4])
+return 1
+"""
 
 
 def probe_redis(url: str, password: str | None = None, timeout_s: float = 2.0) -> bool:
@@ -16,3 +72,210 @@ def probe_redis(url: str, password: str | None = None, timeout_s: float = 2.0) -
         return False
     finally:
         client.close()
+
+
+def wire(command: Command, prefix: str) -> tuple[str, list[Any]]:
+    """The Redis command name and arguments (after the key) of a write command."""
+    op, args = command.op, command.args
+    if op == "set":
+        value, ttl_ms = args
+        return "SET", [value] if ttl_ms is None else [value, "PX", ttl_ms]
+    if op == "delete":
+        return "DEL", []
+    if op == "hset":
+        return "HSET", [part for pair in args[0] for part in pair]
+    if op == "zadd":
+        return "ZADD", [part for member, score in args[0] for part in (score, member)]
+    return op.upper(), list(args)
+
+
+def _decode_members(values: Any) -> set[str]:
+    return {v.decode() if isinstance(v, bytes) else str(v) for v in values}
+
+
+def _parse_pairs(pairs: Any) -> list[tuple[str, float]]:
+    return [(m.decode() if isinstance(m, bytes) else m, float(s)) for m, s in pairs]
+
+
+#: Reply normalisers per opcode (what redis-py returns -> what the interface promises).
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "set": lambda r: None,
+    "ltrim": lambda r: None,
+    "exists": bool,
+    "pexpire": bool,
+    "sismember": bool,
+    "hgetall": lambda r: {k.decode(): v for k, v in r.items()},
+    "hincrbyfloat": float,
+    "zscore": lambda r: None if r is None else float(r),
+    "zmscore": lambda r: [None if s is None else float(s) for s in r],
+    "zrangebyscore": _parse_pairs,
+    "smembers": _decode_members,
+    "lrange": list,
+}
+
+
+class RedisStateStore:
+    """The :class:`~stream_sentinel.state.base.StateStore` interface over Redis."""
+
+    name = "redis"
+
+    def __init__(self, settings: RedisSettings) -> None:
+        self._settings = settings
+        self._prefix = f"{settings.key_namespace}:" if settings.key_namespace else ""
+        self._client: redis.Redis | None = None
+        self._db_clients: dict[Namespace, redis.Redis] = {}
+        self._script: Any = None
+
+    @property
+    def client(self) -> redis.Redis:
+        """The underlying client (logical DB 0), created on first use."""
+        if self._client is None:
+            password = self._settings.password
+            self._client = redis.Redis.from_url(
+                self._settings.url,
+                db=0,
+                password=password.get_secret_value() if password else None,
+                socket_timeout=self._settings.socket_timeout_s,
+                socket_connect_timeout=self._settings.socket_timeout_s,
+                health_check_interval=30,
+            )
+        return self._client
+
+    # -- batches ----------------------------------------------------------------------------------
+    def execute(self, batch: Batch) -> list[Any]:
+        if not batch.commands:
+            return []
+        return self._retrying("execute", lambda: self._execute_once(batch))
+
+    def _execute_once(self, batch: Batch) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        selected = Namespace.PROFILES
+        replies_at: list[int] = []
+        for command in batch.commands:
+            if command.ns != selected:
+                pipe.execute_command("SELECT", int(command.ns))
+                selected = command.ns
+            replies_at.append(len(pipe.command_stack))
+            self._queue(pipe, command)
+        if selected != Namespace.PROFILES:
+            pipe.execute_command("SELECT", int(Namespace.PROFILES))
+        try:
+            replies = pipe.execute()
+        except redis.ResponseError as exc:
+            raise StateError(f"Redis rejected a command: {exc}") from exc
+        return [
+            _PARSERS.get(c.op, _identity)(replies[i])
+            for c, i in zip(batch.commands, replies_at, strict=True)
+        ]
+
+    def _queue(self, pipe: Any, command: Command) -> None:
+        key = self._prefix + command.key
+        op, args = command.op, command.args
+        if op == "zrangebyscore":
+            low, high, limit = args
+            extra = {"start": 0, "num": limit} if limit is not None else {}
+            pipe.zrangebyscore(key, low, high, withscores=True, **extra)
+        elif op == "zmscore":
+            pipe.zmscore(key, list(args[0]))
+        elif op in ("get", "hgetall", "smembers", "zcard", "llen", "pttl", "exists"):
+            getattr(pipe, op)(key)
+        elif op in ("hget", "zscore", "sismember", "lrange"):
+            getattr(pipe, op)(key, *args)
+        else:
+            name, wire_args = wire(command, self._prefix)
+            pipe.execute_command(name, key, *wire_args)
+
+    def apply_guarded(self, guard: Guard, batch: Batch) -> bool:
+        check_guarded(batch)
+        argv: list[Any] = [int(guard.ns), self._prefix + guard.key, guard.field, guard.value]
+        for command in batch.commands:
+            name, args = wire(command, self._prefix)
+            argv += [name, int(command.ns), self._prefix + command.key, len(args), *args]
+        return self._retrying("apply_guarded", lambda: bool(self._guarded_script()(args=argv)))
+
+    def _guarded_script(self) -> Any:
+        if self._script is None:
+            self._script = self.client.register_script(_GUARDED_SCRIPT)
+        return self._script
+
+    # -- introspection ----------------------------------------------------------------------------
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except _RETRYABLE:
+            return False
+
+    def info(self) -> StoreInfo:
+        info = self._retrying("info", lambda: self.client.info())
+        return StoreInfo(
+            backend="redis",
+            used_memory=int(info.get("used_memory", 0)),
+            maxmemory=int(info.get("maxmemory", 0)),
+            maxmemory_policy=str(info.get("maxmemory_policy", "")),
+            aof_enabled=bool(int(info.get("aof_enabled", 0))),
+            version=str(info.get("redis_version", "")),
+        )
+
+    def scan(self, ns: Namespace, pattern: str = "*", count: int = 1000) -> Iterator[str]:
+        client = self._db_client(ns)
+        strip = len(self._prefix)
+        for key in client.scan_iter(match=self._prefix + pattern, count=count):
+            yield key.decode()[strip:]
+
+    def key_count(self, ns: Namespace) -> int:
+        if not self._prefix:
+            return int(self._retrying("dbsize", lambda: self._db_client(ns).dbsize()))
+        return sum(1 for _ in self.scan(ns))
+
+    def clear(self) -> int:
+        removed = 0
+        for ns in Namespace:
+            client = self._db_client(ns)
+            keys = [self._prefix + k for k in self.scan(ns)]
+            for start in range(0, len(keys), 1000):
+                removed += int(client.unlink(*keys[start : start + 1000]))
+        return removed
+
+    def _db_client(self, ns: Namespace) -> redis.Redis:
+        """A client bound to one logical database (for SCAN and DBSIZE, which need it)."""
+        if ns == Namespace.PROFILES:
+            return self.client
+        if ns not in self._db_clients:
+            kwargs = dict(self.client.connection_pool.connection_kwargs, db=int(ns))
+            self._db_clients[ns] = redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
+        return self._db_clients[ns]
+
+    def close(self) -> None:
+        for client in self._db_clients.values():
+            client.close()
+        self._db_clients = {}
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+            self._script = None
+
+    # -- resilience -------------------------------------------------------------------------------
+    def _retrying(self, what: str, call: Callable[[], T]) -> T:
+        attempts = self._settings.retry_attempts
+        delay = self._settings.retry_backoff_s
+        for attempt in range(1, attempts + 1):
+            try:
+                return call()
+            except _RETRYABLE as exc:
+                if attempt == attempts:
+                    raise ServiceUnavailable(
+                        f"Redis at {self._settings.url} is unavailable after {attempts} attempts "
+                        f"({exc}). Is it running? `stream-sentinel infra status` shows the local "
+                        "one; SENTINEL_REDIS_URL points elsewhere."
+                    ) from exc
+                log.warning(
+                    "Redis %s failed (%s); retrying in %.1fs (%d/%d)",
+                    what, exc, delay, attempt, attempts,
+                )  # fmt: skip
+                time.sleep(delay)
+                delay = min(delay * 2, self._settings.retry_backoff_max_s)
+        raise AssertionError("unreachable")
+
+
+def _identity(reply: Any) -> Any:
+    return reply

@@ -115,7 +115,7 @@ class Producer(Protocol):
         """Commit these consumed offsets (next offset to read) atomically with the outputs."""
 
     def commit_transaction(self, timeout_s: float = 30.0) -> None:
-        """Make outputs and offsets visible together. Raises TransactionAborted or ProducerFenced."""
+        """Make outputs and offsets visible together (TransactionAborted, ProducerFenced)."""
 
     def abort_transaction(self, timeout_s: float = 30.0) -> None: ...
 

@@ -1,15 +1,385 @@
-"""The real broker: confluent-kafka (librdkafka), wrapped once, thinly."""
+"""The real broker: confluent-kafka (librdkafka), wrapped once, thinly.
+
+Settings become librdkafka keys here and nowhere else. No constructor touches the network:
+clients are created when the Broker is asked for one. Records are librdkafka's own Message
+objects (they already satisfy :class:`~stream_sentinel.transport.base.Record`), so the hot path
+copies nothing.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import confluent_kafka
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import AdminClient
+
+from stream_sentinel.config import KafkaSettings
+from stream_sentinel.errors import ProducerFenced, TransactionAborted, TransportError
+from stream_sentinel.transport.base import (
+    DeliveryCallback,
+    GroupMetadata,
+    Isolation,
+    OffsetReset,
+    RebalanceListener,
+    Record,
+    TopicPartition,
+)
+from stream_sentinel.transport.kafka_admin import KafkaAdmin
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_OFFSET_INVALID = confluent_kafka.OFFSET_INVALID
 
 
 def probe_kafka(bootstrap: str, timeout_s: float = 2.0) -> bool:
     """True when a broker at ``bootstrap`` answers a metadata request within ``timeout_s``."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 1000})
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 1000}
+    )
     try:
         metadata = admin.list_topics(timeout=timeout_s)
     except Exception:
         return False
     return bool(metadata.brokers)
+
+
+def client_config(settings: KafkaSettings) -> dict[str, Any]:
+    """Connection and security keys shared by every client."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap,
+        "client.id": settings.client_id,
+        "security.protocol": settings.security_protocol,
+        "error_cb": _log_client_error,
+    }
+    if settings.security_protocol.startswith("SASL"):
+        config["sasl.mechanism"] = settings.sasl_mechanism
+        config["sasl.username"] = settings.sasl_username or ""
+        password = settings.sasl_password
+        config["sasl.password"] = password.get_secret_value() if password else ""
+    if settings.ssl_ca_location:
+        config["ssl.ca.location"] = settings.ssl_ca_location
+    return config
+
+
+def producer_config(
+    settings: KafkaSettings, transactional_id: str | None, low_latency: bool
+) -> dict[str, Any]:
+    config = client_config(settings) | {
+        "acks": settings.acks,
+        "enable.idempotence": settings.enable_idempotence,
+        "linger.ms": 1 if low_latency else settings.linger_ms,
+        "compression.type": settings.compression,
+        "batch.size": settings.batch_size,
+        "partitioner": settings.partitioner,
+        "request.timeout.ms": settings.request_timeout_ms,
+    }
+    if transactional_id is not None:
+        config["transactional.id"] = transactional_id
+        config["transaction.timeout.ms"] = settings.transaction_timeout_ms
+    return config
+
+
+def consumer_config(
+    settings: KafkaSettings,
+    group_id: str | None,
+    isolation: Isolation,
+    auto_offset_reset: OffsetReset,
+    low_latency: bool,
+) -> dict[str, Any]:
+    config = client_config(settings) | {
+        # librdkafka wants a group.id even for assign()-only readers (they never join).
+        "group.id": group_id or f"{settings.client_id}-reader",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": auto_offset_reset,
+        "isolation.level": isolation,
+        "fetch.min.bytes": 1 if low_latency else settings.fetch_min_bytes,
+        "fetch.wait.max.ms": 5 if low_latency else settings.fetch_wait_max_ms,
+        "session.timeout.ms": settings.session_timeout_ms,
+        "heartbeat.interval.ms": settings.heartbeat_interval_ms,
+        "max.poll.interval.ms": settings.max_poll_interval_ms,
+        "enable.partition.eof": False,
+    }
+    return config
+
+
+def _log_client_error(error: KafkaError) -> None:
+    """librdkafka reports connection trouble here; it keeps retrying on its own."""
+    if error.fatal():
+        log.error("Kafka client fatal error: %s", error.str())
+    else:
+        log.warning("Kafka: %s (retrying)", error.str())
+
+
+def _tp(tp: KafkaTopicPartition) -> TopicPartition:
+    return TopicPartition(tp.topic, tp.partition)
+
+
+def _kafka_tps(offsets: Mapping[TopicPartition, int]) -> list[KafkaTopicPartition]:
+    return [KafkaTopicPartition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
+
+
+def _txn_call(operation: str, call: Callable[[], T], attempts: int = 5) -> T:
+    """Run a transactional API call, mapping librdkafka's error classes onto ours."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.code() == KafkaError._FENCED or error.code() == KafkaError.PRODUCER_FENCED:
+                raise ProducerFenced(f"{operation}: producer fenced ({error.str()})") from exc
+            if error.fatal():
+                raise ProducerFenced(f"{operation}: fatal producer error ({error.str()})") from exc
+            if error.txn_requires_abort():
+                raise TransactionAborted(f"{operation}: {error.str()}; abort and retry") from exc
+            if error.retriable() and attempt < attempts:
+                log.warning(
+                    "%s failed (%s), retrying (%d/%d)", operation, error.str(), attempt, attempts
+                )
+                time.sleep(min(0.2 * attempt, 1.0))
+                continue
+            raise TransportError(f"{operation}: {error.str()}") from exc
+    raise AssertionError("unreachable")
+
+
+class KafkaProducer:
+    """A confluent-kafka Producer behind the :class:`~.base.Producer` interface."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._producer = confluent_kafka.Producer(config)
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        *,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {}
+        if partition is not None:
+            kwargs["partition"] = partition
+        if timestamp_ms is not None:
+            kwargs["timestamp"] = timestamp_ms
+        if headers:
+            kwargs["headers"] = list(headers)
+        if on_delivery is not None:
+            kwargs["on_delivery"] = _adapt_delivery(on_delivery)
+        while True:
+            try:
+                self._producer.produce(topic, value, key, **kwargs)
+                return
+            except BufferError:
+                # The local queue is full: serve deliveries to make room, then try again.
+                self._producer.poll(0.05)
+            except KafkaException as exc:
+                raise TransportError(f"produce to {topic} failed: {exc.args[0].str()}") from exc
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        return int(self._producer.poll(timeout_s))
+
+    def flush(self, timeout_s: float = 30.0) -> int:
+        return int(self._producer.flush(timeout_s))
+
+    def init_transactions(self, timeout_s: float = 30.0) -> None:
+        _txn_call("init_transactions", lambda: self._producer.init_transactions(timeout_s))
+
+    def begin_transaction(self) -> None:
+        _txn_call("begin_transaction", self._producer.begin_transaction)
+
+    def send_offsets_to_transaction(
+        self, offsets: Mapping[TopicPartition, int], group: GroupMetadata, timeout_s: float = 30.0
+    ) -> None:
+        tps = _kafka_tps(offsets)
+        _txn_call(
+            "send_offsets_to_transaction",
+            lambda: self._producer.send_offsets_to_transaction(tps, group.native, timeout_s),
+        )
+
+    def commit_transaction(self, timeout_s: float = 30.0) -> None:
+        _txn_call("commit_transaction", lambda: self._producer.commit_transaction(timeout_s))
+
+    def abort_transaction(self, timeout_s: float = 30.0) -> None:
+        _txn_call("abort_transaction", lambda: self._producer.abort_transaction(timeout_s))
+
+    def close(self) -> None:
+        self._producer.flush(5.0)
+
+
+def _adapt_delivery(callback: DeliveryCallback) -> Callable[[KafkaError | None, Any], None]:
+    def on_delivery(error: KafkaError | None, message: Any) -> None:
+        if error is not None:
+            callback(error.str(), None, None)
+        else:
+            callback(None, TopicPartition(message.topic(), message.partition()), message.offset())
+
+    return on_delivery
+
+
+class _ListenerAdapter:
+    """Turns librdkafka's rebalance callbacks into :class:`~.base.RebalanceListener` calls."""
+
+    def __init__(self, owner: KafkaConsumer, listener: RebalanceListener | None) -> None:
+        self._owner = owner
+        self._listener = listener
+
+    def on_assign(self, consumer: Any, partitions: list[KafkaTopicPartition]) -> None:
+        self._owner._in_assign = True
+        try:
+            if self._listener is not None:
+                self._listener.on_assign([_tp(p) for p in partitions])
+        finally:
+            self._owner._in_assign = False
+        seeks = self._owner._pending_seeks
+        if seeks:
+            # Offsets chosen inside on_assign go in through assign() (the documented way).
+            for p in partitions:
+                p.offset = seeks.pop(_tp(p), p.offset)
+            consumer.assign(partitions)
+
+    def on_revoke(self, consumer: Any, partitions: list[KafkaTopicPartition]) -> None:
+        if self._listener is not None:
+            self._listener.on_revoke([_tp(p) for p in partitions])
+
+    def on_lost(self, consumer: Any, partitions: list[KafkaTopicPartition]) -> None:
+        if self._listener is not None:
+            self._listener.on_lost([_tp(p) for p in partitions])
+
+
+class KafkaConsumer:
+    """A confluent-kafka Consumer behind the :class:`~.base.Consumer` interface."""
+
+    def __init__(self, config: dict[str, Any], group_id: str | None) -> None:
+        self._consumer = confluent_kafka.Consumer(config)
+        self._group_id = group_id
+        self._in_assign = False
+        self._pending_seeks: dict[TopicPartition, int] = {}
+
+    def subscribe(self, topics: Sequence[str], listener: RebalanceListener | None = None) -> None:
+        if self._group_id is None:
+            raise TransportError(
+                "subscribe() needs a group_id; use assign() to read without a group"
+            )
+        adapter = _ListenerAdapter(self, listener)
+        self._consumer.subscribe(
+            list(topics),
+            on_assign=adapter.on_assign,
+            on_revoke=adapter.on_revoke,
+            on_lost=adapter.on_lost,
+        )
+
+    def assign(self, partitions: Mapping[TopicPartition, int]) -> None:
+        self._consumer.assign(_kafka_tps(partitions))
+
+    def consume(self, max_records: int, timeout_s: float) -> list[Record]:
+        messages = self._consumer.consume(num_messages=max_records, timeout=timeout_s)
+        if not messages:
+            return []
+        for message in messages:
+            if message.error() is not None:
+                return self._without_errors(messages)
+        return messages  # type: ignore[no-any-return]
+
+    def _without_errors(self, messages: list[Any]) -> list[Record]:
+        good = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                good.append(message)
+            elif error.fatal():
+                raise TransportError(f"consumer fatal error: {error.str()}")
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("Kafka consumer: %s (retrying)", error.str())
+        return good
+
+    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        try:
+            self._consumer.commit(offsets=_kafka_tps(offsets), asynchronous=False)
+        except KafkaException as exc:
+            raise TransportError(f"commit failed: {exc.args[0].str()}") from exc
+
+    def committed(
+        self, partitions: Sequence[TopicPartition], timeout_s: float = 10.0
+    ) -> dict[TopicPartition, int | None]:
+        tps = [KafkaTopicPartition(tp.topic, tp.partition) for tp in partitions]
+        try:
+            result = self._consumer.committed(tps, timeout=timeout_s)
+        except KafkaException as exc:
+            raise TransportError(f"reading committed offsets failed: {exc.args[0].str()}") from exc
+        return {_tp(p): (None if p.offset == _OFFSET_INVALID else p.offset) for p in result}
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        if self._in_assign:
+            self._pending_seeks[partition] = offset
+            return
+        try:
+            self._consumer.seek(KafkaTopicPartition(partition.topic, partition.partition, offset))
+        except KafkaException as exc:
+            raise TransportError(f"cannot seek {partition}: {exc.args[0].str()}") from exc
+
+    def position(self, partition: TopicPartition) -> int | None:
+        [result] = self._consumer.position(
+            [KafkaTopicPartition(partition.topic, partition.partition)]
+        )
+        return None if result.offset < 0 else int(result.offset)
+
+    def assignment(self) -> list[TopicPartition]:
+        return [_tp(p) for p in self._consumer.assignment()]
+
+    def group_metadata(self) -> GroupMetadata:
+        if self._group_id is None:
+            raise TransportError("group_metadata() needs a consumer created with a group_id")
+        native = self._consumer.consumer_group_metadata()
+        return GroupMetadata(self._group_id, -1, self._consumer.memberid() or "", native)
+
+    def watermarks(self, partition: TopicPartition, timeout_s: float = 10.0) -> tuple[int, int]:
+        tp = KafkaTopicPartition(partition.topic, partition.partition)
+        try:
+            low, high = self._consumer.get_watermark_offsets(tp, timeout=timeout_s)
+        except KafkaException as exc:
+            raise TransportError(f"watermarks of {partition}: {exc.args[0].str()}") from exc
+        return int(low), int(high)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class KafkaBroker:
+    """Factory of confluent-kafka clients for one cluster. The constructor is offline."""
+
+    name = "kafka"
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.settings = settings
+
+    def producer(
+        self, *, transactional_id: str | None = None, low_latency: bool | None = None
+    ) -> KafkaProducer:
+        fast = self.settings.low_latency if low_latency is None else low_latency
+        return KafkaProducer(producer_config(self.settings, transactional_id, fast))
+
+    def consumer(
+        self,
+        group_id: str | None,
+        *,
+        isolation: Isolation = "read_committed",
+        auto_offset_reset: OffsetReset = "earliest",
+        low_latency: bool | None = None,
+    ) -> KafkaConsumer:
+        fast = self.settings.low_latency if low_latency is None else low_latency
+        config = consumer_config(self.settings, group_id, isolation, auto_offset_reset, fast)
+        return KafkaConsumer(config, group_id)
+
+    def admin(self) -> KafkaAdmin:
+        return KafkaAdmin(client_config(self.settings))
+
+    def close(self) -> None:
+        return None

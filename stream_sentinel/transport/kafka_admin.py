@@ -1,0 +1,132 @@
+"""Topic and consumer-group administration on real Kafka (confluent-kafka's AdminClient)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException
+from confluent_kafka import TopicPartition as KafkaTopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec
+
+from stream_sentinel.errors import TransportError
+from stream_sentinel.transport.base import TopicInfo, TopicPartition, TopicSpec
+
+_TIMEOUT_S = 15.0
+
+
+def _error_of(exc: Exception) -> KafkaError | None:
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        return exc.args[0]
+    return None
+
+
+class KafkaAdmin:
+    """The :class:`~.base.Admin` interface over confluent-kafka's AdminClient."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._admin = AdminClient(config)
+
+    def create_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
+        if not specs:
+            return {}
+        new = [
+            NewTopic(s.name, s.partitions, s.replication_factor, config=dict(s.config))
+            for s in specs
+        ]
+        futures = self._admin.create_topics(new, request_timeout=_TIMEOUT_S)
+        created = {}
+        for name, future in futures.items():
+            try:
+                future.result()
+                created[name] = True
+            except Exception as exc:
+                error = _error_of(exc)
+                if error is not None and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    created[name] = False
+                else:
+                    raise TransportError(f"creating topic {name!r} failed: {exc}") from exc
+        return created
+
+    def describe_topics(self, names: Sequence[str] | None = None) -> dict[str, TopicInfo]:
+        try:
+            metadata = self._admin.list_topics(timeout=_TIMEOUT_S)
+        except KafkaException as exc:
+            raise TransportError(f"listing topics failed: {exc}") from exc
+        wanted = [
+            n for n in (names if names is not None else metadata.topics) if n in metadata.topics
+        ]
+        wanted = [n for n in wanted if names is not None or not n.startswith("__")]
+        configs = self._configs(wanted)
+        return {
+            name: TopicInfo(name, len(metadata.topics[name].partitions), configs.get(name, {}))
+            for name in wanted
+        }
+
+    def _configs(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
+        if not names:
+            return {}
+        resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names]
+        futures = self._admin.describe_configs(resources, request_timeout=_TIMEOUT_S)
+        out: dict[str, dict[str, str]] = {}
+        for resource, future in futures.items():
+            try:
+                entries = future.result()
+            except Exception as exc:
+                raise TransportError(f"describing {resource.name!r} failed: {exc}") from exc
+            out[resource.name] = {
+                k: str(v.value) for k, v in entries.items() if v.value is not None
+            }
+        return out
+
+    def delete_topics(self, names: Sequence[str]) -> None:
+        if not names:
+            return
+        futures = self._admin.delete_topics(list(names), request_timeout=_TIMEOUT_S)
+        for name, future in futures.items():
+            try:
+                future.result()
+            except Exception as exc:
+                error = _error_of(exc)
+                if error is None or error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise TransportError(f"deleting topic {name!r} failed: {exc}") from exc
+
+    def list_groups(self) -> list[str]:
+        try:
+            result = self._admin.list_consumer_groups(request_timeout=_TIMEOUT_S).result()
+        except Exception as exc:
+            raise TransportError(f"listing consumer groups failed: {exc}") from exc
+        return sorted(g.group_id for g in result.valid)
+
+    def group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
+        request = [ConsumerGroupTopicPartitions(group_id)]
+        futures = self._admin.list_consumer_group_offsets(request, request_timeout=_TIMEOUT_S)
+        try:
+            result = futures[group_id].result()
+        except Exception as exc:
+            raise TransportError(f"offsets of group {group_id!r}: {exc}") from exc
+        return {
+            TopicPartition(p.topic, p.partition): int(p.offset)
+            for p in result.topic_partitions
+            if p.offset >= 0
+        }
+
+    def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        if not partitions:
+            return {}
+        request = {
+            KafkaTopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in partitions
+        }
+        futures = self._admin.list_offsets(
+            request, isolation_level=IsolationLevel.READ_UNCOMMITTED, request_timeout=_TIMEOUT_S
+        )
+        out = {}
+        for ktp, future in futures.items():
+            try:
+                out[TopicPartition(ktp.topic, ktp.partition)] = int(future.result().offset)
+            except Exception as exc:
+                raise TransportError(f"end offset of {ktp.topic}[{ktp.partition}]: {exc}") from exc
+        return out
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,116 @@
+"""The embedded broker: an in-process partitioned log with consumer groups and transactions.
+
+It keeps the promises of the Kafka backend that the pipeline relies on, checked by the same
+contract suite (``tests/contract/test_broker_contract.py``): keyed records land on
+``murmur2(key) % partitions``; a consumer group splits partitions among its members with eager
+rebalances (revoke everything, then assign) served inside ``consume()``; offsets are committed
+per group; a transactional producer's records and consumed offsets become visible together at
+commit, an aborted transaction leaves nothing visible, a newer producer with the same
+transactional id fences the older one, and a transaction carrying offsets of a group that has
+since rebalanced is aborted (KIP-447). Like Kafka, commit and abort markers take an offset.
+
+Limits: one process; no retention, compaction, session timeouts or isolation levels beyond
+read_committed (uncommitted records are buffered in the producer, so nobody can see them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
+from stream_sentinel.errors import TransportError
+from stream_sentinel.transport.base import (
+    Isolation,
+    OffsetReset,
+    TopicInfo,
+    TopicPartition,
+    TopicSpec,
+)
+from stream_sentinel.transport.memory_consumer import MemoryConsumer
+from stream_sentinel.transport.memory_log import MemoryCluster, MemoryRecord
+from stream_sentinel.transport.memory_producer import MemoryProducer
+
+__all__ = ["MemoryAdmin", "MemoryBroker", "MemoryCluster", "MemoryRecord"]
+
+
+class MemoryAdmin:
+    """Topic and group administration of a :class:`MemoryCluster`."""
+
+    def __init__(self, cluster: MemoryCluster) -> None:
+        self._cluster = cluster
+
+    def create_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
+        created = {}
+        with self._cluster.lock:
+            for spec in specs:
+                if spec.partitions < 1:
+                    raise TransportError(f"topic {spec.name!r} needs at least one partition")
+                exists = spec.name in self._cluster.logs
+                if not exists:
+                    self._cluster.logs[spec.name] = [[] for _ in range(spec.partitions)]
+                    self._cluster.configs[spec.name] = dict(spec.config)
+                created[spec.name] = not exists
+        return created
+
+    def describe_topics(self, names: Sequence[str] | None = None) -> dict[str, TopicInfo]:
+        with self._cluster.lock:
+            wanted = list(self._cluster.logs) if names is None else names
+            return {
+                name: TopicInfo(
+                    name, len(self._cluster.logs[name]), dict(self._cluster.configs[name])
+                )
+                for name in wanted
+                if name in self._cluster.logs
+            }
+
+    def delete_topics(self, names: Sequence[str]) -> None:
+        with self._cluster.lock:
+            for name in names:
+                self._cluster.logs.pop(name, None)
+                self._cluster.configs.pop(name, None)
+
+    def list_groups(self) -> list[str]:
+        with self._cluster.lock:
+            return sorted(self._cluster.groups)
+
+    def group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
+        with self._cluster.lock:
+            group = self._cluster.groups.get(group_id)
+            return dict(group.committed) if group else {}
+
+    def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        with self._cluster.lock:
+            return {tp: len(self._cluster.log(tp.topic, tp.partition)) for tp in partitions}
+
+    def close(self) -> None:
+        return None
+
+
+class MemoryBroker:
+    """Factory of embedded clients sharing one :class:`MemoryCluster`."""
+
+    name = "memory"
+
+    def __init__(self, cluster: MemoryCluster | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.cluster = cluster or MemoryCluster(clock)
+
+    def producer(
+        self, *, transactional_id: str | None = None, low_latency: bool | None = None
+    ) -> MemoryProducer:
+        return MemoryProducer(self.cluster, transactional_id)
+
+    def consumer(
+        self,
+        group_id: str | None,
+        *,
+        isolation: Isolation = "read_committed",
+        auto_offset_reset: OffsetReset = "earliest",
+        low_latency: bool | None = None,
+    ) -> MemoryConsumer:
+        return MemoryConsumer(self.cluster, group_id, auto_offset_reset)
+
+    def admin(self) -> MemoryAdmin:
+        return MemoryAdmin(self.cluster)
+
+    def close(self) -> None:
+        return None
