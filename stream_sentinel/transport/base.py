@@ -60,6 +60,15 @@ class TopicInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    """What the broker says about itself."""
+
+    brokers: int
+    controller_id: int
+    cluster_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class GroupMetadata:
     """Consumer group generation info handed to a transaction (fences zombies, KIP-447)."""
 
@@ -158,6 +167,9 @@ class Consumer(Protocol):
 
 
 class Admin(Protocol):
+    def describe_cluster(self) -> ClusterInfo:
+        """Broker count and controller (a metadata round trip)."""
+
     def create_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
         """Create missing topics; maps each name to True (created) or False (already there)."""
 

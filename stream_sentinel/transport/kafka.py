@@ -280,7 +280,13 @@ class KafkaConsumer:
         self._consumer.assign(_kafka_tps(partitions))
 
     def consume(self, max_records: int, timeout_s: float) -> list[Record]:
-        messages = self._consumer.consume(num_messages=max_records, timeout=timeout_s)
+        # librdkafka's consume(n, t) waits for n records or the full timeout; the interface
+        # returns as soon as anything is there: take what is fetched, else wait for one.
+        messages = self._consumer.consume(num_messages=max_records, timeout=0)
+        if not messages and timeout_s > 0:
+            messages = self._consumer.consume(num_messages=1, timeout=timeout_s)
+            if messages and max_records > 1:
+                messages += self._consumer.consume(num_messages=max_records - 1, timeout=0)
         if not messages:
             return []
         for message in messages:
@@ -378,8 +384,8 @@ class KafkaBroker:
         config = consumer_config(self.settings, group_id, isolation, auto_offset_reset, fast)
         return KafkaConsumer(config, group_id)
 
-    def admin(self) -> KafkaAdmin:
-        return KafkaAdmin(client_config(self.settings))
+    def admin(self, timeout_s: float = 15.0) -> KafkaAdmin:
+        return KafkaAdmin(client_config(self.settings), timeout_s)
 
     def close(self) -> None:
         return None

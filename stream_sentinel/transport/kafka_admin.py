@@ -10,7 +10,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec
 
 from stream_sentinel.errors import TransportError
-from stream_sentinel.transport.base import TopicInfo, TopicPartition, TopicSpec
+from stream_sentinel.transport.base import ClusterInfo, TopicInfo, TopicPartition, TopicSpec
 
 _TIMEOUT_S = 15.0
 
@@ -24,8 +24,16 @@ def _error_of(exc: Exception) -> KafkaError | None:
 class KafkaAdmin:
     """The :class:`~.base.Admin` interface over confluent-kafka's AdminClient."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], timeout_s: float = _TIMEOUT_S) -> None:
         self._admin = AdminClient(config)
+        self._timeout_s = timeout_s
+
+    def describe_cluster(self) -> ClusterInfo:
+        try:
+            metadata = self._admin.list_topics(timeout=self._timeout_s)
+        except KafkaException as exc:
+            raise TransportError(f"broker metadata request failed: {exc.args[0].str()}") from exc
+        return ClusterInfo(len(metadata.brokers), metadata.controller_id, metadata.cluster_id)
 
     def create_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
         if not specs:
@@ -34,7 +42,7 @@ class KafkaAdmin:
             NewTopic(s.name, s.partitions, s.replication_factor, config=dict(s.config))
             for s in specs
         ]
-        futures = self._admin.create_topics(new, request_timeout=_TIMEOUT_S)
+        futures = self._admin.create_topics(new, request_timeout=self._timeout_s)
         created = {}
         for name, future in futures.items():
             try:
@@ -50,7 +58,7 @@ class KafkaAdmin:
 
     def describe_topics(self, names: Sequence[str] | None = None) -> dict[str, TopicInfo]:
         try:
-            metadata = self._admin.list_topics(timeout=_TIMEOUT_S)
+            metadata = self._admin.list_topics(timeout=self._timeout_s)
         except KafkaException as exc:
             raise TransportError(f"listing topics failed: {exc}") from exc
         wanted = [
@@ -67,7 +75,7 @@ class KafkaAdmin:
         if not names:
             return {}
         resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names]
-        futures = self._admin.describe_configs(resources, request_timeout=_TIMEOUT_S)
+        futures = self._admin.describe_configs(resources, request_timeout=self._timeout_s)
         out: dict[str, dict[str, str]] = {}
         for resource, future in futures.items():
             try:
@@ -82,7 +90,7 @@ class KafkaAdmin:
     def delete_topics(self, names: Sequence[str]) -> None:
         if not names:
             return
-        futures = self._admin.delete_topics(list(names), request_timeout=_TIMEOUT_S)
+        futures = self._admin.delete_topics(list(names), request_timeout=self._timeout_s)
         for name, future in futures.items():
             try:
                 future.result()
@@ -93,14 +101,14 @@ class KafkaAdmin:
 
     def list_groups(self) -> list[str]:
         try:
-            result = self._admin.list_consumer_groups(request_timeout=_TIMEOUT_S).result()
+            result = self._admin.list_consumer_groups(request_timeout=self._timeout_s).result()
         except Exception as exc:
             raise TransportError(f"listing consumer groups failed: {exc}") from exc
         return sorted(g.group_id for g in result.valid)
 
     def group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
         request = [ConsumerGroupTopicPartitions(group_id)]
-        futures = self._admin.list_consumer_group_offsets(request, request_timeout=_TIMEOUT_S)
+        futures = self._admin.list_consumer_group_offsets(request, request_timeout=self._timeout_s)
         try:
             result = futures[group_id].result()
         except Exception as exc:
@@ -118,7 +126,9 @@ class KafkaAdmin:
             KafkaTopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in partitions
         }
         futures = self._admin.list_offsets(
-            request, isolation_level=IsolationLevel.READ_UNCOMMITTED, request_timeout=_TIMEOUT_S
+            request,
+            isolation_level=IsolationLevel.READ_UNCOMMITTED,
+            request_timeout=self._timeout_s,
         )
         out = {}
         for ktp, future in futures.items():

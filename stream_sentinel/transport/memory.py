@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.errors import TransportError
 from stream_sentinel.transport.base import (
+    ClusterInfo,
     Isolation,
     OffsetReset,
     TopicInfo,
@@ -38,6 +39,9 @@ class MemoryAdmin:
 
     def __init__(self, cluster: MemoryCluster) -> None:
         self._cluster = cluster
+
+    def describe_cluster(self) -> ClusterInfo:
+        return ClusterInfo(brokers=1, controller_id=0, cluster_id="embedded")
 
     def create_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
         created = {}

@@ -1,0 +1,37 @@
+"""`stream-sentinel check`: is the real stack reachable and laid out as expected?"""
+
+from __future__ import annotations
+
+import click
+
+from stream_sentinel.cli import CliContext, pass_cli
+
+
+@click.command("check")
+@click.option("--timeout", default=5.0, show_default=True, help="Seconds to wait per request.")
+@pass_cli
+def check(cli: CliContext, timeout: float) -> None:
+    """Check Kafka, Redis and the schema registry; exit 1 naming whatever fails."""
+    from stream_sentinel.health import check_kafka, check_redis
+    from stream_sentinel.state.redis import RedisStateStore
+    from stream_sentinel.topics import Topics
+    from stream_sentinel.transport.kafka import KafkaBroker
+
+    settings = cli.settings.with_overrides(redis={"retry_attempts": 1})
+    broker = KafkaBroker(settings.kafka)
+    store = RedisStateStore(settings.redis)
+    click.echo(f"Kafka {settings.kafka.bootstrap}, Redis {settings.redis.url}")
+    results = check_kafka(broker, broker.admin(timeout), Topics.from_settings(settings))
+    results += check_redis(store)
+    store.close()
+    for result in results:
+        mark = click.style("PASS", fg="green") if result.ok else click.style("FAIL", fg="red")
+        click.echo(f"{mark}  {result.name:<36} {result.detail}")
+    failures = [r.name for r in results if not r.ok]
+    if failures:
+        click.echo(f"{len(failures)} check(s) FAILED: " + ", ".join(failures))
+        raise SystemExit(1)
+    click.echo("All connectivity checks PASSED")
+
+
+COMMANDS = [check]

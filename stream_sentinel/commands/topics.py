@@ -1,0 +1,80 @@
+"""`stream-sentinel topics create|list`: the topic layout of DESIGN section 3, idempotently."""
+
+from __future__ import annotations
+
+import click
+
+from stream_sentinel.cli import CliContext, pass_cli
+
+
+@click.group("topics")
+def topics() -> None:
+    """Create and inspect the project's Kafka topics."""
+
+
+@topics.command("create")
+@pass_cli
+def create(cli: CliContext) -> None:
+    """Create every topic of the layout that is missing (never changes existing ones)."""
+    from stream_sentinel.topics import Topics
+    from stream_sentinel.transport.kafka import KafkaBroker
+
+    names = Topics.from_settings(cli.settings)
+    admin = KafkaBroker(cli.settings.kafka).admin()
+    created = admin.create_topics(names.specs())
+    for spec in names.specs():
+        state = "created" if created[spec.name] else "exists "
+        click.echo(
+            f"{state}  {spec.name:<28} partitions={spec.partitions:<3} "
+            + " ".join(f"{k}={v}" for k, v in spec.config.items())
+        )
+    click.echo(f"{sum(created.values())} created, {len(created) - sum(created.values())} existed")
+
+
+@topics.command("list")
+@pass_cli
+def list_topics(cli: CliContext) -> None:
+    """Show the topics with partitions and configs, flagging any that differ from the layout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from stream_sentinel.health import layout_problems
+    from stream_sentinel.topics import Topics
+    from stream_sentinel.transport.kafka import KafkaBroker
+
+    names = Topics.from_settings(cli.settings)
+    admin = KafkaBroker(cli.settings.kafka).admin()
+    found = admin.describe_topics([spec.name for spec in names.specs()])
+    problems = layout_problems(admin, names)
+    table = Table()
+    table.add_column("topic", no_wrap=True)
+    for heading in ("partitions", "compression", "retention.ms", "cleanup", "status"):
+        table.add_column(heading)
+    for spec in names.specs():
+        info = found.get(spec.name)
+        if info is None:
+            table.add_row(spec.name, "-", "-", "-", "-", "[red]missing[/red]")
+            continue
+        mine = [p for p in problems if p.startswith(spec.name + " ")]
+        status = (
+            "[red]" + "; ".join(p[len(spec.name) + 1 :] for p in mine) + "[/red]" if mine else "ok"
+        )
+        config = info.config
+        table.add_row(
+            spec.name,
+            str(info.partitions),
+            config.get("compression.type", "?"),
+            config.get("retention.ms", "?"),
+            config.get("cleanup.policy", "?"),
+            status,
+        )
+    Console().print(table)
+    if problems:
+        click.echo(
+            f"{len(problems)} difference(s) from the expected layout; "
+            "`stream-sentinel topics create` adds missing topics"
+        )
+        raise SystemExit(1)
+
+
+COMMANDS = [topics]
