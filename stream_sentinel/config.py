@@ -156,6 +156,8 @@ class RegistrySettings(_SectionSettings):
     password: SecretStr | None = None
     timeout_s: float = 10.0
     max_request_bytes: int = 4 * 1024 * 1024
+    # Logical topics that carry plain JSON (one UTF-8 object per message) instead of Avro.
+    json_topics: list[str] = []
 
 
 class InfraSettings(_SectionSettings):
@@ -169,6 +171,12 @@ class InfraSettings(_SectionSettings):
     kafka_heap: str = "1g"
     controller_port: int | None = None  # default: the Kafka client port + 1
     start_timeout_s: float = 90.0
+    # A broker flushing its logs can take a while to stop; after this it gets SIGKILL.
+    stop_timeout_s: float = 30.0
+    # The programs the launcher runs, for machines where they are not on PATH under these names.
+    java: str = "java"
+    maven: str = "mvn"
+    redis_server: str = "redis-server"
 
 
 class RuleSettings(BaseModel):
@@ -180,13 +188,21 @@ class RuleSettings(BaseModel):
     high_amount_min_history: int = 3
     impossible_travel_kmh: float = 900.0
     impossible_travel_min_km: float = 300.0
-    velocity_burst_10m: int = 6
+    velocity_burst_20m: int = 6  # transactions (this one included) in the last two 10-min buckets
     velocity_burst_1h: int = 12
     new_device_high_amount_multiple: float = 3.0
-    card_testing_small_amount: float = 5.0
-    card_testing_count_1h: int = 4
+    card_testing_count_1h: int = 4  # tiny amounts (<= 5.00, features.SMALL_AMOUNT) in an hour
     merchant_fraud_rate: float = 0.05
     merchant_fraud_min_labels: int = 3
+    # The least risk level a transaction gets when the rule fires (model or not).
+    levels: dict[str, RiskLevel] = {
+        "impossible_travel": RiskLevel.HIGH,
+        "card_testing": RiskLevel.HIGH,
+        "new_device_high_amount": RiskLevel.MEDIUM,
+        "high_amount_vs_average": RiskLevel.MEDIUM,
+        "velocity_burst": RiskLevel.MEDIUM,
+        "merchant_high_fraud_rate": RiskLevel.MEDIUM,
+    }
 
 
 class DetectorSettings(_SectionSettings):
@@ -300,7 +316,7 @@ class Settings(BaseModel):
     SECTIONS: ClassVar[dict[str, type[_SectionSettings]]] = _SECTIONS
 
     def with_overrides(self, **sections: Mapping[str, Any]) -> Settings:
-        """A copy with some section fields replaced, validated again (``kafka={"topic_prefix": "t-"}``)."""
+        """A copy with section fields replaced and validated: ``kafka={"topic_prefix": "t-"}``."""
         updated: dict[str, Any] = {}
         for name, values in sections.items():
             current = getattr(self, name)
@@ -322,8 +338,9 @@ def load_settings(
             "(--env or SENTINEL_ENV)"
         )
     sections = {
-        section: _build_section(cls, PROFILE_VALUES[name].get(section, {}), env,
-                                (overrides or {}).get(section, {}))
+        section: _build_section(
+            cls, PROFILE_VALUES[name].get(section, {}), env, (overrides or {}).get(section, {})
+        )
         for section, cls in _SECTIONS.items()
     }
     settings = Settings(env=name, **sections)  # type: ignore[arg-type]
@@ -380,7 +397,8 @@ def require_production_ready(settings: Settings) -> None:
         missing.append("SENTINEL_KAFKA_ENABLE_IDEMPOTENCE=true")
     if missing:
         raise ConfigError(
-            "the production profile refuses to start without: " + ", ".join(missing)
+            "the production profile refuses to start without: "
+            + ", ".join(missing)
             + ". Set them in the environment (secrets are never printed)."
         )
 

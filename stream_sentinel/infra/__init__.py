@@ -1,1 +1,1 @@
-"""Local infrastructure without Docker: Kafka (KRaft), Redis and the schema registry as processes."""
+"""Local infrastructure without Docker: Kafka (KRaft), Redis and the schema registry."""

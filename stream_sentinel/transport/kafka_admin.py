@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,7 +55,18 @@ class KafkaAdmin:
                     created[name] = False
                 else:
                     raise TransportError(f"creating topic {name!r} failed: {exc}") from exc
+        self._await_metadata([s.name for s in specs])
         return created
+
+    def _await_metadata(self, names: Sequence[str]) -> None:
+        """Return once the new topics show in metadata (creation completes asynchronously)."""
+        deadline = time.monotonic() + self._timeout_s
+        while time.monotonic() < deadline:
+            topics = self._admin.list_topics(timeout=self._timeout_s).topics
+            if all(n in topics and topics[n].partitions for n in names):
+                return
+            time.sleep(0.05)
+        raise TransportError(f"topics {list(names)} did not appear in metadata in time")
 
     def describe_topics(self, names: Sequence[str] | None = None) -> dict[str, TopicInfo]:
         try:

@@ -55,7 +55,7 @@ def test_structured_values_are_json_and_risk_levels_accept_names() -> None:
         }
     )
     assert s.detector.rules.high_amount_multiple == 8.0
-    assert s.detector.rules.velocity_burst_10m == 6  # untouched fields keep their defaults
+    assert s.detector.rules.velocity_burst_20m == 6  # untouched fields keep their defaults
     assert s.detector.alert_level is RiskLevel.HIGH
     assert s.detector.band_rates == {RiskLevel.CRITICAL: 0.002, RiskLevel.HIGH: 0.01}
 

@@ -1,0 +1,126 @@
+"""`stream-sentinel infra install | up | down | status`: the local Kafka, Redis and registry."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING
+
+import click
+
+from stream_sentinel.cli import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from stream_sentinel.infra.stack import ServiceReport, Stack
+
+
+def _stack(cli: CliContext) -> Stack:
+    from stream_sentinel.infra.stack import Stack
+
+    return Stack(cli.settings)
+
+
+@click.group("infra")
+def infra() -> None:
+    """Run Kafka (KRaft), Redis and the schema registry as local processes, without Docker."""
+
+
+@infra.command("install")
+@pass_cli
+def install(cli: CliContext) -> None:
+    """Fetch the Kafka jars from Maven Central into the cache, once."""
+    stack = _stack(cli)
+    fetched = stack.install()
+    verb = "installed" if fetched else "already installed"
+    click.echo(f"Kafka {cli.settings.infra.kafka_version} jars {verb} in {stack.kafka.jars.libs}")
+
+
+@infra.command("up")
+@click.option(
+    "--redis-maxmemory",
+    default=None,
+    metavar="SIZE",
+    help="Redis memory cap, e.g. 4gb for big benchmarks (default: 512mb).",
+)
+@click.option("--no-registry", is_flag=True, help="Start Kafka and Redis only.")
+@pass_cli
+def up(cli: CliContext, redis_maxmemory: str | None, no_registry: bool) -> None:
+    """Start the local stack and wait until every service answers."""
+    cli.override("redis", maxmemory=redis_maxmemory)
+    stack = _stack(cli)
+    began = time.monotonic()
+    reports = stack.up(with_registry=not no_registry, progress=click.echo)
+    for report in reports:
+        click.echo(_up_line(report))
+    if redis_maxmemory and any(r.service == "redis" and r.state != "started" for r in reports):
+        click.echo(
+            "note: Redis was already running, so it keeps its maxmemory; run `stream-sentinel"
+            f" infra down` and `infra up --redis-maxmemory {redis_maxmemory}` to apply it."
+        )
+    click.echo(
+        f"Stack healthy after {time.monotonic() - began:.1f} s; data in {stack.state_dir}."
+        " Stop it with `stream-sentinel infra down`."
+    )
+
+
+@infra.command("down")
+@click.option(
+    "--purge", is_flag=True, help="Also delete the local data so the next up starts empty."
+)
+@pass_cli
+def down(cli: CliContext, purge: bool) -> None:
+    """Stop exactly the processes `infra up` started, by pid."""
+    result = _stack(cli).down(purge=purge)
+    for report in result.services:
+        pid = f" (pid {report.pid})" if report.pid else ""
+        click.echo(f"{report.title:<16} {report.state}{pid}")
+    for path in result.purged:
+        click.echo(f"deleted {path}")
+
+
+@infra.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_cli
+def status(cli: CliContext, as_json: bool) -> None:
+    """Show each local service with its pid, ports and health."""
+    stack = _stack(cli)
+    reports = stack.status()
+    if as_json:
+        services = [report.as_dict() for report in reports]
+        click.echo(json.dumps({"state_dir": str(stack.state_dir), "services": services}, indent=2))
+    else:
+        _print_table(reports)
+
+
+def _up_line(report: ServiceReport) -> str:
+    extra = ""
+    if report.service == "kafka":
+        extra = f" (KRaft controller on port {report.ports['KRaft controller']})"
+    return (
+        f"{report.title:<16} {report.state:<16} {report.endpoint}{extra}  pid {report.pid}"
+        f"  log {report.log}"
+    )
+
+
+def _print_table(reports: list[ServiceReport]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("service", "state", "pid", "ports", "healthy")
+    for report in reports:
+        table.add_row(
+            report.title,
+            _STATE_TEXT.get(report.state, report.state),
+            str(report.pid or "-"),
+            ", ".join(str(port) for port in report.ports.values()),
+            "yes" if report.healthy else "no",
+        )
+    console = Console(soft_wrap=True)
+    console.print(table)
+    for report in reports:
+        console.print(f"{report.title:<16} {report.endpoint:<24} log {report.log}", highlight=False)
+
+
+_STATE_TEXT = {"foreign": "port taken by another program"}
+
+COMMANDS = [infra]

@@ -1,0 +1,228 @@
+"""The local stack as one object: ``Stack(settings).up()``, ``.down()``, ``.status()``.
+
+The CLI (`stream-sentinel infra ...`) and the integration-test session both drive this class, so
+tests run against exactly what users start. Kafka and Redis are launched first and awaited together
+(Redis does not need Kafka; overlapping their start-up saves seconds); the schema registry keeps
+its state in Kafka, so it starts only once Kafka answers.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stream_sentinel.config import Settings
+from stream_sentinel.errors import InfraError
+from stream_sentinel.infra.endpoints import BIND_HOST, PORT_VARIABLES, stack_ports
+from stream_sentinel.infra.kafka import KafkaService, require_java
+from stream_sentinel.infra.maven import install_jars
+from stream_sentinel.infra.process import (
+    accepts_connections,
+    has_exited,
+    port_holder,
+    port_in_use,
+)
+from stream_sentinel.infra.redis import RedisService
+from stream_sentinel.infra.registry import RegistryService
+from stream_sentinel.infra.service import LocalService
+
+Progress = Callable[[str], None]
+_PROBE_TIMEOUT_S = 1.0
+_STATUS_PROBE_TIMEOUT_S = 2.0
+_RETRY_S = 0.2
+
+
+def _quiet(_: str) -> None:
+    """Default progress sink: say nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceReport:
+    """One service after an `up`, `down` or `status`: what happened and where to find it."""
+
+    service: str  # "kafka", "redis", "registry"
+    title: str
+    state: str  # started | already running | stopped | not running | running | foreign
+    pid: int | None
+    ports: dict[str, int]
+    endpoint: str
+    healthy: bool
+    log: Path
+
+    @property
+    def port(self) -> int:
+        return next(iter(self.ports.values()))
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (for `infra status --json`)."""
+        return {
+            "service": self.service,
+            "state": self.state,
+            "pid": self.pid,
+            "port": self.port,
+            "ports": self.ports,
+            "endpoint": self.endpoint,
+            "healthy": self.healthy,
+            "log": str(self.log),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DownResult:
+    """What `down` stopped and, with ``purge``, which directories it deleted."""
+
+    services: list[ServiceReport]
+    purged: list[Path] = field(default_factory=list)
+
+
+class Stack:
+    """Kafka (KRaft), Redis and the schema registry as local processes on 127.0.0.1."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ports = stack_ports(settings)
+        self.state_dir = settings.infra.state_dir.expanduser().resolve()
+        self.kafka = KafkaService(settings, self.ports, self.state_dir)
+        self.redis = RedisService(settings, self.ports, self.state_dir)
+        self.registry = RegistryService(settings, self.ports, self.state_dir)
+        self.services: tuple[LocalService, ...] = (self.kafka, self.redis, self.registry)
+
+    def install(self) -> bool:
+        """Fetch the Kafka jars once (True when this call fetched them) and check Java."""
+        installed = install_jars(self.kafka.jars, self.settings.infra.maven)
+        require_java(self.settings.infra.java)
+        return installed
+
+    def require_installed(self) -> None:
+        """Raise InfraError naming the install command for whatever is missing."""
+        for service in self.services:
+            service.require_installed()
+
+    def up(self, with_registry: bool = True, progress: Progress = _quiet) -> list[ServiceReport]:
+        """Start what is not running yet and wait until every service answers."""
+        wanted = [s for s in self.services if with_registry or s is not self.registry]
+        to_start = [s for s in wanted if s.process.pid() is None]
+        for service in to_start:
+            service.require_installed()
+        _require_free_ports(to_start)
+        started: dict[str, int] = {}
+        for phase in self._phases(wanted):
+            for service in phase:
+                if service in to_start:
+                    started[service.name] = self._start(service, progress)
+            for service in phase:
+                self._await_healthy(service, started.get(service.name), progress)
+        return [
+            self._report(s, "started" if s.name in started else "already running") for s in wanted
+        ]
+
+    def _phases(self, wanted: list[LocalService]) -> list[list[LocalService]]:
+        """Kafka and Redis start together; the registry stores its state in Kafka, so it waits."""
+        first: list[LocalService] = [s for s in (self.kafka, self.redis) if s in wanted]
+        return [first, [self.registry]] if self.registry in wanted else [first]
+
+    def down(self, purge: bool = False) -> DownResult:
+        """Stop the processes this stack started (by pid); ``purge`` also deletes their data."""
+        reports = []
+        for service in reversed(self.services):
+            pid = service.process.stop(self.settings.infra.stop_timeout_s)
+            reports.append(self._report(service, "stopped" if pid else "not running", pid))
+        purged = self._purge() if purge else []
+        return DownResult(list(reversed(reports)), purged)
+
+    def status(self) -> list[ServiceReport]:
+        """Each service's pid (if ours and alive), ports and whether it answers."""
+        return [self._status(service) for service in self.services]
+
+    def _start(self, service: LocalService, progress: Progress) -> int:
+        progress(f"starting {service.title} on {service.endpoint} ...")
+        service.prepare()
+        return service.process.start(service.launch())
+
+    def _await_healthy(self, service: LocalService, pid: int | None, progress: Progress) -> None:
+        """Poll the health check until it passes, the process dies, or the start timeout."""
+        deadline = time.monotonic() + self.settings.infra.start_timeout_s
+        while not (accepts_connections(service.port) and service.probe(_PROBE_TIMEOUT_S)):
+            failure = self._start_problem(pid, deadline)
+            if failure is not None:
+                if pid is not None:  # a hung start is ours to end; an exited one leaves a pid file
+                    service.process.stop(self.settings.infra.stop_timeout_s)
+                raise _start_failure(service, failure)
+            time.sleep(_RETRY_S)
+        if pid is not None:
+            progress(f"{service.title} is healthy")
+
+    def _start_problem(self, pid: int | None, deadline: float) -> str | None:
+        """Why waiting is pointless (the process died, or time is up), or None to keep waiting."""
+        if pid is not None and has_exited(pid):
+            return "exited during start-up"
+        if time.monotonic() > deadline:
+            timeout = self.settings.infra.start_timeout_s
+            return f"did not answer within {timeout:g} s (SENTINEL_INFRA_START_TIMEOUT_S)"
+        return None
+
+    def _status(self, service: LocalService) -> ServiceReport:
+        pid = service.process.pid()
+        listening = port_in_use(service.port)
+        healthy = listening and service.probe(_STATUS_PROBE_TIMEOUT_S)
+        state = "running" if pid else ("foreign" if listening else "stopped")
+        return self._report(service, state, pid, healthy)
+
+    def _report(
+        self, service: LocalService, state: str, pid: int | None = None, healthy: bool = True
+    ) -> ServiceReport:
+        if pid is None and state in ("started", "already running"):
+            pid = service.process.pid()
+        if state in ("stopped", "not running"):
+            healthy = False
+        return ServiceReport(
+            service=service.name,
+            title=service.title,
+            state=state,
+            pid=pid,
+            ports=service.port_roles,
+            endpoint=service.endpoint,
+            healthy=healthy,
+            log=service.log_file,
+        )
+
+    def _purge(self) -> list[Path]:
+        """Delete each service's directory (data, logs, config) once nothing of ours runs."""
+        still_running = [s.title for s in self.services if s.process.pid() is not None]
+        if still_running:
+            raise InfraError(f"not purging: {', '.join(still_running)} still running")
+        purged = [s.home for s in self.services if s.home.exists()]
+        for home in purged:
+            shutil.rmtree(home)
+        if self.state_dir.is_dir() and not any(self.state_dir.iterdir()):
+            self.state_dir.rmdir()
+        return purged
+
+
+def _require_free_ports(services: Sequence[LocalService]) -> None:
+    """Refuse to start when another program holds a port, before anything is started."""
+    for service in services:
+        for role, port in service.port_roles.items():
+            if port_in_use(port):
+                raise InfraError(_port_taken_message(role, port))
+
+
+def _port_taken_message(role: str, port: int) -> str:
+    holder = port_holder(port)
+    by = f" by {holder}" if holder else ""
+    return (
+        f"port {port} ({role}) on {BIND_HOST} is already in use{by}, and not by a process this"
+        f" stack started. Stop that program (if it is a stack started from another directory,"
+        f" run `stream-sentinel infra down` there), or move this port with"
+        f" {PORT_VARIABLES[role].format(port='<free port>')}"
+    )
+
+
+def _start_failure(service: LocalService, what: str) -> InfraError:
+    return InfraError(
+        f"{service.title} {what}; its logs are in {service.logs_dir}.\n{service.log_tail()}"
+    )
