@@ -1,7 +1,8 @@
 """The fraud domain as plain values: enums and dataclasses, no I/O and no Avro.
 
 The enums here are the single source of truth; the Avro schemas carry copies that a unit test
-compares symbol by symbol. Conversion to and from Avro dicts lives in :mod:`stream_sentinel.records`.
+compares symbol by symbol. Conversion to and from Avro dicts lives in
+:mod:`stream_sentinel.records`.
 """
 
 from __future__ import annotations

@@ -202,6 +202,9 @@ class StateStore(Protocol):
         Returns False (changing nothing) when the watermark is already at or past the guard's.
         """
 
+    def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[bool]:
+        """Several guarded batches in one round trip; each is atomic on its own."""
+
     def ping(self) -> bool: ...
 
     def info(self) -> StoreInfo: ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
@@ -98,6 +98,9 @@ class MemoryStateStore:
                 self._run(command)
             db.write(guard.key, dict)[guard.field] = to_bytes(guard.value)
             return True
+
+    def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[bool]:
+        return [self.apply_guarded(guard, batch) for guard, batch in items]
 
     def ping(self) -> bool:
         return True

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import redis
@@ -186,12 +186,30 @@ class RedisStateStore:
             pipe.execute_command(name, key, *wire_args)
 
     def apply_guarded(self, guard: Guard, batch: Batch) -> bool:
+        argv = self._guarded_argv(guard, batch)
+        return self._retrying("apply_guarded", lambda: bool(self._guarded_script()(args=argv)))
+
+    def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[bool]:
+        if not items:
+            return []
+        argvs = [self._guarded_argv(guard, batch) for guard, batch in items]
+
+        def run() -> list[bool]:
+            script = self._guarded_script()
+            pipe = self.client.pipeline(transaction=False)
+            for argv in argvs:
+                script(args=argv, client=pipe)
+            return [bool(reply) for reply in pipe.execute()]
+
+        return self._retrying("apply_guarded_many", run)
+
+    def _guarded_argv(self, guard: Guard, batch: Batch) -> list[Any]:
         check_guarded(batch)
         argv: list[Any] = [int(guard.ns), self._prefix + guard.key, guard.field, guard.value]
         for command in batch.commands:
             name, args = wire(command, self._prefix)
             argv += [name, int(command.ns), self._prefix + command.key, len(args), *args]
-        return self._retrying("apply_guarded", lambda: bool(self._guarded_script()(args=argv)))
+        return argv
 
     def _guarded_script(self) -> Any:
         if self._script is None:

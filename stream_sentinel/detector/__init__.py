@@ -1,0 +1,1 @@
+"""The fraud detector: batch stream processing over Kafka and Redis (see worker.py)."""

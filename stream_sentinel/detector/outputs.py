@@ -1,0 +1,88 @@
+"""The detector's output records as Avro dicts: a FraudScore per transaction, a FraudAlert per
+risky one, a DeadLetter per rejected input. Pure: encoding and producing happen in the worker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from stream_sentinel.config import AlertSettings
+from stream_sentinel.decisions import DECISIONS
+from stream_sentinel.detector.scoring import Scored
+from stream_sentinel.domain import RiskLevel
+
+#: alert ids are uuid5(ALERT_NAMESPACE, transaction_id): a replay can never mint a second alert.
+ALERT_NAMESPACE = uuid.UUID("6f1c1f1e-6a0b-4d7e-9a55-5e17ce5e0001")
+LEVEL_NAMES = [level.name for level in RiskLevel]
+DECISION_NAMES = [d.value for d in DECISIONS]
+
+
+def alert_id(transaction_id: str) -> str:
+    return str(uuid.uuid5(ALERT_NAMESPACE, transaction_id))
+
+
+def fraud_score(
+    tx: Mapping[str, Any], scored: Scored, row: int, produced_time: int, decided_time: int
+) -> dict[str, Any]:
+    outcome = scored.outcome
+    return {
+        "transaction_id": tx["transaction_id"],
+        "user_id": tx["user_id"],
+        "merchant_id": tx.get("merchant_id"),
+        "amount": float(tx["amount"]),
+        "event_time": tx["timestamp"],
+        "produced_time": produced_time,
+        "decided_time": decided_time,
+        "score": float(outcome.scores[row]),
+        "risk_level": LEVEL_NAMES[outcome.levels[row]],
+        "decision": DECISION_NAMES[outcome.decisions[row]],
+        "model_version": scored.model_version,
+        "reasons": scored.reasons(row),
+        "contributions": [
+            {"feature": name, "value": value} for name, value in scored.contributions.get(row, [])
+        ],
+    }
+
+
+def fraud_alert(score: Mapping[str, Any], alerts: AlertSettings, alert_time: int) -> dict[str, Any]:
+    severity = RiskLevel[score["risk_level"]]
+    return {
+        "alert_id": alert_id(score["transaction_id"]),
+        "transaction_id": score["transaction_id"],
+        "user_id": score["user_id"],
+        "merchant_id": score["merchant_id"],
+        "amount": score["amount"],
+        "score": score["score"],
+        "severity": score["risk_level"],
+        "reasons": score["reasons"],
+        "contributions": score["contributions"],
+        "recommended_actions": [a.value for a in alerts.policy.get(severity, [])],
+        "event_time": score["event_time"],
+        "produced_time": score["produced_time"],
+        "alert_time": alert_time,
+    }
+
+
+def dead_letter(
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    error_type: str,
+    reason: str,
+    failed_time: int,
+    component: str = "detector",
+) -> dict[str, Any]:
+    return {
+        "source_topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "key": key,
+        "value": value or b"",
+        "reason": reason,
+        "error_type": error_type,
+        "failed_time": failed_time,
+        "component": component,
+    }

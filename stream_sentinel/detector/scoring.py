@@ -1,0 +1,101 @@
+"""Scoring a batch: rules, the current model, decisions and explanations, all batched.
+
+The model comes from a :class:`ModelSource`, which watches the model store's "current" pointer
+and swaps models between batches (the same hook backtests and the learning plane use).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from stream_sentinel.config import Settings
+from stream_sentinel.decisions import Decisions, decide
+from stream_sentinel.domain import RiskLevel
+from stream_sentinel.errors import ModelError
+from stream_sentinel.rules import BEHAVIOUR_RULES, ControlFlags, evaluate
+from stream_sentinel.scoring.model import ModelArtifact
+from stream_sentinel.scoring.store import ModelStore
+
+log = logging.getLogger(__name__)
+_CONTROL_NAMES = ("user_blocked", "step_up_required", "watched_user")
+
+
+class ModelSource:
+    """The model the detector scores with; polls the store's pointer every ``poll_s`` seconds."""
+
+    def __init__(self, store: ModelStore | None, poll_s: float = 5.0) -> None:
+        self.store = store
+        self.poll_s = poll_s
+        self.current: ModelArtifact | None = None
+        self._checked = float("-inf")
+
+    def refresh(self) -> bool:
+        """Load a newly promoted model if the pointer moved; True when the model changed."""
+        if self.store is None or time.monotonic() - self._checked < self.poll_s:
+            return False
+        self._checked = time.monotonic()
+        version = self.store.current_version()
+        if version is None or (self.current is not None and self.current.version == version):
+            return False
+        try:
+            artifact = self.store.load(version)
+        except ModelError as exc:
+            log.error("model %s could not be loaded, keeping the current one: %s", version, exc)
+            return False
+        self.swap(artifact)
+        return True
+
+    def swap(self, artifact: ModelArtifact | None) -> None:
+        """Use ``artifact`` from the next batch on (None: rules only)."""
+        previous = self.current.version if self.current else "rules only"
+        self.current = artifact
+        log.info(
+            "model swapped: %s -> %s", previous, artifact.version if artifact else "rules only"
+        )
+
+
+@dataclass(slots=True)
+class Scored:
+    """Per-transaction results of one batch."""
+
+    outcome: Decisions
+    fired: np.ndarray  # [n, len(BEHAVIOUR_RULES)]
+    control: ControlFlags
+    model_version: str | None
+    contributions: dict[int, list[tuple[str, float]]]  # row -> top features (risky rows)
+
+    def reasons(self, row: int) -> list[str]:
+        names = [
+            name
+            for name, flags in zip(_CONTROL_NAMES, self._control_rows(), strict=True)
+            if flags[row]
+        ]
+        if self.fired[row].any():
+            names += [BEHAVIOUR_RULES[i] for i in np.flatnonzero(self.fired[row])]
+        return names
+
+    def _control_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.control.blocked, self.control.step_up, self.control.watched
+
+
+def score_batch(
+    features: np.ndarray, control: ControlFlags, model: ModelArtifact | None, settings: Settings
+) -> Scored:
+    """Rules and model over the whole batch at once; explanations only for the risky rows."""
+    detector = settings.detector
+    fired = evaluate(features, detector.rules)
+    scores = model.predict(features) if model is not None else None
+    outcome = decide(
+        scores, model.bands if model else None, fired, control, detector, settings.alerts
+    )
+    contributions: dict[int, list[tuple[str, float]]] = {}
+    if model is not None:
+        risky = np.flatnonzero(outcome.levels >= int(RiskLevel(detector.contributions_from)))
+        if len(risky):
+            explained = model.contributions(features[risky], detector.top_contributions)
+            contributions = dict(zip(risky.tolist(), explained, strict=True))
+    return Scored(outcome, fired, control, model.version if model else None, contributions)

@@ -1,0 +1,167 @@
+"""The detector's state I/O: one read and one guarded write per batch.
+
+Reads (one round trip): profiles of batch users not in the partition-local cache, the control
+state of every batch user (fresh, never cached), and merchant counters not read recently.
+Writes (one round trip, after the batch's outputs are committed to Kafka): per partition, an
+atomic guarded batch of the changed profiles, the merchant volume increments, dead-letter
+counts and the partition's offset watermark. The guard makes a replayed batch a no-op, so
+state is applied at most once; Kafka being committed first means Redis can only ever lag
+behind the committed offsets, never run ahead, and a lag is repaired from the input topic.
+
+User state has one writer (the worker owning the partition), so the cache may hold it between
+batches; merchant state has many writers and is only changed by increments.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stream_sentinel import merchants as merchant_state
+from stream_sentinel.clock import Clock
+from stream_sentinel.config import DetectorSettings
+from stream_sentinel.features import MerchantStats
+from stream_sentinel.profile import DAY_MS, decode_profiles
+from stream_sentinel.rules import ControlFlags
+from stream_sentinel.state import keys
+from stream_sentinel.state.base import Batch, StateStore
+
+Counters = dict[str, dict[int, float]]
+
+
+@dataclass
+class BatchState:
+    """What a batch needs to be scored: one profile per batch user, control per user."""
+
+    profiles: np.ndarray
+    blocked: np.ndarray  # per batch user
+    step_up: np.ndarray
+    watched: np.ndarray
+    merchant_stats: MerchantStats
+
+    def control_for(self, user_ix: np.ndarray) -> ControlFlags:
+        return ControlFlags(self.blocked[user_ix], self.step_up[user_ix], self.watched[user_ix])
+
+
+@dataclass
+class PartitionDelta:
+    """Everything one batch changed for one partition."""
+
+    profiles: dict[str, bytes] = field(default_factory=dict)
+    merchant_volume: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
+    dead_letters: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class DetectorState:
+    """State access for one detector worker: reads, write batches, the profile cache."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        settings: DetectorSettings,
+        clock: Clock,
+        merchant_refresh_s: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.merchant_refresh_s = merchant_refresh_s
+        self._profiles: dict[str, bytes] = {}  # user -> profile blob (clean: equal to Redis)
+        self._owner: dict[str, int] = {}  # user -> partition
+        self._merchants: dict[str, tuple[Counters, float]] = {}  # merchant -> (counters, read at)
+        self._ttl_ms = settings.profile_ttl_days * DAY_MS
+
+    # -- reading ------------------------------------------------------------------------------
+    def read(self, users: Sequence[str], merchants: Sequence[str], event_day: int) -> BatchState:
+        """Profiles, control state and merchant stats for a batch, in one round trip."""
+        missing = [u for u in users if u not in self._profiles]
+        stale = self._stale_merchants(merchants)
+        batch = Batch()
+        for user in missing:
+            batch.get(keys.PROFILES, keys.user_profile(user))
+        for name in keys.CONTROL_SETS:
+            batch.zmscore(keys.PIPELINE, name, users)
+        for merchant in stale:
+            batch.hgetall(keys.PIPELINE, keys.merchant(merchant))
+        replies = self.store.execute(batch) if users else []
+        fetched = dict(zip(missing, replies[: len(missing)], strict=True))
+        now = self.clock.now_ms()
+        blocked, step_up, watched = (
+            _active(replies[len(missing) + i], now) for i in range(len(keys.CONTROL_SETS))
+        )
+        read_at = time.monotonic()
+        start = len(missing) + len(keys.CONTROL_SETS)
+        for merchant, fields in zip(stale, replies[start:], strict=True):
+            self._merchants[merchant] = (merchant_state.parse_counters(fields), read_at)
+        profiles = decode_profiles([self._profiles.get(u) or fetched.get(u) for u in users])
+        counters = [self._merchants[m][0] for m in merchants]
+        stats = merchant_state.stats_for_counters(counters, event_day)
+        return BatchState(profiles, blocked, step_up, watched, stats)
+
+    def _stale_merchants(self, merchants: Sequence[str]) -> list[str]:
+        horizon = time.monotonic() - self.merchant_refresh_s
+        return [m for m in merchants if m not in self._merchants or self._merchants[m][1] < horizon]
+
+    # -- writing ------------------------------------------------------------------------------
+    def state_batch(self, delta: PartitionDelta) -> Batch:
+        """The state writes of one partition's delta (the loop guards them with a watermark)."""
+        batch = Batch()
+        for user, blob in delta.profiles.items():
+            batch.set(keys.PROFILES, keys.user_profile(user), blob, ttl_ms=self._ttl_ms)
+        touched: set[str] = set()
+        for (merchant, day), count in delta.merchant_volume.items():
+            key = keys.merchant(merchant)
+            batch.hincrby(
+                keys.PIPELINE, key, merchant_state.field(merchant_state.VOLUME, day), count
+            )
+            touched.add(key)
+        for key in sorted(touched):
+            batch.pexpire(keys.PIPELINE, key, self._ttl_ms)
+        for reason, count in delta.dead_letters.items():
+            batch.hincrby(keys.PIPELINE, keys.DEAD_LETTER_COUNTS, reason, count)
+        return batch
+
+    def remember(self, partition: int, delta: PartitionDelta) -> None:
+        """After the delta is durable: keep its profiles and merchant counts in the cache."""
+        self._remember(partition, delta)
+
+    def _remember(self, partition: int, delta: PartitionDelta) -> None:
+        for user, blob in delta.profiles.items():
+            self._profiles.pop(user, None)  # re-insert at the end: dict order approximates LRU
+            self._profiles[user] = blob
+            self._owner[user] = partition
+        for (merchant, day), count in delta.merchant_volume.items():
+            if merchant in self._merchants:
+                volume = self._merchants[merchant][0][merchant_state.VOLUME]
+                volume[day] = volume.get(day, 0.0) + count
+        excess = len(self._profiles) - self.settings.user_cache_size
+        if excess > 0:
+            for user in list(self._profiles)[:excess]:
+                del self._profiles[user]
+                self._owner.pop(user, None)
+
+    # -- ownership ----------------------------------------------------------------------------
+    def forget_partitions(self, partitions: Sequence[int]) -> None:
+        """Drop cached profiles of partitions this worker no longer owns."""
+        gone = set(partitions)
+        for user in [u for u, p in self._owner.items() if p in gone]:
+            self._profiles.pop(user, None)
+            del self._owner[user]
+
+    def forget_users(self, users: Sequence[str]) -> None:
+        for user in users:
+            self._profiles.pop(user, None)
+            self._owner.pop(user, None)
+
+    @property
+    def cached_users(self) -> int:
+        return len(self._profiles)
+
+
+def _active(expiries: Sequence[float | None], now_ms: int) -> np.ndarray:
+    """True where a control flag exists and has not expired (expiry is checked on read)."""
+    return np.array([e is not None and e > now_ms for e in expiries], dtype=bool)

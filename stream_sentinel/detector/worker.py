@@ -1,0 +1,323 @@
+"""One detector worker: the detector's handler on the shared exactly-once loop.
+
+Per batch (DESIGN section 6): check and decode the records (bad ones become dead letters) ->
+one state read -> features -> rules + model -> a decision for every transaction and an alert for
+the risky ones -> (the loop) outputs and offsets committed together -> one guarded state write.
+See :mod:`stream_sentinel.processing` for the commit, rebalance and repair protocol.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from stream_sentinel import merchants as merchant_state
+from stream_sentinel.backends import Backends
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
+from stream_sentinel.columns import to_columns
+from stream_sentinel.config import Settings
+from stream_sentinel.detector import outputs
+from stream_sentinel.detector.metrics import DetectorMetrics
+from stream_sentinel.detector.scoring import ModelSource, Scored, score_batch
+from stream_sentinel.detector.state import DetectorState, PartitionDelta
+from stream_sentinel.detector.validation import Rejection, check_payload, check_transaction
+from stream_sentinel.features import MerchantStats, TxBatch, featurize
+from stream_sentinel.processing import Step, StreamLoop
+from stream_sentinel.profile import DAY_MS, encode_profiles
+from stream_sentinel.serde import Serde
+from stream_sentinel.topics import DEAD_LETTER, FRAUD_ALERTS, FRAUD_SCORES, TRANSACTIONS, Topics
+from stream_sentinel.transport.base import Record
+
+
+@dataclass
+class Prepared:
+    """A handled batch: the valid transactions, their features and scores, the rejects."""
+
+    records: Sequence[Record]
+    good: list[int]  # positions in ``records`` of the valid transactions
+    txs: list[dict[str, Any]]  # their decoded values
+    rejected: list[tuple[int, Rejection]]
+    features: np.ndarray
+    scored: Scored | None
+    deltas: dict[int, PartitionDelta]
+    decided_time: int = 0
+
+
+@dataclass
+class DetectorStats:
+    """What a worker decided, for its summary and `status`."""
+
+    decisions: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+
+
+class DetectorHandler:
+    """Turns a batch of transaction records into decisions, alerts and state writes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        state: DetectorState,
+        serde: Serde,
+        models: ModelSource,
+        metrics: DetectorMetrics,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.models = models
+        self.metrics = metrics
+        self.clock = clock
+        self.topics = Topics.from_settings(settings)
+        self.stats = DetectorStats()
+        self.on_batch: Callable[[Prepared], None] | None = None  # observers: demo, backtest
+        self._decoder = serde.decoder(TRANSACTIONS)
+        self._encode_score = serde.encoder(FRAUD_SCORES)
+        self._encode_alert = serde.encoder(FRAUD_ALERTS)
+        self._encode_dead = serde.encoder(DEAD_LETTER)
+
+    # -- Handler ------------------------------------------------------------------------------
+    def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
+        prepared = self.prepare(records, applies, score=emit)
+        step = Step(payload=prepared)
+        if emit:
+            step.outputs = self._outputs(prepared)
+        step.state = {p: self.state.state_batch(d) for p, d in prepared.deltas.items()}
+        return step
+
+    def committed(self, step: Step, applied: dict[int, bool]) -> None:
+        prepared: Prepared = step.payload
+        for partition, delta in prepared.deltas.items():
+            self.state.remember(partition, delta)
+        if prepared.scored is not None:
+            self._account(prepared)
+            if self.on_batch is not None:
+                self.on_batch(prepared)
+
+    def forget(self, partitions: list[int]) -> None:
+        self.state.forget_partitions(partitions)
+
+    # -- the pure-ish part --------------------------------------------------------------------
+    def prepare(self, records: Sequence[Record], applies: np.ndarray, score: bool) -> Prepared:
+        """Check, decode and featurize a batch (and score it when ``score``)."""
+        now = self.clock.now_ms()
+        stage = self.metrics.stage
+        t0 = time.perf_counter()
+        good, txs, rejected = self._decode(records, now)
+        t1 = time.perf_counter()
+        stage.labels("decode").observe(t1 - t0)
+        deltas = {r.partition() or 0: PartitionDelta() for r in records}
+        for position, rejection in rejected:
+            deltas[records[position].partition() or 0].dead_letters[rejection.error_type] += 1
+        if not txs:
+            return Prepared(records, good, txs, rejected, np.empty((0, 0)), None, deltas, now)
+        columns = to_columns(txs)
+        tx = columns.tx
+        partitions = np.array([records[i].partition() or 0 for i in good], dtype=np.int64)
+        event_day = int(tx.ts.max() // DAY_MS)
+        merchants = columns.merchants if score else []
+        batch_state = self.state.read(columns.users, merchants, event_day)
+        t2 = time.perf_counter()
+        stage.labels("state_read").observe(t2 - t1)
+        stats = batch_state.merchant_stats if score else MerchantStats.empty(len(columns.merchants))
+        applied = applies[good]
+        features = _featurize(batch_state.profiles, tx, stats, applied)
+        t3 = time.perf_counter()
+        stage.labels("features").observe(t3 - t2)
+        self._record_deltas(deltas, columns.users, columns.merchants, tx, partitions, applied,
+                            batch_state.profiles)  # fmt: skip
+        scored = None
+        if score:
+            control = batch_state.control_for(tx.user_ix)
+            scored = score_batch(features, control, self.models.current, self.settings)
+            stage.labels("score").observe(time.perf_counter() - t3)
+        return Prepared(records, good, txs, rejected, features, scored, deltas, now)
+
+    def _decode(
+        self, records: Sequence[Record], now: int
+    ) -> tuple[list[int], list[dict[str, Any]], list[tuple[int, Rejection]]]:
+        detector = self.settings.detector
+        rejected: list[tuple[int, Rejection]] = []
+        candidates: list[int] = []
+        values = [r.value() for r in records]
+        for i, value in enumerate(values):
+            rejection = check_payload(value, detector)
+            if rejection is None:
+                candidates.append(i)
+            else:
+                rejected.append((i, rejection))
+        decoded, failures = self._decoder.decode_many([values[i] for i in candidates])
+        for failure in failures:
+            rejected.append((candidates[failure.index], Rejection(failure.kind, failure.reason)))
+        good: list[int] = []
+        txs: list[dict[str, Any]] = []
+        for position, record in zip(candidates, decoded, strict=True):
+            if record is None:
+                continue
+            rejection = check_transaction(record, now, detector)
+            if rejection is None:
+                good.append(position)
+                txs.append(record)
+            else:
+                rejected.append((position, rejection))
+        rejected.sort()
+        return good, txs, rejected
+
+    @staticmethod
+    def _record_deltas(
+        deltas: dict[int, PartitionDelta],
+        users: list[str],
+        merchants: list[str],
+        tx: TxBatch,
+        partitions: np.ndarray,
+        applied: np.ndarray,
+        profiles: np.ndarray,
+    ) -> None:
+        blobs = encode_profiles(profiles)
+        for row in np.flatnonzero(applied):
+            user = int(tx.user_ix[row])
+            deltas[int(partitions[row])].profiles[users[user]] = blobs[user]
+        days = tx.ts // DAY_MS
+        for partition in np.unique(partitions):
+            rows = applied & (partitions == partition)
+            volume = deltas[int(partition)].merchant_volume
+            for m_ix, day, n in merchant_state.volume_increments(tx.merchant_ix[rows], days[rows]):
+                volume[(merchants[m_ix], day)] += n
+
+    # -- outputs ------------------------------------------------------------------------------
+    def _outputs(self, prepared: Prepared) -> list[tuple[str, bytes | None, bytes]]:
+        t0 = time.perf_counter()
+        topics, records, scored = self.topics, prepared.records, prepared.scored
+        decided = self.clock.now_ms()
+        prepared.decided_time = decided
+        out: list[tuple[str, bytes | None, bytes]] = []
+        if scored is not None:
+            alerts = scored.outcome.alerts
+            for row, (position, tx) in enumerate(zip(prepared.good, prepared.txs, strict=True)):
+                produced = records[position].timestamp()[1]
+                score = outputs.fraud_score(tx, scored, row, produced, decided)
+                key = tx["user_id"].encode()
+                out.append((topics.fraud_scores, key, self._encode_score(score)))
+                if alerts[row]:
+                    alert = outputs.fraud_alert(score, self.settings.alerts, decided)
+                    out.append((topics.fraud_alerts, key, self._encode_alert(alert)))
+        for position, rejection in prepared.rejected:
+            record = records[position]
+            letter = outputs.dead_letter(
+                record.topic() or topics.transactions, record.partition() or 0,
+                record.offset() or 0, record.key(), record.value(), rejection.error_type,
+                rejection.reason, decided,
+            )  # fmt: skip
+            out.append((topics.dead_letter, record.key(), self._encode_dead(letter)))
+        self.metrics.stage.labels("produce").observe(time.perf_counter() - t0)
+        return out
+
+    def _account(self, prepared: Prepared) -> None:
+        stats, metrics = self.stats, self.metrics
+        metrics.records_in.inc(len(prepared.records))
+        metrics.batch_size.observe(len(prepared.records))
+        for _, rejection in prepared.rejected:
+            stats.dead_letters[rejection.error_type] += 1
+            metrics.dead_letters.labels(rejection.error_type).inc()
+        scored = prepared.scored
+        assert scored is not None
+        outcome = scored.outcome
+        for code, n in zip(*np.unique(outcome.decisions, return_counts=True), strict=True):
+            name = outputs.DECISION_NAMES[code]
+            stats.decisions[name] += int(n)
+            metrics.decisions.labels(name).inc(int(n))
+        for code, n in zip(
+            *np.unique(outcome.levels[outcome.alerts], return_counts=True), strict=True
+        ):
+            name = outputs.LEVEL_NAMES[code]
+            stats.alerts[name] += int(n)
+            metrics.alerts.labels(name).inc(int(n))
+        now = self.clock.now_ms()
+        for position in prepared.good:
+            produced = prepared.records[position].timestamp()[1]
+            metrics.latency.observe(max(now - produced, 0) / 1000)
+
+
+def _featurize(
+    profiles: np.ndarray, tx: TxBatch, stats: MerchantStats, applies: np.ndarray
+) -> np.ndarray:
+    """Features for every row; rows whose state was already applied leave the state alone."""
+    if applies.all():
+        return featurize(profiles, tx, stats)
+    replayed = featurize(profiles.copy(), tx.take(~applies), stats)
+    fresh = featurize(profiles, tx.take(applies), stats)
+    features = np.empty((len(tx), max(replayed.shape[1], fresh.shape[1])))
+    features[~applies] = replayed
+    features[applies] = fresh
+    return features
+
+
+class DetectorWorker:
+    """A detector in the consumer group: the loop plus the handler, ready to poll."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backends: Backends,
+        serde: Serde,
+        *,
+        slot: int = 0,
+        clock: Clock = SYSTEM_CLOCK,
+        models: ModelSource | None = None,
+        metrics: DetectorMetrics | None = None,
+        low_latency: bool | None = None,
+    ) -> None:
+        detector = settings.detector
+        topics = Topics.from_settings(settings)
+        self.settings = settings
+        self.models = models or ModelSource(None)
+        self.metrics = metrics or DetectorMetrics()
+        self.state = DetectorState(backends.state, detector, clock)
+        self.handler = DetectorHandler(
+            settings, self.state, serde, self.models, self.metrics, clock
+        )
+        self.loop = StreamLoop(
+            backends.broker,
+            backends.state,
+            self.handler,
+            group_id=detector.group_id,
+            topic=topics.transactions,
+            guarantee=detector.guarantee,
+            transactional_id=f"{topics.prefix}{detector.group_id}-{slot}",
+            max_batch=detector.max_batch,
+            poll_timeout_s=detector.poll_timeout_ms / 1000,
+            clock=clock,
+            low_latency=low_latency,
+        )
+
+    def start(self) -> None:
+        self.models.refresh()
+        self.loop.start()
+
+    def poll(self) -> int:
+        self.models.refresh()
+        return self.loop.poll()
+
+    def close(self) -> None:
+        self.loop.close()
+
+    def summary(self) -> dict[str, Any]:
+        loop, handler = self.loop.stats, self.handler.stats
+        return {
+            "records": loop.records,
+            "batches": loop.batches,
+            "max_batch": loop.max_batch,
+            "decisions": dict(handler.decisions),
+            "alerts": dict(handler.alerts),
+            "dead_letters": dict(handler.dead_letters),
+            "aborted_transactions": loop.aborted,
+            "repaired_records": loop.repaired,
+            "last_commit_ms": loop.last_commit_ms,
+            "model_version": self.models.current.version if self.models.current else None,
+        }

@@ -1,0 +1,288 @@
+"""The exactly-once batch loop shared by the detector and the alert processor.
+
+A :class:`Handler` turns a batch of input records into outputs (records to produce) and, per
+input partition, a batch of state writes. The :class:`StreamLoop` does the rest, the same way
+for every consumer group of ours:
+
+1. consume up to N records;
+2. ``handler.handle(records)`` -> outputs + state writes (pure logic, one state read inside);
+3. publish: exactly-once = one Kafka transaction holding the outputs and the consumed offsets;
+   at-least-once = produce, flush, commit offsets;
+4. write state: per partition one atomic guarded batch, advancing that partition's watermark
+   (``wm:{group}:{topic}``); a batch whose watermark was already applied changes nothing.
+
+Kafka is committed before Redis is written, so state can only lag the committed offsets. When a
+partition is assigned, :meth:`StreamLoop.reconcile` compares the two: a lag is repaired by
+handling the records in between again with ``emit=False`` (state only, no outputs); state ahead
+of the offsets (an operator reset them) makes the records below the watermark leave state alone.
+An aborted transaction rewinds the consumer to the batch's first offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
+from stream_sentinel.errors import TransactionAborted
+from stream_sentinel.state import keys
+from stream_sentinel.state.base import Batch, Guard, StateStore
+from stream_sentinel.transport.base import Broker, Consumer, NoopListener, Record, TopicPartition
+
+log = logging.getLogger(__name__)
+REPAIR_TIMEOUT_S = 120.0
+
+
+@dataclass
+class Step:
+    """What handling one batch produced."""
+
+    outputs: list[tuple[str, bytes | None, bytes]] = field(
+        default_factory=list
+    )  # topic, key, value
+    state: dict[int, Batch] = field(default_factory=dict)  # input partition -> state writes
+    payload: Any = None  # the handler's own result, handed back in committed()
+
+
+class Handler(Protocol):
+    def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
+        """Outputs and state writes for ``records``; rows where ``applies`` is False must not
+        change state; with ``emit`` False (repair) no outputs are wanted."""
+
+    def committed(self, step: Step, applied: dict[int, bool]) -> None:
+        """The step's outputs are committed and its state written (applied per partition)."""
+
+    def forget(self, partitions: list[int]) -> None:
+        """These partitions now belong to another worker: drop what is cached for them."""
+
+
+@dataclass
+class LoopStats:
+    records: int = 0
+    batches: int = 0
+    max_batch: int = 0
+    aborted: int = 0
+    repaired: int = 0
+    last_commit_ms: int = 0
+
+
+class StreamLoop(NoopListener):
+    """One member of a consumer group running a :class:`Handler` (see the module docstring)."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        store: StateStore,
+        handler: Handler,
+        *,
+        group_id: str,
+        topic: str,
+        guarantee: Literal["exactly-once", "at-least-once"],
+        transactional_id: str,
+        max_batch: int,
+        poll_timeout_s: float,
+        clock: Clock = SYSTEM_CLOCK,
+        low_latency: bool | None = None,
+    ) -> None:
+        self.broker, self.store, self.handler = broker, store, handler
+        self.group_id, self.topic = group_id, topic
+        self.exactly_once = guarantee == "exactly-once"
+        self.transactional_id = transactional_id
+        self.max_batch, self.poll_timeout_s = max_batch, poll_timeout_s
+        self.clock = clock
+        self.low_latency = low_latency
+        self.watermark_key = keys.watermark(group_id, topic)
+        self.stats = LoopStats()
+        self.consumer: Consumer | None = None
+        self._producer: Any = None
+        self._skip_state_until: dict[int, int] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        txn_id = self.transactional_id if self.exactly_once else None
+        self._producer = self.broker.producer(transactional_id=txn_id, low_latency=self.low_latency)
+        if self.exactly_once:
+            self._producer.init_transactions(30.0)
+        self.consumer = self.broker.consumer(self.group_id, low_latency=self.low_latency)
+        self.consumer.subscribe([self.topic], self)
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close()
+            self.consumer = None
+        if self._producer is not None:
+            self._producer.close()
+            self._producer = None
+
+    def poll(self) -> int:
+        """Consume and process one batch; returns how many records it held."""
+        assert self.consumer is not None, "start() the loop first"
+        records = self.consumer.consume(self.max_batch, self.poll_timeout_s)
+        if records:
+            self.process(records)
+        return len(records)
+
+    # -- one batch ----------------------------------------------------------------------------
+    def process(self, records: Sequence[Record]) -> Step | None:
+        step = self.handler.handle(records, self._applies(records), emit=True)
+        offsets = next_offsets(records, self.consumer)
+        try:
+            self._publish(step, offsets)
+        except TransactionAborted as exc:
+            self._rewind(records, exc)
+            return None
+        applied = self.write_state(step, {tp.partition: o for tp, o in offsets.items()})
+        self.stats.records += len(records)
+        self.stats.batches += 1
+        self.stats.max_batch = max(self.stats.max_batch, len(records))
+        self.handler.committed(step, applied)
+        return step
+
+    def _publish(self, step: Step, offsets: dict[TopicPartition, int]) -> None:
+        producer = self._producer
+        assert self.consumer is not None
+        if self.exactly_once:
+            producer.begin_transaction()
+        try:
+            for topic, key, value in step.outputs:
+                producer.produce(topic, value, key)
+            if self.exactly_once:
+                producer.send_offsets_to_transaction(offsets, self.consumer.group_metadata(), 30.0)
+                producer.commit_transaction(60.0)
+            else:
+                if producer.flush(60.0):
+                    raise TransactionAborted("outputs were not delivered within 60 s")
+                self.consumer.commit(offsets)
+        except TransactionAborted:
+            if self.exactly_once:
+                producer.abort_transaction(30.0)
+            raise
+        self.stats.last_commit_ms = self.clock.now_ms()
+
+    def write_state(self, step: Step, next_offsets: dict[int, int]) -> dict[int, bool]:
+        """Each partition's state writes, atomically with its watermark (one round trip)."""
+        partitions = sorted(next_offsets)
+        items = [
+            (Guard(keys.PIPELINE, self.watermark_key, str(p), next_offsets[p]),
+             step.state.get(p) or Batch())
+            for p in partitions
+        ]  # fmt: skip
+        applied = dict(zip(partitions, self.store.apply_guarded_many(items), strict=True))
+        for partition in partitions:
+            if not applied[partition]:
+                log.info("%s[%d]: state up to offset %d was already applied (a replay)",
+                         self.topic, partition, next_offsets[partition])  # fmt: skip
+        return applied
+
+    def _rewind(self, records: Sequence[Record], exc: Exception) -> None:
+        self.stats.aborted += 1
+        assert self.consumer is not None
+        first: dict[TopicPartition, int] = {}
+        for record in records:
+            first.setdefault(_tp(record), record.offset() or 0)
+        log.warning("transaction aborted (%s); re-reading %d partition(s)", exc, len(first))
+        assigned = set(self.consumer.assignment())
+        for tp, offset in first.items():
+            if tp in assigned:
+                self.consumer.seek(tp, offset)
+
+    def _applies(self, records: Sequence[Record]) -> np.ndarray:
+        applies = np.ones(len(records), dtype=bool)
+        if self._skip_state_until:
+            for i, record in enumerate(records):
+                until = self._skip_state_until.get(record.partition() or 0)
+                if until is not None and (record.offset() or 0) < until:
+                    applies[i] = False
+        return applies
+
+    # -- rebalances ---------------------------------------------------------------------------
+    def on_assign(self, partitions: list[TopicPartition]) -> None:
+        mine = [tp for tp in partitions if tp.topic == self.topic]
+        if mine:
+            self.stats.repaired += self.reconcile(mine)
+
+    def on_revoke(self, partitions: list[TopicPartition]) -> None:
+        # Batches run to completion before consume() serves a rebalance, so nothing is in
+        # flight: outputs and offsets are committed and state is written. Drop caches only.
+        gone = [tp.partition for tp in partitions if tp.topic == self.topic]
+        for partition in gone:
+            self._skip_state_until.pop(partition, None)
+        self.handler.forget(gone)
+
+    def on_lost(self, partitions: list[TopicPartition]) -> None:
+        self.on_revoke(partitions)
+
+    def reconcile(self, partitions: list[TopicPartition]) -> int:
+        """Bring state in line with the committed offsets; returns the records re-applied."""
+        assert self.consumer is not None
+        [fields] = self.store.execute(Batch().hgetall(keys.PIPELINE, self.watermark_key))
+        watermarks = {int(p): int(v) for p, v in fields.items()}
+        committed = self.consumer.committed(partitions, 30.0)
+        repaired = 0
+        for tp in partitions:
+            applied, decided = watermarks.get(tp.partition), committed.get(tp)
+            if applied is not None and (decided is None or applied > decided):
+                log.warning(
+                    "%s: state is ahead of the committed offset (%s < %d); records below %d "
+                    "will be handled without touching state", tp, decided, applied, applied,
+                )  # fmt: skip
+                self._skip_state_until[tp.partition] = applied
+            elif decided is not None and (applied is None or applied < decided):
+                repaired += self._reapply(tp, applied, decided)
+        return repaired
+
+    def _reapply(self, tp: TopicPartition, applied: int | None, decided: int) -> int:
+        reader = self.broker.consumer(None)
+        try:
+            start = applied if applied is not None else reader.watermarks(tp)[0]
+            if start >= decided:
+                return 0
+            log.warning("%s: state lags the committed offset (%d < %d): re-applying up to %d "
+                        "record(s)", tp, start, decided, decided - start)  # fmt: skip
+            reader.assign({tp: start})
+            return self._apply_range(reader, tp, decided)
+        finally:
+            reader.close()
+
+    def _apply_range(self, reader: Consumer, tp: TopicPartition, end: int) -> int:
+        deadline = time.monotonic() + REPAIR_TIMEOUT_S
+        count = 0
+        while time.monotonic() < deadline:
+            records = [r for r in reader.consume(self.max_batch, 0.5) if (r.offset() or 0) < end]
+            position = reader.position(tp)
+            done = position is not None and position >= end
+            if records:
+                step = self.handler.handle(records, np.ones(len(records), bool), emit=False)
+                last = max(r.offset() or 0 for r in records) + 1
+                applied = self.write_state(step, {tp.partition: end if done else last})
+                self.handler.committed(step, applied)
+                count += len(records)
+                done = done or last >= end
+            elif done:
+                self.write_state(Step(), {tp.partition: end})
+            if done:
+                return count
+        raise TimeoutError(f"{tp}: could not re-read offsets up to {end} in {REPAIR_TIMEOUT_S} s")
+
+
+def _tp(record: Record) -> TopicPartition:
+    return TopicPartition(record.topic() or "", record.partition() or 0)
+
+
+def next_offsets(records: Sequence[Record], consumer: Consumer | None) -> dict[TopicPartition, int]:
+    """Per partition, the offset to resume from: past the batch (and past trailing markers)."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = _tp(record)
+        offsets[tp] = max(offsets.get(tp, 0), (record.offset() or 0) + 1)
+    if consumer is not None:
+        for tp, offset in offsets.items():
+            position = consumer.position(tp)
+            if position is not None and position > offset:
+                offsets[tp] = position
+    return offsets

@@ -1,0 +1,78 @@
+"""Named rules over the feature matrix: pure and vectorised. A rule that fires is a `reason`.
+
+Behavioural rules read features; control rules read the user's control state (blocked,
+step-up required, watched) fetched fresh for the batch. Thresholds come from settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stream_sentinel.config import RuleSettings
+from stream_sentinel.features import F
+
+BEHAVIOUR_RULES: tuple[str, ...] = (
+    "high_amount_vs_average",
+    "impossible_travel",
+    "velocity_burst",
+    "new_device_high_amount",
+    "card_testing",
+    "merchant_high_fraud_rate",
+)
+USER_BLOCKED = "user_blocked"
+STEP_UP_REQUIRED = "step_up_required"
+WATCHED_USER = "watched_user"
+
+
+@dataclass(slots=True)
+class ControlFlags:
+    """Per-transaction control state (True where the user's flag has not expired)."""
+
+    blocked: np.ndarray
+    step_up: np.ndarray
+    watched: np.ndarray
+
+    @classmethod
+    def none(cls, count: int) -> ControlFlags:
+        return cls(np.zeros(count, bool), np.zeros(count, bool), np.zeros(count, bool))
+
+
+def evaluate(features: np.ndarray, rules: RuleSettings) -> np.ndarray:
+    """Boolean matrix ``[n, len(BEHAVIOUR_RULES)]``: which rule fired for which transaction."""
+    x = features
+    with np.errstate(invalid="ignore"):
+        history = x[:, F["history_count"]] >= rules.high_amount_min_history
+        over_mean = x[:, F["amount_over_mean"]]
+        fired = np.column_stack(
+            [
+                history & (over_mean > rules.high_amount_multiple),
+                (x[:, F["card_present"]] == 1)
+                & (x[:, F["prev_card_present"]] == 1)
+                & (x[:, F["distance_km"]] >= rules.impossible_travel_min_km)
+                & (x[:, F["speed_kmh"]] >= rules.impossible_travel_kmh),
+                (x[:, F["count_20m"]] + 1 >= rules.velocity_burst_20m)
+                | (x[:, F["count_1h"]] + 1 >= rules.velocity_burst_1h),
+                (x[:, F["new_device"]] == 1)
+                & history
+                & (over_mean > rules.new_device_high_amount_multiple),
+                x[:, F["small_1h"]] >= rules.card_testing_count_1h - 1,
+                (x[:, F["merchant_fraud_30d"]] >= rules.merchant_fraud_min_labels)
+                & (x[:, F["merchant_fraud_rate_30d"]] >= rules.merchant_fraud_rate),
+            ]
+        )
+    return fired
+
+
+def reasons(fired: np.ndarray, control: ControlFlags, row: int) -> list[str]:
+    """The names of what fired for one transaction, control reasons first."""
+    names = []
+    if control.blocked[row]:
+        names.append(USER_BLOCKED)
+    if control.step_up[row]:
+        names.append(STEP_UP_REQUIRED)
+    if control.watched[row]:
+        names.append(WATCHED_USER)
+    names += [BEHAVIOUR_RULES[i] for i in np.flatnonzero(fired[row])]
+    return names

@@ -1,0 +1,1 @@
+"""Learned scoring: model artifacts (LightGBM), the model store, training."""
