@@ -1,1 +1,1 @@
-"""Confluent-compatible Schema Registry service (placeholder until the schemas issue lands)."""
+"""Confluent-compatible Schema Registry service: core rules, `_schemas` log store and REST app."""

@@ -1,0 +1,133 @@
+"""Confluent Schema Registry's error codes and messages, as RegistryError values.
+
+Clients (Confluent's among them) branch on ``error_code``, so the codes and HTTP statuses follow
+Confluent's registry exactly; the messages follow its wording where clients show them to people.
+"""
+
+from __future__ import annotations
+
+from stream_sentinel.errors import RegistryError
+
+SUBJECT_NOT_FOUND = 40401
+VERSION_NOT_FOUND = 40402
+SCHEMA_NOT_FOUND = 40403
+SUBJECT_SOFT_DELETED = 40404
+SUBJECT_NOT_SOFT_DELETED = 40405
+VERSION_SOFT_DELETED = 40406
+VERSION_NOT_SOFT_DELETED = 40407
+SUBJECT_CONFIG_NOT_FOUND = 40408
+INCOMPATIBLE = 409
+INVALID_SCHEMA = 42201
+INVALID_VERSION = 42202
+INVALID_COMPATIBILITY = 42203
+INVALID_MODE = 42204
+NOT_PERMITTED = 42205
+STORE_ERROR = 50001
+
+
+def subject_not_found(subject: str) -> RegistryError:
+    return RegistryError(f"Subject '{subject}' not found.", SUBJECT_NOT_FOUND, 404)
+
+
+def version_not_found(version: int | str) -> RegistryError:
+    return RegistryError(f"Version {version} not found.", VERSION_NOT_FOUND, 404)
+
+
+def schema_not_found(schema_id: int | None = None) -> RegistryError:
+    text = "Schema not found" if schema_id is None else f"Schema {schema_id} not found"
+    return RegistryError(text, SCHEMA_NOT_FOUND, 404)
+
+
+def subject_soft_deleted(subject: str) -> RegistryError:
+    return RegistryError(
+        f"Subject '{subject}' was soft deleted. Set permanent=true to delete permanently",
+        SUBJECT_SOFT_DELETED,
+        404,
+    )
+
+
+def subject_not_soft_deleted(subject: str) -> RegistryError:
+    return RegistryError(
+        f"Subject '{subject}' was not deleted first before being permanently deleted",
+        SUBJECT_NOT_SOFT_DELETED,
+        404,
+    )
+
+
+def version_soft_deleted(subject: str, version: int) -> RegistryError:
+    return RegistryError(
+        f"Subject '{subject}' Version {version} was soft deleted. "
+        "Set permanent=true to delete permanently",
+        VERSION_SOFT_DELETED,
+        404,
+    )
+
+
+def version_not_soft_deleted(subject: str, version: int) -> RegistryError:
+    return RegistryError(
+        f"Subject '{subject}' Version {version} was not deleted first before being "
+        "permanently deleted",
+        VERSION_NOT_SOFT_DELETED,
+        404,
+    )
+
+
+def subject_config_not_found(subject: str) -> RegistryError:
+    return RegistryError(
+        f"Subject '{subject}' does not have subject-level compatibility configured",
+        SUBJECT_CONFIG_NOT_FOUND,
+        404,
+    )
+
+
+def incompatible(subject: str, details: list[str]) -> RegistryError:
+    return RegistryError(
+        "Schema being registered is incompatible with an earlier schema for subject "
+        f'"{subject}", details: [{", ".join(details)}]',
+        INCOMPATIBLE,
+        409,
+    )
+
+
+def invalid_schema(reason: str) -> RegistryError:
+    return RegistryError(f"Invalid schema: {reason}", INVALID_SCHEMA, 422)
+
+
+def invalid_version(version: object) -> RegistryError:
+    return RegistryError(
+        f"The specified version '{version}' is not a valid version id. "
+        'Allowed values are between [1, 2^31-1] and the string "latest"',
+        INVALID_VERSION,
+        422,
+    )
+
+
+def invalid_compatibility(level: object) -> RegistryError:
+    return RegistryError(
+        f"Invalid compatibility level {level!r}. Valid values are none, backward, forward, full, "
+        "backward_transitive, forward_transitive, and full_transitive",
+        INVALID_COMPATIBILITY,
+        422,
+    )
+
+
+def invalid_mode(mode: object) -> RegistryError:
+    return RegistryError(
+        f"Invalid mode {mode!r}. Valid values are READWRITE, READONLY, READONLY_OVERRIDE "
+        "and IMPORT",
+        INVALID_MODE,
+        422,
+    )
+
+
+def not_permitted(reason: str) -> RegistryError:
+    return RegistryError(reason, NOT_PERMITTED, 422)
+
+
+def unprocessable(reason: str) -> RegistryError:
+    """A request body that is JSON but not the expected shape (Confluent's generic 422)."""
+    return RegistryError(reason, 422, 422)
+
+
+def store_error(reason: str) -> RegistryError:
+    return RegistryError(f"Error in the backend datastore: {reason}", STORE_ERROR, 500)

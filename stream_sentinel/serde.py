@@ -1,0 +1,369 @@
+"""Avro records on Confluent's wire format: magic byte 0, 4-byte big-endian schema id, Avro body.
+
+Encoders check every record with a compiled validator before fastavro writes it (fastavro alone
+coerces ``"12"`` into a double and drops unknown fields), so a record that does not conform
+raises :class:`SerializationError` naming the field and is never produced. The schema id is
+resolved once per encoder, on first use.
+
+Decoders go by the writer's schema id, fetched from the registry once per id and cached, and
+resolve into the reader schema (a v1 reader reads v2 data and the other way round).
+:meth:`AvroDecoder.decode_many` is the detector's batch path: it never raises for a bad record;
+it returns the records (``None`` where one failed) and a :class:`DecodeFailure` per failure.
+Timestamps decode as epoch-millisecond ints, as the domain uses them.
+
+>>> from stream_sentinel.registry.local import LocalRegistryClient
+>>> serde = Serde(LocalRegistryClient.in_memory())
+>>> payload = serde.encoder("model-events")({"model_version": "m1", "event": "PROMOTED",
+...     "artifact_uri": "models/m1.txt", "metrics": {"auc": 0.91}, "time": 1700000000000})
+>>> payload[:5]
+b'\\x00\\x00\\x00\\x00\\x01'
+>>> serde.decoder("model-events").decode(payload)["event"]
+'PROMOTED'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any, Protocol, cast
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.read import SchemaResolutionError
+
+from stream_sentinel.config import Settings
+from stream_sentinel.errors import RegistryError, SerializationError
+from stream_sentinel.registry.client import SchemaRegistryClient
+from stream_sentinel.schemas import BundledSchema, compile_validator, latest_for_topic
+from stream_sentinel.topics import Topics
+
+MAGIC_BYTE = 0
+HEADER_SIZE = 5
+_SCHEMA_NOT_FOUND = 40403
+_TIME_LOGICAL_TYPES = frozenset(
+    {
+        "timestamp-millis",
+        "timestamp-micros",
+        "local-timestamp-millis",
+        "local-timestamp-micros",
+        "date",
+        "time-millis",
+        "time-micros",
+    }
+)
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeFailure:
+    """Why value ``index`` of a batch could not be decoded (``kind`` is machine-readable)."""
+
+    index: int
+    kind: str
+    reason: str
+    schema_id: int | None = None
+
+
+class DecodeError(SerializationError):
+    """One value could not be decoded; ``kind`` as in :class:`DecodeFailure`."""
+
+    def __init__(self, failure: DecodeFailure) -> None:
+        super().__init__(failure.reason)
+        self.kind = failure.kind
+        self.schema_id = failure.schema_id
+
+
+class RecordEncoder(Protocol):
+    def __call__(self, record: Mapping[str, Any]) -> bytes: ...
+
+
+class RecordDecoder(Protocol):
+    def decode(self, value: bytes | None) -> Record: ...
+
+    def decode_many(
+        self, values: Sequence[bytes | None]
+    ) -> tuple[list[Record | None], list[DecodeFailure]]: ...
+
+
+def frame(schema_id: int, body: bytes) -> bytes:
+    """A Confluent-framed message: magic byte, big-endian id, Avro body."""
+    return bytes((MAGIC_BYTE,)) + schema_id.to_bytes(4, "big") + body
+
+
+def schema_id_of(value: bytes) -> int:
+    """The schema id in a framed message's header (SerializationError when not framed)."""
+    failure = _header_failure(0, value)
+    if failure is not None:
+        raise DecodeError(failure)
+    return int.from_bytes(value[1:HEADER_SIZE], "big")
+
+
+def _header_failure(index: int, value: bytes | None) -> DecodeFailure | None:
+    if not value:
+        return DecodeFailure(index, "empty", "the message has no value (null or empty)")
+    if value[0] != MAGIC_BYTE:
+        return DecodeFailure(
+            index,
+            "bad-magic",
+            f"unknown magic byte {value[0]} (expected 0: Confluent wire format)",
+        )
+    if len(value) < HEADER_SIZE:
+        return DecodeFailure(
+            index, "truncated-header", f"{len(value)} bytes, shorter than the 5-byte header"
+        )
+    return None
+
+
+def decoding_schema(schema: Any) -> Any:
+    """A copy of ``schema`` whose time logical types are dropped: they decode as plain ints."""
+    if isinstance(schema, list):
+        return [decoding_schema(branch) for branch in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copy = {key: decoding_schema(value) for key, value in schema.items()}
+    if copy.get("logicalType") in _TIME_LOGICAL_TYPES:
+        del copy["logicalType"]
+    return copy
+
+
+def _identity(schema: Any) -> str:
+    return json.dumps(schema, sort_keys=True, separators=(",", ":"))
+
+
+class AvroEncoder:
+    """Validates and encodes records of one schema under one subject."""
+
+    def __init__(
+        self,
+        registry: SchemaRegistryClient,
+        subject: str,
+        schema: str,
+        *,
+        auto_register: bool = True,
+    ) -> None:
+        self.subject = subject
+        self.schema_text = schema
+        document = json.loads(schema)
+        self._name = document.get("name", "record") if isinstance(document, dict) else "value"
+        # Times are validated as ints, so the writer needs no datetime handling (faster).
+        self._parsed = parse_schema(decoding_schema(document))
+        self._check = compile_validator(document)
+        self._registry = registry
+        self._auto_register = auto_register
+        self._header: bytes | None = None
+
+    @property
+    def schema_id(self) -> int:
+        """The registry id of the schema (registered or looked up on first use)."""
+        return int.from_bytes(self._resolve_header()[1:], "big")
+
+    def _resolve_header(self) -> bytes:
+        if self._header is None:
+            if self._auto_register:
+                schema_id = self._registry.register(self.subject, self.schema_text)
+            else:
+                schema_id = self._registry.lookup(self.subject, self.schema_text).schema_id
+            self._header = frame(schema_id, b"")
+        return self._header
+
+    def validate(self, record: Mapping[str, Any]) -> None:
+        """Raise SerializationError naming the field when ``record`` does not conform."""
+        problem = self._check(record)
+        if problem is not None:
+            raise SerializationError(
+                f"{self._name} record does not conform to its schema (field {problem}); "
+                "it was not sent"
+            )
+
+    def encode(self, record: Mapping[str, Any]) -> bytes:
+        """The framed bytes of one record."""
+        self.validate(record)
+        stream = BytesIO()
+        stream.write(self._header or self._resolve_header())
+        self._write(stream, record)
+        return stream.getvalue()
+
+    __call__ = encode
+
+    def encode_many(self, records: Iterable[Mapping[str, Any]]) -> list[bytes]:
+        """Framed bytes of many records; the first bad one raises (none is returned)."""
+        return [self.encode(record) for record in records]
+
+    def _write(self, stream: BytesIO, record: Mapping[str, Any]) -> None:
+        try:
+            schemaless_writer(stream, self._parsed, record)
+        except (TypeError, ValueError, OverflowError) as exc:
+            # The validator passed but fastavro disagrees: report it the same way.
+            raise SerializationError(
+                f"{self._name} record could not be encoded ({exc}); it was not sent"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _WriterEntry:
+    writer: Any
+    reader: Any  # None: read as written (same schema, or no reader schema)
+
+
+class AvroDecoder:
+    """Decodes framed Avro by writer schema id, resolving into ``reader_schema`` when given."""
+
+    def __init__(self, registry: SchemaRegistryClient, reader_schema: str | None = None) -> None:
+        self._registry = registry
+        self._reader_json = (
+            None if reader_schema is None else decoding_schema(json.loads(reader_schema))
+        )
+        self._reader = None if self._reader_json is None else parse_schema(self._reader_json)
+        self._reader_identity = None if self._reader_json is None else _identity(self._reader_json)
+        self._writers: dict[int, _WriterEntry] = {}
+
+    def decode(self, value: bytes | None) -> Record:
+        """One record; DecodeError (a SerializationError) says why it failed."""
+        records, failures = self.decode_many([value])
+        if failures:
+            raise DecodeError(failures[0])
+        return records[0]  # type: ignore[return-value]
+
+    def decode_many(
+        self, values: Sequence[bytes | None]
+    ) -> tuple[list[Record | None], list[DecodeFailure]]:
+        """Records aligned with ``values`` (None where one failed) and the failures, in order.
+
+        Never raises for a bad value; a registry that cannot be reached does raise
+        (ServiceUnavailable), since the values are not at fault.
+        """
+        records: list[Record | None] = [None] * len(values)
+        failures: list[DecodeFailure] = []
+        unknown: dict[int, tuple[str, str]] = {}
+        writers, read = self._writers, schemaless_reader
+        for index, value in enumerate(values):
+            if not value or value[0] != MAGIC_BYTE or len(value) < HEADER_SIZE:
+                failures.append(cast(DecodeFailure, _header_failure(index, value)))
+                continue
+            schema_id = int.from_bytes(value[1:HEADER_SIZE], "big")
+            entry = writers.get(schema_id) or self._load(schema_id, unknown)
+            if entry is None:
+                failures.append(DecodeFailure(index, *unknown[schema_id], schema_id))
+                continue
+            stream = BytesIO(value)
+            stream.seek(HEADER_SIZE)
+            try:
+                records[index] = cast(Record, read(stream, entry.writer, entry.reader))
+            except Exception as exc:  # fastavro raises many unrelated types for corrupt input
+                failures.append(DecodeFailure(index, *_body_problem(exc), schema_id))
+                continue
+            if stream.tell() != len(value):
+                records[index] = None
+                extra = len(value) - stream.tell()
+                failures.append(
+                    DecodeFailure(
+                        index,
+                        "trailing-bytes",
+                        f"{extra} bytes left after the record (wrong schema id?)",
+                        schema_id,
+                    )
+                )
+        return records, failures
+
+    def _load(self, schema_id: int, unknown: dict[int, tuple[str, str]]) -> _WriterEntry | None:
+        """The cached writer of ``schema_id``; None (and why, in ``unknown``) when unusable."""
+        if schema_id in unknown:
+            return None
+        try:
+            text = self._registry.schema_by_id(schema_id)
+        except RegistryError as exc:
+            if exc.error_code != _SCHEMA_NOT_FOUND:
+                raise
+            unknown[schema_id] = (
+                "unknown-schema-id",
+                f"schema id {schema_id} is not in the registry",
+            )
+            return None
+        try:
+            writer_json = decoding_schema(json.loads(text))
+            writer = parse_schema(writer_json)
+        except Exception as exc:  # not JSON, or not Avro (another schema type)
+            unknown[schema_id] = (
+                "unreadable-schema",
+                f"schema id {schema_id} is not Avro: {_short(exc)}",
+            )
+            return None
+        same = self._reader_identity is None or _identity(writer_json) == self._reader_identity
+        entry = _WriterEntry(writer, None if same else self._reader)
+        self._writers[schema_id] = entry
+        return entry
+
+
+def _body_problem(exc: Exception) -> tuple[str, str]:
+    """(kind, reason) of a body fastavro could not read."""
+    if isinstance(exc, EOFError):
+        return "truncated-body", "the Avro body ends before the record does"
+    if isinstance(exc, UnicodeDecodeError):
+        return "malformed-body", f"a string is not valid UTF-8 ({exc.reason})"
+    if isinstance(exc, SchemaResolutionError):
+        return "schema-mismatch", _short(exc)
+    return "malformed-body", _short(exc)
+
+
+def _short(exc: Exception) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+class Serde:
+    """Encoders and decoders of one deployment: topic prefix, registry, JSON topics.
+
+    Topics are logical names (``"transactions"``); subjects follow TopicNameStrategy on the
+    prefixed name. Topics listed in ``json_topics`` carry plain JSON instead of Avro.
+    """
+
+    def __init__(
+        self,
+        registry: SchemaRegistryClient,
+        topics: Topics | None = None,
+        json_topics: Iterable[str] = (),
+        *,
+        auto_register: bool = True,
+    ) -> None:
+        self.registry = registry
+        self.topics = topics or Topics()
+        self.json_topics = frozenset(json_topics)
+        self._auto_register = auto_register
+        self._encoders: dict[str, RecordEncoder] = {}
+        self._decoders: dict[str, RecordDecoder] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, registry: SchemaRegistryClient) -> Serde:
+        return cls(registry, Topics.from_settings(settings), settings.registry.json_topics)
+
+    def schema(self, logical_topic: str) -> BundledSchema:
+        return latest_for_topic(logical_topic)
+
+    def encoder(self, logical_topic: str) -> RecordEncoder:
+        """The encoder producers of ``logical_topic`` use (the newest bundled schema)."""
+        if logical_topic not in self._encoders:
+            schema = self.schema(logical_topic)
+            if logical_topic in self.json_topics:
+                from stream_sentinel.serde_json import JsonEncoder
+
+                self._encoders[logical_topic] = JsonEncoder(schema.text)
+            else:
+                subject = schema.subject(self.topics)
+                self._encoders[logical_topic] = AvroEncoder(
+                    self.registry, subject, schema.text, auto_register=self._auto_register
+                )
+        return self._encoders[logical_topic]
+
+    def decoder(self, logical_topic: str) -> RecordDecoder:
+        """The decoder consumers of ``logical_topic`` use (reads into the newest schema)."""
+        if logical_topic not in self._decoders:
+            schema = self.schema(logical_topic)
+            if logical_topic in self.json_topics:
+                from stream_sentinel.serde_json import JsonDecoder
+
+                self._decoders[logical_topic] = JsonDecoder(schema.text)
+            else:
+                self._decoders[logical_topic] = AvroDecoder(self.registry, schema.text)
+        return self._decoders[logical_topic]
