@@ -83,10 +83,16 @@ class TxBatch:
     def take(self, rows: np.ndarray) -> TxBatch:
         """The rows selected by a boolean mask or positions, same users and merchants."""
         return TxBatch(
-            self.user_ix[rows], self.ts[rows], self.amount[rows], self.channel[rows],
-            self.lat[rows], self.lon[rows], self.merchant_hash[rows], self.device_hash[rows],
+            self.user_ix[rows],
+            self.ts[rows],
+            self.amount[rows],
+            self.channel[rows],
+            self.lat[rows],
+            self.lon[rows],
+            self.merchant_hash[rows],
+            self.device_hash[rows],
             self.merchant_ix[rows],
-        )  # fmt: skip
+        )
 
     @property
     def card_present(self) -> np.ndarray:

@@ -86,6 +86,7 @@ class StreamLoop(NoopListener):
         transactional_id: str,
         max_batch: int,
         poll_timeout_s: float,
+        max_batch_burst: int | None = None,
         clock: Clock = SYSTEM_CLOCK,
         low_latency: bool | None = None,
     ) -> None:
@@ -94,6 +95,11 @@ class StreamLoop(NoopListener):
         self.exactly_once = guarantee == "exactly-once"
         self.transactional_id = transactional_id
         self.max_batch, self.poll_timeout_s = max_batch, poll_timeout_s
+        # Adaptive batches: a full batch means a backlog, so the next may grow (doubling up to
+        # the burst size) and the per-transaction cost of the commit shrinks; a partial batch
+        # means we are caught up, so batches drop back to max_batch and stay small for latency.
+        self.max_batch_burst = max(max_batch_burst or max_batch, max_batch)
+        self._batch_size = max_batch
         self.clock = clock
         self.low_latency = low_latency
         self.watermark_key = keys.watermark(group_id, topic)
@@ -122,9 +128,11 @@ class StreamLoop(NoopListener):
     def poll(self) -> int:
         """Consume and process one batch; returns how many records it held."""
         assert self.consumer is not None, "start() the loop first"
-        records = self.consumer.consume(self.max_batch, self.poll_timeout_s)
+        records = self.consumer.consume(self._batch_size, self.poll_timeout_s)
         if records:
             self.process(records)
+        grown = min(self._batch_size * 2, self.max_batch_burst)
+        self._batch_size = grown if len(records) >= self._batch_size else self.max_batch
         return len(records)
 
     # -- one batch ----------------------------------------------------------------------------
@@ -168,15 +176,21 @@ class StreamLoop(NoopListener):
         """Each partition's state writes, atomically with its watermark (one round trip)."""
         partitions = sorted(next_offsets)
         items = [
-            (Guard(keys.PIPELINE, self.watermark_key, str(p), next_offsets[p]),
-             step.state.get(p) or Batch())
+            (
+                Guard(keys.PIPELINE, self.watermark_key, str(p), next_offsets[p]),
+                step.state.get(p) or Batch(),
+            )
             for p in partitions
-        ]  # fmt: skip
+        ]
         applied = dict(zip(partitions, self.store.apply_guarded_many(items), strict=True))
         for partition in partitions:
             if not applied[partition]:
-                log.info("%s[%d]: state up to offset %d was already applied (a replay)",
-                         self.topic, partition, next_offsets[partition])  # fmt: skip
+                log.info(
+                    "%s[%d]: state up to offset %d was already applied (a replay)",
+                    self.topic,
+                    partition,
+                    next_offsets[partition],
+                )
         return applied
 
     def _rewind(self, records: Sequence[Record], exc: Exception) -> None:
@@ -229,8 +243,12 @@ class StreamLoop(NoopListener):
             if applied is not None and (decided is None or applied > decided):
                 log.warning(
                     "%s: state is ahead of the committed offset (%s < %d); records below %d "
-                    "will be handled without touching state", tp, decided, applied, applied,
-                )  # fmt: skip
+                    "will be handled without touching state",
+                    tp,
+                    decided,
+                    applied,
+                    applied,
+                )
                 self._skip_state_until[tp.partition] = applied
             elif decided is not None and (applied is None or applied < decided):
                 repaired += self._reapply(tp, applied, decided)
@@ -242,8 +260,13 @@ class StreamLoop(NoopListener):
             start = applied if applied is not None else reader.watermarks(tp)[0]
             if start >= decided:
                 return 0
-            log.warning("%s: state lags the committed offset (%d < %d): re-applying up to %d "
-                        "record(s)", tp, start, decided, decided - start)  # fmt: skip
+            log.warning(
+                "%s: state lags the committed offset (%d < %d): re-applying up to %d record(s)",
+                tp,
+                start,
+                decided,
+                decided - start,
+            )
             reader.assign({tp: start})
             return self._apply_range(reader, tp, decided)
         finally:

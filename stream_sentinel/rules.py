@@ -63,16 +63,3 @@ def evaluate(features: np.ndarray, rules: RuleSettings) -> np.ndarray:
             ]
         )
     return fired
-
-
-def reasons(fired: np.ndarray, control: ControlFlags, row: int) -> list[str]:
-    """The names of what fired for one transaction, control reasons first."""
-    names = []
-    if control.blocked[row]:
-        names.append(USER_BLOCKED)
-    if control.step_up[row]:
-        names.append(STEP_UP_REQUIRED)
-    if control.watched[row]:
-        names.append(WATCHED_USER)
-    names += [BEHAVIOUR_RULES[i] for i in np.flatnonzero(fired[row])]
-    return names

@@ -35,9 +35,12 @@ class DetectorMetrics:
             registry=r,
         )
         self.stage = Histogram(
-            "sentinel_stage_seconds", "Time per batch stage", ["stage"], buckets=_STAGE_BUCKETS,
+            "sentinel_stage_seconds",
+            "Time per batch stage",
+            ["stage"],
+            buckets=_STAGE_BUCKETS,
             registry=r,
-        )  # fmt: skip
+        )
         self.lag = Gauge(
             "sentinel_consumer_lag", "Records not yet consumed", ["partition"], registry=r
         )

@@ -4,7 +4,7 @@ risky one, a DeadLetter per rejected input. Pure: encoding and producing happen 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stream_sentinel.config import AlertSettings
@@ -23,8 +23,15 @@ def alert_id(transaction_id: str) -> str:
 
 
 def fraud_score(
-    tx: Mapping[str, Any], scored: Scored, row: int, produced_time: int, decided_time: int
+    tx: Mapping[str, Any],
+    scored: Scored,
+    row: int,
+    reasons: Sequence[str],
+    produced_time: int,
+    decided_time: int,
 ) -> dict[str, Any]:
+    """The FraudScore of one row as an Avro dict (the detector writes the same record with
+    :class:`~stream_sentinel.detector.scorewire.FraudScoreWriter`; alerts reuse this dict)."""
     outcome = scored.outcome
     return {
         "transaction_id": tx["transaction_id"],
@@ -38,7 +45,7 @@ def fraud_score(
         "risk_level": LEVEL_NAMES[outcome.levels[row]],
         "decision": DECISION_NAMES[outcome.decisions[row]],
         "model_version": scored.model_version,
-        "reasons": scored.reasons(row),
+        "reasons": list(reasons),
         "contributions": [
             {"feature": name, "value": value} for name, value in scored.contributions.get(row, [])
         ],

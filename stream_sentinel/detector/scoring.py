@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,12 +17,19 @@ from stream_sentinel.config import Settings
 from stream_sentinel.decisions import Decisions, decide
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.errors import ModelError
-from stream_sentinel.rules import BEHAVIOUR_RULES, ControlFlags, evaluate
+from stream_sentinel.rules import (
+    BEHAVIOUR_RULES,
+    STEP_UP_REQUIRED,
+    USER_BLOCKED,
+    WATCHED_USER,
+    ControlFlags,
+    evaluate,
+)
 from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.scoring.store import ModelStore
 
 log = logging.getLogger(__name__)
-_CONTROL_NAMES = ("user_blocked", "step_up_required", "watched_user")
+_REASON_NAMES = (USER_BLOCKED, STEP_UP_REQUIRED, WATCHED_USER, *BEHAVIOUR_RULES)
 
 
 class ModelSource:
@@ -68,18 +76,14 @@ class Scored:
     model_version: str | None
     contributions: dict[int, list[tuple[str, float]]]  # row -> top features (risky rows)
 
-    def reasons(self, row: int) -> list[str]:
-        names = [
-            name
-            for name, flags in zip(_CONTROL_NAMES, self._control_rows(), strict=True)
-            if flags[row]
-        ]
-        if self.fired[row].any():
-            names += [BEHAVIOUR_RULES[i] for i in np.flatnonzero(self.fired[row])]
-        return names
-
-    def _control_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.control.blocked, self.control.step_up, self.control.watched
+    def reasons(self) -> list[Sequence[str]]:
+        """For each row, what fired: control reasons first, then rules (most rows: none)."""
+        control = self.control
+        flags = np.column_stack([control.blocked, control.step_up, control.watched, self.fired])
+        out: list[Sequence[str]] = [()] * len(flags)
+        for row in np.flatnonzero(flags.any(axis=1)).tolist():
+            out[row] = [_REASON_NAMES[j] for j in np.flatnonzero(flags[row]).tolist()]
+        return out
 
 
 def score_batch(

@@ -25,10 +25,13 @@ from stream_sentinel.features import FEATURES
 from stream_sentinel.offline import Replayed
 from stream_sentinel.scoring.model import ModelArtifact, choose_bands, threshold_table
 
+# Sized for the hot path: 60 trees of 15 leaves score a row in ~2 us and explain one (TreeSHAP)
+# in ~100 us; 250 trees of 31 leaves gained +0.002 AUC for 10x the scoring cost (measured on
+# 300k generated transactions, see docs/detector.md).
 PARAMS: dict[str, Any] = {
     "objective": "binary",
-    "learning_rate": 0.05,
-    "num_leaves": 31,
+    "learning_rate": 0.15,
+    "num_leaves": 15,
     "min_data_in_leaf": 40,
     "feature_fraction": 0.9,
     "bagging_fraction": 0.8,
@@ -40,7 +43,7 @@ PARAMS: dict[str, Any] = {
     "num_threads": 2,
     "verbose": -1,
 }
-ROUNDS = 250
+ROUNDS = 60
 
 
 @dataclass

@@ -44,16 +44,40 @@ class Command:
 #: Commands that only write; only these may appear in a guarded batch.
 WRITE_OPS = frozenset(
     {
-        "set", "delete", "hset", "hdel", "hincrby", "hincrbyfloat", "zadd", "zrem",
-        "zremrangebyscore", "lpush", "ltrim", "sadd", "srem", "incrby", "pexpire",
+        "set",
+        "delete",
+        "hset",
+        "hdel",
+        "hincrby",
+        "hincrbyfloat",
+        "zadd",
+        "zrem",
+        "zremrangebyscore",
+        "lpush",
+        "ltrim",
+        "sadd",
+        "srem",
+        "incrby",
+        "pexpire",
     }
-)  # fmt: skip
+)
 READ_OPS = frozenset(
     {
-        "get", "pttl", "exists", "hgetall", "hget", "zscore", "zmscore", "zrangebyscore",
-        "zcard", "lrange", "llen", "smembers", "sismember",
+        "get",
+        "pttl",
+        "exists",
+        "hgetall",
+        "hget",
+        "zscore",
+        "zmscore",
+        "zrangebyscore",
+        "zcard",
+        "lrange",
+        "llen",
+        "smembers",
+        "sismember",
     }
-)  # fmt: skip
+)
 
 
 class Batch:

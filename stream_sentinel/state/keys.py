@@ -50,3 +50,22 @@ def feedback(transaction_id: str) -> str:
 def worker_status(group_id: str, worker: str) -> str:
     """A worker's heartbeat: records, last commit time, batch sizes (for `status`)."""
     return f"status:{group_id}:{worker}"
+
+
+# -- the alert processor (alerts/) -------------------------------------------------------------
+#: Alert records to sweep once past retention: member = alert_id, score = alert or close time.
+#: Records with an open case are not indexed until the case is resolved (they are never swept).
+ALERT_RECORD_INDEX = "index:alert_records"
+ALERT_COUNTS = "stats:alerts"  # hash: "alerts:{SEVERITY}", "{TIER}:{ACTION}", ... -> count
+ALERT_SLA = "stats:alert_sla"  # hash: "{TIER}:actions|missed|latency_ms|le:{ms}" -> count
+
+
+def alert_record(alert_id: str) -> str:
+    """One processed alert (hash): its transaction, user, tier, actions and case; the marker
+    that makes a re-delivered alert a no-op."""
+    return f"alert:{alert_id}"
+
+
+def case_queue(tier_name: str) -> str:
+    """Open cases of one tier (sorted set): member = alert_id, score = alert time (oldest first)."""
+    return f"cases:{tier_name}"

@@ -288,8 +288,12 @@ class RedisStateStore:
                     ) from exc
                 log.warning(
                     "Redis %s failed (%s); retrying in %.1fs (%d/%d)",
-                    what, exc, delay, attempt, attempts,
-                )  # fmt: skip
+                    what,
+                    exc,
+                    delay,
+                    attempt,
+                    attempts,
+                )
                 time.sleep(delay)
                 delay = min(delay * 2, self._settings.retry_backoff_max_s)
         raise AssertionError("unreachable")

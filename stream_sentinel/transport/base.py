@@ -159,8 +159,13 @@ class Consumer(Protocol):
 
     def group_metadata(self) -> GroupMetadata: ...
 
-    def watermarks(self, partition: TopicPartition, timeout_s: float = 10.0) -> tuple[int, int]:
-        """(low, high) offsets of the partition; high is the next offset to be written."""
+    def watermarks(
+        self, partition: TopicPartition, timeout_s: float = 10.0, cached: bool = False
+    ) -> tuple[int, int]:
+        """(low, high) offsets of the partition; high is the next offset to be written.
+
+        ``cached`` answers from what the last fetches reported, without a request (falling back
+        to a request when nothing is known yet)."""
 
     def close(self) -> None:
         """Leave the group (revoking partitions) and release resources."""

@@ -346,9 +346,15 @@ class KafkaConsumer:
         native = self._consumer.consumer_group_metadata()
         return GroupMetadata(self._group_id, -1, self._consumer.memberid() or "", native)
 
-    def watermarks(self, partition: TopicPartition, timeout_s: float = 10.0) -> tuple[int, int]:
+    def watermarks(
+        self, partition: TopicPartition, timeout_s: float = 10.0, cached: bool = False
+    ) -> tuple[int, int]:
         tp = KafkaTopicPartition(partition.topic, partition.partition)
         try:
+            if cached:
+                known = self._consumer.get_watermark_offsets(tp, cached=True)
+                if known is not None and known[1] >= 0:
+                    return int(known[0]), int(known[1])
             low, high = self._consumer.get_watermark_offsets(tp, timeout=timeout_s)
         except KafkaException as exc:
             raise TransportError(f"watermarks of {partition}: {exc.args[0].str()}") from exc

@@ -165,7 +165,9 @@ class MemoryConsumer:
             raise TransportError("group_metadata() needs a subscribed consumer with a group_id")
         return GroupMetadata(self._group_id, self._generation, self._member_id)
 
-    def watermarks(self, partition: TopicPartition, timeout_s: float = 10.0) -> tuple[int, int]:
+    def watermarks(
+        self, partition: TopicPartition, timeout_s: float = 10.0, cached: bool = False
+    ) -> tuple[int, int]:
         with self._cluster.lock:
             return (0, len(self._cluster.log(partition.topic, partition.partition)))
 

@@ -178,6 +178,22 @@ class StateStoreContract:
         assert replies[3:] == [[("new", 5.0)], [b"3", b"2"], {"m"}]
         assert 0 < store.execute(Batch().pttl(NS.PROFILES, "user:9"))[0] <= 60_000
 
+    def test_many_guarded_batches_apply_independently(self, store: StateStore) -> None:
+        store.apply_guarded(Guard(NS.PIPELINE, "wm", "0", 5), Batch())
+        applied = store.apply_guarded_many(
+            [
+                (Guard(NS.PIPELINE, "wm", "0", 5), Batch().incrby(NS.PIPELINE, "p0", 1)),
+                (Guard(NS.PIPELINE, "wm", "1", 5), Batch().incrby(NS.PIPELINE, "p1", 1)),
+                (Guard(NS.PIPELINE, "wm", "0", 6), Batch().incrby(NS.PIPELINE, "p0", 10)),
+            ]
+        )
+        assert applied == [False, True, True]
+        assert store.execute(Batch().get(NS.PIPELINE, "p0").get(NS.PIPELINE, "p1")) == [
+            b"10",
+            b"1",
+        ]
+        assert store.apply_guarded_many([]) == []
+
     def test_guarded_batch_refuses_reads(self, store: StateStore) -> None:
         with pytest.raises(ValueError, match="'get' cannot run inside a guarded"):
             store.apply_guarded(Guard(NS.PIPELINE, "wm", "p", 1), Batch().get(NS.PROFILES, "k"))

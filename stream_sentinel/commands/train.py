@@ -1,0 +1,99 @@
+"""`stream-sentinel train`: a LightGBM model from a labelled file, with an honest report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stream_sentinel.cli import CliContext, pass_cli
+
+
+@click.command("train")
+@click.argument("data", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--label-column",
+    default="is_fraud",
+    show_default=True,
+    help="Column holding the ground truth (1/0, true/false, fraud/legit).",
+)
+@click.option(
+    "--label-delay",
+    default="1d",
+    show_default=True,
+    help="How long after a transaction its label becomes known (90s, 30m, 12h, 7d).",
+)
+@click.option(
+    "--holdout",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(0.05, 0.5),
+    help="Latest share of the history held out for the report.",
+)
+@click.option(
+    "--model-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Model store directory (default: SENTINEL_DETECTOR_MODEL_DIR, ./models).",
+)
+@click.option("--no-promote", is_flag=True, help="Store the model without making it current.")
+@pass_cli
+def train(
+    cli: CliContext,
+    data: Path,
+    label_column: str,
+    label_delay: str,
+    holdout: float,
+    model_dir: Path | None,
+    no_promote: bool,
+) -> None:
+    """Train a fraud model on a labelled transactions file (CSV/JSONL, optionally .gz)."""
+    from stream_sentinel.scoring.store import ModelStore
+    from stream_sentinel.scoring.workflow import train_from_file
+
+    store = ModelStore(model_dir or cli.settings.detector.model_dir)
+    artifact, report = train_from_file(
+        data, label_column, _duration_ms(label_delay), cli.settings, holdout, echo=click.echo
+    )
+    path = store.publish(artifact, make_current=not no_promote)
+    _print_report(report.as_dict(), artifact.bands.to_json())
+    state = "stored" if no_promote else "stored and promoted to current"
+    click.echo(f"model {artifact.version} {state}: {path}")
+
+
+def _duration_ms(text: str) -> int:
+    from stream_sentinel.errors import UsageError
+    from stream_sentinel.generator.durations import parse_duration
+
+    try:
+        return int(parse_duration(text) * 1000)
+    except (UsageError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--label-delay") from None
+
+
+def _print_report(report: dict[str, Any], bands: dict[str, float]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"held-out: {report['test_rows']:,} of {report['rows']:,} transactions "
+        f"(fraud rate {report['fraud_rate']:.2%}): ROC AUC {report['roc_auc']:.4f}, "
+        f"average precision {report['average_precision']:.4f} ({report['seconds']:.1f} s)"
+    )
+    by_threshold = {round(v, 12): k for k, v in bands.items()}
+    table = Table("band", "threshold", "alert rate", "precision", "recall")
+    for row in report["thresholds"]:
+        band = by_threshold.get(round(row["threshold"], 12), "")
+        table.add_row(
+            band,
+            f"{row['threshold']:.4f}",
+            f"{row['alert_rate']:.2%}",
+            f"{row['precision']:.3f}",
+            f"{row['recall']:.3f}",
+        )
+    console.print(table)
+
+
+COMMANDS = [train]

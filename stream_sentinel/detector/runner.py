@@ -1,0 +1,278 @@
+"""Running detector processes: the detector and feedback loops, heartbeats, idle exit, workers.
+
+One process runs one detector worker (the consumer group member that scores transactions) and
+one feedback worker (labels -> merchant state), interleaved on one thread: the feedback loop is
+polled without waiting between detector batches. ``--workers N`` starts N such processes in the
+same consumer groups; Kafka spreads the partitions over them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import queue
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stream_sentinel.backends import Backends, real_backends
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
+from stream_sentinel.config import Settings
+from stream_sentinel.detector.feedback import FeedbackHandler
+from stream_sentinel.detector.metrics import DetectorMetrics
+from stream_sentinel.detector.scoring import ModelSource
+from stream_sentinel.detector.worker import DetectorWorker
+from stream_sentinel.processing import StreamLoop
+from stream_sentinel.registry.factory import connect_registry
+from stream_sentinel.scoring.store import ModelStore
+from stream_sentinel.serde import Serde
+from stream_sentinel.state import keys
+from stream_sentinel.state.base import Batch
+from stream_sentinel.topics import Topics
+from stream_sentinel.transport.base import Consumer
+
+log = logging.getLogger(__name__)
+HEARTBEAT_S = 2.0
+STATUS_TTL_MS = 60_000
+#: A worker with no partitions at all counts as idle once it has waited this long for some.
+UNASSIGNED_GRACE_S = 15.0
+
+
+@dataclass
+class RunOptions:
+    until_idle_s: float | None = None
+    max_records: int | None = None
+    metrics_port: int | None = None
+    low_latency: bool | None = None
+
+
+class DetectorProcess:
+    """The detector + feedback loops of one process, with heartbeats and an idle exit."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backends: Backends,
+        serde: Serde,
+        *,
+        slot: int = 0,
+        clock: Clock = SYSTEM_CLOCK,
+        models: ModelSource | None = None,
+        low_latency: bool | None = None,
+    ) -> None:
+        self.settings = settings
+        self.backends = backends
+        self.slot = slot
+        self.clock = clock
+        self.metrics = DetectorMetrics()
+        if models is None:
+            models = ModelSource(
+                ModelStore(settings.detector.model_dir), settings.detector.model_poll_s
+            )
+        self.detector = DetectorWorker(
+            settings,
+            backends,
+            serde,
+            slot=slot,
+            clock=clock,
+            models=models,
+            metrics=self.metrics,
+            low_latency=low_latency,
+        )
+        topics = Topics.from_settings(settings)
+        self.feedback_handler = FeedbackHandler(serde, topics, backends.state, clock.now_ms)
+        self.feedback = StreamLoop(
+            backends.broker,
+            backends.state,
+            self.feedback_handler,
+            group_id=settings.detector.feedback_group_id,
+            topic=topics.fraud_feedback,
+            guarantee="exactly-once",
+            transactional_id=f"{topics.prefix}feedback-{slot}",
+            max_batch=settings.detector.max_batch,
+            poll_timeout_s=0.0,
+            clock=clock,
+        )
+        self.worker_name = f"worker-{slot}"
+        self.on_heartbeat: Callable[[dict[str, Any]], None] | None = None
+        self._last_heartbeat = 0.0
+        self._started = time.monotonic()
+        self._checked_idle = 0.0
+        self._was_caught_up = False
+
+    def start(self) -> None:
+        self.detector.start()
+        self.feedback.start()
+
+    def close(self) -> None:
+        self.detector.close()
+        self.feedback.close()
+
+    def step(self) -> int:
+        """One detector batch (waiting up to the poll timeout) and one non-blocking label batch."""
+        count = self.detector.poll()
+        count += self.feedback.poll()
+        if time.monotonic() - self._last_heartbeat >= HEARTBEAT_S:
+            self.heartbeat()
+        return count
+
+    def run(
+        self,
+        should_stop: Callable[[], bool],
+        options: RunOptions,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Process until told to stop, idle for ``until_idle_s`` or ``max_records`` reached."""
+        self.on_heartbeat = progress
+        self.start()
+        idle_since: float | None = None
+        try:
+            while not should_stop():
+                if self.step():
+                    idle_since = None
+                elif options.until_idle_s is not None and self.caught_up():
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since >= options.until_idle_s:
+                        break
+                else:
+                    idle_since = None
+                if options.max_records and self.detector.loop.stats.records >= options.max_records:
+                    break
+        finally:
+            self.heartbeat()
+            self.close()
+        return self.summary()
+
+    def caught_up(self) -> bool:
+        """True when every assigned input partition has been read to its end (checked at most
+        twice a second, from the high watermarks the fetches report)."""
+        now = time.monotonic()
+        if now - self._checked_idle < 0.5:
+            return self._was_caught_up
+        self._checked_idle = now
+        consumers = [c for c in (self.detector.loop.consumer, self.feedback.consumer) if c]
+        if not any(c.assignment() for c in consumers):
+            self._was_caught_up = now - self._started >= UNASSIGNED_GRACE_S
+        else:
+            self._was_caught_up = all(_consumer_caught_up(c) for c in consumers)
+        return self._was_caught_up
+
+    def heartbeat(self) -> None:
+        """Publish this worker's figures for `stream-sentinel status` (a key with a TTL)."""
+        self._last_heartbeat = time.monotonic()
+        summary = self.summary()
+        key = keys.worker_status(self.settings.detector.group_id, self.worker_name)
+        try:
+            blob = json.dumps(summary).encode()
+            self.backends.state.execute(Batch().set(keys.PIPELINE, key, blob, STATUS_TTL_MS))
+        except Exception as exc:  # a heartbeat must never stop the pipeline
+            log.warning("heartbeat not written: %s", exc)
+        if self.on_heartbeat is not None:
+            self.on_heartbeat(summary)
+
+    def summary(self) -> dict[str, Any]:
+        summary = self.detector.summary()
+        summary["labels"] = dict(self.feedback_handler.labels)
+        summary["worker"] = self.worker_name
+        summary["elapsed_s"] = round(time.monotonic() - self._started, 3)
+        summary["rate"] = summary["records"] / max(summary["elapsed_s"], 1e-9)
+        return summary
+
+
+def _consumer_caught_up(consumer: Consumer) -> bool:
+    for tp in consumer.assignment():
+        low, high = consumer.watermarks(tp, 5.0, cached=True)
+        position = consumer.position(tp)
+        if high > (position if position is not None else low):
+            return False
+    return True
+
+
+def build_process(
+    settings: Settings, slot: int, low_latency: bool | None = None
+) -> DetectorProcess:
+    backends = real_backends(settings)
+    serde = Serde.from_settings(settings, connect_registry(settings.registry))
+    return DetectorProcess(settings, backends, serde, slot=slot, low_latency=low_latency)
+
+
+def _child_main(
+    settings: Settings, slot: int, options: RunOptions, results: Any, stop: Any
+) -> None:
+    """Entry point of a worker process (multiprocessing 'spawn')."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sets ``stop``
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    logging.basicConfig(level=logging.WARNING, format=f"[worker-{slot}] %(levelname)s %(message)s")
+    process = build_process(settings, slot, options.low_latency)
+    if options.metrics_port is not None:
+        process.metrics.serve(options.metrics_port + slot if options.metrics_port else 0)
+
+    def report(summary: dict[str, Any]) -> None:
+        results.put(("progress", slot, summary))
+
+    summary = process.run(stop.is_set, options, report)
+    results.put(("done", slot, summary))
+
+
+def run_workers(
+    settings: Settings,
+    workers: int,
+    options: RunOptions,
+    stop: threading.Event,
+    on_progress: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """Run ``workers`` detector processes until they finish; returns the combined summary."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child_stop = context.Event()
+    children = [
+        context.Process(
+            target=_child_main,
+            args=(settings, slot, options, results, child_stop),
+            name=f"detector-{slot}",
+        )
+        for slot in range(workers)
+    ]
+    for child in children:
+        child.start()
+    latest: dict[int, dict[str, Any]] = {}
+    done: dict[int, dict[str, Any]] = {}
+    while len(done) < workers:
+        if stop.is_set():
+            child_stop.set()
+        try:
+            kind, slot, summary = results.get(timeout=0.5)
+        except queue.Empty:
+            if not any(c.is_alive() for c in children) and results.empty():
+                break
+            continue
+        latest[slot] = summary
+        if kind == "done":
+            done[slot] = summary
+        on_progress(combine(list(latest.values())))
+    for child in children:
+        child.join(timeout=30)
+    return combine(list(done.values()) or list(latest.values()))
+
+
+def combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One summary for several workers (counts add up; the rate is the sum of the rates)."""
+    total: dict[str, Any] = {"workers": len(summaries), "records": 0, "rate": 0.0}
+    for name in ("decisions", "alerts", "dead_letters", "labels"):
+        counter: Counter[str] = Counter()
+        for summary in summaries:
+            counter.update(summary.get(name, {}))
+        total[name] = dict(counter)
+    for summary in summaries:
+        total["records"] += summary.get("records", 0)
+        total["rate"] += summary.get("rate", 0.0)
+    total["aborted_transactions"] = sum(s.get("aborted_transactions", 0) for s in summaries)
+    total["repaired_records"] = sum(s.get("repaired_records", 0) for s in summaries)
+    versions = {s.get("model_version") for s in summaries}
+    total["model_version"] = versions.pop() if len(versions) == 1 else sorted(map(str, versions))
+    return total

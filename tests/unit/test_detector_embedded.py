@@ -1,0 +1,266 @@
+"""The detector end to end on the embedded backends: outputs, dead letters, state, replays."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from stream_sentinel.backends import Backends, embedded_backends
+from stream_sentinel.clock import ManualClock
+from stream_sentinel.config import Settings, load_settings
+from stream_sentinel.detector.scoring import ModelSource
+from stream_sentinel.detector.worker import DetectorWorker
+from stream_sentinel.errors import TransactionAborted
+from stream_sentinel.profile import decode_profiles
+from stream_sentinel.registry.local import LocalRegistryClient
+from stream_sentinel.serde import Serde, frame
+from stream_sentinel.state import keys
+from stream_sentinel.state.base import Batch
+from stream_sentinel.topics import Topics
+from stream_sentinel.transport.base import TopicPartition
+
+NOW = int(time.time() * 1000)
+
+
+class Pipeline:
+    """Embedded backends, topics, serde and helpers to feed and read the detector."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings("test", environ={})
+        self.backends: Backends = embedded_backends()
+        self.topics = Topics()
+        self.backends.broker.admin().create_topics(self.topics.specs())
+        self.serde = Serde(LocalRegistryClient.in_memory())
+        self._producer = self.backends.broker.producer()
+
+    def send(self, record: dict[str, Any] | bytes, key: str = "u1") -> None:
+        value = record if isinstance(record, bytes) else self.serde.encoder("transactions")(record)
+        self._producer.produce(self.topics.transactions, value, key.encode())
+
+    def worker(self, models: ModelSource | None = None) -> DetectorWorker:
+        worker = DetectorWorker(
+            self.settings, self.backends, self.serde, models=models, clock=ManualClock(NOW)
+        )
+        worker.start()
+        return worker
+
+    def drain(self, worker: DetectorWorker, expected: int) -> None:
+        deadline = time.monotonic() + 30
+        while worker.loop.stats.records < expected and time.monotonic() < deadline:
+            worker.poll()
+        assert worker.loop.stats.records == expected
+
+    def read(self, logical: str) -> list[dict[str, Any]]:
+        topic = self.topics.name(logical)
+        partitions = self.backends.broker.admin().describe_topics([topic])[topic].partitions
+        consumer = self.backends.broker.consumer(None)
+        consumer.assign({TopicPartition(topic, p): 0 for p in range(partitions)})
+        values = []
+        while batch := consumer.consume(10_000, 0.05):
+            values += [r.value() for r in batch]
+        decoder = self.serde.decoder(logical)
+        return [decoder.decode(v) for v in values]
+
+    def profile_count(self, user: str) -> int:
+        [blob] = self.backends.state.execute(Batch().get(keys.PROFILES, keys.user_profile(user)))
+        return int(decode_profiles([blob])[0]["n_total"])
+
+
+def tx(n: int, user: str = "u1", minutes: float = 0.0, **extra: Any) -> dict[str, Any]:
+    record = {
+        "transaction_id": f"tx-{n}",
+        "user_id": user,
+        "amount": 25.0,
+        "timestamp": NOW - 3_600_000 + int(minutes * 60_000),
+        "channel": "POS",
+        "merchant_id": "m1",
+        "device_id": "d1",
+        "merchant_latitude": 52.5,
+        "merchant_longitude": 13.4,
+        "metadata": {},
+    }
+    record.update(extra)
+    return record
+
+
+@pytest.fixture
+def pipeline() -> Pipeline:
+    return Pipeline()
+
+
+def test_every_transaction_gets_one_decision_and_state_counts_it(pipeline: Pipeline) -> None:
+    for n in range(30):
+        user = f"u{n % 3}"
+        pipeline.send(tx(n, user, minutes=n), key=user)
+    worker = pipeline.worker()
+    pipeline.drain(worker, 30)
+    scores = pipeline.read("fraud-scores")
+    assert sorted(s["transaction_id"] for s in scores) == sorted(f"tx-{n}" for n in range(30))
+    assert [pipeline.profile_count(f"u{i}") for i in range(3)] == [10, 10, 10]
+    alerts = pipeline.read("fraud-alerts")
+    risky = {
+        s["transaction_id"] for s in scores if s["risk_level"] in ("MEDIUM", "HIGH", "CRITICAL")
+    }
+    assert {a["transaction_id"] for a in alerts} == risky
+    assert all(s["model_version"] is None for s in scores)  # no model yet: rules only
+
+
+def test_a_burst_fires_velocity_and_alerts(pipeline: Pipeline) -> None:
+    for n in range(8):
+        pipeline.send(tx(n, minutes=n * 0.5))
+    worker = pipeline.worker()
+    pipeline.drain(worker, 8)
+    by_id = {s["transaction_id"]: s for s in pipeline.read("fraud-scores")}
+    assert by_id["tx-4"]["reasons"] == []
+    assert by_id["tx-5"]["reasons"] == ["velocity_burst"]  # the 6th in ten minutes
+    assert by_id["tx-5"]["decision"] == "REVIEW"
+    assert {a["transaction_id"] for a in pipeline.read("fraud-alerts")} == {"tx-5", "tx-6", "tx-7"}
+
+
+BAD_RECORDS = {
+    "bad-magic": b"not avro at all",
+    "nan amount": tx(100, amount=math.nan),
+    "negative amount": tx(101, amount=-5.0),
+    "huge amount": tx(102, amount=5e9),
+    "future": tx(103, timestamp=NOW + 3_600_000),
+    "no user": tx(104, user_id=""),
+    "latitude": tx(105, latitude=123.0, longitude=1.0),
+}
+
+
+def test_bad_records_go_to_dead_letter_with_reasons(pipeline: Pipeline) -> None:
+    pipeline.send(tx(1))
+    for record in BAD_RECORDS.values():
+        pipeline.send(record)
+    pipeline.send(frame(999_999, b"\x02x"))  # an id the registry has never seen
+    pipeline.send(b"\x00" + b"x" * 70_000)  # over max_payload_bytes
+    pipeline.send(tx(2))
+    worker = pipeline.worker()
+    pipeline.drain(worker, 11)
+    assert [s["transaction_id"] for s in pipeline.read("fraud-scores")] == ["tx-1", "tx-2"]
+    letters = pipeline.read("dead-letter")
+    assert Counter(letter["error_type"] for letter in letters) == {
+        "bad-magic": 1,
+        "invalid_amount": 3,
+        "future_timestamp": 1,
+        "missing_field": 1,
+        "invalid_location": 1,
+        "unknown-schema-id": 1,
+        "payload_too_large": 1,
+    }
+    future = next(letter for letter in letters if letter["error_type"] == "future_timestamp")
+    assert future["reason"].startswith("timestamp is 3600 s in the future")
+    assert future["component"] == "detector" and future["source_topic"] == "transactions"
+    original = pipeline.serde.encoder("transactions")(BAD_RECORDS["future"])
+    assert future["value"] == original
+    [counts] = pipeline.backends.state.execute(
+        Batch().hgetall(keys.PIPELINE, keys.DEAD_LETTER_COUNTS)
+    )
+    assert {k: int(v) for k, v in counts.items()}["invalid_amount"] == 3
+    assert worker.summary()["dead_letters"]["invalid_amount"] == 3
+
+
+def test_a_blocked_user_is_declined_and_a_step_up_is_challenged(pipeline: Pipeline) -> None:
+    expiry = NOW + 600_000
+    pipeline.backends.state.execute(
+        Batch()
+        .zadd(keys.PIPELINE, keys.BLOCKED, {"u1": expiry, "u3": NOW - 1})
+        .zadd(keys.PIPELINE, keys.STEP_UP, {"u2": expiry})
+    )
+    for n, user in enumerate(["u1", "u2", "u3"]):
+        pipeline.send(tx(n, user), key=user)
+    worker = pipeline.worker()
+    pipeline.drain(worker, 3)
+    by_user = {s["user_id"]: s for s in pipeline.read("fraud-scores")}
+    assert (by_user["u1"]["decision"], by_user["u1"]["reasons"]) == ("DECLINE", ["user_blocked"])
+    assert (by_user["u2"]["decision"], by_user["u2"]["reasons"]) == (
+        "CHALLENGE",
+        ["step_up_required"],
+    )
+    assert (by_user["u3"]["decision"], by_user["u3"]["reasons"]) == ("APPROVE", [])  # block expired
+
+
+def test_a_crash_between_kafka_commit_and_redis_write_is_repaired(pipeline: Pipeline) -> None:
+    for n in range(10):
+        pipeline.send(tx(n, minutes=n))
+    worker = pipeline.worker()
+    store = pipeline.backends.state
+    real = store.apply_guarded_many
+
+    def crash(items: Any) -> list[bool]:
+        raise SystemExit("killed after the Kafka commit")
+
+    store.apply_guarded_many = crash  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        worker.poll()
+    store.apply_guarded_many = real  # type: ignore[method-assign]
+    worker.loop.consumer.close()  # the dead process leaves the group
+    assert pipeline.profile_count("u1") == 0  # Redis never saw the batch
+    for n in range(10, 15):
+        pipeline.send(tx(n, minutes=n))
+    restarted = pipeline.worker()
+    pipeline.drain(restarted, 5)
+    assert restarted.loop.stats.repaired == 10
+    assert pipeline.profile_count("u1") == 15
+    ids = [s["transaction_id"] for s in pipeline.read("fraud-scores")]
+    assert sorted(ids) == sorted(f"tx-{n}" for n in range(15))  # no decision emitted twice
+
+
+def test_an_aborted_transaction_is_retried_without_duplicates(pipeline: Pipeline) -> None:
+    for n in range(5):
+        pipeline.send(tx(n, minutes=n))
+    worker = pipeline.worker()
+    producer = worker.loop._producer
+    real = producer.commit_transaction
+    calls = {"n": 0}
+
+    def flaky(timeout_s: float = 30.0) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise TransactionAborted("broker said no")
+        real(timeout_s)
+
+    producer.commit_transaction = flaky
+    deadline = time.monotonic() + 10
+    while pipeline.profile_count("u1") < 5 and time.monotonic() < deadline:
+        worker.poll()
+    assert worker.loop.stats.aborted == 1
+    assert pipeline.profile_count("u1") == 5
+    assert sorted(s["transaction_id"] for s in pipeline.read("fraud-scores")) == [
+        f"tx-{n}" for n in range(5)
+    ]
+
+
+def test_offsets_reset_below_the_watermark_do_not_count_twice(pipeline: Pipeline) -> None:
+    for n in range(6):
+        pipeline.send(tx(n, minutes=n))
+    worker = pipeline.worker()
+    pipeline.drain(worker, 6)
+    worker.close()
+    group = pipeline.settings.detector.group_id
+    tp = TopicPartition(
+        "transactions", next(iter(pipeline.backends.broker.admin().group_offsets(group))).partition
+    )
+    pipeline.backends.broker.cluster.group(group).committed[tp] = 0  # an operator rewinds
+    again = pipeline.worker()
+    pipeline.drain(again, 6)
+    assert pipeline.profile_count("u1") == 6  # replayed, scored again, not counted again
+    assert len(pipeline.read("fraud-scores")) == 12
+
+
+def test_a_swapped_model_scores_the_next_batch(pipeline: Pipeline) -> None:
+    from tests.unit.test_model_store import tiny_model
+
+    models = ModelSource(None)
+    worker = pipeline.worker(models)
+    pipeline.send(tx(1))
+    pipeline.drain(worker, 1)
+    models.swap(tiny_model())
+    pipeline.send(tx(2, minutes=1))
+    pipeline.drain(worker, 2)
+    versions = [s["model_version"] for s in pipeline.read("fraud-scores")]
+    assert versions == [None, tiny_model().version]
