@@ -29,13 +29,14 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
-from stream_sentinel.errors import TransactionAborted
+from stream_sentinel.errors import ProducerFenced, TransactionAborted, TransportError
 from stream_sentinel.state import keys
-from stream_sentinel.state.base import Batch, Guard, StateStore
+from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 from stream_sentinel.transport.base import Broker, Consumer, NoopListener, Record, TopicPartition
 
 log = logging.getLogger(__name__)
 REPAIR_TIMEOUT_S = 120.0
+RETRY_PAUSE_S = 1.0
 
 
 @dataclass
@@ -68,6 +69,7 @@ class LoopStats:
     max_batch: int = 0
     aborted: int = 0
     repaired: int = 0
+    divergences: int = 0
     last_commit_ms: int = 0
 
 
@@ -107,6 +109,8 @@ class StreamLoop(NoopListener):
         self.consumer: Consumer | None = None
         self._producer: Any = None
         self._skip_state_until: dict[int, int] = {}
+        self._expected: dict[int, int | None] = {}  # partition -> the watermark we last wrote
+        self._closing = False
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -118,6 +122,9 @@ class StreamLoop(NoopListener):
         self.consumer.subscribe([self.topic], self)
 
     def close(self) -> None:
+        # Leaving the group may still serve a pending assignment inside close(): skip its
+        # reconciliation, the next owner does it.
+        self._closing = True
         if self.consumer is not None:
             self.consumer.close()
             self.consumer = None
@@ -144,12 +151,36 @@ class StreamLoop(NoopListener):
         except TransactionAborted as exc:
             self._rewind(records, exc)
             return None
+        except ProducerFenced:
+            raise
+        except TransportError as exc:
+            # The broker is unreachable or timed out: nothing was committed. Start the
+            # transaction machinery afresh, re-read the batch, and say so.
+            log.warning("publishing failed (%s); retrying the batch in %.0f s", exc, RETRY_PAUSE_S)
+            self._reset_producer()
+            self._rewind(records, exc)
+            time.sleep(RETRY_PAUSE_S)
+            return None
         applied = self.write_state(step, {tp.partition: o for tp, o in offsets.items()})
         self.stats.records += len(records)
         self.stats.batches += 1
         self.stats.max_batch = max(self.stats.max_batch, len(records))
         self.handler.committed(step, applied)
         return step
+
+    def _reset_producer(self) -> None:
+        """Abort whatever is open; when the producer is beyond repair, make a new one."""
+        if not self.exactly_once:
+            return
+        try:
+            self._producer.abort_transaction(10.0)
+        except (TransportError, TransactionAborted) as exc:
+            log.warning("abort failed (%s); starting a new producer", exc)
+            self._producer.close()
+            self._producer = self.broker.producer(
+                transactional_id=self.transactional_id, low_latency=self.low_latency
+            )
+            self._producer.init_transactions(60.0)
 
     def _publish(self, step: Step, offsets: dict[TopicPartition, int]) -> None:
         producer = self._producer
@@ -173,25 +204,50 @@ class StreamLoop(NoopListener):
         self.stats.last_commit_ms = self.clock.now_ms()
 
     def write_state(self, step: Step, next_offsets: dict[int, int]) -> dict[int, bool]:
-        """Each partition's state writes, atomically with its watermark (one round trip)."""
+        """Each partition's state writes, atomically with its watermark (one round trip).
+
+        Returns, per partition, whether the step's writes were applied. A watermark behind the
+        one this worker last wrote means Redis lost writes: that partition's state is rebuilt
+        from the input topic up to ``next_offsets`` instead (and reported as not applied).
+        """
         partitions = sorted(next_offsets)
         items = [
-            (
-                Guard(keys.PIPELINE, self.watermark_key, str(p), next_offsets[p]),
-                step.state.get(p) or Batch(),
-            )
-            for p in partitions
+            (self._guard(p, next_offsets[p]), step.state.get(p) or Batch()) for p in partitions
         ]
-        applied = dict(zip(partitions, self.store.apply_guarded_many(items), strict=True))
-        for partition in partitions:
-            if not applied[partition]:
+        outcomes = dict(zip(partitions, self.store.apply_guarded_many(items), strict=True))
+        for partition, outcome in outcomes.items():
+            if outcome is Outcome.APPLIED:
+                self._expected[partition] = next_offsets[partition]
+            elif outcome is Outcome.REPLAYED:
                 log.info(
                     "%s[%d]: state up to offset %d was already applied (a replay)",
                     self.topic,
                     partition,
                     next_offsets[partition],
                 )
-        return applied
+            else:
+                self._rebuild(partition, next_offsets[partition])
+        return {p: outcome is Outcome.APPLIED for p, outcome in outcomes.items()}
+
+    def _guard(self, partition: int, next_offset: int) -> Guard:
+        expect = self._expected.get(partition, "any")
+        return Guard(keys.PIPELINE, self.watermark_key, str(partition), next_offset, expect)
+
+    def _rebuild(self, partition: int, end: int) -> None:
+        """Redis lost writes (e.g. it crashed under AOF everysec): re-apply from its watermark."""
+        self.stats.divergences += 1
+        applied = self._watermarks().get(partition)
+        log.warning(
+            "%s[%d]: Redis lost writes (watermark %s, this worker wrote %s); "
+            "re-applying state from the input topic",
+            self.topic,
+            partition,
+            applied,
+            self._expected.get(partition),
+        )
+        self.handler.forget([partition])
+        self._expected.pop(partition, None)
+        self.stats.repaired += self._reapply(TopicPartition(self.topic, partition), applied, end)
 
     def _rewind(self, records: Sequence[Record], exc: Exception) -> None:
         self.stats.aborted += 1
@@ -217,7 +273,7 @@ class StreamLoop(NoopListener):
     # -- rebalances ---------------------------------------------------------------------------
     def on_assign(self, partitions: list[TopicPartition]) -> None:
         mine = [tp for tp in partitions if tp.topic == self.topic]
-        if mine:
+        if mine and not self._closing:
             self.stats.repaired += self.reconcile(mine)
 
     def on_revoke(self, partitions: list[TopicPartition]) -> None:
@@ -226,16 +282,20 @@ class StreamLoop(NoopListener):
         gone = [tp.partition for tp in partitions if tp.topic == self.topic]
         for partition in gone:
             self._skip_state_until.pop(partition, None)
+            self._expected.pop(partition, None)
         self.handler.forget(gone)
 
     def on_lost(self, partitions: list[TopicPartition]) -> None:
         self.on_revoke(partitions)
 
+    def _watermarks(self) -> dict[int, int]:
+        [fields] = self.store.execute(Batch().hgetall(keys.PIPELINE, self.watermark_key))
+        return {int(p): int(v) for p, v in fields.items()}
+
     def reconcile(self, partitions: list[TopicPartition]) -> int:
         """Bring state in line with the committed offsets; returns the records re-applied."""
         assert self.consumer is not None
-        [fields] = self.store.execute(Batch().hgetall(keys.PIPELINE, self.watermark_key))
-        watermarks = {int(p): int(v) for p, v in fields.items()}
+        watermarks = self._watermarks()
         committed = self.consumer.committed(partitions, 30.0)
         repaired = 0
         for tp in partitions:
@@ -252,6 +312,8 @@ class StreamLoop(NoopListener):
                 self._skip_state_until[tp.partition] = applied
             elif decided is not None and (applied is None or applied < decided):
                 repaired += self._reapply(tp, applied, decided)
+            else:
+                self._expected[tp.partition] = applied
         return repaired
 
     def _reapply(self, tp: TopicPartition, applied: int | None, decided: int) -> int:
@@ -289,6 +351,7 @@ class StreamLoop(NoopListener):
             elif done:
                 self.write_state(Step(), {tp.partition: end})
             if done:
+                self._expected[tp.partition] = end
                 return count
         raise TimeoutError(f"{tp}: could not re-read offsets up to {end} in {REPAIR_TIMEOUT_S} s")
 

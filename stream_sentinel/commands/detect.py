@@ -53,6 +53,14 @@ from stream_sentinel.cli import CliContext, pass_cli
     default=None,
     help="Use the low-latency client profile (linger ~1 ms, short fetch wait).",
 )
+@click.option(
+    "--slot",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 9999),
+    help="First worker slot. Every detector process in the group needs its own slot "
+    "(its transactional id is <group>-<slot>).",
+)
 @pass_cli
 def detect(
     cli: CliContext,
@@ -62,27 +70,28 @@ def detect(
     metrics_port: int | None,
     guarantee: str | None,
     low_latency: bool | None,
+    slot: int,
 ) -> None:
     """Score transactions from Kafka: a decision for each, an alert for the risky ones."""
+    stop = threading.Event()
+    _on_signals(stop)  # first: a signal during start-up must still mean "stop cleanly"
     from stream_sentinel.detector.runner import RunOptions, build_process, run_workers
 
     cli.override("detector", guarantee=guarantee)
     settings = cli.settings
     options = RunOptions(until_idle, max_records, metrics_port, low_latency)
-    stop = threading.Event()
-    _on_signals(stop)
     status = _StatusLine()
     click.echo(
         f"detector: group {settings.detector.group_id}, {settings.detector.guarantee}, "
         f"{workers} worker(s), Kafka {settings.kafka.bootstrap}, Redis {settings.redis.url}"
     )
     if workers == 1:
-        process = build_process(settings, 0, low_latency)
+        process = build_process(settings, slot, low_latency)
         if metrics_port is not None:
             click.echo(f"metrics: http://127.0.0.1:{process.metrics.serve(metrics_port)}/metrics")
         summary = process.run(stop.is_set, options, status.update)
     else:
-        summary = run_workers(settings, workers, options, stop, status.update)
+        summary = run_workers(settings, workers, options, stop, status.update, first_slot=slot)
     status.finish()
     _print_summary(summary)
 

@@ -34,7 +34,7 @@ from stream_sentinel.serde import Serde
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
 from stream_sentinel.topics import Topics
-from stream_sentinel.transport.base import Consumer
+from stream_sentinel.transport.base import Consumer, TopicPartition
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
@@ -159,7 +159,7 @@ class DetectorProcess:
         if not any(c.assignment() for c in consumers):
             self._was_caught_up = now - self._started >= UNASSIGNED_GRACE_S
         else:
-            self._was_caught_up = all(_consumer_caught_up(c) for c in consumers)
+            self._was_caught_up = all(consumer_caught_up(c) for c in consumers)
         return self._was_caught_up
 
     def heartbeat(self) -> None:
@@ -184,13 +184,26 @@ class DetectorProcess:
         return summary
 
 
-def _consumer_caught_up(consumer: Consumer) -> bool:
+def consumer_caught_up(consumer: Consumer) -> bool:
+    """True when the consumer has read every assigned partition to its high watermark.
+
+    A partition it has not read from yet counts from its committed offset (its position is
+    unknown until a record arrives), so a partition someone else already finished is done."""
+    unread: list[TopicPartition] = []
     for tp in consumer.assignment():
         low, high = consumer.watermarks(tp, 5.0, cached=True)
         position = consumer.position(tp)
-        if high > (position if position is not None else low):
+        if position is None:
+            if high > low:
+                unread.append(tp)
+        elif high > position:
             return False
-    return True
+    if not unread:
+        return True
+    committed = consumer.committed(unread, 5.0)
+    return all(
+        (committed.get(tp) or 0) >= consumer.watermarks(tp, 5.0, cached=True)[1] for tp in unread
+    )
 
 
 def build_process(
@@ -225,6 +238,7 @@ def run_workers(
     options: RunOptions,
     stop: threading.Event,
     on_progress: Callable[[dict[str, Any]], None],
+    first_slot: int = 0,
 ) -> dict[str, Any]:
     """Run ``workers`` detector processes until they finish; returns the combined summary."""
     context = multiprocessing.get_context("spawn")
@@ -236,7 +250,7 @@ def run_workers(
             args=(settings, slot, options, results, child_stop),
             name=f"detector-{slot}",
         )
-        for slot in range(workers)
+        for slot in range(first_slot, first_slot + workers)
     ]
     for child in children:
         child.start()

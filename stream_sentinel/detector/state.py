@@ -157,6 +157,11 @@ class DetectorState:
             self._profiles.pop(user, None)
             self._owner.pop(user, None)
 
+    def forget_merchants(self, merchants: Sequence[str]) -> None:
+        """Re-read these merchants' counters on next use (e.g. labels just changed them)."""
+        for merchant in merchants:
+            self._merchants.pop(merchant, None)
+
     @property
     def cached_users(self) -> int:
         return len(self._profiles)

@@ -99,7 +99,10 @@ class DetectorHandler:
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
         prepared: Prepared = step.payload
         for partition, delta in prepared.deltas.items():
-            self.state.remember(partition, delta)
+            if applied.get(partition):
+                self.state.remember(partition, delta)
+            else:  # a replay or a rebuild: Redis holds the truth, the cache may not
+                self.state.forget_partitions([partition])
         if prepared.scored is not None:
             self._account(prepared)
             if self.on_batch is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 
 class Namespace(enum.IntEnum):
@@ -193,13 +193,27 @@ class Batch:
 class Guard:
     """Apply a batch only if ``hash[field]`` (a watermark) is missing or below ``value``.
 
-    When applied, the field is set to ``value`` in the same atomic step.
+    When applied, the field is set to ``value`` in the same atomic step. With ``expect``, the
+    watermark must also still be what its writer last wrote (None: missing): anything else means
+    the store lost writes (a Redis crash under AOF everysec) and nothing is applied.
     """
 
     ns: Namespace
     key: str
     field: str
     value: int
+    expect: int | Literal["any"] | None = "any"
+
+
+class Outcome(enum.Enum):
+    """What a guarded write did."""
+
+    APPLIED = "applied"
+    REPLAYED = "replayed"  # the watermark was already at or past the guard: nothing to do
+    DIVERGED = "diverged"  # the watermark is behind what its writer last wrote: writes were lost
+
+    def __bool__(self) -> bool:
+        return self is Outcome.APPLIED
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,13 +234,14 @@ class StateStore(Protocol):
     def execute(self, batch: Batch) -> list[Any]:
         """Run every command (not atomically) and return one reply per command, in order."""
 
-    def apply_guarded(self, guard: Guard, batch: Batch) -> bool:
+    def apply_guarded(self, guard: Guard, batch: Batch) -> Outcome:
         """Atomically: if the guard passes, apply the write batch and advance the watermark.
 
-        Returns False (changing nothing) when the watermark is already at or past the guard's.
+        REPLAYED (nothing changes) when the watermark is already at or past the guard's;
+        DIVERGED (nothing changes) when it is not the one the guard expects.
         """
 
-    def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[bool]:
+    def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[Outcome]:
         """Several guarded batches in one round trip; each is atomic on its own."""
 
     def ping(self) -> bool: ...

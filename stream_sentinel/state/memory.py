@@ -20,6 +20,7 @@ from stream_sentinel.state.base import (
     Command,
     Guard,
     Namespace,
+    Outcome,
     StoreInfo,
     check_guarded,
 )
@@ -87,19 +88,22 @@ class MemoryStateStore:
         with self._lock:
             return [self._run(command) for command in batch.commands]
 
-    def apply_guarded(self, guard: Guard, batch: Batch) -> bool:
+    def apply_guarded(self, guard: Guard, batch: Batch) -> Outcome:
         check_guarded(batch)
         with self._lock:
             db = self._dbs[guard.ns]
-            current = (db.read(guard.key, dict) or {}).get(guard.field)
-            if current is not None and int(current) >= guard.value:
-                return False
+            stored = (db.read(guard.key, dict) or {}).get(guard.field)
+            current = None if stored is None else int(stored)
+            if current is not None and current >= guard.value:
+                return Outcome.REPLAYED
+            if guard.expect != "any" and current != guard.expect:
+                return Outcome.DIVERGED
             for command in batch.commands:
                 self._run(command)
             db.write(guard.key, dict)[guard.field] = to_bytes(guard.value)
-            return True
+            return Outcome.APPLIED
 
-    def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[bool]:
+    def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[Outcome]:
         return [self.apply_guarded(guard, batch) for guard, batch in items]
 
     def ping(self) -> bool:

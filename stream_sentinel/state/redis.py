@@ -28,9 +28,12 @@ from stream_sentinel.state.base import (
     Command,
     Guard,
     Namespace,
+    Outcome,
     StoreInfo,
     check_guarded,
 )
+
+_OUTCOMES = {1: Outcome.APPLIED, 0: Outcome.REPLAYED, -1: Outcome.DIVERGED}
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,8 +45,12 @@ local gdb = tonumber(ARGV[1])
 redis.call('SELECT', gdb)
 local current = redis.call('HGET', ARGV[2], ARGV[3])
 if current and tonumber(current) >= tonumber(ARGV[4]) then return 0 end
+if ARGV[5] ~= 'any' then
+  local expected = ARGV[5]
+  if (expected == '' and current) or (expected ~= '' and current ~= expected) then return -1 end
+end
 local selected = gdb
-local i = 5
+local i = 6
 local n = #ARGV
 while i <= n do
   local cmd, db, key, nargs = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
@@ -185,27 +192,35 @@ class RedisStateStore:
             name, wire_args = wire(command, self._prefix)
             pipe.execute_command(name, key, *wire_args)
 
-    def apply_guarded(self, guard: Guard, batch: Batch) -> bool:
+    def apply_guarded(self, guard: Guard, batch: Batch) -> Outcome:
         argv = self._guarded_argv(guard, batch)
-        return self._retrying("apply_guarded", lambda: bool(self._guarded_script()(args=argv)))
+        reply = self._retrying("apply_guarded", lambda: self._guarded_script()(args=argv))
+        return _OUTCOMES[int(reply)]
 
-    def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[bool]:
+    def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[Outcome]:
         if not items:
             return []
         argvs = [self._guarded_argv(guard, batch) for guard, batch in items]
 
-        def run() -> list[bool]:
+        def run() -> list[Outcome]:
             script = self._guarded_script()
             pipe = self.client.pipeline(transaction=False)
             for argv in argvs:
                 script(args=argv, client=pipe)
-            return [bool(reply) for reply in pipe.execute()]
+            return [_OUTCOMES[int(reply)] for reply in pipe.execute()]
 
         return self._retrying("apply_guarded_many", run)
 
     def _guarded_argv(self, guard: Guard, batch: Batch) -> list[Any]:
         check_guarded(batch)
-        argv: list[Any] = [int(guard.ns), self._prefix + guard.key, guard.field, guard.value]
+        expect = "any" if guard.expect == "any" else ("" if guard.expect is None else guard.expect)
+        argv: list[Any] = [
+            int(guard.ns),
+            self._prefix + guard.key,
+            guard.field,
+            guard.value,
+            expect,
+        ]
         for command in batch.commands:
             name, args = wire(command, self._prefix)
             argv += [name, int(command.ns), self._prefix + command.key, len(args), *args]

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from stream_sentinel.errors import StateError
-from stream_sentinel.state.base import Batch, Guard, StateStore
+from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 from stream_sentinel.state.base import Namespace as NS
 
 
@@ -133,10 +133,13 @@ class StateStoreContract:
             .hincrby(NS.PIPELINE, "merchant:m1", "n", 1)
         )
         guard = Guard(NS.PIPELINE, "wm:detector:transactions", "3", 101)
-        assert store.apply_guarded(guard, writes) is True
+        assert store.apply_guarded(guard, writes) is Outcome.APPLIED
         # the same batch replayed (same watermark) and an older one change nothing
-        assert store.apply_guarded(guard, writes) is False
-        assert store.apply_guarded(Guard(guard.ns, guard.key, guard.field, 50), writes) is False
+        assert store.apply_guarded(guard, writes) is Outcome.REPLAYED
+        assert (
+            store.apply_guarded(Guard(guard.ns, guard.key, guard.field, 50), writes)
+            is Outcome.REPLAYED
+        )
         replies = store.execute(
             Batch()
             .get(NS.PROFILES, "user:1:count")
@@ -144,7 +147,10 @@ class StateStoreContract:
             .hgetall(NS.PIPELINE, "wm:detector:transactions")
         )
         assert replies == [b"1", b"1", {"3": b"101"}]
-        assert store.apply_guarded(Guard(guard.ns, guard.key, guard.field, 102), writes) is True
+        assert (
+            store.apply_guarded(Guard(guard.ns, guard.key, guard.field, 102), writes)
+            is Outcome.APPLIED
+        )
         assert store.execute(Batch().get(NS.PROFILES, "user:1:count")) == [b"2"]
 
     def test_guarded_batch_covers_every_write_command(self, store: StateStore) -> None:
@@ -163,7 +169,7 @@ class StateStoreContract:
             .sadd(NS.PIPELINE, "s", "m")
             .pexpire(NS.PIPELINE, "s", 60_000)
         )
-        assert store.apply_guarded(Guard(NS.PIPELINE, "wm", "p", 1), writes) is True
+        assert store.apply_guarded(Guard(NS.PIPELINE, "wm", "p", 1), writes) is Outcome.APPLIED
         replies = store.execute(
             Batch()
             .get(NS.PROFILES, "user:9")
@@ -187,12 +193,30 @@ class StateStoreContract:
                 (Guard(NS.PIPELINE, "wm", "0", 6), Batch().incrby(NS.PIPELINE, "p0", 10)),
             ]
         )
-        assert applied == [False, True, True]
+        assert applied == [Outcome.REPLAYED, Outcome.APPLIED, Outcome.APPLIED]
         assert store.execute(Batch().get(NS.PIPELINE, "p0").get(NS.PIPELINE, "p1")) == [
             b"10",
             b"1",
         ]
         assert store.apply_guarded_many([]) == []
+
+    def test_a_watermark_behind_what_its_writer_expects_means_lost_writes(
+        self, store: StateStore
+    ) -> None:
+        first = Guard(NS.PIPELINE, "wm:g:t", "0", 10, expect=None)
+        assert store.apply_guarded(first, Batch().incrby(NS.PIPELINE, "n", 1)) is Outcome.APPLIED
+        # the writer expects 10 (what it wrote); the store says 10: fine
+        ok = Guard(NS.PIPELINE, "wm:g:t", "0", 20, expect=10)
+        assert store.apply_guarded(ok, Batch().incrby(NS.PIPELINE, "n", 1)) is Outcome.APPLIED
+        # now it expects 30, but the store only has 20: the store lost a write
+        lost = Guard(NS.PIPELINE, "wm:g:t", "0", 40, expect=30)
+        assert store.apply_guarded(lost, Batch().incrby(NS.PIPELINE, "n", 1)) is Outcome.DIVERGED
+        missing = Guard(NS.PIPELINE, "wm:g:t", "1", 5, expect=3)  # expected 3, nothing stored
+        assert store.apply_guarded(missing, Batch()) is Outcome.DIVERGED
+        assert store.execute(Batch().get(NS.PIPELINE, "n").hgetall(NS.PIPELINE, "wm:g:t")) == [
+            b"2",
+            {"0": b"20"},
+        ]
 
     def test_guarded_batch_refuses_reads(self, store: StateStore) -> None:
         with pytest.raises(ValueError, match="'get' cannot run inside a guarded"):

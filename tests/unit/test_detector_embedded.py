@@ -264,3 +264,33 @@ def test_a_swapped_model_scores_the_next_batch(pipeline: Pipeline) -> None:
     pipeline.drain(worker, 2)
     versions = [s["model_version"] for s in pipeline.read("fraud-scores")]
     assert versions == [None, tiny_model().version]
+
+
+def test_redis_losing_its_last_writes_is_detected_and_rebuilt(pipeline: Pipeline) -> None:
+    store = pipeline.backends.state
+    for n in range(4):
+        pipeline.send(tx(n, minutes=n))
+    worker = pipeline.worker()
+    pipeline.drain(worker, 4)
+    snapshot = store.execute(
+        Batch()
+        .get(keys.PROFILES, keys.user_profile("u1"))
+        .hgetall(keys.PIPELINE, "wm:fraud-detection-group:transactions")
+    )
+    for n in range(4, 7):
+        pipeline.send(tx(n, minutes=n))
+    pipeline.drain(worker, 7)
+    assert pipeline.profile_count("u1") == 7
+    # Redis restarts from an AOF that missed the last second: the older state comes back
+    [(field, watermark)] = snapshot[1].items()
+    store.execute(
+        Batch()
+        .set(keys.PROFILES, keys.user_profile("u1"), snapshot[0])
+        .hset(keys.PIPELINE, "wm:fraud-detection-group:transactions", {field: watermark})
+    )
+    for n in range(7, 9):
+        pipeline.send(tx(n, minutes=n))
+    pipeline.drain(worker, 9)
+    assert worker.loop.stats.divergences == 1
+    assert pipeline.profile_count("u1") == 9
+    assert len(pipeline.read("fraud-scores")) == 9
