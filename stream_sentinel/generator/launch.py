@@ -1,0 +1,121 @@
+"""Wiring one `generate` run: request -> simulator, sink, bucket -> run -> summary.
+
+The only place where the generator meets settings, brokers and the console. Failures that the
+user can fix (unwritable path, unreachable broker or registry) surface before a record is made.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
+from stream_sentinel.config import Settings
+from stream_sentinel.errors import ServiceUnavailable
+from stream_sentinel.generator.file_sink import FileSink
+from stream_sentinel.generator.report import ProgressLine, summary_lines
+from stream_sentinel.generator.request import GenerateRequest
+from stream_sentinel.generator.run import GenerationRun, RunLimits, RunOutcome
+from stream_sentinel.generator.simulator import Simulator, transaction_id_prefix
+from stream_sentinel.generator.sinks import Sink
+from stream_sentinel.generator.timing import TokenBucket
+
+PROBE_TIMEOUT_S = 5.0
+
+
+def kafka_answers(bootstrap: str, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    """True when a broker in ``bootstrap`` accepts a connection and answers a metadata request.
+
+    A plain TCP connect first: when nothing listens we know at once, without librdkafka
+    retrying (and logging) until its timeout.
+    """
+    from stream_sentinel.transport.kafka import probe_kafka
+
+    return any(_listening(address) for address in bootstrap.split(",")) and probe_kafka(
+        bootstrap, timeout_s
+    )
+
+
+def _listening(address: str) -> bool:
+    host, _, port = address.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=2.0):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+@dataclass
+class Launch:
+    """One run's collaborators; tests swap the clock, sleep and consoles."""
+
+    settings: Callable[[], Settings]  # loaded only when a broker is needed
+    out: Console
+    err: Console
+    clock: Clock = SYSTEM_CLOCK
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(self, request: GenerateRequest) -> RunOutcome:
+        request.validate()
+        plan = request.plan(self.clock.now_ms())
+        prefix = transaction_id_prefix(request.seed)
+        file_sink = FileSink(request.output, prefix) if request.output else None
+        if file_sink is None:
+            self._require_kafka()
+        try:
+            simulator = Simulator(request.simulation_config(plan), request.seed)
+            sink: Sink = file_sink or self._broker_sink(simulator)
+        except BaseException:
+            if file_sink is not None:
+                file_sink.abort()
+            raise
+        rate = request.effective_rate()
+        self.err.print(
+            f"generating to {sink.destination}: {simulator.config.users:,} users, "
+            f"rate {'max' if rate == 0 else f'{rate:,.0f}/s'}, scenario {request.scenario}, "
+            f"seed {request.seed}"
+            + (f", time scale x{plan.time_scale:,.0f}" if plan.time_scale else ""),
+            highlight=False,
+        )
+        return self._stream(simulator, sink, request, rate)
+
+    def _stream(
+        self, simulator: Simulator, sink: Sink, request: GenerateRequest, rate: float
+    ) -> RunOutcome:
+        progress = ProgressLine(self.err, self.clock)
+        # A second's worth of burst: a brief stall (GC, a slow flush) is caught up, not lost.
+        bucket = TokenBucket(rate, burst=max(rate, 1.0), clock=self.clock)
+        limits = RunLimits(count=request.count, duration_s=request.duration_s())
+        run = GenerationRun(
+            simulator, sink, bucket, self.clock, self.sleep, limits, progress.update
+        )
+        try:
+            outcome = run.run()
+        finally:
+            progress.stop()
+        for line in summary_lines(simulator, outcome, sink):
+            self.out.print(line, highlight=False, soft_wrap=True)
+        return outcome
+
+    def _require_kafka(self) -> None:
+        bootstrap = self.settings().kafka.bootstrap
+        if not kafka_answers(bootstrap):
+            raise ServiceUnavailable(
+                f"cannot reach Kafka at {bootstrap}: start it with `stream-sentinel infra up`, "
+                "point SENTINEL_KAFKA_BOOTSTRAP at a broker, or write a file with --output"
+            )
+
+    def _broker_sink(self, simulator: Simulator) -> Sink:
+        from stream_sentinel.generator.kafka_sink import BrokerSink
+        from stream_sentinel.registry.factory import connect_registry
+        from stream_sentinel.serde import Serde
+        from stream_sentinel.transport.kafka import KafkaBroker
+
+        settings = self.settings()
+        serde = Serde.from_settings(settings, connect_registry(settings.registry))
+        broker = KafkaBroker(settings.kafka)
+        return BrokerSink(broker, serde, simulator.population, simulator.id_prefix)
