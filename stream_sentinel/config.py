@@ -275,13 +275,13 @@ class AlertSettings(_SectionSettings):
         RiskLevel.MINIMAL: 300_000,
     }
     # The alert processor's consumer loop (alerts are few: small batches keep the SLA short).
-    max_batch: int = Field(500, ge=1, le=100_000)
+    max_batch: int = Field(default=500, ge=1, le=100_000)
     poll_timeout_ms: int = 100
     # Expired control members are swept this often (between batches); reads check expiry anyway.
-    sweep_interval_s: float = Field(5.0, gt=0)
+    sweep_interval_s: float = Field(default=5.0, gt=0)
     # Alert records (the idempotence markers, cases once closed) are kept this long after their
     # alert or resolution: longer than fraud-alerts' 7-day retention, so a replay finds them.
-    record_retention_s: float = Field(8 * 24 * 3600.0, gt=0)
+    record_retention_s: float = Field(default=8 * 24 * 3600.0, gt=0)
 
     @model_validator(mode="after")
     def _history_holds_the_escalation_window(self) -> AlertSettings:

@@ -1,0 +1,1 @@
+"""Alert response: severity tiers, actions on users, enforcement state and SLAs (docs/alerts.md)."""

@@ -1,0 +1,107 @@
+"""Running an alert processor until told to stop, idle, or done with N records; heartbeats."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stream_sentinel.alerts.processor import AlertWorker
+from stream_sentinel.state import keys
+from stream_sentinel.state.base import Batch
+from stream_sentinel.transport.base import Consumer
+
+log = logging.getLogger(__name__)
+HEARTBEAT_S = 2.0
+STATUS_TTL_MS = 60_000
+#: A processor that got no partitions at all counts as idle once it has waited this long.
+UNASSIGNED_GRACE_S = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunLimits:
+    until_idle_s: float | None = None  # exit once caught up for this long
+    max_records: int | None = None  # exit after this many input records
+
+
+class AlertRun:
+    """One processor's run: poll, sweep, heartbeat, and the exit conditions."""
+
+    def __init__(self, worker: AlertWorker, limits: RunLimits, name: str = "alerts-0") -> None:
+        self.worker = worker
+        self.limits = limits
+        self.name = name
+        self.clock = worker.clock
+        self.on_heartbeat: Callable[[dict[str, Any]], None] | None = None
+        self._started = self.clock.monotonic()
+        self._last_heartbeat = float("-inf")
+
+    def run(self, should_stop: Callable[[], bool]) -> dict[str, Any]:
+        """Process until ``should_stop()``, the idle limit or the record limit; the summary."""
+        self.worker.start()
+        idle_since: float | None = None
+        try:
+            while not should_stop() and not self._done():
+                if self._step():
+                    idle_since = None
+                elif self.limits.until_idle_s is not None and self.caught_up():
+                    idle_since = self.clock.monotonic() if idle_since is None else idle_since
+                    if self.clock.monotonic() - idle_since >= self.limits.until_idle_s:
+                        break
+                else:
+                    idle_since = None
+        finally:
+            self.heartbeat()
+            self.worker.close()
+        return self.summary()
+
+    def _step(self) -> int:
+        loop = self.worker.loop
+        if self.limits.max_records is not None:
+            remaining = self.limits.max_records - loop.stats.records
+            loop.max_batch = max(1, min(self.worker.settings.alerts.max_batch, remaining))
+        count = self.worker.poll()
+        if self.clock.monotonic() - self._last_heartbeat >= HEARTBEAT_S:
+            self.heartbeat()
+        return count
+
+    def _done(self) -> bool:
+        limit = self.limits.max_records
+        return limit is not None and self.worker.loop.stats.records >= limit
+
+    def caught_up(self) -> bool:
+        """True when every assigned partition of fraud-alerts has been read to its end."""
+        consumer = self.worker.loop.consumer
+        if consumer is None or not consumer.assignment():
+            return self.clock.monotonic() - self._started >= UNASSIGNED_GRACE_S
+        return _caught_up(consumer)
+
+    def heartbeat(self) -> None:
+        """This processor's figures for `stream-sentinel status` (a key with a TTL)."""
+        self._last_heartbeat = self.clock.monotonic()
+        summary = self.summary()
+        key = keys.worker_status(self.worker.settings.alerts.group_id, self.name)
+        try:
+            blob = json.dumps(summary).encode()
+            self.worker.store.execute(Batch().set(keys.PIPELINE, key, blob, STATUS_TTL_MS))
+        except Exception as exc:  # a heartbeat must never stop the processor
+            log.warning("heartbeat not written: %s", exc)
+        if self.on_heartbeat is not None:
+            self.on_heartbeat(summary)
+
+    def summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = dict(self.worker.summary())
+        summary["worker"] = self.name
+        summary["elapsed_s"] = round(self.clock.monotonic() - self._started, 3)
+        return summary
+
+
+def _caught_up(consumer: Consumer) -> bool:
+    for tp in consumer.assignment():
+        low, high = consumer.watermarks(tp, 5.0)
+        position = consumer.position(tp)
+        if high > (position if position is not None else low):
+            return False
+    return True
