@@ -37,6 +37,9 @@ from stream_sentinel.transport.base import Broker, Consumer, NoopListener, Recor
 log = logging.getLogger(__name__)
 REPAIR_TIMEOUT_S = 120.0
 RETRY_PAUSE_S = 1.0
+# Short enough that a stalled coordinator sends us back to poll() (and the group) quickly.
+OFFSETS_TIMEOUT_S = 10.0
+COMMIT_TIMEOUT_S = 20.0
 
 
 @dataclass
@@ -191,8 +194,9 @@ class StreamLoop(NoopListener):
             for topic, key, value in step.outputs:
                 producer.produce(topic, value, key)
             if self.exactly_once:
-                producer.send_offsets_to_transaction(offsets, self.consumer.group_metadata(), 30.0)
-                producer.commit_transaction(60.0)
+                group = self.consumer.group_metadata()
+                producer.send_offsets_to_transaction(offsets, group, OFFSETS_TIMEOUT_S)
+                producer.commit_transaction(COMMIT_TIMEOUT_S)
             else:
                 if producer.flush(60.0):
                     raise TransactionAborted("outputs were not delivered within 60 s")

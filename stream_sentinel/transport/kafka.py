@@ -125,7 +125,12 @@ def _kafka_tps(offsets: Mapping[TopicPartition, int]) -> list[KafkaTopicPartitio
 
 
 def _txn_call(operation: str, call: Callable[[], T], attempts: int = 5) -> T:
-    """Run a transactional API call, mapping librdkafka's error classes onto ours."""
+    """Run a transactional API call, mapping librdkafka's error classes onto ours.
+
+    Retriable errors are retried in place ``attempts`` times; with ``attempts=1`` a retriable
+    error becomes TransactionAborted instead, so the caller aborts and re-reads the batch —
+    the right move while the consumer group may be rebalancing (waiting here would keep the
+    consumer from polling, and so from ever rejoining)."""
     for attempt in range(1, attempts + 1):
         try:
             return call()
@@ -143,6 +148,8 @@ def _txn_call(operation: str, call: Callable[[], T], attempts: int = 5) -> T:
                 )
                 time.sleep(min(0.2 * attempt, 1.0))
                 continue
+            if error.retriable() and attempts == 1:
+                raise TransactionAborted(f"{operation}: {error.str()}; abort and retry") from exc
             raise TransportError(f"{operation}: {error.str()}") from exc
     raise AssertionError("unreachable")
 
@@ -202,10 +209,13 @@ class KafkaProducer:
         _txn_call(
             "send_offsets_to_transaction",
             lambda: self._producer.send_offsets_to_transaction(tps, group.native, timeout_s),
+            attempts=1,
         )
 
     def commit_transaction(self, timeout_s: float = 30.0) -> None:
-        _txn_call("commit_transaction", lambda: self._producer.commit_transaction(timeout_s))
+        _txn_call(
+            "commit_transaction", lambda: self._producer.commit_transaction(timeout_s), attempts=3
+        )
 
     def abort_transaction(self, timeout_s: float = 30.0) -> None:
         _txn_call("abort_transaction", lambda: self._producer.abort_transaction(timeout_s))
