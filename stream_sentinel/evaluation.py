@@ -51,3 +51,43 @@ def precision_recall_f1(labels: np.ndarray, flagged: np.ndarray) -> tuple[float,
     recall = hits / int(labels.sum()) if labels.any() else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return precision, recall, f1
+
+
+def card_precision_at_k(
+    days: np.ndarray, cards: np.ndarray, scores: np.ndarray, labels: np.ndarray, k: int = 100
+) -> tuple[float, list[tuple[int, float]]]:
+    """Daily Card Precision@k and its mean over days.
+
+    Each day, every card (user) is ranked by its highest score of that day; of the top ``k``
+    cards, the share that had at least one fraud that day (divided by ``k`` even on a day with
+    fewer cards). Cards tied at the cut-off count in expectation, as a random tie-break would.
+    Returns ``(mean over days, [(day, precision), ...])``; NaN and ``[]`` with no rows.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1 (got {k})")
+    days = np.asarray(days, dtype=np.int64)
+    if len(days) == 0:
+        return float("nan"), []
+    _, card_ix = np.unique(np.asarray(cards), return_inverse=True)
+    pairs = np.stack([days, card_ix.reshape(-1).astype(np.int64)], axis=1)
+    groups, group_of = np.unique(pairs, axis=0, return_inverse=True)
+    group_of = group_of.reshape(-1)
+    best = np.full(len(groups), -np.inf)
+    np.maximum.at(best, group_of, np.asarray(scores, dtype=np.float64))
+    fraud = np.zeros(len(groups), dtype=bool)
+    np.logical_or.at(fraud, group_of, np.asarray(labels).astype(bool))
+    daily = []
+    for day in np.unique(groups[:, 0]).tolist():
+        mine = groups[:, 0] == day
+        daily.append((int(day), _precision_at_k(best[mine], fraud[mine], k)))
+    return float(np.mean([p for _, p in daily])), daily
+
+
+def _precision_at_k(scores: np.ndarray, fraud: np.ndarray, k: int) -> float:
+    if len(scores) <= k:
+        return int(fraud.sum()) / k
+    cut = np.sort(scores)[::-1][k - 1]
+    above, tied = scores > cut, scores == cut
+    slots = k - int(above.sum())
+    hits = int(fraud[above].sum()) + slots * int(fraud[tied].sum()) / int(tied.sum())
+    return hits / k

@@ -1,0 +1,77 @@
+"""The backtest report as a readable table (rich), from the report dict."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from rich.table import Table
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _ratio(value: Any) -> str:
+    return "n/a" if _missing(value) else f"{value:.4f}"
+
+
+def _share(value: Any) -> str:
+    return "n/a" if _missing(value) else f"{value:.2%}"
+
+
+def report_table(report: Mapping[str, Any]) -> Table:
+    """Quality over the evaluation period, what was left out, and the run's speed."""
+    evaluation = report["evaluation"]
+    source = report["input"]
+    cpk = evaluation["card_precision_at_k"]
+    speed = report["throughput"]
+    table = Table(title=f"backtest of {source['path']}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("evaluation period", f"{report['evaluation_start']} .. {source['last_event']}"),
+        (
+            "transactions scored",
+            f"{evaluation['scored']:,} ({evaluation['fraud']:,} fraud, "
+            f"{_share(evaluation['fraud_rate'])})",
+        ),
+        ("ROC AUC", _ratio(evaluation["roc_auc"])),
+        ("average precision", _ratio(evaluation["average_precision"])),
+        (
+            "alerts",
+            f"{evaluation['alerts']:,} (alert rate {_share(evaluation['alert_rate'])})",
+        ),
+        ("alert precision", _ratio(evaluation["alert_precision"])),
+        ("alert recall", _ratio(evaluation["alert_recall"])),
+        ("alert F1", _ratio(evaluation["alert_f1"])),
+        (f"card precision@{cpk['k']}", f"{_ratio(cpk['mean'])} (mean of {cpk['days']} days)"),
+        ("models", ", ".join(m["version"] for m in report["models"]) or "rules only"),
+        ("labels released", f"{report['labels_released']:,} chargebacks"),
+        (
+            "bad rows",
+            f"{source['bad_rows']:,} of {source['rows_read']:,}" + _examples(source),
+        ),
+        ("dead letters", _counts(report["dead_letters"])),
+        (
+            "throughput",
+            f"{speed['rows_per_s']:,.0f} transactions/s (replay {speed['replay_s']:.1f} s, "
+            f"read {speed['read_s']:.1f} s, training {speed['training_s']:.1f} s)",
+        ),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _examples(source: Mapping[str, Any]) -> str:
+    examples = source["bad_row_examples"][:3]
+    if not examples:
+        return ""
+    shown = "; ".join(f"line {e['line']}: {e['reason']}" for e in examples)
+    return f" (first: {shown})"
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{name} {n:,}" for name, n in counts.items()) or "none"

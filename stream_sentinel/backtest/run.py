@@ -1,0 +1,381 @@
+"""A whole backtest: load the history, replay it through the detector, train on released labels,
+report. See docs/backtest.md for what it promises and how to read the report."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from stream_sentinel.backends import Backends, embedded_backends, real_backends
+from stream_sentinel.backtest.history import History
+from stream_sentinel.backtest.ingest import Loaded, load_history
+from stream_sentinel.backtest.mapping import ColumnMap
+from stream_sentinel.backtest.replay import Replay, plan_slices
+from stream_sentinel.backtest.report import bad_rows_section, evaluation_metrics, iso
+from stream_sentinel.backtest.timeparse import TimeSpec
+from stream_sentinel.backtest.training import (
+    TrainingPlan,
+    not_enough_hint,
+    released_until,
+    train_at,
+)
+from stream_sentinel.clock import ManualClock
+from stream_sentinel.config import Settings
+from stream_sentinel.errors import ModelError, SentinelError, UsageError
+from stream_sentinel.generator.durations import format_duration
+from stream_sentinel.profile import DAY_MS
+from stream_sentinel.scoring.model import META_FILE, ModelArtifact
+from stream_sentinel.scoring.store import ModelStore
+from stream_sentinel.serde import Serde
+from stream_sentinel.topics import Topics
+
+Progress = Callable[[int, int], None]
+Notice = Callable[[str], None]
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BacktestOptions:
+    path: Path
+    mapping: ColumnMap
+    label_column: str
+    times: TimeSpec = field(default_factory=TimeSpec)
+    assume_sorted: bool = False
+    label_delay_ms: int = 7 * DAY_MS
+    warmup_ms: int = 14 * DAY_MS
+    retrain_every_ms: int | None = None
+    train_window_ms: int | None = None
+    model_path: Path | None = None
+    k: int = 100
+    batch_rows: int = 20_000
+    batch_span_ms: int | None = 3_600_000
+    backend: Literal["embedded", "local"] = "embedded"
+
+
+@dataclass
+class Backtest:
+    """The outcome of a run: the history, what the detector decided, and the report."""
+
+    history: History
+    replay: Replay
+    report: dict[str, Any]
+    evaluation_start_ms: int
+
+
+def run_backtest(
+    options: BacktestOptions,
+    settings: Settings,
+    progress: Progress | None = None,
+    notice: Notice | None = None,
+) -> Backtest:
+    """Load ``options.path`` and backtest it (see :func:`backtest_history`)."""
+    started = time.perf_counter()
+    loaded = load_history(
+        options.path, options.mapping, options.label_column, options.times, options.assume_sorted
+    )
+    read_s = time.perf_counter() - started
+    if notice:
+        notice(_loaded_line(loaded, read_s))
+    result = backtest_history(loaded, options, settings, progress, notice)
+    result.report["throughput"]["read_s"] = round(read_s, 3)
+    result.report["throughput"]["total_s"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def backtest_history(
+    loaded: Loaded,
+    options: BacktestOptions,
+    settings: Settings,
+    progress: Progress | None = None,
+    notice: Notice | None = None,
+) -> Backtest:
+    """Replay a loaded history through the detector, train on released labels, report."""
+    history = loaded.history
+    model = _load_model(options.model_path)
+    evaluation_start = _check_history(history, options, model is None)
+    if notice:
+        notice(f"evaluation from {iso(evaluation_start)} (after the warmup)")
+    schedule = _training_times(history, options, evaluation_start)
+    settings = settings.with_overrides(
+        detector={"max_batch": options.batch_rows, "max_batch_burst": options.batch_rows}
+    )
+    given = [{"version": model.version, "trained_at": None}] if model else []
+    with _pipeline(settings, options, history) as replay, _frozen_heap():
+        replay_started = time.perf_counter()
+        trained = _replay(replay, options, settings, schedule, model, progress, notice)
+        replay_s = time.perf_counter() - replay_started
+    report = _report(loaded, replay, options, evaluation_start, given + trained)
+    report["throughput"] = {
+        "read_s": 0.0,
+        "replay_s": round(replay_s, 3),
+        "training_s": round(sum(m["seconds"] for m in trained), 3),
+        "rows_per_s": round(len(history) / max(replay_s, 1e-9), 1),
+        "total_s": round(replay_s, 3),
+    }
+    return Backtest(history, replay, report, evaluation_start)
+
+
+# -- preparation --------------------------------------------------------------------------------
+def _load_model(path: Path | None) -> ModelArtifact | None:
+    """``--model``: an artifact directory, or a model store (its current model)."""
+    if path is None:
+        return None
+    try:
+        if (path / META_FILE).is_file():
+            return ModelArtifact.load(path)
+        current = ModelStore(path).load_current()
+    except ModelError as exc:
+        raise UsageError(f"--model {path}: {exc}") from None
+    if current is None:
+        raise UsageError(
+            f"--model {path}: not a model directory (no {META_FILE}) nor a model store with a "
+            "current model"
+        )
+    return current
+
+
+def _check_history(history: History, options: BacktestOptions, needs_training: bool) -> int:
+    """The evaluation start; fails early when the run could not be meaningful."""
+    if not len(history):
+        raise UsageError(f"{options.path}: no usable transaction (every row was bad)")
+    first, last = int(history.timestamp[0]), int(history.timestamp[-1])
+    evaluation_start = first + options.warmup_ms
+    if evaluation_start > last:
+        raise UsageError(
+            f"the warmup ({format_duration(options.warmup_ms / 1000)}) covers the whole history "
+            f"({iso(first)} .. {iso(last)}): use a shorter --warmup"
+        )
+    if needs_training:
+        released = released_until(history.timestamp, evaluation_start, options.label_delay_ms)
+        if not history.labels[:released].any():
+            plan = TrainingPlan(options.label_delay_ms, None)
+            raise UsageError(
+                f"no fraud label is released by the end of the warmup ({iso(evaluation_start)}): "
+                f"{released:,} labelled transactions, none of them fraud; " + not_enough_hint(plan)
+            )
+    return evaluation_start
+
+
+def _training_times(
+    history: History, options: BacktestOptions, evaluation_start: int
+) -> list[tuple[int, bool]]:
+    """(time, initial) of each training: at the evaluation start unless --model, then every
+    --retrain-every until the history ends."""
+    times = [] if options.model_path else [(evaluation_start, True)]
+    if options.retrain_every_ms:
+        at = evaluation_start + options.retrain_every_ms
+        while at <= int(history.timestamp[-1]):
+            times.append((at, False))
+            at += options.retrain_every_ms
+    return times
+
+
+def _loaded_line(loaded: Loaded, seconds: float) -> str:
+    history = loaded.history
+    span = ""
+    if len(history):
+        span = f"; {iso(int(history.timestamp[0]))} .. {iso(int(history.timestamp[-1]))}"
+    return (
+        f"read {loaded.rows_read:,} rows in {seconds:.1f} s: {len(history):,} transactions "
+        f"({int(history.labels.sum()):,} fraud), {len(loaded.bad_rows):,} bad rows{span}"
+    )
+
+
+@contextmanager
+def _pipeline(settings: Settings, options: BacktestOptions, history: History) -> Iterator[Replay]:
+    clock = ManualClock(int(history.timestamp[0]))
+    backends, serde, topics = _backends(settings, options.backend, clock)
+    try:
+        backends.broker.admin().create_topics(topics.specs())
+        replay = Replay(
+            run_settings(settings, topics), backends, serde, history, clock, options.label_delay_ms
+        )
+        replay.start()
+        try:
+            yield replay
+        finally:
+            replay.close()
+    finally:
+        if options.backend == "local":
+            _delete_topics(backends, topics)
+        backends.close()
+
+
+def _delete_topics(backends: Backends, topics: Topics) -> None:
+    """A local run's topics go with it (a failure here must not hide the run's own error)."""
+    try:
+        backends.broker.admin().delete_topics([spec.name for spec in topics.specs()])
+    except SentinelError as exc:
+        log.warning("the backtest's topics (%s*) were not deleted: %s", topics.prefix, exc)
+
+
+def run_settings(settings: Settings, topics: Topics) -> Settings:
+    """Consumer groups of the run's own (the prefix keeps a local run off live groups)."""
+    detector = settings.detector
+    return settings.with_overrides(
+        kafka={"topic_prefix": topics.prefix},
+        detector={
+            "group_id": f"{topics.prefix}{detector.group_id}",
+            "feedback_group_id": f"{topics.prefix}{detector.feedback_group_id}",
+        },
+    )
+
+
+def _backends(
+    settings: Settings, backend: str, clock: ManualClock
+) -> tuple[Backends, Serde, Topics]:
+    if backend == "embedded":
+        from stream_sentinel.registry.local import LocalRegistryClient
+
+        return embedded_backends(clock), Serde(LocalRegistryClient.in_memory()), Topics()
+    from stream_sentinel.registry.factory import connect_registry
+
+    prefix = f"backtest-{secrets.token_hex(4)}-"
+    local = settings.with_overrides(kafka={"topic_prefix": prefix}, redis={"key_namespace": prefix})
+    serde = Serde.from_settings(local, connect_registry(local.registry))
+    return real_backends(local), serde, Topics(prefix)
+
+
+# -- the replay ---------------------------------------------------------------------------------
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The replay holds millions of long-lived objects (the history, the embedded broker's
+    logs); left to the cyclic collector they would be rescanned over and over. See
+    :func:`_settle_heap`; everything frozen is handed back to the collector at the end."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _settle_heap() -> None:
+    """After a slice: collect its young garbage, then freeze what survived (it stays)."""
+    gc.collect(1)
+    gc.freeze()
+
+
+def _replay(
+    replay: Replay,
+    options: BacktestOptions,
+    settings: Settings,
+    schedule: list[tuple[int, bool]],
+    model: ModelArtifact | None,
+    progress: Progress | None,
+    notice: Notice | None,
+) -> list[dict[str, Any]]:
+    history = replay.history
+    ts = history.timestamp
+    evaluation_start = int(ts[0]) + options.warmup_ms
+    cut_times = [evaluation_start, *(at for at, _ in schedule)]
+    cuts = [int(np.searchsorted(ts, at, "left")) for at in cut_times]
+    plan = TrainingPlan(options.label_delay_ms, options.train_window_ms)
+    pending = list(schedule)
+    trained: list[dict[str, Any]] = []
+    if not pending:
+        replay.features = None
+    for start, stop in plan_slices(ts, options.batch_rows, options.batch_span_ms, cuts):
+        if model is not None and ts[start] >= evaluation_start:
+            replay.models.swap(model)
+            model = None
+        while pending and ts[start] >= pending[0][0]:
+            at, initial = pending.pop(0)
+            summary = _train(replay, plan, settings, at, initial, notice)
+            if summary is not None:
+                trained.append(summary)
+            _forget_features(replay, plan, pending)
+        replay.run_slice(start, stop)
+        _settle_heap()
+        if progress:
+            progress(stop, len(history))
+    return trained
+
+
+def _train(
+    replay: Replay,
+    plan: TrainingPlan,
+    settings: Settings,
+    at: int,
+    initial: bool,
+    notice: Notice | None,
+) -> dict[str, Any] | None:
+    assert replay.features is not None
+    replay.release_labels(at)
+    try:
+        model = train_at(at, plan, replay.history, replay.features, settings, initial)
+    except ModelError as exc:  # a retraining that cannot happen keeps the current model
+        if notice:
+            notice(f"{iso(at)}: model kept, retraining skipped ({exc})")
+        return None
+    replay.models.swap(model.artifact)
+    summary = {**model.summary, "trained_at": iso(at)}
+    if notice:
+        notice(
+            f"{iso(at)}: model {summary['version']} trained on {summary['rows']:,} released "
+            f"labels ({summary['fraud']:,} fraud) in {summary['seconds']:.1f} s"
+        )
+    return summary
+
+
+def _forget_features(replay: Replay, plan: TrainingPlan, pending: list[tuple[int, bool]]) -> None:
+    """Keep only the feature rows a later training can still use."""
+    if replay.features is None:
+        return
+    if not pending:
+        replay.features = None
+    elif plan.train_window_ms is not None:
+        lo, _ = plan.released_rows(replay.history, pending[0][0])
+        replay.features.forget_before(lo)
+
+
+# -- the report ---------------------------------------------------------------------------------
+def _report(
+    loaded: Loaded,
+    replay: Replay,
+    options: BacktestOptions,
+    evaluation_start: int,
+    models: list[dict[str, Any]],
+) -> dict[str, Any]:
+    history, outcomes = loaded.history, replay.outcomes
+    return {
+        "input": {
+            "path": str(options.path),
+            "mapping": dict(loaded.mapping.describe()),
+            "label_column": options.label_column,
+            "time_format": loaded.time_format,
+            **bad_rows_section(loaded.rows_read, loaded.bad_rows),
+            "transactions": len(history),
+            "fraud": int(history.labels.sum()),
+            "first_event": iso(int(history.timestamp[0])),
+            "last_event": iso(int(history.timestamp[-1])),
+        },
+        "settings": {
+            "backend": options.backend,
+            "label_delay": format_duration(options.label_delay_ms / 1000),
+            "warmup": format_duration(options.warmup_ms / 1000),
+            "retrain_every": _duration(options.retrain_every_ms),
+            "train_window": _duration(options.train_window_ms),
+            "model": str(options.model_path) if options.model_path else "trained at warmup end",
+            "batch_rows": options.batch_rows,
+            "batch_span": _duration(options.batch_span_ms),
+        },
+        "evaluation_start": iso(evaluation_start),
+        "labels_released": replay.labels_released,
+        "dead_letters": outcomes.rejections(),
+        "models": models,
+        "evaluation": evaluation_metrics(history, outcomes, evaluation_start, options.k),
+    }
+
+
+def _duration(ms: int | None) -> str | None:
+    return None if ms is None else format_duration(ms / 1000)
