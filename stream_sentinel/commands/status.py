@@ -1,0 +1,66 @@
+"""`stream-sentinel status`: lag per partition, last commits and dead letters of our groups."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from stream_sentinel.cli import CliContext, pass_cli
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_cli
+def status(cli: CliContext, as_json: bool) -> None:
+    """Show each consumer group of ours: lag per partition, its workers, dead letters."""
+    from stream_sentinel.state.redis import RedisStateStore
+    from stream_sentinel.status import dead_letter_counts, group_status, our_groups
+    from stream_sentinel.transport.kafka import KafkaBroker
+
+    settings = cli.settings
+    admin = KafkaBroker(settings.kafka).admin(timeout_s=10.0)
+    store = RedisStateStore(settings.redis.model_copy(update={"retry_attempts": 2}))
+    groups = [group_status(admin, store, group, topic) for group, topic in our_groups(settings)]
+    dead = dead_letter_counts(store)
+    store.close()
+    if as_json:
+        click.echo(json.dumps({"groups": [g.as_dict() for g in groups], "dead_letters": dead}))
+        return
+    _print(groups, dead)
+
+
+def _print(groups: list[Any], dead: dict[str, int]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    now_ms = time.time() * 1000
+    for group in groups:
+        table = Table(title=f"{group.group} on {group.topic}: lag {group.total_lag:,}")
+        table.add_column("partition", justify="right")
+        table.add_column("committed", justify="right")
+        table.add_column("lag", justify="right")
+        for partition in sorted(group.lag):
+            committed = group.committed.get(partition)
+            table.add_row(
+                str(partition),
+                "-" if committed is None else f"{committed:,}",
+                f"{group.lag[partition]:,}",
+            )
+        console.print(table)
+        for beat in group.workers:
+            last = beat.get("last_commit_ms") or 0
+            ago = f"{(now_ms - last) / 1000:.1f} s ago" if last else "never"
+            console.print(
+                f"  {beat['worker']}: {beat.get('records', 0):,} records, last commit {ago}"
+            )
+        if not group.workers:
+            console.print("  no running workers (heartbeats expire 60 s after a worker stops)")
+    text = ", ".join(f"{k} {v:,}" for k, v in dead.items()) or "none"
+    console.print(f"dead letters: {text}  (stream-sentinel dlq show)")
+
+
+COMMANDS = [status]
