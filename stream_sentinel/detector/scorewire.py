@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import Any
 
 from stream_sentinel.serde import frame
 
@@ -65,7 +64,11 @@ class FraudScoreWriter:
 
     def write(
         self,
-        tx: dict[str, Any],
+        transaction_id: str,
+        user_id: str,
+        merchant_id: str | None,
+        amount: float,
+        event_time: int,
         score: float,
         level: int,
         decision: int,
@@ -80,11 +83,11 @@ class FraudScoreWriter:
         return b"".join(
             (
                 self.header,
-                string(tx["transaction_id"]),
-                string(tx["user_id"]),
-                optional_string(tx.get("merchant_id")),
-                _DOUBLE(float(tx["amount"])),
-                varint(tx["timestamp"]),
+                string(transaction_id),
+                string(user_id),
+                optional_string(merchant_id),
+                _DOUBLE(amount),
+                varint(event_time),
                 varint(produced_time),
                 decided,
                 _DOUBLE(score),

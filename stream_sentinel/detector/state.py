@@ -25,7 +25,7 @@ from stream_sentinel import merchants as merchant_state
 from stream_sentinel.clock import Clock
 from stream_sentinel.config import DetectorSettings
 from stream_sentinel.features import MerchantStats
-from stream_sentinel.profile import DAY_MS, decode_profiles
+from stream_sentinel.profile import DAY_MS, PROFILE_SIZE, decode_profiles
 from stream_sentinel.rules import ControlFlags
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
@@ -81,20 +81,21 @@ class DetectorState:
         missing = [u for u in users if u not in self._profiles]
         stale = self._stale_merchants(merchants)
         batch = Batch()
-        for user in missing:
-            batch.get(keys.PROFILES, keys.user_profile(user))
+        if missing:
+            batch.mget(keys.PROFILES, [keys.user_profile(u) for u in missing])
         for name in keys.CONTROL_SETS:
             batch.zmscore(keys.PIPELINE, name, users)
         for merchant in stale:
             batch.hgetall(keys.PIPELINE, keys.merchant(merchant))
         replies = self.store.execute(batch) if users else []
-        fetched = dict(zip(missing, replies[: len(missing)], strict=True))
+        first = 1 if missing else 0
+        fetched = dict(zip(missing, replies[0] if missing else [], strict=True))
         now = self.clock.now_ms()
         blocked, step_up, watched = (
-            _active(replies[len(missing) + i], now) for i in range(len(keys.CONTROL_SETS))
+            _active(replies[first + i], now) for i in range(len(keys.CONTROL_SETS))
         )
         read_at = time.monotonic()
-        start = len(missing) + len(keys.CONTROL_SETS)
+        start = first + len(keys.CONTROL_SETS)
         for merchant, fields in zip(stale, replies[start:], strict=True):
             self._merchants[merchant] = (merchant_state.parse_counters(fields), read_at)
         profiles = decode_profiles([self._profiles.get(u) or fetched.get(u) for u in users])
@@ -110,8 +111,10 @@ class DetectorState:
     def state_batch(self, delta: PartitionDelta) -> Batch:
         """The state writes of one partition's delta (the loop guards them with a watermark)."""
         batch = Batch()
-        for user, blob in delta.profiles.items():
-            batch.set(keys.PROFILES, keys.user_profile(user), blob, ttl_ms=self._ttl_ms)
+        if delta.profiles:
+            names = [keys.user_profile(user) for user in delta.profiles]
+            blob = b"".join(delta.profiles.values())
+            batch.set_many(keys.PROFILES, names, blob, PROFILE_SIZE, self._ttl_ms)
         touched: set[str] = set()
         for (merchant, day), count in delta.merchant_volume.items():
             key = keys.merchant(merchant)

@@ -19,14 +19,14 @@ import numpy as np
 from stream_sentinel import merchants as merchant_state
 from stream_sentinel.backends import Backends
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
-from stream_sentinel.columns import to_columns
 from stream_sentinel.config import Settings
 from stream_sentinel.detector import outputs
+from stream_sentinel.detector.intake import Intake, RowView, TransactionIntake
 from stream_sentinel.detector.metrics import DetectorMetrics
 from stream_sentinel.detector.scorewire import FraudScoreWriter, optional_string, varint
 from stream_sentinel.detector.scoring import ModelSource, Scored, score_batch
 from stream_sentinel.detector.state import DetectorState, PartitionDelta
-from stream_sentinel.detector.validation import Rejection, check_payload, check_transaction
+from stream_sentinel.detector.validation import Rejection
 from stream_sentinel.features import MerchantStats, TxBatch, featurize
 from stream_sentinel.processing import Step, StreamLoop
 from stream_sentinel.profile import DAY_MS, encode_profiles
@@ -42,13 +42,29 @@ class Prepared:
     """A handled batch: the valid transactions, their features and scores, the rejects."""
 
     records: Sequence[Record]
-    good: list[int]  # positions in ``records`` of the valid transactions
-    txs: list[dict[str, Any]]  # their decoded values
-    rejected: list[tuple[int, Rejection]]
+    intake: Intake  # the valid transactions as columns (row i is records[intake.good[i]])
     features: np.ndarray
     scored: Scored | None
     deltas: dict[int, PartitionDelta]
     decided_time: int = 0
+
+    @property
+    def good(self) -> list[int]:
+        """Positions in ``records`` of the valid transactions."""
+        return self.intake.good
+
+    @property
+    def rejected(self) -> list[tuple[int, Rejection]]:
+        return self.intake.rejected
+
+    @property
+    def transaction_ids(self) -> list[str]:
+        return self.intake.transaction_id
+
+    @property
+    def txs(self) -> Sequence[dict[str, Any]]:
+        """The valid transactions as dicts, built on access (observers; not the hot path)."""
+        return RowView(self.intake)
 
 
 @dataclass
@@ -80,7 +96,9 @@ class DetectorHandler:
         self.topics = Topics.from_settings(settings)
         self.stats = DetectorStats()
         self.on_batch: Callable[[Prepared], None] | None = None  # observers: demo, backtest
-        self._decoder = serde.decoder(TRANSACTIONS)
+        self._intake = TransactionIntake(
+            serde.registry, serde.decoder(TRANSACTIONS), settings.detector
+        )
         self._encode_score = serde.encoder(FRAUD_SCORES)
         self._encode_alert = serde.encoder(FRAUD_ALERTS)
         self._encode_dead = serde.encoder(DEAD_LETTER)
@@ -117,24 +135,24 @@ class DetectorHandler:
         now = self.clock.now_ms()
         stage = self.metrics.stage
         t0 = time.perf_counter()
-        good, txs, rejected = self._decode(records, now)
+        intake = self._intake.take(records, now)
         t1 = time.perf_counter()
         stage.labels("decode").observe(t1 - t0)
         deltas = {r.partition() or 0: PartitionDelta() for r in records}
-        for position, rejection in rejected:
+        for position, rejection in intake.rejected:
             deltas[records[position].partition() or 0].dead_letters[rejection.error_type] += 1
-        if not txs:
-            return Prepared(records, good, txs, rejected, np.empty((0, 0)), None, deltas, now)
-        columns = to_columns(txs)
+        if not len(intake):
+            return Prepared(records, intake, np.empty((0, 0)), None, deltas, now)
+        columns = intake.columns()
         tx = columns.tx
-        partitions = np.array([records[i].partition() or 0 for i in good], dtype=np.int64)
+        partitions = np.array([records[i].partition() or 0 for i in intake.good], dtype=np.int64)
         event_day = int(tx.ts.max() // DAY_MS)
         merchants = columns.merchants if score else []
         batch_state = self.state.read(columns.users, merchants, event_day)
         t2 = time.perf_counter()
         stage.labels("state_read").observe(t2 - t1)
         stats = batch_state.merchant_stats if score else MerchantStats.empty(len(columns.merchants))
-        applied = applies[good]
+        applied = applies[intake.good]
         features = _featurize(batch_state.profiles, tx, stats, applied)
         t3 = time.perf_counter()
         stage.labels("features").observe(t3 - t2)
@@ -146,37 +164,7 @@ class DetectorHandler:
             control = batch_state.control_for(tx.user_ix)
             scored = score_batch(features, control, self.models.current, self.settings)
             stage.labels("score").observe(time.perf_counter() - t3)
-        return Prepared(records, good, txs, rejected, features, scored, deltas, now)
-
-    def _decode(
-        self, records: Sequence[Record], now: int
-    ) -> tuple[list[int], list[dict[str, Any]], list[tuple[int, Rejection]]]:
-        detector = self.settings.detector
-        rejected: list[tuple[int, Rejection]] = []
-        candidates: list[int] = []
-        values = [r.value() for r in records]
-        for i, value in enumerate(values):
-            rejection = check_payload(value, detector)
-            if rejection is None:
-                candidates.append(i)
-            else:
-                rejected.append((i, rejection))
-        decoded, failures = self._decoder.decode_many([values[i] for i in candidates])
-        for failure in failures:
-            rejected.append((candidates[failure.index], Rejection(failure.kind, failure.reason)))
-        good: list[int] = []
-        txs: list[dict[str, Any]] = []
-        for position, record in zip(candidates, decoded, strict=True):
-            if record is None:
-                continue
-            rejection = check_transaction(record, now, detector)
-            if rejection is None:
-                good.append(position)
-                txs.append(record)
-            else:
-                rejected.append((position, rejection))
-        rejected.sort()
-        return good, txs, rejected
+        return Prepared(records, intake, features, scored, deltas, now)
 
     @staticmethod
     def _record_deltas(
@@ -227,20 +215,26 @@ class DetectorHandler:
     def _scores_and_alerts(
         self, prepared: Prepared, scored: Scored, decided: int
     ) -> list[tuple[str, bytes | None, bytes]]:
-        topics, records = self.topics, prepared.records
+        topics, records, intake = self.topics, prepared.records, prepared.intake
         outcome, contributions = scored.outcome, scored.contributions
         writer = self._score_writer()
         decided_wire, model_wire = varint(decided), optional_string(scored.model_version)
         scores, levels = outcome.scores.tolist(), outcome.levels.tolist()
         decisions, alerts = outcome.decisions.tolist(), outcome.alerts.tolist()
+        amounts, stamps = intake.amount.tolist(), intake.timestamp.tolist()
         reasons = scored.reasons()
         out: list[tuple[str, bytes | None, bytes]] = []
-        for row, (position, tx) in enumerate(zip(prepared.good, prepared.txs, strict=True)):
+        for row, position in enumerate(intake.good):
             produced = records[position].timestamp()[1]
-            key = tx["user_id"].encode()
+            user = intake.user_id[row]
+            key = user.encode()
             if writer is not None:
                 value = writer.write(
-                    tx,
+                    intake.transaction_id[row],
+                    user,
+                    intake.merchant_id[row],
+                    amounts[row],
+                    stamps[row],
                     scores[row],
                     levels[row],
                     decisions[row],
@@ -251,11 +245,15 @@ class DetectorHandler:
                     contributions.get(row, ()),
                 )
             else:
-                score = outputs.fraud_score(tx, scored, row, reasons[row], produced, decided)
+                score = outputs.fraud_score(
+                    intake.row(row), scored, row, reasons[row], produced, decided
+                )
                 value = self._encode_score(score)
             out.append((topics.fraud_scores, key, value))
             if alerts[row]:
-                score = outputs.fraud_score(tx, scored, row, reasons[row], produced, decided)
+                score = outputs.fraud_score(
+                    intake.row(row), scored, row, reasons[row], produced, decided
+                )
                 alert = outputs.fraud_alert(score, self.settings.alerts, decided)
                 out.append((topics.fraud_alerts, key, self._encode_alert(alert)))
         return out

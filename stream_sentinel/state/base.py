@@ -59,11 +59,13 @@ WRITE_OPS = frozenset(
         "srem",
         "incrby",
         "pexpire",
+        "set_many",
     }
 )
 READ_OPS = frozenset(
     {
         "get",
+        "mget",
         "pttl",
         "exists",
         "hgetall",
@@ -98,6 +100,22 @@ class Batch:
     # strings and counters
     def get(self, ns: Namespace, key: str) -> Batch:
         return self._add("get", ns, key)
+
+    def mget(self, ns: Namespace, keys: Sequence[str]) -> Batch:
+        """Many string values in one command (reply: a list, None where missing)."""
+        if not keys:
+            raise ValueError("mget needs at least one key")
+        return self._add("mget", ns, "", tuple(keys))
+
+    def set_many(
+        self, ns: Namespace, keys: Sequence[str], blob: bytes, size: int, ttl_ms: int
+    ) -> Batch:
+        """Fixed-size values cut from one blob (``size`` bytes each, in key order), with a TTL.
+
+        One command instead of one per key: cheap to build, cheap to ship."""
+        if len(blob) != size * len(keys):
+            raise ValueError(f"blob of {len(blob)} bytes is not {len(keys)} values of {size}")
+        return self._add("set_many", ns, "", tuple(keys), blob, size, ttl_ms)
 
     def set(self, ns: Namespace, key: str, value: bytes, ttl_ms: int | None = None) -> Batch:
         return self._add("set", ns, key, value, ttl_ms)

@@ -150,6 +150,15 @@ class MemoryStateStore:
         if ttl_ms is not None:
             db.expires[key] = self._clock.now_ms() + ttl_ms
 
+    def _mget(self, db: _Db, key: str, keys: tuple[str, ...]) -> list[bytes | None]:
+        return [self._get(db, k) for k in keys]
+
+    def _set_many(
+        self, db: _Db, key: str, keys: tuple[str, ...], blob: bytes, size: int, ttl_ms: int
+    ) -> None:
+        for i, name in enumerate(keys):
+            self._set(db, name, blob[i * size : (i + 1) * size], ttl_ms)
+
     def _delete(self, db: _Db, key: str) -> int:
         existed = db.alive(key)
         db.data.pop(key, None)

@@ -55,7 +55,12 @@ local n = #ARGV
 while i <= n do
   local cmd, db, key, nargs = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
   if db ~= selected then redis.call('SELECT', db); selected = db end
-  if nargs > 0 then
+  if cmd == 'SETMANY' then
+    local ttl, size, blob = ARGV[i + 4], tonumber(ARGV[i + 5]), ARGV[i + 6]
+    for k = 0, nargs - 4 do
+      redis.call('SET', ARGV[i + 7 + k], string.sub(blob, k * size + 1, (k + 1) * size), 'PX', ttl)
+    end
+  elseif nargs > 0 then
     redis.call(cmd, key, unpack(ARGV, i + 4, i + 3 + nargs))
   else
     redis.call(cmd, key)
@@ -84,6 +89,9 @@ def probe_redis(url: str, password: str | None = None, timeout_s: float = 2.0) -
 def wire(command: Command, prefix: str) -> tuple[str, list[Any]]:
     """The Redis command name and arguments (after the key) of a write command."""
     op, args = command.op, command.args
+    if op == "set_many":
+        keys, blob, size, ttl_ms = args
+        return "SETMANY", [ttl_ms, size, blob, *(prefix + key for key in keys)]
     if op == "set":
         value, ttl_ms = args
         return "SET", [value] if ttl_ms is None else [value, "PX", ttl_ms]
@@ -107,6 +115,7 @@ def _parse_pairs(pairs: Any) -> list[tuple[str, float]]:
 #: Reply normalisers per opcode (what redis-py returns -> what the interface promises).
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "set": lambda r: None,
+    "set_many": lambda r: None,
     "ltrim": lambda r: None,
     "exists": bool,
     "pexpire": bool,
@@ -118,6 +127,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "zrangebyscore": _parse_pairs,
     "smembers": _decode_members,
     "lrange": list,
+    "mget": list,
 }
 
 
@@ -184,6 +194,12 @@ class RedisStateStore:
             pipe.zrangebyscore(key, low, high, withscores=True, **extra)
         elif op == "zmscore":
             pipe.zmscore(key, list(args[0]))
+        elif op == "mget":
+            pipe.mget([self._prefix + k for k in args[0]])
+        elif op == "set_many":
+            keys, blob, size, ttl_ms = args
+            for i, name in enumerate(keys):
+                pipe.set(self._prefix + name, blob[i * size : (i + 1) * size], px=ttl_ms)
         elif op in ("get", "hgetall", "smembers", "zcard", "llen", "pttl", "exists"):
             getattr(pipe, op)(key)
         elif op in ("hget", "zscore", "sismember", "lrange"):

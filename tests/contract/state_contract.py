@@ -32,6 +32,28 @@ class StateStoreContract:
         )
         assert replies == [None, b"\x00\x01profile", None, 5, 3, True, 1, False]
 
+    def test_many_values_in_one_command(self, store: StateStore) -> None:
+        blob = b"aaaa" + b"bbbb" + b"cccc"
+        store.execute(
+            Batch().set_many(NS.PROFILES, ["user:a", "user:b", "user:c"], blob, 4, 60_000)
+        )
+        replies = store.execute(
+            Batch()
+            .mget(NS.PROFILES, ["user:c", "user:x", "user:a"])
+            .get(NS.PROFILES, "user:b")
+            .pttl(NS.PROFILES, "user:a")
+        )
+        assert replies[:2] == [[b"cccc", None, b"aaaa"], b"bbbb"]
+        assert 59_000 < replies[2] <= 60_000
+        guarded = Batch().set_many(NS.PROFILES, ["user:a", "user:d"], b"AAAADDDD", 4, 30_000)
+        assert store.apply_guarded(Guard(NS.PIPELINE, "wm", "0", 1), guarded) is Outcome.APPLIED
+        assert store.execute(Batch().mget(NS.PROFILES, ["user:a", "user:d", "user:b"])) == [
+            [b"AAAA", b"DDDD", b"bbbb"]
+        ]
+        assert 0 < store.execute(Batch().pttl(NS.PROFILES, "user:d"))[0] <= 30_000
+        with pytest.raises(ValueError, match="not 2 values of 4"):
+            Batch().set_many(NS.PROFILES, ["a", "b"], b"12345", 4, 1000)
+
     def test_namespaces_are_separate_keyspaces(self, store: StateStore) -> None:
         store.execute(Batch().set(NS.PROFILES, "k", b"profiles").set(NS.PIPELINE, "k", b"pipe"))
         replies = store.execute(

@@ -78,15 +78,12 @@ def test_records_are_identical_to_the_generic_encoders() -> None:
     generic = serde.encoder("fraud-scores")
     writer = FraudScoreWriter(generic.schema_id)  # type: ignore[attr-defined]
     for record in cases():
-        tx = {
-            "transaction_id": record["transaction_id"],
-            "user_id": record["user_id"],
-            "merchant_id": record["merchant_id"],
-            "amount": record["amount"],
-            "timestamp": record["event_time"],
-        }
         fast = writer.write(
-            tx,
+            record["transaction_id"],
+            record["user_id"],
+            record["merchant_id"],
+            record["amount"],
+            record["event_time"],
             record["score"],
             int(RiskLevel[record["risk_level"]]),
             [d.value for d in DECISIONS].index(record["decision"]),
