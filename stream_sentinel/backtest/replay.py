@@ -177,7 +177,7 @@ class Replay:
 
     def _collect(self, prepared: Prepared) -> None:
         where = self._where  # transaction ids are unique (ingestion drops repeats)
-        rows = np.array([where[tx["transaction_id"]] for tx in prepared.txs], dtype=np.int64)
+        rows = np.array([where[t] for t in prepared.transaction_ids], dtype=np.int64)
         assert prepared.scored is not None
         self.outcomes.record(rows, prepared.scored)
         for position, rejection in prepared.rejected:
