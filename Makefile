@@ -9,9 +9,11 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-unit test-integration lint setup setup-runtime setup-dev setup-kafka setup-redis setup-java bench clean
 
-## demo: the whole system in one process on embedded backends (needs only Python >= 3.11)
+## demo: the whole system in one process on embedded backends (needs only Python >= 3.11);
+## flags go through DEMO_ARGS, e.g. make demo DEMO_ARGS="--duration 2m --rate 5000"
+DEMO_ARGS ?=
 demo: setup-runtime
-	$(SENTINEL) demo
+	$(SENTINEL) demo $(DEMO_ARGS)
 
 ## test: installs everything (Python deps, Kafka jars via Maven, redis-server) and runs every tier
 test: setup-dev setup-kafka setup-redis
