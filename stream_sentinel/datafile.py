@@ -53,10 +53,12 @@ def _typed(row: dict[str, Any], path: Path, number: int) -> dict[str, Any]:
     record = {k: (None if v == "" else v) for k, v in row.items()}
     try:
         for name in _FLOATS:
-            if record.get(name) is not None:
-                record[name] = float(record[name])
+            value = record.get(name)
+            if value is not None:
+                record[name] = float(value)
         for name in _INTS:
-            record[name] = int(record[name])
+            stamp = record.get(name)
+            record[name] = int(stamp if stamp is not None else "")
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{path}, row {number}: {exc}") from None
     for name in ("transaction_id", "user_id", "merchant_id", "device_id"):

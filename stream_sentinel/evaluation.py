@@ -17,13 +17,13 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, tied values sharing the average of their ranks (vectorised)."""
     order = np.argsort(values, kind="mergesort")
-    ordered = values[order]
+    _, inverse, counts = np.unique(values[order], return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    average = (ends - counts + ends + 1) / 2.0
     ranks = np.empty(len(values))
-    starts = np.r_[0, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1]
-    ends = np.r_[starts[1:], len(values)]
-    for start, end in zip(starts, ends, strict=True):
-        ranks[order[start:end]] = (start + end + 1) / 2.0  # ranks are 1-based
+    ranks[order] = average[inverse]
     return ranks
 
 

@@ -234,8 +234,10 @@ class StreamLoop(NoopListener):
         return {p: outcome is Outcome.APPLIED for p, outcome in outcomes.items()}
 
     def _guard(self, partition: int, next_offset: int) -> Guard:
-        expect = self._expected.get(partition, "any")
-        return Guard(keys.PIPELINE, self.watermark_key, str(partition), next_offset, expect)
+        if partition in self._expected:
+            expect = self._expected[partition]
+            return Guard(keys.PIPELINE, self.watermark_key, str(partition), next_offset, expect)
+        return Guard(keys.PIPELINE, self.watermark_key, str(partition), next_offset)
 
     def _rebuild(self, partition: int, end: int) -> None:
         """Redis lost writes (e.g. it crashed under AOF everysec): re-apply from its watermark."""

@@ -302,7 +302,7 @@ class KafkaConsumer:
         for message in messages:
             if message.error() is not None:
                 return self._without_errors(messages)
-        return messages  # type: ignore[no-any-return]
+        return messages  # type: ignore[return-value]
 
     def _without_errors(self, messages: list[Any]) -> list[Record]:
         good = []

@@ -50,7 +50,9 @@ class MemoryProducer:
             elif not 0 <= partition < count:
                 raise TransportError(f"unknown partition {topic}[{partition}] ({count} partitions)")
             stamp = self._cluster.clock.now_ms() if timestamp_ms is None else timestamp_ms
-            hdrs = [(k, v) for k, v in headers] if headers else None
+            hdrs: list[tuple[str, bytes | None]] | None = (
+                [(k, v) for k, v in headers] if headers else None
+            )
             if self._txn_id is not None:
                 self._require_txn()
                 self._buffer.append((topic, partition, key, value, stamp, hdrs, on_delivery))
