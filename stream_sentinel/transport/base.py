@@ -141,8 +141,9 @@ class Consumer(Protocol):
     def consume(self, max_records: int, timeout_s: float) -> list[Record]:
         """Up to ``max_records`` records; waits at most ``timeout_s`` for the first one."""
 
-    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Synchronously commit ``offsets`` (the next offset to read) for the group."""
+    def commit(self, offsets: Mapping[TopicPartition, int], asynchronous: bool = False) -> None:
+        """Commit ``offsets`` (the next offset to read) for the group; synchronously unless
+        ``asynchronous`` (then a failure only shows in the log)."""
 
     def committed(
         self, partitions: Sequence[TopicPartition], timeout_s: float = 10.0

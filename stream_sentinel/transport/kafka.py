@@ -316,9 +316,12 @@ class KafkaConsumer:
                 log.warning("Kafka consumer: %s (retrying)", error.str())
         return good
 
-    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+    def commit(self, offsets: Mapping[TopicPartition, int], asynchronous: bool = False) -> None:
         try:
-            self._consumer.commit(offsets=_kafka_tps(offsets), asynchronous=False)
+            if asynchronous:
+                self._consumer.commit(offsets=_kafka_tps(offsets), asynchronous=True)
+            else:
+                self._consumer.commit(offsets=_kafka_tps(offsets), asynchronous=False)
         except KafkaException as exc:
             raise TransportError(f"commit failed: {exc.args[0].str()}") from exc
 

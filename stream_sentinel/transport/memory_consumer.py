@@ -127,7 +127,7 @@ class MemoryConsumer:
         return out
 
     # -- offsets ----------------------------------------------------------------------------------
-    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+    def commit(self, offsets: Mapping[TopicPartition, int], asynchronous: bool = False) -> None:
         if self._group_id is None:
             raise TransportError("commit() needs a consumer created with a group_id")
         with self._cluster.lock:

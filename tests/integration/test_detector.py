@@ -19,6 +19,7 @@ from tests.integration.detector_support import (
     detect,
     finish,
     produce,
+    profile_counts,
     read_all,
     serde_for,
     transactions,
@@ -109,3 +110,22 @@ def test_a_worker_joining_and_leaving_mid_stream_loses_and_doubles_nothing(
     assert "detector summary" in output
     finish(steady)
     assert_exactly_once(settings, sent)
+
+
+def test_at_least_once_may_repeat_outputs_but_never_double_counts_state(
+    settings: Settings, tmp_path: Path
+) -> None:
+    alo = settings.with_overrides(detector={"guarantee": "at-least-once"})
+    create_topics(alo)
+    sent = transactions(30_000, users=2000, seed=8)
+    produce(alo, sent)
+    first = detect(alo, tmp_path)
+    wait_until(lambda: applied_offsets(alo) > 4000, what="the detector to make progress")
+    first.kill()
+    first.wait()
+    output = finish(detect(alo, tmp_path, "--until-idle", "3"))
+    assert "at-least-once" in output
+    scores = read_all(alo, "fraud-scores", expect=len(sent))
+    assert {s["transaction_id"] for s in scores} == {r["transaction_id"] for r in sent}
+    expected = Counter(r["user_id"] for r in sent)
+    assert profile_counts(alo, expected) == dict(expected)
