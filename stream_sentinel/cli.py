@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,24 @@ class CliContext:
 
 
 pass_cli = click.make_pass_decorator(CliContext)
+
+
+def stop_on_signals() -> threading.Event:
+    """Ctrl-C / SIGTERM set the returned event: finish the batch in hand, commit, close, exit 0.
+
+    A second Ctrl-C aborts at once. Install it first thing, so a signal during start-up still
+    means "stop cleanly"."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nstopping after the current batch (Ctrl-C again to abort)", err=True)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
 
 
 class _Group(click.Group):

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from stream_sentinel.alerts.processor import AlertWorker
-from stream_sentinel.state import keys
-from stream_sentinel.state.base import Batch
-from stream_sentinel.transport.base import Consumer
-
-log = logging.getLogger(__name__)
-HEARTBEAT_S = 2.0
-STATUS_TTL_MS = 60_000
-#: A processor that got no partitions at all counts as idle once it has waited this long.
-UNASSIGNED_GRACE_S = 15.0
+from stream_sentinel.running import (
+    HEARTBEAT_S,
+    UNASSIGNED_GRACE_S,
+    consumer_caught_up,
+    publish_heartbeat,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +71,15 @@ class AlertRun:
         consumer = self.worker.loop.consumer
         if consumer is None or not consumer.assignment():
             return self.clock.monotonic() - self._started >= UNASSIGNED_GRACE_S
-        return _caught_up(consumer)
+        return consumer_caught_up(consumer)
 
     def heartbeat(self) -> None:
         """This processor's figures for `stream-sentinel status` (a key with a TTL)."""
         self._last_heartbeat = self.clock.monotonic()
         summary = self.summary()
-        key = keys.worker_status(self.worker.settings.alerts.group_id, self.name)
-        try:
-            blob = json.dumps(summary).encode()
-            self.worker.store.execute(Batch().set(keys.PIPELINE, key, blob, STATUS_TTL_MS))
-        except Exception as exc:  # a heartbeat must never stop the processor
-            log.warning("heartbeat not written: %s", exc)
+        publish_heartbeat(
+            self.worker.store, self.worker.settings.alerts.group_id, self.name, summary
+        )
         if self.on_heartbeat is not None:
             self.on_heartbeat(summary)
 
@@ -96,12 +88,3 @@ class AlertRun:
         summary["worker"] = self.name
         summary["elapsed_s"] = round(self.clock.monotonic() - self._started, 3)
         return summary
-
-
-def _caught_up(consumer: Consumer) -> bool:
-    for tp in consumer.assignment():
-        low, high = consumer.watermarks(tp, 5.0)
-        position = consumer.position(tp)
-        if high > (position if position is not None else low):
-            return False
-    return True

@@ -7,15 +7,13 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.cli import CliContext, pass_cli, stop_on_signals
 from stream_sentinel.domain import Label, RiskLevel
 
 if TYPE_CHECKING:
@@ -104,27 +102,13 @@ def run(
     )
     if metrics_port is not None:
         click.echo(f"metrics: http://127.0.0.1:{worker.metrics.serve(metrics_port)}/metrics")
-    stop = threading.Event()
-    _on_signals(stop)
+    stop = stop_on_signals()
     try:
         limits = RunLimits(until_idle, max_records)
         summary = AlertRun(worker, limits, f"alerts-{instance}").run(stop.is_set)
     finally:
         backends.close()
     _print_summary(summary)
-
-
-def _on_signals(stop: threading.Event) -> None:
-    """Ctrl-C / SIGTERM: finish the batch in hand, commit, close and exit 0."""
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        click.echo("stopping after the current batch (Ctrl-C again to abort)", err=True)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

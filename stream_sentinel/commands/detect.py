@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 from typing import Any
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.cli import CliContext, pass_cli, stop_on_signals
 
 
 @click.command("detect")
@@ -73,8 +71,7 @@ def detect(
     slot: int,
 ) -> None:
     """Score transactions from Kafka: a decision for each, an alert for the risky ones."""
-    stop = threading.Event()
-    _on_signals(stop)  # first: a signal during start-up must still mean "stop cleanly"
+    stop = stop_on_signals()
     from stream_sentinel.detector.runner import RunOptions, build_process, run_workers
 
     cli.override("detector", guarantee=guarantee)
@@ -94,19 +91,6 @@ def detect(
         summary = run_workers(settings, workers, options, stop, status.update, first_slot=slot)
     status.finish()
     _print_summary(summary)
-
-
-def _on_signals(stop: threading.Event) -> None:
-    """Ctrl-C / SIGTERM: finish the batch in hand, commit, close and exit 0."""
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        click.echo("\nstopping after the current batch (Ctrl-C again to abort)", err=True)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
 
 
 class _StatusLine:

@@ -8,7 +8,6 @@ same consumer groups; Kafka spreads the partitions over them.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import queue
@@ -29,18 +28,17 @@ from stream_sentinel.detector.scoring import ModelSource
 from stream_sentinel.detector.worker import DetectorWorker
 from stream_sentinel.processing import StreamLoop
 from stream_sentinel.registry.factory import connect_registry
+from stream_sentinel.running import (
+    HEARTBEAT_S,
+    UNASSIGNED_GRACE_S,
+    consumer_caught_up,
+    publish_heartbeat,
+)
 from stream_sentinel.scoring.store import ModelStore
 from stream_sentinel.serde import Serde
-from stream_sentinel.state import keys
-from stream_sentinel.state.base import Batch
 from stream_sentinel.topics import Topics
-from stream_sentinel.transport.base import Consumer, TopicPartition
 
 log = logging.getLogger(__name__)
-HEARTBEAT_S = 2.0
-STATUS_TTL_MS = 60_000
-#: A worker with no partitions at all counts as idle once it has waited this long for some.
-UNASSIGNED_GRACE_S = 15.0
 
 
 @dataclass
@@ -166,12 +164,8 @@ class DetectorProcess:
         """Publish this worker's figures for `stream-sentinel status` (a key with a TTL)."""
         self._last_heartbeat = time.monotonic()
         summary = self.summary()
-        key = keys.worker_status(self.settings.detector.group_id, self.worker_name)
-        try:
-            blob = json.dumps(summary).encode()
-            self.backends.state.execute(Batch().set(keys.PIPELINE, key, blob, STATUS_TTL_MS))
-        except Exception as exc:  # a heartbeat must never stop the pipeline
-            log.warning("heartbeat not written: %s", exc)
+        group = self.settings.detector.group_id
+        publish_heartbeat(self.backends.state, group, self.worker_name, summary)
         if self.on_heartbeat is not None:
             self.on_heartbeat(summary)
 
@@ -182,28 +176,6 @@ class DetectorProcess:
         summary["elapsed_s"] = round(time.monotonic() - self._started, 3)
         summary["rate"] = summary["records"] / max(summary["elapsed_s"], 1e-9)
         return summary
-
-
-def consumer_caught_up(consumer: Consumer) -> bool:
-    """True when the consumer has read every assigned partition to its high watermark.
-
-    A partition it has not read from yet counts from its committed offset (its position is
-    unknown until a record arrives), so a partition someone else already finished is done."""
-    unread: list[TopicPartition] = []
-    for tp in consumer.assignment():
-        low, high = consumer.watermarks(tp, 5.0, cached=True)
-        position = consumer.position(tp)
-        if position is None:
-            if high > low:
-                unread.append(tp)
-        elif high > position:
-            return False
-    if not unread:
-        return True
-    committed = consumer.committed(unread, 5.0)
-    return all(
-        (committed.get(tp) or 0) >= consumer.watermarks(tp, 5.0, cached=True)[1] for tp in unread
-    )
 
 
 def build_process(
