@@ -60,9 +60,15 @@ def volume_increments(merchant_ix: np.ndarray, days: np.ndarray) -> list[tuple[i
     known = merchant_ix >= 0
     if not known.any():
         return []
-    pairs = np.stack([merchant_ix[known], days[known]], axis=1)
-    unique, counts = np.unique(pairs, axis=0, return_counts=True)
-    return [(int(m), int(d), int(c)) for (m, d), c in zip(unique, counts, strict=True)]
+    merchant, day = merchant_ix[known], days[known]
+    first = int(day.min())
+    span = int(day.max()) - first + 1
+    # one int64 key per (merchant, day): a 1-D unique is several times faster than axis=0
+    keys, counts = np.unique(merchant * span + (day - first), return_counts=True)
+    return [
+        (int(k // span), int(k % span) + first, int(c))
+        for k, c in zip(keys.tolist(), counts.tolist(), strict=True)
+    ]
 
 
 def stale_fields(fields: Mapping[str, bytes], today: int) -> list[str]:
@@ -73,3 +79,49 @@ def stale_fields(fields: Mapping[str, bytes], today: int) -> list[str]:
         if day.lstrip("-").isdigit() and int(day) <= today - RETENTION_DAYS:
             stale.append(name)
     return stale
+
+
+class CachedMerchant:
+    """One merchant's counters as last read, with its window sums kept up to date.
+
+    Summing 30 days of counters for every merchant of every batch was the detector's most
+    expensive pure-Python step; the sums are computed once per (read, event day) and then
+    moved by each increment."""
+
+    __slots__ = ("counters", "day", "read_at", "sums")
+
+    def __init__(self, counters: dict[str, dict[int, float]], read_at: float) -> None:
+        self.counters = counters
+        self.read_at = read_at
+        self.day: int | None = None
+        self.sums = (0.0, 0.0, 0.0, 0.0)  # volume 7d, volume 30d, fraud 7d, fraud 30d
+
+    def window_sums(self, today: int) -> tuple[float, float, float, float]:
+        if self.day != today:
+            volume, fraud = self.counters[VOLUME], self.counters[FRAUD]
+            self.sums = (
+                _window(volume, today, 7),
+                _window(volume, today, 30),
+                _window(fraud, today, 7),
+                _window(fraud, today, 30),
+            )
+            self.day = today
+        return self.sums
+
+    def add_volume(self, day: int, count: int) -> None:
+        volume = self.counters[VOLUME]
+        volume[day] = volume.get(day, 0.0) + count
+        if self.day is not None:
+            v7, v30, f7, f30 = self.sums
+            in7, in30 = self.day - 7 < day <= self.day, self.day - 30 < day <= self.day
+            self.sums = (v7 + count * in7, v30 + count * in30, f7, f30)
+
+
+def stats_for_cached(merchants: Sequence[CachedMerchant], today: int) -> MerchantStats:
+    """Window sums of cached merchants as the features' arrays."""
+    stats = MerchantStats.empty(len(merchants))
+    for i, merchant in enumerate(merchants):
+        v7, v30, f7, f30 = merchant.window_sums(today)
+        stats.volume_7d[i], stats.volume_30d[i] = v7, v30
+        stats.fraud_7d[i], stats.fraud_30d[i] = f7, f30
+    return stats

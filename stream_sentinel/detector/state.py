@@ -30,7 +30,7 @@ from stream_sentinel.rules import ControlFlags
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
 
-Counters = dict[str, dict[int, float]]
+TTL_REFRESH_S = 3600.0
 
 
 @dataclass
@@ -72,8 +72,9 @@ class DetectorState:
         self.merchant_refresh_s = merchant_refresh_s
         self._profiles: dict[str, bytes] = {}  # user -> profile blob (clean: equal to Redis)
         self._owner: dict[str, int] = {}  # user -> partition
-        self._merchants: dict[str, tuple[Counters, float]] = {}  # merchant -> (counters, read at)
+        self._merchants: dict[str, merchant_state.CachedMerchant] = {}
         self._ttl_ms = settings.profile_ttl_days * DAY_MS
+        self._ttl_refreshed: dict[str, float] = {}  # merchant key -> when we last set its TTL
 
     # -- reading ------------------------------------------------------------------------------
     def read(self, users: Sequence[str], merchants: Sequence[str], event_day: int) -> BatchState:
@@ -97,15 +98,17 @@ class DetectorState:
         read_at = time.monotonic()
         start = first + len(keys.CONTROL_SETS)
         for merchant, fields in zip(stale, replies[start:], strict=True):
-            self._merchants[merchant] = (merchant_state.parse_counters(fields), read_at)
+            counters = merchant_state.parse_counters(fields)
+            self._merchants[merchant] = merchant_state.CachedMerchant(counters, read_at)
         profiles = decode_profiles([self._profiles.get(u) or fetched.get(u) for u in users])
-        counters = [self._merchants[m][0] for m in merchants]
-        stats = merchant_state.stats_for_counters(counters, event_day)
+        cached = [self._merchants[m] for m in merchants]
+        stats = merchant_state.stats_for_cached(cached, event_day)
         return BatchState(profiles, blocked, step_up, watched, stats)
 
     def _stale_merchants(self, merchants: Sequence[str]) -> list[str]:
         horizon = time.monotonic() - self.merchant_refresh_s
-        return [m for m in merchants if m not in self._merchants or self._merchants[m][1] < horizon]
+        cache = self._merchants
+        return [m for m in merchants if m not in cache or cache[m].read_at < horizon]
 
     # -- writing ------------------------------------------------------------------------------
     def state_batch(self, delta: PartitionDelta) -> Batch:
@@ -122,8 +125,12 @@ class DetectorState:
                 keys.PIPELINE, key, merchant_state.field(merchant_state.VOLUME, day), count
             )
             touched.add(key)
+        now = time.monotonic()
         for key in sorted(touched):
-            batch.pexpire(keys.PIPELINE, key, self._ttl_ms)
+            # the TTL only needs refreshing now and then: a 35-day TTL cannot run out in an hour
+            if now - self._ttl_refreshed.get(key, -TTL_REFRESH_S) >= TTL_REFRESH_S:
+                batch.pexpire(keys.PIPELINE, key, self._ttl_ms)
+                self._ttl_refreshed[key] = now
         for reason, count in delta.dead_letters.items():
             batch.hincrby(keys.PIPELINE, keys.DEAD_LETTER_COUNTS, reason, count)
         return batch
@@ -139,8 +146,7 @@ class DetectorState:
             self._owner[user] = partition
         for (merchant, day), count in delta.merchant_volume.items():
             if merchant in self._merchants:
-                volume = self._merchants[merchant][0][merchant_state.VOLUME]
-                volume[day] = volume.get(day, 0.0) + count
+                self._merchants[merchant].add_volume(day, count)
         excess = len(self._profiles) - self.settings.user_cache_size
         if excess > 0:
             for user in list(self._profiles)[:excess]:
