@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stream_sentinel.errors import SentinelError
+from stream_sentinel.registry.client import SchemaRegistryClient
 from stream_sentinel.state.base import Batch, Namespace, StateStore
 from stream_sentinel.topics import LAYOUT, Topics
 from stream_sentinel.transport.base import Admin, Broker, TopicPartition, TopicSpec
@@ -177,3 +178,17 @@ def _aof(store: StateStore) -> str:
     if not info.aof_enabled:
         raise AssertionError("appendonly is off: a restart would lose state (set appendonly yes)")
     return f"appendonly yes (Redis {info.version})"
+
+
+def check_registry(registry: SchemaRegistryClient, topics: Topics) -> list[CheckResult]:
+    """The registry answers, and which of our contracts it holds."""
+    return [_guarded("registry: subjects", lambda: _subjects(registry, topics))]
+
+
+def _subjects(registry: SchemaRegistryClient, topics: Topics) -> str:
+    started = time.perf_counter()
+    subjects = registry.subjects()
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    ours = [s for s in subjects if s.startswith(topics.prefix) and s.endswith("-value")]
+    hint = "" if ours else " (stream-sentinel schemas register adds ours)"
+    return f"answered in {elapsed_ms:.1f} ms: {len(subjects)} subject(s), {len(ours)} of ours{hint}"

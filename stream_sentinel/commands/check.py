@@ -12,7 +12,8 @@ from stream_sentinel.cli import CliContext, pass_cli
 @pass_cli
 def check(cli: CliContext, timeout: float) -> None:
     """Check Kafka, Redis and the schema registry; exit 1 naming whatever fails."""
-    from stream_sentinel.health import check_kafka, check_redis
+    from stream_sentinel.health import check_kafka, check_redis, check_registry
+    from stream_sentinel.registry.factory import connect_registry
     from stream_sentinel.state.redis import RedisStateStore
     from stream_sentinel.topics import Topics
     from stream_sentinel.transport.kafka import KafkaBroker
@@ -20,10 +21,16 @@ def check(cli: CliContext, timeout: float) -> None:
     settings = cli.settings.with_overrides(redis={"retry_attempts": 1})
     broker = KafkaBroker(settings.kafka)
     store = RedisStateStore(settings.redis)
-    click.echo(f"Kafka {settings.kafka.bootstrap}, Redis {settings.redis.url}")
+    click.echo(
+        f"Kafka {settings.kafka.bootstrap}, Redis {settings.redis.url}, "
+        f"schema registry {settings.registry.url}"
+    )
     results = check_kafka(broker, broker.admin(timeout), Topics.from_settings(settings))
     results += check_redis(store)
     store.close()
+    registry = connect_registry(settings.registry.model_copy(update={"timeout_s": timeout}))
+    results += check_registry(registry, Topics.from_settings(settings))
+    registry.close()
     for result in results:
         mark = click.style("PASS", fg="green") if result.ok else click.style("FAIL", fg="red")
         click.echo(f"{mark}  {result.name:<36} {result.detail}")

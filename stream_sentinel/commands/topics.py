@@ -69,6 +69,8 @@ def list_topics(cli: CliContext) -> None:
             status,
         )
     Console().print(table)
+    for problem in problems:
+        click.echo(f"differs: {problem}")
     if problems:
         click.echo(
             f"{len(problems)} difference(s) from the expected layout; "
