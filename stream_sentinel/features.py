@@ -219,7 +219,9 @@ def haversine_km(
 def _travel_features(
     out: np.ndarray, prior: np.ndarray, tx: TxBatch, rows: np.ndarray, has: np.ndarray
 ) -> None:
-    gap_s = np.where(has, np.maximum(tx.ts[rows] - prior["last_ts"], 0) / 1000.0, np.nan)
+    # A late event (older than the newest seen) is measured against the newest one in either
+    # direction: its distance from the newest place over the time between them.
+    gap_s = np.where(has, np.abs(tx.ts[rows] - prior["last_ts"]) / 1000.0, np.nan)
     out[:, F["seconds_since_last"]] = gap_s
     distance = haversine_km(
         prior["last_lat"].astype(np.float64),
@@ -289,21 +291,28 @@ def _updated(prior: np.ndarray, tx: TxBatch, rows: np.ndarray) -> np.ndarray:
     p["mean_amount"] += delta / n
     p["m2_amount"] += delta * (amount - p["mean_amount"])
     p["n_total"] = np.minimum(n, np.iinfo(np.uint32).max)
+    # "Last" means newest in event time: a late event counts, but does not move them back.
+    newest = ~has | (ts >= p["last_ts"])
     p["last_ts"] = np.where(has, np.maximum(p["last_ts"], ts), ts)
-    located = np.isfinite(tx.lat[rows]) & np.isfinite(tx.lon[rows])
+    located = newest & np.isfinite(tx.lat[rows]) & np.isfinite(tx.lon[rows])
     p["last_lat"] = np.where(located, tx.lat[rows], p["last_lat"])
     p["last_lon"] = np.where(located, tx.lon[rows], p["last_lon"])
-    p["flags"] = np.where(tx.card_present[rows], FLAG_CARD_PRESENT, 0)
+    p["flags"] = np.where(newest, np.where(tx.card_present[rows], FLAG_CARD_PRESENT, 0), p["flags"])
     _remember(p, "merchants", "merchant_ptr", MERCHANT_SLOTS, tx.merchant_hash[rows], r)
     _remember(p, "devices", "device_ptr", DEVICE_SLOTS, tx.device_hash[rows], r)
     _count_hour(p, ts, r)
-    day = ts // DAY_MS
-    same_day = has & (p["daily_day"] == day)
-    p["daily_count"] = np.where(
-        same_day, np.minimum(p["daily_count"].astype(np.int64) + 1, _U2_MAX), 1
-    )
-    p["daily_day"] = day
+    _count_day(p, ts // DAY_MS, has)
     return p
+
+
+def _count_day(p: np.ndarray, day: np.ndarray, has: np.ndarray) -> None:
+    """Today's count: one more on the same day, a fresh count on a later day; a late event
+    from an earlier day leaves today's count alone."""
+    same_day = has & (p["daily_day"] == day)
+    later = ~has | (day > p["daily_day"])
+    counted = np.minimum(p["daily_count"].astype(np.int64) + 1, _U2_MAX)
+    p["daily_count"] = np.where(same_day, counted, np.where(later, 1, p["daily_count"]))
+    p["daily_day"] = np.where(later, day, p["daily_day"])
 
 
 def _advance_ring(

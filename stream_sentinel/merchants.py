@@ -2,7 +2,8 @@
 
 Merchants see transactions from every partition, so their state has many writers and is only
 ever changed with atomic increments: ``n:{day}`` counts transactions of that event day, ``f:{day}``
-and ``l:{day}`` count fraud labels and all labels for transactions of that day (arriving later).
+and ``l:{day}`` count fraud labels and all labels for transactions of that day (arriving later);
+counters older than RETENTION_DAYS are removed by the detector now and then.
 Days are days since the epoch in event time, so replays of old data behave like live traffic.
 Pure parsing and aggregation here; the detector does the I/O.
 """
@@ -69,16 +70,6 @@ def volume_increments(merchant_ix: np.ndarray, days: np.ndarray) -> list[tuple[i
         (int(k // span), int(k % span) + first, int(c))
         for k, c in zip(keys.tolist(), counts.tolist(), strict=True)
     ]
-
-
-def stale_fields(fields: Mapping[str, bytes], today: int) -> list[str]:
-    """Counters older than the retention window (removed when the merchant is next written)."""
-    stale = []
-    for name in fields:
-        _, _, day = name.partition(":")
-        if day.lstrip("-").isdigit() and int(day) <= today - RETENTION_DAYS:
-            stale.append(name)
-    return stale
 
 
 class CachedMerchant:

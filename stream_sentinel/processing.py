@@ -42,6 +42,14 @@ OFFSETS_TIMEOUT_S = 10.0
 COMMIT_TIMEOUT_S = 20.0
 
 
+class RepairConflict(Exception):
+    """While repairing a partition, its watermark moved under us: someone else writes it."""
+
+    def __init__(self, partition: int) -> None:
+        super().__init__(f"partition {partition}: watermark moved during repair")
+        self.partition = partition
+
+
 @dataclass
 class Step:
     """What handling one batch produced."""
@@ -113,6 +121,7 @@ class StreamLoop(NoopListener):
         self._producer: Any = None
         self._skip_state_until: dict[int, int] = {}
         self._expected: dict[int, int | None] = {}  # partition -> the watermark we last wrote
+        self._repairing: set[int] = set()
         self._closing = False
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -157,13 +166,18 @@ class StreamLoop(NoopListener):
         except ProducerFenced:
             raise
         except TransportError as exc:
-            # The broker is unreachable or timed out: nothing was committed. Start the
-            # transaction machinery afresh, re-read the batch, and say so.
-            log.warning("publishing failed (%s); retrying the batch in %.0f s", exc, RETRY_PAUSE_S)
+            # The broker is unreachable or a call timed out, so the outcome may be unknown: a
+            # commit that timed out can still complete. Start the transaction machinery afresh
+            # (a new producer settles any transaction left open) and then look: committed after
+            # all -> carry on; not committed -> re-read the batch.
+            log.warning("publishing failed (%s)", exc)
             self._reset_producer()
-            self._rewind(records, exc)
-            time.sleep(RETRY_PAUSE_S)
-            return None
+            if not self._committed_anyway(offsets):
+                log.warning("the batch was not committed; re-reading it in %.0f s", RETRY_PAUSE_S)
+                self._rewind(records, exc)
+                time.sleep(RETRY_PAUSE_S)
+                return None
+            log.warning("the batch was committed after all; carrying on")
         applied = self.write_state(step, {tp.partition: o for tp, o in offsets.items()})
         self.stats.records += len(records)
         self.stats.batches += 1
@@ -173,23 +187,35 @@ class StreamLoop(NoopListener):
 
     def _reset_producer(self) -> None:
         """Abort whatever is open; when the producer is beyond repair, make a new one."""
-        if not self.exactly_once:
-            return
-        try:
-            self._producer.abort_transaction(10.0)
-        except (TransportError, TransactionAborted) as exc:
-            log.warning("abort failed (%s); starting a new producer", exc)
-            self._producer.close()
-            self._producer = self.broker.producer(
-                transactional_id=self.transactional_id, low_latency=self.low_latency
-            )
+        if self.exactly_once:
+            try:
+                self._producer.abort_transaction(10.0)
+                return
+            except (TransportError, TransactionAborted) as exc:
+                log.warning("abort failed (%s); starting a new producer", exc)
+        self._producer.close()
+        txn_id = self.transactional_id if self.exactly_once else None
+        self._producer = self.broker.producer(transactional_id=txn_id, low_latency=self.low_latency)
+        if self.exactly_once:
             self._producer.init_transactions(60.0)
+
+    def _committed_anyway(self, offsets: dict[TopicPartition, int]) -> bool:
+        """Whether the group's committed offsets already are the batch's (a commit whose
+        acknowledgement was lost). At-least-once never counts as committed: replay is safe."""
+        if not self.exactly_once or self.consumer is None:
+            return False
+        try:
+            committed = self.consumer.committed(list(offsets), 30.0)
+        except TransportError:
+            return False
+        return all(committed.get(tp) == offset for tp, offset in offsets.items())
 
     def _publish(self, step: Step, offsets: dict[TopicPartition, int]) -> None:
         producer = self._producer
         assert self.consumer is not None
         if self.exactly_once:
             producer.begin_transaction()
+        failed_before = producer.delivery_failures()
         try:
             for topic, key, value in step.outputs:
                 producer.produce(topic, value, key)
@@ -200,6 +226,9 @@ class StreamLoop(NoopListener):
             else:
                 if producer.flush(60.0):
                     raise TransactionAborted("outputs were not delivered within 60 s")
+                failed = producer.delivery_failures() - failed_before
+                if failed:  # never commit offsets past an output that was not delivered
+                    raise TransactionAborted(f"{failed} output(s) failed delivery")
                 # At-least-once: the outputs are delivered, so the offsets may commit in the
                 # background. A commit lost in a crash only replays outputs (allowed here);
                 # state is guarded by its watermark either way.
@@ -232,6 +261,10 @@ class StreamLoop(NoopListener):
                     partition,
                     next_offsets[partition],
                 )
+                # e.g. our own write, retried after its reply was lost: follow the watermark
+                self._expected[partition] = self._watermarks().get(partition)
+            elif partition in self._repairing:
+                raise RepairConflict(partition)
             else:
                 self._rebuild(partition, next_offsets[partition])
         return {p: outcome is Outcome.APPLIED for p, outcome in outcomes.items()}
@@ -245,6 +278,12 @@ class StreamLoop(NoopListener):
     def _rebuild(self, partition: int, end: int) -> None:
         """Redis lost writes (e.g. it crashed under AOF everysec): re-apply from its watermark."""
         self.stats.divergences += 1
+        tp = TopicPartition(self.topic, partition)
+        if self.consumer is None or tp not in self.consumer.assignment():
+            # we lost the partition meanwhile: its new owner reconciles it
+            self.handler.forget([partition])
+            self._expected.pop(partition, None)
+            return
         applied = self._watermarks().get(partition)
         log.warning(
             "%s[%d]: Redis lost writes (watermark %s, this worker wrote %s); "
@@ -326,7 +365,12 @@ class StreamLoop(NoopListener):
         return repaired
 
     def _reapply(self, tp: TopicPartition, applied: int | None, decided: int) -> int:
+        """Re-apply the input between the state's watermark and ``decided``, chaining each
+        write on the watermark this repair read: a second writer (a zombie owner) makes it
+        stop instead of applying records twice."""
         reader = self.broker.consumer(None)
+        self._expected[tp.partition] = applied
+        self._repairing.add(tp.partition)
         try:
             start = applied if applied is not None else reader.watermarks(tp)[0]
             if start >= decided:
@@ -340,7 +384,17 @@ class StreamLoop(NoopListener):
             )
             reader.assign({tp: start})
             return self._apply_range(reader, tp, decided)
+        except RepairConflict:
+            log.error(
+                "%s: another worker is writing this partition's state; this one stops "
+                "repairing it and leaves it to the group's current owner",
+                tp,
+            )
+            self.handler.forget([tp.partition])
+            self._expected.pop(tp.partition, None)
+            return 0
         finally:
+            self._repairing.discard(tp.partition)
             reader.close()
 
     def _apply_range(self, reader: Consumer, tp: TopicPartition, end: int) -> int:

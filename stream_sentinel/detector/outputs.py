@@ -71,6 +71,11 @@ def fraud_alert(score: Mapping[str, Any], alerts: AlertSettings, alert_time: int
     }
 
 
+#: The most of a rejected value a dead letter keeps: Kafka refuses records over ~1 MB, and an
+#: oversized payload must still reach the dead-letter topic (truncated, and said so).
+MAX_KEPT_BYTES = 256 * 1024
+
+
 def dead_letter(
     topic: str,
     partition: int,
@@ -82,12 +87,16 @@ def dead_letter(
     failed_time: int,
     component: str = "detector",
 ) -> dict[str, Any]:
+    kept = value or b""
+    if len(kept) > MAX_KEPT_BYTES:
+        reason += f" (value truncated to its first {MAX_KEPT_BYTES:,} of {len(kept):,} bytes)"
+        kept = kept[:MAX_KEPT_BYTES]
     return {
         "source_topic": topic,
         "partition": partition,
         "offset": offset,
         "key": key,
-        "value": value or b"",
+        "value": kept,
         "reason": reason,
         "error_type": error_type,
         "failed_time": failed_time,

@@ -31,6 +31,7 @@ from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
 
 TTL_REFRESH_S = 3600.0
+MERCHANT_CACHE_SIZE = 200_000
 
 
 @dataclass
@@ -74,7 +75,7 @@ class DetectorState:
         self._owner: dict[str, int] = {}  # user -> partition
         self._merchants: dict[str, merchant_state.CachedMerchant] = {}
         self._ttl_ms = settings.profile_ttl_days * DAY_MS
-        self._ttl_refreshed: dict[str, float] = {}  # merchant key -> when we last set its TTL
+        self._ttl_refreshed: dict[str, float] = {}  # merchant -> when we last tidied its key
 
     # -- reading ------------------------------------------------------------------------------
     def read(self, users: Sequence[str], merchants: Sequence[str], event_day: int) -> BatchState:
@@ -118,22 +119,39 @@ class DetectorState:
             names = [keys.user_profile(user) for user in delta.profiles]
             blob = b"".join(delta.profiles.values())
             batch.set_many(keys.PROFILES, names, blob, PROFILE_SIZE, self._ttl_ms)
-        touched: set[str] = set()
+        newest: dict[str, int] = {}
         for (merchant, day), count in delta.merchant_volume.items():
             key = keys.merchant(merchant)
             batch.hincrby(
                 keys.PIPELINE, key, merchant_state.field(merchant_state.VOLUME, day), count
             )
-            touched.add(key)
+            newest[merchant] = max(newest.get(merchant, day), day)
         now = time.monotonic()
-        for key in sorted(touched):
-            # the TTL only needs refreshing now and then: a 35-day TTL cannot run out in an hour
-            if now - self._ttl_refreshed.get(key, -TTL_REFRESH_S) >= TTL_REFRESH_S:
+        for merchant in sorted(newest):
+            # Housekeeping now and then, not every batch: a 35-day TTL cannot run out in an
+            # hour, and day counters older than the 30-day windows can wait that long to go.
+            if now - self._ttl_refreshed.get(merchant, -TTL_REFRESH_S) >= TTL_REFRESH_S:
+                key = keys.merchant(merchant)
                 batch.pexpire(keys.PIPELINE, key, self._ttl_ms)
-                self._ttl_refreshed[key] = now
+                stale = self._stale_fields(merchant, newest[merchant])
+                if stale:
+                    batch.hdel(keys.PIPELINE, key, *stale)
+                self._ttl_refreshed[merchant] = now
         for reason, count in delta.dead_letters.items():
             batch.hincrby(keys.PIPELINE, keys.DEAD_LETTER_COUNTS, reason, count)
         return batch
+
+    def _stale_fields(self, merchant: str, today: int) -> list[str]:
+        """Day counters of a cached merchant that fell out of every window."""
+        cached = self._merchants.get(merchant)
+        if cached is None:
+            return []
+        stale = []
+        for kind, days in cached.counters.items():
+            for day in [d for d in days if d <= today - merchant_state.RETENTION_DAYS]:
+                stale.append(merchant_state.field(kind, day))
+                del days[day]
+        return stale
 
     def remember(self, partition: int, delta: PartitionDelta) -> None:
         """After the delta is durable: keep its profiles and merchant counts in the cache."""
@@ -147,6 +165,10 @@ class DetectorState:
         for (merchant, day), count in delta.merchant_volume.items():
             if merchant in self._merchants:
                 self._merchants[merchant].add_volume(day, count)
+        for cache in (self._merchants, self._ttl_refreshed):
+            if len(cache) > MERCHANT_CACHE_SIZE:  # drop the oldest half (insertion order)
+                for merchant in list(cache)[: len(cache) // 2]:
+                    del cache[merchant]
         excess = len(self._profiles) - self.settings.user_cache_size
         if excess > 0:
             for user in list(self._profiles)[:excess]:

@@ -31,6 +31,16 @@ OPTIONAL_DOUBLES = ("latitude", "longitude", "merchant_latitude", "merchant_long
 LONGS = ("timestamp",)
 CHANNELS = [c.value for c in Channel]
 
+#: The kind each field we read must have in the writer schema ("absent": default applies).
+_NEEDED: dict[str, tuple[str, ...]] = {
+    **{name: ("string",) for name in STRINGS},
+    **{name: ("union-string", "absent") for name in OPTIONAL_STRINGS},
+    **{name: ("double",) for name in DOUBLES},
+    **{name: ("union-double", "absent") for name in OPTIONAL_DOUBLES},
+    **{name: ("long",) for name in LONGS},
+    "channel": ("enum", "absent"),
+}
+
 _TEN = np.arange(10, dtype=np.int64)
 _SHIFTS = (7 * _TEN).astype(np.uint64)
 _EIGHT = np.arange(8, dtype=np.int64)
@@ -52,9 +62,10 @@ def compile_plan(schema_text: str) -> tuple[Step, ...] | None:
         return None
     if any(step is None for step in steps):
         return None
-    names = {step.name for step in steps}  # type: ignore[union-attr]
-    if not {*STRINGS, *DOUBLES, *LONGS} <= names:
-        return None
+    kinds = {step.name: step.kind for step in steps}  # type: ignore[union-attr]
+    for name, kind in _NEEDED.items():
+        if kinds.get(name, "absent") not in kind:
+            return None  # a field we read has another type: the generic decoder resolves it
     return steps  # type: ignore[return-value]
 
 
@@ -113,13 +124,13 @@ class _Walk:
 
     def varint(self) -> np.ndarray:
         """Zigzag longs at the current positions (and move past them)."""
-        first = self.buf[np.minimum(self.pos, self.last)]
+        first = self.buf[np.clip(self.pos, 0, self.last)]
         if (first < 0x80).all():
             raw = first.astype(np.int64)
             value = (raw >> 1) ^ -(raw & 1)
             self.pos = self.pos + 1
         else:
-            raw = self.buf[np.minimum(self.pos[:, None] + _TEN, self.last)]
+            raw = self.buf[np.clip(self.pos[:, None] + _TEN, 0, self.last)]
             more = raw >= 0x80
             self.ok &= ~more.all(axis=1)
             length = np.argmin(more, axis=1) + 1
@@ -135,16 +146,17 @@ class _Walk:
     def skip(self, sizes: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
         """Start of a ``sizes``-byte value at each position; positions move past it."""
         start = self.pos
-        bad = sizes < 0
+        # a negative length, or one running past the record, is corrupt (and must not overflow)
+        bad = (sizes < 0) | (sizes > self.ends - self.pos)
         if bad.any():
             self.ok &= ~bad if where is None else ~(bad & where)
-            sizes = np.maximum(sizes, 0)
+            sizes = np.where(bad, 0, sizes)
         moved = self.pos + sizes
         self.pos = moved if where is None else np.where(where, moved, self.pos)
         return start
 
     def double(self) -> np.ndarray:
-        raw = self.buf[np.minimum(self.pos[:, None] + _EIGHT, self.last)]
+        raw = self.buf[np.clip(self.pos[:, None] + _EIGHT, 0, self.last)]
         values = np.ascontiguousarray(raw).view("<f8")[:, 0]
         self.pos = self.pos + 8
         return values

@@ -121,10 +121,10 @@ class DetectorHandler:
                 self.state.remember(partition, delta)
             else:  # a replay or a rebuild: Redis holds the truth, the cache may not
                 self.state.forget_partitions([partition])
-        if prepared.scored is not None:
+        if step.outputs or prepared.scored is not None:  # a live batch, not a repair
             self._account(prepared)
-            if self.on_batch is not None:
-                self.on_batch(prepared)
+        if prepared.scored is not None and self.on_batch is not None:
+            self.on_batch(prepared)
 
     def forget(self, partitions: list[int]) -> None:
         self.state.forget_partitions(partitions)
@@ -140,7 +140,8 @@ class DetectorHandler:
         stage.labels("decode").observe(t1 - t0)
         deltas = {r.partition() or 0: PartitionDelta() for r in records}
         for position, rejection in intake.rejected:
-            deltas[records[position].partition() or 0].dead_letters[rejection.error_type] += 1
+            if applies[position]:  # a reject below the watermark was counted the first time
+                deltas[records[position].partition() or 0].dead_letters[rejection.error_type] += 1
         if not len(intake):
             return Prepared(records, intake, np.empty((0, 0)), None, deltas, now)
         columns = intake.columns()
@@ -272,7 +273,8 @@ class DetectorHandler:
             stats.dead_letters[rejection.error_type] += 1
             metrics.dead_letters.labels(rejection.error_type).inc()
         scored = prepared.scored
-        assert scored is not None
+        if scored is None:  # every record of the batch was rejected
+            return
         outcome = scored.outcome
         for code, n in zip(*np.unique(outcome.decisions, return_counts=True), strict=True):
             name = outputs.DECISION_NAMES[code]

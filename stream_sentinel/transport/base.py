@@ -110,6 +110,9 @@ class Producer(Protocol):
     def flush(self, timeout_s: float = 30.0) -> int:
         """Wait for every queued record; returns how many are still undelivered."""
 
+    def delivery_failures(self) -> int:
+        """How many records this producer failed to deliver so far (after its own retries)."""
+
     def init_transactions(self, timeout_s: float = 30.0) -> None:
         """Register the transactional id and fence any older producer that used it."""
 

@@ -9,9 +9,8 @@ copies nothing.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import confluent_kafka
 from confluent_kafka import KafkaError, KafkaException
@@ -19,9 +18,8 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import AdminClient
 
 from stream_sentinel.config import KafkaSettings
-from stream_sentinel.errors import ProducerFenced, TransactionAborted, TransportError
+from stream_sentinel.errors import TransportError
 from stream_sentinel.transport.base import (
-    DeliveryCallback,
     GroupMetadata,
     Isolation,
     OffsetReset,
@@ -30,9 +28,9 @@ from stream_sentinel.transport.base import (
     TopicPartition,
 )
 from stream_sentinel.transport.kafka_admin import KafkaAdmin
+from stream_sentinel.transport.kafka_producer import KafkaProducer
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 _OFFSET_INVALID = confluent_kafka.OFFSET_INVALID
 
 
@@ -122,116 +120,6 @@ def _tp(tp: KafkaTopicPartition) -> TopicPartition:
 
 def _kafka_tps(offsets: Mapping[TopicPartition, int]) -> list[KafkaTopicPartition]:
     return [KafkaTopicPartition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
-
-
-def _txn_call(operation: str, call: Callable[[], T], attempts: int = 5) -> T:
-    """Run a transactional API call, mapping librdkafka's error classes onto ours.
-
-    Retriable errors are retried in place ``attempts`` times; with ``attempts=1`` a retriable
-    error becomes TransactionAborted instead, so the caller aborts and re-reads the batch —
-    the right move while the consumer group may be rebalancing (waiting here would keep the
-    consumer from polling, and so from ever rejoining)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            if error.code() == KafkaError._FENCED or error.code() == KafkaError.PRODUCER_FENCED:
-                raise ProducerFenced(f"{operation}: producer fenced ({error.str()})") from exc
-            if error.fatal():
-                raise ProducerFenced(f"{operation}: fatal producer error ({error.str()})") from exc
-            if error.txn_requires_abort():
-                raise TransactionAborted(f"{operation}: {error.str()}; abort and retry") from exc
-            if error.retriable() and attempt < attempts:
-                log.warning(
-                    "%s failed (%s), retrying (%d/%d)", operation, error.str(), attempt, attempts
-                )
-                time.sleep(min(0.2 * attempt, 1.0))
-                continue
-            if error.retriable() and attempts == 1:
-                raise TransactionAborted(f"{operation}: {error.str()}; abort and retry") from exc
-            raise TransportError(f"{operation}: {error.str()}") from exc
-    raise AssertionError("unreachable")
-
-
-class KafkaProducer:
-    """A confluent-kafka Producer behind the :class:`~.base.Producer` interface."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self._producer = confluent_kafka.Producer(config)
-
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None,
-        key: bytes | None = None,
-        *,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Sequence[tuple[str, bytes]] | None = None,
-        on_delivery: DeliveryCallback | None = None,
-    ) -> None:
-        kwargs: dict[str, Any] = {}
-        if partition is not None:
-            kwargs["partition"] = partition
-        if timestamp_ms is not None:
-            kwargs["timestamp"] = timestamp_ms
-        if headers:
-            kwargs["headers"] = list(headers)
-        if on_delivery is not None:
-            kwargs["on_delivery"] = _adapt_delivery(on_delivery)
-        while True:
-            try:
-                self._producer.produce(topic, value, key, **kwargs)
-                return
-            except BufferError:
-                # The local queue is full: serve deliveries to make room, then try again.
-                self._producer.poll(0.05)
-            except KafkaException as exc:
-                raise TransportError(f"produce to {topic} failed: {exc.args[0].str()}") from exc
-
-    def poll(self, timeout_s: float = 0.0) -> int:
-        return int(self._producer.poll(timeout_s))
-
-    def flush(self, timeout_s: float = 30.0) -> int:
-        return int(self._producer.flush(timeout_s))
-
-    def init_transactions(self, timeout_s: float = 30.0) -> None:
-        _txn_call("init_transactions", lambda: self._producer.init_transactions(timeout_s))
-
-    def begin_transaction(self) -> None:
-        _txn_call("begin_transaction", self._producer.begin_transaction)
-
-    def send_offsets_to_transaction(
-        self, offsets: Mapping[TopicPartition, int], group: GroupMetadata, timeout_s: float = 30.0
-    ) -> None:
-        tps = _kafka_tps(offsets)
-        _txn_call(
-            "send_offsets_to_transaction",
-            lambda: self._producer.send_offsets_to_transaction(tps, group.native, timeout_s),
-            attempts=1,
-        )
-
-    def commit_transaction(self, timeout_s: float = 30.0) -> None:
-        _txn_call(
-            "commit_transaction", lambda: self._producer.commit_transaction(timeout_s), attempts=3
-        )
-
-    def abort_transaction(self, timeout_s: float = 30.0) -> None:
-        _txn_call("abort_transaction", lambda: self._producer.abort_transaction(timeout_s))
-
-    def close(self) -> None:
-        self._producer.flush(5.0)
-
-
-def _adapt_delivery(callback: DeliveryCallback) -> Callable[[KafkaError | None, Any], None]:
-    def on_delivery(error: KafkaError | None, message: Any) -> None:
-        if error is not None:
-            callback(error.str(), None, None)
-        else:
-            callback(None, TopicPartition(message.topic(), message.partition()), message.offset())
-
-    return on_delivery
 
 
 class _ListenerAdapter:

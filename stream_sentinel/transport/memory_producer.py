@@ -74,6 +74,9 @@ class MemoryProducer:
         self.poll()
         return 0
 
+    def delivery_failures(self) -> int:
+        return 0  # an append either happens at once or raises
+
     # -- transactions -----------------------------------------------------------------------------
     def init_transactions(self, timeout_s: float = 30.0) -> None:
         if self._txn_id is None:

@@ -184,8 +184,14 @@ def assert_exactly_once(settings: Settings, sent: list[dict[str, Any]]) -> list[
 
 
 def finish(process: subprocess.Popen[str], timeout_s: float = 180.0) -> str:
-    output, _ = process.communicate(timeout=timeout_s)
-    assert process.returncode == 0, output[-3000:]
+    """Wait for a CLI process to exit 0; on failure or timeout, show the end of its output."""
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        raise AssertionError(f"still running after {timeout_s:.0f} s:\n{output[-4000:]}") from None
+    assert process.returncode == 0, output[-4000:]
     return output
 
 

@@ -73,5 +73,5 @@ def test_broker_restarted_mid_stream_loses_and_doubles_nothing(
     time.sleep(3)
     stack.up()
     produce(settings, sent[20_000:])
-    finish(detector, timeout_s=300)
+    finish(detector, timeout_s=240)
     assert_exactly_once(settings, sent)

@@ -294,3 +294,98 @@ def test_redis_losing_its_last_writes_is_detected_and_rebuilt(pipeline: Pipeline
     assert worker.loop.stats.divergences == 1
     assert pipeline.profile_count("u1") == 9
     assert len(pipeline.read("fraud-scores")) == 9
+
+
+def test_a_commit_whose_reply_was_lost_is_not_processed_twice(pipeline: Pipeline) -> None:
+    for n in range(5):
+        pipeline.send(tx(n, minutes=n))
+    worker = pipeline.worker()
+    producer = worker.loop._producer
+    real = producer.commit_transaction
+    calls = {"n": 0}
+
+    def lost_reply(timeout_s: float = 30.0) -> None:
+        real(timeout_s)  # the broker committed ...
+        calls["n"] += 1
+        if calls["n"] == 1:  # ... but the acknowledgement never came back
+            from stream_sentinel.errors import TransportError
+
+            raise TransportError("commit_transaction: Local: Timed out")
+
+    producer.commit_transaction = lost_reply
+    pipeline.drain(worker, 5)
+    assert worker.loop.stats.aborted == 0
+    assert pipeline.profile_count("u1") == 5
+    assert sorted(s["transaction_id"] for s in pipeline.read("fraud-scores")) == [
+        f"tx-{n}" for n in range(5)
+    ]
+
+
+def test_at_least_once_never_commits_past_an_undelivered_output() -> None:
+    settings = load_settings("test", environ={"SENTINEL_DETECTOR_GUARANTEE": "at-least-once"})
+    pipeline = Pipeline(settings)
+    for n in range(4):
+        pipeline.send(tx(n, minutes=n))
+    worker = pipeline.worker()
+    producer = worker.loop._producer
+    failures = iter([0, 2])  # the first batch: two outputs failed delivery
+
+    producer.delivery_failures = lambda: next(failures, 2)
+    deadline = time.monotonic() + 10
+    while pipeline.profile_count("u1") < 4 and time.monotonic() < deadline:
+        worker.poll()
+    assert worker.loop.stats.aborted == 1  # the batch was re-read, not committed
+    assert pipeline.profile_count("u1") == 4  # and its state applied once
+    ids = Counter(s["transaction_id"] for s in pipeline.read("fraud-scores"))
+    assert set(ids) == {f"tx-{n}" for n in range(4)} and set(ids.values()) == {2}
+
+
+def test_a_batch_of_only_bad_records_is_counted(pipeline: Pipeline) -> None:
+    pipeline.send(b"junk")
+    worker = pipeline.worker()
+    pipeline.drain(worker, 1)
+    summary = worker.summary()
+    assert (summary["records"], summary["dead_letters"], summary["decisions"]) == (
+        1,
+        {"bad-magic": 1},
+        {},
+    )
+
+
+def test_a_huge_rejected_value_is_kept_truncated_in_its_dead_letter() -> None:
+    from stream_sentinel.detector.outputs import MAX_KEPT_BYTES, dead_letter
+
+    letter = dead_letter(
+        "transactions",
+        3,
+        42,
+        b"k",
+        b"x" * 900_000,
+        "payload_too_large",
+        "payload of 900000 bytes exceeds the limit",
+        1,
+    )
+    assert letter["value"] == b"x" * MAX_KEPT_BYTES
+    assert letter["reason"] == (
+        "payload of 900000 bytes exceeds the limit "
+        "(value truncated to its first 262,144 of 900,000 bytes)"
+    )
+
+
+def test_merchant_day_counters_older_than_the_windows_are_removed(pipeline: Pipeline) -> None:
+    from stream_sentinel.merchants import parse_counters
+    from stream_sentinel.profile import DAY_MS
+
+    today = tx(1)["timestamp"] // DAY_MS  # the transactions' event day
+    pipeline.backends.state.execute(
+        Batch().hset(
+            keys.PIPELINE, keys.merchant("m1"), {f"n:{today - 40}": 5, f"n:{today - 3}": 2}
+        )
+    )
+    pipeline.send(tx(1))
+    worker = pipeline.worker()
+    pipeline.drain(worker, 1)  # reads the merchant, then writes a new volume
+    pipeline.send(tx(2, minutes=1))
+    pipeline.drain(worker, 2)  # the first write of this merchant by this worker tidies it
+    [fields] = pipeline.backends.state.execute(Batch().hgetall(keys.PIPELINE, keys.merchant("m1")))
+    assert parse_counters(fields)["n"] == {today - 3: 2.0, today: 2.0}

@@ -155,3 +155,23 @@ def test_occurrence_rank_counts_earlier_rows_of_the_same_user() -> None:
 def test_feature_list_is_the_models_contract() -> None:
     assert len(FEATURES) == len(set(FEATURES)) == 29
     assert FEATURES[:3] == ("amount", "log_amount", "channel")
+
+
+def test_a_late_event_does_not_move_the_last_place_or_reset_the_day() -> None:
+    munich = {"merchant_latitude": 48.137, "merchant_longitude": 11.575}
+    x = run(
+        [
+            tx("u1", 23 * 60 + 50),  # Berlin, 23:50 on day 0
+            tx("u1", 24 * 60 + 14 * 60),  # Berlin, 14:00 on day 1
+            tx("u1", 24 * 60 + 10 * 60, **munich),  # Munich, 10:00 on day 1, arriving late
+            tx("u1", 24 * 60 + 15 * 60),  # Berlin, 15:00 on day 1
+            tx("u1", 23 * 60 + 55),  # Berlin, 23:55 on day 0, very late
+            tx("u1", 24 * 60 + 16 * 60),  # Berlin, 16:00 on day 1
+        ]
+    )
+    # Munich (504 km from Berlin) four hours before the newest event: 126 km/h, not a jump
+    assert x[2, F["distance_km"]] == pytest.approx(504.4, abs=1.0)
+    assert x[2, F["speed_kmh"]] == pytest.approx(504.4 / 4, abs=0.5)
+    # the next in-time payment is measured from Berlin, where the user really was last
+    assert x[3, F["distance_km"]] == pytest.approx(0.0, abs=1e-3)  # float32 storage
+    assert column(x, "daily_count") == [0, 0, 1, 2, 0, 3]

@@ -81,13 +81,14 @@ def test_corrupt_and_foreign_records_are_left_to_the_generic_decoder() -> None:
         good[:5] + b"\xff" * 12,  # a varint that never ends
         good[:5] + b"\x03" + good[6:],  # a negative string length
         good[:5] + b"\x04\xc3\x28" + good[8:],  # not UTF-8 (same length as "tx")
+        good[:5] + b"\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01" + good[6:],  # length 2^63-1
         good,
     ]
     plan = compile_plan(latest_for_topic("transactions").text)
     assert plan is not None
     columns, unplanned = decode_columns(values, plan)
-    assert columns.rows.tolist() == [0, 6]
-    assert unplanned.tolist() == [1, 2, 3, 4, 5]
+    assert columns.rows.tolist() == [0, 7]
+    assert unplanned.tolist() == [1, 2, 3, 4, 5, 6]
 
 
 def test_plans_exist_for_both_transaction_versions_and_not_for_other_records() -> None:
@@ -97,6 +98,12 @@ def test_plans_exist_for_both_transaction_versions_and_not_for_other_records() -
     assert compile_plan(latest_for_topic("fraud-scores").text) is None  # arrays: not walked
     assert compile_plan(json.dumps({"type": "record", "name": "X", "fields": []})) is None
     assert compile_plan("not json") is None
+    # a field we read, with another type than ours: the generic decoder resolves it
+    document = json.loads(latest_for_topic("transactions").text)
+    for field in document["fields"]:
+        if field["name"] in ("merchant_id", "channel"):
+            field["type"] = "string"
+    assert compile_plan(json.dumps(document)) is None
 
 
 @pytest.mark.parametrize("count", [1, 7])
