@@ -48,3 +48,13 @@ def publish_heartbeat(store: StateStore, group_id: str, worker: str, summary: An
         store.execute(Batch().set(keys.PIPELINE, key, blob, STATUS_TTL_MS))
     except Exception as exc:  # a heartbeat must never stop the pipeline
         log.warning("heartbeat not written: %s", exc)
+
+
+def consumer_lag(consumer: Consumer) -> dict[int, int]:
+    """Records not yet consumed per assigned partition, from the fetches' high watermarks."""
+    lag = {}
+    for tp in consumer.assignment():
+        low, high = consumer.watermarks(tp, 5.0, cached=True)
+        position = consumer.position(tp)
+        lag[tp.partition] = max(high - (low if position is None else position), 0)
+    return lag

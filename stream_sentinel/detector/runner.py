@@ -32,6 +32,7 @@ from stream_sentinel.running import (
     HEARTBEAT_S,
     UNASSIGNED_GRACE_S,
     consumer_caught_up,
+    consumer_lag,
     publish_heartbeat,
 )
 from stream_sentinel.scoring.store import ModelStore
@@ -163,6 +164,10 @@ class DetectorProcess:
     def heartbeat(self) -> None:
         """Publish this worker's figures for `stream-sentinel status` (a key with a TTL)."""
         self._last_heartbeat = time.monotonic()
+        consumer = self.detector.loop.consumer
+        if consumer is not None:
+            for partition, lag in consumer_lag(consumer).items():
+                self.metrics.lag.labels(str(partition)).set(lag)
         summary = self.summary()
         group = self.settings.detector.group_id
         publish_heartbeat(self.backends.state, group, self.worker_name, summary)

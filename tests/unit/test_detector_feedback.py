@@ -79,3 +79,16 @@ def test_merchant_fraud_labels_feed_the_merchant_features() -> None:
     reasons = [s["reasons"] for s in pipeline.read("fraud-scores")]
     # four fraud labels against the merchant's (still tiny) volume: a high fraud rate
     assert reasons == [["merchant_high_fraud_rate"]] * 3
+
+
+def test_the_heartbeat_exports_consumer_lag() -> None:
+    pipeline = Pipeline()
+    for n in range(3):
+        pipeline.send(tx(n, minutes=n))
+    process = DetectorProcess(pipeline.settings, pipeline.backends, pipeline.serde)
+    process.run(lambda: False, RunOptions(until_idle_s=0.2))
+    from prometheus_client import generate_latest
+
+    exported = generate_latest(process.metrics.registry).decode()
+    lags = [line for line in exported.splitlines() if line.startswith("sentinel_consumer_lag{")]
+    assert len(lags) == 12 and all(line.endswith(" 0.0") for line in lags)
