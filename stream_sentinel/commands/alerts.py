@@ -85,6 +85,7 @@ def run(
     instance: int,
 ) -> None:
     """Consume fraud-alerts as alert-response-group and act on every alert until stopped."""
+    stop = stop_on_signals()  # first: a signal during start-up must still mean "stop cleanly"
     from stream_sentinel.alerts.processor import AlertWorker
     from stream_sentinel.alerts.runner import AlertRun, RunLimits
     from stream_sentinel.backends import real_backends
@@ -102,7 +103,6 @@ def run(
     )
     if metrics_port is not None:
         click.echo(f"metrics: http://127.0.0.1:{worker.metrics.serve(metrics_port)}/metrics")
-    stop = stop_on_signals()
     try:
         limits = RunLimits(until_idle, max_records)
         summary = AlertRun(worker, limits, f"alerts-{instance}").run(stop.is_set)
