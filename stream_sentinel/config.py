@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -179,6 +179,16 @@ class InfraSettings(_SectionSettings):
     redis_server: str = "redis-server"
 
 
+def _merged_with_default(model: type[BaseModel], name: str, value: Any) -> Any:
+    """A table given in part (``{"CRITICAL": 500}``) keeps the defaults of the rows it omits."""
+    default = model.model_fields[name].default
+    if not isinstance(value, dict) or not isinstance(default, dict):
+        return value
+    risk_keyed = bool(default) and all(isinstance(k, RiskLevel) for k in default)
+    given = {(RiskLevel(k) if risk_keyed else k): v for k, v in value.items()}
+    return {**default, **given}
+
+
 class RuleSettings(BaseModel):
     """Thresholds of the named rules; each rule that fires becomes a `reason`."""
 
@@ -205,6 +215,11 @@ class RuleSettings(BaseModel):
         "high_amount_vs_average": RiskLevel.LOW,
         "merchant_high_fraud_rate": RiskLevel.LOW,
     }
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _merge_tables(cls, value: Any) -> Any:
+        return _merged_with_default(cls, "levels", value)
 
 
 class DetectorSettings(_SectionSettings):
@@ -245,6 +260,11 @@ class DetectorSettings(_SectionSettings):
     contributions_from: RiskLevel = RiskLevel.MEDIUM
     top_contributions: int = 5
 
+    @field_validator("band_rates", "decisions", mode="before")
+    @classmethod
+    def _merge_tables(cls, value: Any, info: Any) -> Any:
+        return _merged_with_default(cls, info.field_name, value)
+
 
 class AlertSettings(_SectionSettings):
     """The alert processor's policy table, escalation, enforcement periods and SLA targets."""
@@ -280,8 +300,14 @@ class AlertSettings(_SectionSettings):
     # Expired control members are swept this often (between batches); reads check expiry anyway.
     sweep_interval_s: float = Field(default=5.0, gt=0)
     # Alert records (the idempotence markers, cases once closed) are kept this long after their
-    # alert or resolution: longer than fraud-alerts' 7-day retention, so a replay finds them.
-    record_retention_s: float = Field(default=8 * 24 * 3600.0, gt=0)
+    # alert or resolution: longer than any record stays in fraud-alerts (7-day retention plus a
+    # one-day segment), so a replay always finds them.
+    record_retention_s: float = Field(default=9 * 24 * 3600.0, gt=0)
+
+    @field_validator("policy", "sla_ms", mode="before")
+    @classmethod
+    def _merge_tables(cls, value: Any, info: Any) -> Any:
+        return _merged_with_default(cls, info.field_name, value)
 
     @model_validator(mode="after")
     def _history_holds_the_escalation_window(self) -> AlertSettings:

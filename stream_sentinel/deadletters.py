@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from stream_sentinel.errors import TransportError
 from stream_sentinel.serde import Serde
 from stream_sentinel.topics import DEAD_LETTER, Topics
 from stream_sentinel.transport.base import Broker, TopicPartition
@@ -54,10 +55,16 @@ def read_letters(
         starts[tp], ends[tp] = low, high
     consumer.assign(starts)
     decoder = serde.decoder(DEAD_LETTER)
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s  # moves on with every record read
     try:
-        while time.monotonic() < deadline and not _done(consumer, ends):
+        while not _done(consumer, ends):
+            if time.monotonic() > deadline:
+                raise TransportError(
+                    f"reading {topic} stalled for {timeout_s:.0f} s before its end; "
+                    "is Kafka healthy? Nothing was listed or replayed past that point."
+                )
             for record in consumer.consume(1000, 0.5):
+                deadline = time.monotonic() + timeout_s
                 decoded, failures = decoder.decode_many([record.value()])
                 if not failures and decoded[0] is not None:
                     yield Letter(record.partition() or 0, record.offset() or 0, decoded[0])
@@ -73,12 +80,28 @@ def _done(consumer: Any, ends: dict[TopicPartition, int]) -> bool:
     return True
 
 
-def replay(broker: Broker, letters: list[Letter]) -> int:
-    """Put each letter's original key and value back on its source topic; returns the count."""
+def replay(broker: Broker, letters: list[Letter]) -> list[Letter]:
+    """Put each letter's original key and value back on its source topic; returns the letters
+    that could NOT be delivered (so a rerun can retry exactly those)."""
+    failed: list[Letter] = []
     producer = broker.producer()
+
+    def report(letter: Letter) -> Any:
+        def delivered(error: str | None, where: object, offset: int | None) -> None:
+            if error is not None:
+                failed.append(letter)
+
+        return delivered
+
     for letter in letters:
         record = letter.record
-        producer.produce(record["source_topic"], record["value"], record["key"])
-    remaining = producer.flush(60.0)
+        producer.produce(
+            record["source_topic"], record["value"], record["key"], on_delivery=report(letter)
+        )
+    if producer.flush(60.0):
+        raise TransportError(
+            "some replayed letters were neither delivered nor failed within 60 s; check the "
+            "source topics before replaying again (a rerun could send those twice)"
+        )
     producer.close()
-    return len(letters) - remaining
+    return failed

@@ -144,10 +144,11 @@ class StreamLoop(NoopListener):
             self._producer.close()
             self._producer = None
 
-    def poll(self) -> int:
-        """Consume and process one batch; returns how many records it held."""
+    def poll(self, limit: int | None = None) -> int:
+        """Consume and process one batch (of at most ``limit`` records); returns its size."""
         assert self.consumer is not None, "start() the loop first"
-        records = self.consumer.consume(self._batch_size, self.poll_timeout_s)
+        size = self._batch_size if limit is None else max(1, min(self._batch_size, limit))
+        records = self.consumer.consume(size, self.poll_timeout_s)
         if records:
             self.process(records)
         grown = min(self._batch_size * 2, self.max_batch_burst)

@@ -81,6 +81,8 @@ class JsonDecoder:
             document = json.loads(value)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return "malformed-json", f"not a UTF-8 JSON document ({exc})"
+        except RecursionError:
+            return "malformed-json", "nested too deeply to be a transaction"
         if not isinstance(document, dict):
             return "malformed-json", f"expected a JSON object, got {type(document).__name__}"
         record = self._shape(self._schema, document)

@@ -8,7 +8,11 @@ from stream_sentinel.config import Settings
 from stream_sentinel.transport.base import TopicSpec
 
 RETENTION_7D_MS = str(168 * 3600 * 1000)
-_DATA = {"compression.type": "lz4", "retention.ms": RETENTION_7D_MS}
+# Kafka deletes whole segments: with its default 7-day segments a quiet topic could keep a record
+# for ~14 days. One-day segments bound a record's life to 8 days, which consumers rely on (the
+# alert processor's idempotence markers outlive it).
+SEGMENT_1D_MS = str(24 * 3600 * 1000)
+_DATA = {"compression.type": "lz4", "retention.ms": RETENTION_7D_MS, "segment.ms": SEGMENT_1D_MS}
 _COMPACTED = {"compression.type": "lz4", "cleanup.policy": "compact"}
 
 TRANSACTIONS = "transactions"

@@ -313,9 +313,9 @@ class AlertWorker:
     def start(self) -> None:
         self.loop.start()
 
-    def poll(self) -> int:
+    def poll(self, limit: int | None = None) -> int:
         """One batch (if any arrived), then the sweep when it is due; returns the records."""
-        count = self.loop.poll()
+        count = self.loop.poll(limit)
         if self.clock.monotonic() >= self._next_sweep:
             self.sweep()
         return count

@@ -54,10 +54,10 @@ class AlertRun:
 
     def _step(self) -> int:
         loop = self.worker.loop
+        remaining = None
         if self.limits.max_records is not None:
             remaining = self.limits.max_records - loop.stats.records
-            loop.max_batch = max(1, min(self.worker.settings.alerts.max_batch, remaining))
-        count = self.worker.poll()
+        count = self.worker.poll(remaining)
         if self.clock.monotonic() - self._last_heartbeat >= HEARTBEAT_S:
             self.heartbeat()
         return count

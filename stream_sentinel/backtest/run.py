@@ -101,6 +101,13 @@ def backtest_history(
     """Replay a loaded history through the detector, train on released labels, report."""
     history = loaded.history
     model = _load_model(options.model_path)
+    if not len(history):
+        examples = "; ".join(f"line {line}: {reason}" for line, reason in loaded.bad_rows[:3])
+        raise UsageError(
+            f"{options.path}: no usable transaction (every row was bad"
+            + (f", e.g. {examples}" if examples else "")
+            + "); check --map and --time-format"
+        )
     evaluation_start = _check_history(history, options, model is None)
     if notice:
         notice(f"evaluation from {iso(evaluation_start)} (after the warmup)")
@@ -207,7 +214,16 @@ def _pipeline(settings: Settings, options: BacktestOptions, history: History) ->
     finally:
         if options.backend == "local":
             _delete_topics(backends, topics)
+            _clear_state(backends)
         backends.close()
+
+
+def _clear_state(backends: Backends) -> None:
+    """A local run's Redis keys (its own namespace) go with it, watermarks included."""
+    try:
+        backends.state.clear()
+    except SentinelError as exc:
+        log.warning("the backtest's Redis keys were not deleted: %s", exc)
 
 
 def _delete_topics(backends: Backends, topics: Topics) -> None:

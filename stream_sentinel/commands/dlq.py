@@ -93,10 +93,15 @@ def replay_letters(
     if dry_run:
         click.echo(f"would replay {len(letters)} dead letter(s): {summary}")
         return
-    sent = replay(KafkaBroker(cli.settings.kafka), letters)
-    click.echo(f"replayed {sent} dead letter(s): {summary}")
-    if sent < len(letters):
-        raise SystemExit(f"{len(letters) - sent} could not be delivered; nothing else changed")
+    failed = replay(KafkaBroker(cli.settings.kafka), letters)
+    click.echo(f"replayed {len(letters) - len(failed)} dead letter(s): {summary}")
+    if failed:
+        where = ", ".join(f"dead-letter[{f.partition}]@{f.offset}" for f in failed[:5])
+        raise SystemExit(
+            f"{len(failed)} could not be delivered ({where}{', ...' if len(failed) > 5 else ''}); "
+            "the others were. Replaying again sends the delivered ones a second time: "
+            "narrow it with --reason/--component."
+        )
 
 
 COMMANDS = [dlq]

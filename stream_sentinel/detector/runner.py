@@ -112,9 +112,9 @@ class DetectorProcess:
         self.detector.close()
         self.feedback.close()
 
-    def step(self) -> int:
+    def step(self, limit: int | None = None) -> int:
         """One detector batch (waiting up to the poll timeout) and one non-blocking label batch."""
-        count = self.detector.poll()
+        count = self.detector.poll(limit)
         count += self.feedback.poll()
         if time.monotonic() - self._last_heartbeat >= HEARTBEAT_S:
             self.heartbeat()
@@ -132,7 +132,10 @@ class DetectorProcess:
         idle_since: float | None = None
         try:
             while not should_stop():
-                if self.step():
+                remaining = None
+                if options.max_records:
+                    remaining = options.max_records - self.detector.loop.stats.records
+                if self.step(remaining):
                     idle_since = None
                 elif options.until_idle_s is not None and self.caught_up():
                     idle_since = idle_since or time.monotonic()

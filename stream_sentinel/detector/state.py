@@ -30,7 +30,7 @@ from stream_sentinel.rules import ControlFlags
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
 
-TTL_REFRESH_S = 3600.0
+TTL_REFRESH_MS = 3_600_000
 MERCHANT_CACHE_SIZE = 200_000
 
 
@@ -75,7 +75,7 @@ class DetectorState:
         self._owner: dict[str, int] = {}  # user -> partition
         self._merchants: dict[str, merchant_state.CachedMerchant] = {}
         self._ttl_ms = settings.profile_ttl_days * DAY_MS
-        self._ttl_refreshed: dict[str, float] = {}  # merchant -> when we last tidied its key
+        self._ttl_refreshed: dict[str, int] = {}  # merchant -> when (clock ms) we last tidied it
 
     # -- reading ------------------------------------------------------------------------------
     def read(self, users: Sequence[str], merchants: Sequence[str], event_day: int) -> BatchState:
@@ -126,11 +126,11 @@ class DetectorState:
                 keys.PIPELINE, key, merchant_state.field(merchant_state.VOLUME, day), count
             )
             newest[merchant] = max(newest.get(merchant, day), day)
-        now = time.monotonic()
+        now = self.clock.now_ms()  # the store's clock: event time in a backtest
         for merchant in sorted(newest):
             # Housekeeping now and then, not every batch: a 35-day TTL cannot run out in an
             # hour, and day counters older than the 30-day windows can wait that long to go.
-            if now - self._ttl_refreshed.get(merchant, -TTL_REFRESH_S) >= TTL_REFRESH_S:
+            if now - self._ttl_refreshed.get(merchant, -TTL_REFRESH_MS) >= TTL_REFRESH_MS:
                 key = keys.merchant(merchant)
                 batch.pexpire(keys.PIPELINE, key, self._ttl_ms)
                 stale = self._stale_fields(merchant, newest[merchant])

@@ -352,9 +352,9 @@ class DetectorWorker:
         self.models.refresh()
         self.loop.start()
 
-    def poll(self) -> int:
+    def poll(self, limit: int | None = None) -> int:
         self.models.refresh()
-        return self.loop.poll()
+        return self.loop.poll(limit)
 
     def close(self) -> None:
         self.loop.close()

@@ -53,6 +53,8 @@ def _parse(text: str) -> ParsedSchema:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise errors.invalid_schema(f"the schema is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise errors.invalid_schema("the schema is nested too deeply") from None
     parsed = _parse_avro(document)
     _check_defaults(document)
     compact = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
@@ -65,6 +67,8 @@ def _parse_avro(document: Any) -> avro.schema.Schema:
         parsed = avro.schema.make_avsc_object(document, avro.schema.Names())
     except (avro.errors.AvroException, TypeError, KeyError, ValueError, AttributeError) as exc:
         raise errors.invalid_schema(str(exc)) from None
+    except RecursionError:
+        raise errors.invalid_schema("the schema is nested too deeply") from None
     try:
         fastavro.parse_schema(document)
     except Exception as exc:  # fastavro raises several unrelated types for bad schemas

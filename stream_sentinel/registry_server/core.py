@@ -218,6 +218,10 @@ class RegistryCore:
         """Soft-delete one version, or hard-delete an already soft-deleted one."""
         self._require_writable(subject)
         number = parse_version(version)
+        if not permanent and number is not None:
+            gone = self._state.subjects.get(subject, {}).get(number)
+            if gone is not None and gone.deleted:
+                raise errors.version_soft_deleted(subject, number)
         entry = self._find_version(subject, number, deleted=permanent)
         if not permanent:
             self._commit([self._soft_deleted(entry)])

@@ -118,7 +118,10 @@ class TopicLog:
 
     def _get_producer(self) -> Producer:
         if self._producer is None:
-            self._producer = self._broker.producer()
+            # Records give up before append() stops waiting, so an append that reports a
+            # failure can never land later and collide with the next id.
+            delivery_ms = int(max(self._timeout_s - 5.0, 1.0) * 1000)
+            self._producer = self._broker.producer(delivery_timeout_ms=delivery_ms)
         return self._producer
 
     def close(self) -> None:

@@ -204,8 +204,14 @@ class Broker(Protocol):
     name: str
 
     def producer(
-        self, *, transactional_id: str | None = None, low_latency: bool | None = None
-    ) -> Producer: ...
+        self,
+        *,
+        transactional_id: str | None = None,
+        low_latency: bool | None = None,
+        delivery_timeout_ms: int | None = None,
+    ) -> Producer:
+        """A producer; ``delivery_timeout_ms`` bounds how long a record may wait for its
+        acknowledgement before it fails (default: the client's, 5 minutes)."""
 
     def consumer(
         self,

@@ -274,10 +274,17 @@ class KafkaBroker:
         self.settings = settings
 
     def producer(
-        self, *, transactional_id: str | None = None, low_latency: bool | None = None
+        self,
+        *,
+        transactional_id: str | None = None,
+        low_latency: bool | None = None,
+        delivery_timeout_ms: int | None = None,
     ) -> KafkaProducer:
         fast = self.settings.low_latency if low_latency is None else low_latency
-        return KafkaProducer(producer_config(self.settings, transactional_id, fast))
+        config = producer_config(self.settings, transactional_id, fast)
+        if delivery_timeout_ms is not None:
+            config["message.timeout.ms"] = delivery_timeout_ms
+        return KafkaProducer(config)
 
     def consumer(
         self,

@@ -99,7 +99,11 @@ class MemoryBroker:
         self.cluster = cluster or MemoryCluster(clock)
 
     def producer(
-        self, *, transactional_id: str | None = None, low_latency: bool | None = None
+        self,
+        *,
+        transactional_id: str | None = None,
+        low_latency: bool | None = None,
+        delivery_timeout_ms: int | None = None,
     ) -> MemoryProducer:
         return MemoryProducer(self.cluster, transactional_id)
 

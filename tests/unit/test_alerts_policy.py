@@ -78,10 +78,15 @@ def test_the_default_table_maps_each_severity_to_its_actions(
 
 
 def test_the_table_comes_from_settings() -> None:
-    settings = AlertSettings(policy={RiskLevel.HIGH: [Action.NOTIFY, Action.BLOCK_USER]})
+    settings = AlertSettings(
+        policy={RiskLevel.HIGH: [Action.NOTIFY, Action.BLOCK_USER], RiskLevel.MEDIUM: []}
+    )
     plan = plan_response(alert(RiskLevel.HIGH), [], settings)
     assert [p.action for p in plan.actions] == [Action.NOTIFY, Action.BLOCK_USER]
     assert plan_response(alert(RiskLevel.MEDIUM), [], settings).actions == ()
+    # tiers the override leaves out keep their default actions
+    low = plan_response(alert(RiskLevel.LOW), [], settings)
+    assert [p.action for p in low.actions] == [Action.MONITOR]
 
 
 def test_control_actions_expire_their_period_after_the_alert() -> None:

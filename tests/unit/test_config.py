@@ -57,7 +57,23 @@ def test_structured_values_are_json_and_risk_levels_accept_names() -> None:
     assert s.detector.rules.high_amount_multiple == 8.0
     assert s.detector.rules.velocity_burst_20m == 6  # untouched fields keep their defaults
     assert s.detector.alert_level is RiskLevel.HIGH
-    assert s.detector.band_rates == {RiskLevel.CRITICAL: 0.002, RiskLevel.HIGH: 0.01}
+    # a table given in part keeps the defaults of the rows it leaves out
+    assert s.detector.band_rates == {
+        RiskLevel.CRITICAL: 0.002,
+        RiskLevel.HIGH: 0.01,
+        RiskLevel.MEDIUM: 0.02,
+        RiskLevel.LOW: 0.10,
+    }
+
+
+def test_one_sla_target_overridden_keeps_the_others() -> None:
+    s = load_settings(environ={"SENTINEL_ALERTS_SLA_MS": '{"CRITICAL": 500}'})
+    assert s.alerts.sla_ms[RiskLevel.CRITICAL] == 500
+    assert s.alerts.sla_ms[RiskLevel.HIGH] == 5_000
+    s = load_settings(environ={"SENTINEL_DETECTOR_RULES": '{"levels": {"velocity_burst": "HIGH"}}'})
+    assert s.detector.rules.levels["velocity_burst"] is RiskLevel.HIGH
+    assert s.detector.rules.levels["impossible_travel"] is RiskLevel.HIGH
+    assert s.detector.rules.levels["high_amount_vs_average"] is RiskLevel.LOW
 
 
 def test_production_refuses_to_start_without_sasl_credentials_and_names_them() -> None:

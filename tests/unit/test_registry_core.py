@@ -254,7 +254,8 @@ def test_deleting_one_version_soft_then_hard(core: RegistryCore) -> None:
     )
     assert core.delete_version("a-value", 2) == 2
     assert core.versions("a-value") == [1, 3]
-    assert error_of(core.delete_version, "a-value", 2)[:2] == (40402, 404)
+    # soft-deleting it again: Confluent's "was soft deleted" (40406), not "not found"
+    assert error_of(core.delete_version, "a-value", 2)[:2] == (40406, 404)
     assert core.get_version("a-value", 2, deleted=True).schema == V2
     assert core.delete_version("a-value", 2, permanent=True) == 2
     assert core.versions("a-value", deleted=True) == [1, 3]
@@ -413,3 +414,10 @@ def test_a_store_failure_is_50001_and_changes_nothing() -> None:
         "replicas",
     )
     assert core.subjects(deleted=True) == []
+
+
+def test_a_schema_nested_too_deeply_is_an_invalid_schema(core: RegistryCore) -> None:
+    deep = '"int"'
+    for _ in range(2000):
+        deep = '{"type": "array", "items": ' + deep + "}"
+    assert error_of(core.register, "deep-value", deep)[:2] == (42201, 422)

@@ -130,3 +130,11 @@ def test_unknown_fields_are_dropped_on_read_as_avro_resolution_does() -> None:
         "amount": 10.0,
         **{k: v for k, v in DEFAULTS.items() if k not in ("merchant_country", "metadata")},
     }
+
+
+def test_json_nested_too_deeply_is_a_failure_not_a_crash() -> None:
+    decoder = JsonDecoder(find("Transaction", 2).text)
+    records, failures = decoder.decode_many([b"[" * 5000 + b"]" * 5000])
+    assert records == [None]
+    assert [(f.index, f.kind) for f in failures] == [(0, "malformed-json")]
+    assert failures[0].reason == "nested too deeply to be a transaction"
