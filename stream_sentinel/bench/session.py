@@ -11,7 +11,6 @@ generated history first (fixed seed, about five seconds), into a temporary model
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -57,18 +56,10 @@ def open_session(
         yield Session(settings, options, Servers.find(settings), version, progress, stack)
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct loopback ports that were free a moment ago."""
-    with ExitStack() as held:
-        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
 @contextmanager
 def own_stack(settings: Settings, options: BenchOptions, progress: Progress) -> Iterator[Settings]:
     """A private Kafka + Redis + registry on free ports, stopped and deleted afterwards."""
+    from stream_sentinel.infra.process import free_ports
     from stream_sentinel.infra.stack import Stack
 
     state_dir = Path(tempfile.mkdtemp(prefix="ss-bench-stack-"))

@@ -153,6 +153,15 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct ports that were free a moment ago (held together so none repeats)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     """True when something already listens on ``host:port`` (binding would fail)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

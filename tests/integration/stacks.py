@@ -9,30 +9,21 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from stream_sentinel.config import Settings, load_settings
 from stream_sentinel.errors import InfraError
+from stream_sentinel.infra.process import free_ports
 from stream_sentinel.infra.registry import section_env
 from stream_sentinel.infra.stack import Stack
 
 #: Test stacks carry little data; a smaller heap than the 1 GB default lets two run side by side.
 TEST_KAFKA_HEAP = "512m"
 INSTALL_HINT = "`make test` installs everything; `make setup-kafka setup-redis` installs just these"
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports that were free a moment ago (held together so none repeats)."""
-    with ExitStack() as held:
-        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
 
 
 def isolated_settings(state_dir: Path, profile: str = "test") -> Settings:

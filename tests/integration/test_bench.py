@@ -16,11 +16,12 @@ from click.testing import CliRunner
 
 from stream_sentinel.cli import cli
 from stream_sentinel.config import Settings
+from stream_sentinel.infra.process import free_ports
 from stream_sentinel.registry.factory import connect_registry
 from stream_sentinel.state.base import Namespace
 from stream_sentinel.state.redis import RedisStateStore
 from stream_sentinel.transport.kafka import KafkaBroker
-from tests.integration.stacks import cli_env, free_ports
+from tests.integration.stacks import cli_env
 
 COUNT = 2_000
 USERS = 200

@@ -18,11 +18,11 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from stream_sentinel.config import Settings
+from stream_sentinel.infra.process import free_ports
 from stream_sentinel.infra.registry import registry_command, registry_env
 from stream_sentinel.infra.service import child_env
 from stream_sentinel.topics import Topics
 from stream_sentinel.transport.kafka import KafkaBroker
-from tests.integration.stacks import free_ports
 
 
 @contextmanager

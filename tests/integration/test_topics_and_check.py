@@ -5,11 +5,12 @@ from __future__ import annotations
 import subprocess
 
 from stream_sentinel.config import Settings
+from stream_sentinel.infra.process import free_ports
 from stream_sentinel.topics import LAYOUT
 from stream_sentinel.transport.base import TopicSpec
 from stream_sentinel.transport.kafka import KafkaBroker
 from tests.integration.detector_support import SENTINEL
-from tests.integration.stacks import cli_env, free_ports
+from tests.integration.stacks import cli_env
 
 
 def sentinel(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

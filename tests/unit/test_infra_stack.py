@@ -14,17 +14,8 @@ from stream_sentinel.cli import cli
 from stream_sentinel.config import Settings, load_settings
 from stream_sentinel.errors import InfraError
 from stream_sentinel.infra.maven import manifest_digest
+from stream_sentinel.infra.process import free_ports
 from stream_sentinel.infra.stack import Stack
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 @pytest.fixture
