@@ -105,7 +105,9 @@ class GenerationRun:
             if stop is not None:
                 return stop
             wanted = self._batch_size()
-            granted = self.bucket.take(wanted)
+            # Whole batches only: granting what accrued while the last one was sent would
+            # turn a paced run into a busy loop of tiny batches (each with its fixed costs).
+            granted = self.bucket.take(wanted, at_least=wanted)
             if granted == 0:
                 self._sleep(min(self.bucket.wait_s(wanted), self._time_left()))
                 continue

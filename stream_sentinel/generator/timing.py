@@ -146,12 +146,17 @@ class TokenBucket:
     def unlimited(self) -> bool:
         return self.rate == 0
 
-    def take(self, wanted: int) -> int:
-        """Grant (and consume) as many of ``wanted`` tokens as are available now."""
+    def take(self, wanted: int, at_least: int = 1) -> int:
+        """Grant (and consume) as many of ``wanted`` tokens as are available now, or none when
+        fewer than ``at_least`` (at most a full bucket) have accrued."""
         if self.unlimited:
             return wanted
         self._refill()
-        granted = min(wanted, int(self._tokens))
+        # the epsilon: tokens accrue in float steps, and 249.99999999999997 must count as 250,
+        # or the wait for the last 3e-17 of a token is too short to move the clock at all
+        granted = min(wanted, int(self._tokens + 1e-6))
+        if granted < min(float(at_least), self.burst):
+            return 0
         self._tokens -= granted
         return granted
 

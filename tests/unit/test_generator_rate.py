@@ -9,6 +9,7 @@ import pytest
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.errors import UsageError
 from stream_sentinel.generator import SimulationConfig, Simulator
+from stream_sentinel.generator.batch import TransactionBatch
 from stream_sentinel.generator.run import GenerationRun, RunLimits
 from stream_sentinel.generator.sinks import ListSink
 from stream_sentinel.generator.timing import SwitchAt, TokenBucket, plan_time
@@ -45,6 +46,41 @@ def test_batches_are_sized_for_smooth_pacing() -> None:
     clock = ManualClock(NOW)
     _, sink = _run(5_000, RunLimits(duration_s=2), clock)
     assert max(len(b) for b in sink.batches) == 250  # 50 ms worth
+
+
+class _SlowSink(ListSink):
+    """Sending a batch takes 5 ms of (simulated) wall time, as a real producer does."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def write(self, batch: TransactionBatch) -> None:
+        self.clock.advance(0.005)
+        super().write(batch)
+
+
+def test_a_paced_run_sends_whole_batches_even_when_sending_takes_time() -> None:
+    clock = ManualClock(NOW)
+    simulator = Simulator(SimulationConfig(users=1_000), seed=2)
+    sink = _SlowSink(clock)
+    bucket = TokenBucket(5_000, burst=500, clock=clock)
+    GenerationRun(simulator, sink, bucket, clock, clock.advance, RunLimits(duration_s=2)).run()
+    sizes = [len(b) for b in sink.batches]
+    # 20 batches a second of 250: never the 25-record crumbs that accrue while one is sent
+    assert set(sizes) == {250}
+    assert len(sizes) == 39  # at 0.05, 0.10, ... 1.95 s (the bucket starts empty)
+
+
+def test_token_bucket_grants_nothing_below_the_minimum_asked_for() -> None:
+    clock = ManualClock(NOW)
+    bucket = TokenBucket(1_000, burst=100, clock=clock)
+    clock.advance(0.03)
+    assert bucket.take(50, at_least=50) == 0  # 30 accrued: not enough, and none are spent
+    clock.advance(0.02)
+    assert bucket.take(50, at_least=50) == 50
+    clock.advance(10)
+    assert bucket.take(1_000, at_least=1_000) == 100  # the minimum is capped by the burst
 
 
 def test_token_bucket_grants_what_has_accrued_and_no_more() -> None:
