@@ -16,9 +16,7 @@ from typing import Any
 
 from stream_sentinel.backends import real_backends
 from stream_sentinel.config import Settings
-from stream_sentinel.errors import SentinelError, ServiceUnavailable
 from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.state.redis import RedisStateStore
 from stream_sentinel.topics import Topics
 from stream_sentinel.transport.base import TopicSpec
 from stream_sentinel.transport.kafka import KafkaBroker
@@ -30,29 +28,11 @@ OUTPUT_PARTITIONS = 12
 
 def require_stack(settings: Settings) -> None:
     """Fail at once, saying what to do, when Kafka, Redis or the registry does not answer."""
-    from stream_sentinel.generator.launch import kafka_answers
+    from stream_sentinel.preflight import require_services
 
-    hint = (
-        "start the local stack with `stream-sentinel infra up` (or let the benchmark start a "
-        "private one with `stream-sentinel bench ... --own-stack`)"
+    require_services(
+        settings, "or let the benchmark start a private one with `bench ... --own-stack`"
     )
-    if not kafka_answers(settings.kafka.bootstrap, 5.0):
-        raise ServiceUnavailable(f"cannot reach Kafka at {settings.kafka.bootstrap}: {hint}")
-    store = RedisStateStore(settings.redis)
-    try:
-        if not store.ping():
-            raise ServiceUnavailable(f"cannot reach Redis at {settings.redis.url}: {hint}")
-    finally:
-        store.close()
-    registry = connect_registry(settings.registry)
-    try:
-        registry.subjects()
-    except SentinelError as exc:
-        raise ServiceUnavailable(
-            f"cannot reach the schema registry at {settings.registry.url} ({exc}): {hint}"
-        ) from None
-    finally:
-        registry.close()
 
 
 @dataclass

@@ -89,11 +89,13 @@ def run(
     from stream_sentinel.alerts.processor import AlertWorker
     from stream_sentinel.alerts.runner import AlertRun, RunLimits
     from stream_sentinel.backends import real_backends
+    from stream_sentinel.preflight import require_services
     from stream_sentinel.registry.factory import connect_registry
     from stream_sentinel.serde import Serde
 
     cli.override("alerts", guarantee=guarantee)
     settings = cli.settings
+    require_services(settings)
     backends = real_backends(settings)
     serde = Serde.from_settings(settings, connect_registry(settings.registry))
     worker = AlertWorker(settings, backends, serde, slot=instance)

@@ -8,22 +8,14 @@ repeat). At the end its topics and keys are deleted unless ``--keep`` asks to lo
 
 from __future__ import annotations
 
-import socket
-from urllib.parse import urlsplit
-
 from stream_sentinel.backends import Backends, real_backends
 from stream_sentinel.config import Settings
-from stream_sentinel.errors import ServiceUnavailable
-from stream_sentinel.generator.launch import kafka_answers
+from stream_sentinel.preflight import require_services
 from stream_sentinel.registry.factory import connect_registry
 from stream_sentinel.serde import Serde
 from stream_sentinel.topics import SCHEMAS, Topics
 
-PROBE_TIMEOUT_S = 3.0
-START_HINT = (
-    "start the local stack with `stream-sentinel infra up` (after `make setup-kafka "
-    "setup-redis` once), or run the demo on the default embedded backends"
-)
+ALTERNATIVE = "or run the demo on the default embedded backends"
 
 
 def run_tag(seed: int, now_ms: int) -> str:
@@ -47,25 +39,7 @@ def tagged_settings(settings: Settings, tag: str) -> Settings:
 
 def require_stack(settings: Settings) -> None:
     """Kafka, Redis and the schema registry must answer now; otherwise say how to start them."""
-    if not kafka_answers(settings.kafka.bootstrap, PROBE_TIMEOUT_S):
-        raise ServiceUnavailable(f"cannot reach Kafka at {settings.kafka.bootstrap}: {START_HINT}")
-    for name, url in (
-        ("Redis", settings.redis.url),
-        ("the schema registry", settings.registry.url),
-    ):
-        if not _listening(url):
-            raise ServiceUnavailable(f"cannot reach {name} at {url}: {START_HINT}")
-
-
-def _listening(url: str) -> bool:
-    parts = urlsplit(url)
-    default = 6379 if parts.scheme.startswith("redis") else 80
-    try:
-        port = parts.port or default
-        with socket.create_connection((parts.hostname or "127.0.0.1", port), PROBE_TIMEOUT_S):
-            return True
-    except (OSError, ValueError):
-        return False
+    require_services(settings, ALTERNATIVE)
 
 
 def local_pipeline(settings: Settings) -> tuple[Backends, Serde]:

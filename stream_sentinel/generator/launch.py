@@ -6,7 +6,6 @@ user can fix (unwritable path, unreachable broker or registry) surface before a 
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from rich.console import Console
 
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
-from stream_sentinel.errors import ServiceUnavailable
 from stream_sentinel.generator.file_sink import FileSink
 from stream_sentinel.generator.report import ProgressLine, summary_lines
 from stream_sentinel.generator.request import GenerateRequest
@@ -23,30 +21,6 @@ from stream_sentinel.generator.run import GenerationRun, RunLimits, RunOutcome
 from stream_sentinel.generator.simulator import Simulator, transaction_id_prefix
 from stream_sentinel.generator.sinks import Sink
 from stream_sentinel.generator.timing import TokenBucket
-
-PROBE_TIMEOUT_S = 5.0
-
-
-def kafka_answers(bootstrap: str, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
-    """True when a broker in ``bootstrap`` accepts a connection and answers a metadata request.
-
-    A plain TCP connect first: when nothing listens we know at once, without librdkafka
-    retrying (and logging) until its timeout.
-    """
-    from stream_sentinel.transport.kafka import probe_kafka
-
-    return any(_listening(address) for address in bootstrap.split(",")) and probe_kafka(
-        bootstrap, timeout_s
-    )
-
-
-def _listening(address: str) -> bool:
-    host, _, port = address.strip().rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=2.0):
-            return True
-    except (OSError, ValueError):
-        return False
 
 
 @dataclass
@@ -102,12 +76,9 @@ class Launch:
         return outcome
 
     def _require_kafka(self) -> None:
-        bootstrap = self.settings().kafka.bootstrap
-        if not kafka_answers(bootstrap):
-            raise ServiceUnavailable(
-                f"cannot reach Kafka at {bootstrap}: start it with `stream-sentinel infra up`, "
-                "point SENTINEL_KAFKA_BOOTSTRAP at a broker, or write a file with --output"
-            )
+        from stream_sentinel.preflight import require_services
+
+        require_services(self.settings(), "or write a file with --output", redis=False)
 
     def _broker_sink(self, simulator: Simulator) -> Sink:
         from stream_sentinel.generator.kafka_sink import BrokerSink

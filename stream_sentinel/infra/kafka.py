@@ -199,7 +199,7 @@ class KafkaService(LocalService):
     def probe(self, timeout_s: float) -> bool:
         from stream_sentinel.transport.kafka import probe_kafka
 
-        return probe_kafka(self.settings.kafka.bootstrap, timeout_s)
+        return probe_kafka(self.settings.kafka, timeout_s)
 
     def _java_command(self, heap: str, main_class: str, *args: str) -> list[str]:
         java = find_program(self.settings.infra.java, INSTALL_JAVA)

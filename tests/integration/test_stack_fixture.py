@@ -23,7 +23,7 @@ def test_session_stack_answers_on_ports_that_leave_a_developer_stack_alone(
     assert used & DEVELOPER_PORTS == set()
     assert stack_settings.env == "test"
     assert stack_settings.infra.state_dir.is_relative_to(tmp_path_factory.getbasetemp())
-    assert probe_kafka(stack_settings.kafka.bootstrap, 10.0) is True
+    assert probe_kafka(stack_settings.kafka, 10.0) is True
     assert probe_redis(stack_settings.redis.url, None, 10.0) is True
     assert httpx.get(stack_settings.registry.url + "/", timeout=10.0).status_code == 200
 

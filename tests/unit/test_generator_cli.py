@@ -91,8 +91,9 @@ def test_unreachable_broker_fails_at_once() -> None:
     result = _invoke("--count", "10", env={"SENTINEL_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        "error: cannot reach Kafka at 127.0.0.1:1: start it with `stream-sentinel infra up`, "
-        "point SENTINEL_KAFKA_BOOTSTRAP at a broker, or write a file with --output"
+        "error: cannot reach Kafka at 127.0.0.1:1: start the local stack with `stream-sentinel "
+        "infra up`, or set SENTINEL_KAFKA_BOOTSTRAP to a running one; or write a file with "
+        "--output"
     )
 
 

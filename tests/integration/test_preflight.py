@@ -1,0 +1,60 @@
+"""Long-running commands check their services first and say which one is missing, where, and
+how to start it, instead of sitting in client retries."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from stream_sentinel.cli import cli
+from stream_sentinel.config import Settings
+from stream_sentinel.infra.process import free_ports
+from stream_sentinel.preflight import kafka_answers, redis_answers, registry_problem
+
+from .stacks import cli_env
+
+HOW = "start the local stack with `stream-sentinel infra up`, or set"
+
+
+def test_the_running_stack_passes_every_check(stack_settings: Settings) -> None:
+    assert kafka_answers(stack_settings.kafka) is True
+    assert redis_answers(stack_settings) is True
+    assert registry_problem(stack_settings) is None
+
+
+@pytest.mark.parametrize(
+    "command", [["detect", "--until-idle", "1"], ["alerts", "run", "--until-idle", "1"]]
+)
+def test_a_dead_kafka_is_named_with_its_address(
+    stack_settings: Settings, command: list[str]
+) -> None:
+    [port] = free_ports(1)
+    env = cli_env(stack_settings) | {"SENTINEL_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"}
+    result = CliRunner().invoke(cli, command, env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: cannot reach Kafka at 127.0.0.1:{port}: {HOW} SENTINEL_KAFKA_BOOTSTRAP to a "
+        "running one"
+    )
+
+
+def test_a_dead_redis_is_named_with_its_address(stack_settings: Settings) -> None:
+    [port] = free_ports(1)
+    env = cli_env(stack_settings) | {"SENTINEL_REDIS_URL": f"redis://127.0.0.1:{port}"}
+    result = CliRunner().invoke(cli, ["detect", "--until-idle", "1"], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: cannot reach Redis at redis://127.0.0.1:{port}: {HOW} SENTINEL_REDIS_URL to a "
+        "running one"
+    )
+
+
+def test_a_dead_registry_is_named_with_its_address(stack_settings: Settings) -> None:
+    [port] = free_ports(1)
+    env = cli_env(stack_settings) | {"SENTINEL_REGISTRY_URL": f"http://127.0.0.1:{port}"}
+    result = CliRunner().invoke(cli, ["alerts", "run", "--until-idle", "1"], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: cannot reach the schema registry at http://127.0.0.1:{port} (nothing listens "
+        f"there): {HOW} SENTINEL_REGISTRY_URL to a running one"
+    )
