@@ -240,6 +240,8 @@ class DetectorSettings(_SectionSettings):
     max_amount: float = 1_000_000.0
     profile_ttl_days: int = 35
     user_cache_size: int = 200_000
+    # Write a batch's state to Redis while the next batch is handled (one write in flight).
+    overlap_state_writes: bool = True
     model_dir: Path = Path("models")
     model_poll_s: float = 5.0
     rules: RuleSettings = RuleSettings()

@@ -11,6 +11,14 @@ for every consumer group of ours:
 4. write state: per partition one atomic guarded batch, advancing that partition's watermark
    (``wm:{group}:{topic}``); a batch whose watermark was already applied changes nothing.
 
+With ``overlap_writes`` (the detector's default) step 4 runs on a writer thread while the next
+batch is consumed, handled and published: the handler is told the step is ``staged`` (its
+outputs are committed; its state is on its way) and makes the step's effects visible to the
+next batch from its own cache, and the write's outcome is settled (``committed``) just before
+the next write is sent, so at most one write is in flight. Rebalances, repairs and close wait
+for it first. A crash then leaves Redis up to two batches behind the committed offsets, which
+the repair below handles like any other lag.
+
 Kafka is committed before Redis is written, so state can only lag the committed offsets. When a
 partition is assigned, :meth:`StreamLoop.reconcile` compares the two: a lag is repaired by
 handling the records in between again with ``emit=False`` (state only, no outputs); state ahead
@@ -23,6 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -59,12 +68,17 @@ class Step:
     )  # topic, key, value
     state: dict[int, Batch] = field(default_factory=dict)  # input partition -> state writes
     payload: Any = None  # the handler's own result, handed back in committed()
+    staged: bool = False  # staged() was called: its outputs were committed before the write
 
 
 class Handler(Protocol):
     def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
         """Outputs and state writes for ``records``; rows where ``applies`` is False must not
         change state; with ``emit`` False (repair) no outputs are wanted."""
+
+    def staged(self, step: Step) -> None:
+        """The step's outputs are committed and its state write is under way: the next batch
+        must see its effects (from the handler's cache) as if the write were done."""
 
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
         """The step's outputs are committed and its state written (applied per partition)."""
@@ -102,8 +116,10 @@ class StreamLoop(NoopListener):
         max_batch_burst: int | None = None,
         clock: Clock = SYSTEM_CLOCK,
         low_latency: bool | None = None,
+        overlap_writes: bool = False,
     ) -> None:
         self.broker, self.store, self.handler = broker, store, handler
+        self.overlap_writes = overlap_writes
         self.group_id, self.topic = group_id, topic
         self.exactly_once = guarantee == "exactly-once"
         self.transactional_id = transactional_id
@@ -123,6 +139,8 @@ class StreamLoop(NoopListener):
         self._expected: dict[int, int | None] = {}  # partition -> the watermark we last wrote
         self._repairing: set[int] = set()
         self._closing = False
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: _PendingWrite | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -132,11 +150,22 @@ class StreamLoop(NoopListener):
             self._producer.init_transactions(30.0)
         self.consumer = self.broker.consumer(self.group_id, low_latency=self.low_latency)
         self.consumer.subscribe([self.topic], self)
+        if self.overlap_writes:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"{self.group_id}-state")
 
     def close(self) -> None:
         # Leaving the group may still serve a pending assignment inside close(): skip its
         # reconciliation, the next owner does it.
         self._closing = True
+        try:
+            self.settle()
+        finally:
+            self._close_clients()
+
+    def _close_clients(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
         if self.consumer is not None:
             self.consumer.close()
             self.consumer = None
@@ -151,6 +180,8 @@ class StreamLoop(NoopListener):
         records = self.consumer.consume(size, self.poll_timeout_s)
         if records:
             self.process(records)
+        else:
+            self.settle()  # idle: report the last batch's write now, not with the next batch
         grown = min(self._batch_size * 2, self.max_batch_burst)
         self._batch_size = grown if len(records) >= self._batch_size else self.max_batch
         return len(records)
@@ -179,12 +210,29 @@ class StreamLoop(NoopListener):
                 time.sleep(RETRY_PAUSE_S)
                 return None
             log.warning("the batch was committed after all; carrying on")
-        applied = self.write_state(step, {tp.partition: o for tp, o in offsets.items()})
         self.stats.records += len(records)
         self.stats.batches += 1
         self.stats.max_batch = max(self.stats.max_batch, len(records))
-        self.handler.committed(step, applied)
+        next_by_partition = {tp.partition: o for tp, o in offsets.items()}
+        if self._writer is None:
+            self.handler.committed(step, self.write_state(step, next_by_partition))
+            return step
+        self.settle()  # the previous write: its outcome decides this one's guards
+        step.staged = True
+        self.handler.staged(step)
+        partitions, items = self._guarded_items(step, next_by_partition)
+        future = self._writer.submit(self.store.apply_guarded_many, items)
+        self._pending = _PendingWrite(step, next_by_partition, partitions, future)
         return step
+
+    def settle(self) -> None:
+        """Wait for the state write in flight (if any) and act on its outcome."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        outcomes = pending.future.result()
+        applied = self._settle(pending.partitions, outcomes, pending.next_offsets)
+        self.handler.committed(pending.step, applied)
 
     def _reset_producer(self) -> None:
         """Abort whatever is open; when the producer is beyond repair, make a new one."""
@@ -247,11 +295,23 @@ class StreamLoop(NoopListener):
         one this worker last wrote means Redis lost writes: that partition's state is rebuilt
         from the input topic up to ``next_offsets`` instead (and reported as not applied).
         """
+        self.settle()
+        partitions, items = self._guarded_items(step, next_offsets)
+        return self._settle(partitions, self.store.apply_guarded_many(items), next_offsets)
+
+    def _guarded_items(
+        self, step: Step, next_offsets: dict[int, int]
+    ) -> tuple[list[int], list[tuple[Guard, Batch]]]:
         partitions = sorted(next_offsets)
         items = [
             (self._guard(p, next_offsets[p]), step.state.get(p) or Batch()) for p in partitions
         ]
-        outcomes = dict(zip(partitions, self.store.apply_guarded_many(items), strict=True))
+        return partitions, items
+
+    def _settle(
+        self, partitions: list[int], results: list[Outcome], next_offsets: dict[int, int]
+    ) -> dict[int, bool]:
+        outcomes = dict(zip(partitions, results, strict=True))
         for partition, outcome in outcomes.items():
             if outcome is Outcome.APPLIED:
                 self._expected[partition] = next_offsets[partition]
@@ -323,11 +383,14 @@ class StreamLoop(NoopListener):
     def on_assign(self, partitions: list[TopicPartition]) -> None:
         mine = [tp for tp in partitions if tp.topic == self.topic]
         if mine and not self._closing:
+            self.settle()
             self.stats.repaired += self.reconcile(mine)
 
     def on_revoke(self, partitions: list[TopicPartition]) -> None:
-        # Batches run to completion before consume() serves a rebalance, so nothing is in
-        # flight: outputs and offsets are committed and state is written. Drop caches only.
+        # Batches run to completion before consume() serves a rebalance, and the state write
+        # still in flight is finished here, before the partitions go: outputs and offsets are
+        # committed and state is written. Then drop caches.
+        self.settle()
         gone = [tp.partition for tp in partitions if tp.topic == self.topic]
         for partition in gone:
             self._skip_state_until.pop(partition, None)
@@ -436,3 +499,13 @@ def next_offsets(records: Sequence[Record], consumer: Consumer | None) -> dict[T
             if position is not None and position > offset:
                 offsets[tp] = position
     return offsets
+
+
+@dataclass
+class _PendingWrite:
+    """A step's state write on the writer thread, with what settling it needs."""
+
+    step: Step
+    next_offsets: dict[int, int]
+    partitions: list[int]
+    future: Future[list[Outcome]]

@@ -83,6 +83,9 @@ class Replay:
         self.clock = clock
         self.label_delay_ms = label_delay_ms
         self.models = ModelSource(None)
+        # State written before the next batch, not beside it: which merchant counts a batch
+        # reads must not depend on thread timing either.
+        settings = settings.with_overrides(detector={"overlap_state_writes": False})
         self.process = DetectorProcess(settings, backends, serde, clock=clock, models=self.models)
         state = self.process.detector.state
         # Merchant counters are re-read when labels change them (forget_merchants below), never

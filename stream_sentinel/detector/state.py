@@ -154,7 +154,8 @@ class DetectorState:
         return stale
 
     def remember(self, partition: int, delta: PartitionDelta) -> None:
-        """After the delta is durable: keep its profiles and merchant counts in the cache."""
+        """Once the delta's batch is committed (its write durable or in flight, never failed
+        unnoticed): keep its profiles and merchant counts in the cache."""
         self._remember(partition, delta)
 
     def _remember(self, partition: int, delta: PartitionDelta) -> None:
@@ -169,7 +170,12 @@ class DetectorState:
             if len(cache) > MERCHANT_CACHE_SIZE:  # drop the oldest half (insertion order)
                 for merchant in list(cache)[: len(cache) // 2]:
                     del cache[merchant]
-        excess = len(self._profiles) - self.settings.user_cache_size
+        # Never this batch's own users: with its write still in flight, the next batch must
+        # read them from here, not from Redis.
+        excess = min(
+            len(self._profiles) - self.settings.user_cache_size,
+            len(self._profiles) - len(delta.profiles),
+        )
         if excess > 0:
             for user in list(self._profiles)[:excess]:
                 del self._profiles[user]

@@ -114,13 +114,26 @@ class DetectorHandler:
         step.state = {p: self.state.state_batch(d) for p, d in prepared.deltas.items()}
         return step
 
+    def staged(self, step: Step) -> None:
+        """Decisions committed, state write in flight: the next batch reads this one's profiles
+        and merchant counts from the cache (the worker is their only writer)."""
+        prepared: Prepared = step.payload
+        for partition, delta in prepared.deltas.items():
+            self.state.remember(partition, delta)
+        self._observe(step)
+
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
         prepared: Prepared = step.payload
         for partition, delta in prepared.deltas.items():
-            if applied.get(partition):
+            if not applied.get(partition):  # a replay or a rebuild: Redis holds the truth,
+                self.state.forget_partitions([partition])  # the cache may not
+            elif not step.staged:
                 self.state.remember(partition, delta)
-            else:  # a replay or a rebuild: Redis holds the truth, the cache may not
-                self.state.forget_partitions([partition])
+        if not step.staged:
+            self._observe(step)
+
+    def _observe(self, step: Step) -> None:
+        prepared: Prepared = step.payload
         if step.outputs or prepared.scored is not None:  # a live batch, not a repair
             self._account(prepared)
         if prepared.scored is not None and self.on_batch is not None:
@@ -346,6 +359,7 @@ class DetectorWorker:
             poll_timeout_s=detector.poll_timeout_ms / 1000,
             clock=clock,
             low_latency=low_latency,
+            overlap_writes=detector.overlap_state_writes,
         )
 
     def start(self) -> None:

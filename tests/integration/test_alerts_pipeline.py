@@ -104,6 +104,7 @@ class Pipeline:
         """Poll the detector until it has handled ``total`` transactions since it started."""
         while self.detector.loop.stats.records < total:
             self.detector.poll()
+        self.detector.loop.settle()  # its state write too (it overlaps the next batch)
 
     def respond(self, total: int, worker: AlertWorker | None = None) -> None:
         """Poll an alert processor until it has handled ``total`` alert records."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -52,6 +53,7 @@ class Pipeline:
         deadline = time.monotonic() + 30
         while worker.loop.stats.records < expected and time.monotonic() < deadline:
             worker.poll()
+        worker.loop.settle()  # the last batch's state write too (it overlaps the next batch)
         assert worker.loop.stats.records == expected
 
     def read(self, logical: str) -> list[dict[str, Any]]:
@@ -197,6 +199,7 @@ def test_a_crash_between_kafka_commit_and_redis_write_is_repaired(pipeline: Pipe
     store.apply_guarded_many = crash  # type: ignore[method-assign]
     with pytest.raises(SystemExit):
         worker.poll()
+        worker.loop.settle()  # an overlapped write's failure surfaces when it is settled
     store.apply_guarded_many = real  # type: ignore[method-assign]
     worker.loop.consumer.close()  # the dead process leaves the group
     assert pipeline.profile_count("u1") == 0  # Redis never saw the batch
@@ -208,6 +211,46 @@ def test_a_crash_between_kafka_commit_and_redis_write_is_repaired(pipeline: Pipe
     assert pipeline.profile_count("u1") == 15
     ids = [s["transaction_id"] for s in pipeline.read("fraud-scores")]
     assert sorted(ids) == sorted(f"tx-{n}" for n in range(15))  # no decision emitted twice
+
+
+def test_the_next_batch_reads_a_user_whose_write_is_still_in_flight_from_the_cache(
+    pipeline: Pipeline,
+) -> None:
+    worker = pipeline.worker()
+    store = pipeline.backends.state
+    real_write, real_handle = store.apply_guarded_many, worker.handler.handle
+    first_write_done, second_handled = threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def held_first_write(items: Any) -> Any:
+        if not first_write_done.is_set():
+            second_handled.wait(10)  # held until the next batch has been handled
+        outcomes = real_write(items)
+        first_write_done.set()
+        return outcomes
+
+    def handle(records: Any, applies: Any, emit: bool) -> Any:
+        step = real_handle(records, applies, emit)
+        if worker.loop.stats.batches == 1:
+            seen["first write done while the second batch was handled"] = first_write_done.is_set()
+            second_handled.set()
+        return step
+
+    store.apply_guarded_many = held_first_write  # type: ignore[method-assign]
+    worker.handler.handle = handle  # type: ignore[method-assign]
+    for n in range(3):
+        pipeline.send(tx(n, minutes=n))
+    worker.poll()  # batch 1: handled, published, its state write held on the writer thread
+    assert worker.loop.stats.records == 3
+    for n in range(3, 6):
+        pipeline.send(tx(n, minutes=n))
+    worker.poll()  # batch 2, handled while batch 1's write is held
+    worker.loop.settle()
+    assert worker.loop.stats.records == 6
+    assert seen == {"first write done while the second batch was handled": False}
+    assert pipeline.profile_count("u1") == 6  # batch 2 counted on batch 1 (cache), not on Redis
+    scores = pipeline.read("fraud-scores")
+    assert sorted(s["transaction_id"] for s in scores) == sorted(f"tx-{n}" for n in range(6))
 
 
 def test_an_aborted_transaction_is_retried_without_duplicates(pipeline: Pipeline) -> None:
