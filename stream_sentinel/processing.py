@@ -217,22 +217,47 @@ class StreamLoop(NoopListener):
         if self._writer is None:
             self.handler.committed(step, self.write_state(step, next_by_partition))
             return step
-        self.settle()  # the previous write: its outcome decides this one's guards
+        # The previous write: its outcome decides this one's guards. Where it had to be rebuilt
+        # from the input topic, this batch was handled from a cache built on what Redis had
+        # lost: its computed writes are dropped and its records re-applied to the repaired state.
+        rebuilt = self.settle() & set(next_by_partition)
         step.staged = True
         self.handler.staged(step)
+        for partition in sorted(rebuilt):
+            self._reapply_batch(partition, next_by_partition.pop(partition))
         partitions, items = self._guarded_items(step, next_by_partition)
         future = self._writer.submit(self.store.apply_guarded_many, items)
         self._pending = _PendingWrite(step, next_by_partition, partitions, future)
         return step
 
-    def settle(self) -> None:
-        """Wait for the state write in flight (if any) and act on its outcome."""
-        pending, self._pending = self._pending, None
+    def settle(self) -> set[int]:
+        """Wait for the state write in flight (if any) and act on its outcome; returns the
+        partitions whose state had to be rebuilt from the input topic instead."""
+        pending = self._pending
         if pending is None:
-            return
-        outcomes = pending.future.result()
-        applied = self._settle(pending.partitions, outcomes, pending.next_offsets)
+            return set()
+        try:
+            outcomes = pending.future.result()
+        except BaseException:
+            if pending.future.done():  # the write failed: reported here, once
+                self._pending = None
+            raise  # else interrupted while waiting: close() settles it
+        self._pending = None
+        applied, rebuilt = self._settle(pending.partitions, outcomes, pending.next_offsets)
         self.handler.committed(pending.step, applied)
+        return rebuilt
+
+    def _reapply_batch(self, partition: int, end: int) -> None:
+        """Apply a handled batch's records of ``partition`` again, from Redis (just rebuilt)."""
+        self.handler.forget([partition])
+        tp = TopicPartition(self.topic, partition)
+        mine = self.consumer is not None and tp in self.consumer.assignment()
+        if not mine or partition not in self._expected:
+            # no longer ours, or another worker writes it (the rebuild stopped): the owner
+            # reconciles it
+            self._expected.pop(partition, None)
+            return
+        self.stats.repaired += self._reapply(tp, self._expected[partition], end)
 
     def _reset_producer(self) -> None:
         """Abort whatever is open; when the producer is beyond repair, make a new one."""
@@ -297,7 +322,8 @@ class StreamLoop(NoopListener):
         """
         self.settle()
         partitions, items = self._guarded_items(step, next_offsets)
-        return self._settle(partitions, self.store.apply_guarded_many(items), next_offsets)
+        outcomes = self.store.apply_guarded_many(items)
+        return self._settle(partitions, outcomes, next_offsets)[0]
 
     def _guarded_items(
         self, step: Step, next_offsets: dict[int, int]
@@ -310,8 +336,11 @@ class StreamLoop(NoopListener):
 
     def _settle(
         self, partitions: list[int], results: list[Outcome], next_offsets: dict[int, int]
-    ) -> dict[int, bool]:
+    ) -> tuple[dict[int, bool], set[int]]:
+        """Act on a write's outcomes: returns, per partition, whether it was applied, and the
+        partitions rebuilt from the input topic because Redis had lost writes."""
         outcomes = dict(zip(partitions, results, strict=True))
+        rebuilt = set()
         for partition, outcome in outcomes.items():
             if outcome is Outcome.APPLIED:
                 self._expected[partition] = next_offsets[partition]
@@ -328,7 +357,8 @@ class StreamLoop(NoopListener):
                 raise RepairConflict(partition)
             else:
                 self._rebuild(partition, next_offsets[partition])
-        return {p: outcome is Outcome.APPLIED for p, outcome in outcomes.items()}
+                rebuilt.add(partition)
+        return {p: outcome is Outcome.APPLIED for p, outcome in outcomes.items()}, rebuilt
 
     def _guard(self, partition: int, next_offset: int) -> Guard:
         if partition in self._expected:
@@ -389,13 +419,15 @@ class StreamLoop(NoopListener):
     def on_revoke(self, partitions: list[TopicPartition]) -> None:
         # Batches run to completion before consume() serves a rebalance, and the state write
         # still in flight is finished here, before the partitions go: outputs and offsets are
-        # committed and state is written. Then drop caches.
-        self.settle()
+        # committed and state is written. Then drop caches (also when the write failed).
         gone = [tp.partition for tp in partitions if tp.topic == self.topic]
-        for partition in gone:
-            self._skip_state_until.pop(partition, None)
-            self._expected.pop(partition, None)
-        self.handler.forget(gone)
+        try:
+            self.settle()
+        finally:
+            for partition in gone:
+                self._skip_state_until.pop(partition, None)
+                self._expected.pop(partition, None)
+            self.handler.forget(gone)
 
     def on_lost(self, partitions: list[TopicPartition]) -> None:
         self.on_revoke(partitions)

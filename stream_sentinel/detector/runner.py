@@ -109,8 +109,10 @@ class DetectorProcess:
         self.feedback.start()
 
     def close(self) -> None:
-        self.detector.close()
-        self.feedback.close()
+        try:
+            self.detector.close()  # settles its last state write, which may fail
+        finally:
+            self.feedback.close()
 
     def step(self, limit: int | None = None) -> int:
         """One detector batch (waiting up to the poll timeout) and one non-blocking label batch."""
@@ -146,8 +148,10 @@ class DetectorProcess:
                 if options.max_records and self.detector.loop.stats.records >= options.max_records:
                     break
         finally:
-            self.heartbeat()
-            self.close()
+            try:
+                self.heartbeat()
+            finally:
+                self.close()
         return self.summary()
 
     def caught_up(self) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,10 +153,26 @@ class DetectorState:
                 del days[day]
         return stale
 
-    def remember(self, partition: int, delta: PartitionDelta) -> None:
-        """Once the delta's batch is committed (its write durable or in flight, never failed
-        unnoticed): keep its profiles and merchant counts in the cache."""
-        self._remember(partition, delta)
+    def remember(self, deltas: Mapping[int, PartitionDelta]) -> None:
+        """Once their batch is committed (its write durable or in flight, never failed
+        unnoticed): keep the deltas' profiles and merchant counts in the cache."""
+        kept = 0
+        for partition, delta in deltas.items():
+            self._remember(partition, delta)
+            kept += len(delta.profiles)
+        for cache in (self._merchants, self._ttl_refreshed):
+            if len(cache) > MERCHANT_CACHE_SIZE:  # drop the oldest half (insertion order)
+                for merchant in list(cache)[: len(cache) // 2]:
+                    del cache[merchant]
+        # Never this batch's own users (the newest entries): with its write still in flight,
+        # the next batch must read them from here, not from Redis.
+        excess = min(
+            len(self._profiles) - self.settings.user_cache_size, len(self._profiles) - kept
+        )
+        if excess > 0:
+            for user in list(self._profiles)[:excess]:
+                del self._profiles[user]
+                self._owner.pop(user, None)
 
     def _remember(self, partition: int, delta: PartitionDelta) -> None:
         for user, blob in delta.profiles.items():
@@ -166,20 +182,6 @@ class DetectorState:
         for (merchant, day), count in delta.merchant_volume.items():
             if merchant in self._merchants:
                 self._merchants[merchant].add_volume(day, count)
-        for cache in (self._merchants, self._ttl_refreshed):
-            if len(cache) > MERCHANT_CACHE_SIZE:  # drop the oldest half (insertion order)
-                for merchant in list(cache)[: len(cache) // 2]:
-                    del cache[merchant]
-        # Never this batch's own users: with its write still in flight, the next batch must
-        # read them from here, not from Redis.
-        excess = min(
-            len(self._profiles) - self.settings.user_cache_size,
-            len(self._profiles) - len(delta.profiles),
-        )
-        if excess > 0:
-            for user in list(self._profiles)[:excess]:
-                del self._profiles[user]
-                self._owner.pop(user, None)
 
     # -- ownership ----------------------------------------------------------------------------
     def forget_partitions(self, partitions: Sequence[int]) -> None:
@@ -193,6 +195,10 @@ class DetectorState:
         for user in users:
             self._profiles.pop(user, None)
             self._owner.pop(user, None)
+
+    def forget_all_merchants(self) -> None:
+        """Re-read every merchant's counters on next use (after a repair re-applied some)."""
+        self._merchants.clear()
 
     def forget_merchants(self, merchants: Sequence[str]) -> None:
         """Re-read these merchants' counters on next use (e.g. labels just changed them)."""

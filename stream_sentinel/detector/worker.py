@@ -118,18 +118,15 @@ class DetectorHandler:
         """Decisions committed, state write in flight: the next batch reads this one's profiles
         and merchant counts from the cache (the worker is their only writer)."""
         prepared: Prepared = step.payload
-        for partition, delta in prepared.deltas.items():
-            self.state.remember(partition, delta)
+        self.state.remember(prepared.deltas)
         self._observe(step)
 
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
         prepared: Prepared = step.payload
-        for partition, delta in prepared.deltas.items():
-            if not applied.get(partition):  # a replay or a rebuild: Redis holds the truth,
-                self.state.forget_partitions([partition])  # the cache may not
-            elif not step.staged:
-                self.state.remember(partition, delta)
+        # a replay or a rebuild: Redis holds the truth, the cache may not
+        self.state.forget_partitions([p for p in prepared.deltas if not applied.get(p)])
         if not step.staged:
+            self.state.remember({p: d for p, d in prepared.deltas.items() if applied.get(p)})
             self._observe(step)
 
     def _observe(self, step: Step) -> None:
@@ -140,7 +137,10 @@ class DetectorHandler:
             self.on_batch(prepared)
 
     def forget(self, partitions: list[int]) -> None:
-        self.state.forget_partitions(partitions)
+        if partitions:
+            self.state.forget_partitions(partitions)
+            # A repair re-applies merchant increments the cached counters may already hold.
+            self.state.forget_all_merchants()
 
     # -- the pure-ish part --------------------------------------------------------------------
     def prepare(self, records: Sequence[Record], applies: np.ndarray, score: bool) -> Prepared:

@@ -339,6 +339,59 @@ def test_redis_losing_its_last_writes_is_detected_and_rebuilt(pipeline: Pipeline
     assert len(pipeline.read("fraud-scores")) == 9
 
 
+def test_a_batch_handled_while_a_lost_write_was_in_flight_is_reapplied(
+    pipeline: Pipeline,
+) -> None:
+    store = pipeline.backends.state
+    for n in range(4):
+        pipeline.send(tx(n, minutes=n))
+    worker = pipeline.worker()
+    pipeline.drain(worker, 4)
+    snapshot = store.execute(
+        Batch()
+        .get(keys.PROFILES, keys.user_profile("u1"))
+        .hgetall(keys.PIPELINE, "wm:fraud-detection-group:transactions")
+    )
+    for n in range(4, 7):
+        pipeline.send(tx(n, minutes=n))
+    pipeline.drain(worker, 7)
+    # Redis comes back without the last writes, and u1 is no longer in the worker's cache: the
+    # next batch builds u1 on Redis's stale profile (count 4) and its write diverges ...
+    [(field, watermark)] = snapshot[1].items()
+    store.execute(
+        Batch()
+        .set(keys.PROFILES, keys.user_profile("u1"), snapshot[0])
+        .hset(keys.PIPELINE, "wm:fraud-detection-group:transactions", {field: watermark})
+    )
+    worker.state.forget_users(["u1"])
+    for n in range(7, 9):
+        pipeline.send(tx(n, minutes=n))
+    worker.poll()
+    # ... while the batch after it is handled from that batch's (stale) cache entries
+    for n in range(9, 11):
+        pipeline.send(tx(n, minutes=n))
+    worker.poll()
+    worker.loop.settle()
+    assert worker.loop.stats.divergences == 1
+    assert pipeline.profile_count("u1") == 11  # rebuilt, then the later batch re-applied on it
+    ids = [s["transaction_id"] for s in pipeline.read("fraud-scores")]
+    assert sorted(ids) == sorted(f"tx-{n}" for n in range(11))
+
+
+def test_a_small_user_cache_keeps_every_user_of_the_batch_in_flight() -> None:
+    settings = load_settings("test", environ={"SENTINEL_DETECTOR_USER_CACHE_SIZE": "1"})
+    pipeline = Pipeline(settings)
+    worker = pipeline.worker()
+    users = [f"user-{n}" for n in range(8)]  # spread over several partitions
+    for round_ in range(3):
+        for n, user in enumerate(users):
+            pipeline.send(tx(round_ * 100 + n, user, minutes=round_), key=user)
+        worker.poll()  # one batch a round; each round's write overlaps the next round
+    worker.loop.settle()
+    assert worker.loop.stats.records == 24
+    assert [pipeline.profile_count(u) for u in users] == [3] * 8
+
+
 def test_a_commit_whose_reply_was_lost_is_not_processed_twice(pipeline: Pipeline) -> None:
     for n in range(5):
         pipeline.send(tx(n, minutes=n))
