@@ -38,23 +38,25 @@ def test_a_dead_kafka_is_named_with_its_address(
     )
 
 
-def test_a_dead_redis_is_named_with_its_address(stack_settings: Settings) -> None:
+@pytest.mark.parametrize(
+    ("variable", "url", "named"),
+    [
+        ("SENTINEL_REDIS_URL", "redis://127.0.0.1:{port}", "Redis at {url}"),
+        (
+            "SENTINEL_REGISTRY_URL",
+            "http://127.0.0.1:{port}",
+            "the schema registry at {url} (nothing listens there)",
+        ),
+    ],
+)
+def test_a_dead_redis_or_registry_is_named_with_its_address(
+    stack_settings: Settings, variable: str, url: str, named: str
+) -> None:
     [port] = free_ports(1)
-    env = cli_env(stack_settings) | {"SENTINEL_REDIS_URL": f"redis://127.0.0.1:{port}"}
-    result = CliRunner().invoke(cli, ["detect", "--until-idle", "1"], env=env)
-    assert result.exit_code == 1
-    assert result.stderr.strip() == (
-        f"error: cannot reach Redis at redis://127.0.0.1:{port}: {HOW} SENTINEL_REDIS_URL to a "
-        "running one"
-    )
-
-
-def test_a_dead_registry_is_named_with_its_address(stack_settings: Settings) -> None:
-    [port] = free_ports(1)
-    env = cli_env(stack_settings) | {"SENTINEL_REGISTRY_URL": f"http://127.0.0.1:{port}"}
+    dead = url.format(port=port)
+    env = cli_env(stack_settings) | {variable: dead}
     result = CliRunner().invoke(cli, ["alerts", "run", "--until-idle", "1"], env=env)
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        f"error: cannot reach the schema registry at http://127.0.0.1:{port} (nothing listens "
-        f"there): {HOW} SENTINEL_REGISTRY_URL to a running one"
+        f"error: cannot reach {named.format(url=dead)}: {HOW} {variable} to a running one"
     )

@@ -309,7 +309,9 @@ def test_a_swapped_model_scores_the_next_batch(pipeline: Pipeline) -> None:
     assert versions == [None, tiny_model().version]
 
 
-def test_redis_losing_its_last_writes_is_detected_and_rebuilt(pipeline: Pipeline) -> None:
+def _lose_the_last_writes(pipeline: Pipeline) -> DetectorWorker:
+    """A worker decides tx-0..6 of u1; then Redis comes back from an AOF that missed the last
+    second: the state (and watermark) after tx-3 returns."""
     store = pipeline.backends.state
     for n in range(4):
         pipeline.send(tx(n, minutes=n))
@@ -324,13 +326,17 @@ def test_redis_losing_its_last_writes_is_detected_and_rebuilt(pipeline: Pipeline
         pipeline.send(tx(n, minutes=n))
     pipeline.drain(worker, 7)
     assert pipeline.profile_count("u1") == 7
-    # Redis restarts from an AOF that missed the last second: the older state comes back
     [(field, watermark)] = snapshot[1].items()
     store.execute(
         Batch()
         .set(keys.PROFILES, keys.user_profile("u1"), snapshot[0])
         .hset(keys.PIPELINE, "wm:fraud-detection-group:transactions", {field: watermark})
     )
+    return worker
+
+
+def test_redis_losing_its_last_writes_is_detected_and_rebuilt(pipeline: Pipeline) -> None:
+    worker = _lose_the_last_writes(pipeline)
     for n in range(7, 9):
         pipeline.send(tx(n, minutes=n))
     pipeline.drain(worker, 9)
@@ -342,27 +348,9 @@ def test_redis_losing_its_last_writes_is_detected_and_rebuilt(pipeline: Pipeline
 def test_a_batch_handled_while_a_lost_write_was_in_flight_is_reapplied(
     pipeline: Pipeline,
 ) -> None:
-    store = pipeline.backends.state
-    for n in range(4):
-        pipeline.send(tx(n, minutes=n))
-    worker = pipeline.worker()
-    pipeline.drain(worker, 4)
-    snapshot = store.execute(
-        Batch()
-        .get(keys.PROFILES, keys.user_profile("u1"))
-        .hgetall(keys.PIPELINE, "wm:fraud-detection-group:transactions")
-    )
-    for n in range(4, 7):
-        pipeline.send(tx(n, minutes=n))
-    pipeline.drain(worker, 7)
-    # Redis comes back without the last writes, and u1 is no longer in the worker's cache: the
-    # next batch builds u1 on Redis's stale profile (count 4) and its write diverges ...
-    [(field, watermark)] = snapshot[1].items()
-    store.execute(
-        Batch()
-        .set(keys.PROFILES, keys.user_profile("u1"), snapshot[0])
-        .hset(keys.PIPELINE, "wm:fraud-detection-group:transactions", {field: watermark})
-    )
+    worker = _lose_the_last_writes(pipeline)
+    # u1 is no longer in the worker's cache either: the next batch builds u1 on Redis's stale
+    # profile (count 4) and its write diverges ...
     worker.state.forget_users(["u1"])
     for n in range(7, 9):
         pipeline.send(tx(n, minutes=n))
