@@ -11,6 +11,7 @@ break services start their own stack (see ``stacks.py``) and never touch this on
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Iterator
 
@@ -26,6 +27,9 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     settings = isolated_settings(tmp_path_factory.mktemp("session-stack"))
     with sigterm_as_interrupt(), running_stack(settings):
         yield settings
+        # Kafka clients the tests left for the garbage collector go while the broker is up
+        # (else librdkafka logs "Connection refused" from them once it has stopped).
+        gc.collect()
 
 
 @pytest.fixture
