@@ -36,6 +36,15 @@ class CliContext:
             self._settings = load_settings(self.profile, overrides=self.overrides)
         return self._settings
 
+    def require(
+        self, *, kafka: bool = False, redis: bool = False, registry: bool = False
+    ) -> Settings:
+        """The settings, once the services this command needs answer (else a clear error)."""
+        from stream_sentinel.preflight import require_services
+
+        require_services(self.settings, kafka=kafka, redis=redis, registry=registry)
+        return self.settings
+
     def override(self, section: str, **values: Any) -> None:
         """Apply CLI flags on top of the environment (only the ones the user gave)."""
         given = {key: value for key, value in values.items() if value is not None}

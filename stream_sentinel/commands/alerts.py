@@ -89,13 +89,11 @@ def run(
     from stream_sentinel.alerts.processor import AlertWorker
     from stream_sentinel.alerts.runner import AlertRun, RunLimits
     from stream_sentinel.backends import real_backends
-    from stream_sentinel.preflight import require_services
     from stream_sentinel.registry.factory import connect_registry
     from stream_sentinel.serde import Serde
 
     cli.override("alerts", guarantee=guarantee)
-    settings = cli.settings
-    require_services(settings)
+    settings = cli.require(kafka=True, redis=True, registry=True)
     backends = real_backends(settings)
     serde = Serde.from_settings(settings, connect_registry(settings.registry))
     worker = AlertWorker(settings, backends, serde, slot=instance)
@@ -133,7 +131,7 @@ def _desk(cli: CliContext) -> Iterator[AlertDesk]:
     from stream_sentinel.registry.factory import connect_registry
     from stream_sentinel.serde import Serde
 
-    settings = cli.settings
+    settings = cli.require(kafka=True, redis=True, registry=True)
     serde = Serde.from_settings(settings, connect_registry(settings.registry))
     backends = real_backends(settings)
     try:
@@ -151,7 +149,7 @@ def stats(cli: CliContext, as_json: bool) -> None:
     from stream_sentinel.backends import real_backends
     from stream_sentinel.clock import SYSTEM_CLOCK
 
-    backends = real_backends(cli.settings)
+    backends = real_backends(cli.require(redis=True))
     try:
         found = read_stats(backends.state, cli.settings.alerts, SYSTEM_CLOCK.now_ms())
     finally:

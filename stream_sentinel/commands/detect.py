@@ -73,11 +73,9 @@ def detect(
     """Score transactions from Kafka: a decision for each, an alert for the risky ones."""
     stop = stop_on_signals()
     from stream_sentinel.detector.runner import RunOptions, build_process, run_workers
-    from stream_sentinel.preflight import require_services
 
     cli.override("detector", guarantee=guarantee)
-    settings = cli.settings
-    require_services(settings)
+    settings = cli.require(kafka=True, redis=True, registry=True)
     options = RunOptions(until_idle, max_records, metrics_port, low_latency)
     status = _StatusLine()
     click.echo(

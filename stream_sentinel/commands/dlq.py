@@ -32,7 +32,7 @@ def _selected(cli: CliContext, reason: str | None, component: str | None) -> lis
     from stream_sentinel.topics import Topics
     from stream_sentinel.transport.kafka import KafkaBroker
 
-    settings = cli.settings
+    settings = cli.require(kafka=True, registry=True)
     serde = Serde.from_settings(settings, connect_registry(settings.registry))
     letters = read_letters(KafkaBroker(settings.kafka), serde, Topics.from_settings(settings))
     return [letter for letter in letters if letter.matches(reason, component)]

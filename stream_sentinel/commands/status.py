@@ -20,7 +20,7 @@ def status(cli: CliContext, as_json: bool) -> None:
     from stream_sentinel.status import dead_letter_counts, group_status, our_groups
     from stream_sentinel.transport.kafka import KafkaBroker
 
-    settings = cli.settings
+    settings = cli.require(kafka=True, redis=True)
     admin = KafkaBroker(settings.kafka).admin(timeout_s=10.0)
     store = RedisStateStore(settings.redis.model_copy(update={"retry_attempts": 2}))
     groups = [group_status(admin, store, group, topic) for group, topic in our_groups(settings)]

@@ -110,7 +110,7 @@ def tail(
     from stream_sentinel.topics import Topics
     from stream_sentinel.transport.kafka import KafkaBroker
 
-    settings = cli.settings
+    settings = cli.require(kafka=True, registry=True)
     registry = connect_registry(settings.registry)
     consumer = open_reader(
         KafkaBroker(settings.kafka), Topics.from_settings(settings).name(topic), from_beginning

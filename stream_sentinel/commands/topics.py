@@ -19,7 +19,7 @@ def create(cli: CliContext) -> None:
     from stream_sentinel.topics import Topics
     from stream_sentinel.transport.kafka import KafkaBroker
 
-    names = Topics.from_settings(cli.settings)
+    names = Topics.from_settings(cli.require(kafka=True))
     admin = KafkaBroker(cli.settings.kafka).admin()
     created = admin.create_topics(names.specs())
     for spec in names.specs():
@@ -42,7 +42,7 @@ def list_topics(cli: CliContext) -> None:
     from stream_sentinel.topics import Topics
     from stream_sentinel.transport.kafka import KafkaBroker
 
-    names = Topics.from_settings(cli.settings)
+    names = Topics.from_settings(cli.require(kafka=True))
     admin = KafkaBroker(cli.settings.kafka).admin()
     found = admin.describe_topics([spec.name for spec in names.specs()])
     problems = layout_problems(admin, names)

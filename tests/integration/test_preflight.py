@@ -23,7 +23,16 @@ def test_the_running_stack_passes_every_check(stack_settings: Settings) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [["detect", "--until-idle", "1"], ["alerts", "run", "--until-idle", "1"]]
+    "command",
+    [
+        ["detect", "--until-idle", "1"],
+        ["alerts", "run", "--until-idle", "1"],
+        ["alerts", "queue"],
+        ["status"],
+        ["topics", "list"],
+        ["dlq", "show"],
+        ["tail", "fraud-scores", "--limit", "1"],
+    ],
 )
 def test_a_dead_kafka_is_named_with_its_address(
     stack_settings: Settings, command: list[str]
@@ -38,24 +47,30 @@ def test_a_dead_kafka_is_named_with_its_address(
     )
 
 
+REDIS = ("SENTINEL_REDIS_URL", "redis://127.0.0.1:{port}", "Redis at {url}")
+REGISTRY = (
+    "SENTINEL_REGISTRY_URL",
+    "http://127.0.0.1:{port}",
+    "the schema registry at {url} (nothing listens there)",
+)
+
+
 @pytest.mark.parametrize(
-    ("variable", "url", "named"),
+    ("service", "command"),
     [
-        ("SENTINEL_REDIS_URL", "redis://127.0.0.1:{port}", "Redis at {url}"),
-        (
-            "SENTINEL_REGISTRY_URL",
-            "http://127.0.0.1:{port}",
-            "the schema registry at {url} (nothing listens there)",
-        ),
+        (REDIS, ["alerts", "run", "--until-idle", "1"]),
+        (REDIS, ["alerts", "stats"]),
+        (REGISTRY, ["alerts", "run", "--until-idle", "1"]),
     ],
 )
 def test_a_dead_redis_or_registry_is_named_with_its_address(
-    stack_settings: Settings, variable: str, url: str, named: str
+    stack_settings: Settings, service: tuple[str, str, str], command: list[str]
 ) -> None:
+    variable, url, named = service
     [port] = free_ports(1)
     dead = url.format(port=port)
     env = cli_env(stack_settings) | {variable: dead}
-    result = CliRunner().invoke(cli, ["alerts", "run", "--until-idle", "1"], env=env)
+    result = CliRunner().invoke(cli, command, env=env)
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         f"error: cannot reach {named.format(url=dead)}: {HOW} {variable} to a running one"
