@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -125,6 +126,16 @@ class KafkaSettings(_SectionSettings):
     request_timeout_ms: int = 30_000
 
 
+def shown_url(url: str) -> str:
+    """``url`` fit for messages and logs: a password in it (``redis://:secret@host``) masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:" if parts.username else ":"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}***@{host}"))
+
+
 class RedisSettings(_SectionSettings):
     """State store endpoint and the server configuration `infra up` starts Redis with."""
 
@@ -145,6 +156,10 @@ class RedisSettings(_SectionSettings):
     appendonly: bool = True
     appendfsync: Literal["always", "everysec", "no"] = "everysec"
 
+    @property
+    def shown_url(self) -> str:
+        return shown_url(self.url)
+
 
 class RegistrySettings(_SectionSettings):
     """Schema registry endpoint (ours from `infra up`, or Confluent's: only the URL changes)."""
@@ -158,6 +173,10 @@ class RegistrySettings(_SectionSettings):
     max_request_bytes: int = 4 * 1024 * 1024
     # Logical topics that carry plain JSON (one UTF-8 object per message) instead of Avro.
     json_topics: list[str] = []
+
+    @property
+    def shown_url(self) -> str:
+        return shown_url(self.url)
 
 
 class InfraSettings(_SectionSettings):

@@ -3,8 +3,9 @@
 A long-running command that starts against a service that is not there would otherwise sit in
 librdkafka's or redis-py's retries (Kafka's transactional producer for half a minute) and fail
 with a message about the symptom. Checked first, the user hears at once which service is
-missing, at which address, and how to start it. Once running, the commands retry an outage
-themselves: these checks are for start-up only.
+missing, at which address, and how to start it. A service that answers but refuses us (wrong
+credentials, a registry saying 401) is reported with its own words instead. Once running, the
+commands retry an outage themselves: these checks are for start-up only.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import socket
 from urllib.parse import urlsplit
 
 from stream_sentinel.config import KafkaSettings, Settings
-from stream_sentinel.errors import SentinelError, ServiceUnavailable
+from stream_sentinel.errors import RegistryError, ServiceUnavailable
 
 PROBE_TIMEOUT_S = 5.0
 
@@ -33,38 +34,49 @@ def kafka_answers(settings: KafkaSettings, timeout_s: float = PROBE_TIMEOUT_S) -
     )
 
 
-def redis_answers(settings: Settings) -> bool:
-    """True when Redis at the configured URL answers a PING (credentials included)."""
+def redis_problem(settings: Settings) -> tuple[str, bool] | None:
+    """None when Redis answers a PING; else (what went wrong, whether it is unreachable rather
+    than refusing us)."""
+    import redis
+
     from stream_sentinel.state.redis import RedisStateStore
 
-    if not listening(*_url_host_port(settings.redis.url)):
-        return False
-    store = RedisStateStore(settings.redis)
+    parts = urlsplit(settings.redis.url)
+    if parts.scheme != "unix" and not listening(*_url_host_port(settings.redis.url)):
+        return "nothing listens there", True
+    store = RedisStateStore(settings.redis.model_copy(update={"socket_timeout_s": 5.0}))
     try:
-        return store.ping()
+        store.client.ping()
+    except (redis.AuthenticationError, redis.ResponseError) as exc:
+        return f"it refused us: {exc}", False
+    except (redis.RedisError, OSError) as exc:
+        return str(exc) or type(exc).__name__, True
     finally:
         store.close()
+    return None
 
 
-def registry_problem(settings: Settings) -> str | None:
-    """None when the schema registry lists its subjects; otherwise what went wrong."""
+def registry_answers(settings: Settings) -> bool:
+    """True when the schema registry lists its subjects; False when it cannot be reached. One
+    that answers with an error (401) or a malformed URL in the settings raises, saying so."""
     from stream_sentinel.registry.factory import connect_registry
 
-    if settings.registry.url.startswith(("http://", "https://")) and not listening(
-        *_url_host_port(settings.registry.url)
-    ):
-        return "nothing listens there"
-    try:
-        registry = connect_registry(settings.registry)
-    except SentinelError as exc:
-        return str(exc)
+    url = settings.registry.url
+    if url.startswith(("http://", "https://")) and not listening(*_url_host_port(url)):
+        return False
+    registry = connect_registry(settings.registry)
     try:
         registry.subjects()
-    except SentinelError as exc:
-        return str(exc)
+    except ServiceUnavailable:
+        return False
+    except RegistryError as exc:
+        raise ServiceUnavailable(
+            f"the schema registry at {settings.registry.shown_url} refused us ({exc}): check "
+            "SENTINEL_REGISTRY_USERNAME, SENTINEL_REGISTRY_PASSWORD and SENTINEL_REGISTRY_URL"
+        ) from exc
     finally:
         registry.close()
-    return None
+    return True
 
 
 def require_services(
@@ -79,13 +91,20 @@ def require_services(
     address, and how to start it (plus ``alternative``, another way out, when given)."""
     if kafka and not kafka_answers(settings.kafka):
         _missing("Kafka", settings.kafka.bootstrap, "SENTINEL_KAFKA_BOOTSTRAP", alternative)
-    if redis and not redis_answers(settings):
-        _missing("Redis", settings.redis.url, "SENTINEL_REDIS_URL", alternative)
-    if registry:
-        problem = registry_problem(settings)
+    if redis:
+        problem = redis_problem(settings)
         if problem is not None:
-            where = f"{settings.registry.url} ({problem})"
-            _missing("the schema registry", where, "SENTINEL_REGISTRY_URL", alternative)
+            reason, unreachable = problem
+            where = f"{settings.redis.shown_url} ({reason})"
+            if not unreachable:
+                raise ServiceUnavailable(
+                    f"Redis at {where}: check SENTINEL_REDIS_PASSWORD and SENTINEL_REDIS_URL"
+                )
+            _missing("Redis", where, "SENTINEL_REDIS_URL", alternative)
+    if registry and not registry_answers(settings):
+        _missing(
+            "the schema registry", settings.registry.shown_url, "SENTINEL_REGISTRY_URL", alternative
+        )
 
 
 def _missing(service: str, where: str, variable: str, alternative: str | None) -> None:
@@ -106,13 +125,17 @@ def listening(host: str, port: int, timeout_s: float = 2.0) -> bool:
 
 
 def _host_port(address: str, default_port: int) -> tuple[str, int]:
+    address = address.rpartition("://")[2]  # librdkafka accepts PROTOCOL://host:port
+    if address.startswith("["):  # [v6]:port
+        host, _, rest = address[1:].partition("]")
+        port = rest.lstrip(":")
+        return host, int(port) if port.isdigit() else default_port
+    if address.count(":") > 1:  # a bare IPv6 address
+        return address, default_port
     host, _, port = address.rpartition(":")
     if not host:
-        return address.strip("[]") or "127.0.0.1", default_port
-    try:
-        return host.strip("[]") or "127.0.0.1", int(port)
-    except ValueError:
-        return host.strip("[]"), default_port
+        return address or "127.0.0.1", default_port
+    return host, int(port) if port.isdigit() else default_port
 
 
 def _url_host_port(url: str) -> tuple[str, int]:

@@ -84,7 +84,7 @@ def _settings(session: Session, maxmemory: int, policy: str, aof: bool) -> dict[
             "model_version": session.model_version,
         },
         "redis": {
-            "url": session.settings.redis.url,
+            "url": session.settings.redis.shown_url,
             "maxmemory": maxmemory,
             "maxmemory_policy": policy,
             "appendonly": aof,

@@ -99,7 +99,7 @@ def run(
     worker = AlertWorker(settings, backends, serde, slot=instance)
     click.echo(
         f"alert processor: group {settings.alerts.group_id}, {settings.alerts.guarantee}, "
-        f"Kafka {settings.kafka.bootstrap}, Redis {settings.redis.url}"
+        f"Kafka {settings.kafka.bootstrap}, Redis {settings.redis.shown_url}"
     )
     if metrics_port is not None:
         click.echo(f"metrics: http://127.0.0.1:{worker.metrics.serve(metrics_port)}/metrics")
@@ -125,13 +125,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 # -- the analyst's commands -------------------------------------------------------------------
 @contextmanager
-def _desk(cli: CliContext) -> Iterator[AlertDesk]:
+def _desk(cli: CliContext, writes: bool = True) -> Iterator[AlertDesk]:
+    """The desk; ``writes``: the command publishes records (Kafka and the registry needed)."""
     from stream_sentinel.alerts.operator import AlertDesk
     from stream_sentinel.backends import real_backends
     from stream_sentinel.registry.factory import connect_registry
     from stream_sentinel.serde import Serde
 
-    settings = cli.require(kafka=True, redis=True, registry=True)
+    settings = cli.require(kafka=writes, redis=True, registry=writes)
     serde = Serde.from_settings(settings, connect_registry(settings.registry))
     backends = real_backends(settings)
     try:
@@ -224,7 +225,7 @@ def _print_stats(found: AlertStats) -> None:
 def queue(cli: CliContext, severity: str | None, limit: int) -> None:
     """List open cases, highest tier first and oldest first within a tier."""
     tier = RiskLevel[severity.upper()] if severity else None
-    with _desk(cli) as desk:
+    with _desk(cli, writes=False) as desk:
         cases = desk.queue(tier, limit)
     if not cases:
         click.echo("no open cases" + (f" in {tier.name}" if tier else ""))

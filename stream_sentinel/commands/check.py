@@ -22,8 +22,8 @@ def check(cli: CliContext, timeout: float) -> None:
     broker = KafkaBroker(settings.kafka)
     store = RedisStateStore(settings.redis)
     click.echo(
-        f"Kafka {settings.kafka.bootstrap}, Redis {settings.redis.url}, "
-        f"schema registry {settings.registry.url}"
+        f"Kafka {settings.kafka.bootstrap}, Redis {settings.redis.shown_url}, "
+        f"schema registry {settings.registry.shown_url}"
     )
     results = check_kafka(broker, broker.admin(timeout), Topics.from_settings(settings))
     results += check_redis(store)

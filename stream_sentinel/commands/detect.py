@@ -80,7 +80,7 @@ def detect(
     status = _StatusLine()
     click.echo(
         f"detector: group {settings.detector.group_id}, {settings.detector.guarantee}, "
-        f"{workers} worker(s), Kafka {settings.kafka.bootstrap}, Redis {settings.redis.url}"
+        f"{workers} worker(s), Kafka {settings.kafka.bootstrap}, Redis {settings.redis.shown_url}"
     )
     if workers == 1:
         process = build_process(settings, slot, low_latency)

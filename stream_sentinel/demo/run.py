@@ -117,8 +117,8 @@ def _info(
     where = EMBEDDED_WHERE
     if options.backend == "local":
         where = (
-            f"Kafka {settings.kafka.bootstrap} + Redis {settings.redis.url} + registry "
-            f"{settings.registry.url} (run {tag})"
+            f"Kafka {settings.kafka.bootstrap} + Redis {settings.redis.shown_url} + registry "
+            f"{settings.registry.shown_url} (run {tag})"
         )
     auc = model.report.get("roc_auc")
     return RunInfo(

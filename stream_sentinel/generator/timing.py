@@ -127,6 +127,9 @@ def _switch_ms(switch_at: SwitchAt | None, start_ms: int, expected_s: float) -> 
     return start_ms + round((switch_at.fraction or 0.0) * expected_s * 1000)
 
 
+MIN_WAIT_S = 1e-4
+
+
 class TokenBucket:
     """Grants up to ``rate`` tokens per second with bursts up to ``burst``; rate 0: unlimited.
 
@@ -155,18 +158,24 @@ class TokenBucket:
         # the epsilon: tokens accrue in float steps, and 249.99999999999997 must count as 250,
         # or the wait for the last 3e-17 of a token is too short to move the clock at all
         granted = min(wanted, int(self._tokens + 1e-6))
-        if granted < min(float(at_least), self.burst):
+        if granted < min(at_least, self._whole_burst):
             return 0
         self._tokens -= granted
         return granted
 
     def wait_s(self, wanted: int) -> float:
-        """Seconds until ``wanted`` tokens (at most a full bucket) will be available."""
+        """Seconds until ``wanted`` tokens (at most a full bucket) will be available; never a
+        wait too short to move a clock when some are still missing."""
         if self.unlimited:
             return 0.0
         self._refill()
-        missing = min(float(wanted), self.burst) - self._tokens
-        return max(missing, 0.0) / self.rate
+        missing = min(wanted, self._whole_burst) - self._tokens
+        return 0.0 if missing <= 1e-6 else max(missing / self.rate, MIN_WAIT_S)
+
+    @property
+    def _whole_burst(self) -> int:
+        """The most whole tokens a full bucket can grant."""
+        return max(int(self.burst + 1e-6), 1)
 
     def _refill(self) -> None:
         now = self._clock.monotonic()

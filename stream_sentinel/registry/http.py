@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from stream_sentinel.config import RegistrySettings
+from stream_sentinel.config import RegistrySettings, shown_url
 from stream_sentinel.errors import RegistryError, ServiceUnavailable
 from stream_sentinel.registry.client import LATEST, CompatibilityVerdict, RegisteredSchema
 
@@ -55,7 +55,7 @@ class HttpRegistryClient:
             )
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(
-                f"schema registry at {self.url} is unreachable ({exc}); is it running? "
+                f"schema registry at {shown_url(self.url)} is unreachable ({exc}); is it running? "
                 "(stream-sentinel infra up, or set SENTINEL_REGISTRY_URL)"
             ) from exc
         if response.is_success:

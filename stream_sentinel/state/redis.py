@@ -313,9 +313,9 @@ class RedisStateStore:
             except _RETRYABLE as exc:
                 if attempt == attempts:
                     raise ServiceUnavailable(
-                        f"Redis at {self._settings.url} is unavailable after {attempts} attempts "
-                        f"({exc}). Is it running? `stream-sentinel infra status` shows the local "
-                        "one; SENTINEL_REDIS_URL points elsewhere."
+                        f"Redis at {self._settings.shown_url} is unavailable after {attempts} "
+                        f"attempts ({exc}). Is it running? `stream-sentinel infra status` shows "
+                        "the local one; SENTINEL_REDIS_URL points elsewhere."
                     ) from exc
                 log.warning(
                     "Redis %s failed (%s); retrying in %.1fs (%d/%d)",

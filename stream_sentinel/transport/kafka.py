@@ -36,7 +36,7 @@ _OFFSET_INVALID = confluent_kafka.OFFSET_INVALID
 
 def probe_kafka(settings: KafkaSettings, timeout_s: float = 2.0) -> bool:
     """True when a broker of ``settings`` answers a metadata request within ``timeout_s``."""
-    config = client_config(settings) | {"socket.connection.setup.timeout.ms": 1000}
+    config = client_config(settings)
     config.pop("error_cb")  # a probe says yes or no; it does not log the client's retries
     admin = AdminClient(config)
     try:

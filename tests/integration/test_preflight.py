@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from stream_sentinel.cli import cli
 from stream_sentinel.config import Settings
 from stream_sentinel.infra.process import free_ports
-from stream_sentinel.preflight import kafka_answers, redis_answers, registry_problem
+from stream_sentinel.preflight import kafka_answers, redis_problem, registry_answers
 
 from .stacks import cli_env
 
@@ -18,8 +18,8 @@ HOW = "start the local stack with `stream-sentinel infra up`, or set"
 
 def test_the_running_stack_passes_every_check(stack_settings: Settings) -> None:
     assert kafka_answers(stack_settings.kafka) is True
-    assert redis_answers(stack_settings) is True
-    assert registry_problem(stack_settings) is None
+    assert redis_problem(stack_settings) is None
+    assert registry_answers(stack_settings) is True
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,7 @@ def test_the_running_stack_passes_every_check(stack_settings: Settings) -> None:
     [
         ["detect", "--until-idle", "1"],
         ["alerts", "run", "--until-idle", "1"],
-        ["alerts", "queue"],
+        ["alerts", "resolve", "a-1", "--label", "fraud"],
         ["status"],
         ["topics", "list"],
         ["dlq", "show"],
@@ -47,11 +47,15 @@ def test_a_dead_kafka_is_named_with_its_address(
     )
 
 
-REDIS = ("SENTINEL_REDIS_URL", "redis://127.0.0.1:{port}", "Redis at {url}")
+REDIS = (
+    "SENTINEL_REDIS_URL",
+    "redis://127.0.0.1:{port}",
+    "Redis at {url} (nothing listens there)",
+)
 REGISTRY = (
     "SENTINEL_REGISTRY_URL",
     "http://127.0.0.1:{port}",
-    "the schema registry at {url} (nothing listens there)",
+    "the schema registry at {url}",
 )
 
 
@@ -60,6 +64,7 @@ REGISTRY = (
     [
         (REDIS, ["alerts", "run", "--until-idle", "1"]),
         (REDIS, ["alerts", "stats"]),
+        (REDIS, ["alerts", "queue"]),
         (REGISTRY, ["alerts", "run", "--until-idle", "1"]),
     ],
 )

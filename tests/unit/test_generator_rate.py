@@ -83,6 +83,27 @@ def test_token_bucket_grants_nothing_below_the_minimum_asked_for() -> None:
     assert bucket.take(1_000, at_least=1_000) == 100  # the minimum is capped by the burst
 
 
+@pytest.mark.parametrize(("rate", "burst", "batch"), [(10.5, 10.5, 20), (1e6, 1e6, 16_384)])
+def test_a_paced_run_never_spins_on_a_fractional_burst_or_a_tiny_wait(
+    rate: float, burst: float, batch: int
+) -> None:
+    clock = ManualClock(NOW)
+    clock.advance(1e6)  # a large monotonic value: 1e-12 s steps would not move it
+    bucket = TokenBucket(rate, burst=burst, clock=clock)
+    grants: list[int] = []
+    steps = 0
+    while len(grants) < 3 and steps < 10_000:
+        got = bucket.take(batch, at_least=batch)
+        if got:
+            grants.append(got)
+        else:
+            clock.advance(bucket.wait_s(batch))
+        steps += 1
+    whole = min(batch, int(burst))  # a batch larger than the bucket gets a full bucket
+    assert grants == [whole] * 3
+    assert steps <= 8  # a wait, a grant, a wait, a grant ... (a little float slack)
+
+
 def test_token_bucket_grants_what_has_accrued_and_no_more() -> None:
     clock = ManualClock(NOW)
     bucket = TokenBucket(1_000, burst=100, clock=clock)
