@@ -16,11 +16,11 @@ from stream_sentinel.clock import SYSTEM_CLOCK
 from stream_sentinel.config import Settings
 from stream_sentinel.errors import SentinelError
 from stream_sentinel.generator import SimulationConfig, Simulator
-from stream_sentinel.generator.batch import FeedbackBatch, TransactionBatch
+from stream_sentinel.generator.batch import FeedbackBatch
 from stream_sentinel.generator.kafka_sink import BrokerSink
 from stream_sentinel.generator.request import GenerateRequest
 from stream_sentinel.generator.run import GenerationRun, RunLimits, RunOutcome
-from stream_sentinel.generator.sinks import DeliveryStats, Sink
+from stream_sentinel.generator.sinks import ForwardingSink
 from stream_sentinel.generator.timing import TokenBucket
 from stream_sentinel.registry.factory import connect_registry
 from stream_sentinel.scoring.store import ModelStore
@@ -39,30 +39,13 @@ class PreloadFailed(SentinelError):
     """The generator could not deliver every transaction."""
 
 
-class TransactionsOnly:
+class TransactionsOnly(ForwardingSink):
     """A sink that passes transactions to ``inner`` and drops the labels the generator releases."""
 
     writes_labels = False
 
-    def __init__(self, inner: Sink) -> None:
-        self.inner = inner
-        self.destination = inner.destination
-        self.stats: DeliveryStats = inner.stats  # the same object: the inner sink counts
-
-    def write(self, batch: TransactionBatch) -> None:
-        self.inner.write(batch)
-
     def write_labels(self, labels: FeedbackBatch) -> None:
         return None
-
-    def poll(self) -> None:
-        self.inner.poll()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def abort(self) -> None:
-        self.inner.abort()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from stream_sentinel.detector.worker import Prepared
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.generator.batch import FeedbackBatch, TransactionBatch
 from stream_sentinel.generator.catalog import PATTERN_NAMES
-from stream_sentinel.generator.sinks import DeliveryStats, Sink
+from stream_sentinel.generator.sinks import ForwardingSink, Sink
 
 LATEST_ALERTS = 50
 ALERTS_PER_BATCH = 8  # only the last few of a batch can ever be on screen
@@ -246,16 +246,12 @@ class DemoObserver:
             return sum(self._labels.values())
 
 
-class TruthSink:
+class TruthSink(ForwardingSink):
     """A sink that tells the observer what it sends (ground truth first), then sends it."""
 
-    writes_labels = True
-
     def __init__(self, inner: Sink, observer: DemoObserver) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.observer = observer
-        self.destination = inner.destination
-        self.stats: DeliveryStats = inner.stats  # the same object: the inner sink updates it
 
     def write(self, batch: TransactionBatch) -> None:
         self.observer.on_sent(batch)
@@ -264,12 +260,3 @@ class TruthSink:
     def write_labels(self, labels: FeedbackBatch) -> None:
         self.observer.on_labels(labels)
         self.inner.write_labels(labels)
-
-    def poll(self) -> None:
-        self.inner.poll()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def abort(self) -> None:
-        self.inner.abort()

@@ -39,6 +39,32 @@ class Sink(Protocol):
         """Give up: leave nothing half-written behind."""
 
 
+class ForwardingSink:
+    """A sink that hands everything to ``inner``; wrappers override what they add."""
+
+    writes_labels = True
+
+    def __init__(self, inner: Sink) -> None:
+        self.inner = inner
+        self.destination = inner.destination
+        self.stats: DeliveryStats = inner.stats  # the same object: the inner sink counts
+
+    def write(self, batch: TransactionBatch) -> None:
+        self.inner.write(batch)
+
+    def write_labels(self, labels: FeedbackBatch) -> None:
+        self.inner.write_labels(labels)
+
+    def poll(self) -> None:
+        self.inner.poll()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def abort(self) -> None:
+        self.inner.abort()
+
+
 class ListSink:
     """Keeps batches in memory (tests, in-process callers)."""
 
