@@ -7,6 +7,7 @@ waits for Kafka's acknowledgement.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -29,17 +30,21 @@ from stream_sentinel.registry_server.http_support import (
     json_body,
     registry_error_response,
 )
+from stream_sentinel.registry_server.limits import MAX_REQUEST_BYTES
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
-DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 
 def create_app(
     core: RegistryCore,
-    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The ASGI app serving ``core``; bodies over ``max_request_bytes`` get 413.
+
+    The limit is at most :data:`~stream_sentinel.registry_server.limits.MAX_REQUEST_BYTES`: a
+    larger body holds a schema too large for one ``_schemas`` record, which could never be stored.
 
     ``on_shutdown`` runs when the server stops (uvicorn re-raises SIGTERM after a graceful
     shutdown, so code after ``uvicorn.run`` would not run).
@@ -65,8 +70,20 @@ def create_app(
     _add_schema_routes(app)
     _add_compatibility_routes(app)
     _add_config_routes(app)
-    app.add_middleware(BodyLimit, limit=max_request_bytes)
+    app.add_middleware(BodyLimit, limit=_body_limit(max_request_bytes))
     return app
+
+
+def _body_limit(configured: int) -> int:
+    if configured <= MAX_REQUEST_BYTES:
+        return configured
+    log.warning(
+        "SENTINEL_REGISTRY_MAX_REQUEST_BYTES=%d is more than one _schemas record can hold; "
+        "refusing bodies over %d bytes instead",
+        configured,
+        MAX_REQUEST_BYTES,
+    )
+    return MAX_REQUEST_BYTES
 
 
 def _core(request: Request) -> RegistryCore:

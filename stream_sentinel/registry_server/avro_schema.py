@@ -19,6 +19,7 @@ import fastavro
 import fastavro.validation
 
 from stream_sentinel.registry_server import errors
+from stream_sentinel.registry_server.limits import MAX_JSON_DEPTH, json_depth
 
 SUPPORTED_TYPES = ("AVRO",)
 
@@ -44,6 +45,16 @@ def parse_schema(
         raise errors.invalid_schema("schema references are not supported by this registry")
     if not isinstance(text, str) or not text.strip():
         raise errors.invalid_schema("the 'schema' field must be a non-empty string")
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise errors.invalid_schema(
+            f"the schema nests JSON arrays and objects more than {MAX_JSON_DEPTH} levels deep; "
+            f"the limit is {MAX_JSON_DEPTH}"
+        )
+    return _parse(text)
+
+
+def parse_stored(text: str) -> ParsedSchema:
+    """A schema read back from the log: no depth bound, since Confluent may have written it."""
     return _parse(text)
 
 

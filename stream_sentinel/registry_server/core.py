@@ -21,13 +21,14 @@ from typing import Any, TypeVar
 from stream_sentinel.errors import RegistryError
 from stream_sentinel.registry.client import CompatibilityVerdict, RegisteredSchema
 from stream_sentinel.registry_server import errors
-from stream_sentinel.registry_server.avro_schema import ParsedSchema, parse_schema
+from stream_sentinel.registry_server.avro_schema import ParsedSchema, parse_schema, parse_stored
 from stream_sentinel.registry_server.compatibility import (
     DEFAULT_LEVEL,
     Level,
     PreviousVersion,
     check,
 )
+from stream_sentinel.registry_server.limits import require_storable
 from stream_sentinel.registry_server.state import (
     LogRecord,
     RegistryState,
@@ -39,6 +40,7 @@ from stream_sentinel.registry_server.state import (
     watermark_record,
 )
 from stream_sentinel.registry_server.store import MemoryLog, SchemaLog
+from stream_sentinel.registry_server.subjects import require_valid_subject
 
 MODES = ("READWRITE", "READONLY", "READONLY_OVERRIDE", "IMPORT")
 MAX_VERSION = 2**31 - 1
@@ -156,6 +158,7 @@ class RegistryCore:
         version: int | None = None,
     ) -> RegisteredSchema:
         """Register a schema (idempotent); 409 when it breaks the subject's compatibility."""
+        require_valid_subject(subject)
         self._require_writable(subject)
         parsed = parse_schema(schema, schema_type, references)
         if self._state.mode == "IMPORT":
@@ -274,7 +277,9 @@ class RegistryCore:
 
     @_locked
     def set_config(self, level: object, subject: str | None = None) -> Level:
-        parsed = Level.parse(level)
+        parsed = Level.parse(level)  # 42203 before 42208, in Confluent's order
+        if subject is not None:
+            require_valid_subject(subject)
         self._commit([config_record(subject, parsed)])
         return parsed
 
@@ -302,6 +307,7 @@ class RegistryCore:
     # -- internals --------------------------------------------------------------------------
 
     def _commit(self, records: list[LogRecord]) -> None:
+        require_storable(records)
         try:
             self._log.append(records)
         except RegistryError:
@@ -342,7 +348,7 @@ class RegistryCore:
         text = self._state.schemas[schema_id]
         identity = self._identities.get(text)
         if identity is None:
-            identity = self._identities[text] = parse_schema(text).identity
+            identity = self._identities[text] = parse_stored(text).identity
         return identity
 
     def _id_of(self, identity: str) -> int | None:
@@ -361,7 +367,7 @@ class RegistryCore:
         ordered = sorted(entries, key=lambda entry: entry.version)
         texts = [self._state.schemas[entry.schema_id] for entry in ordered]
         return [
-            PreviousVersion(entry.version, text, parse_schema(text).avro)
+            PreviousVersion(entry.version, text, parse_stored(text).avro)
             for entry, text in zip(ordered, texts, strict=True)
         ]
 

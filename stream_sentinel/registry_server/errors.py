@@ -22,6 +22,10 @@ INVALID_VERSION = 42202
 INVALID_COMPATIBILITY = 42203
 INVALID_MODE = 42204
 NOT_PERMITTED = 42205
+INVALID_SUBJECT = 42208
+SCHEMA_TOO_LARGE = 42209
+BAD_REQUEST = 400
+UNSUPPORTED_MEDIA_TYPE = 415
 STORE_ERROR = 50001
 
 
@@ -120,6 +124,19 @@ def invalid_mode(mode: object) -> RegistryError:
     )
 
 
+def invalid_subject(subject: str, reason: str) -> RegistryError:
+    return RegistryError(
+        f"The specified subject {subject!r} is not valid: {reason}", INVALID_SUBJECT, 422
+    )
+
+
+def schema_too_large(reason: str) -> RegistryError:
+    # Confluent sends 42209 with HTTP 500; the fault is the client's schema, so 4xx (as Karapace).
+    return RegistryError(
+        f"Register operation failed because schema is too large: {reason}", SCHEMA_TOO_LARGE, 422
+    )
+
+
 def not_permitted(reason: str) -> RegistryError:
     return RegistryError(reason, NOT_PERMITTED, 422)
 
@@ -127,6 +144,20 @@ def not_permitted(reason: str) -> RegistryError:
 def unprocessable(reason: str) -> RegistryError:
     """A request body that is JSON but not the expected shape (Confluent's generic 422)."""
     return RegistryError(reason, 422, 422)
+
+
+def bad_request(reason: str) -> RegistryError:
+    """A request body that cannot be read as JSON (Confluent's JSON parse errors: 400)."""
+    return RegistryError(reason, BAD_REQUEST, 400)
+
+
+def unsupported_media_type(content_type: str, accepted: tuple[str, ...]) -> RegistryError:
+    return RegistryError(
+        f"HTTP 415 Unsupported Media Type: a request body of type {content_type!r} is not "
+        f"accepted; send JSON as one of {', '.join(accepted)}",
+        UNSUPPORTED_MEDIA_TYPE,
+        415,
+    )
 
 
 def store_error(reason: str) -> RegistryError:

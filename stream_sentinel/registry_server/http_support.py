@@ -11,8 +11,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stream_sentinel.errors import RegistryError
 from stream_sentinel.registry_server import errors
+from stream_sentinel.registry_server.limits import MAX_JSON_DEPTH, json_depth
 
 MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
+# Confluent's @Consumes list: its media types, plain JSON, and octet-stream (read as JSON).
+JSON_MEDIA_TYPES = (
+    MEDIA_TYPE,
+    "application/vnd.schemaregistry+json",
+    "application/json",
+    "application/octet-stream",
+)
 
 
 class RegistryResponse(JSONResponse):
@@ -31,15 +39,36 @@ def registry_error_response(exc: RegistryError) -> Response:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; 400 for malformed JSON, 422 for another shape."""
-    raw = await request.body()
+    """The request body as a JSON object; 415 not JSON, 400 malformed or too deep, 422 no object."""
+    _require_json_media_type(request)
+    text = _decoded(await request.body() or b"null")
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise errors.bad_request(
+            f"The request body nests JSON arrays and objects more than {MAX_JSON_DEPTH} levels "
+            f"deep; the limit is {MAX_JSON_DEPTH}"
+        )
     try:
-        document = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"Malformed JSON in the request body: {exc}", 400, 400) from None
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise errors.bad_request(f"Malformed JSON in the request body: {exc}") from None
     if not isinstance(document, dict):
         raise errors.unprocessable("The request body must be a JSON object")
     return document
+
+
+def _require_json_media_type(request: Request) -> None:
+    declared = request.headers.get("content-type", "")
+    media_type = declared.split(";", 1)[0].strip().lower()
+    # No Content-Type is accepted: Confluent reads it as application/octet-stream, i.e. JSON.
+    if media_type and media_type not in JSON_MEDIA_TYPES:
+        raise errors.unsupported_media_type(declared, JSON_MEDIA_TYPES)
+
+
+def _decoded(raw: bytes) -> str:
+    try:
+        return raw.decode(json.detect_encoding(raw))  # UTF-8, -16 or -32, as json.loads reads
+    except UnicodeDecodeError as exc:
+        raise errors.bad_request(f"Malformed JSON in the request body: {exc}") from None
 
 
 def flag(request: Request, name: str) -> bool:

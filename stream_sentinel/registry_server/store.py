@@ -13,8 +13,9 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from stream_sentinel.errors import ServiceUnavailable, TransportError
+from stream_sentinel.errors import RegistryError, ServiceUnavailable, TransportError
 from stream_sentinel.registry_server import errors
+from stream_sentinel.registry_server.limits import MAX_RECORD_BYTES
 from stream_sentinel.registry_server.state import LogRecord
 from stream_sentinel.topics import LAYOUT, SCHEMAS
 from stream_sentinel.transport.base import Broker, Consumer, Producer, TopicPartition, TopicSpec
@@ -111,10 +112,20 @@ class TopicLog:
                 producer.produce(self._topic, value, key, partition=0, on_delivery=delivered)
             remaining = producer.flush(self._timeout_s)
         except TransportError as exc:
-            raise errors.store_error(str(exc)) from exc
+            raise self._failure(str(exc)) from exc
         if remaining or failures:
             reason = failures[0] if failures else f"{remaining} records not acknowledged in time"
-            raise errors.store_error(f"writing {self._topic} failed: {reason}")
+            raise self._failure(f"writing {self._topic} failed: {reason}")
+
+    def _failure(self, reason: str) -> RegistryError:
+        # librdkafka's text for MSG_SIZE_TOO_LARGE, whether its own check or the broker refused.
+        if "message size too large" in reason.lower():
+            return errors.schema_too_large(
+                f"Kafka refused the {self._topic} record ({reason}): its message size limit is "
+                f"below the registry's {MAX_RECORD_BYTES} bytes; make the schema smaller or "
+                f"raise the topic's max.message.bytes"
+            )
+        return errors.store_error(reason)
 
     def _get_producer(self) -> Producer:
         if self._producer is None:

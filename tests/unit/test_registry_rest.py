@@ -44,7 +44,7 @@ def log() -> MemoryLog:
 
 @pytest.fixture
 def client(log: MemoryLog) -> TestClient:
-    return TestClient(create_app(RegistryCore(log), max_request_bytes=4 * 1024 * 1024))
+    return TestClient(create_app(RegistryCore(log)))
 
 
 def post(client: TestClient, path: str, body: Any) -> Any:
@@ -386,7 +386,7 @@ def test_a_5_mb_body_is_refused_cleanly(client: TestClient, log: MemoryLog) -> N
         413,
         {
             "error_code": 413,
-            "message": f"Request body of {len(huge)} bytes exceeds the limit of 4194304 bytes "
+            "message": f"Request body of {len(huge)} bytes exceeds the limit of 921600 bytes "
             "(SENTINEL_REGISTRY_MAX_REQUEST_BYTES)",
         },
     )
