@@ -12,6 +12,8 @@ import pkgutil
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +21,7 @@ import click
 
 from stream_sentinel import __version__, commands
 from stream_sentinel.config import PROFILES, Settings, load_settings
-from stream_sentinel.errors import ConfigError, SentinelError, UsageError
+from stream_sentinel.errors import ConfigError, SentinelError, TransportError, UsageError
 
 
 @dataclass
@@ -72,6 +74,21 @@ def stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     return stop
+
+
+@contextmanager
+def naming_the_broker(settings: Settings, what: str) -> Iterator[None]:
+    """A broker operation that failed for good ends ``what`` with the broker's address: the
+    transport's messages name the call that failed, not the service."""
+    try:
+        yield
+    except TransportError as exc:
+        if type(exc) is not TransportError:
+            raise  # fenced, unpublishable, ...: these say themselves what happened
+        raise TransportError(
+            f"the {what} stopped: Kafka at {settings.kafka.bootstrap} failed ({exc}). Is the "
+            "broker running? `stream-sentinel infra status` shows the local one"
+        ) from exc
 
 
 class _Group(click.Group):

@@ -13,6 +13,8 @@ given as JSON, e.g. ``SENTINEL_DETECTOR_RULES='{"high_amount_multiple": 8}'``.
 from __future__ import annotations
 
 import contextvars
+import enum
+import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
@@ -121,6 +124,8 @@ class KafkaSettings(_SectionSettings):
     heartbeat_interval_ms: int = 3_000
     max_poll_interval_ms: int = 300_000
     transaction_timeout_ms: int = 60_000
+    # A consumer that cannot reach the broker for this long ends (status 1) for its supervisor.
+    outage_limit_s: float = Field(120.0, gt=0)
     # Low-latency profile: linger ~0-1 ms and a short fetch wait, for latency-sensitive deployments.
     low_latency: bool = False
     request_timeout_ms: int = 30_000
@@ -170,7 +175,9 @@ class RegistrySettings(_SectionSettings):
     username: str | None = None
     password: SecretStr | None = None
     timeout_s: float = 10.0
-    max_request_bytes: int = 4 * 1024 * 1024
+    # A registered schema is one record of `_schemas`: the request must fit Kafka's message limit
+    # (registry_server/limits.py caps anything above 900 KiB).
+    max_request_bytes: int = Field(900 * 1024, ge=1024, le=900 * 1024)
     # Logical topics that carry plain JSON (one UTF-8 object per message) instead of Avro.
     json_topics: list[str] = []
 
@@ -256,6 +263,14 @@ class DetectorSettings(_SectionSettings):
     alert_level: RiskLevel = RiskLevel.MEDIUM
     max_future_skew_s: float = 300.0
     max_payload_bytes: int = 64 * 1024
+    # Untrusted Avro is walked within these bounds before it is decoded (schemas/bounds.py).
+    max_decode_depth: int = Field(32, ge=2, le=200)
+    max_decode_items: int = Field(10_000, ge=1, le=10_000_000)
+    # Per input partition, at least this many recent transaction ids are remembered: a payment
+    # re-sent with the same id within them is dead-lettered as `duplicate` (0: no check).
+    dedup_window: int = Field(50_000, ge=0, le=10_000_000)
+    # `detect` and `alerts run` end (status 1) when a loop makes no progress for this long.
+    stall_limit_s: float = Field(300.0, ge=10.0)
     max_amount: float = 1_000_000.0
     profile_ttl_days: int = 35
     user_cache_size: int = 200_000
@@ -427,7 +442,9 @@ def _build_section(
         try:
             return cls(**explicit)
         except ValidationError as exc:
-            raise ConfigError(_describe_validation_error(cls, exc)) from None
+            raise ConfigError(_describe_validation_error(cls, exc, environ)) from None
+        except SettingsError as exc:  # a table that is not even JSON
+            raise ConfigError(_describe_settings_error(cls, exc, environ)) from None
 
 
 @contextmanager
@@ -439,14 +456,74 @@ def _use_context(profile_values: Mapping[str, Any], environ: Mapping[str, str]) 
         _build_context.reset(token)
 
 
-def _describe_validation_error(cls: type[_SectionSettings], exc: ValidationError) -> str:
-    prefix = cls.model_config.get("env_prefix", "")
-    problems = []
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"])
-        env_name = prefix + str(error["loc"][0]).upper() if error["loc"] else prefix
-        problems.append(f"{field} ({env_name}): {error['msg']}")
+def _describe_validation_error(
+    cls: type[_SectionSettings], exc: ValidationError, environ: Mapping[str, str]
+) -> str:
+    problems = [_describe_problem(cls, error, environ) for error in exc.errors()]
     return "invalid settings: " + "; ".join(problems)
+
+
+def _describe_problem(cls: type[_SectionSettings], error: Any, environ: Mapping[str, str]) -> str:
+    """One rejected value: the field, the variable that holds it, what is wrong, how to fix it."""
+    prefix = cls.model_config.get("env_prefix", "")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:  # a check across fields (escalation_count vs history_cap)
+        return f"{prefix}*: {message}"
+    name = str(error["loc"][0])
+    field = ".".join(str(part) for part in error["loc"])
+    if name not in cls.model_fields:
+        return f"{field}: {message} (no such setting)"
+    variable = prefix + name.upper()
+    given = _env_value(environ, variable)
+    shown = f" (got {given[:60]!r})" if given is not None and "password" not in name else ""
+    return f"{field} ({variable}): {message}{shown}; {_how_to_set(cls, name, f'set {variable} to')}"
+
+
+def _describe_settings_error(
+    cls: type[_SectionSettings], exc: SettingsError, environ: Mapping[str, str]
+) -> str:
+    prefix = cls.model_config.get("env_prefix", "")
+    cause = exc.__cause__
+    if isinstance(cause, json.JSONDecodeError):
+        for name in cls.model_fields:
+            variable = prefix + name.upper()
+            if _env_value(environ, variable) == cause.doc:
+                return (
+                    f"{variable} is not valid JSON ({cause.msg} at character {cause.pos + 1}); "
+                    + _how_to_set(cls, name, "set it to")
+                )
+    return f"invalid settings ({prefix}*): {exc} ({cause})"
+
+
+def _env_value(environ: Mapping[str, str], variable: str) -> str | None:
+    # pydantic-settings matches variable names case-insensitively
+    return next((value for key, value in environ.items() if key.upper() == variable), None)
+
+
+def _how_to_set(cls: type[BaseModel], name: str, verb: str) -> str:
+    """How to write a good value of field ``name``, from its default (tables as JSON)."""
+    default = _plain(cls.model_fields[name].default)
+    if isinstance(default, dict):
+        return f"{verb} a JSON object such as {json.dumps(dict(list(default.items())[:1]))}"
+    if isinstance(default, list):
+        return f"{verb} a JSON array such as {json.dumps(default[:1] or ['...'])}"
+    if default is None:
+        return f"{verb} a valid value, or unset it"
+    shown = default if isinstance(default, str) else json.dumps(default)
+    return f"{verb} a value such as {shown} (the default), or unset it"
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as a user writes it in the environment (enums by name, paths as text)."""
+    if isinstance(value, BaseModel):
+        return _plain(value.model_dump())
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, Path) else value
 
 
 def require_production_ready(settings: Settings) -> None:

@@ -1,8 +1,13 @@
-"""Reading and replaying the dead-letter topic.
+"""Dead letters: building them so they always fit, reading the topic, replaying them.
 
 Every consumer of ours sends what it cannot process to `dead-letter` with the original bytes,
 where they came from and why. Operators list them (`dlq show`), fix the cause, and put them
 back on their source topic (`dlq replay`), where they are validated again like new input.
+
+A hostile record must never make its own dead letter unpublishable (a 600 KB key, a value at the
+broker's limit): :func:`build_letter` keeps every field within a :class:`LetterBudget` derived
+from the dead-letter topic's ``max.message.bytes``, truncating what does not fit and recording
+the original size (``key_size`` / ``value_size``); a truncated letter is never replayed.
 """
 
 from __future__ import annotations
@@ -12,10 +17,101 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from stream_sentinel.errors import TransportError
+from stream_sentinel.errors import ConfigError, TransportError
 from stream_sentinel.serde import Serde
 from stream_sentinel.topics import DEAD_LETTER, Topics
-from stream_sentinel.transport.base import Broker, TopicPartition
+from stream_sentinel.transport.base import Admin, Broker, Record, TopicPartition
+
+#: Kafka's default max.message.bytes (a topic that does not say uses the broker's, this one).
+KAFKA_MAX_MESSAGE_BYTES = 1_048_588
+#: librdkafka's default message.max.bytes: the producer refuses more, whatever the topic allows.
+PRODUCER_MAX_MESSAGE_BYTES = 1_000_000
+MAX_KEPT_KEY_BYTES = 1024
+MAX_KEPT_VALUE_BYTES = 256 * 1024
+MAX_REASON_CHARS = 1000
+#: The letter's other fields, the record's own Kafka key, and Kafka's record and batch headers.
+_ENVELOPE_BYTES = 4096
+#: The smallest topic limit a useful letter fits in (reason, key and some of the value).
+MIN_LETTER_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class LetterBudget:
+    """How many bytes of a rejected record's key and value one dead letter may keep."""
+
+    max_message_bytes: int = KAFKA_MAX_MESSAGE_BYTES
+
+    def __post_init__(self) -> None:
+        if self.max_message_bytes < MIN_LETTER_BYTES:
+            raise ConfigError(
+                f"the dead-letter topic's max.message.bytes is {self.max_message_bytes:,}; a dead "
+                f"letter needs at least {MIN_LETTER_BYTES:,}: raise it (kafka-configs --alter "
+                f"--add-config max.message.bytes={KAFKA_MAX_MESSAGE_BYTES})"
+            )
+
+    @classmethod
+    def of_topic(cls, admin: Admin, topic: str) -> LetterBudget:
+        """The budget of ``topic`` as the broker describes it (Kafka's default if it is silent)."""
+        info = admin.describe_topics([topic]).get(topic)
+        limit = info.config.get("max.message.bytes") if info is not None else None
+        return cls(int(limit) if limit else KAFKA_MAX_MESSAGE_BYTES)
+
+    @property
+    def key_bytes(self) -> int:
+        return MAX_KEPT_KEY_BYTES
+
+    @property
+    def value_bytes(self) -> int:
+        # the key is carried twice (the letter's field and its Kafka key); a reason char <= 4 B
+        limit = min(self.max_message_bytes, PRODUCER_MAX_MESSAGE_BYTES)
+        room = limit - 2 * MAX_KEPT_KEY_BYTES - 4 * MAX_REASON_CHARS - _ENVELOPE_BYTES
+        return min(MAX_KEPT_VALUE_BYTES, room)
+
+
+def letter_budget(broker: Broker, topics: Topics) -> LetterBudget:
+    """The budget of this deployment's dead-letter topic (one admin call)."""
+    admin = broker.admin()
+    try:
+        return LetterBudget.of_topic(admin, topics.dead_letter)
+    finally:
+        admin.close()
+
+
+def build_letter(
+    record: Record,
+    error_type: str,
+    reason: str,
+    failed_time: int,
+    component: str,
+    budget: LetterBudget,
+    source_topic: str = "",
+) -> tuple[bytes | None, dict[str, Any]]:
+    """The dead letter of ``record`` (a DeadLetter dict) and its Kafka key, both within budget."""
+    key, key_size, key_note = _kept(record.key(), budget.key_bytes, "key")
+    value, value_size, value_note = _kept(record.value() or b"", budget.value_bytes, "value")
+    reason = (reason + key_note + value_note)[:MAX_REASON_CHARS]
+    letter = {
+        "source_topic": record.topic() or source_topic,
+        "partition": record.partition() or 0,
+        "offset": record.offset() or 0,
+        "key": key,
+        "value": value,
+        "reason": reason,
+        "error_type": error_type,
+        "failed_time": failed_time,
+        "component": component,
+        "key_size": key_size,
+        "value_size": value_size,
+    }
+    return key, letter
+
+
+def _kept(data: bytes | None, limit: int, name: str) -> tuple[Any, int | None, str]:
+    """(what is kept, the original size if truncated, a note for the reason)."""
+    if data is None or len(data) <= limit:
+        return data, None, ""
+    note = f" ({name} truncated to its first {limit:,} of {len(data):,} bytes)"
+    return data[:limit], len(data), note
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +121,11 @@ class Letter:
     partition: int
     offset: int
     record: dict[str, Any]
+
+    @property
+    def truncated(self) -> bool:
+        """Only the first part of the original key or value is kept (it cannot be replayed)."""
+        return self.record.get("key_size") is not None or self.record.get("value_size") is not None
 
     def matches(self, reason: str | None, component: str | None) -> bool:
         if component and self.record["component"] != component:
@@ -83,7 +184,7 @@ def _done(consumer: Any, ends: dict[TopicPartition, int]) -> bool:
 def replay(broker: Broker, letters: list[Letter]) -> list[Letter]:
     """Put each letter's original key and value back on its source topic; returns the letters
     that could NOT be delivered (so a rerun can retry exactly those)."""
-    failed: list[Letter] = []
+    failed: list[Letter] = [letter for letter in letters if letter.truncated]
     producer = broker.producer()
 
     def report(letter: Letter) -> Any:
@@ -94,6 +195,8 @@ def replay(broker: Broker, letters: list[Letter]) -> list[Letter]:
         return delivered
 
     for letter in letters:
+        if letter.truncated:  # only part of it was kept: replaying would send other bytes
+            continue
         record = letter.record
         producer.produce(
             record["source_topic"], record["value"], record["key"], on_delivery=report(letter)

@@ -209,6 +209,8 @@ class DeadLetter:
     error_type: str
     failed_time: int
     component: str
+    key_size: int | None = None  # set when only the key's first bytes are kept
+    value_size: int | None = None  # set when only the value's first bytes are kept
 
 
 @dataclass(slots=True)

@@ -24,7 +24,17 @@ class InfraError(SentinelError):
 
 
 class TransportError(SentinelError):
-    """A broker operation failed."""
+    """A broker operation failed; ``retriable`` False when trying again cannot help (a record
+    larger than the broker takes, say)."""
+
+    def __init__(self, message: str, *, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+
+
+class UnpublishableBatch(TransportError):
+    """A batch's outputs were refused by the broker again and again for a reason that retrying
+    cannot fix; the consumer stops rather than skip the batch or loop on it for ever."""
 
 
 class ProducerFenced(TransportError):

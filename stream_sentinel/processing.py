@@ -38,10 +38,16 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
-from stream_sentinel.errors import ProducerFenced, TransactionAborted, TransportError
+from stream_sentinel.errors import (
+    ProducerFenced,
+    TransactionAborted,
+    TransportError,
+    UnpublishableBatch,
+)
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 from stream_sentinel.transport.base import Broker, Consumer, NoopListener, Record, TopicPartition
+from stream_sentinel.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 REPAIR_TIMEOUT_S = 120.0
@@ -49,6 +55,8 @@ RETRY_PAUSE_S = 1.0
 # Short enough that a stalled coordinator sends us back to poll() (and the group) quickly.
 OFFSETS_TIMEOUT_S = 10.0
 COMMIT_TIMEOUT_S = 20.0
+#: Times in a row one batch may be refused for good (not retriable) before the loop stops.
+MAX_REFUSALS = 3
 
 
 class RepairConflict(Exception):
@@ -117,8 +125,10 @@ class StreamLoop(NoopListener):
         clock: Clock = SYSTEM_CLOCK,
         low_latency: bool | None = None,
         overlap_writes: bool = False,
+        watchdog: Watchdog | None = None,
     ) -> None:
         self.broker, self.store, self.handler = broker, store, handler
+        self.watchdog = watchdog  # kicked once per poll: a loop stuck in a batch ends the process
         self.overlap_writes = overlap_writes
         self.group_id, self.topic = group_id, topic
         self.exactly_once = guarantee == "exactly-once"
@@ -141,6 +151,7 @@ class StreamLoop(NoopListener):
         self._closing = False
         self._writer: ThreadPoolExecutor | None = None
         self._pending: _PendingWrite | None = None
+        self._refusals: tuple[Any, int] = (None, 0)  # (the batch refused, times in a row)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -157,6 +168,8 @@ class StreamLoop(NoopListener):
         # Leaving the group may still serve a pending assignment inside close(): skip its
         # reconciliation, the next owner does it.
         self._closing = True
+        if self.watchdog is not None:
+            self.watchdog.leave(self.transactional_id)
         try:
             self.settle()
         finally:
@@ -176,6 +189,8 @@ class StreamLoop(NoopListener):
     def poll(self, limit: int | None = None) -> int:
         """Consume and process one batch (of at most ``limit`` records); returns its size."""
         assert self.consumer is not None, "start() the loop first"
+        if self.watchdog is not None:
+            self.watchdog.kick(self.transactional_id)
         size = self._batch_size if limit is None else max(1, min(self._batch_size, limit))
         records = self.consumer.consume(size, self.poll_timeout_s)
         if records:
@@ -205,11 +220,13 @@ class StreamLoop(NoopListener):
             log.warning("publishing failed (%s)", exc)
             self._reset_producer()
             if not self._committed_anyway(offsets):
+                self._count_refusal(offsets, exc)
                 log.warning("the batch was not committed; re-reading it in %.0f s", RETRY_PAUSE_S)
                 self._rewind(records, exc)
                 time.sleep(RETRY_PAUSE_S)
                 return None
             log.warning("the batch was committed after all; carrying on")
+        self._refusals = (None, 0)
         self.stats.records += len(records)
         self.stats.batches += 1
         self.stats.max_batch = max(self.stats.max_batch, len(records))
@@ -258,6 +275,23 @@ class StreamLoop(NoopListener):
             self._expected.pop(partition, None)
             return
         self.stats.repaired += self._reapply(tp, self._expected[partition], end)
+
+    def _count_refusal(self, offsets: dict[TopicPartition, int], exc: TransportError) -> None:
+        """A batch the broker refuses for good (a record over its size limit) is not retried
+        for ever: the third refusal in a row stops the loop, loudly, with nothing skipped."""
+        if exc.retriable:
+            self._refusals = (None, 0)
+            return
+        batch = tuple(sorted(offsets.items()))
+        count = self._refusals[1] + 1 if self._refusals[0] == batch else 1
+        self._refusals = (batch, count)
+        if count >= MAX_REFUSALS:
+            where = ", ".join(f"{tp.topic}[{tp.partition}] before {o}" for tp, o in batch)
+            raise UnpublishableBatch(
+                f"the outputs of the batch ending at {where} were refused {count} times ({exc}); "
+                "stopping rather than skipping it. Find the record with `stream-sentinel tail`, "
+                "then raise the limit it breaks (the topic's max.message.bytes) and restart"
+            ) from exc
 
     def _reset_producer(self) -> None:
         """Abort whatever is open; when the producer is beyond repair, make a new one."""

@@ -235,6 +235,8 @@ def dead_letter_to_dict(letter: DeadLetter) -> AvroDict:
         "error_type": letter.error_type,
         "failed_time": letter.failed_time,
         "component": letter.component,
+        "key_size": letter.key_size,
+        "value_size": letter.value_size,
     }
 
 
@@ -249,6 +251,8 @@ def dead_letter_from_dict(data: Mapping[str, Any]) -> DeadLetter:
         error_type=data["error_type"],
         failed_time=data["failed_time"],
         component=data["component"],
+        key_size=data.get("key_size"),
+        value_size=data.get("value_size"),
     )
 
 

@@ -24,7 +24,9 @@ b'\\x00\\x00\\x00\\x00\\x01'
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any, Protocol, cast
@@ -36,6 +38,7 @@ from stream_sentinel.config import Settings
 from stream_sentinel.errors import RegistryError, SerializationError
 from stream_sentinel.registry.client import SchemaRegistryClient
 from stream_sentinel.schemas import BundledSchema, compile_validator, latest_for_topic
+from stream_sentinel.schemas.bounds import BoundsCheck, DecodeLimits, UnsafeSchema
 from stream_sentinel.topics import Topics
 
 MAGIC_BYTE = 0
@@ -54,6 +57,11 @@ _TIME_LOGICAL_TYPES = frozenset(
 )
 
 Record = dict[str, Any]
+#: A null and an empty value are the same fault: one error type for both, whoever finds it.
+EMPTY_VALUE = ("empty_value", "the record has no value (null or empty)")
+#: How long an unknown schema id is remembered as unknown (a flood of distinct unknown ids
+#: must not cost a registry call per id per batch; an id registered meanwhile is seen later).
+UNKNOWN_ID_TTL_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +110,16 @@ def schema_id_of(value: bytes) -> int:
 
 def _header_failure(index: int, value: bytes | None) -> DecodeFailure | None:
     if not value:
-        return DecodeFailure(index, "empty", "the message has no value (null or empty)")
+        return DecodeFailure(index, *EMPTY_VALUE)
     if value[0] != MAGIC_BYTE:
         return DecodeFailure(
             index,
-            "bad-magic",
+            "bad_magic",
             f"unknown magic byte {value[0]} (expected 0: Confluent wire format)",
         )
     if len(value) < HEADER_SIZE:
         return DecodeFailure(
-            index, "truncated-header", f"{len(value)} bytes, shorter than the 5-byte header"
+            index, "truncated_header", f"{len(value)} bytes, shorter than the 5-byte header"
         )
     return None
 
@@ -205,19 +213,31 @@ class AvroEncoder:
 class _WriterEntry:
     writer: Any
     reader: Any  # None: read as written (same schema, or no reader schema)
+    bounds: BoundsCheck
 
 
 class AvroDecoder:
     """Decodes framed Avro by writer schema id, resolving into ``reader_schema`` when given."""
 
-    def __init__(self, registry: SchemaRegistryClient, reader_schema: str | None = None) -> None:
+    def __init__(
+        self,
+        registry: SchemaRegistryClient,
+        reader_schema: str | None = None,
+        limits: DecodeLimits | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._registry = registry
         self._reader_json = (
             None if reader_schema is None else decoding_schema(json.loads(reader_schema))
         )
         self._reader = None if self._reader_json is None else parse_schema(self._reader_json)
         self._reader_identity = None if self._reader_json is None else _identity(self._reader_json)
+        self._reader_names = record_names(self._reader_json)
+        self._limits = limits or DecodeLimits()
+        self._monotonic = monotonic
         self._writers: dict[int, _WriterEntry] = {}
+        # schema id -> (kind, reason, until): ids that cannot be read, remembered a while
+        self._unusable: dict[int, tuple[str, str, float]] = {}
 
     def decode(self, value: bytes | None) -> Record:
         """One record; DecodeError (a SerializationError) says why it failed."""
@@ -236,16 +256,19 @@ class AvroDecoder:
         """
         records: list[Record | None] = [None] * len(values)
         failures: list[DecodeFailure] = []
-        unknown: dict[int, tuple[str, str]] = {}
         writers, read = self._writers, schemaless_reader
         for index, value in enumerate(values):
             if not value or value[0] != MAGIC_BYTE or len(value) < HEADER_SIZE:
                 failures.append(cast(DecodeFailure, _header_failure(index, value)))
                 continue
             schema_id = int.from_bytes(value[1:HEADER_SIZE], "big")
-            entry = writers.get(schema_id) or self._load(schema_id, unknown)
-            if entry is None:
-                failures.append(DecodeFailure(index, *unknown[schema_id], schema_id))
+            entry = writers.get(schema_id) or self._load(schema_id)
+            if isinstance(entry, tuple):
+                failures.append(DecodeFailure(index, *entry, schema_id))
+                continue
+            refused = entry.bounds.problem(value, HEADER_SIZE)
+            if refused is not None:  # never hand fastavro a record it could crash or hang on
+                failures.append(DecodeFailure(index, *refused, schema_id))
                 continue
             stream = BytesIO(value)
             stream.seek(HEADER_SIZE)
@@ -260,51 +283,84 @@ class AvroDecoder:
                 failures.append(
                     DecodeFailure(
                         index,
-                        "trailing-bytes",
+                        "trailing_bytes",
                         f"{extra} bytes left after the record (wrong schema id?)",
                         schema_id,
                     )
                 )
         return records, failures
 
-    def _load(self, schema_id: int, unknown: dict[int, tuple[str, str]]) -> _WriterEntry | None:
-        """The cached writer of ``schema_id``; None (and why, in ``unknown``) when unusable."""
-        if schema_id in unknown:
-            return None
+    def _load(self, schema_id: int) -> _WriterEntry | tuple[str, str]:
+        """The cached writer of ``schema_id``, or why it cannot be read (remembered a while)."""
+        now = self._monotonic()
+        known = self._unusable.get(schema_id)
+        if known is not None and known[2] > now:
+            return known[0], known[1]
         try:
             text = self._registry.schema_by_id(schema_id)
         except RegistryError as exc:
             if exc.error_code != _SCHEMA_NOT_FOUND:
                 raise
-            unknown[schema_id] = (
-                "unknown-schema-id",
-                f"schema id {schema_id} is not in the registry",
+            return self._refuse(
+                schema_id,
+                ("unknown_schema_id", f"schema id {schema_id} is not in the registry"),
+                now + UNKNOWN_ID_TTL_S,
             )
-            return None
         try:
-            writer_json = decoding_schema(json.loads(text))
-            writer = parse_schema(writer_json)
+            entry = self._writer_entry(schema_id, text)
+        except (UnsafeSchema, ForeignSchema) as exc:
+            kind = "foreign_schema" if isinstance(exc, ForeignSchema) else "unsafe_schema"
+            return self._refuse(schema_id, (kind, f"schema id {schema_id}: {exc}"), math.inf)
         except Exception as exc:  # not JSON, or not Avro (another schema type)
-            unknown[schema_id] = (
-                "unreadable-schema",
-                f"schema id {schema_id} is not Avro: {_short(exc)}",
-            )
-            return None
-        same = self._reader_identity is None or _identity(writer_json) == self._reader_identity
-        entry = _WriterEntry(writer, None if same else self._reader)
+            reason = f"schema id {schema_id} is not Avro: {_short(exc)}"
+            return self._refuse(schema_id, ("unreadable_schema", reason), math.inf)
         self._writers[schema_id] = entry
         return entry
+
+    def _refuse(self, schema_id: int, why: tuple[str, str], until: float) -> tuple[str, str]:
+        # an id's schema never changes, so only "not in the registry (yet)" expires
+        self._unusable[schema_id] = (*why, until)
+        return why
+
+    def _writer_entry(self, schema_id: int, text: str) -> _WriterEntry:
+        document = json.loads(text)
+        bounds = BoundsCheck(document, self._limits)  # first: it refuses what could crash parsing
+        writer_json = decoding_schema(document)
+        names = record_names(writer_json)
+        if self._reader_names and (not names or names[0] not in self._reader_names):
+            found = names[0] if names else "not records"
+            raise ForeignSchema(
+                f"its records are {found}, not {self._reader_names[0]}; only "
+                f"{self._reader_names[0]} records are read from this topic"
+            )
+        writer = parse_schema(writer_json)
+        same = self._reader_identity is None or _identity(writer_json) == self._reader_identity
+        return _WriterEntry(writer, None if same else self._reader, bounds)
+
+
+class ForeignSchema(ValueError):
+    """A writer schema of another record type than the reader's (it must not be read as one)."""
+
+
+def record_names(schema: Any) -> tuple[str, ...]:
+    """A record schema's full name and then its aliases (full names); () for anything else."""
+    if not isinstance(schema, dict) or schema.get("type") not in ("record", "error"):
+        return ()
+    name = str(schema.get("name", ""))
+    namespace = str(schema.get("namespace", "")) if "." not in name else ""
+    qualify = lambda n: n if "." in n or not namespace else f"{namespace}.{n}"  # noqa: E731
+    return (qualify(name), *(qualify(str(a)) for a in schema.get("aliases") or ()))
 
 
 def _body_problem(exc: Exception) -> tuple[str, str]:
     """(kind, reason) of a body fastavro could not read."""
     if isinstance(exc, EOFError):
-        return "truncated-body", "the Avro body ends before the record does"
+        return "truncated_body", "the Avro body ends before the record does"
     if isinstance(exc, UnicodeDecodeError):
-        return "malformed-body", f"a string is not valid UTF-8 ({exc.reason})"
+        return "malformed_body", f"a string is not valid UTF-8 ({exc.reason})"
     if isinstance(exc, SchemaResolutionError):
-        return "schema-mismatch", _short(exc)
-    return "malformed-body", _short(exc)
+        return "schema_mismatch", _short(exc)
+    return "malformed_body", _short(exc)
 
 
 def _short(exc: Exception) -> str:
@@ -326,17 +382,25 @@ class Serde:
         json_topics: Iterable[str] = (),
         *,
         auto_register: bool = True,
+        limits: DecodeLimits | None = None,
     ) -> None:
         self.registry = registry
         self.topics = topics or Topics()
         self.json_topics = frozenset(json_topics)
+        self.limits = limits or DecodeLimits()
         self._auto_register = auto_register
         self._encoders: dict[str, RecordEncoder] = {}
         self._decoders: dict[str, RecordDecoder] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, registry: SchemaRegistryClient) -> Serde:
-        return cls(registry, Topics.from_settings(settings), settings.registry.json_topics)
+        detector = settings.detector
+        return cls(
+            registry,
+            Topics.from_settings(settings),
+            settings.registry.json_topics,
+            limits=DecodeLimits(detector.max_decode_depth, detector.max_decode_items),
+        )
 
     def schema(self, logical_topic: str) -> BundledSchema:
         return latest_for_topic(logical_topic)
@@ -365,5 +429,5 @@ class Serde:
 
                 self._decoders[logical_topic] = JsonDecoder(schema.text)
             else:
-                self._decoders[logical_topic] = AvroDecoder(self.registry, schema.text)
+                self._decoders[logical_topic] = AvroDecoder(self.registry, schema.text, self.limits)
         return self._decoders[logical_topic]

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from stream_sentinel.errors import SerializationError
 from stream_sentinel.schemas import compile_validator
-from stream_sentinel.serde import DecodeError, DecodeFailure, Record
+from stream_sentinel.serde import EMPTY_VALUE, DecodeError, DecodeFailure, Record
 
 
 def _to_json(value: Any) -> Any:
@@ -76,19 +76,19 @@ class JsonDecoder:
 
     def _decode_one(self, value: bytes | None) -> Record | tuple[str, str]:
         if not value:
-            return "empty", "the message has no value (null or empty)"
+            return EMPTY_VALUE
         try:
             document = json.loads(value)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return "malformed-json", f"not a UTF-8 JSON document ({exc})"
+            return "malformed_json", f"not a UTF-8 JSON document ({exc})"
         except RecursionError:
-            return "malformed-json", "nested too deeply to be a transaction"
+            return "too_deep", "the JSON document nests too deeply to be read"
         if not isinstance(document, dict):
-            return "malformed-json", f"expected a JSON object, got {type(document).__name__}"
+            return "malformed_json", f"expected a JSON object, got {type(document).__name__}"
         record = self._shape(self._schema, document)
         problem = self._check(record)
         if problem is not None:
-            return "non-conforming", f"field {problem}"
+            return "non_conforming", f"field {problem}"
         return cast(Record, record)
 
 

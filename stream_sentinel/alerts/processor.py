@@ -26,7 +26,8 @@ from stream_sentinel.alerts.policy import HistoryEntry, ResponsePlan, plan_respo
 from stream_sentinel.backends import Backends
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
-from stream_sentinel.domain import DeadLetter, FraudAlert, UserAction
+from stream_sentinel.deadletters import LetterBudget, build_letter, letter_budget
+from stream_sentinel.domain import FraudAlert, UserAction
 from stream_sentinel.errors import SerializationError
 from stream_sentinel.processing import Step, StreamLoop
 from stream_sentinel.serde import Serde
@@ -34,6 +35,7 @@ from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
 from stream_sentinel.topics import DEAD_LETTER, FRAUD_ALERTS, USER_ACTIONS, Topics
 from stream_sentinel.transport.base import Record
+from stream_sentinel.watchdog import Watchdog
 
 COMPONENT = "alert-processor"
 NS = keys.PIPELINE
@@ -100,6 +102,7 @@ class AlertHandler:
         self._decoder = serde.decoder(FRAUD_ALERTS)
         self._encode_action = serde.encoder(USER_ACTIONS)
         self._encode_dead = serde.encoder(DEAD_LETTER)
+        self.letter_budget = LetterBudget()  # the dead-letter topic's, once the loop starts
 
     # -- Handler ------------------------------------------------------------------------------
     def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
@@ -219,23 +222,21 @@ class AlertHandler:
                     (self.topics.user_actions, key, self._encode_action(avro.to_dict(action)))
                 )
         for item in rejected:
-            letter = self._dead_letter(records[item.position], item, now)
-            out.append((self.topics.dead_letter, records[item.position].key(), letter))
+            letter_key, letter = self._dead_letter(records[item.position], item, now)
+            out.append((self.topics.dead_letter, letter_key, letter))
         return out
 
-    def _dead_letter(self, record: Record, item: Rejected, now: int) -> bytes:
-        letter = DeadLetter(
-            source_topic=record.topic() or self.topics.fraud_alerts,
-            partition=record.partition() or 0,
-            offset=record.offset() or 0,
-            key=record.key(),
-            value=record.value() or b"",
-            reason=item.reason,
-            error_type=item.error_type,
-            failed_time=now,
-            component=COMPONENT,
+    def _dead_letter(self, record: Record, item: Rejected, now: int) -> tuple[bytes | None, bytes]:
+        key, letter = build_letter(
+            record,
+            item.error_type,
+            item.reason,
+            now,
+            COMPONENT,
+            self.letter_budget,
+            self.topics.fraud_alerts,
         )
-        return self._encode_dead(avro.to_dict(letter))
+        return key, self._encode_dead(letter)
 
     def _account(self, plans: list[ResponsePlan], handled: HandledBatch) -> None:
         stats, metrics = self.stats, self.metrics
@@ -289,6 +290,7 @@ class AlertWorker:
         clock: Clock = SYSTEM_CLOCK,
         metrics: sla.AlertMetrics | None = None,
         low_latency: bool | None = None,
+        watchdog: Watchdog | None = None,
     ) -> None:
         policy = settings.alerts
         topics = Topics.from_settings(settings)
@@ -309,11 +311,13 @@ class AlertWorker:
             poll_timeout_s=policy.poll_timeout_ms / 1000,
             clock=clock,
             low_latency=low_latency,
+            watchdog=watchdog,
         )
         self.swept = Counter[str]()
         self._next_sweep = float("-inf")
 
     def start(self) -> None:
+        self.handler.letter_budget = letter_budget(self.loop.broker, self.handler.topics)
         self.loop.start()
 
     def poll(self, limit: int | None = None) -> int:

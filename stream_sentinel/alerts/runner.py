@@ -10,6 +10,7 @@ from stream_sentinel.alerts.processor import AlertWorker
 from stream_sentinel.running import (
     HEARTBEAT_S,
     UNASSIGNED_GRACE_S,
+    BrokerOutage,
     consumer_caught_up,
     publish_heartbeat,
 )
@@ -24,8 +25,15 @@ class RunLimits:
 class AlertRun:
     """One processor's run: poll, sweep, heartbeat, and the exit conditions."""
 
-    def __init__(self, worker: AlertWorker, limits: RunLimits, name: str = "alerts-0") -> None:
+    def __init__(
+        self,
+        worker: AlertWorker,
+        limits: RunLimits,
+        name: str = "alerts-0",
+        outage: BrokerOutage | None = None,
+    ) -> None:
         self.worker = worker
+        self.outage = outage  # for a real broker: how long it has been unreachable
         self.limits = limits
         self.name = name
         self.clock = worker.clock
@@ -58,6 +66,8 @@ class AlertRun:
         if self.limits.max_records is not None:
             remaining = self.limits.max_records - loop.stats.records
         count = self.worker.poll(remaining)
+        if self.outage is not None:
+            self.outage.busy() if count else self.outage.idle()
         if self.clock.monotonic() - self._last_heartbeat >= HEARTBEAT_S:
             self.heartbeat()
         return count

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli, stop_on_signals
+from stream_sentinel.cli import CliContext, naming_the_broker, pass_cli, stop_on_signals
 from stream_sentinel.domain import Label, RiskLevel
 
 if TYPE_CHECKING:
@@ -90,13 +90,18 @@ def run(
     from stream_sentinel.alerts.runner import AlertRun, RunLimits
     from stream_sentinel.backends import real_backends
     from stream_sentinel.registry.factory import connect_registry
+    from stream_sentinel.running import BrokerOutage
     from stream_sentinel.serde import Serde
+    from stream_sentinel.transport.kafka import probe_kafka
+    from stream_sentinel.watchdog import shared_watchdog
 
     cli.override("alerts", guarantee=guarantee)
     settings = cli.require(kafka=True, redis=True, registry=True)
     backends = real_backends(settings)
     serde = Serde.from_settings(settings, connect_registry(settings.registry))
-    worker = AlertWorker(settings, backends, serde, slot=instance)
+    watchdog = shared_watchdog(settings.detector.stall_limit_s)
+    worker = AlertWorker(settings, backends, serde, slot=instance, watchdog=watchdog)
+    outage = BrokerOutage(lambda: probe_kafka(settings.kafka), settings.kafka.outage_limit_s)
     click.echo(
         f"alert processor: group {settings.alerts.group_id}, {settings.alerts.guarantee}, "
         f"Kafka {settings.kafka.bootstrap}, Redis {settings.redis.shown_url}"
@@ -104,8 +109,9 @@ def run(
     if metrics_port is not None:
         click.echo(f"metrics: http://127.0.0.1:{worker.metrics.serve(metrics_port)}/metrics")
     try:
-        limits = RunLimits(until_idle, max_records)
-        summary = AlertRun(worker, limits, f"alerts-{instance}").run(stop.is_set)
+        with naming_the_broker(settings, "alert processor"):
+            limits = RunLimits(until_idle, max_records)
+            summary = AlertRun(worker, limits, f"alerts-{instance}", outage).run(stop.is_set)
     finally:
         backends.close()
     _print_summary(summary)

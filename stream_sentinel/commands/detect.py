@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli, stop_on_signals
+from stream_sentinel.cli import CliContext, naming_the_broker, pass_cli, stop_on_signals
 
 
 @click.command("detect")
@@ -82,13 +82,15 @@ def detect(
         f"detector: group {settings.detector.group_id}, {settings.detector.guarantee}, "
         f"{workers} worker(s), Kafka {settings.kafka.bootstrap}, Redis {settings.redis.shown_url}"
     )
-    if workers == 1:
-        process = build_process(settings, slot, low_latency)
-        if metrics_port is not None:
-            click.echo(f"metrics: http://127.0.0.1:{process.metrics.serve(metrics_port)}/metrics")
-        summary = process.run(stop.is_set, options, status.update)
-    else:
-        summary = run_workers(settings, workers, options, stop, status.update, first_slot=slot)
+    with naming_the_broker(settings, "detector"):
+        if workers == 1:
+            process = build_process(settings, slot, low_latency)
+            if metrics_port is not None:
+                url = f"http://127.0.0.1:{process.metrics.serve(metrics_port)}/metrics"
+                click.echo(f"metrics: {url}")
+            summary = process.run(stop.is_set, options, status.update)
+        else:
+            summary = run_workers(settings, workers, options, stop, status.update, first_slot=slot)
     status.finish()
     _print_summary(summary)
 

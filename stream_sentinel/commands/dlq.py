@@ -87,7 +87,15 @@ def replay_letters(
     from stream_sentinel.deadletters import replay
     from stream_sentinel.transport.kafka import KafkaBroker
 
-    letters = _selected(cli, reason, component)
+    selected = _selected(cli, reason, component)
+    letters = [letter for letter in selected if not letter.truncated]
+    if len(letters) < len(selected):
+        click.echo(
+            f"{len(selected) - len(letters)} matching dead letter(s) are not replayed: only the "
+            "first part of their key or value was kept (key_size/value_size in `dlq show`); "
+            "their producers must send them again",
+            err=True,
+        )
     by_topic = Counter(letter.record["source_topic"] for letter in letters)
     summary = ", ".join(f"{n} to {topic}" for topic, n in sorted(by_topic.items())) or "nothing"
     if dry_run:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from stream_sentinel import merchants
-from stream_sentinel.detector import outputs
+from stream_sentinel.deadletters import LetterBudget, build_letter
 from stream_sentinel.processing import Step
 from stream_sentinel.profile import DAY_MS
 from stream_sentinel.serde import Serde
@@ -44,6 +44,7 @@ class FeedbackHandler:
         self._now_ms = now_ms
         self.labels: Counter[str] = Counter()
         self.dead_letters = 0
+        self.letter_budget = LetterBudget()
 
     def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
         decoded, failures = self._decoder.decode_many([r.value() for r in records])
@@ -76,18 +77,16 @@ class FeedbackHandler:
     def _dead_letter(
         self, record: Record, kind: str, reason: str
     ) -> tuple[str, bytes | None, bytes]:
-        letter = outputs.dead_letter(
-            record.topic() or self._topics.fraud_feedback,
-            record.partition() or 0,
-            record.offset() or 0,
-            record.key(),
-            record.value(),
+        key, letter = build_letter(
+            record,
             kind,
             reason,
             self._now_ms(),
-            component=COMPONENT,
+            COMPONENT,
+            self.letter_budget,
+            self._topics.fraud_feedback,
         )
-        return (self._topics.dead_letter, record.key(), self._encode_dead(letter))
+        return (self._topics.dead_letter, key, self._encode_dead(letter))
 
     def staged(self, step: Step) -> None:
         """Not used: this handler's loop writes state before the next batch."""

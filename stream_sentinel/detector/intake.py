@@ -1,7 +1,7 @@
 """From consumed records to checked transaction columns: the detector's intake.
 
 Most records take the fast path (:mod:`.txwire`, a whole batch decoded field by field); the
-rest — another schema, a non-empty metadata map, a corrupt body — go through the generic
+rest — another schema, a metadata map of over 64 entries, a corrupt body — go through the generic
 decoder, which also names what is wrong. Every record ends up either as a row of the columns,
 in input order, or as a rejection with its reason. The checks are vectorised; only rows that
 look suspicious are checked one by one, with the same function (and messages) as always.
@@ -67,6 +67,22 @@ class Intake:
         out: dict[str, Any] = {name: _plain(getattr(self, name)[i], name) for name in _FIELDS}
         out["channel"] = CHANNELS[int(self.channel[i])]
         return out
+
+    def without(self, rows: Sequence[int], rejections: Sequence[Rejection]) -> Intake:
+        """This intake with ``rows`` moved to the rejected, each with its rejection."""
+        dropped = set(rows)
+        keep = [i for i in range(len(self.good)) if i not in dropped]
+        rejected = self.rejected + [
+            (self.good[row], rejection) for row, rejection in zip(rows, rejections, strict=True)
+        ]
+        rejected.sort(key=lambda item: item[0])
+        picked: dict[str, Any] = {}
+        for name in (*_FIELDS, "channel"):
+            column = getattr(self, name)
+            picked[name] = (
+                column[keep] if isinstance(column, np.ndarray) else [column[i] for i in keep]
+            )
+        return Intake(good=[self.good[i] for i in keep], rejected=rejected, **picked)
 
     def columns(self) -> BatchColumns:
         """Features' view: users and merchants indexed by first appearance, locations chosen."""

@@ -1,5 +1,6 @@
 """The detector's output records as Avro dicts: a FraudScore per transaction, a FraudAlert per
-risky one, a DeadLetter per rejected input. Pure: encoding and producing happen in the worker."""
+risky one (dead letters: :mod:`stream_sentinel.deadletters`). Pure: encoding and producing
+happen in the worker."""
 
 from __future__ import annotations
 
@@ -68,37 +69,4 @@ def fraud_alert(score: Mapping[str, Any], alerts: AlertSettings, alert_time: int
         "event_time": score["event_time"],
         "produced_time": score["produced_time"],
         "alert_time": alert_time,
-    }
-
-
-#: The most of a rejected value a dead letter keeps: Kafka refuses records over ~1 MB, and an
-#: oversized payload must still reach the dead-letter topic (truncated, and said so).
-MAX_KEPT_BYTES = 256 * 1024
-
-
-def dead_letter(
-    topic: str,
-    partition: int,
-    offset: int,
-    key: bytes | None,
-    value: bytes | None,
-    error_type: str,
-    reason: str,
-    failed_time: int,
-    component: str = "detector",
-) -> dict[str, Any]:
-    kept = value or b""
-    if len(kept) > MAX_KEPT_BYTES:
-        reason += f" (value truncated to its first {MAX_KEPT_BYTES:,} of {len(kept):,} bytes)"
-        kept = kept[:MAX_KEPT_BYTES]
-    return {
-        "source_topic": topic,
-        "partition": partition,
-        "offset": offset,
-        "key": key,
-        "value": kept,
-        "reason": reason,
-        "error_type": error_type,
-        "failed_time": failed_time,
-        "component": component,
     }

@@ -12,10 +12,11 @@ import logging
 import multiprocessing
 import queue
 import signal
+import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +27,13 @@ from stream_sentinel.detector.feedback import FeedbackHandler
 from stream_sentinel.detector.metrics import DetectorMetrics
 from stream_sentinel.detector.scoring import ModelSource
 from stream_sentinel.detector.worker import DetectorWorker
+from stream_sentinel.errors import SentinelError
 from stream_sentinel.processing import StreamLoop
 from stream_sentinel.registry.factory import connect_registry
 from stream_sentinel.running import (
     HEARTBEAT_S,
     UNASSIGNED_GRACE_S,
+    BrokerOutage,
     consumer_caught_up,
     consumer_lag,
     publish_heartbeat,
@@ -38,8 +41,14 @@ from stream_sentinel.running import (
 from stream_sentinel.scoring.store import ModelStore
 from stream_sentinel.serde import Serde
 from stream_sentinel.topics import Topics
+from stream_sentinel.transport.kafka import probe_kafka
+from stream_sentinel.watchdog import Watchdog, shared_watchdog
 
 log = logging.getLogger(__name__)
+
+
+class WorkerFailed(SentinelError):
+    """A detector worker process ended without finishing its run."""
 
 
 @dataclass
@@ -63,6 +72,7 @@ class DetectorProcess:
         clock: Clock = SYSTEM_CLOCK,
         models: ModelSource | None = None,
         low_latency: bool | None = None,
+        watchdog: Watchdog | None = None,
     ) -> None:
         self.settings = settings
         self.backends = backends
@@ -82,6 +92,7 @@ class DetectorProcess:
             models=models,
             metrics=self.metrics,
             low_latency=low_latency,
+            watchdog=watchdog,
         )
         topics = Topics.from_settings(settings)
         self.feedback_handler = FeedbackHandler(serde, topics, backends.state, clock.now_ms)
@@ -96,8 +107,10 @@ class DetectorProcess:
             max_batch=settings.detector.max_batch,
             poll_timeout_s=0.0,
             clock=clock,
+            watchdog=watchdog,
         )
         self.worker_name = f"worker-{slot}"
+        self.outage: BrokerOutage | None = None  # set for a real broker (build_process)
         self.on_heartbeat: Callable[[dict[str, Any]], None] | None = None
         self._last_heartbeat = 0.0
         self._started = time.monotonic()
@@ -106,6 +119,7 @@ class DetectorProcess:
 
     def start(self) -> None:
         self.detector.start()
+        self.feedback_handler.letter_budget = self.detector.handler.letter_budget
         self.feedback.start()
 
     def close(self) -> None:
@@ -118,6 +132,8 @@ class DetectorProcess:
         """One detector batch (waiting up to the poll timeout) and one non-blocking label batch."""
         count = self.detector.poll(limit)
         count += self.feedback.poll()
+        if self.outage is not None:
+            self.outage.busy() if count else self.outage.idle()
         if time.monotonic() - self._last_heartbeat >= HEARTBEAT_S:
             self.heartbeat()
         return count
@@ -147,12 +163,23 @@ class DetectorProcess:
                     idle_since = None
                 if options.max_records and self.detector.loop.stats.records >= options.max_records:
                     break
+        except BaseException as exc:
+            self._stop_after(exc)
+            raise
+        try:
+            self.heartbeat()
         finally:
-            try:
-                self.heartbeat()
-            finally:
-                self.close()
+            self.close()
         return self.summary()
+
+    def _stop_after(self, error: BaseException) -> None:
+        """Close after ``error`` ended the run. What fails now (the same outage, usually) is
+        logged, not raised: the error that ended the run is the one the user must see."""
+        for stop_step in (self.heartbeat, self.close):
+            try:
+                stop_step()
+            except Exception as exc:
+                log.warning("while stopping after %s: %s", type(error).__name__, exc)
 
     def caught_up(self) -> bool:
         """True when every assigned input partition has been read to its end (checked at most
@@ -195,7 +222,18 @@ def build_process(
 ) -> DetectorProcess:
     backends = real_backends(settings)
     serde = Serde.from_settings(settings, connect_registry(settings.registry))
-    return DetectorProcess(settings, backends, serde, slot=slot, low_latency=low_latency)
+    process = DetectorProcess(
+        settings,
+        backends,
+        serde,
+        slot=slot,
+        low_latency=low_latency,
+        watchdog=shared_watchdog(settings.detector.stall_limit_s),
+    )
+    process.outage = BrokerOutage(
+        lambda: probe_kafka(settings.kafka), settings.kafka.outage_limit_s
+    )
+    return process
 
 
 def _child_main(
@@ -212,7 +250,11 @@ def _child_main(
     def report(summary: dict[str, Any]) -> None:
         results.put(("progress", slot, summary))
 
-    summary = process.run(stop.is_set, options, report)
+    try:
+        summary = process.run(stop.is_set, options, report)
+    except SentinelError as exc:  # the parent reports it and exits non-zero
+        results.put(("failed", slot, exc))
+        sys.exit(1)
     results.put(("done", slot, summary))
 
 
@@ -240,22 +282,50 @@ def run_workers(
         child.start()
     latest: dict[int, dict[str, Any]] = {}
     done: dict[int, dict[str, Any]] = {}
-    while len(done) < workers:
-        if stop.is_set():
+    failed: dict[int, SentinelError] = {}
+    while len(done) + len(failed) < workers:
+        if stop.is_set() or failed:  # one worker failing stops the others cleanly
             child_stop.set()
         try:
-            kind, slot, summary = results.get(timeout=0.5)
+            kind, slot, payload = results.get(timeout=0.5)
         except queue.Empty:
             if not any(c.is_alive() for c in children) and results.empty():
                 break
             continue
-        latest[slot] = summary
+        if kind == "failed":
+            failed[slot] = payload
+            continue
+        latest[slot] = payload
         if kind == "done":
-            done[slot] = summary
+            done[slot] = payload
         on_progress(combine(list(latest.values())))
     for child in children:
         child.join(timeout=30)
+    _raise_for_failed(children, first_slot, done, failed)
     return combine(list(done.values()) or list(latest.values()))
+
+
+def _raise_for_failed(
+    children: list[Any],
+    first_slot: int,
+    done: dict[int, dict[str, Any]],
+    failed: Mapping[int, SentinelError],
+) -> None:
+    """The first worker's error, or WorkerFailed for one that died without saying why: a
+    supervisor must see a non-zero exit whenever a worker did not finish its run."""
+    if failed:
+        raise failed[min(failed)]
+    for slot, child in enumerate(children, start=first_slot):
+        if slot not in done:
+            raise WorkerFailed(f"detector worker {slot} {_ending(child.exitcode)}")
+
+
+def _ending(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "did not stop within 30 s of the others"
+    if exitcode < 0:
+        return f"was killed by signal {-exitcode}"
+    return f"exited with status {exitcode} before finishing (see its output above)"
 
 
 def combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import numpy as np
 from stream_sentinel import merchants as merchant_state
 from stream_sentinel.clock import Clock
 from stream_sentinel.config import DetectorSettings
+from stream_sentinel.detector.dedup import SeenTransactions
 from stream_sentinel.features import MerchantStats
 from stream_sentinel.profile import DAY_MS, PROFILE_SIZE, decode_profiles
 from stream_sentinel.rules import ControlFlags
@@ -55,6 +56,7 @@ class PartitionDelta:
     profiles: dict[str, bytes] = field(default_factory=dict)
     merchant_volume: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
     dead_letters: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    seen: list[int] = field(default_factory=list)  # hashed ids of the transactions applied
 
 
 class DetectorState:
@@ -66,8 +68,10 @@ class DetectorState:
         settings: DetectorSettings,
         clock: Clock,
         merchant_refresh_s: float = 5.0,
+        topic: str = "transactions",
     ) -> None:
         self.store = store
+        self.seen = SeenTransactions(store, settings.group_id, topic, settings.dedup_window)
         self.settings = settings
         self.clock = clock
         self.merchant_refresh_s = merchant_refresh_s
@@ -112,9 +116,10 @@ class DetectorState:
         return [m for m in merchants if m not in cache or cache[m].read_at < horizon]
 
     # -- writing ------------------------------------------------------------------------------
-    def state_batch(self, delta: PartitionDelta) -> Batch:
+    def state_batch(self, partition: int, delta: PartitionDelta) -> Batch:
         """The state writes of one partition's delta (the loop guards them with a watermark)."""
         batch = Batch()
+        self.seen.write(batch, partition, delta.seen)
         if delta.profiles:
             names = [keys.user_profile(user) for user in delta.profiles]
             blob = b"".join(delta.profiles.values())
@@ -175,6 +180,7 @@ class DetectorState:
                 self._owner.pop(user, None)
 
     def _remember(self, partition: int, delta: PartitionDelta) -> None:
+        self.seen.remember(partition, delta.seen)
         for user, blob in delta.profiles.items():
             self._profiles.pop(user, None)  # re-insert at the end: dict order approximates LRU
             self._profiles[user] = blob
@@ -187,6 +193,7 @@ class DetectorState:
     def forget_partitions(self, partitions: Sequence[int]) -> None:
         """Drop cached profiles of partitions this worker no longer owns."""
         gone = set(partitions)
+        self.seen.forget(partitions)
         for user in [u for u, p in self._owner.items() if p in gone]:
             self._profiles.pop(user, None)
             del self._owner[user]

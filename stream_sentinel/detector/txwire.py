@@ -6,10 +6,10 @@ the concatenated payloads, reading a length, a union branch or a double for ever
 array operation. Strings the detector needs (ids) are cut out at the end; the rest is skipped.
 
 The plan is compiled from the writer schema (Transaction v1 and v2, and any later version built
-from the same kinds of fields). A record the plan cannot take — another schema, a non-empty
-``metadata`` map, a corrupt body — is handed back as *unplanned*, and the caller decodes it
-with the generic decoder, which also explains what is wrong with it. A unit test holds the
-columns equal to the generic decoder's records on random and corrupt input.
+from the same kinds of fields). A record the plan cannot take — another schema, a ``metadata``
+map of more than 64 entries, a corrupt body — is handed back as *unplanned*, and the caller
+decodes it with the generic decoder, which also explains what is wrong with it. A unit test
+holds the columns equal to the generic decoder's records on random and corrupt input.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from stream_sentinel.domain import Channel
+from stream_sentinel.serde import record_names
 
 #: The fields the detector reads, by kind. Everything else is parsed over, never kept.
 STRINGS = ("transaction_id", "user_id")
@@ -30,6 +31,10 @@ DOUBLES = ("amount",)
 OPTIONAL_DOUBLES = ("latitude", "longitude", "merchant_latitude", "merchant_longitude")
 LONGS = ("timestamp",)
 CHANNELS = [c.value for c in Channel]
+#: The only records the plan reads (full Avro name).
+TRANSACTION = "io.streamsentinel.Transaction"
+#: The most ``metadata`` entries the columnar walk takes per record (more: the generic decoder).
+MAP_ENTRIES = 64
 
 #: The kind each field we read must have in the writer schema ("absent": default applies).
 _NEEDED: dict[str, tuple[str, ...]] = {
@@ -54,11 +59,14 @@ class Step:
 
 
 def compile_plan(schema_text: str) -> tuple[Step, ...] | None:
-    """The field plan of a writer schema, or None when it has a field kind we do not walk."""
+    """The field plan of a writer schema, or None when it has a field kind we do not walk or
+    is not a Transaction (a foreign record with the same field kinds is not one)."""
     try:
         document = json.loads(schema_text)
+        if record_names(document)[:1] != (TRANSACTION,):
+            return None  # the generic decoder refuses it by name
         steps = tuple(_step(field) for field in document["fields"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     if any(step is None for step in steps):
         return None
@@ -216,9 +224,7 @@ def _read(walk: _Walk, step: Step) -> Any:
         walk.ok &= (index >= 0) & (index < len(step.symbols))
         return index, step.symbols
     if kind == "map-string":
-        # only the empty map is planned; anything else goes to the generic decoder
-        count = walk.varint()
-        walk.ok &= count == 0
+        _skip_string_map(walk)
         return None
     branch = walk.varint()
     walk.ok &= (branch == 0) | (branch == 1)
@@ -232,6 +238,31 @@ def _read(walk: _Walk, step: Step) -> Any:
         walk.pos = np.where(present, walk.pos, before)
         return np.where(present, values, np.nan)
     raise AssertionError(f"unplanned field kind {kind}")
+
+
+def _skip_string_map(walk: _Walk) -> None:
+    """Walk over a map of strings (``metadata``): block by block, entry by entry, every row at
+    once. A row with more than MAP_ENTRIES entries is left to the generic decoder (bounded)."""
+    count = walk.varint()
+    active = count != 0
+    entries = np.zeros(len(count), dtype=np.int64)
+    while active.any():
+        sized = active & (count < 0)  # a negative count is followed by the block's byte size
+        if sized.any():
+            walk_peek_varint(walk, sized)
+        remaining = np.where(active, np.abs(count), 0)
+        entries += remaining
+        too_many = entries > MAP_ENTRIES
+        walk.ok &= ~too_many
+        remaining[too_many | ~walk.ok] = 0
+        while (left := remaining > 0).any():
+            for _ in range(2):  # key, then value
+                size = np.where(left, walk_peek_varint(walk, left), 0)
+                walk.skip(size, left)
+            remaining -= left
+        active &= walk.ok
+        count = np.where(active, walk_peek_varint(walk, active), 0)
+        active &= count != 0
 
 
 def walk_peek_varint(walk: _Walk, where: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stream_sentinel.config import DetectorSettings
+from stream_sentinel.serde import EMPTY_VALUE
 
 REQUIRED_IDS = ("transaction_id", "user_id")
 
@@ -24,8 +25,8 @@ class Rejection:
 
 def check_payload(value: bytes | None, settings: DetectorSettings) -> Rejection | None:
     """Size and presence checks on the raw bytes, before decoding."""
-    if value is None:
-        return Rejection("empty_value", "the record has no value (null payload)")
+    if not value:  # null or empty: one error type for both
+        return Rejection(*EMPTY_VALUE)
     if len(value) > settings.max_payload_bytes:
         return Rejection(
             "payload_too_large",

@@ -20,7 +20,9 @@ from stream_sentinel import merchants as merchant_state
 from stream_sentinel.backends import Backends
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
+from stream_sentinel.deadletters import LetterBudget, build_letter, letter_budget
 from stream_sentinel.detector import outputs
+from stream_sentinel.detector.dedup import id_hash
 from stream_sentinel.detector.intake import Intake, RowView, TransactionIntake
 from stream_sentinel.detector.metrics import DetectorMetrics
 from stream_sentinel.detector.scorewire import FraudScoreWriter, optional_string, varint
@@ -33,6 +35,7 @@ from stream_sentinel.profile import DAY_MS, encode_profiles
 from stream_sentinel.serde import Serde
 from stream_sentinel.topics import DEAD_LETTER, FRAUD_ALERTS, FRAUD_SCORES, TRANSACTIONS, Topics
 from stream_sentinel.transport.base import Record
+from stream_sentinel.watchdog import Watchdog
 
 LATENCY_SAMPLES = 32
 
@@ -104,6 +107,7 @@ class DetectorHandler:
         self._encode_dead = serde.encoder(DEAD_LETTER)
         self._writer: FraudScoreWriter | None = None
         self._scores_in_avro = FRAUD_SCORES not in serde.json_topics
+        self.letter_budget = LetterBudget()  # the dead-letter topic's, once the worker starts
 
     # -- Handler ------------------------------------------------------------------------------
     def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
@@ -111,7 +115,7 @@ class DetectorHandler:
         step = Step(payload=prepared)
         if emit:
             step.outputs = self._outputs(prepared)
-        step.state = {p: self.state.state_batch(d) for p, d in prepared.deltas.items()}
+        step.state = {p: self.state.state_batch(p, d) for p, d in prepared.deltas.items()}
         return step
 
     def staged(self, step: Step) -> None:
@@ -149,6 +153,8 @@ class DetectorHandler:
         stage = self.metrics.stage
         t0 = time.perf_counter()
         intake = self._intake.take(records, now)
+        hashes = [id_hash(t) for t in intake.transaction_id]
+        intake, hashes = self._without_duplicates(records, intake, hashes, applies)
         t1 = time.perf_counter()
         stage.labels("decode").observe(t1 - t0)
         deltas = {r.partition() or 0: PartitionDelta() for r in records}
@@ -173,12 +179,36 @@ class DetectorHandler:
         self._record_deltas(
             deltas, columns.users, columns.merchants, tx, partitions, applied, batch_state.profiles
         )
+        for row in np.flatnonzero(applied).tolist():
+            deltas[int(partitions[row])].seen.append(hashes[row])
         scored = None
         if score:
             control = batch_state.control_for(tx.user_ix)
             scored = score_batch(features, control, self.models.current, self.settings)
             stage.labels("score").observe(time.perf_counter() - t3)
         return Prepared(records, intake, features, scored, deltas, now)
+
+    def _without_duplicates(
+        self, records: Sequence[Record], intake: Intake, hashes: list[int], applies: np.ndarray
+    ) -> tuple[Intake, list[int]]:
+        """A payment whose id this partition already decided is a dead letter, not a decision."""
+        good = intake.good
+        partitions = [records[i].partition() or 0 for i in good]
+        rows = self.state.seen.duplicates(partitions, hashes, applies[good].tolist())
+        if not rows:
+            return intake, hashes
+        rejections = [
+            Rejection(
+                "duplicate",
+                f"transaction {intake.transaction_id[r]} was already decided (a re-sent "
+                "payment): its first decision stands",
+            )
+            for r in rows
+        ]
+        dropped = set(rows)
+        return intake.without(rows, rejections), [
+            h for r, h in enumerate(hashes) if r not in dropped
+        ]
 
     @staticmethod
     def _record_deltas(
@@ -211,18 +241,16 @@ class DetectorHandler:
         if scored is not None:
             out += self._scores_and_alerts(prepared, scored, decided)
         for position, rejection in prepared.rejected:
-            record = records[position]
-            letter = outputs.dead_letter(
-                record.topic() or topics.transactions,
-                record.partition() or 0,
-                record.offset() or 0,
-                record.key(),
-                record.value(),
+            key, letter = build_letter(
+                records[position],
                 rejection.error_type,
                 rejection.reason,
                 decided,
+                "detector",
+                self.letter_budget,
+                topics.transactions,
             )
-            out.append((topics.dead_letter, record.key(), self._encode_dead(letter)))
+            out.append((topics.dead_letter, key, self._encode_dead(letter)))
         self.metrics.stage.labels("produce").observe(time.perf_counter() - t0)
         return out
 
@@ -336,13 +364,14 @@ class DetectorWorker:
         models: ModelSource | None = None,
         metrics: DetectorMetrics | None = None,
         low_latency: bool | None = None,
+        watchdog: Watchdog | None = None,
     ) -> None:
         detector = settings.detector
         topics = Topics.from_settings(settings)
         self.settings = settings
         self.models = models or ModelSource(None)
         self.metrics = metrics or DetectorMetrics()
-        self.state = DetectorState(backends.state, detector, clock)
+        self.state = DetectorState(backends.state, detector, clock, topic=topics.transactions)
         self.handler = DetectorHandler(
             settings, self.state, serde, self.models, self.metrics, clock
         )
@@ -360,10 +389,12 @@ class DetectorWorker:
             clock=clock,
             low_latency=low_latency,
             overlap_writes=detector.overlap_state_writes,
+            watchdog=watchdog,
         )
 
     def start(self) -> None:
         self.models.refresh()
+        self.handler.letter_budget = letter_budget(self.loop.broker, self.handler.topics)
         self.loop.start()
 
     def poll(self, limit: int | None = None) -> int:

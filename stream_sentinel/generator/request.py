@@ -106,9 +106,8 @@ class GenerateRequest:
         return value
 
     def switch(self) -> SwitchAt | None:
-        if not get_scenario(self.scenario).drifts:
-            return None
-        return SwitchAt.parse(self.switch_at)
+        switch = SwitchAt.parse(self.switch_at)  # checked even where the scenario never switches
+        return switch if get_scenario(self.scenario).drifts else None
 
     def end_ms(self, now_ms: int) -> int:
         """Where the simulated period ends; never after ``now_ms``."""

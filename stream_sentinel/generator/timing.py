@@ -28,21 +28,43 @@ class SwitchAt:
 
     @classmethod
     def parse(cls, text: str) -> SwitchAt:
+        """``0.5`` or ``50%`` (a fraction of the run), or ``2d`` (simulated time after its start).
+
+        >>> SwitchAt.parse("50%"), SwitchAt.parse("2d")
+        (SwitchAt(fraction=0.5, offset_s=None), SwitchAt(fraction=None, offset_s=172800.0))
+        """
         from stream_sentinel.generator.durations import parse_duration
 
         cleaned = text.strip()
         if cleaned.endswith("%"):
             return cls(fraction=_fraction(cleaned[:-1], 100.0, text))
-        if cleaned.replace(".", "", 1).isdigit():  # a bare number is a fraction of the run
+        if _is_number(cleaned):  # a bare number is a fraction of the run
             return cls(fraction=_fraction(cleaned, 1.0, text))
-        return cls(offset_s=parse_duration(cleaned, what="--switch-at"))
+        try:
+            return cls(offset_s=parse_duration(cleaned, what="--switch-at"))
+        except UsageError:
+            raise UsageError(f"--switch-at {text!r} {NOT_A_SWITCH_POINT}") from None
+
+
+NOT_A_SWITCH_POINT = (
+    "is not a switch point: write a fraction of the run like 0.5, a percentage like 50%, "
+    "or a simulated time after the start like 2d"
+)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _fraction(number: str, scale: float, original: str) -> float:
     try:
         value = float(number) / scale
     except ValueError:
-        raise UsageError(f"--switch-at {original!r} is neither a fraction nor a duration") from None
+        raise UsageError(f"--switch-at {original!r} {NOT_A_SWITCH_POINT}") from None
     if not 0.0 <= value <= 1.0:
         raise UsageError(
             f"--switch-at {original!r}: a fraction of the run must be between 0 and 1 "

@@ -69,6 +69,7 @@ CATALOG: tuple[BundledSchema, ...] = (
     BundledSchema("UserAction", 1, layout.USER_ACTIONS, "user_action.avsc"),
     BundledSchema("Feedback", 1, layout.FRAUD_FEEDBACK, "feedback.avsc"),
     BundledSchema("DeadLetter", 1, layout.DEAD_LETTER, "dead_letter.avsc"),
+    BundledSchema("DeadLetter", 2, layout.DEAD_LETTER, "dead_letter.v2.avsc"),
     BundledSchema("ModelEvent", 1, layout.MODEL_EVENTS, "model_event.avsc"),
 )
 

@@ -42,6 +42,11 @@ def watermark(group_id: str, topic: str) -> str:
     return f"wm:{group_id}:{topic}"
 
 
+def seen_transactions(group_id: str, topic: str, partition: int) -> str:
+    """The hashed ids of a partition's recent transactions (a list of per-batch chunks)."""
+    return f"seen:{group_id}:{topic}:{partition}"
+
+
 def feedback(transaction_id: str) -> str:
     """The label received for one transaction (the learning plane's feedback store)."""
     return f"feedback:{transaction_id}"

@@ -19,6 +19,15 @@ from stream_sentinel.transport.base import DeliveryCallback, GroupMetadata, Topi
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 WATCHDOG_GRACE_S = 5.0
+#: produce() errors that the same record will meet again however often it is retried.
+_PERMANENT = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError._INVALID_ARG,
+    }
+)
 
 
 def _kafka_tps(offsets: Mapping[TopicPartition, int]) -> list[KafkaTopicPartition]:
@@ -134,7 +143,11 @@ class KafkaProducer:
                 # The local queue is full: serve deliveries to make room, then try again.
                 self._producer.poll(0.05)
             except KafkaException as exc:
-                raise TransportError(f"produce to {topic} failed: {exc.args[0].str()}") from exc
+                error = exc.args[0]
+                raise TransportError(
+                    f"produce to {topic} failed: {error.str()}",
+                    retriable=error.code() not in _PERMANENT,
+                ) from exc
 
     def poll(self, timeout_s: float = 0.0) -> int:
         return int(self._producer.poll(timeout_s))

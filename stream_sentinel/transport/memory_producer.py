@@ -10,6 +10,9 @@ from stream_sentinel.transport.base import DeliveryCallback, GroupMetadata, Topi
 from stream_sentinel.transport.memory_log import MemoryCluster
 from stream_sentinel.transport.partitioner import partition_for
 
+#: librdkafka's default message.max.bytes: key + value over it are refused at produce().
+PRODUCER_MAX_MESSAGE_BYTES = 1_000_000
+
 
 class MemoryProducer:
     """Producer over a :class:`MemoryCluster`; transactional when given a transactional id."""
@@ -41,6 +44,13 @@ class MemoryProducer:
         headers: Sequence[tuple[str, bytes]] | None = None,
         on_delivery: DeliveryCallback | None = None,
     ) -> None:
+        size = len(key or b"") + len(value or b"")
+        if size > PRODUCER_MAX_MESSAGE_BYTES:  # as librdkafka refuses it, before it is queued
+            raise TransportError(
+                f"produce to {topic} failed: Broker: Message size too large ({size:,} bytes, "
+                f"more than message.max.bytes {PRODUCER_MAX_MESSAGE_BYTES:,})",
+                retriable=False,
+            )
         with self._cluster.lock:
             count = self._cluster.partitions(topic)
             if partition is None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from stream_sentinel.errors import ProducerFenced, TransactionAborted
+from stream_sentinel.errors import ProducerFenced, TransactionAborted, TransportError
 from stream_sentinel.transport.base import (
     Broker,
     Consumer,
@@ -124,6 +124,21 @@ class BrokerContract:
         ]
         assert [r.offset() for r in records] == list(range(20))
         assert consumer.watermarks(TopicPartition(topic, records[0].partition() or 0)) == (0, 20)
+        consumer.close()
+
+    def test_a_record_over_the_producer_limit_is_refused_at_once_and_not_retriable(
+        self, broker: Broker, new_topic: NewTopic
+    ) -> None:
+        topic = new_topic(1)
+        producer = broker.producer()
+        with pytest.raises(TransportError, match="Message size too large") as refused:
+            producer.produce(topic, b"v", b"k" * 600_000 + b"x" * 500_000)
+        assert refused.value.retriable is False
+        producer.produce(topic, b"fits", b"k")  # the producer goes on working
+        producer.flush(30)
+        consumer = broker.consumer(None)
+        consumer.assign({TopicPartition(topic, 0): 0})
+        assert [r.value() for r in consume_n(consumer, 1)] == [b"fits"]
         consumer.close()
 
     def test_delivery_callbacks_report_where_records_landed(

@@ -51,8 +51,8 @@ def test_every_transaction_is_decided_once_and_bad_records_are_dead_lettered(
     assert Counter(s["decision"] for s in scores)["REVIEW"] > 0  # the bursts were caught
     letters = read_all(settings, "dead-letter", expect=len(bad))
     assert Counter(d["error_type"] for d in letters) == {
-        "bad-magic": 1,
-        "unknown-schema-id": 1,
+        "bad_magic": 1,
+        "unknown_schema_id": 1,
         "invalid_amount": 2,
         "future_timestamp": 1,
         "payload_too_large": 1,

@@ -37,14 +37,14 @@ def test_status_and_dead_letters_after_a_run(settings: Settings, tmp_path: Path)
     shown = sentinel(settings, "dlq", "show", "--json")
     assert shown.returncode == 0, shown.stderr
     letters = [json.loads(line) for line in shown.stdout.splitlines()]
-    assert sorted(d["error_type"] for d in letters) == ["bad-magic", "bad-magic", "invalid_amount"]
-    assert {d["value"] for d in letters if d["error_type"] == "bad-magic"} == {"junk-1", "junk-2"}
+    assert sorted(d["error_type"] for d in letters) == ["bad_magic", "bad_magic", "invalid_amount"]
+    assert {d["value"] for d in letters if d["error_type"] == "bad_magic"} == {"junk-1", "junk-2"}
     assert all(d["component"] == "detector" and d["key"] == "u00007" for d in letters)
 
-    dry = sentinel(settings, "dlq", "replay", "--reason", "bad-magic", "--dry-run", "--yes")
+    dry = sentinel(settings, "dlq", "replay", "--reason", "bad_magic", "--dry-run", "--yes")
     topic = f"{settings.kafka.topic_prefix}transactions"
     assert dry.stdout.strip() == f"would replay 2 dead letter(s): 2 to {topic}"
-    done = sentinel(settings, "dlq", "replay", "--reason", "bad-magic", "--yes")
+    done = sentinel(settings, "dlq", "replay", "--reason", "bad_magic", "--yes")
     assert done.stdout.strip() == f"replayed 2 dead letter(s): 2 to {topic}"
     finish(detect(settings, tmp_path, "--until-idle", "2"))  # rejected again: still junk
     assert len(read_all(settings, "dead-letter", expect=5)) == 5
@@ -59,6 +59,6 @@ def test_status_and_dead_letters_after_a_run(settings: Settings, tmp_path: Path)
         0,
     )
     assert sum(detector["committed"].values()) == len(sent) + 5
-    assert report["dead_letters"] == {"bad-magic": 4, "invalid_amount": 1}
+    assert report["dead_letters"] == {"bad_magic": 4, "invalid_amount": 1}
     # the latest heartbeat is the second run's, which read the two replayed letters
     assert [(w["worker"], w["records"]) for w in detector["workers"]] == [("worker-0", 2)]

@@ -166,6 +166,7 @@ def test_schemas_register_is_idempotent_against_the_real_registry(settings: Sett
             "user-actions",
             "fraud-feedback",
             "dead-letter",
+            "dead-letter",
             "model-events",
         )
     ]
@@ -174,6 +175,7 @@ def test_schemas_register_is_idempotent_against_the_real_registry(settings: Sett
     assert all("already registered" in line for line in second.output.splitlines())
     registry = connect_registry(settings.registry)
     assert registry.versions(f"{prefix}transactions-value") == [1, 2]
+    assert registry.versions(f"{prefix}dead-letter-value") == [1, 2]
     listed = runner.invoke(cli, ["schemas", "list"], env=cli_env(settings))
     assert f"{prefix}transactions-value" in listed.output
 

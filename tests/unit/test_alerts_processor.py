@@ -261,13 +261,13 @@ def test_bad_records_go_to_dead_letter_and_the_batch_goes_on(rig: Rig) -> None:
     letters = rig.read(rig.topics.dead_letter, "dead-letter")
     assert [(d["error_type"], d["reason"], d["component"], d["value"]) for d in letters] == [
         (
-            "bad-magic",
+            "bad_magic",
             "unknown magic byte 110 (expected 0: Confluent wire format)",
             "alert-processor",
             b"not avro at all",
         ),
         (
-            "unknown-schema-id",
+            "unknown_schema_id",
             "schema id 999 is not in the registry",
             "alert-processor",
             unknown_id,
@@ -275,9 +275,9 @@ def test_bad_records_go_to_dead_letter_and_the_batch_goes_on(rig: Rig) -> None:
     ]
     assert {(d["source_topic"], d["key"]) for d in letters} == {("fraud-alerts", b"u9")}
     assert len(rig.actions()) == 3
-    assert worker.summary()["dead_letters"] == {"bad-magic": 1, "unknown-schema-id": 1}
+    assert worker.summary()["dead_letters"] == {"bad_magic": 1, "unknown_schema_id": 1}
     counts = rig.backends.state.execute(Batch().hgetall(NS, keys.DEAD_LETTER_COUNTS))[0]
-    assert counts == {"bad-magic": b"1", "unknown-schema-id": b"1"}
+    assert counts == {"bad_magic": b"1", "unknown_schema_id": b"1"}
 
 
 def test_an_alert_with_an_empty_user_is_a_dead_letter(rig: Rig) -> None:

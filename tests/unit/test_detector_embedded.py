@@ -124,7 +124,7 @@ def test_a_burst_fires_velocity_and_alerts(pipeline: Pipeline) -> None:
 
 
 BAD_RECORDS = {
-    "bad-magic": b"not avro at all",
+    "bad_magic": b"not avro at all",
     "nan amount": tx(100, amount=math.nan),
     "negative amount": tx(101, amount=-5.0),
     "huge amount": tx(102, amount=5e9),
@@ -146,12 +146,12 @@ def test_bad_records_go_to_dead_letter_with_reasons(pipeline: Pipeline) -> None:
     assert [s["transaction_id"] for s in pipeline.read("fraud-scores")] == ["tx-1", "tx-2"]
     letters = pipeline.read("dead-letter")
     assert Counter(letter["error_type"] for letter in letters) == {
-        "bad-magic": 1,
+        "bad_magic": 1,
         "invalid_amount": 3,
         "future_timestamp": 1,
         "missing_field": 1,
         "invalid_location": 1,
-        "unknown-schema-id": 1,
+        "unknown_schema_id": 1,
         "payload_too_large": 1,
     }
     future = next(letter for letter in letters if letter["error_type"] == "future_timestamp")
@@ -317,10 +317,15 @@ def _lose_the_last_writes(pipeline: Pipeline) -> DetectorWorker:
         pipeline.send(tx(n, minutes=n))
     worker = pipeline.worker()
     pipeline.drain(worker, 4)
+    [(field, _)] = store.execute(
+        Batch().hgetall(keys.PIPELINE, "wm:fraud-detection-group:transactions")
+    )[0].items()
+    seen = keys.seen_transactions("fraud-detection-group", "transactions", int(field))
     snapshot = store.execute(
         Batch()
         .get(keys.PROFILES, keys.user_profile("u1"))
         .hgetall(keys.PIPELINE, "wm:fraud-detection-group:transactions")
+        .lrange(keys.PIPELINE, seen, 0, -1)
     )
     for n in range(4, 7):
         pipeline.send(tx(n, minutes=n))
@@ -331,6 +336,8 @@ def _lose_the_last_writes(pipeline: Pipeline) -> DetectorWorker:
         Batch()
         .set(keys.PROFILES, keys.user_profile("u1"), snapshot[0])
         .hset(keys.PIPELINE, "wm:fraud-detection-group:transactions", {field: watermark})
+        .delete(keys.PIPELINE, seen)
+        .lpush(keys.PIPELINE, seen, *reversed(snapshot[2]))
     )
     return worker
 
@@ -431,25 +438,26 @@ def test_a_batch_of_only_bad_records_is_counted(pipeline: Pipeline) -> None:
     summary = worker.summary()
     assert (summary["records"], summary["dead_letters"], summary["decisions"]) == (
         1,
-        {"bad-magic": 1},
+        {"bad_magic": 1},
         {},
     )
 
 
 def test_a_huge_rejected_value_is_kept_truncated_in_its_dead_letter() -> None:
-    from stream_sentinel.detector.outputs import MAX_KEPT_BYTES, dead_letter
+    from stream_sentinel.deadletters import LetterBudget, build_letter
+    from stream_sentinel.transport.memory_log import MemoryRecord
 
-    letter = dead_letter(
-        "transactions",
-        3,
-        42,
-        b"k",
-        b"x" * 900_000,
+    record = MemoryRecord("transactions", 3, 42, b"k", b"x" * 900_000, 1, None)
+    key, letter = build_letter(
+        record,
         "payload_too_large",
         "payload of 900000 bytes exceeds the limit",
         1,
+        "detector",
+        LetterBudget(),
     )
-    assert letter["value"] == b"x" * MAX_KEPT_BYTES
+    assert (key, letter["key"], letter["key_size"]) == (b"k", b"k", None)
+    assert (letter["value"], letter["value_size"]) == (b"x" * 262_144, 900_000)
     assert letter["reason"] == (
         "payload of 900000 bytes exceeds the limit "
         "(value truncated to its first 262,144 of 900,000 bytes)"

@@ -65,7 +65,7 @@ def test_labels_update_merchant_counters_once_per_transaction() -> None:
     assert process.summary()["labels"] == {"FRAUD": 4, "LEGIT": 1}
     letters = pipeline.read("dead-letter")
     assert [(d["component"], d["error_type"]) for d in letters] == [
-        ("detector-feedback", "bad-magic")
+        ("detector-feedback", "bad_magic")
     ]
 
 

@@ -70,6 +70,7 @@ def test_catalog_lists_every_record_in_registration_order() -> None:
         ("UserAction", 1, "user-actions"),
         ("Feedback", 1, "fraud-feedback"),
         ("DeadLetter", 1, "dead-letter"),
+        ("DeadLetter", 2, "dead-letter"),
         ("ModelEvent", 1, "model-events"),
     ]
     assert DATA_TOPICS == (

@@ -38,7 +38,8 @@ REGISTERED = [
     "dev-user-actions-value       UserAction v1: registered (version 1, id 5)",
     "dev-fraud-feedback-value     Feedback v1: registered (version 1, id 6)",
     "dev-dead-letter-value        DeadLetter v1: registered (version 1, id 7)",
-    "dev-model-events-value       ModelEvent v1: registered (version 1, id 8)",
+    "dev-dead-letter-value        DeadLetter v2: registered (version 2, id 8)",
+    "dev-model-events-value       ModelEvent v1: registered (version 1, id 9)",
 ]
 
 
@@ -76,7 +77,7 @@ def test_list_shows_subjects_versions_ids_and_levels(env: dict[str, str]) -> Non
     code, output = run(env, "schemas", "list")
     assert code == 0
     assert output.splitlines()[0] == (
-        "dev-dead-letter-value        versions [1]  latest id 7  compatibility BACKWARD"
+        "dev-dead-letter-value        versions [1, 2]  latest id 8  compatibility BACKWARD"
     )
     assert "dev-transactions-value       versions [1, 2]  latest id 2  compatibility BACKWARD" in (
         output.splitlines()

@@ -265,33 +265,57 @@ def test_decode_many_never_raises_and_reports_each_bad_value(registry: CountingR
         True,
     ]
     assert failures == [
-        DecodeFailure(1, "empty", "the message has no value (null or empty)"),
-        DecodeFailure(2, "empty", "the message has no value (null or empty)"),
-        DecodeFailure(3, "bad-magic", "unknown magic byte 1 (expected 0: Confluent wire format)"),
-        DecodeFailure(4, "truncated-header", "3 bytes, shorter than the 5-byte header"),
-        DecodeFailure(5, "unknown-schema-id", "schema id 99 is not in the registry", 99),
-        DecodeFailure(6, "truncated-body", "the Avro body ends before the record does", 1),
-        DecodeFailure(7, "trailing-bytes", "2 bytes left after the record (wrong schema id?)", 1),
-        DecodeFailure(8, "bad-magic", "unknown magic byte 123 (expected 0: Confluent wire format)"),
+        DecodeFailure(1, "empty_value", "the record has no value (null or empty)"),
+        DecodeFailure(2, "empty_value", "the record has no value (null or empty)"),
+        DecodeFailure(3, "bad_magic", "unknown magic byte 1 (expected 0: Confluent wire format)"),
+        DecodeFailure(4, "truncated_header", "3 bytes, shorter than the 5-byte header"),
+        DecodeFailure(5, "unknown_schema_id", "schema id 99 is not in the registry", 99),
+        DecodeFailure(6, "truncated_body", "the Avro body ends before the record does", 1),
+        DecodeFailure(7, "trailing_bytes", "2 bytes left after the record (wrong schema id?)", 1),
+        DecodeFailure(8, "bad_magic", "unknown magic byte 123 (expected 0: Confluent wire format)"),
     ]
 
 
 def test_a_writer_the_reader_cannot_resolve_is_a_schema_mismatch(
     registry: CountingRegistry,
 ) -> None:
+    document = json.loads(V2)
+    document["fields"] = [
+        {"name": "transaction_id", "type": "string"},
+        {"name": "amount", "type": "string"},  # a double in the reader: no promotion from string
+    ]
+    payload = AvroEncoder(registry, "transactions-value", json.dumps(document))(
+        {"transaction_id": "t1", "amount": "12.50"}
+    )
+    _, failures = AvroDecoder(registry, V2).decode_many([payload])
+    assert [(f.index, f.kind, f.schema_id) for f in failures] == [(0, "schema_mismatch", 1)]
+    assert failures[0].reason.startswith("SchemaResolutionError: ")
+
+
+def test_a_record_of_another_type_is_a_foreign_schema_and_never_read_as_the_reader(
+    registry: CountingRegistry,
+) -> None:
     payload = AvroEncoder(registry, "model-events-value", find("ModelEvent").text)(
         {"model_version": "m", "event": "PROMOTED", "artifact_uri": "u", "metrics": {}, "time": 1}
     )
-    _, failures = AvroDecoder(registry, V2).decode_many([payload])
-    assert [(f.index, f.kind, f.schema_id) for f in failures] == [(0, "schema-mismatch", 1)]
-    assert failures[0].reason.startswith("SchemaResolutionError: ")
+    decoder = AvroDecoder(registry, V2)
+    records, failures = decoder.decode_many([payload, payload])
+    assert records == [None, None]
+    assert [(f.kind, f.reason) for f in failures] == [
+        (
+            "foreign_schema",
+            "schema id 1: its records are io.streamsentinel.ModelEvent, not "
+            "io.streamsentinel.Transaction; only io.streamsentinel.Transaction records are "
+            "read from this topic",
+        )
+    ] * 2
 
 
 def test_decode_raises_a_decode_error_with_the_kind(registry: CountingRegistry) -> None:
     with pytest.raises(DecodeError) as error:
         AvroDecoder(registry, V2).decode(b"\x00\x00\x00\x00\x07abc")
     assert (error.value.kind, error.value.schema_id, str(error.value)) == (
-        "unknown-schema-id",
+        "unknown_schema_id",
         7,
         "schema id 7 is not in the registry",
     )
@@ -365,7 +389,7 @@ def test_a_writer_schema_that_is_not_avro_is_a_failure_not_a_crash() -> None:
         [b"\x00\x00\x00\x00\x05\x02", b"\x00\x00\x00\x00\x05\x02"]
     )
     assert [(f.index, f.kind, f.schema_id) for f in failures] == [
-        (0, "unreadable-schema", 5),
-        (1, "unreadable-schema", 5),
+        (0, "unreadable_schema", 5),
+        (1, "unreadable_schema", 5),
     ]
     assert failures[0].reason.startswith("schema id 5 is not Avro: JSONDecodeError: ")

@@ -74,9 +74,11 @@ def test_bytes_travel_as_latin1_code_points() -> None:
         "key": b"user-1",
         "value": b"\x00\xff\x10",
         "reason": "r",
-        "error_type": "bad-magic",
+        "error_type": "bad_magic",
         "failed_time": 1,
         "component": "detector",
+        "key_size": None,
+        "value_size": 3000,
     }
     payload = JsonEncoder(schema)(letter)
     assert json.loads(payload)["value"] == "\u0000\u00ff\u0010"
@@ -106,15 +108,15 @@ def test_decode_many_reports_each_bad_value() -> None:
         True,
     ]
     assert [(f.index, f.kind) for f in failures] == [
-        (1, "empty"),
-        (2, "malformed-json"),
-        (3, "malformed-json"),
-        (4, "non-conforming"),
-        (5, "malformed-json"),
+        (1, "empty_value"),
+        (2, "malformed_json"),
+        (3, "malformed_json"),
+        (4, "non_conforming"),
+        (5, "malformed_json"),
     ]
-    assert failures[2] == DecodeFailure(3, "malformed-json", "expected a JSON object, got list")
+    assert failures[2] == DecodeFailure(3, "malformed_json", "expected a JSON object, got list")
     assert failures[3] == DecodeFailure(
-        4, "non-conforming", "field amount: expected double, got str 'x'"
+        4, "non_conforming", "field amount: expected double, got str 'x'"
     )
 
 
@@ -136,5 +138,5 @@ def test_json_nested_too_deeply_is_a_failure_not_a_crash() -> None:
     decoder = JsonDecoder(find("Transaction", 2).text)
     records, failures = decoder.decode_many([b"[" * 5000 + b"]" * 5000])
     assert records == [None]
-    assert [(f.index, f.kind) for f in failures] == [(0, "malformed-json")]
-    assert failures[0].reason == "nested too deeply to be a transaction"
+    assert [(f.index, f.kind) for f in failures] == [(0, "too_deep")]
+    assert failures[0].reason == "the JSON document nests too deeply to be read"

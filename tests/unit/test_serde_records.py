@@ -111,7 +111,7 @@ SAMPLES: dict[str, Any] = {
         b"user-1",
         b"\x07\x00garbage\xff",
         "unknown magic byte 7",
-        "bad-magic",
+        "bad_magic",
         1_700_000_000_050,
         "detector",
     ),

@@ -37,7 +37,7 @@ def random_transactions(count: int, seed: int) -> list[dict[str, Any]]:
             "merchant_longitude": maybe(float(rng.normal()), i, 7),
             "country": maybe("DE", i, 8),
             "merchant_country": maybe("FR", i, 9),
-            "metadata": {} if i % 11 else {"campaign": "x"},
+            "metadata": {f"k{j}": "v" * j for j in range(i % 11 * 7)},  # 0 to 70 entries
         }
         for i in range(count)
     ]
@@ -55,8 +55,8 @@ def test_columns_equal_the_generic_decoders_records() -> None:
     plan = compile_plan(latest_for_topic("transactions").text)
     assert plan is not None
     columns, unplanned = decode_columns(values, plan)
-    # non-empty metadata maps are left to the generic decoder
-    assert unplanned.tolist() == [i for i in range(2000) if i % 11 == 0]
+    # maps of more than 64 entries are left to the generic decoder
+    assert unplanned.tolist() == [i for i in range(2000) if i % 11 * 7 > 64]
     assert len(columns.rows) == 2000 - len(unplanned)
     for j, row in enumerate(columns.rows.tolist()):
         r = records[row]
@@ -121,3 +121,23 @@ def test_v1_records_decode_with_defaults_for_newer_fields(count: int) -> None:
     columns, unplanned = decode_columns([encoder(r) for r in old], plan)
     assert unplanned.tolist() == []
     assert columns.user_id == [r["user_id"] for r in old]
+
+
+def test_metadata_in_several_blocks_and_sized_blocks_is_walked_like_the_generic_decoder() -> None:
+    from stream_sentinel.serde import AvroDecoder, frame
+    from tests.hostile import avro_long, avro_string, v2_body
+
+    registry = LocalRegistryClient.in_memory()
+    schema_id = registry.register("transactions-value", latest_for_topic("transactions").text)
+    entries = avro_string("a") + avro_string("1") + avro_string("b") + avro_string("22")
+    body = v2_body("t-blocks", "u-9")[:-1]  # without the empty map's single 0
+    body += avro_long(-2) + avro_long(len(entries)) + entries  # a sized block of two
+    body += avro_long(1) + avro_string("c") + avro_string("333") + avro_long(0)
+    value = frame(schema_id, body)
+    plan = compile_plan(latest_for_topic("transactions").text)
+    assert plan is not None
+    columns, unplanned = decode_columns([value, value[:-2]], plan)
+    assert (columns.rows.tolist(), unplanned.tolist()) == ([0], [1])
+    assert (columns.transaction_id, columns.user_id) == (["t-blocks"], ["u-9"])
+    record = AvroDecoder(registry).decode(value)
+    assert record["metadata"] == {"a": "1", "b": "22", "c": "333"}
