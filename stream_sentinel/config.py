@@ -270,7 +270,7 @@ class DetectorSettings(_SectionSettings):
     # re-sent with the same id within them is dead-lettered as `duplicate` (0: no check).
     dedup_window: int = Field(50_000, ge=0, le=10_000_000)
     # `detect` and `alerts run` end (status 1) when a loop makes no progress for this long.
-    stall_limit_s: float = Field(300.0, ge=10.0)
+    stall_limit_s: float = Field(600.0, ge=10.0)
     max_amount: float = 1_000_000.0
     profile_ttl_days: int = 35
     user_cache_size: int = 200_000

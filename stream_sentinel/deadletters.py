@@ -89,7 +89,8 @@ def build_letter(
     """The dead letter of ``record`` (a DeadLetter dict) and its Kafka key, both within budget."""
     key, key_size, key_note = _kept(record.key(), budget.key_bytes, "key")
     value, value_size, value_note = _kept(record.value() or b"", budget.value_bytes, "value")
-    reason = (reason + key_note + value_note)[:MAX_REASON_CHARS]
+    notes = key_note + value_note  # kept whole: they say what the letter does not hold
+    reason = reason[: MAX_REASON_CHARS - len(notes)] + notes
     letter = {
         "source_topic": record.topic() or source_topic,
         "partition": record.partition() or 0,
@@ -125,7 +126,9 @@ class Letter:
     @property
     def truncated(self) -> bool:
         """Only the first part of the original key or value is kept (it cannot be replayed)."""
-        return self.record.get("key_size") is not None or self.record.get("value_size") is not None
+        if self.record.get("key_size") is not None or self.record.get("value_size") is not None:
+            return True
+        return " truncated to its first " in self.record["reason"]  # a v1 letter says it so
 
     def matches(self, reason: str | None, component: str | None) -> bool:
         if component and self.record["component"] != component:

@@ -205,9 +205,12 @@ class StreamLoop(NoopListener):
     def process(self, records: Sequence[Record]) -> Step | None:
         step = self.handler.handle(records, self._applies(records), emit=True)
         offsets = next_offsets(records, self.consumer)
+        refused_before = self._producer.refused_for_good()
         try:
             self._publish(step, offsets)
         except TransactionAborted as exc:
+            # a delivery the broker refused for good (too large) also ends in an abort
+            self._count_refusal(records, exc, self._producer.refused_for_good() > refused_before)
             self._rewind(records, exc)
             return None
         except ProducerFenced:
@@ -220,7 +223,7 @@ class StreamLoop(NoopListener):
             log.warning("publishing failed (%s)", exc)
             self._reset_producer()
             if not self._committed_anyway(offsets):
-                self._count_refusal(offsets, exc)
+                self._count_refusal(records, exc, not exc.retriable)
                 log.warning("the batch was not committed; re-reading it in %.0f s", RETRY_PAUSE_S)
                 self._rewind(records, exc)
                 time.sleep(RETRY_PAUSE_S)
@@ -276,21 +279,26 @@ class StreamLoop(NoopListener):
             return
         self.stats.repaired += self._reapply(tp, self._expected[partition], end)
 
-    def _count_refusal(self, offsets: dict[TopicPartition, int], exc: TransportError) -> None:
+    def _count_refusal(
+        self, records: Sequence[Record], exc: TransportError, for_good: bool
+    ) -> None:
         """A batch the broker refuses for good (a record over its size limit) is not retried
-        for ever: the third refusal in a row stops the loop, loudly, with nothing skipped."""
-        if exc.retriable:
+        for ever: the third refusal in a row of the batch starting at the same offsets (the
+        rewind point; its end may grow as records arrive) stops the loop, with nothing
+        skipped. Any other failure resets the count."""
+        if not for_good:
             self._refusals = (None, 0)
             return
-        batch = tuple(sorted(offsets.items()))
+        batch = tuple(sorted(_first_offsets(records).items()))
         count = self._refusals[1] + 1 if self._refusals[0] == batch else 1
         self._refusals = (batch, count)
         if count >= MAX_REFUSALS:
-            where = ", ".join(f"{tp.topic}[{tp.partition}] before {o}" for tp, o in batch)
+            where = ", ".join(f"{tp.topic}[{tp.partition}] from {o}" for tp, o in batch)
             raise UnpublishableBatch(
-                f"the outputs of the batch ending at {where} were refused {count} times ({exc}); "
-                "stopping rather than skipping it. Find the record with `stream-sentinel tail`, "
-                "then raise the limit it breaks (the topic's max.message.bytes) and restart"
+                f"the outputs of the batch starting at {where} were refused {count} times "
+                f"({exc}); stopping rather than skipping it. Find the record with "
+                "`stream-sentinel tail`, then raise the limit it breaks (the topic's "
+                "max.message.bytes) and restart"
             ) from exc
 
     def _reset_producer(self) -> None:
@@ -425,9 +433,7 @@ class StreamLoop(NoopListener):
     def _rewind(self, records: Sequence[Record], exc: Exception) -> None:
         self.stats.aborted += 1
         assert self.consumer is not None
-        first: dict[TopicPartition, int] = {}
-        for record in records:
-            first.setdefault(_tp(record), record.offset() or 0)
+        first = _first_offsets(records)
         log.warning("transaction aborted (%s); re-reading %d partition(s)", exc, len(first))
         assigned = set(self.consumer.assignment())
         for tp, offset in first.items():
@@ -531,6 +537,8 @@ class StreamLoop(NoopListener):
         deadline = time.monotonic() + REPAIR_TIMEOUT_S
         count = 0
         while time.monotonic() < deadline:
+            if self.watchdog is not None:  # a long repair is progress too
+                self.watchdog.kick(self.transactional_id)
             records = [r for r in reader.consume(self.max_batch, 0.5) if (r.offset() or 0) < end]
             position = reader.position(tp)
             done = position is not None and position >= end
@@ -551,6 +559,14 @@ class StreamLoop(NoopListener):
 
 def _tp(record: Record) -> TopicPartition:
     return TopicPartition(record.topic() or "", record.partition() or 0)
+
+
+def _first_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
+    """Per partition, the offset of the batch's first record (where a rewind goes back to)."""
+    first: dict[TopicPartition, int] = {}
+    for record in records:
+        first.setdefault(_tp(record), record.offset() or 0)
+    return first
 
 
 def next_offsets(records: Sequence[Record], consumer: Consumer | None) -> dict[TopicPartition, int]:

@@ -214,6 +214,7 @@ class _WriterEntry:
     writer: Any
     reader: Any  # None: read as written (same schema, or no reader schema)
     bounds: BoundsCheck
+    text: str  # the writer schema as the registry has it
 
 
 class AvroDecoder:
@@ -314,12 +315,18 @@ class AvroDecoder:
         except Exception as exc:  # not JSON, or not Avro (another schema type)
             reason = f"schema id {schema_id} is not Avro: {_short(exc)}"
             return self._refuse(schema_id, ("unreadable_schema", reason), math.inf)
-        self._writers[schema_id] = entry
+        _bounded(self._writers)[schema_id] = entry
         return entry
+
+    def schema_text(self, schema_id: int) -> str | None:
+        """The writer schema of ``schema_id`` when records of it can be read, else None (one
+        registry call per id, shared with decoding; misses are remembered as in decode)."""
+        entry = self._writers.get(schema_id) or self._load(schema_id)
+        return entry.text if isinstance(entry, _WriterEntry) else None
 
     def _refuse(self, schema_id: int, why: tuple[str, str], until: float) -> tuple[str, str]:
         # an id's schema never changes, so only "not in the registry (yet)" expires
-        self._unusable[schema_id] = (*why, until)
+        _bounded(self._unusable)[schema_id] = (*why, until)
         return why
 
     def _writer_entry(self, schema_id: int, text: str) -> _WriterEntry:
@@ -335,7 +342,19 @@ class AvroDecoder:
             )
         writer = parse_schema(writer_json)
         same = self._reader_identity is None or _identity(writer_json) == self._reader_identity
-        return _WriterEntry(writer, None if same else self._reader, bounds)
+        return _WriterEntry(writer, None if same else self._reader, bounds, text)
+
+
+#: The most schema ids a decoder remembers (a flood of distinct ids must not grow memory).
+MAX_CACHED_IDS = 10_000
+
+
+def _bounded(cache: dict[int, Any]) -> dict[int, Any]:
+    """``cache``, its oldest half dropped once it holds MAX_CACHED_IDS entries."""
+    if len(cache) >= MAX_CACHED_IDS:
+        for schema_id in list(cache)[: len(cache) // 2]:
+            del cache[schema_id]
+    return cache
 
 
 class ForeignSchema(ValueError):

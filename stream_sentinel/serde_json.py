@@ -79,17 +79,42 @@ class JsonDecoder:
             return EMPTY_VALUE
         try:
             document = json.loads(value)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return "malformed_json", f"not a UTF-8 JSON document ({exc})"
         except RecursionError:
             return "too_deep", "the JSON document nests too deeply to be read"
+        except ValueError as exc:  # not UTF-8, not JSON, or an integer of over 4,300 digits
+            return "malformed_json", f"not a UTF-8 JSON document ({_short(exc)})"
         if not isinstance(document, dict):
             return "malformed_json", f"expected a JSON object, got {type(document).__name__}"
-        record = self._shape(self._schema, document)
+        try:
+            record = self._shape(self._schema, document)
+            _encodable(record)
+        except OverflowError:
+            return "non_conforming", "a number is too large for a double"
+        except UnicodeEncodeError:
+            return "malformed_json", "a string holds a lone surrogate (\\ud800-\\udfff escape)"
         problem = self._check(record)
         if problem is not None:
             return "non_conforming", f"field {problem}"
         return cast(Record, record)
+
+
+def _encodable(value: Any) -> None:
+    """Raise UnicodeEncodeError for a string no UTF-8 writer can write (a lone surrogate,
+    which a JSON escape can make but UTF-8 bytes cannot)."""
+    if isinstance(value, str):
+        value.encode()
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _encodable(key)
+            _encodable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _encodable(item)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 class _Shaper:

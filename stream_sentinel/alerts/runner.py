@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,8 @@ from stream_sentinel.running import (
     consumer_caught_up,
     publish_heartbeat,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +58,21 @@ class AlertRun:
                         break
                 else:
                     idle_since = None
-        finally:
-            self.heartbeat()
-            self.worker.close()
+        except BaseException as exc:
+            self._stop_after(exc)
+            raise
+        self.heartbeat()
+        self.worker.close()
         return self.summary()
+
+    def _stop_after(self, error: BaseException) -> None:
+        """Close after ``error`` ended the run; what fails now is logged, not raised, so the
+        error the user sees is the one that ended the run."""
+        for stop_step in (self.heartbeat, self.worker.close):
+            try:
+                stop_step()
+            except Exception as exc:
+                log.warning("while stopping after %s: %s", type(error).__name__, exc)
 
     def _step(self) -> int:
         loop = self.worker.loop

@@ -22,7 +22,13 @@ from stream_sentinel.detector.validation import Rejection, check_payload, check_
 from stream_sentinel.errors import RegistryError
 from stream_sentinel.features import TxBatch
 from stream_sentinel.registry.client import SchemaRegistryClient
-from stream_sentinel.serde import HEADER_SIZE, MAGIC_BYTE, RecordDecoder
+from stream_sentinel.serde import (
+    HEADER_SIZE,
+    MAGIC_BYTE,
+    MAX_CACHED_IDS,
+    AvroDecoder,
+    RecordDecoder,
+)
 from stream_sentinel.transport.base import Record
 
 _OTHER = CHANNELS.index("OTHER")
@@ -185,12 +191,25 @@ class TransactionIntake:
         return self._merge(parts, self._generic(values, sorted(others), rejected))
 
     def _plan(self, schema_id: int) -> Any:
-        if schema_id not in self._plans:
-            try:
-                self._plans[schema_id] = compile_plan(self._registry.schema_by_id(schema_id))
-            except RegistryError:
-                self._plans[schema_id] = None  # unknown id: the generic decoder reports it
-        return self._plans[schema_id]
+        """The columnar plan of a writer schema; None sends its records to the generic decoder
+        (which reports an unknown id; it is asked again once the decoder forgets the miss)."""
+        if schema_id in self._plans:
+            return self._plans[schema_id]
+        text = self._schema_text(schema_id)
+        if text is None:
+            return None
+        if len(self._plans) >= MAX_CACHED_IDS:
+            self._plans.clear()
+        plan = self._plans[schema_id] = compile_plan(text)
+        return plan
+
+    def _schema_text(self, schema_id: int) -> str | None:
+        if isinstance(self._decoder, AvroDecoder):  # its caches: one registry call per id
+            return self._decoder.schema_text(schema_id)
+        try:
+            return self._registry.schema_by_id(schema_id)
+        except RegistryError:
+            return None
 
     def _generic(
         self,

@@ -243,14 +243,14 @@ def _child_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sets ``stop``
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     logging.basicConfig(level=logging.WARNING, format=f"[worker-{slot}] %(levelname)s %(message)s")
-    process = build_process(settings, slot, options.low_latency)
-    if options.metrics_port is not None:
-        process.metrics.serve(options.metrics_port + slot if options.metrics_port else 0)
 
     def report(summary: dict[str, Any]) -> None:
         results.put(("progress", slot, summary))
 
     try:
+        process = build_process(settings, slot, options.low_latency)
+        if options.metrics_port is not None:
+            process.metrics.serve(options.metrics_port + slot if options.metrics_port else 0)
         summary = process.run(stop.is_set, options, report)
     except SentinelError as exc:  # the parent reports it and exits non-zero
         results.put(("failed", slot, exc))
@@ -284,8 +284,8 @@ def run_workers(
     done: dict[int, dict[str, Any]] = {}
     failed: dict[int, SentinelError] = {}
     while len(done) + len(failed) < workers:
-        if stop.is_set() or failed:  # one worker failing stops the others cleanly
-            child_stop.set()
+        if stop.is_set() or failed or _died_silently(children, first_slot, done, results):
+            child_stop.set()  # one worker failing (or killed) stops the others cleanly
         try:
             kind, slot, payload = results.get(timeout=0.5)
         except queue.Empty:
@@ -303,6 +303,16 @@ def run_workers(
         child.join(timeout=30)
     _raise_for_failed(children, first_slot, done, failed)
     return combine(list(done.values()) or list(latest.values()))
+
+
+def _died_silently(
+    children: list[Any], first_slot: int, done: dict[int, dict[str, Any]], results: Any
+) -> bool:
+    """A worker ended without a word (killed, or ended by the watchdog) while others run."""
+    return results.empty() and any(
+        child.exitcode is not None and slot not in done
+        for slot, child in enumerate(children, start=first_slot)
+    )
 
 
 def _raise_for_failed(

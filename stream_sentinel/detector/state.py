@@ -24,7 +24,7 @@ import numpy as np
 from stream_sentinel import merchants as merchant_state
 from stream_sentinel.clock import Clock
 from stream_sentinel.config import DetectorSettings
-from stream_sentinel.detector.dedup import SeenTransactions
+from stream_sentinel.detector.dedup import Applied, SeenTransactions
 from stream_sentinel.features import MerchantStats
 from stream_sentinel.profile import DAY_MS, PROFILE_SIZE, decode_profiles
 from stream_sentinel.rules import ControlFlags
@@ -56,7 +56,7 @@ class PartitionDelta:
     profiles: dict[str, bytes] = field(default_factory=dict)
     merchant_volume: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
     dead_letters: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    seen: list[int] = field(default_factory=list)  # hashed ids of the transactions applied
+    seen: Applied = field(default_factory=list)  # (id hash, offset) of the transactions applied
 
 
 class DetectorState:

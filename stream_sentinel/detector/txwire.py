@@ -250,12 +250,13 @@ def _skip_string_map(walk: _Walk) -> None:
         sized = active & (count < 0)  # a negative count is followed by the block's byte size
         if sized.any():
             walk_peek_varint(walk, sized)
-        remaining = np.where(active, np.abs(count), 0)
+        # |INT64_MIN| does not fit in int64: any count beyond MAP_ENTRIES is refused as is
+        walk.ok &= ~active | ((count >= -MAP_ENTRIES) & (count <= MAP_ENTRIES))
+        remaining = np.where(active & walk.ok, np.abs(np.clip(count, -MAP_ENTRIES, MAP_ENTRIES)), 0)
         entries += remaining
-        too_many = entries > MAP_ENTRIES
-        walk.ok &= ~too_many
-        remaining[too_many | ~walk.ok] = 0
-        while (left := remaining > 0).any():
+        walk.ok &= entries <= MAP_ENTRIES
+        remaining[~walk.ok] = 0
+        while (left := (remaining > 0) & walk.ok).any():
             for _ in range(2):  # key, then value
                 size = np.where(left, walk_peek_varint(walk, left), 0)
                 walk.skip(size, left)

@@ -180,7 +180,8 @@ class DetectorHandler:
             deltas, columns.users, columns.merchants, tx, partitions, applied, batch_state.profiles
         )
         for row in np.flatnonzero(applied).tolist():
-            deltas[int(partitions[row])].seen.append(hashes[row])
+            offset = records[intake.good[row]].offset() or 0
+            deltas[int(partitions[row])].seen.append((hashes[row], offset))
         scored = None
         if score:
             control = batch_state.control_for(tx.user_ix)
@@ -194,7 +195,8 @@ class DetectorHandler:
         """A payment whose id this partition already decided is a dead letter, not a decision."""
         good = intake.good
         partitions = [records[i].partition() or 0 for i in good]
-        rows = self.state.seen.duplicates(partitions, hashes, applies[good].tolist())
+        offsets = [records[i].offset() or 0 for i in good]
+        rows = self.state.seen.duplicates(partitions, offsets, hashes, applies[good].tolist())
         if not rows:
             return intake, hashes
         rejections = [

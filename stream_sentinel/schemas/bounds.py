@@ -5,10 +5,12 @@ fastavro trusts its input: a recursive schema and a value nested 30,000 deep cra
 byte (and holds the GIL, so no signal handler runs). This module walks the bytes the way a
 decoder would, without building anything, and refuses a record that nests deeper than
 ``max_depth`` containers or holds more than ``max_items`` array items and map entries in all,
-checked before any of them is read. It also names what is wrong with a corrupt record (an enum
-index or a union branch that does not exist, a negative length, a body that ends early), which
-fastavro reports as ``IndexError: list index out of range``. A record this walk accepts is safe
-to hand to fastavro: its depth and size are bounded by the limits and by its own length.
+checked before any of them is read, and more than ``10 x max_items`` values in all (a schema
+that fans out into empty records reads no bytes for them). It also names what is wrong with a
+corrupt record (an enum index or a union branch that does not exist, a negative length, a body
+that ends early), which fastavro reports as ``IndexError: list index out of range``. A record
+this walk accepts is safe to hand to fastavro: its depth, its size and the work of reading it
+are bounded by the limits and by its own length.
 
 The walk is pure Python: it runs on the generic decode path only (records the columnar fast
 path does not take), where it costs about as much as fastavro's own decode.
@@ -40,6 +42,12 @@ class DecodeLimits:
 
     max_depth: int = 32  # records, arrays and maps nested in one another
     max_items: int = 10_000  # array items and map entries in one record, all together
+
+    @property
+    def max_values(self) -> int:
+        """Values walked in one record (a schema that fans out into empty records and nulls
+        reads no bytes for them, so bytes alone bound nothing)."""
+        return 10 * self.max_items
 
 
 class UnsafeSchema(ValueError):
@@ -156,8 +164,16 @@ class _Walk:
         self.data, self.pos, self.end = data, start, len(data)
         self.limits = limits
         self.items = 0
+        self.values = 0
 
     def value(self, node: _Node, field: str, depth: int) -> None:
+        self.values += 1
+        if self.values > self.limits.max_values:
+            raise _Refused(
+                "too_large",
+                f"more than {self.limits.max_values:,} values in one record "
+                "(10 x SENTINEL_DETECTOR_MAX_DECODE_ITEMS)",
+            )
         kind = node.kind
         if kind in _VARINT:
             self.long()

@@ -113,6 +113,10 @@ class Producer(Protocol):
     def delivery_failures(self) -> int:
         """How many records this producer failed to deliver so far (after its own retries)."""
 
+    def refused_for_good(self) -> int:
+        """How many of those failures retrying cannot fix (a record over the broker's size
+        limit, an invalid record), so far."""
+
     def init_transactions(self, timeout_s: float = 30.0) -> None:
         """Register the transactional id and fence any older producer that used it."""
 

@@ -103,6 +103,7 @@ class KafkaProducer:
         self._broken = False
         self._watchdog = _Watchdog()
         self._failures = 0
+        self._refused = 0
         self.last_failure: str | None = None
         # Records produced without a callback of their own report here: failures are counted.
         self._producer = confluent_kafka.Producer(config | {"on_delivery": self._on_delivery})
@@ -110,10 +111,14 @@ class KafkaProducer:
     def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
         if error is not None:
             self._failures += 1
+            self._refused += error.code() in _PERMANENT
             self.last_failure = error.str()
 
     def delivery_failures(self) -> int:
         return self._failures
+
+    def refused_for_good(self) -> int:
+        return self._refused
 
     def produce(
         self,

@@ -12,6 +12,8 @@ from stream_sentinel.transport.partitioner import partition_for
 
 #: librdkafka's default message.max.bytes: key + value over it are refused at produce().
 PRODUCER_MAX_MESSAGE_BYTES = 1_000_000
+#: Kafka's default max.message.bytes: a topic that sets none takes records up to this.
+KAFKA_MAX_MESSAGE_BYTES = 1_048_588
 
 
 class MemoryProducer:
@@ -31,6 +33,8 @@ class MemoryProducer:
             tuple[DeliveryCallback, str | None, TopicPartition | None, int | None]
         ] = []
         self._sticky = itertools.count()
+        self._failures = self._refused = 0
+        self._txn_refused = 0  # records of the open transaction the "broker" refused
 
     # -- plain produce ----------------------------------------------------------------------------
     def produce(
@@ -63,15 +67,34 @@ class MemoryProducer:
             hdrs: list[tuple[str, bytes | None]] | None = (
                 [(k, v) for k, v in headers] if headers else None
             )
+            refused = size > self._topic_limit(topic)  # as a broker refuses it: at delivery
             if self._txn_id is not None:
                 self._require_txn()
-                self._buffer.append((topic, partition, key, value, stamp, hdrs, on_delivery))
+                self._txn_refused += refused
+                if not refused:
+                    self._buffer.append((topic, partition, key, value, stamp, hdrs, on_delivery))
+                return
+            if refused:
+                self._refuse(topic, partition, on_delivery)
                 return
             offset = self._cluster.append(topic, partition, key, value, stamp, hdrs)
             self._cluster.changed.notify_all()
         if on_delivery is not None:
             self._pending_callbacks.append(
                 (on_delivery, None, TopicPartition(topic, partition), offset)
+            )
+
+    def _topic_limit(self, topic: str) -> int:
+        limit = self._cluster.configs.get(topic, {}).get("max.message.bytes")
+        return int(limit) if limit else KAFKA_MAX_MESSAGE_BYTES
+
+    def _refuse(self, topic: str, partition: int, on_delivery: DeliveryCallback | None) -> None:
+        self._failures += 1
+        self._refused += 1
+        if on_delivery is not None:
+            error = "Broker: Message size too large"
+            self._pending_callbacks.append(
+                (on_delivery, error, TopicPartition(topic, partition), None)
             )
 
     def poll(self, timeout_s: float = 0.0) -> int:
@@ -85,7 +108,10 @@ class MemoryProducer:
         return 0
 
     def delivery_failures(self) -> int:
-        return 0  # an append either happens at once or raises
+        return self._failures
+
+    def refused_for_good(self) -> int:
+        return self._refused
 
     # -- transactions -----------------------------------------------------------------------------
     def init_transactions(self, timeout_s: float = 30.0) -> None:
@@ -116,6 +142,15 @@ class MemoryProducer:
         with cluster.lock:
             self._check_not_fenced()
             group = self._offsets_group
+            if self._txn_refused:
+                count = self._txn_refused
+                self._failures += count
+                self._refused += count
+                self._discard(markers=True)
+                raise TransactionAborted(
+                    f"transaction aborted: {count} record(s) failed delivery "
+                    "(Broker: Message size too large)"
+                )
             if group is not None and not cluster.is_current(group):
                 self._discard(markers=True)
                 raise TransactionAborted(
@@ -168,6 +203,7 @@ class MemoryProducer:
         self._reset()
 
     def _reset(self) -> None:
+        self._txn_refused = 0
         self._buffer = []
         self._offsets = {}
         self._offsets_group = None

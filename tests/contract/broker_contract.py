@@ -7,6 +7,7 @@ The embedded broker runs it in the unit tier, Kafka in the integration tier.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -136,6 +137,28 @@ class BrokerContract:
         assert refused.value.retriable is False
         producer.produce(topic, b"fits", b"k")  # the producer goes on working
         producer.flush(30)
+        consumer = broker.consumer(None)
+        consumer.assign({TopicPartition(topic, 0): 0})
+        assert [r.value() for r in consume_n(consumer, 1)] == [b"fits"]
+        consumer.close()
+
+    def test_a_record_over_the_topics_limit_fails_delivery_and_counts_as_refused_for_good(
+        self, broker: Broker, new_topic: NewTopic
+    ) -> None:
+        topic = new_topic(1) + "-small"
+        broker.admin().create_topics([TopicSpec(topic, 1, {"max.message.bytes": "2000"})])
+        producer = broker.producer()
+        reports: list[str | None] = []
+        # random bytes: the broker's limit applies to the compressed batch
+        big = random.Random(7).randbytes(5000)
+        producer.produce(topic, big, b"k", on_delivery=lambda e, *_: reports.append(e))
+        producer.flush(30)  # alone: the broker refuses a whole batch, its neighbours too
+        producer.produce(topic, b"fits", b"k", on_delivery=lambda e, *_: reports.append(e))
+        producer.flush(30)
+        assert (producer.delivery_failures(), producer.refused_for_good()) == (1, 1)
+        errors = [str(report) for report in reports if report is not None]
+        assert len(reports) == 2 and len(errors) == 1
+        assert "Message size too large" in errors[0]
         consumer = broker.consumer(None)
         consumer.assign({TopicPartition(topic, 0): 0})
         assert [r.value() for r in consume_n(consumer, 1)] == [b"fits"]

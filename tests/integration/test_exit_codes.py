@@ -11,6 +11,7 @@ a generous subprocess timeout only keeps a hang from blocking the suite.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from stream_sentinel.config import Settings
@@ -246,6 +248,21 @@ def test_redis_killed_under_two_detect_workers_ends_the_run_with_status_1(
     run.assert_no_traceback()
 
 
+def test_a_detect_worker_killed_without_a_word_ends_the_run_with_status_1(
+    stack: tuple[Stack, Settings], tmp_path: Path
+) -> None:
+    _, settings = stack
+    detector = _running_detector(settings, tmp_path, "--workers", "2")
+    workers = psutil.Process(detector.process.pid).children()
+    spawned = [w for w in workers if "spawn_main" in " ".join(w.cmdline())]
+    assert len(spawned) >= 2, [w.cmdline() for w in workers]
+    os.kill(spawned[0].pid, signal.SIGKILL)  # as the watchdog or the OOM killer would end it
+    run = detector.wait()
+    assert run.code == 1
+    assert re.fullmatch(r"error: detector worker \d was killed by signal 9", run.error)
+    run.assert_no_traceback()
+
+
 def test_two_detect_workers_that_finish_their_run_exit_0(
     stack: tuple[Stack, Settings], tmp_path: Path
 ) -> None:
@@ -299,12 +316,14 @@ def test_broker_stopped_under_detect_ends_it_with_status_1_naming_kafka(
     run = detector.wait()
     assert run.code == 1
     # retried (librdkafka reconnects, the runner probes) and reported, then given up on
-    assert run.error == (
-        f"error: the detector stopped: Kafka at {settings.kafka.bootstrap} failed (unreachable "
-        "for 10 s, the outage limit (SENTINEL_KAFKA_OUTAGE_LIMIT_S)). Is the broker running? "
-        "`stream-sentinel infra status` shows the local one"
+    assert re.fullmatch(
+        rf"error: the detector stopped: Kafka at {re.escape(settings.kafka.bootstrap)} failed "
+        r"\(unreachable for (\d+) s, the outage limit \(SENTINEL_KAFKA_OUTAGE_LIMIT_S\)\)\. Is "
+        r"the broker running\? `stream-sentinel infra status` shows the local one",
+        run.error,
     )
-    assert any("Kafka unreachable for 5 s; retrying (limit 8 s)" in line for line in run.stderr)
+    retries = [line for line in run.stderr if "Kafka unreachable for " in line]
+    assert retries and all(line.endswith("; retrying (limit 8 s)") for line in retries)
     run.assert_no_traceback()
 
 

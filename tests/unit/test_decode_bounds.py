@@ -129,7 +129,10 @@ NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
 
 
 @settings(max_examples=60, deadline=None)
-@given(namespace=st.one_of(st.none(), NAMES), name=NAMES)
+@given(
+    namespace=st.none() | st.sampled_from(["io.streamsentinel", "io", "probe.foreign"]) | NAMES,
+    name=st.sampled_from(["Transaction", "NotATransaction"]) | NAMES,
+)
 def test_only_writer_schemas_named_transaction_are_ever_decided(
     namespace: str | None, name: str
 ) -> None:
@@ -152,3 +155,41 @@ def test_only_writer_schemas_named_transaction_are_ever_decided(
     assert [r.error_type for _, r in taken.rejected] == (
         [] if is_transaction else ["foreign_schema"]
     )
+
+
+def _fan_out(levels: int, width: int = 10) -> dict[str, Any]:
+    """Records of nulls whose fields reuse the record below: 10^levels values, zero bytes."""
+    record: Any = {"type": "record", "name": "L0",
+                   "fields": [{"name": f"f{i}", "type": "null"} for i in range(width)]}  # fmt: skip
+    for k in range(1, levels + 1):
+        fields = [{"name": "f0", "type": record}]
+        fields += [{"name": f"f{i}", "type": f"L{k - 1}"} for i in range(1, width)]
+        record = {"type": "record", "name": f"L{k}", "fields": fields}
+    return record
+
+
+def test_a_schema_that_fans_out_into_empty_values_is_bounded_by_the_values_walked() -> None:
+    limits = DecodeLimits(max_items=1000)  # 10,000 values
+    assert BoundsCheck(_fan_out(2), limits).problem(b"", 0) is None  # 111 records, 1,000 nulls
+    assert BoundsCheck(_fan_out(9), limits).problem(b"", 0) == (
+        "too_large",
+        "more than 10,000 values in one record (10 x SENTINEL_DETECTOR_MAX_DECODE_ITEMS)",
+    )
+
+
+def test_the_intake_asks_the_registry_once_per_unknown_id_and_remembers_few() -> None:
+    registry = _Serving({})
+    decoder = AvroDecoder(registry, V2)  # type: ignore[arg-type]
+    intake = TransactionIntake(
+        registry,  # type: ignore[arg-type]
+        decoder,
+        load_settings("test", environ={}).detector,
+    )
+    for _ in range(5):
+        records = [
+            MemoryRecord("transactions", 0, n, b"u", frame(10_000 + n % 100, b"\x02a"), 1, None)
+            for n in range(1000)
+        ]
+        taken = intake.take(records, NOW_MS)
+        assert {r.error_type for _, r in taken.rejected} == {"unknown_schema_id"}
+    assert registry.calls == 100  # not one per batch, nor one for the plan and one to decode

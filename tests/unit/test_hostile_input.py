@@ -12,7 +12,7 @@ from stream_sentinel import processing
 from stream_sentinel.errors import UnpublishableBatch
 from stream_sentinel.processing import Step
 from stream_sentinel.serde import frame
-from stream_sentinel.transport.base import TopicPartition
+from stream_sentinel.transport.base import TopicPartition, TopicSpec
 from stream_sentinel.transport.partitioner import partition_for
 from tests.hostile import Case, corpus, schema_text, v2_body
 from tests.unit.test_detector_embedded import Pipeline
@@ -112,10 +112,13 @@ def test_each_decoder_refusal_says_what_was_wrong(case_name: str, reason: str) -
 
 
 class _Oversized:
-    """A handler whose every output is larger than any producer accepts."""
+    """A handler whose every output is larger than the producer (or the topic) accepts."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
 
     def handle(self, records: Any, applies: Any, emit: bool) -> Step:
-        return Step(outputs=[("fraud-scores", b"k", b"x" * 1_100_000)])
+        return Step(outputs=[("fraud-scores", b"k", b"x" * self.size)])
 
     def staged(self, step: Step) -> None: ...
 
@@ -125,14 +128,23 @@ class _Oversized:
 
 
 @pytest.mark.parametrize("guarantee", ["exactly-once", "at-least-once"])
+@pytest.mark.parametrize(
+    ("size", "why"),
+    [(1_100_000, "produce to fraud-scores failed: Broker: Message size too large"),
+     (5_000, "")],
+    ids=["refused-by-the-producer", "refused-by-the-topic-at-delivery"],
+)  # fmt: skip
 def test_a_batch_the_broker_refuses_for_good_stops_the_loop_and_skips_nothing(
-    guarantee: str, monkeypatch: pytest.MonkeyPatch
+    guarantee: str, size: int, why: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(processing, "RETRY_PAUSE_S", 0.0)
     pipeline = Pipeline()
+    admin = pipeline.backends.broker.admin()
+    admin.delete_topics(["fraud-scores"])
+    admin.create_topics([TopicSpec("fraud-scores", 12, {"max.message.bytes": "2000"})])
     send_raw(pipeline, b"anything", b"u1")
     loop = processing.StreamLoop(
-        pipeline.backends.broker, pipeline.backends.state, _Oversized(), group_id="g",
+        pipeline.backends.broker, pipeline.backends.state, _Oversized(size), group_id="g",
         topic="transactions", guarantee=guarantee,  # type: ignore[arg-type]
         transactional_id="g-0", max_batch=10, poll_timeout_s=0.05,
     )  # fmt: skip
@@ -140,10 +152,11 @@ def test_a_batch_the_broker_refuses_for_good_stops_the_loop_and_skips_nothing(
     with pytest.raises(UnpublishableBatch) as stopped:
         for _ in range(50):
             loop.poll()
+            send_raw(pipeline, b"more", b"u1")  # the batch's end moves; its start does not
     partition = partition_for(b"u1", 12)
     assert str(stopped.value).startswith(
-        f"the outputs of the batch ending at transactions[{partition}] before 1 were refused 3 "
-        "times (produce to fraud-scores failed: Broker: Message size too large"
+        f"the outputs of the batch starting at transactions[{partition}] from 0 were refused 3 "
+        f"times ({why}"
     )
     assert loop.stats.aborted == 2  # rewound twice, then stopped on the third refusal
     tp = TopicPartition("transactions", partition)

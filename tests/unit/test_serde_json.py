@@ -140,3 +140,26 @@ def test_json_nested_too_deeply_is_a_failure_not_a_crash() -> None:
     assert records == [None]
     assert [(f.index, f.kind) for f in failures] == [(0, "too_deep")]
     assert failures[0].reason == "the JSON document nests too deeply to be read"
+
+
+@pytest.mark.parametrize(
+    ("payload", "kind", "reason"),
+    [
+        (b'{"transaction_id": "t", "amount": 1' + b"0" * 400 + b"}", "non_conforming",
+         "a number is too large for a double"),
+        (b'{"amount": ' + b"9" * 5000 + b"}", "malformed_json", None),
+        (b'{"transaction_id": "evil-\\ud800", "user_id": "u", "amount": 1.0, "timestamp": 1}',
+         "malformed_json", "a string holds a lone surrogate (\\ud800-\\udfff escape)"),
+    ],
+    ids=["400-digit amount", "5000-digit integer", "lone surrogate"],
+)  # fmt: skip
+def test_json_numbers_and_strings_no_writer_can_take_are_failures_not_crashes(
+    payload: bytes, kind: str, reason: str | None
+) -> None:
+    records, failures = JsonDecoder(find("Transaction", 2).text).decode_many([payload])
+    assert records == [None]
+    assert [f.kind for f in failures] == [kind]
+    if reason is not None:
+        assert failures[0].reason == reason
+    else:
+        assert failures[0].reason.startswith("not a UTF-8 JSON document (Exceeds the limit")

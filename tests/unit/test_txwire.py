@@ -141,3 +141,26 @@ def test_metadata_in_several_blocks_and_sized_blocks_is_walked_like_the_generic_
     assert (columns.transaction_id, columns.user_id) == (["t-blocks"], ["u-9"])
     record = AvroDecoder(registry).decode(value)
     assert record["metadata"] == {"a": "1", "b": "22", "c": "333"}
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [[-(2**63), 0], [-(2**63), 0, 2**62], [2**62], [65], [30, 30, 5], [-2, 1000]],
+    ids=["int64-min", "int64-min-then-huge", "2^62", "65", "65-in-blocks", "sized-lie"],
+)
+def test_a_metadata_map_with_a_hostile_block_count_is_left_to_the_generic_decoder(
+    blocks: list[int],
+) -> None:
+    from stream_sentinel.serde import frame
+    from tests.hostile import avro_long, v2_body
+
+    entry = b"\x02k\x02v"
+    body = v2_body("t-map", "u-1")[:-1]
+    for count in blocks:
+        body += avro_long(count) + entry * min(abs(count), 70)
+    value = frame(1, body + b"\x00")
+    plan = compile_plan(latest_for_topic("transactions").text)
+    assert plan is not None
+    # bounded: at most MAP_ENTRIES entries are ever walked, whatever the counts claim
+    columns, unplanned = decode_columns([value], plan)
+    assert (columns.rows.tolist(), unplanned.tolist()) == ([], [0])
