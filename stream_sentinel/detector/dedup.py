@@ -9,7 +9,7 @@ so a repair that re-reads the input in other batches decides every record as the
 Each partition's applied ids live in Redis beside its other state, written in the same guarded
 batch as its watermark: a list of chunks, one per batch, each the batch's (64-bit BLAKE2b hash,
 offset) pairs packed as 16 bytes, trimmed to the chunks that can still matter. The worker that
-owns the partition caches them (about 100 bytes per id). Users are keyed to partitions, so a
+owns the partition caches them (about 170 bytes per id). Users are keyed to partitions, so a
 retry of a user's payment arrives on the same partition as the original.
 """
 
