@@ -17,6 +17,7 @@ demo: setup-runtime
 
 ## test: installs everything (Python deps, Kafka jars via Maven, redis-server) and runs every tier
 test: setup-dev setup-kafka setup-redis
+	$(BIN)/lint-imports
 	$(BIN)/pytest --durations=15 tests
 
 test-unit: setup-dev
@@ -26,6 +27,7 @@ test-integration: setup-dev setup-kafka setup-redis
 	$(BIN)/pytest --durations=15 tests/integration tests/e2e
 
 lint: setup-dev
+	$(BIN)/lint-imports
 	$(BIN)/ruff check stream_sentinel tests
 	$(BIN)/ruff format --check stream_sentinel tests
 	$(BIN)/mypy

@@ -85,10 +85,10 @@ def kafka_reachable(settings: Settings) -> bool:
 
 
 def kafka_sink_factory(settings: Settings) -> Callable[[Simulator], Sink]:
+    from stream_sentinel.clients.registry import connect_registry
     from stream_sentinel.generator.kafka_sink import BrokerSink
-    from stream_sentinel.registry.factory import connect_registry
-    from stream_sentinel.serde import Serde
     from stream_sentinel.transport.kafka import KafkaBroker
+    from stream_sentinel.wire.serde import Serde
 
     def make(simulator: Simulator) -> Sink:
         serde = Serde.from_settings(settings, connect_registry(settings.registry))

@@ -22,11 +22,11 @@ from benchmarks.bench_serde import chunks, transactions
 from stream_sentinel.config import load_settings
 from stream_sentinel.detector.dedup import SeenTransactions, id_hash
 from stream_sentinel.detector.intake import TransactionIntake
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.schemas import bounds, find
-from stream_sentinel.serde import AvroDecoder, AvroEncoder
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
 from stream_sentinel.state.memory import MemoryStateStore
 from stream_sentinel.transport.memory_log import MemoryRecord
+from stream_sentinel.wire.schemas import bounds, find
+from stream_sentinel.wire.serde import AvroDecoder, AvroEncoder
 
 
 def rate(action: Callable[[], object], count: int, repeat: int = 3) -> float:

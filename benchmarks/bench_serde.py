@@ -18,9 +18,9 @@ from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.schemas import find
-from stream_sentinel.serde import AvroDecoder, AvroEncoder, decoding_schema
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.wire.schemas import find
+from stream_sentinel.wire.serde import AvroDecoder, AvroEncoder, decoding_schema
 
 CHANNELS = ["ONLINE", "POS", "ATM", "MOBILE", "OTHER"]
 

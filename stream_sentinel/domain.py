@@ -2,7 +2,7 @@
 
 The enums here are the single source of truth; the Avro schemas carry copies that a unit test
 compares symbol by symbol. Conversion to and from Avro dicts lives in
-:mod:`stream_sentinel.records`.
+:mod:`stream_sentinel.wire.records`.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stream_sentinel.schemas import find
-from stream_sentinel.serde import frame
+from stream_sentinel.wire.schemas import find
+from stream_sentinel.wire.serde import frame
 
 NAMESPACE = "io.streamsentinel"
 NOW_MS = 1_764_720_000_000  # 2025-12-03: the time the corpus's "valid" timestamps sit at

@@ -12,20 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from stream_sentinel import records as avro
 from stream_sentinel.alerts import effects
 from stream_sentinel.alerts.effects import AlertRecord
 from stream_sentinel.alerts.policy import operator_action_id
-from stream_sentinel.backends import Backends
+from stream_sentinel.clients.backends import Backends
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.domain import Action, Feedback, FeedbackSource, Label, RiskLevel, UserAction
 from stream_sentinel.errors import ServiceUnavailable, UsageError
-from stream_sentinel.serde import Serde
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
-from stream_sentinel.topics import FRAUD_FEEDBACK, USER_ACTIONS, Topics
 from stream_sentinel.transport.base import TopicPartition
+from stream_sentinel.transport.topics import FRAUD_FEEDBACK, USER_ACTIONS, Topics
+from stream_sentinel.wire import records as avro
+from stream_sentinel.wire.serde import Serde
 
 NS = keys.PIPELINE
 CASE_TIERS = (RiskLevel.CRITICAL, RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW)

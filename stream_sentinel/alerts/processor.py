@@ -1,6 +1,6 @@
 """The alert processor: consumer group ``alert-response-group`` on ``fraud-alerts``.
 
-A :class:`~stream_sentinel.processing.Handler` on the shared exactly-once loop. Per batch:
+A :class:`~stream_sentinel.stream.loop.Handler` on the shared exactly-once loop. Per batch:
 decode the alerts (bad ones become dead letters) -> one state read (the users' alert history,
 whether each alert was already handled, the users' control expiries) -> a plan per alert
 (:mod:`.policy`) -> outputs: a ``UserAction`` per action on ``user-actions`` (key user_id) ->
@@ -20,22 +20,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stream_sentinel import records as avro
 from stream_sentinel.alerts import effects, sla
 from stream_sentinel.alerts.policy import HistoryEntry, ResponsePlan, plan_response
-from stream_sentinel.backends import Backends
+from stream_sentinel.clients.backends import Backends
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
-from stream_sentinel.deadletters import LetterBudget, build_letter, letter_budget
 from stream_sentinel.domain import FraudAlert, UserAction
 from stream_sentinel.errors import SerializationError
-from stream_sentinel.processing import Step, StreamLoop
-from stream_sentinel.serde import Serde
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
-from stream_sentinel.topics import DEAD_LETTER, FRAUD_ALERTS, USER_ACTIONS, Topics
+from stream_sentinel.stream.deadletters import LetterBudget, build_letter, letter_budget
+from stream_sentinel.stream.loop import Step, StreamLoop
+from stream_sentinel.stream.watchdog import Watchdog
 from stream_sentinel.transport.base import Record
-from stream_sentinel.watchdog import Watchdog
+from stream_sentinel.transport.topics import DEAD_LETTER, FRAUD_ALERTS, USER_ACTIONS, Topics
+from stream_sentinel.wire import records as avro
+from stream_sentinel.wire.serde import Serde
 
 COMPONENT = "alert-processor"
 NS = keys.PIPELINE

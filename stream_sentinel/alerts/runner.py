@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stream_sentinel.alerts.processor import AlertWorker
-from stream_sentinel.running import (
+from stream_sentinel.stream.running import (
     HEARTBEAT_S,
     UNASSIGNED_GRACE_S,
     BrokerOutage,

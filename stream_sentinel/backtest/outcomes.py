@@ -11,7 +11,7 @@ import numpy as np
 
 from stream_sentinel.backtest.history import History
 from stream_sentinel.detector.outputs import DECISION_NAMES, LEVEL_NAMES
-from stream_sentinel.detector.scoring import Scored
+from stream_sentinel.detector.scorer import Scored
 from stream_sentinel.errors import UsageError
 
 SCORE_COLUMNS = (

@@ -25,21 +25,21 @@ from itertools import pairwise
 
 import numpy as np
 
-from stream_sentinel.backends import Backends
 from stream_sentinel.backtest.history import History
 from stream_sentinel.backtest.outcomes import Outcomes
 from stream_sentinel.backtest.training import FeatureLog, released_until
 from stream_sentinel.backtest.wire import FeedbackWire, TransactionWire
+from stream_sentinel.clients.backends import Backends
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config import Settings
 from stream_sentinel.detector.runner import DetectorProcess
-from stream_sentinel.detector.scoring import ModelSource
+from stream_sentinel.detector.scorer import ModelSource
 from stream_sentinel.detector.worker import Prepared
 from stream_sentinel.errors import SentinelError, TransportError
-from stream_sentinel.processing import StreamLoop
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import TRANSACTIONS, Topics
+from stream_sentinel.stream.loop import StreamLoop
 from stream_sentinel.transport.base import Record
+from stream_sentinel.transport.topics import TRANSACTIONS, Topics
+from stream_sentinel.wire.serde import Serde
 
 #: Give up when the detector makes no progress on a slice for this long (wall time).
 STALL_TIMEOUT_S = 120.0

@@ -3,7 +3,8 @@
 Metrics cover the transactions of the evaluation period that the detector scored (rows it
 rejected to dead-letter have no score and are counted apart). ROC AUC and average precision
 rank by score; precision, recall and F1 judge the alert flag; Card Precision@k ranks cards
-(users) per day by their highest score (see :func:`stream_sentinel.evaluation.card_precision_at_k`).
+(users) per day by their highest score (see
+:func:`stream_sentinel.logic.evaluation.card_precision_at_k`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import numpy as np
 from stream_sentinel.backtest.history import History
 from stream_sentinel.backtest.outcomes import Outcomes
 from stream_sentinel.errors import UsageError
-from stream_sentinel.evaluation import (
+from stream_sentinel.logic.evaluation import (
     average_precision,
     card_precision_at_k,
     precision_recall_f1,
     roc_auc,
 )
-from stream_sentinel.profile import DAY_MS
+from stream_sentinel.logic.profile import DAY_MS
 
 BAD_ROW_EXAMPLES = 10
 

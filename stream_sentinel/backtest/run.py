@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from stream_sentinel.backends import Backends, embedded_backends, real_backends
 from stream_sentinel.backtest.history import History
 from stream_sentinel.backtest.ingest import Loaded, load_history
 from stream_sentinel.backtest.mapping import ColumnMap
@@ -28,15 +27,16 @@ from stream_sentinel.backtest.training import (
     released_until,
     train_at,
 )
+from stream_sentinel.clients.backends import Backends, embedded_backends, real_backends
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config import Settings
 from stream_sentinel.errors import ModelError, SentinelError, UsageError
 from stream_sentinel.generator.durations import format_duration
-from stream_sentinel.profile import DAY_MS
+from stream_sentinel.logic.profile import DAY_MS
 from stream_sentinel.scoring.model import META_FILE, ModelArtifact
 from stream_sentinel.scoring.store import ModelStore
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import Topics
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import Serde
 
 Progress = Callable[[int, int], None]
 Notice = Callable[[str], None]
@@ -250,10 +250,10 @@ def _backends(
     settings: Settings, backend: str, clock: ManualClock
 ) -> tuple[Backends, Serde, Topics]:
     if backend == "embedded":
-        from stream_sentinel.registry.local import LocalRegistryClient
+        from stream_sentinel.registry_server.local_client import LocalRegistryClient
 
         return embedded_backends(clock), Serde(LocalRegistryClient.in_memory()), Topics()
-    from stream_sentinel.registry.factory import connect_registry
+    from stream_sentinel.clients.registry import connect_registry
 
     prefix = f"backtest-{secrets.token_hex(4)}-"
     local = settings.with_overrides(kafka={"topic_prefix": prefix}, redis={"key_namespace": prefix})

@@ -19,9 +19,9 @@ import numpy as np
 from stream_sentinel.backtest.history import History
 from stream_sentinel.config import Settings
 from stream_sentinel.errors import ModelError, UsageError
-from stream_sentinel.features import FEATURES
 from stream_sentinel.generator.durations import format_duration
-from stream_sentinel.offline import Replayed
+from stream_sentinel.logic.features import FEATURES
+from stream_sentinel.logic.offline import Replayed
 from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.scoring.train import train
 

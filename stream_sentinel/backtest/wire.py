@@ -30,8 +30,8 @@ from stream_sentinel.generator.avrocodec import (
     Text,
 )
 from stream_sentinel.generator.textcodec import Bytes2D, Piece
-from stream_sentinel.serde import AvroEncoder, Serde
-from stream_sentinel.topics import FRAUD_FEEDBACK, TRANSACTIONS
+from stream_sentinel.transport.topics import FRAUD_FEEDBACK, TRANSACTIONS
+from stream_sentinel.wire.serde import AvroEncoder, Serde
 
 
 @dataclass(frozen=True, slots=True)

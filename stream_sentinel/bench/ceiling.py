@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from stream_sentinel.config import Settings
-from stream_sentinel.processing import next_offsets
-from stream_sentinel.topics import Topics
+from stream_sentinel.stream.loop import next_offsets
 from stream_sentinel.transport.base import Consumer, Producer, Record
 from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.transport.topics import Topics
 
 _OFFSET = struct.Struct(">q").pack
 

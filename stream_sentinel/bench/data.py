@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from stream_sentinel import records as avro_records
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.clock import SYSTEM_CLOCK
 from stream_sentinel.config import Settings
 from stream_sentinel.errors import SentinelError
@@ -22,11 +22,11 @@ from stream_sentinel.generator.request import GenerateRequest
 from stream_sentinel.generator.run import GenerationRun, RunLimits, RunOutcome
 from stream_sentinel.generator.sinks import ForwardingSink
 from stream_sentinel.generator.timing import TokenBucket
-from stream_sentinel.registry.factory import connect_registry
 from stream_sentinel.scoring.store import ModelStore
 from stream_sentinel.scoring.workflow import train_from_records
-from stream_sentinel.serde import Serde
 from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.wire import records as avro_records
+from stream_sentinel.wire.serde import Serde
 
 FRAUD_RATE = 0.01
 MODEL_HISTORY = 40_000

@@ -20,12 +20,12 @@ from stream_sentinel.bench.cpu import CpuSampler
 from stream_sentinel.bench.machine import Servers
 from stream_sentinel.bench.reader import OutputReader, ScoreDecoder, Visibility
 from stream_sentinel.bench.targets import ASSIGNED
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import Settings
 from stream_sentinel.errors import SentinelError
-from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import FRAUD_SCORES
 from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.transport.topics import FRAUD_SCORES
+from stream_sentinel.wire.serde import Serde
 
 PARTITIONS = 12
 

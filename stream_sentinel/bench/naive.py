@@ -18,23 +18,23 @@ from typing import Any
 
 import numpy as np
 
-from stream_sentinel import merchants
-from stream_sentinel.backends import real_backends
-from stream_sentinel.columns import to_columns
+from stream_sentinel.clients.backends import real_backends
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import Settings
 from stream_sentinel.detector import outputs
-from stream_sentinel.detector.scoring import score_batch
-from stream_sentinel.features import MerchantStats, featurize
-from stream_sentinel.processing import next_offsets
-from stream_sentinel.profile import DAY_MS, PROFILE_DTYPE, new_profiles
-from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.rules import ControlFlags
+from stream_sentinel.detector.scorer import score_batch
+from stream_sentinel.logic import merchants
+from stream_sentinel.logic.columns import to_columns
+from stream_sentinel.logic.features import MerchantStats, featurize
+from stream_sentinel.logic.profile import DAY_MS, PROFILE_DTYPE, new_profiles
+from stream_sentinel.logic.rules import ControlFlags
 from stream_sentinel.scoring.store import ModelStore
-from stream_sentinel.serde import Serde
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
-from stream_sentinel.topics import FRAUD_ALERTS, FRAUD_SCORES, TRANSACTIONS, Topics
+from stream_sentinel.stream.loop import next_offsets
 from stream_sentinel.transport.base import Record
+from stream_sentinel.transport.topics import FRAUD_ALERTS, FRAUD_SCORES, TRANSACTIONS, Topics
+from stream_sentinel.wire.serde import Serde
 
 _FIELDS: tuple[str, ...] = PROFILE_DTYPE.names or ()
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from stream_sentinel.errors import SentinelError, TransportError
-from stream_sentinel.serde import HEADER_SIZE
 from stream_sentinel.transport.base import Broker, Consumer, TopicPartition
+from stream_sentinel.wire.serde import HEADER_SIZE
 
 FETCH_MAX = 5_000
 ScoreDecoder = Callable[[bytes], tuple[str, int]]

@@ -14,12 +14,12 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from stream_sentinel.backends import real_backends
+from stream_sentinel.clients.backends import real_backends
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import Settings
-from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.topics import Topics
 from stream_sentinel.transport.base import TopicSpec
 from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.transport.topics import Topics
 
 log = logging.getLogger(__name__)
 PASSTHROUGH = "bench-passthrough"  # the ceiling's output topic
@@ -28,7 +28,7 @@ OUTPUT_PARTITIONS = 12
 
 def require_stack(settings: Settings) -> None:
     """Fail at once, saying what to do, when Kafka, Redis or the registry does not answer."""
-    from stream_sentinel.preflight import require_services
+    from stream_sentinel.ops.preflight import require_services
 
     require_services(
         settings, "or let the benchmark start a private one with `bench ... --own-stack`"

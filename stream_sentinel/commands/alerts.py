@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from stream_sentinel.cli import CliContext, naming_the_broker, pass_cli, stop_on_signals
+from stream_sentinel.commands.context import (
+    CliContext,
+    naming_the_broker,
+    pass_cli,
+    stop_on_signals,
+)
 from stream_sentinel.domain import Label, RiskLevel
 
 if TYPE_CHECKING:
@@ -88,12 +93,12 @@ def run(
     stop = stop_on_signals()  # first: a signal during start-up must still mean "stop cleanly"
     from stream_sentinel.alerts.processor import AlertWorker
     from stream_sentinel.alerts.runner import AlertRun, RunLimits
-    from stream_sentinel.backends import real_backends
-    from stream_sentinel.registry.factory import connect_registry
-    from stream_sentinel.running import BrokerOutage
-    from stream_sentinel.serde import Serde
+    from stream_sentinel.clients.backends import real_backends
+    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.stream.running import BrokerOutage
+    from stream_sentinel.stream.watchdog import shared_watchdog
     from stream_sentinel.transport.kafka import probe_kafka
-    from stream_sentinel.watchdog import shared_watchdog
+    from stream_sentinel.wire.serde import Serde
 
     cli.override("alerts", guarantee=guarantee)
     settings = cli.require(kafka=True, redis=True, registry=True)
@@ -134,9 +139,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
 def _desk(cli: CliContext, writes: bool = True) -> Iterator[AlertDesk]:
     """The desk; ``writes``: the command publishes records (Kafka and the registry needed)."""
     from stream_sentinel.alerts.operator import AlertDesk
-    from stream_sentinel.backends import real_backends
-    from stream_sentinel.registry.factory import connect_registry
-    from stream_sentinel.serde import Serde
+    from stream_sentinel.clients.backends import real_backends
+    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.wire.serde import Serde
 
     settings = cli.require(kafka=writes, redis=True, registry=writes)
     serde = Serde.from_settings(settings, connect_registry(settings.registry))
@@ -153,7 +158,7 @@ def _desk(cli: CliContext, writes: bool = True) -> Iterator[AlertDesk]:
 def stats(cli: CliContext, as_json: bool) -> None:
     """Show alerts and actions by severity, SLA attainment, queue depths and control counts."""
     from stream_sentinel.alerts.stats import read_stats
-    from stream_sentinel.backends import real_backends
+    from stream_sentinel.clients.backends import real_backends
     from stream_sentinel.clock import SYSTEM_CLOCK
 
     backends = real_backends(cli.require(redis=True))
@@ -286,7 +291,7 @@ def _print_cases(cases: list[AlertRecord]) -> None:
 def resolve(cli: CliContext, alert_id: str, label: str, note: str | None) -> None:
     """Close an alert's case with a verdict and publish it as analyst feedback."""
     from stream_sentinel.alerts.operator import iso_ms
-    from stream_sentinel.topics import Topics
+    from stream_sentinel.transport.topics import Topics
 
     with _desk(cli) as desk:
         outcome = desk.resolve(alert_id, Label(label.upper()), note)
@@ -309,7 +314,7 @@ def resolve(cli: CliContext, alert_id: str, label: str, note: str | None) -> Non
 def unblock(cli: CliContext, user_id: str) -> None:
     """Lift a user's block now with an UNBLOCK_USER action."""
     from stream_sentinel.alerts.operator import iso_ms
-    from stream_sentinel.topics import Topics
+    from stream_sentinel.transport.topics import Topics
 
     with _desk(cli) as desk:
         outcome = desk.unblock(user_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 
 
 @click.command("backtest")

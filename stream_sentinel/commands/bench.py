@@ -11,7 +11,7 @@ from typing import cast
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 
 
 def _int_list(flag: str) -> click.types.FuncParamType:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 
 
 @click.command("check")
@@ -12,11 +12,11 @@ from stream_sentinel.cli import CliContext, pass_cli
 @pass_cli
 def check(cli: CliContext, timeout: float) -> None:
     """Check Kafka, Redis and the schema registry; exit 1 naming whatever fails."""
-    from stream_sentinel.health import check_kafka, check_redis, check_registry
-    from stream_sentinel.registry.factory import connect_registry
+    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.ops.health import check_kafka, check_redis, check_registry
     from stream_sentinel.state.redis import RedisStateStore
-    from stream_sentinel.topics import Topics
     from stream_sentinel.transport.kafka import KafkaBroker
+    from stream_sentinel.transport.topics import Topics
 
     settings = cli.settings.with_overrides(redis={"retry_attempts": 1})
     broker = KafkaBroker(settings.kafka)

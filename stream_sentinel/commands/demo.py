@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 
 #: Off a terminal (CI, pipes) rich assumes 80 columns; the summary's lines need more.
 NON_TTY_WIDTH = 160

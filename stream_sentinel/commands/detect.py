@@ -9,7 +9,12 @@ from typing import Any
 
 import click
 
-from stream_sentinel.cli import CliContext, naming_the_broker, pass_cli, stop_on_signals
+from stream_sentinel.commands.context import (
+    CliContext,
+    naming_the_broker,
+    pass_cli,
+    stop_on_signals,
+)
 
 
 @click.command("detect")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 
 
 @click.group("dlq")
@@ -26,11 +26,11 @@ def _filters(function: Any) -> Any:
 
 
 def _selected(cli: CliContext, reason: str | None, component: str | None) -> list[Any]:
-    from stream_sentinel.deadletters import read_letters
-    from stream_sentinel.registry.factory import connect_registry
-    from stream_sentinel.serde import Serde
-    from stream_sentinel.topics import Topics
+    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.stream.deadletters import read_letters
     from stream_sentinel.transport.kafka import KafkaBroker
+    from stream_sentinel.transport.topics import Topics
+    from stream_sentinel.wire.serde import Serde
 
     settings = cli.require(kafka=True, registry=True)
     serde = Serde.from_settings(settings, connect_registry(settings.registry))
@@ -84,7 +84,7 @@ def replay_letters(
     """Re-submit matching dead letters to their source topics (after fixing the cause)."""
     from collections import Counter
 
-    from stream_sentinel.deadletters import replay
+    from stream_sentinel.stream.deadletters import replay
     from stream_sentinel.transport.kafka import KafkaBroker
 
     selected = _selected(cli, reason, component)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 
 
 def _print_scenarios() -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 
 if TYPE_CHECKING:
     from stream_sentinel.infra.stack import ServiceReport, Stack

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 
 
 @click.command("schema-registry")

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 from stream_sentinel.errors import RegistryError
 from stream_sentinel.registry.client import SchemaRegistryClient
-from stream_sentinel.topics import Topics
+from stream_sentinel.transport.topics import Topics
 
 if TYPE_CHECKING:
-    from stream_sentinel.schemas import BundledSchema
+    from stream_sentinel.wire.schemas import BundledSchema
 
 _ABSENT = (40401, 40403)
 
@@ -28,8 +28,8 @@ def schemas() -> None:
 @pass_cli
 def register(cli: CliContext) -> None:
     """Register every bundled schema under <topic>-value (Transaction v1, then v2). Idempotent."""
-    from stream_sentinel.registry.factory import connect_registry
-    from stream_sentinel.schemas import CATALOG
+    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.wire.schemas import CATALOG
 
     registry = connect_registry(cli.settings.registry)
     topics = Topics.from_settings(cli.settings)
@@ -42,7 +42,7 @@ def register(cli: CliContext) -> None:
 
 def register_one(registry: SchemaRegistryClient, schema: BundledSchema, topics: Topics) -> str:
     """Register one bundled schema unless it (or a newer version) is there; say what happened."""
-    from stream_sentinel.schemas import CATALOG
+    from stream_sentinel.wire.schemas import CATALOG
 
     subject = schema.subject(topics)
     label = f"{subject:<28} {schema.name} v{schema.version}"
@@ -79,7 +79,7 @@ def _registered_version(
 @pass_cli
 def list_subjects(cli: CliContext) -> None:
     """Subjects in the registry with their versions, latest id and compatibility level."""
-    from stream_sentinel.registry.factory import connect_registry
+    from stream_sentinel.clients.registry import connect_registry
 
     registry = connect_registry(cli.settings.registry)
     try:
@@ -102,7 +102,7 @@ def list_subjects(cli: CliContext) -> None:
 @pass_cli
 def check(cli: CliContext, schema_file: Path, subject: str) -> None:
     """Would SCHEMA_FILE be accepted under SUBJECT? Exit 0 if compatible, 1 if not."""
-    from stream_sentinel.registry.factory import connect_registry
+    from stream_sentinel.clients.registry import connect_registry
     from stream_sentinel.registry_server.avro_schema import parse_schema
 
     text = schema_file.read_text(encoding="utf-8")

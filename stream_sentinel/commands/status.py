@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 
 
 @click.command("status")
@@ -16,8 +16,8 @@ from stream_sentinel.cli import CliContext, pass_cli
 @pass_cli
 def status(cli: CliContext, as_json: bool) -> None:
     """Show each consumer group of ours: lag per partition, its workers, dead letters."""
+    from stream_sentinel.ops.status import dead_letter_counts, group_status, our_groups
     from stream_sentinel.state.redis import RedisStateStore
-    from stream_sentinel.status import dead_letter_counts, group_status, our_groups
     from stream_sentinel.transport.kafka import KafkaBroker
 
     settings = cli.require(kafka=True, redis=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 from stream_sentinel.errors import UsageError
 from stream_sentinel.registry.client import SchemaRegistryClient
 from stream_sentinel.transport.base import Broker, Consumer, Record, TopicPartition
@@ -29,7 +29,7 @@ class RecordPrinter:
     """Decodes consumed records (Avro by schema id, or JSON) into printable lines."""
 
     def __init__(self, registry: SchemaRegistryClient, with_meta: bool = False) -> None:
-        from stream_sentinel.serde import AvroDecoder
+        from stream_sentinel.wire.serde import AvroDecoder
 
         self._avro = AvroDecoder(registry)
         self._with_meta = with_meta
@@ -106,9 +106,9 @@ def tail(
     meta: bool,
 ) -> None:
     """Print TOPIC's records as JSON lines. TOPIC is the logical name (prefix applied)."""
-    from stream_sentinel.registry.factory import connect_registry
-    from stream_sentinel.topics import Topics
+    from stream_sentinel.clients.registry import connect_registry
     from stream_sentinel.transport.kafka import KafkaBroker
+    from stream_sentinel.transport.topics import Topics
 
     settings = cli.require(kafka=True, registry=True)
     registry = connect_registry(settings.registry)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from stream_sentinel.cli import CliContext, pass_cli
+from stream_sentinel.commands.context import CliContext, pass_cli
 
 
 @click.group("topics")
@@ -16,8 +16,8 @@ def topics() -> None:
 @pass_cli
 def create(cli: CliContext) -> None:
     """Create every topic of the layout that is missing (never changes existing ones)."""
-    from stream_sentinel.topics import Topics
     from stream_sentinel.transport.kafka import KafkaBroker
+    from stream_sentinel.transport.topics import Topics
 
     names = Topics.from_settings(cli.require(kafka=True))
     admin = KafkaBroker(cli.settings.kafka).admin()
@@ -38,9 +38,9 @@ def list_topics(cli: CliContext) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from stream_sentinel.health import layout_problems
-    from stream_sentinel.topics import Topics
+    from stream_sentinel.ops.health import layout_problems
     from stream_sentinel.transport.kafka import KafkaBroker
+    from stream_sentinel.transport.topics import Topics
 
     names = Topics.from_settings(cli.require(kafka=True))
     admin = KafkaBroker(cli.settings.kafka).admin()

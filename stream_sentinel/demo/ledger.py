@@ -12,9 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from stream_sentinel.decisions import DECISIONS
 from stream_sentinel.domain import Decision
-from stream_sentinel.rules import BEHAVIOUR_RULES, STEP_UP_REQUIRED, USER_BLOCKED, WATCHED_USER
+from stream_sentinel.logic.decisions import DECISIONS
+from stream_sentinel.logic.rules import (
+    BEHAVIOUR_RULES,
+    STEP_UP_REQUIRED,
+    USER_BLOCKED,
+    WATCHED_USER,
+)
 
 #: Why a transaction got its verdict, one bit each (the detector's reason names).
 REASONS: tuple[str, ...] = (USER_BLOCKED, STEP_UP_REQUIRED, WATCHED_USER, *BEHAVIOUR_RULES)

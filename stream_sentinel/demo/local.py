@@ -8,12 +8,12 @@ repeat). At the end its topics and keys are deleted unless ``--keep`` asks to lo
 
 from __future__ import annotations
 
-from stream_sentinel.backends import Backends, real_backends
+from stream_sentinel.clients.backends import Backends, real_backends
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import Settings
-from stream_sentinel.preflight import require_services
-from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import SCHEMAS, Topics
+from stream_sentinel.ops.preflight import require_services
+from stream_sentinel.transport.topics import SCHEMAS, Topics
+from stream_sentinel.wire.serde import Serde
 
 ALTERNATIVE = "or run the demo on the default embedded backends"
 

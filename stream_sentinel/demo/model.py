@@ -3,7 +3,7 @@
 The history is a fixed recipe (10,000 simulated customers, four days, its own seed, ending
 2025-01-01), so every machine trains the same model, byte for byte, and the live run never scores
 the customers it learned from. Training is the production path: the history is replayed through
-the live feature code (:mod:`stream_sentinel.offline`) and fitted by
+the live feature code (:mod:`stream_sentinel.logic.offline`) and fitted by
 :func:`stream_sentinel.scoring.workflow.train_from_records`.
 
 The model is kept in ``<cache_dir>/demo-models`` (``~/.cache/stream-sentinel/demo-models``):
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from stream_sentinel import records as avro
 from stream_sentinel.config import Settings
 from stream_sentinel.demo.scenario import FRAUD_RATE, LABELS
 from stream_sentinel.errors import ModelError
@@ -30,6 +29,7 @@ from stream_sentinel.generator.request import DATASET_END_MS
 from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.scoring.store import ModelStore
 from stream_sentinel.scoring.train import ROUNDS
+from stream_sentinel.wire import records as avro
 
 DAY_MS = 86_400_000
 HISTORY_USERS = 10_000

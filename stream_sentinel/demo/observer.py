@@ -16,13 +16,13 @@ import numpy as np
 import numpy.typing as npt
 
 from stream_sentinel.clock import Clock
-from stream_sentinel.decisions import DECISIONS
 from stream_sentinel.demo.ledger import Ledger, LedgerView, reason_mask
 from stream_sentinel.detector.worker import Prepared
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.generator.batch import FeedbackBatch, TransactionBatch
 from stream_sentinel.generator.catalog import PATTERN_NAMES
 from stream_sentinel.generator.sinks import ForwardingSink, Sink
+from stream_sentinel.logic.decisions import DECISIONS
 
 LATEST_ALERTS = 50
 ALERTS_PER_BATCH = 8  # only the last few of a batch can ever be on screen

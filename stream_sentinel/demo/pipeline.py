@@ -19,19 +19,19 @@ from dataclasses import dataclass
 from stream_sentinel.alerts.processor import AlertWorker
 from stream_sentinel.alerts.runner import AlertRun
 from stream_sentinel.alerts.runner import RunLimits as AlertLimits
-from stream_sentinel.backends import Backends
+from stream_sentinel.clients.backends import Backends
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.demo.observer import DemoObserver, TruthSink
 from stream_sentinel.demo.scenario import DemoScenario
 from stream_sentinel.detector.runner import DetectorProcess, RunOptions
-from stream_sentinel.detector.scoring import ModelSource
+from stream_sentinel.detector.scorer import ModelSource
 from stream_sentinel.generator import Simulator
 from stream_sentinel.generator.kafka_sink import BrokerSink
 from stream_sentinel.generator.run import GenerationRun, RunLimits, RunOutcome
 from stream_sentinel.generator.timing import TokenBucket
 from stream_sentinel.scoring.model import ModelArtifact
-from stream_sentinel.serde import Serde
 from stream_sentinel.transport.base import Consumer
+from stream_sentinel.wire.serde import Serde
 
 log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 30.0

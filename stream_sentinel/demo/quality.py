@@ -22,9 +22,9 @@ import numpy.typing as npt
 from stream_sentinel.config import DetectorSettings
 from stream_sentinel.demo.ledger import REASONS, LedgerView
 from stream_sentinel.domain import Decision
-from stream_sentinel.evaluation import precision_recall_f1, roc_auc
 from stream_sentinel.generator.catalog import PATTERN_CODE, PATTERNS
-from stream_sentinel.rules import BEHAVIOUR_RULES, STEP_UP_REQUIRED, USER_BLOCKED
+from stream_sentinel.logic.evaluation import precision_recall_f1, roc_auc
+from stream_sentinel.logic.rules import BEHAVIOUR_RULES, STEP_UP_REQUIRED, USER_BLOCKED
 
 LEGITIMATE = "legitimate (false alarms)"
 #: Reasons that mean an earlier alert's action is being enforced on this payment.

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
-from stream_sentinel.backends import Backends, embedded_backends
+from stream_sentinel.clients.backends import Backends, embedded_backends
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.demo import local
@@ -30,9 +30,9 @@ from stream_sentinel.demo.scenario import DemoScenario, plan_scenario
 from stream_sentinel.demo.summary import DemoSummary, RunInfo, summarize
 from stream_sentinel.demo.training_view import training_progress
 from stream_sentinel.demo.view import LiveState, progress_line, render
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import Topics
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import Serde
 
 REFRESH_S = 0.5
 PLAIN_EVERY_S = 5.0

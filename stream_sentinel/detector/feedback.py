@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from stream_sentinel import merchants
-from stream_sentinel.deadletters import LetterBudget, build_letter
-from stream_sentinel.processing import Step
-from stream_sentinel.profile import DAY_MS
-from stream_sentinel.serde import Serde
+from stream_sentinel.logic import merchants
+from stream_sentinel.logic.profile import DAY_MS
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
-from stream_sentinel.topics import DEAD_LETTER, FRAUD_FEEDBACK, Topics
+from stream_sentinel.stream.deadletters import LetterBudget, build_letter
+from stream_sentinel.stream.loop import Step
 from stream_sentinel.transport.base import Record
+from stream_sentinel.transport.topics import DEAD_LETTER, FRAUD_FEEDBACK, Topics
+from stream_sentinel.wire.serde import Serde
 
 FEEDBACK_TTL_MS = 90 * DAY_MS
 COMPONENT = "detector-feedback"

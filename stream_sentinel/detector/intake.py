@@ -15,21 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from stream_sentinel.columns import BatchColumns, stable_hash
 from stream_sentinel.config import DetectorSettings
-from stream_sentinel.detector.txwire import CHANNELS, Columns, compile_plan, decode_columns
 from stream_sentinel.detector.validation import Rejection, check_payload, check_transaction
 from stream_sentinel.errors import RegistryError
-from stream_sentinel.features import TxBatch
+from stream_sentinel.logic.columns import BatchColumns, stable_hash
+from stream_sentinel.logic.features import TxBatch
 from stream_sentinel.registry.client import SchemaRegistryClient
-from stream_sentinel.serde import (
-    HEADER_SIZE,
-    MAGIC_BYTE,
-    MAX_CACHED_IDS,
-    AvroDecoder,
-    RecordDecoder,
-)
 from stream_sentinel.transport.base import Record
+from stream_sentinel.wire.failures import RecordDecoder
+from stream_sentinel.wire.serde import HEADER_SIZE, MAGIC_BYTE, MAX_CACHED_IDS, AvroDecoder
+from stream_sentinel.wire.txwire import CHANNELS, Columns, compile_plan, decode_columns
 
 _OTHER = CHANNELS.index("OTHER")
 _CARD_PRESENT = (CHANNELS.index("POS"), CHANNELS.index("ATM"))

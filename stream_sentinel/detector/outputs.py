@@ -1,5 +1,5 @@
 """The detector's output records as Avro dicts: a FraudScore per transaction, a FraudAlert per
-risky one (dead letters: :mod:`stream_sentinel.deadletters`). Pure: encoding and producing
+risky one (dead letters: :mod:`stream_sentinel.stream.deadletters`). Pure: encoding and producing
 happen in the worker."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stream_sentinel.config import AlertSettings
-from stream_sentinel.decisions import DECISIONS
-from stream_sentinel.detector.scoring import Scored
+from stream_sentinel.detector.scorer import Scored
 from stream_sentinel.domain import RiskLevel
+from stream_sentinel.logic.decisions import DECISIONS
 
 #: alert ids are uuid5(ALERT_NAMESPACE, transaction_id): a replay can never mint a second alert.
 ALERT_NAMESPACE = uuid.UUID("6f1c1f1e-6a0b-4d7e-9a55-5e17ce5e0001")
@@ -32,7 +32,7 @@ def fraud_score(
     decided_time: int,
 ) -> dict[str, Any]:
     """The FraudScore of one row as an Avro dict (the detector writes the same record with
-    :class:`~stream_sentinel.detector.scorewire.FraudScoreWriter`; alerts reuse this dict)."""
+    :class:`~stream_sentinel.wire.scorewire.FraudScoreWriter`; alerts reuse this dict)."""
     outcome = scored.outcome
     return {
         "transaction_id": tx["transaction_id"],

@@ -20,17 +20,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stream_sentinel.backends import Backends, real_backends
+from stream_sentinel.clients.backends import Backends, real_backends
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.detector.feedback import FeedbackHandler
 from stream_sentinel.detector.metrics import DetectorMetrics
-from stream_sentinel.detector.scoring import ModelSource
+from stream_sentinel.detector.scorer import ModelSource
 from stream_sentinel.detector.worker import DetectorWorker
 from stream_sentinel.errors import SentinelError
-from stream_sentinel.processing import StreamLoop
-from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.running import (
+from stream_sentinel.scoring.store import ModelStore
+from stream_sentinel.stream.loop import StreamLoop
+from stream_sentinel.stream.running import (
     HEARTBEAT_S,
     UNASSIGNED_GRACE_S,
     BrokerOutage,
@@ -38,11 +39,10 @@ from stream_sentinel.running import (
     consumer_lag,
     publish_heartbeat,
 )
-from stream_sentinel.scoring.store import ModelStore
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import Topics
+from stream_sentinel.stream.watchdog import Watchdog, shared_watchdog
 from stream_sentinel.transport.kafka import probe_kafka
-from stream_sentinel.watchdog import Watchdog, shared_watchdog
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import Serde
 
 log = logging.getLogger(__name__)
 

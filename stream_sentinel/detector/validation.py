@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stream_sentinel.config import DetectorSettings
-from stream_sentinel.serde import EMPTY_VALUE
+from stream_sentinel.wire.failures import EMPTY_VALUE
 
 REQUIRED_IDS = ("transaction_id", "user_id")
 

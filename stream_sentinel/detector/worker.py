@@ -3,7 +3,7 @@
 Per batch (DESIGN section 6): check and decode the records (bad ones become dead letters) ->
 one state read -> features -> rules + model -> a decision for every transaction and an alert for
 the risky ones -> (the loop) outputs and offsets committed together -> one guarded state write.
-See :mod:`stream_sentinel.processing` for the commit, rebalance and repair protocol.
+See :mod:`stream_sentinel.stream.loop` for the commit, rebalance and repair protocol.
 """
 
 from __future__ import annotations
@@ -16,26 +16,32 @@ from typing import Any
 
 import numpy as np
 
-from stream_sentinel import merchants as merchant_state
-from stream_sentinel.backends import Backends
+from stream_sentinel.clients.backends import Backends
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
-from stream_sentinel.deadletters import LetterBudget, build_letter, letter_budget
 from stream_sentinel.detector import outputs
 from stream_sentinel.detector.dedup import id_hash
 from stream_sentinel.detector.intake import Intake, RowView, TransactionIntake
 from stream_sentinel.detector.metrics import DetectorMetrics
-from stream_sentinel.detector.scorewire import FraudScoreWriter, optional_string, varint
-from stream_sentinel.detector.scoring import ModelSource, Scored, score_batch
-from stream_sentinel.detector.state import DetectorState, PartitionDelta
+from stream_sentinel.detector.scorer import ModelSource, Scored, score_batch
+from stream_sentinel.detector.state_access import DetectorState, PartitionDelta
 from stream_sentinel.detector.validation import Rejection
-from stream_sentinel.features import MerchantStats, TxBatch, featurize
-from stream_sentinel.processing import Step, StreamLoop
-from stream_sentinel.profile import DAY_MS, encode_profiles
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import DEAD_LETTER, FRAUD_ALERTS, FRAUD_SCORES, TRANSACTIONS, Topics
+from stream_sentinel.logic import merchants as merchant_state
+from stream_sentinel.logic.features import MerchantStats, TxBatch, featurize
+from stream_sentinel.logic.profile import DAY_MS, encode_profiles
+from stream_sentinel.stream.deadletters import LetterBudget, build_letter, letter_budget
+from stream_sentinel.stream.loop import Step, StreamLoop
+from stream_sentinel.stream.watchdog import Watchdog
 from stream_sentinel.transport.base import Record
-from stream_sentinel.watchdog import Watchdog
+from stream_sentinel.transport.topics import (
+    DEAD_LETTER,
+    FRAUD_ALERTS,
+    FRAUD_SCORES,
+    TRANSACTIONS,
+    Topics,
+)
+from stream_sentinel.wire.scorewire import FraudScoreWriter, optional_string, varint
+from stream_sentinel.wire.serde import Serde
 
 LATENCY_SAMPLES = 32
 

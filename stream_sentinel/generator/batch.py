@@ -1,9 +1,9 @@
 """Columnar batches: one numpy array per field, rows in event-time order.
 
 A :class:`TransactionBatch` holds codes and numbers, not strings (user 42, merchant 7, channel
-code 1); :mod:`stream_sentinel.generator.records` turns rows into domain objects and the encoders
-print them. ``pattern`` is the ground truth (0 = legitimate): it exists for labels, files and
-evaluation, and a detector's features must never read it.
+code 1); :mod:`stream_sentinel.generator.domain_objects` turns rows into domain objects and
+the encoders print them. ``pattern`` is the ground truth (0 = legitimate): it exists for labels,
+files and evaluation, and a detector's features must never read it.
 """
 
 from __future__ import annotations

@@ -14,19 +14,20 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from stream_sentinel import records as avro_records
-from stream_sentinel import topics as layout
 from stream_sentinel.errors import SerializationError
-from stream_sentinel.generator import records
+from stream_sentinel.generator import domain_objects as records
 from stream_sentinel.generator.avrocodec import AvroColumnCodec, BatchT, Column
 from stream_sentinel.generator.avrolayout import feedback_columns, transaction_columns
 from stream_sentinel.generator.batch import FeedbackBatch, TransactionBatch
 from stream_sentinel.generator.population import ID_FORMATS, Population
 from stream_sentinel.generator.sinks import DeliveryStats
 from stream_sentinel.generator.textcodec import digits
-from stream_sentinel.serde import AvroEncoder, RecordEncoder, Serde
-from stream_sentinel.topics import Topics
+from stream_sentinel.transport import topics as layout
 from stream_sentinel.transport.base import Broker, TopicPartition
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire import records as avro_records
+from stream_sentinel.wire.failures import RecordEncoder
+from stream_sentinel.wire.serde import AvroEncoder, Serde
 
 FLUSH_TIMEOUT_S = 30.0
 

@@ -76,15 +76,15 @@ class Launch:
         return outcome
 
     def _require_kafka(self) -> None:
-        from stream_sentinel.preflight import require_services
+        from stream_sentinel.ops.preflight import require_services
 
         require_services(self.settings(), "or write a file with --output", redis=False)
 
     def _broker_sink(self, simulator: Simulator) -> Sink:
+        from stream_sentinel.clients.registry import connect_registry
         from stream_sentinel.generator.kafka_sink import BrokerSink
-        from stream_sentinel.registry.factory import connect_registry
-        from stream_sentinel.serde import Serde
         from stream_sentinel.transport.kafka import KafkaBroker
+        from stream_sentinel.wire.serde import Serde
 
         settings = self.settings()
         serde = Serde.from_settings(settings, connect_registry(settings.registry))

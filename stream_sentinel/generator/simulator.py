@@ -18,7 +18,8 @@ import numpy.typing as npt
 
 from stream_sentinel.domain import Feedback, Transaction
 from stream_sentinel.errors import UsageError
-from stream_sentinel.generator import catalog, patterns, records
+from stream_sentinel.generator import catalog, patterns
+from stream_sentinel.generator import domain_objects as records
 from stream_sentinel.generator.batch import FeedbackBatch, TransactionBatch
 from stream_sentinel.generator.behaviour import (
     DAY_MS,

@@ -2,9 +2,9 @@
 
 Two implementations: :class:`~stream_sentinel.registry.http.HttpRegistryClient` (ours over HTTP,
 or Confluent's: only the URL changes) and
-:class:`~stream_sentinel.registry.local.LocalRegistryClient` (in-process, embedded mode and unit
-tests). Failures raise :class:`~stream_sentinel.errors.RegistryError` with Confluent's
-``error_code`` (40401 subject not found, 409 incompatible, ...), or
+:class:`~stream_sentinel.registry_server.local_client.LocalRegistryClient` (in-process,
+embedded mode and unit tests). Failures raise :class:`~stream_sentinel.errors.RegistryError`
+with Confluent's ``error_code`` (40401 subject not found, 409 incompatible, ...), or
 :class:`~stream_sentinel.errors.ServiceUnavailable` when the registry cannot be reached.
 """
 

@@ -11,8 +11,8 @@ from stream_sentinel.config import Settings
 from stream_sentinel.errors import RegistryError, ServiceUnavailable, TransportError
 from stream_sentinel.registry_server.core import RegistryCore
 from stream_sentinel.registry_server.store import MemoryLog, SchemaLog, TopicLog
-from stream_sentinel.topics import Topics
 from stream_sentinel.transport.base import Broker
+from stream_sentinel.transport.topics import Topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -17,8 +17,8 @@ from stream_sentinel.errors import RegistryError, ServiceUnavailable, TransportE
 from stream_sentinel.registry_server import errors
 from stream_sentinel.registry_server.limits import MAX_RECORD_BYTES
 from stream_sentinel.registry_server.state import LogRecord
-from stream_sentinel.topics import LAYOUT, SCHEMAS
 from stream_sentinel.transport.base import Broker, Consumer, Producer, TopicPartition, TopicSpec
+from stream_sentinel.transport.topics import LAYOUT, SCHEMAS
 
 
 class SchemaLog(Protocol):

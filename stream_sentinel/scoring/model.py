@@ -17,9 +17,9 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from stream_sentinel.decisions import Bands
 from stream_sentinel.errors import ModelError
-from stream_sentinel.features import FEATURES
+from stream_sentinel.logic.decisions import Bands
+from stream_sentinel.logic.features import FEATURES
 
 MODEL_FILE = "model.txt"
 META_FILE = "model.json"

@@ -1,7 +1,7 @@
 """Training: a deterministic LightGBM model on replayed features, honestly evaluated.
 
 The history is replayed in event-time order through the live feature code (see
-:mod:`stream_sentinel.offline`); the earliest ``1 - holdout`` of it trains the model and the
+:mod:`stream_sentinel.logic.offline`); the earliest ``1 - holdout`` of it trains the model and the
 latest part is held out for the report: ROC AUC, average precision and a threshold table. The
 score bands that map scores to risk levels are chosen on the held-out scores by the target alert
 rates in settings, so a retrained model keeps alert volume where operators expect it.
@@ -20,9 +20,9 @@ import numpy as np
 
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.errors import ModelError
-from stream_sentinel.evaluation import average_precision, roc_auc
-from stream_sentinel.features import FEATURES
-from stream_sentinel.offline import Replayed
+from stream_sentinel.logic.evaluation import average_precision, roc_auc
+from stream_sentinel.logic.features import FEATURES
+from stream_sentinel.logic.offline import Replayed
 from stream_sentinel.scoring.model import ModelArtifact, choose_bands, threshold_table
 
 # Sized for the hot path: 60 trees of 15 leaves score a row in ~2 us and explain one (TreeSHAP)

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from stream_sentinel.config import Settings
-from stream_sentinel.datafile import read_labelled
-from stream_sentinel.offline import OfflineReplay
+from stream_sentinel.logic.offline import OfflineReplay
 from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.scoring.train import TrainingReport, train
+from stream_sentinel.wire.datafile import read_labelled
 
 Echo = Callable[[str], None]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from stream_sentinel.backtest.outcomes import SCORE_COLUMNS
-from stream_sentinel.evaluation import (
+from stream_sentinel.logic.evaluation import (
     average_precision,
     card_precision_at_k,
     precision_recall_f1,

@@ -12,16 +12,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import Settings
-from stream_sentinel.profile import decode_profiles
-from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.serde import Serde
+from stream_sentinel.logic.profile import decode_profiles
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
 from stream_sentinel.state.redis import RedisStateStore
-from stream_sentinel.topics import Topics
 from stream_sentinel.transport.base import TopicPartition
 from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import Serde
 from tests.integration.stacks import cli_env
 
 SENTINEL = str(Path(sys.executable).with_name("stream-sentinel"))

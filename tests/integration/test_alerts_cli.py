@@ -21,8 +21,8 @@ from stream_sentinel.cli import cli
 from stream_sentinel.clock import SYSTEM_CLOCK, ManualClock
 from stream_sentinel.config import Settings
 from stream_sentinel.domain import Action
-from stream_sentinel.topics import Topics
 from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.transport.topics import Topics
 from tests.integration.stacks import cli_env
 from tests.integration.test_alerts_pipeline import Pipeline, pipeline_settings
 

@@ -14,23 +14,23 @@ from typing import Any
 
 import pytest
 
-from stream_sentinel import records
 from stream_sentinel.alerts.effects import AlertRecord
 from stream_sentinel.alerts.operator import AlertDesk
 from stream_sentinel.alerts.policy import action_id
 from stream_sentinel.alerts.processor import AlertWorker
-from stream_sentinel.backends import Backends, real_backends
+from stream_sentinel.clients.backends import Backends, real_backends
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.clock import SYSTEM_CLOCK, ManualClock
 from stream_sentinel.config import Settings
 from stream_sentinel.detector.worker import DetectorWorker
 from stream_sentinel.domain import Action, Label, RiskLevel, Transaction, UserAction
-from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.serde import Serde
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
-from stream_sentinel.topics import Topics
 from stream_sentinel.transport.base import TopicPartition
 from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire import records
+from stream_sentinel.wire.serde import Serde
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from stream_sentinel.cli import cli
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import Settings
 from stream_sentinel.infra.process import free_ports
-from stream_sentinel.registry.factory import connect_registry
 from stream_sentinel.state.base import Namespace
 from stream_sentinel.state.redis import RedisStateStore
 from stream_sentinel.transport.kafka import KafkaBroker

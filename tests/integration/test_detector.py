@@ -8,10 +8,10 @@ from collections import Counter
 from pathlib import Path
 
 from stream_sentinel.config import Settings
-from stream_sentinel.serde import frame
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
 from stream_sentinel.state.redis import RedisStateStore
+from stream_sentinel.wire.serde import frame
 from tests.integration.detector_support import (
     applied_offsets,
     assert_exactly_once,

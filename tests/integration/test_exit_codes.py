@@ -22,17 +22,17 @@ from typing import Any
 import psutil
 import pytest
 
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import Settings
 from stream_sentinel.infra.process import free_ports
 from stream_sentinel.infra.stack import Stack
-from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.schemas.catalog import find, value_subject
-from stream_sentinel.serde import AvroEncoder
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
 from stream_sentinel.state.redis import RedisStateStore
-from stream_sentinel.topics import Topics
 from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.schemas.catalog import find, value_subject
+from stream_sentinel.wire.serde import AvroEncoder
 from tests.integration.detector_support import (
     SENTINEL,
     applied_offsets,

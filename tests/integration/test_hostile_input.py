@@ -10,10 +10,10 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import Settings
-from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.serde import frame
-from stream_sentinel.topics import Topics
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import frame
 from tests.hostile import HOP, NULL_ARRAY, corpus, schema_text, v2_body, v3_with
 from tests.integration.detector_support import (
     create_topics,

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from stream_sentinel.cli import cli
 from stream_sentinel.config import Settings
 from stream_sentinel.infra.process import free_ports
-from stream_sentinel.preflight import kafka_answers, redis_problem, registry_answers
+from stream_sentinel.ops.preflight import kafka_answers, redis_problem, registry_answers
 
 from .stacks import cli_env
 

@@ -15,7 +15,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from stream_sentinel.config import Settings
-from stream_sentinel.schemas import find
+from stream_sentinel.wire.schemas import find
 
 
 def client(settings: Settings) -> SchemaRegistryClient:

@@ -16,14 +16,14 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from stream_sentinel.cli import cli
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import Settings
-from stream_sentinel.records import to_dict
-from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.schemas import find
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import Topics
 from stream_sentinel.transport.base import TopicPartition
 from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.records import to_dict
+from stream_sentinel.wire.schemas import find
+from stream_sentinel.wire.serde import Serde
 from tests.integration.stacks import cli_env
 from tests.unit.test_serde_records import SAMPLES
 

@@ -21,8 +21,8 @@ from stream_sentinel.config import Settings
 from stream_sentinel.infra.process import free_ports
 from stream_sentinel.infra.registry import registry_command, registry_env
 from stream_sentinel.infra.service import child_env
-from stream_sentinel.topics import Topics
 from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.transport.topics import Topics
 
 
 @contextmanager

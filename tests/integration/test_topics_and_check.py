@@ -6,9 +6,9 @@ import subprocess
 
 from stream_sentinel.config import Settings
 from stream_sentinel.infra.process import free_ports
-from stream_sentinel.topics import LAYOUT
 from stream_sentinel.transport.base import TopicSpec
 from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.transport.topics import LAYOUT
 from tests.integration.detector_support import SENTINEL
 from tests.integration.stacks import cli_env
 

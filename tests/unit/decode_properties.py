@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from stream_sentinel.errors import RegistryError
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.schemas import find
-from stream_sentinel.serde import AvroDecoder, frame
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.wire.schemas import find
+from stream_sentinel.wire.serde import AvroDecoder, frame
 
 PRIMITIVES = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"]
 _names = itertools.count()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import cache
 
-from stream_sentinel import records as avro
 from stream_sentinel.config import load_settings
 from stream_sentinel.demo.model import RECIPE
 from stream_sentinel.generator import SimulationConfig, Simulator
 from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.scoring.workflow import train_from_records
+from stream_sentinel.wire import records as avro
 
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DAY_MS = 86_400_000

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from stream_sentinel import records
 from stream_sentinel.alerts.operator import AlertDesk
 from stream_sentinel.detector.worker import DetectorWorker
 from stream_sentinel.domain import Action, Label, RiskLevel, Transaction
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
+from stream_sentinel.wire import records
 from tests.unit.test_alerts_processor import Rig, make_rig
 
 pytestmark = pytest.mark.unit

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from stream_sentinel import records
 from stream_sentinel.alerts.operator import AlertDesk, iso_ms
 from stream_sentinel.alerts.policy import operator_action_id
 from stream_sentinel.alerts.stats import read_stats
 from stream_sentinel.config import load_settings
 from stream_sentinel.domain import Action, Feedback, FeedbackSource, Label, RiskLevel, UserAction
 from stream_sentinel.errors import UsageError
+from stream_sentinel.wire import records
 from tests.unit.test_alerts_processor import T0, Rig, make_alert, make_rig, snapshot
 
 pytestmark = pytest.mark.unit

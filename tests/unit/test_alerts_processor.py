@@ -9,19 +9,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from stream_sentinel import records
 from stream_sentinel.alerts.policy import action_id
 from stream_sentinel.alerts.processor import AlertWorker
-from stream_sentinel.backends import Backends, embedded_backends
+from stream_sentinel.clients.backends import Backends, embedded_backends
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config import Settings, load_settings
 from stream_sentinel.domain import Action, FraudAlert, RiskLevel, UserAction
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.serde import Serde
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
-from stream_sentinel.topics import Topics
 from stream_sentinel.transport.base import TopicPartition
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire import records
+from stream_sentinel.wire.serde import Serde
 
 pytestmark = pytest.mark.unit
 

@@ -16,10 +16,10 @@ from stream_sentinel.backtest.mapping import ColumnMap
 from stream_sentinel.backtest.timeparse import TimeSpec
 from stream_sentinel.backtest.wire import TransactionWire, transaction_dict
 from stream_sentinel.cli import cli
-from stream_sentinel.datafile import read_labelled
 from stream_sentinel.errors import UsageError
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.serde import Serde
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.wire.datafile import read_labelled
+from stream_sentinel.wire.serde import Serde
 
 CARDS = "card,when,amt,shop,fraud\n"
 

@@ -10,7 +10,7 @@ import pytest
 from stream_sentinel.backtest.history import History
 from stream_sentinel.backtest.outcomes import Outcomes
 from stream_sentinel.backtest.report import evaluation_metrics
-from stream_sentinel.evaluation import average_precision, card_precision_at_k, roc_auc
+from stream_sentinel.logic.evaluation import average_precision, card_precision_at_k, roc_auc
 
 DAY = 86_400_000
 

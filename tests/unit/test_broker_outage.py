@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stream_sentinel.errors import TransportError
-from stream_sentinel.running import BrokerOutage
+from stream_sentinel.stream.running import BrokerOutage
 
 pytestmark = pytest.mark.unit
 

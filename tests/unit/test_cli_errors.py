@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from stream_sentinel.cli import cli, naming_the_broker
+from stream_sentinel.cli import cli
+from stream_sentinel.commands.context import naming_the_broker
 from stream_sentinel.config import RedisSettings, _describe_problem, load_settings
 from stream_sentinel.detector.runner import WorkerFailed, _raise_for_failed
 from stream_sentinel.errors import ProducerFenced, ServiceUnavailable, TransportError, UsageError

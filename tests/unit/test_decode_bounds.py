@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from stream_sentinel.config import load_settings
 from stream_sentinel.detector.intake import TransactionIntake
 from stream_sentinel.errors import RegistryError
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.schemas import find
-from stream_sentinel.schemas.bounds import BoundsCheck, DecodeLimits, UnsafeSchema
-from stream_sentinel.serde import AvroDecoder, frame
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
 from stream_sentinel.transport.memory_log import MemoryRecord
+from stream_sentinel.wire.schemas import find
+from stream_sentinel.wire.schemas.bounds import BoundsCheck, DecodeLimits, UnsafeSchema
+from stream_sentinel.wire.serde import AvroDecoder, frame
 from tests.hostile import (
     HOP,
     NOW_MS,

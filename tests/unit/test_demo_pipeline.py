@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from stream_sentinel.backends import embedded_backends
+from stream_sentinel.clients.backends import embedded_backends
 from stream_sentinel.config import load_settings
 from stream_sentinel.demo.options import DemoOptions
 from stream_sentinel.demo.pipeline import DemoPipeline
 from stream_sentinel.demo.scenario import plan_scenario
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import Topics
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
 from stream_sentinel.transport.base import Broker, TopicPartition
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import Serde
 from tests.unit.demo_support import tiny_model
 
 

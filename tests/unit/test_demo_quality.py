@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from stream_sentinel.config import load_settings
-from stream_sentinel.decisions import DECISIONS
 from stream_sentinel.demo.enforcement import Enforcement
 from stream_sentinel.demo.ledger import REASONS, Ledger, reason_mask, reason_names
 from stream_sentinel.demo.observer import Snapshot
@@ -24,6 +23,7 @@ from stream_sentinel.demo.quality import (
 from stream_sentinel.demo.summary import RunInfo, summarize
 from stream_sentinel.domain import Decision, RiskLevel
 from stream_sentinel.generator.catalog import PATTERN_CODE, PATTERNS
+from stream_sentinel.logic.decisions import DECISIONS
 
 APPROVE, REVIEW, DECLINE = (
     DECISIONS.index(d) for d in (Decision.APPROVE, Decision.REVIEW, Decision.DECLINE)

@@ -91,7 +91,7 @@ def test_a_local_run_has_its_own_topics_keys_and_groups(settings: Settings) -> N
 
 
 def test_clean_up_refuses_to_touch_data_outside_a_run_namespace(settings: Settings) -> None:
-    from stream_sentinel.backends import embedded_backends
+    from stream_sentinel.clients.backends import embedded_backends
 
     with pytest.raises(ValueError, match="refusing"):
         local.remove_run_data(embedded_backends(), settings)

@@ -10,19 +10,19 @@ from typing import Any
 
 import pytest
 
-from stream_sentinel.backends import Backends, embedded_backends
+from stream_sentinel.clients.backends import Backends, embedded_backends
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config import Settings, load_settings
-from stream_sentinel.detector.scoring import ModelSource
+from stream_sentinel.detector.scorer import ModelSource
 from stream_sentinel.detector.worker import DetectorWorker
 from stream_sentinel.errors import TransactionAborted
-from stream_sentinel.profile import decode_profiles
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.serde import Serde, frame
+from stream_sentinel.logic.profile import decode_profiles
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
-from stream_sentinel.topics import Topics
 from stream_sentinel.transport.base import TopicPartition
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import Serde, frame
 
 NOW = int(time.time() * 1000)
 
@@ -444,7 +444,7 @@ def test_a_batch_of_only_bad_records_is_counted(pipeline: Pipeline) -> None:
 
 
 def test_a_huge_rejected_value_is_kept_truncated_in_its_dead_letter() -> None:
-    from stream_sentinel.deadletters import LetterBudget, build_letter
+    from stream_sentinel.stream.deadletters import LetterBudget, build_letter
     from stream_sentinel.transport.memory_log import MemoryRecord
 
     record = MemoryRecord("transactions", 3, 42, b"k", b"x" * 900_000, 1, None)
@@ -465,8 +465,8 @@ def test_a_huge_rejected_value_is_kept_truncated_in_its_dead_letter() -> None:
 
 
 def test_merchant_day_counters_older_than_the_windows_are_removed(pipeline: Pipeline) -> None:
-    from stream_sentinel.merchants import parse_counters
-    from stream_sentinel.profile import DAY_MS
+    from stream_sentinel.logic.merchants import parse_counters
+    from stream_sentinel.logic.profile import DAY_MS
 
     today = tx(1)["timestamp"] // DAY_MS  # the transactions' event day
     pipeline.backends.state.execute(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from stream_sentinel.detector.runner import DetectorProcess, RunOptions
-from stream_sentinel.merchants import parse_counters
-from stream_sentinel.profile import DAY_MS
+from stream_sentinel.logic.merchants import parse_counters
+from stream_sentinel.logic.profile import DAY_MS
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
 from tests.unit.test_detector_embedded import NOW, Pipeline, tx

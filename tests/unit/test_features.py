@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from stream_sentinel.columns import to_columns
-from stream_sentinel.features import FEATURES, F, MerchantStats, featurize, occurrence_rank
-from stream_sentinel.profile import MINUTE_MS, decode_profiles, encode_profiles, new_profiles
+from stream_sentinel.logic.columns import to_columns
+from stream_sentinel.logic.features import FEATURES, F, MerchantStats, featurize, occurrence_rank
+from stream_sentinel.logic.profile import MINUTE_MS, decode_profiles, encode_profiles, new_profiles
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 BERLIN = (52.52, 13.40)

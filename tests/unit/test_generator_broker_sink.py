@@ -10,12 +10,12 @@ import pytest
 from stream_sentinel.errors import SerializationError
 from stream_sentinel.generator import SimulationConfig, Simulator
 from stream_sentinel.generator.kafka_sink import BrokerSink, user_keys
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import Topics
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
 from stream_sentinel.transport.base import DeliveryCallback, Record, TopicPartition
 from stream_sentinel.transport.memory import MemoryBroker
 from stream_sentinel.transport.partitioner import partition_for
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import Serde
 
 PREFIX = "gen-"
 

@@ -18,7 +18,7 @@ from stream_sentinel.generator.avrocodec import AvroColumnCodec, _Var, varint_by
 from stream_sentinel.generator.avrolayout import feedback_columns, transaction_columns
 from stream_sentinel.generator.durations import format_duration, parse_duration
 from stream_sentinel.generator.textcodec import COLUMNS, CsvCodec, JsonLinesCodec
-from stream_sentinel.schemas import find
+from stream_sentinel.wire.schemas import find
 
 SCHEMA_ID = 258  # a multi-byte id exercises the big-endian header
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from stream_sentinel import processing
 from stream_sentinel.errors import UnpublishableBatch
-from stream_sentinel.processing import Step
-from stream_sentinel.serde import frame
+from stream_sentinel.stream import loop as processing
+from stream_sentinel.stream.loop import Step
 from stream_sentinel.transport.base import TopicPartition, TopicSpec
 from stream_sentinel.transport.partitioner import partition_for
+from stream_sentinel.wire.serde import frame
 from tests.hostile import Case, corpus, schema_text, v2_body
 from tests.unit.test_detector_embedded import Pipeline
 

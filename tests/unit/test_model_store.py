@@ -11,8 +11,8 @@ import pytest
 from stream_sentinel.config import load_settings
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.errors import ModelError
-from stream_sentinel.features import FEATURES, F
-from stream_sentinel.offline import Replayed
+from stream_sentinel.logic.features import FEATURES, F
+from stream_sentinel.logic.offline import Replayed
 from stream_sentinel.scoring.model import ModelArtifact, choose_bands
 from stream_sentinel.scoring.store import ModelStore
 from stream_sentinel.scoring.train import train

@@ -6,7 +6,7 @@ import pytest
 
 from stream_sentinel.config import load_settings, shown_url
 from stream_sentinel.errors import ServiceUnavailable
-from stream_sentinel.preflight import _host_port, _url_host_port, require_services
+from stream_sentinel.ops.preflight import _host_port, _url_host_port, require_services
 
 
 @pytest.mark.parametrize(

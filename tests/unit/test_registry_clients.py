@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import RegistrySettings
 from stream_sentinel.errors import ConfigError, RegistryError, ServiceUnavailable
 from stream_sentinel.registry.client import (
@@ -17,11 +18,10 @@ from stream_sentinel.registry.client import (
     RegisteredSchema,
     SchemaRegistryClient,
 )
-from stream_sentinel.registry.factory import connect_registry
 from stream_sentinel.registry.http import HttpRegistryClient
-from stream_sentinel.registry.local import LocalRegistryClient
 from stream_sentinel.registry_server.app import create_app
 from stream_sentinel.registry_server.core import RegistryCore
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
 from stream_sentinel.registry_server.store import MemoryLog
 
 V1 = '{"type":"record","name":"P","fields":[{"name":"id","type":"string"}]}'

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from stream_sentinel.config import load_settings
-from stream_sentinel.decisions import DECISIONS, Bands, decide
+from stream_sentinel.detector.scorer import policy_of
 from stream_sentinel.domain import Decision, RiskLevel
-from stream_sentinel.features import FEATURES, F
-from stream_sentinel.rules import BEHAVIOUR_RULES, ControlFlags, evaluate
+from stream_sentinel.logic.decisions import DECISIONS, Bands, decide
+from stream_sentinel.logic.features import FEATURES, F
+from stream_sentinel.logic.rules import BEHAVIOUR_RULES, ControlFlags, evaluate
 
 SETTINGS = load_settings(environ={})
 
@@ -74,8 +75,7 @@ def outcome(scores: list[float] | None, rules: list[list[bool]], **control: list
         bands,
         np.array(rules, dtype=bool),
         flags,
-        SETTINGS.detector,
-        SETTINGS.alerts,
+        policy_of(SETTINGS),
     )
 
 

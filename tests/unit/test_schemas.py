@@ -14,8 +14,8 @@ from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibi
 from stream_sentinel import domain
 from stream_sentinel.errors import SchemaError
 from stream_sentinel.registry_server.avro_schema import parse_schema
-from stream_sentinel.schemas import CATALOG, DATA_TOPICS, find, latest_for_topic, value_subject
-from stream_sentinel.topics import Topics
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.schemas import CATALOG, DATA_TOPICS, find, latest_for_topic, value_subject
 
 #: Avro enum name -> the code's enum (the single source of truth).
 CODE_ENUMS: dict[str, type[enum.Enum]] = {

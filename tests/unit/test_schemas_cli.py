@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from stream_sentinel.cli import cli
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import RegistrySettings
-from stream_sentinel.registry.factory import connect_registry
-from stream_sentinel.schemas import find
+from stream_sentinel.wire.schemas import find
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from stream_sentinel.errors import SchemaError
-from stream_sentinel.schemas import compile_validator, find
+from stream_sentinel.wire.schemas import compile_validator, find
 
 SCHEMA = {
     "type": "record",

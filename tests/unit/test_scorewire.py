@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stream_sentinel.decisions import DECISIONS
-from stream_sentinel.detector.scorewire import (
+from stream_sentinel.domain import RiskLevel
+from stream_sentinel.logic.decisions import DECISIONS
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.wire.scorewire import (
     FraudScoreWriter,
     optional_string,
     string,
     varint,
 )
-from stream_sentinel.domain import RiskLevel
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.serde import Serde
+from stream_sentinel.wire.serde import Serde
 
 
 @pytest.mark.parametrize(

@@ -11,20 +11,19 @@ import pytest
 
 from stream_sentinel.errors import RegistryError, SerializationError, ServiceUnavailable
 from stream_sentinel.registry.client import RegisteredSchema
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.schemas import find
-from stream_sentinel.serde import (
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.failures import DecodeError, DecodeFailure
+from stream_sentinel.wire.json_codec import JsonDecoder, JsonEncoder
+from stream_sentinel.wire.schemas import find
+from stream_sentinel.wire.serde import (
     AvroDecoder,
     AvroEncoder,
-    DecodeError,
-    DecodeFailure,
     Serde,
     decoding_schema,
     frame,
     schema_id_of,
 )
-from stream_sentinel.serde_json import JsonDecoder, JsonEncoder
-from stream_sentinel.topics import Topics
 
 V1 = find("Transaction", 1).text
 V2 = find("Transaction", 2).text

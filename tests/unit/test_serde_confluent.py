@@ -13,9 +13,9 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.schemas import find
-from stream_sentinel.serde import AvroDecoder, AvroEncoder
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.wire.schemas import find
+from stream_sentinel.wire.serde import AvroDecoder, AvroEncoder
 
 V2 = find("Transaction", 2).text
 CONTEXT = SerializationContext("transactions", MessageField.VALUE)

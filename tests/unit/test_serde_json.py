@@ -7,9 +7,9 @@ import json
 import pytest
 
 from stream_sentinel.errors import SerializationError
-from stream_sentinel.schemas import find
-from stream_sentinel.serde import DecodeError, DecodeFailure
-from stream_sentinel.serde_json import JsonDecoder, JsonEncoder
+from stream_sentinel.wire.failures import DecodeError, DecodeFailure
+from stream_sentinel.wire.json_codec import JsonDecoder, JsonEncoder
+from stream_sentinel.wire.schemas import find
 
 V1 = find("Transaction", 1).text
 V2 = find("Transaction", 2).text

@@ -25,10 +25,10 @@ from stream_sentinel.domain import (
     UserAction,
 )
 from stream_sentinel.errors import SerializationError
-from stream_sentinel.records import RECORD_NAMES, from_dict, to_dict
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.schemas import latest_for_topic
-from stream_sentinel.serde import Serde
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.wire.records import RECORD_NAMES, from_dict, to_dict
+from stream_sentinel.wire.schemas import latest_for_topic
+from stream_sentinel.wire.serde import Serde
 
 CONTRIBUTIONS = [Contribution("amount_z", 1.25), Contribution("velocity_1h", -0.5)]
 

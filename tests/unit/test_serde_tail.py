@@ -8,11 +8,11 @@ import pytest
 
 from stream_sentinel.commands.tail import RecordPrinter, matching, open_reader
 from stream_sentinel.errors import UsageError
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import Topics
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
 from stream_sentinel.transport.base import TopicSpec
 from stream_sentinel.transport.memory import MemoryBroker
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import Serde
 
 EVENT = {
     "model_version": "m1",

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from stream_sentinel.detector.txwire import CHANNELS, compile_plan, decode_columns
-from stream_sentinel.registry.local import LocalRegistryClient
-from stream_sentinel.schemas import find, latest_for_topic
-from stream_sentinel.serde import Serde
+from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.wire.schemas import find, latest_for_topic
+from stream_sentinel.wire.serde import Serde
+from stream_sentinel.wire.txwire import CHANNELS, compile_plan, decode_columns
 
 
 def random_transactions(count: int, seed: int) -> list[dict[str, Any]]:
@@ -110,7 +110,7 @@ def test_plans_exist_for_both_transaction_versions_and_not_for_other_records() -
 def test_v1_records_decode_with_defaults_for_newer_fields(count: int) -> None:
     serde = Serde(LocalRegistryClient.in_memory())
     v1 = find("Transaction", 1)
-    from stream_sentinel.serde import AvroEncoder
+    from stream_sentinel.wire.serde import AvroEncoder
 
     encoder = AvroEncoder(serde.registry, "transactions-value", v1.text)
     old = []
@@ -124,7 +124,7 @@ def test_v1_records_decode_with_defaults_for_newer_fields(count: int) -> None:
 
 
 def test_metadata_in_several_blocks_and_sized_blocks_is_walked_like_the_generic_decoder() -> None:
-    from stream_sentinel.serde import AvroDecoder, frame
+    from stream_sentinel.wire.serde import AvroDecoder, frame
     from tests.hostile import avro_long, avro_string, v2_body
 
     registry = LocalRegistryClient.in_memory()
@@ -151,7 +151,7 @@ def test_metadata_in_several_blocks_and_sized_blocks_is_walked_like_the_generic_
 def test_a_metadata_map_with_a_hostile_block_count_is_left_to_the_generic_decoder(
     blocks: list[int],
 ) -> None:
-    from stream_sentinel.serde import frame
+    from stream_sentinel.wire.serde import frame
     from tests.hostile import avro_long, v2_body
 
     entry = b"\x02k\x02v"

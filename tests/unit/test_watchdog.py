@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from stream_sentinel.watchdog import GRACE_S, Watchdog
+from stream_sentinel.stream.watchdog import GRACE_S, Watchdog
 
 pytestmark = pytest.mark.unit
 

@@ -46,8 +46,8 @@ from stream_sentinel.errors import (
 )
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
+from stream_sentinel.stream.watchdog import Watchdog
 from stream_sentinel.transport.base import Broker, Consumer, NoopListener, Record, TopicPartition
-from stream_sentinel.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 REPAIR_TIMEOUT_S = 120.0

@@ -59,7 +59,7 @@ def redis_problem(settings: Settings) -> tuple[str, bool] | None:
 def registry_answers(settings: Settings) -> bool:
     """True when the schema registry lists its subjects; False when it cannot be reached. One
     that answers with an error (401) or a malformed URL in the settings raises, saying so."""
-    from stream_sentinel.registry.factory import connect_registry
+    from stream_sentinel.clients.registry import connect_registry
 
     url = settings.registry.url
     if url.startswith(("http://", "https://")) and not listening(*_url_host_port(url)):

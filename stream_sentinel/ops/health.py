@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from stream_sentinel.errors import SentinelError
 from stream_sentinel.registry.client import SchemaRegistryClient
 from stream_sentinel.state.base import Batch, Namespace, StateStore
-from stream_sentinel.topics import LAYOUT, Topics
 from stream_sentinel.transport.base import Admin, Broker, TopicPartition, TopicSpec
+from stream_sentinel.transport.topics import LAYOUT, Topics
 
 SCRATCH_TOPIC = "_sentinel-check"
 

@@ -16,7 +16,7 @@ def connect_registry(settings: RegistrySettings) -> SchemaRegistryClient:
     """
     url = settings.url
     if url.startswith(MEMORY_SCHEME):
-        from stream_sentinel.registry.local import LocalRegistryClient
+        from stream_sentinel.registry_server.local_client import LocalRegistryClient
 
         return LocalRegistryClient.shared(url[len(MEMORY_SCHEME) :] or "default")
     if url.startswith(("http://", "https://")):

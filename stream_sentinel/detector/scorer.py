@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from stream_sentinel.config import Settings
-from stream_sentinel.decisions import Decisions, decide
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.errors import ModelError
-from stream_sentinel.rules import (
+from stream_sentinel.logic.decisions import DecisionPolicy, Decisions, decide
+from stream_sentinel.logic.rules import (
     BEHAVIOUR_RULES,
     STEP_UP_REQUIRED,
     USER_BLOCKED,
@@ -86,6 +86,17 @@ class Scored:
         return out
 
 
+def policy_of(settings: Settings) -> DecisionPolicy:
+    """The decision policy of these settings (the pure logic takes no settings object)."""
+    detector = settings.detector
+    return DecisionPolicy(
+        rule_floors=detector.rules.levels,
+        decisions=detector.decisions,
+        alert_level=detector.alert_level,
+        watch_alert_level=settings.alerts.watch_alert_level,
+    )
+
+
 def score_batch(
     features: np.ndarray, control: ControlFlags, model: ModelArtifact | None, settings: Settings
 ) -> Scored:
@@ -93,9 +104,7 @@ def score_batch(
     detector = settings.detector
     fired = evaluate(features, detector.rules)
     scores = model.predict(features) if model is not None else None
-    outcome = decide(
-        scores, model.bands if model else None, fired, control, detector, settings.alerts
-    )
+    outcome = decide(scores, model.bands if model else None, fired, control, policy_of(settings))
     contributions: dict[int, list[tuple[str, float]]] = {}
     if model is not None:
         risky = np.flatnonzero(outcome.levels >= int(RiskLevel(detector.contributions_from)))

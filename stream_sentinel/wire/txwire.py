@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from stream_sentinel.domain import Channel
-from stream_sentinel.serde import record_names
+from stream_sentinel.wire.serde import record_names
 
 #: The fields the detector reads, by kind. Everything else is parsed over, never kept.
 STRINGS = ("transaction_id", "user_id")

@@ -11,7 +11,7 @@ resolve into the reader schema (a v1 reader reads v2 data and the other way roun
 it returns the records (``None`` where one failed) and a :class:`DecodeFailure` per failure.
 Timestamps decode as epoch-millisecond ints, as the domain uses them.
 
->>> from stream_sentinel.registry.local import LocalRegistryClient
+>>> from stream_sentinel.registry_server.local_client import LocalRegistryClient
 >>> serde = Serde(LocalRegistryClient.in_memory())
 >>> payload = serde.encoder("model-events")({"model_version": "m1", "event": "PROMOTED",
 ...     "artifact_uri": "models/m1.txt", "metrics": {"auc": 0.91}, "time": 1700000000000})
@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
@@ -37,9 +37,18 @@ from fastavro.read import SchemaResolutionError
 from stream_sentinel.config import Settings
 from stream_sentinel.errors import RegistryError, SerializationError
 from stream_sentinel.registry.client import SchemaRegistryClient
-from stream_sentinel.schemas import BundledSchema, compile_validator, latest_for_topic
-from stream_sentinel.schemas.bounds import BoundsCheck, DecodeLimits, UnsafeSchema
-from stream_sentinel.topics import Topics
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.failures import (
+    EMPTY_VALUE,
+    DecodeError,
+    DecodeFailure,
+    Record,
+    RecordDecoder,
+    RecordEncoder,
+)
+from stream_sentinel.wire.json_codec import JsonDecoder, JsonEncoder
+from stream_sentinel.wire.schemas import BundledSchema, compile_validator, latest_for_topic
+from stream_sentinel.wire.schemas.bounds import BoundsCheck, DecodeLimits, UnsafeSchema
 
 MAGIC_BYTE = 0
 HEADER_SIZE = 5
@@ -56,43 +65,9 @@ _TIME_LOGICAL_TYPES = frozenset(
     }
 )
 
-Record = dict[str, Any]
-#: A null and an empty value are the same fault: one error type for both, whoever finds it.
-EMPTY_VALUE = ("empty_value", "the record has no value (null or empty)")
 #: How long an unknown schema id is remembered as unknown (a flood of distinct unknown ids
 #: must not cost a registry call per id per batch; an id registered meanwhile is seen later).
 UNKNOWN_ID_TTL_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeFailure:
-    """Why value ``index`` of a batch could not be decoded (``kind`` is machine-readable)."""
-
-    index: int
-    kind: str
-    reason: str
-    schema_id: int | None = None
-
-
-class DecodeError(SerializationError):
-    """One value could not be decoded; ``kind`` as in :class:`DecodeFailure`."""
-
-    def __init__(self, failure: DecodeFailure) -> None:
-        super().__init__(failure.reason)
-        self.kind = failure.kind
-        self.schema_id = failure.schema_id
-
-
-class RecordEncoder(Protocol):
-    def __call__(self, record: Mapping[str, Any]) -> bytes: ...
-
-
-class RecordDecoder(Protocol):
-    def decode(self, value: bytes | None) -> Record: ...
-
-    def decode_many(
-        self, values: Sequence[bytes | None]
-    ) -> tuple[list[Record | None], list[DecodeFailure]]: ...
 
 
 def frame(schema_id: int, body: bytes) -> bytes:
@@ -429,8 +404,6 @@ class Serde:
         if logical_topic not in self._encoders:
             schema = self.schema(logical_topic)
             if logical_topic in self.json_topics:
-                from stream_sentinel.serde_json import JsonEncoder
-
                 self._encoders[logical_topic] = JsonEncoder(schema.text)
             else:
                 subject = schema.subject(self.topics)
@@ -444,8 +417,6 @@ class Serde:
         if logical_topic not in self._decoders:
             schema = self.schema(logical_topic)
             if logical_topic in self.json_topics:
-                from stream_sentinel.serde_json import JsonDecoder
-
                 self._decoders[logical_topic] = JsonDecoder(schema.text)
             else:
                 self._decoders[logical_topic] = AvroDecoder(self.registry, schema.text, self.limits)

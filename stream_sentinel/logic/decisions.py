@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stream_sentinel.config import AlertSettings, DetectorSettings
 from stream_sentinel.domain import Decision, RiskLevel
-from stream_sentinel.rules import BEHAVIOUR_RULES, ControlFlags
+from stream_sentinel.logic.rules import BEHAVIOUR_RULES, ControlFlags
 
 #: The score a rules-only decision reports for each level.
 RULES_ONLY_SCORE = {
@@ -60,13 +59,23 @@ class Decisions:
     alerts: np.ndarray  # bool
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionPolicy:
+    """What turns risk into action: each rule's floor level, the decision per level, and the
+    level that raises an alert (lower for watched users). Built from settings at the edge."""
+
+    rule_floors: Mapping[str, RiskLevel]
+    decisions: Mapping[RiskLevel, Decision]
+    alert_level: RiskLevel
+    watch_alert_level: RiskLevel
+
+
 def decide(
     scores: np.ndarray | None,
     bands: Bands | None,
     fired: np.ndarray,
     control: ControlFlags,
-    detector: DetectorSettings,
-    alerts: AlertSettings,
+    policy: DecisionPolicy,
 ) -> Decisions:
     """Risk level, decision and alert flag for every transaction of a batch."""
     count = fired.shape[0]
@@ -75,14 +84,14 @@ def decide(
     else:
         levels = np.full(count, int(RiskLevel.MINIMAL), dtype=np.int8)
     for i, rule in enumerate(BEHAVIOUR_RULES):
-        floor = detector.rules.levels.get(rule)
+        floor = policy.rule_floors.get(rule)
         if floor is not None:
             levels = np.where(fired[:, i], np.maximum(levels, int(floor)), levels).astype(np.int8)
     if scores is None:
         nominal = np.array([RULES_ONLY_SCORE[RiskLevel(i)] for i in range(len(RiskLevel))])
         scores = nominal[levels]
-    decided = _decisions(levels, control, detector.decisions)
-    alert_from = np.where(control.watched, int(alerts.watch_alert_level), int(detector.alert_level))
+    decided = _decisions(levels, control, policy.decisions)
+    alert_from = np.where(control.watched, int(policy.watch_alert_level), int(policy.alert_level))
     return Decisions(scores, levels, decided, levels >= alert_from)
 
 

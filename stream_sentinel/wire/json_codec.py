@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from stream_sentinel.errors import SerializationError
-from stream_sentinel.schemas import compile_validator
-from stream_sentinel.serde import EMPTY_VALUE, DecodeError, DecodeFailure, Record
+from stream_sentinel.wire.failures import EMPTY_VALUE, DecodeError, DecodeFailure, Record
+from stream_sentinel.wire.schemas import compile_validator
 
 
 def _to_json(value: Any) -> Any:

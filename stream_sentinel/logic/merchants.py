@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from stream_sentinel.features import MerchantStats
+from stream_sentinel.logic.features import MerchantStats
 
 RETENTION_DAYS = 31
 VOLUME, FRAUD, LABELS = "n", "f", "l"

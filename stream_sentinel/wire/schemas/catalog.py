@@ -19,9 +19,9 @@ from typing import Any, cast
 
 from fastavro import parse_schema
 
-from stream_sentinel import topics as layout
 from stream_sentinel.errors import SchemaError
-from stream_sentinel.topics import Topics
+from stream_sentinel.transport import topics as layout
+from stream_sentinel.transport.topics import Topics
 
 NAMESPACE = "io.streamsentinel"
 

@@ -1,6 +1,6 @@
 """Avro data contracts: the bundled .avsc files, their subjects, and a strict validator."""
 
-from stream_sentinel.schemas.catalog import (
+from stream_sentinel.wire.schemas.catalog import (
     CATALOG,
     DATA_TOPICS,
     NAMESPACE,
@@ -9,7 +9,7 @@ from stream_sentinel.schemas.catalog import (
     latest_for_topic,
     value_subject,
 )
-from stream_sentinel.schemas.validator import Problem, compile_validator
+from stream_sentinel.wire.schemas.validator import Problem, compile_validator
 
 __all__ = [
     "CATALOG",

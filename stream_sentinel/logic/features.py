@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stream_sentinel.profile import (
+from stream_sentinel.logic.profile import (
     DAY_MS,
     DEVICE_SLOTS,
     FLAG_CARD_PRESENT,

@@ -1,7 +1,7 @@
 """Offline feature replay: the live feature code over a labelled history, in event-time order.
 
 Training needs the features each transaction *had* when it was scored, so the history is
-replayed through :func:`~stream_sentinel.features.featurize` with in-memory profiles and
+replayed through :func:`~stream_sentinel.logic.features.featurize` with in-memory profiles and
 merchant counters, and each fraud label only reaches the merchant counters ``label_delay``
 after its transaction — as chargebacks do — so no label leaks into an earlier feature.
 """
@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from stream_sentinel import merchants
-from stream_sentinel.columns import to_columns
-from stream_sentinel.features import FEATURES, featurize
-from stream_sentinel.profile import DAY_MS, new_profiles
+from stream_sentinel.logic import merchants
+from stream_sentinel.logic.columns import to_columns
+from stream_sentinel.logic.features import FEATURES, featurize
+from stream_sentinel.logic.profile import DAY_MS, new_profiles
 
 Counters = dict[str, dict[int, float]]
 

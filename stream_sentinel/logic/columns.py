@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from stream_sentinel.domain import Channel
-from stream_sentinel.features import TxBatch
+from stream_sentinel.logic.features import TxBatch
 
 CHANNEL_CODES = {channel.value: code for code, channel in enumerate(Channel)}
 _OTHER = CHANNEL_CODES[Channel.OTHER.value]

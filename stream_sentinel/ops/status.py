@@ -9,8 +9,8 @@ from typing import Any
 from stream_sentinel.config import Settings
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
-from stream_sentinel.topics import Topics
 from stream_sentinel.transport.base import Admin, TopicPartition
+from stream_sentinel.transport.topics import Topics
 
 
 @dataclass

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from stream_sentinel.errors import ConfigError, TransportError
-from stream_sentinel.serde import Serde
-from stream_sentinel.topics import DEAD_LETTER, Topics
 from stream_sentinel.transport.base import Admin, Broker, Record, TopicPartition
+from stream_sentinel.transport.topics import DEAD_LETTER, Topics
+from stream_sentinel.wire.serde import Serde
 
 #: Kafka's default max.message.bytes (a topic that does not say uses the broker's, this one).
 KAFKA_MAX_MESSAGE_BYTES = 1_048_588

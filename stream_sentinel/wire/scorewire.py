@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from stream_sentinel.serde import frame
+from stream_sentinel.wire.serde import frame
 
 _DOUBLE = struct.Struct("<d").pack
 _NULL = b"\x00"

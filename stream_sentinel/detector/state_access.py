@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stream_sentinel import merchants as merchant_state
 from stream_sentinel.clock import Clock
 from stream_sentinel.config import DetectorSettings
 from stream_sentinel.detector.dedup import Applied, SeenTransactions
-from stream_sentinel.features import MerchantStats
-from stream_sentinel.profile import DAY_MS, PROFILE_SIZE, decode_profiles
-from stream_sentinel.rules import ControlFlags
+from stream_sentinel.logic import merchants as merchant_state
+from stream_sentinel.logic.features import MerchantStats
+from stream_sentinel.logic.profile import DAY_MS, PROFILE_SIZE, decode_profiles
+from stream_sentinel.logic.rules import ControlFlags
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
 

@@ -1,17 +1,18 @@
 """Named rules over the feature matrix: pure and vectorised. A rule that fires is a `reason`.
 
 Behavioural rules read features; control rules read the user's control state (blocked,
-step-up required, watched) fetched fresh for the batch. Thresholds come from settings.
+step-up required, watched) fetched fresh for the batch. Thresholds come from settings
+(``RuleSettings`` has exactly these attributes), but this module only asks for the numbers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from stream_sentinel.config import RuleSettings
-from stream_sentinel.features import F
+from stream_sentinel.logic.features import F
 
 BEHAVIOUR_RULES: tuple[str, ...] = (
     "high_amount_vs_average",
@@ -39,7 +40,22 @@ class ControlFlags:
         return cls(np.zeros(count, bool), np.zeros(count, bool), np.zeros(count, bool))
 
 
-def evaluate(features: np.ndarray, rules: RuleSettings) -> np.ndarray:
+class RuleThresholds(Protocol):
+    """The numbers the behavioural rules compare features with."""
+
+    high_amount_multiple: float
+    high_amount_min_history: int
+    impossible_travel_kmh: float
+    impossible_travel_min_km: float
+    velocity_burst_20m: int
+    velocity_burst_1h: int
+    new_device_high_amount_multiple: float
+    card_testing_count_1h: int
+    merchant_fraud_rate: float
+    merchant_fraud_min_labels: int
+
+
+def evaluate(features: np.ndarray, rules: RuleThresholds) -> np.ndarray:
     """Boolean matrix ``[n, len(BEHAVIOUR_RULES)]``: which rule fired for which transaction."""
     x = features
     with np.errstate(invalid="ignore"):

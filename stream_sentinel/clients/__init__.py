@@ -1,0 +1,1 @@
+"""Settings to clients: the broker, the state store and the registry, real or embedded."""

@@ -1,0 +1,82 @@
+"""What every command shares: the invocation's settings, the stop signal, error wording."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from stream_sentinel.config import Settings, load_settings
+from stream_sentinel.errors import TransportError
+
+
+@dataclass
+class CliContext:
+    """Per-invocation state: the chosen profile and lazily built settings."""
+
+    profile: str | None = None
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.profile, overrides=self.overrides)
+        return self._settings
+
+    def require(
+        self, *, kafka: bool = False, redis: bool = False, registry: bool = False
+    ) -> Settings:
+        """The settings, once the services this command needs answer (else a clear error)."""
+        from stream_sentinel.ops.preflight import require_services
+
+        require_services(self.settings, kafka=kafka, redis=redis, registry=registry)
+        return self.settings
+
+    def override(self, section: str, **values: Any) -> None:
+        """Apply CLI flags on top of the environment (only the ones the user gave)."""
+        given = {key: value for key, value in values.items() if value is not None}
+        if given:
+            self.overrides.setdefault(section, {}).update(given)
+            self._settings = None
+
+
+pass_cli = click.make_pass_decorator(CliContext)
+
+
+def stop_on_signals() -> threading.Event:
+    """Ctrl-C / SIGTERM set the returned event: finish the batch in hand, commit, close, exit 0.
+
+    A second Ctrl-C aborts at once. Install it first thing, so a signal during start-up still
+    means "stop cleanly"."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nstopping after the current batch (Ctrl-C again to abort)", err=True)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+@contextmanager
+def naming_the_broker(settings: Settings, what: str) -> Iterator[None]:
+    """A broker operation that failed for good ends ``what`` with the broker's address: the
+    transport's messages name the call that failed, not the service."""
+    try:
+        yield
+    except TransportError as exc:
+        if type(exc) is not TransportError:
+            raise  # fenced, unpublishable, ...: these say themselves what happened
+        raise TransportError(
+            f"the {what} stopped: Kafka at {settings.kafka.bootstrap} failed ({exc}). Is the "
+            "broker running? `stream-sentinel infra status` shows the local one"
+        ) from exc

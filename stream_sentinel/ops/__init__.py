@@ -1,0 +1,1 @@
+"""Operator checks: health, the start-up preflight, status."""

@@ -1,0 +1,1 @@
+"""The exactly-once batch loop every consumer group of ours runs on, and what it shares."""

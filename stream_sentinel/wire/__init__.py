@@ -1,0 +1,1 @@
+"""Wire formats: Avro and JSON codecs, the bundled schemas, the fast columnar codecs."""
