@@ -13,6 +13,9 @@ class Clock(Protocol):
     def monotonic(self) -> float:
         """Seconds from an arbitrary origin, never going back (for durations and timeouts)."""
 
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (a manual clock moves on by them instead)."""
+
 
 class SystemClock:
     def now_ms(self) -> int:
@@ -20,6 +23,9 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 class ManualClock:
@@ -34,6 +40,9 @@ class ManualClock:
 
     def monotonic(self) -> float:
         return self._mono
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
 
     def advance(self, seconds: float) -> None:
         self._now_ms += round(seconds * 1000)

@@ -120,9 +120,6 @@ class AlertHandler:
             step.outputs = self._outputs(records, plans, rejected)
         return step
 
-    def staged(self, step: Step) -> None:
-        """Not used: this handler's loop writes state before the next batch."""
-
     def committed(self, step: Step, applied: Mapping[int, object]) -> None:
         """Measure the SLA of the plans whose state was written (``applied[p]`` truthy)."""
         handled: HandledBatch = step.payload

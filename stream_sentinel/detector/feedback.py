@@ -88,9 +88,6 @@ class FeedbackHandler:
         )
         return (self._topics.dead_letter, key, self._encode_dead(letter))
 
-    def staged(self, step: Step) -> None:
-        """Not used: this handler's loop writes state before the next batch."""
-
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
         return None
 

@@ -1,6 +1,6 @@
 """The detector's output records as Avro dicts: a FraudScore per transaction, a FraudAlert per
-risky one (dead letters: :mod:`stream_sentinel.stream.deadletters`). Pure: encoding and producing
-happen in the worker."""
+risky one (dead letters: :mod:`stream_sentinel.stream.deadletters`). Pure: the records are encoded
+in :mod:`.output_writer`."""
 
 from __future__ import annotations
 

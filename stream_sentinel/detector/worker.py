@@ -23,24 +23,18 @@ from stream_sentinel.detector import outputs
 from stream_sentinel.detector.dedup import id_hash
 from stream_sentinel.detector.intake import Intake, RowView, TransactionIntake
 from stream_sentinel.detector.metrics import DetectorMetrics
+from stream_sentinel.detector.output_writer import OutputWriter
 from stream_sentinel.detector.scorer import ModelSource, Scored, score_batch
 from stream_sentinel.detector.state_access import DetectorState, PartitionDelta
 from stream_sentinel.detector.validation import Rejection
 from stream_sentinel.logic import merchants as merchant_state
 from stream_sentinel.logic.features import MerchantStats, TxBatch, featurize
 from stream_sentinel.logic.profile import DAY_MS, encode_profiles
-from stream_sentinel.stream.deadletters import LetterBudget, build_letter, letter_budget
-from stream_sentinel.stream.loop import Step, StreamLoop
+from stream_sentinel.stream.deadletters import LetterBudget, letter_budget
+from stream_sentinel.stream.loop import Output, Step, StreamLoop
 from stream_sentinel.stream.watchdog import Watchdog
 from stream_sentinel.transport.base import Record
-from stream_sentinel.transport.topics import (
-    DEAD_LETTER,
-    FRAUD_ALERTS,
-    FRAUD_SCORES,
-    TRANSACTIONS,
-    Topics,
-)
-from stream_sentinel.wire.scorewire import FraudScoreWriter, optional_string, varint
+from stream_sentinel.transport.topics import TRANSACTIONS, Topics
 from stream_sentinel.wire.serde import Serde
 
 LATENCY_SAMPLES = 32
@@ -108,11 +102,7 @@ class DetectorHandler:
         self._intake = TransactionIntake(
             serde.registry, serde.decoder(TRANSACTIONS), settings.detector
         )
-        self._encode_score = serde.encoder(FRAUD_SCORES)
-        self._encode_alert = serde.encoder(FRAUD_ALERTS)
-        self._encode_dead = serde.encoder(DEAD_LETTER)
-        self._writer: FraudScoreWriter | None = None
-        self._scores_in_avro = FRAUD_SCORES not in serde.json_topics
+        self._output_writer = OutputWriter(settings, serde, self.topics)
         self.letter_budget = LetterBudget()  # the dead-letter topic's, once the worker starts
 
     # -- Handler ------------------------------------------------------------------------------
@@ -240,79 +230,19 @@ class DetectorHandler:
                 volume[(merchants[m_ix], day)] += n
 
     # -- outputs ------------------------------------------------------------------------------
-    def _outputs(self, prepared: Prepared) -> list[tuple[str, bytes | None, bytes]]:
+    def _outputs(self, prepared: Prepared) -> list[Output]:
         t0 = time.perf_counter()
-        topics, records, scored = self.topics, prepared.records, prepared.scored
+        records, scored = prepared.records, prepared.scored
         decided = self.clock.now_ms()
         prepared.decided_time = decided
-        out: list[tuple[str, bytes | None, bytes]] = []
+        out: list[Output] = []
         if scored is not None:
-            out += self._scores_and_alerts(prepared, scored, decided)
-        for position, rejection in prepared.rejected:
-            key, letter = build_letter(
-                records[position],
-                rejection.error_type,
-                rejection.reason,
-                decided,
-                "detector",
-                self.letter_budget,
-                topics.transactions,
-            )
-            out.append((topics.dead_letter, key, self._encode_dead(letter)))
+            out += self._output_writer.scores_and_alerts(records, prepared.intake, scored, decided)
+        out += self._output_writer.dead_letters(
+            records, prepared.rejected, decided, self.letter_budget
+        )
         self.metrics.stage.labels("produce").observe(time.perf_counter() - t0)
         return out
-
-    def _scores_and_alerts(
-        self, prepared: Prepared, scored: Scored, decided: int
-    ) -> list[tuple[str, bytes | None, bytes]]:
-        topics, records, intake = self.topics, prepared.records, prepared.intake
-        outcome, contributions = scored.outcome, scored.contributions
-        writer = self._score_writer()
-        decided_wire, model_wire = varint(decided), optional_string(scored.model_version)
-        scores, levels = outcome.scores.tolist(), outcome.levels.tolist()
-        decisions, alerts = outcome.decisions.tolist(), outcome.alerts.tolist()
-        amounts, stamps = intake.amount.tolist(), intake.timestamp.tolist()
-        reasons = scored.reasons()
-        out: list[tuple[str, bytes | None, bytes]] = []
-        for row, position in enumerate(intake.good):
-            produced = records[position].timestamp()[1]
-            user = intake.user_id[row]
-            key = user.encode()
-            if writer is not None:
-                value = writer.write(
-                    intake.transaction_id[row],
-                    user,
-                    intake.merchant_id[row],
-                    amounts[row],
-                    stamps[row],
-                    scores[row],
-                    levels[row],
-                    decisions[row],
-                    produced,
-                    decided_wire,
-                    model_wire,
-                    reasons[row],
-                    contributions.get(row, ()),
-                )
-            else:
-                score = outputs.fraud_score(
-                    intake.row(row), scored, row, reasons[row], produced, decided
-                )
-                value = self._encode_score(score)
-            out.append((topics.fraud_scores, key, value))
-            if alerts[row]:
-                score = outputs.fraud_score(
-                    intake.row(row), scored, row, reasons[row], produced, decided
-                )
-                alert = outputs.fraud_alert(score, self.settings.alerts, decided)
-                out.append((topics.fraud_alerts, key, self._encode_alert(alert)))
-        return out
-
-    def _score_writer(self) -> FraudScoreWriter | None:
-        """The fast Avro writer, or None when fraud-scores is configured as a JSON topic."""
-        if self._writer is None and self._scores_in_avro:
-            self._writer = FraudScoreWriter(self._encode_score.schema_id)  # type: ignore[attr-defined]
-        return self._writer
 
     def _account(self, prepared: Prepared) -> None:
         stats, metrics = self.stats, self.metrics

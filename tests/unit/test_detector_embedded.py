@@ -257,7 +257,7 @@ def test_an_aborted_transaction_is_retried_without_duplicates(pipeline: Pipeline
     for n in range(5):
         pipeline.send(tx(n, minutes=n))
     worker = pipeline.worker()
-    producer = worker.loop._producer
+    producer = worker.loop.publisher.producer
     real = producer.commit_transaction
     calls = {"n": 0}
 
@@ -391,7 +391,7 @@ def test_a_commit_whose_reply_was_lost_is_not_processed_twice(pipeline: Pipeline
     for n in range(5):
         pipeline.send(tx(n, minutes=n))
     worker = pipeline.worker()
-    producer = worker.loop._producer
+    producer = worker.loop.publisher.producer
     real = producer.commit_transaction
     calls = {"n": 0}
 
@@ -418,7 +418,7 @@ def test_at_least_once_never_commits_past_an_undelivered_output() -> None:
     for n in range(4):
         pipeline.send(tx(n, minutes=n))
     worker = pipeline.worker()
-    producer = worker.loop._producer
+    producer = worker.loop.publisher.producer
     failures = iter([0, 2])  # the first batch: two outputs failed delivery
 
     producer.delivery_failures = lambda: next(failures, 2)

@@ -1,0 +1,108 @@
+"""The detector's output records, encoded: a FraudScore per decided transaction, a FraudAlert per
+risky one, a dead letter per rejected record (the dicts: :mod:`.outputs`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stream_sentinel.config import Settings
+from stream_sentinel.detector import outputs
+from stream_sentinel.detector.intake import Intake
+from stream_sentinel.detector.scorer import Scored
+from stream_sentinel.detector.validation import Rejection
+from stream_sentinel.stream.deadletters import LetterBudget, build_letter
+from stream_sentinel.stream.handler import Output
+from stream_sentinel.transport.base import Record
+from stream_sentinel.transport.topics import DEAD_LETTER, FRAUD_ALERTS, FRAUD_SCORES, Topics
+from stream_sentinel.wire.scorewire import FraudScoreWriter, optional_string, varint
+from stream_sentinel.wire.serde import Serde
+
+COMPONENT = "detector"
+
+
+class OutputWriter:
+    """Encodes what one batch decided into the records the loop publishes."""
+
+    def __init__(self, settings: Settings, serde: Serde, topics: Topics) -> None:
+        self.settings = settings
+        self.topics = topics
+        self._encode_score = serde.encoder(FRAUD_SCORES)
+        self._encode_alert = serde.encoder(FRAUD_ALERTS)
+        self._encode_dead = serde.encoder(DEAD_LETTER)
+        self._writer: FraudScoreWriter | None = None
+        self._scores_in_avro = FRAUD_SCORES not in serde.json_topics
+
+    def scores_and_alerts(
+        self, records: Sequence[Record], intake: Intake, scored: Scored, decided: int
+    ) -> list[Output]:
+        """A FraudScore per valid transaction (row i is ``records[intake.good[i]]``), each
+        followed by its FraudAlert when the decision raised one."""
+        topics, outcome, contributions = self.topics, scored.outcome, scored.contributions
+        writer = self._score_writer()
+        decided_wire, model_wire = varint(decided), optional_string(scored.model_version)
+        scores, levels = outcome.scores.tolist(), outcome.levels.tolist()
+        decisions, alerts = outcome.decisions.tolist(), outcome.alerts.tolist()
+        amounts, stamps = intake.amount.tolist(), intake.timestamp.tolist()
+        reasons = scored.reasons()
+        out: list[Output] = []
+        for row, position in enumerate(intake.good):
+            produced = records[position].timestamp()[1]
+            user = intake.user_id[row]
+            key = user.encode()
+            if writer is not None:
+                value = writer.write(
+                    intake.transaction_id[row],
+                    user,
+                    intake.merchant_id[row],
+                    amounts[row],
+                    stamps[row],
+                    scores[row],
+                    levels[row],
+                    decisions[row],
+                    produced,
+                    decided_wire,
+                    model_wire,
+                    reasons[row],
+                    contributions.get(row, ()),
+                )
+            else:
+                score = outputs.fraud_score(
+                    intake.row(row), scored, row, reasons[row], produced, decided
+                )
+                value = self._encode_score(score)
+            out.append((topics.fraud_scores, key, value))
+            if alerts[row]:
+                score = outputs.fraud_score(
+                    intake.row(row), scored, row, reasons[row], produced, decided
+                )
+                alert = outputs.fraud_alert(score, self.settings.alerts, decided)
+                out.append((topics.fraud_alerts, key, self._encode_alert(alert)))
+        return out
+
+    def dead_letters(
+        self,
+        records: Sequence[Record],
+        rejected: Sequence[tuple[int, Rejection]],
+        decided: int,
+        budget: LetterBudget,
+    ) -> list[Output]:
+        """A dead letter per rejected record (by its position in ``records``)."""
+        out: list[Output] = []
+        for position, rejection in rejected:
+            key, letter = build_letter(
+                records[position],
+                rejection.error_type,
+                rejection.reason,
+                decided,
+                COMPONENT,
+                budget,
+                self.topics.transactions,
+            )
+            out.append((self.topics.dead_letter, key, self._encode_dead(letter)))
+        return out
+
+    def _score_writer(self) -> FraudScoreWriter | None:
+        """The fast Avro writer, or None when fraud-scores is configured as a JSON topic."""
+        if self._writer is None and self._scores_in_avro:
+            self._writer = FraudScoreWriter(self._encode_score.schema_id)  # type: ignore[attr-defined]
+        return self._writer
