@@ -27,7 +27,7 @@ from stream_sentinel.backtest.training import (
     released_until,
     train_at,
 )
-from stream_sentinel.clients.backends import Backends, embedded_backends, real_backends
+from stream_sentinel.clients.backends import Backends, EmbeddedClients, RealClients
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config import Settings
 from stream_sentinel.errors import ModelError, SentinelError, UsageError
@@ -250,15 +250,12 @@ def _backends(
     settings: Settings, backend: str, clock: ManualClock
 ) -> tuple[Backends, Serde, Topics]:
     if backend == "embedded":
-        from stream_sentinel.registry_server.local_client import LocalRegistryClient
-
-        return embedded_backends(clock), Serde(LocalRegistryClient.in_memory()), Topics()
-    from stream_sentinel.clients.registry import connect_registry
-
+        embedded = EmbeddedClients(clock)
+        return embedded.backends(), Serde(embedded.registry()), Topics()
     prefix = f"backtest-{secrets.token_hex(4)}-"
     local = settings.with_overrides(kafka={"topic_prefix": prefix}, redis={"key_namespace": prefix})
-    serde = Serde.from_settings(local, connect_registry(local.registry))
-    return real_backends(local), serde, Topics(prefix)
+    real = RealClients(local)
+    return real.backends(), Serde.from_settings(local, real.registry()), Topics(prefix)
 
 
 # -- the replay ---------------------------------------------------------------------------------

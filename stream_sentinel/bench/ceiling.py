@@ -13,10 +13,10 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.config import Settings
 from stream_sentinel.stream.loop import next_offsets
 from stream_sentinel.transport.base import Consumer, Producer, Record
-from stream_sentinel.transport.kafka import KafkaBroker
 from stream_sentinel.transport.topics import Topics
 
 _OFFSET = struct.Struct(">q").pack
@@ -31,7 +31,7 @@ class PassThrough:
         self.output_topic = output_topic
         self.max_batch, self.burst = detector.max_batch, detector.max_batch_burst
         self.poll_timeout_s = detector.poll_timeout_ms / 1000
-        broker = KafkaBroker(settings.kafka)
+        broker = RealClients(settings).broker()
         txn_id = f"{settings.detector.group_id}-{slot}" if self.exactly_once else None
         self.producer: Producer = broker.producer(transactional_id=txn_id)
         if self.exactly_once:

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from stream_sentinel.clients.registry import connect_registry
+from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.clock import SYSTEM_CLOCK
 from stream_sentinel.config import Settings
 from stream_sentinel.errors import SentinelError
@@ -24,7 +24,6 @@ from stream_sentinel.generator.sinks import ForwardingSink
 from stream_sentinel.generator.timing import TokenBucket
 from stream_sentinel.scoring.store import ModelStore
 from stream_sentinel.scoring.workflow import train_from_records
-from stream_sentinel.transport.kafka import KafkaBroker
 from stream_sentinel.wire import records as avro_records
 from stream_sentinel.wire.serde import Serde
 
@@ -78,9 +77,10 @@ def generate(
     )
     request.validate()
     simulator = Simulator(request.simulation_config(request.plan(SYSTEM_CLOCK.now_ms())), seed)
-    serde = Serde.from_settings(settings, connect_registry(settings.registry))
+    clients = RealClients(settings)
+    serde = Serde.from_settings(settings, clients.registry())
     sink = TransactionsOnly(
-        BrokerSink(KafkaBroker(settings.kafka), serde, simulator.population, simulator.id_prefix)
+        BrokerSink(clients.broker(), serde, simulator.population, simulator.id_prefix)
     )
     bucket = TokenBucket(rate, burst=max(rate / 10, 1.0), clock=SYSTEM_CLOCK)
     limits = RunLimits(count=count, duration_s=None if count else duration_s)

@@ -20,10 +20,9 @@ from stream_sentinel.bench.cpu import CpuSampler
 from stream_sentinel.bench.machine import Servers
 from stream_sentinel.bench.reader import OutputReader, ScoreDecoder, Visibility
 from stream_sentinel.bench.targets import ASSIGNED
-from stream_sentinel.clients.registry import connect_registry
+from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.config import Settings
 from stream_sentinel.errors import SentinelError
-from stream_sentinel.transport.kafka import KafkaBroker
 from stream_sentinel.transport.topics import FRAUD_SCORES
 from stream_sentinel.wire.serde import Serde
 
@@ -87,9 +86,7 @@ class Measured:
 
 
 def score_decoder(settings: Settings) -> ScoreDecoder:
-    decoder = Serde.from_settings(settings, connect_registry(settings.registry)).decoder(
-        FRAUD_SCORES
-    )
+    decoder = Serde.from_settings(settings, RealClients(settings).registry()).decoder(FRAUD_SCORES)
 
     def decode(value: bytes) -> tuple[str, int]:
         record = decoder.decode(value)
@@ -105,7 +102,7 @@ class Drive:
         self.settings, self.participant, self.servers = settings, participant, servers
         scores = score_decoder(settings) if participant.scores else None
         avro = FRAUD_SCORES not in settings.registry.json_topics
-        broker = KafkaBroker(settings.kafka)
+        broker = RealClients(settings).broker()
         self.reader = OutputReader(broker, participant.output_topic, PARTITIONS, scores, avro)
         self.sampler = CpuSampler()
         self.children = Children(participant.name)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import threading
 
+from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.config import Settings
 from stream_sentinel.transport.base import TopicPartition
-from stream_sentinel.transport.kafka import KafkaBroker
 
 INTERVAL_S = 0.5
 PARTITIONS = 12
@@ -17,7 +17,7 @@ class LagSampler:
     def __init__(self, settings: Settings, topic: str) -> None:
         self.group = settings.detector.group_id
         self.partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        self.admin = KafkaBroker(settings.kafka).admin()
+        self.admin = RealClients(settings).admin()
         self.samples: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-lag", daemon=True)

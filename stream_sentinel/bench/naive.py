@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from stream_sentinel.clients.backends import real_backends
-from stream_sentinel.clients.registry import connect_registry
+from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.config import Settings
 from stream_sentinel.detector import outputs
 from stream_sentinel.detector.scorer import score_batch
@@ -59,8 +58,9 @@ class NaiveDetector:
     def __init__(self, settings: Settings, slot: int) -> None:
         self.settings = settings
         self.topics = Topics.from_settings(settings)
-        self.backends = real_backends(settings)
-        serde = Serde.from_settings(settings, connect_registry(settings.registry))
+        clients = RealClients(settings)
+        self.backends = clients.backends()
+        serde = Serde.from_settings(settings, clients.registry())
         self.decode = serde.decoder(TRANSACTIONS).decode
         self.encode_score = serde.encoder(FRAUD_SCORES)
         self.encode_alert = serde.encoder(FRAUD_ALERTS)

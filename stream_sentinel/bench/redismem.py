@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.config import Settings
 from stream_sentinel.state.base import Namespace
-from stream_sentinel.state.redis import RedisStateStore
 
 SAMPLE_KEYS = 200
 
@@ -44,7 +44,7 @@ class RedisMemory:
     """Takes the baseline before a run and the figures after it, for one key namespace."""
 
     def __init__(self, settings: Settings) -> None:
-        self.store = RedisStateStore(settings.redis)
+        self.store = RealClients(settings).state()
         self.prefix = f"{settings.redis.key_namespace}:" if settings.redis.key_namespace else ""
         self.baseline = self.used_memory()
 

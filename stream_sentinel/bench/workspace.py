@@ -14,11 +14,9 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from stream_sentinel.clients.backends import real_backends
-from stream_sentinel.clients.registry import connect_registry
+from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.config import Settings
 from stream_sentinel.transport.base import TopicSpec
-from stream_sentinel.transport.kafka import KafkaBroker
 from stream_sentinel.transport.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -72,7 +70,7 @@ class Workspace:
         specs.append(
             TopicSpec(self.passthrough_topic, OUTPUT_PARTITIONS, {"compression.type": "lz4"})
         )
-        admin = KafkaBroker(self.settings.kafka).admin()
+        admin = RealClients(self.settings).admin()
         try:
             admin.create_topics(specs)
         finally:
@@ -100,7 +98,7 @@ class Workspace:
                 log.warning("bench cleanup of %s: %s failed: %s", self.tag, step.__name__, exc)
 
     def _delete_topics(self) -> None:
-        admin = KafkaBroker(self.settings.kafka).admin()
+        admin = RealClients(self.settings).admin()
         try:
             prefix = self.topics.prefix
             names = [name for name in admin.describe_topics(None) if name.startswith(prefix)]
@@ -112,14 +110,14 @@ class Workspace:
     def _delete_keys(self) -> None:
         for namespace in self.namespaces:
             settings = self.settings.with_overrides(redis={"key_namespace": namespace})
-            backends = real_backends(settings)
+            store = RealClients(settings).state()
             try:
-                backends.state.clear()
+                store.clear()
             finally:
-                backends.close()
+                store.close()
 
     def _delete_subjects(self) -> None:
-        registry = connect_registry(self.settings.registry)
+        registry = RealClients(self.settings).registry()
         try:
             for subject in registry.subjects():
                 if subject.startswith(self.topics.prefix):

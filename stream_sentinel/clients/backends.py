@@ -1,16 +1,38 @@
-"""Choosing the backends: real (Kafka + Redis) or embedded (in process), behind one interface."""
+"""Settings to clients, in one place: the broker, its admin, the state store, the registry.
+
+Two factories answer the same questions. :class:`RealClients` builds Kafka, Redis and registry
+clients for the configured endpoints; :class:`EmbeddedClients` hands out one in-process broker,
+state store and registry, so everything asking it in this process meets the same data. Neither
+contacts a service when building a client (each connects on first use), and the backend modules
+(confluent-kafka, redis-py, the in-process ones) are imported only when a client is built.
+
+>>> clients = EmbeddedClients()
+>>> clients.broker() is clients.broker(), clients.state().name
+(True, 'memory')
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
+from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
+from stream_sentinel.registry.client import SchemaRegistryClient
 from stream_sentinel.state.base import StateStore
-from stream_sentinel.transport.base import Broker
+from stream_sentinel.transport.base import Admin, Broker
+
+if TYPE_CHECKING:
+    from stream_sentinel.registry_server.local_client import LocalRegistryClient
+    from stream_sentinel.state.memory import MemoryStateStore
+    from stream_sentinel.state.redis import RedisStateStore
+    from stream_sentinel.transport.kafka import KafkaBroker
+    from stream_sentinel.transport.kafka_admin import KafkaAdmin
+    from stream_sentinel.transport.memory import MemoryBroker
 
 BackendName = Literal["embedded", "local"]
+ADMIN_TIMEOUT_S = 15.0
 
 
 @dataclass
@@ -26,21 +48,86 @@ class Backends:
         self.state.close()
 
 
+class ClientFactory(Protocol):
+    """What a command or tool asks for; :class:`RealClients` and :class:`EmbeddedClients`."""
+
+    kind: ClassVar[BackendName]
+
+    def broker(self) -> Broker: ...
+
+    def admin(self, timeout_s: float = ADMIN_TIMEOUT_S) -> Admin: ...
+
+    def state(self) -> StateStore: ...
+
+    def registry(self) -> SchemaRegistryClient: ...
+
+    def backends(self) -> Backends: ...
+
+
+@dataclass(frozen=True)
+class RealClients:
+    """Kafka, Redis and the schema registry of ``settings``: a new client on every call."""
+
+    kind: ClassVar[BackendName] = "local"
+    settings: Settings
+
+    def broker(self) -> KafkaBroker:
+        from stream_sentinel.transport.kafka import KafkaBroker
+
+        return KafkaBroker(self.settings.kafka)
+
+    def admin(self, timeout_s: float = ADMIN_TIMEOUT_S) -> KafkaAdmin:
+        return self.broker().admin(timeout_s)
+
+    def state(self) -> RedisStateStore:
+        from stream_sentinel.state.redis import RedisStateStore
+
+        return RedisStateStore(self.settings.redis)
+
+    def registry(self) -> SchemaRegistryClient:
+        """HTTP for ``http(s)://`` URLs, the process-wide in-memory one for ``memory://NAME``."""
+        return connect_registry(self.settings.registry)
+
+    def backends(self) -> Backends:
+        return Backends(self.kind, self.broker(), self.state())
+
+
+class EmbeddedClients:
+    """One in-process broker, state store and registry (a private one) for this factory's
+    callers; ``clock`` drives the broker's and the store's time."""
+
+    kind: ClassVar[BackendName] = "embedded"
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        from stream_sentinel.registry_server.local_client import LocalRegistryClient
+        from stream_sentinel.state.memory import MemoryStateStore
+        from stream_sentinel.transport.memory import MemoryBroker
+
+        self._broker = MemoryBroker(clock=clock)
+        self._state = MemoryStateStore(clock)
+        self._registry = LocalRegistryClient.in_memory()
+
+    def broker(self) -> MemoryBroker:
+        return self._broker
+
+    def admin(self, timeout_s: float = ADMIN_TIMEOUT_S) -> Admin:
+        return self._broker.admin()  # in process: nothing to time out
+
+    def state(self) -> MemoryStateStore:
+        return self._state
+
+    def registry(self) -> LocalRegistryClient:
+        return self._registry
+
+    def backends(self) -> Backends:
+        return Backends(self.kind, self._broker, self._state)
+
+
 def real_backends(settings: Settings) -> Backends:
     """Kafka and Redis at the configured endpoints (nothing is contacted yet)."""
-    from stream_sentinel.state.redis import RedisStateStore
-    from stream_sentinel.transport.kafka import KafkaBroker
-
-    return Backends("local", KafkaBroker(settings.kafka), RedisStateStore(settings.redis))
+    return RealClients(settings).backends()
 
 
 def embedded_backends(clock: Clock = SYSTEM_CLOCK) -> Backends:
     """An in-process broker and state store, shared by everything in this process."""
-    from stream_sentinel.state.memory import MemoryStateStore
-    from stream_sentinel.transport.memory import MemoryBroker
-
-    return Backends("embedded", MemoryBroker(clock=clock), MemoryStateStore(clock))
-
-
-def open_backends(settings: Settings, kind: BackendName) -> Backends:
-    return real_backends(settings) if kind == "local" else embedded_backends()
+    return EmbeddedClients(clock).backends()

@@ -93,8 +93,7 @@ def run(
     stop = stop_on_signals()  # first: a signal during start-up must still mean "stop cleanly"
     from stream_sentinel.alerts.processor import AlertWorker
     from stream_sentinel.alerts.runner import AlertRun, RunLimits
-    from stream_sentinel.clients.backends import real_backends
-    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.stream.running import BrokerOutage
     from stream_sentinel.stream.watchdog import shared_watchdog
     from stream_sentinel.transport.kafka import probe_kafka
@@ -102,8 +101,9 @@ def run(
 
     cli.override("alerts", guarantee=guarantee)
     settings = cli.require(kafka=True, redis=True, registry=True)
-    backends = real_backends(settings)
-    serde = Serde.from_settings(settings, connect_registry(settings.registry))
+    clients = RealClients(settings)
+    backends = clients.backends()
+    serde = Serde.from_settings(settings, clients.registry())
     watchdog = shared_watchdog(settings.detector.stall_limit_s)
     worker = AlertWorker(settings, backends, serde, slot=instance, watchdog=watchdog)
     outage = BrokerOutage(lambda: probe_kafka(settings.kafka), settings.kafka.outage_limit_s)
@@ -139,13 +139,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
 def _desk(cli: CliContext, writes: bool = True) -> Iterator[AlertDesk]:
     """The desk; ``writes``: the command publishes records (Kafka and the registry needed)."""
     from stream_sentinel.alerts.operator import AlertDesk
-    from stream_sentinel.clients.backends import real_backends
-    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.wire.serde import Serde
 
     settings = cli.require(kafka=writes, redis=True, registry=writes)
-    serde = Serde.from_settings(settings, connect_registry(settings.registry))
-    backends = real_backends(settings)
+    clients = RealClients(settings)
+    serde = Serde.from_settings(settings, clients.registry())
+    backends = clients.backends()
     try:
         yield AlertDesk(settings, backends, serde)
     finally:
@@ -158,14 +158,14 @@ def _desk(cli: CliContext, writes: bool = True) -> Iterator[AlertDesk]:
 def stats(cli: CliContext, as_json: bool) -> None:
     """Show alerts and actions by severity, SLA attainment, queue depths and control counts."""
     from stream_sentinel.alerts.stats import read_stats
-    from stream_sentinel.clients.backends import real_backends
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.clock import SYSTEM_CLOCK
 
-    backends = real_backends(cli.require(redis=True))
+    store = RealClients(cli.require(redis=True)).state()
     try:
-        found = read_stats(backends.state, cli.settings.alerts, SYSTEM_CLOCK.now_ms())
+        found = read_stats(store, cli.settings.alerts, SYSTEM_CLOCK.now_ms())
     finally:
-        backends.close()
+        store.close()
     if as_json:
         click.echo(json.dumps(found.to_json(), indent=2, sort_keys=True))
     else:

@@ -12,23 +12,24 @@ from stream_sentinel.commands.context import CliContext, pass_cli
 @pass_cli
 def check(cli: CliContext, timeout: float) -> None:
     """Check Kafka, Redis and the schema registry; exit 1 naming whatever fails."""
-    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.ops.health import check_kafka, check_redis, check_registry
-    from stream_sentinel.state.redis import RedisStateStore
-    from stream_sentinel.transport.kafka import KafkaBroker
     from stream_sentinel.transport.topics import Topics
 
-    settings = cli.settings.with_overrides(redis={"retry_attempts": 1})
-    broker = KafkaBroker(settings.kafka)
-    store = RedisStateStore(settings.redis)
+    settings = cli.settings.with_overrides(
+        redis={"retry_attempts": 1}, registry={"timeout_s": timeout}
+    )
+    clients = RealClients(settings)
+    broker = clients.broker()
+    store = clients.state()
     click.echo(
         f"Kafka {settings.kafka.bootstrap}, Redis {settings.redis.shown_url}, "
         f"schema registry {settings.registry.shown_url}"
     )
-    results = check_kafka(broker, broker.admin(timeout), Topics.from_settings(settings))
+    results = check_kafka(broker, clients.admin(timeout), Topics.from_settings(settings))
     results += check_redis(store)
     store.close()
-    registry = connect_registry(settings.registry.model_copy(update={"timeout_s": timeout}))
+    registry = clients.registry()
     results += check_registry(registry, Topics.from_settings(settings))
     registry.close()
     for result in results:

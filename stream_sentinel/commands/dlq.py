@@ -26,15 +26,15 @@ def _filters(function: Any) -> Any:
 
 
 def _selected(cli: CliContext, reason: str | None, component: str | None) -> list[Any]:
-    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.stream.deadletters import read_letters
-    from stream_sentinel.transport.kafka import KafkaBroker
     from stream_sentinel.transport.topics import Topics
     from stream_sentinel.wire.serde import Serde
 
     settings = cli.require(kafka=True, registry=True)
-    serde = Serde.from_settings(settings, connect_registry(settings.registry))
-    letters = read_letters(KafkaBroker(settings.kafka), serde, Topics.from_settings(settings))
+    clients = RealClients(settings)
+    serde = Serde.from_settings(settings, clients.registry())
+    letters = read_letters(clients.broker(), serde, Topics.from_settings(settings))
     return [letter for letter in letters if letter.matches(reason, component)]
 
 
@@ -84,8 +84,8 @@ def replay_letters(
     """Re-submit matching dead letters to their source topics (after fixing the cause)."""
     from collections import Counter
 
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.stream.deadletters import replay
-    from stream_sentinel.transport.kafka import KafkaBroker
 
     selected = _selected(cli, reason, component)
     letters = [letter for letter in selected if not letter.truncated]
@@ -101,7 +101,7 @@ def replay_letters(
     if dry_run:
         click.echo(f"would replay {len(letters)} dead letter(s): {summary}")
         return
-    failed = replay(KafkaBroker(cli.settings.kafka), letters)
+    failed = replay(RealClients(cli.settings).broker(), letters)
     click.echo(f"replayed {len(letters) - len(failed)} dead letter(s): {summary}")
     if failed:
         where = ", ".join(f"dead-letter[{f.partition}]@{f.offset}" for f in failed[:5])

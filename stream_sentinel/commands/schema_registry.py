@@ -26,11 +26,13 @@ def schema_registry(cli: CliContext, host: str, port: int, store: str) -> None:
     """
     import uvicorn
 
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.registry_server.app import create_app
     from stream_sentinel.registry_server.service import open_core, open_log
 
     settings = cli.settings
-    schema_log = open_log(settings, "memory" if store == "memory" else "kafka")
+    broker = RealClients(settings).broker() if store == "kafka" else None
+    schema_log = open_log(settings, broker)
     core = open_core(schema_log, settings.infra.start_timeout_s)
     click.echo(
         f"schema registry on http://{host}:{port} ({store} store: {len(core.subjects())} subjects)",

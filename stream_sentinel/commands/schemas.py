@@ -28,10 +28,10 @@ def schemas() -> None:
 @pass_cli
 def register(cli: CliContext) -> None:
     """Register every bundled schema under <topic>-value (Transaction v1, then v2). Idempotent."""
-    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.wire.schemas import CATALOG
 
-    registry = connect_registry(cli.settings.registry)
+    registry = RealClients(cli.settings).registry()
     topics = Topics.from_settings(cli.settings)
     try:
         for schema in CATALOG:
@@ -79,9 +79,9 @@ def _registered_version(
 @pass_cli
 def list_subjects(cli: CliContext) -> None:
     """Subjects in the registry with their versions, latest id and compatibility level."""
-    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.clients.backends import RealClients
 
-    registry = connect_registry(cli.settings.registry)
+    registry = RealClients(cli.settings).registry()
     try:
         subjects = registry.subjects()
         if not subjects:
@@ -102,12 +102,12 @@ def list_subjects(cli: CliContext) -> None:
 @pass_cli
 def check(cli: CliContext, schema_file: Path, subject: str) -> None:
     """Would SCHEMA_FILE be accepted under SUBJECT? Exit 0 if compatible, 1 if not."""
-    from stream_sentinel.clients.registry import connect_registry
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.registry_server.avro_schema import parse_schema
 
     text = schema_file.read_text(encoding="utf-8")
     parse_schema(text)  # an invalid schema fails here, with the parser's reason
-    registry = connect_registry(cli.settings.registry)
+    registry = RealClients(cli.settings).registry()
     try:
         level = registry.get_compatibility(subject)
         verdict = registry.check_compatibility(subject, text)

@@ -16,13 +16,13 @@ from stream_sentinel.commands.context import CliContext, pass_cli
 @pass_cli
 def status(cli: CliContext, as_json: bool) -> None:
     """Show each consumer group of ours: lag per partition, its workers, dead letters."""
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.ops.status import dead_letter_counts, group_status, our_groups
-    from stream_sentinel.state.redis import RedisStateStore
-    from stream_sentinel.transport.kafka import KafkaBroker
 
     settings = cli.require(kafka=True, redis=True)
-    admin = KafkaBroker(settings.kafka).admin(timeout_s=10.0)
-    store = RedisStateStore(settings.redis.model_copy(update={"retry_attempts": 2}))
+    clients = RealClients(settings.with_overrides(redis={"retry_attempts": 2}))
+    admin = clients.admin(timeout_s=10.0)
+    store = clients.state()
     groups = [group_status(admin, store, group, topic) for group, topic in our_groups(settings)]
     dead = dead_letter_counts(store)
     store.close()

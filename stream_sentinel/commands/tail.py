@@ -106,14 +106,14 @@ def tail(
     meta: bool,
 ) -> None:
     """Print TOPIC's records as JSON lines. TOPIC is the logical name (prefix applied)."""
-    from stream_sentinel.clients.registry import connect_registry
-    from stream_sentinel.transport.kafka import KafkaBroker
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.transport.topics import Topics
 
     settings = cli.require(kafka=True, registry=True)
-    registry = connect_registry(settings.registry)
+    clients = RealClients(settings)
+    registry = clients.registry()
     consumer = open_reader(
-        KafkaBroker(settings.kafka), Topics.from_settings(settings).name(topic), from_beginning
+        clients.broker(), Topics.from_settings(settings).name(topic), from_beginning
     )
     printer = RecordPrinter(registry, with_meta=meta)
     printed = 0

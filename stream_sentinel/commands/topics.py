@@ -16,11 +16,11 @@ def topics() -> None:
 @pass_cli
 def create(cli: CliContext) -> None:
     """Create every topic of the layout that is missing (never changes existing ones)."""
-    from stream_sentinel.transport.kafka import KafkaBroker
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.transport.topics import Topics
 
     names = Topics.from_settings(cli.require(kafka=True))
-    admin = KafkaBroker(cli.settings.kafka).admin()
+    admin = RealClients(cli.settings).admin()
     created = admin.create_topics(names.specs())
     for spec in names.specs():
         state = "created" if created[spec.name] else "exists "
@@ -38,12 +38,12 @@ def list_topics(cli: CliContext) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.ops.health import layout_problems
-    from stream_sentinel.transport.kafka import KafkaBroker
     from stream_sentinel.transport.topics import Topics
 
     names = Topics.from_settings(cli.require(kafka=True))
-    admin = KafkaBroker(cli.settings.kafka).admin()
+    admin = RealClients(cli.settings).admin()
     found = admin.describe_topics([spec.name for spec in names.specs()])
     problems = layout_problems(admin, names)
     table = Table()

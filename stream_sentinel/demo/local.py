@@ -8,8 +8,7 @@ repeat). At the end its topics and keys are deleted unless ``--keep`` asks to lo
 
 from __future__ import annotations
 
-from stream_sentinel.clients.backends import Backends, real_backends
-from stream_sentinel.clients.registry import connect_registry
+from stream_sentinel.clients.backends import Backends, RealClients
 from stream_sentinel.config import Settings
 from stream_sentinel.ops.preflight import require_services
 from stream_sentinel.transport.topics import SCHEMAS, Topics
@@ -45,8 +44,9 @@ def require_stack(settings: Settings) -> None:
 def local_pipeline(settings: Settings) -> tuple[Backends, Serde]:
     """Kafka + Redis + the registry, with the run's topics created."""
     require_stack(settings)
-    backends = real_backends(settings)
-    serde = Serde.from_settings(settings, connect_registry(settings.registry))
+    clients = RealClients(settings)
+    backends = clients.backends()
+    serde = Serde.from_settings(settings, clients.registry())
     create_topics(backends, Topics.from_settings(settings))
     return backends, serde
 

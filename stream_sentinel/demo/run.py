@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
-from stream_sentinel.clients.backends import Backends, embedded_backends
+from stream_sentinel.clients.backends import Backends, EmbeddedClients
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.demo import local
@@ -30,7 +30,6 @@ from stream_sentinel.demo.scenario import DemoScenario, plan_scenario
 from stream_sentinel.demo.summary import DemoSummary, RunInfo, summarize
 from stream_sentinel.demo.training_view import training_progress
 from stream_sentinel.demo.view import LiveState, progress_line, render
-from stream_sentinel.registry_server.local_client import LocalRegistryClient
 from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire.serde import Serde
 
@@ -82,10 +81,10 @@ def _notice(console: Console) -> Callable[[str], None]:
 def _open(settings: Settings, backend: str) -> tuple[Backends, Serde]:
     if backend == "local":
         return local.local_pipeline(settings)
-    backends = embedded_backends()
+    clients = EmbeddedClients()
     topics = Topics.from_settings(settings)
-    backends.broker.admin().create_topics(topics.specs())
-    return backends, Serde(LocalRegistryClient.in_memory(), topics, settings.registry.json_topics)
+    clients.admin().create_topics(topics.specs())
+    return clients.backends(), Serde(clients.registry(), topics, settings.registry.json_topics)
 
 
 def _close(backends: Backends, settings: Settings, options: DemoOptions, console: Console) -> None:

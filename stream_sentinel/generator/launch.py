@@ -81,12 +81,11 @@ class Launch:
         require_services(self.settings(), "or write a file with --output", redis=False)
 
     def _broker_sink(self, simulator: Simulator) -> Sink:
-        from stream_sentinel.clients.registry import connect_registry
+        from stream_sentinel.clients.backends import RealClients
         from stream_sentinel.generator.kafka_sink import BrokerSink
-        from stream_sentinel.transport.kafka import KafkaBroker
         from stream_sentinel.wire.serde import Serde
 
         settings = self.settings()
-        serde = Serde.from_settings(settings, connect_registry(settings.registry))
-        broker = KafkaBroker(settings.kafka)
-        return BrokerSink(broker, serde, simulator.population, simulator.id_prefix)
+        clients = RealClients(settings)
+        serde = Serde.from_settings(settings, clients.registry())
+        return BrokerSink(clients.broker(), serde, simulator.population, simulator.id_prefix)

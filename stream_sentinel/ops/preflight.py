@@ -13,44 +13,43 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
-from stream_sentinel.config import KafkaSettings, Settings
-from stream_sentinel.errors import RegistryError, ServiceUnavailable
+from stream_sentinel.clients.backends import RealClients
+from stream_sentinel.config import Settings
+from stream_sentinel.errors import RegistryError, ServiceUnavailable, StateError
 
 PROBE_TIMEOUT_S = 5.0
 
 
-def kafka_answers(settings: KafkaSettings, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+def kafka_answers(settings: Settings, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
     """True when a broker in the bootstrap list accepts a connection and answers a metadata
     request (with the configured security settings).
 
     A plain TCP connect first: when nothing listens we know at once, without librdkafka
     retrying (and logging) until its timeout.
     """
-    from stream_sentinel.transport.kafka import probe_kafka
-
-    addresses = [a.strip() for a in settings.bootstrap.split(",") if a.strip()]
-    return any(listening(*_host_port(a, 9092)) for a in addresses) and probe_kafka(
-        settings, timeout_s
-    )
+    addresses = [a.strip() for a in settings.kafka.bootstrap.split(",") if a.strip()]
+    if not any(listening(*_host_port(a, 9092)) for a in addresses):
+        return False
+    try:
+        RealClients(settings).broker().check_health(timeout_s)
+    except ServiceUnavailable:
+        return False
+    return True
 
 
 def redis_problem(settings: Settings) -> tuple[str, bool] | None:
     """None when Redis answers a PING; else (what went wrong, whether it is unreachable rather
     than refusing us)."""
-    import redis
-
-    from stream_sentinel.state.redis import RedisStateStore
-
     parts = urlsplit(settings.redis.url)
     if parts.scheme != "unix" and not listening(*_url_host_port(settings.redis.url)):
         return "nothing listens there", True
-    store = RedisStateStore(settings.redis.model_copy(update={"socket_timeout_s": 5.0}))
+    store = RealClients(settings.with_overrides(redis={"socket_timeout_s": 5.0})).state()
     try:
-        store.client.ping()
-    except (redis.AuthenticationError, redis.ResponseError) as exc:
+        store.check_health()
+    except StateError as exc:
         return f"it refused us: {exc}", False
-    except (redis.RedisError, OSError) as exc:
-        return str(exc) or type(exc).__name__, True
+    except ServiceUnavailable as exc:
+        return str(exc), True
     finally:
         store.close()
     return None
@@ -59,12 +58,10 @@ def redis_problem(settings: Settings) -> tuple[str, bool] | None:
 def registry_answers(settings: Settings) -> bool:
     """True when the schema registry lists its subjects; False when it cannot be reached. One
     that answers with an error (401) or a malformed URL in the settings raises, saying so."""
-    from stream_sentinel.clients.registry import connect_registry
-
     url = settings.registry.url
     if url.startswith(("http://", "https://")) and not listening(*_url_host_port(url)):
         return False
-    registry = connect_registry(settings.registry)
+    registry = RealClients(settings).registry()
     try:
         registry.subjects()
     except ServiceUnavailable:
@@ -89,7 +86,7 @@ def require_services(
 ) -> None:
     """Raise :class:`ServiceUnavailable` naming the first service that does not answer, its
     address, and how to start it (plus ``alternative``, another way out, when given)."""
-    if kafka and not kafka_answers(settings.kafka):
+    if kafka and not kafka_answers(settings):
         _missing("Kafka", settings.kafka.bootstrap, "SENTINEL_KAFKA_BOOTSTRAP", alternative)
     if redis:
         problem = redis_problem(settings)

@@ -15,12 +15,12 @@ failure is logged; after the configured attempts :class:`ServiceUnavailable` say
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import redis
 
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import RedisSettings
 from stream_sentinel.errors import ServiceUnavailable, StateError
 from stream_sentinel.state.base import (
@@ -32,6 +32,7 @@ from stream_sentinel.state.base import (
     StoreInfo,
     check_guarded,
 )
+from stream_sentinel.transport.retry import Backoff, retrying
 
 _OUTCOMES = {1: Outcome.APPLIED, 0: Outcome.REPLAYED, -1: Outcome.DIVERGED}
 
@@ -136,8 +137,13 @@ class RedisStateStore:
 
     name = "redis"
 
-    def __init__(self, settings: RedisSettings) -> None:
+    def __init__(self, settings: RedisSettings, clock: Clock = SYSTEM_CLOCK) -> None:
+        """``clock`` paces the retries of an unavailable Redis (a ManualClock in tests)."""
         self._settings = settings
+        self._clock = clock
+        self._backoff = Backoff(
+            settings.retry_backoff_s, settings.retry_backoff_max_s, settings.retry_attempts
+        )
         self._prefix = f"{settings.key_namespace}:" if settings.key_namespace else ""
         self._client: redis.Redis | None = None
         self._db_clients: dict[Namespace, redis.Redis] = {}
@@ -254,6 +260,20 @@ class RedisStateStore:
         except _RETRYABLE:
             return False
 
+    def check_health(self) -> None:
+        """Return when Redis answers one PING (not retried).
+
+        :class:`ServiceUnavailable` when it cannot be reached, :class:`StateError` when it answers
+        but refuses us (a wrong password); the message is Redis's own reason, for the caller to
+        put beside the address and what to check.
+        """
+        try:
+            self.client.ping()
+        except (redis.AuthenticationError, redis.ResponseError) as exc:  # before ConnectionError
+            raise StateError(str(exc)) from exc
+        except (redis.RedisError, OSError) as exc:
+            raise ServiceUnavailable(str(exc) or type(exc).__name__) from exc
+
     def info(self) -> StoreInfo:
         info = self._retrying("info", lambda: self.client.info())
         return StoreInfo(
@@ -306,28 +326,27 @@ class RedisStateStore:
     # -- resilience -------------------------------------------------------------------------------
     def _retrying(self, what: str, call: Callable[[], T]) -> T:
         attempts = self._settings.retry_attempts
-        delay = self._settings.retry_backoff_s
-        for attempt in range(1, attempts + 1):
-            try:
-                return call()
-            except _RETRYABLE as exc:
-                if attempt == attempts:
-                    raise ServiceUnavailable(
-                        f"Redis at {self._settings.shown_url} is unavailable after {attempts} "
-                        f"attempts ({exc}). Is it running? `stream-sentinel infra status` shows "
-                        "the local one; SENTINEL_REDIS_URL points elsewhere."
-                    ) from exc
-                log.warning(
-                    "Redis %s failed (%s); retrying in %.1fs (%d/%d)",
-                    what,
-                    exc,
-                    delay,
-                    attempt,
-                    attempts,
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, self._settings.retry_backoff_max_s)
-        raise AssertionError("unreachable")
+
+        def warn(exc: Exception, attempt: int, wait: float) -> None:
+            log.warning(
+                "Redis %s failed (%s); retrying in %.1fs (%d/%d)",
+                what,
+                exc,
+                wait,
+                attempt,
+                attempts,
+            )
+
+        try:
+            return retrying(
+                call, self._backoff, retriable=_RETRYABLE, clock=self._clock, on_retry=warn
+            )
+        except _RETRYABLE as exc:
+            raise ServiceUnavailable(
+                f"Redis at {self._settings.shown_url} is unavailable after {attempts} "
+                f"attempts ({exc}). Is it running? `stream-sentinel infra status` shows "
+                "the local one; SENTINEL_REDIS_URL points elsewhere."
+            ) from exc
 
 
 def _identity(reply: Any) -> Any:

@@ -18,7 +18,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import AdminClient
 
 from stream_sentinel.config import KafkaSettings
-from stream_sentinel.errors import TransportError
+from stream_sentinel.errors import ServiceUnavailable, TransportError
 from stream_sentinel.transport.base import (
     GroupMetadata,
     Isolation,
@@ -300,6 +300,14 @@ class KafkaBroker:
 
     def admin(self, timeout_s: float = 15.0) -> KafkaAdmin:
         return KafkaAdmin(client_config(self.settings), timeout_s)
+
+    def check_health(self, timeout_s: float = 2.0) -> None:
+        """Return when a broker answers a metadata request within ``timeout_s`` (with the
+        configured security settings); else :class:`ServiceUnavailable`."""
+        if not probe_kafka(self.settings, timeout_s):
+            raise ServiceUnavailable(
+                f"no Kafka broker at {self.settings.bootstrap} answered within {timeout_s:g} s"
+            )
 
     def close(self) -> None:
         return None

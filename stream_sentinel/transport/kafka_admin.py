@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,10 +9,17 @@ from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaE
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec
 
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.errors import TransportError
 from stream_sentinel.transport.base import ClusterInfo, TopicInfo, TopicPartition, TopicSpec
+from stream_sentinel.transport.retry import Backoff, retrying
 
 _TIMEOUT_S = 15.0
+METADATA_POLL_S = 0.05  # how often new topics are looked for in metadata
+
+
+class _NotInMetadataYet(TransportError):
+    """New topics that the broker's metadata does not show yet."""
 
 
 def _error_of(exc: Exception) -> KafkaError | None:
@@ -25,9 +31,13 @@ def _error_of(exc: Exception) -> KafkaError | None:
 class KafkaAdmin:
     """The :class:`~.base.Admin` interface over confluent-kafka's AdminClient."""
 
-    def __init__(self, config: dict[str, Any], timeout_s: float = _TIMEOUT_S) -> None:
+    def __init__(
+        self, config: dict[str, Any], timeout_s: float = _TIMEOUT_S, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        """``clock`` paces the wait for new topics to show in metadata."""
         self._admin = AdminClient(config)
         self._timeout_s = timeout_s
+        self._clock = clock
 
     def describe_cluster(self) -> ClusterInfo:
         try:
@@ -60,13 +70,14 @@ class KafkaAdmin:
 
     def _await_metadata(self, names: Sequence[str]) -> None:
         """Return once the new topics show in metadata (creation completes asynchronously)."""
-        deadline = time.monotonic() + self._timeout_s
-        while time.monotonic() < deadline:
+
+        def shown() -> None:
             topics = self._admin.list_topics(timeout=self._timeout_s).topics
-            if all(n in topics and topics[n].partitions for n in names):
-                return
-            time.sleep(0.05)
-        raise TransportError(f"topics {list(names)} did not appear in metadata in time")
+            if not all(n in topics and topics[n].partitions for n in names):
+                raise _NotInMetadataYet(f"topics {list(names)} did not appear in metadata in time")
+
+        poll = Backoff(METADATA_POLL_S, METADATA_POLL_S, budget_s=self._timeout_s)
+        retrying(shown, poll, retriable=(_NotInMetadataYet,), clock=self._clock)
 
     def describe_topics(self, names: Sequence[str] | None = None) -> dict[str, TopicInfo]:
         try:

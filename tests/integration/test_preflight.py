@@ -17,7 +17,7 @@ HOW = "start the local stack with `stream-sentinel infra up`, or set"
 
 
 def test_the_running_stack_passes_every_check(stack_settings: Settings) -> None:
-    assert kafka_answers(stack_settings.kafka) is True
+    assert kafka_answers(stack_settings) is True
     assert redis_problem(stack_settings) is None
     assert registry_answers(stack_settings) is True
 

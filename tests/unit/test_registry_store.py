@@ -66,8 +66,8 @@ def test_an_empty_topic_reads_as_an_empty_log() -> None:
 def test_the_service_wiring_honours_the_topic_prefix() -> None:
     settings = load_settings("test", environ={}, overrides={"kafka": {"topic_prefix": "dev-"}})
     broker = MemoryBroker()
-    log = open_log(settings, "kafka", broker=broker)
+    log = open_log(settings, broker)
     core = open_core(log, timeout_s=1.0)
     core.register("p-value", V1)
     assert list(broker.admin().describe_topics()) == ["dev-_schemas"]
-    assert isinstance(open_log(settings, "memory"), MemoryLog)
+    assert isinstance(open_log(settings, None), MemoryLog)
