@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,8 @@ SENTINEL = [sys.executable, "-m", "stream_sentinel"]
 NUMBER = r"([\d,]+)"
 
 
-def _demo(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+def _demo(*args: str, cache: Path, timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
+    """Run the demo; ``timeout_s`` only guards against a hang (no test asserts on time)."""
     env = {**os.environ, "SENTINEL_INFRA_CACHE_DIR": str(cache)}
     env.pop("SENTINEL_ENV", None)
     return subprocess.run(
@@ -32,7 +32,7 @@ def _demo(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout_s,
         check=False,
     )
 
@@ -50,10 +50,8 @@ def _line(output: str, pattern: str) -> re.Match[str]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     cache = tmp_path_factory.mktemp("demo-cache")
-    started = time.monotonic()
     result = _demo("--duration", "10", cache=cache)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert time.monotonic() - started < 120
     return result, cache
 
 
@@ -162,9 +160,10 @@ def test_where_to_go_next_names_the_real_stack_commands(
 
 
 def test_bad_input_fails_at_once_without_training(tmp_path: Path) -> None:
-    started = time.monotonic()
-    result = _demo("--rate", "0", cache=tmp_path)
+    result = _demo("--rate", "0", cache=tmp_path, timeout_s=120)
     assert result.returncode == 2
     assert "--rate must be between 10 and 20,000" in result.stderr
-    assert time.monotonic() - started < 30
+    # "at once": before any work, so nothing was trained, generated or started
+    assert "training" not in result.stdout + result.stderr
     assert not (tmp_path / "demo-models").exists()
+    assert "Stream-Sentinel demo" not in result.stdout

@@ -1,7 +1,7 @@
 """Mapping and time parsing on public fraud datasets nobody here designed (../shared/datasets).
 
-The files are read where they are, never copied into the repository; without them these tests
-skip and say where the files were expected.
+The files are read where they are, never copied into the repository. Without the datasets folder
+these tests skip and say where it was expected; with it (CI has it), a missing sample fails.
 """
 
 from __future__ import annotations
@@ -33,8 +33,14 @@ PAYSIM_MAP = (
 
 
 def _need(path: Path) -> None:
-    if not path.exists():
-        pytest.skip(f"public sample {path} is absent (see ../shared/datasets/README.md)")
+    """Skip only where the datasets folder is absent; where it is (CI), a missing sample fails."""
+    if not DATASETS.is_dir():
+        pytest.skip(f"the public samples folder {DATASETS} is absent (see its README.md)")
+    if not path.is_file():
+        pytest.fail(
+            f"public sample {path} is missing from {DATASETS}: restore it (see "
+            f"{DATASETS / 'README.md'}) or update the test that expects it"
+        )
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -15,6 +15,7 @@ from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
 from stream_sentinel.state.memory import MemoryStateStore
 from stream_sentinel.transport.partitioner import partition_for
+from tests.unit.test_detector_broker_faults import faulty
 from tests.unit.test_detector_embedded import Pipeline, tx
 
 pytestmark = pytest.mark.unit
@@ -192,6 +193,7 @@ def _snapshot_redis(pipeline: Pipeline) -> Any:
 
 def test_a_write_replayed_after_a_lost_reply_does_not_hide_the_next_batchs_ids() -> None:
     pipeline = Pipeline()
+    faults = faulty(pipeline)
     worker = pipeline.worker()
     store = pipeline.backends.state
     real = store.apply_guarded_many
@@ -204,25 +206,19 @@ def test_a_write_replayed_after_a_lost_reply_does_not_hide_the_next_batchs_ids()
             real(items)
             return real(items)
         if calls["n"] == 2:  # batch B: in flight until batch C has been handled
-            c_handled.wait(10)
+            assert c_handled.wait(60), "batch C never reached its commit"  # a hang guard
         return real(items)
 
     store.apply_guarded_many = write  # type: ignore[method-assign]
-    handle = worker.handler.handle
-
-    def handle_then_release(records: Any, applies: Any, emit: bool) -> Any:
-        step = handle(records, applies, emit)
-        if worker.loop.stats.batches == 2:  # C has been handled (read its state): release B
-            c_handled.set()
-        return step
-
-    worker.handler.handle = handle_then_release  # type: ignore[method-assign]
     pipeline.send(tx(1, minutes=1))
     worker.poll()  # A
     pipeline.send(tx(2, minutes=2))
     worker.poll()  # B (A settles: REPLAYED)
+    # C is handled (reads its state) before it commits: its commit releases B's write
+    faults.before("commit_transaction", c_handled.set)
     pipeline.send(tx(2, minutes=3))
     worker.poll()  # C: tx-2 again, while B's write is in flight
+    assert faults.pending == 0
     c_handled.set()
     worker.loop.settle()
     assert decided(pipeline) == Counter({"tx-1": 1, "tx-2": 1})

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import json
 
 import pytest
 
@@ -11,16 +10,18 @@ from stream_sentinel.errors import SerializationError
 from stream_sentinel.generator import SimulationConfig, Simulator
 from stream_sentinel.generator.kafka_sink import BrokerSink, user_keys
 from stream_sentinel.registry_server.local_client import LocalRegistryClient
-from stream_sentinel.transport.base import DeliveryCallback, Record, TopicPartition
+from stream_sentinel.transport.base import Broker, Record, TopicPartition
 from stream_sentinel.transport.memory import MemoryBroker
+from stream_sentinel.transport.memory_faults import FaultyBroker
 from stream_sentinel.transport.partitioner import partition_for
 from stream_sentinel.transport.topics import Topics
-from stream_sentinel.wire.serde import Serde
+from stream_sentinel.wire.failures import RecordEncoder
+from stream_sentinel.wire.serde import AvroEncoder, Serde
 
 PREFIX = "gen-"
 
 
-def _read_all(broker: MemoryBroker, topic: str, partitions: int) -> list[Record]:
+def _read_all(broker: Broker, topic: str, partitions: int) -> list[Record]:
     consumer = broker.consumer(None)
     consumer.assign({TopicPartition(topic, p): 0 for p in range(partitions)})
     records: list[Record] = []
@@ -73,76 +74,41 @@ def test_labels_go_to_fraud_feedback_after_their_transactions(
         assert (feedback["pattern"] is None) or feedback["label"] == "FRAUD"
 
 
-class _FailingProducer:
-    """Reports every other record as failed (as librdkafka would after its retries)."""
-
-    def __init__(self) -> None:
-        self.reports: list[tuple[DeliveryCallback, int]] = []
-
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None,
-        key: bytes | None = None,
-        *,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Sequence[tuple[str, bytes]] | None = None,
-        on_delivery: DeliveryCallback | None = None,
-    ) -> None:
-        assert on_delivery is not None
-        self.reports.append((on_delivery, len(self.reports)))
-
-    def poll(self, timeout_s: float = 0.0) -> int:
-        served, self.reports = self.reports, []
-        for callback, n in served:
-            if n % 2:
-                callback("Broker: Message timed out", None, None)
-            else:
-                callback(None, TopicPartition("t", 0), n)
-        return len(served)
-
-    def flush(self, timeout_s: float = 30.0) -> int:
-        self.poll()
-        return 0
-
-    def close(self) -> None:
-        return None
-
-
-class _BrokerWithFailures(MemoryBroker):
-    def producer(  # type: ignore[override]
-        self, *, transactional_id: str | None = None, low_latency: bool | None = None
-    ) -> _FailingProducer:
-        return _FailingProducer()
-
-
 def test_delivery_errors_are_counted_never_dropped() -> None:
     simulator = Simulator(SimulationConfig(users=100), seed=1)
     serde = Serde(LocalRegistryClient.in_memory(), Topics(PREFIX))
-    broker: Any = _BrokerWithFailures()
+    broker = FaultyBroker(MemoryBroker())
+    broker.faults.fail_deliveries(500)  # as librdkafka reports them after its retries
     sink = BrokerSink(broker, serde, simulator.population, simulator.id_prefix)
     sink.write(simulator.next_batch(1_001))
     sink.close()
-    assert sink.stats.transactions == 501
-    assert sink.stats.errors == 500
+    assert (sink.stats.transactions, sink.stats.errors) == (501, 500)
     assert sink.stats.last_error == "Broker: Message timed out"
+    assert len(_read_all(broker, f"{PREFIX}transactions", 12)) == 501
 
 
-def test_the_bulk_encoding_is_checked_against_the_serde_before_sending(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+class _SchemaMovedOnSerde(Serde):
+    """A serde whose transactions encoder writes a newer layout (the same fields, amount last)
+    than the bundled schema the generator's bulk codec follows."""
+
+    def encoder(self, logical_topic: str) -> RecordEncoder:
+        if logical_topic != "transactions":
+            return super().encoder(logical_topic)
+        schema = self.schema(logical_topic)
+        document = schema.json
+        fields = [f for f in document["fields"] if f["name"] != "amount"]
+        fields += [f for f in document["fields"] if f["name"] == "amount"]
+        moved = json.dumps({**document, "fields": fields})
+        return AvroEncoder(self.registry, schema.subject(self.topics), moved)
+
+
+def test_the_bulk_encoding_is_checked_against_the_serde_before_sending() -> None:
     simulator = Simulator(SimulationConfig(users=100), seed=1)
     broker = MemoryBroker()
-    sink = BrokerSink(
-        broker,
-        Serde(LocalRegistryClient.in_memory(), Topics(PREFIX)),
-        simulator.population,
-        "t-other-",
-    )
-    # The serde sees the ids the domain objects carry; a codec with another prefix disagrees.
-    monkeypatch.setattr(sink, "_prefix", simulator.id_prefix)
-    with pytest.raises(SerializationError, match="nothing was sent"):
+    serde = _SchemaMovedOnSerde(LocalRegistryClient.in_memory(), Topics(PREFIX))
+    sink = BrokerSink(broker, serde, simulator.population, simulator.id_prefix)
+    refused = r"differs from the serde's for .*; nothing was sent"
+    with pytest.raises(SerializationError, match=refused):
         sink.write(simulator.next_batch(10))
     assert _read_all(broker, f"{PREFIX}transactions", 12) == []
 

@@ -88,6 +88,12 @@ def test_labels_convert_to_feedback_records() -> None:
     labels = simulator.labels_due(simulator.now_ms)
     feedback = simulator.feedback(labels.take(labels.fraud))
     assert feedback[0].label is Label.FRAUD
-    assert feedback[0].source in set(FeedbackSource)
+    # fraud is reported by chargebacks, analysts and customers (never OTHER), each with its
+    # own confidence: a source mapped to the wrong code would pair it with another's
+    assert {(f.source, f.confidence) for f in feedback} == {
+        (FeedbackSource.CHARGEBACK, 0.99),
+        (FeedbackSource.ANALYST, 0.9),
+        (FeedbackSource.CUSTOMER, 0.75),
+    }
     assert feedback[0].pattern is not None
     assert feedback[0].transaction_id.startswith(simulator.id_prefix)

@@ -6,10 +6,11 @@ import numpy as np
 
 from stream_sentinel.config import load_settings
 from stream_sentinel.detector.scorer import policy_of
-from stream_sentinel.domain import Decision, RiskLevel
+from stream_sentinel.domain import RiskLevel
 from stream_sentinel.logic.decisions import DECISIONS, Bands, decide
 from stream_sentinel.logic.features import FEATURES, F
 from stream_sentinel.logic.rules import BEHAVIOUR_RULES, ControlFlags, evaluate
+from stream_sentinel.wire.schemas.catalog import latest_for_topic
 
 SETTINGS = load_settings(environ={})
 
@@ -127,4 +128,6 @@ def test_control_state_overrides_the_decision() -> None:
 
 def test_decisions_follow_the_schema_symbol_order() -> None:
     assert [d.value for d in DECISIONS] == ["APPROVE", "CHALLENGE", "REVIEW", "DECLINE"]
-    assert Decision.DECLINE in DECISIONS
+    fields = latest_for_topic("fraud-scores").json["fields"]
+    [decision] = [f["type"] for f in fields if f["name"] == "decision"]
+    assert decision["symbols"] == [d.value for d in DECISIONS]  # the int8 codes index both
