@@ -74,6 +74,12 @@ def _throughput(console: Console, figures: dict[str, Any]) -> None:
         "1",
     )
     console.print(table)
+    _throughput_notes(console, figures)
+
+
+def _throughput_notes(console: Console, figures: dict[str, Any]) -> None:
+    """What the table leaves out: decisions seen, memory per user, the detector's stages."""
+    ours, naive = figures["ours"], figures["naive"]
     memory = ours["memory"]
     console.print(
         f"decisions visible {figures['decisions_visible']:,} (distinct "

@@ -96,18 +96,8 @@ class DetectorProcess:
         )
         topics = Topics.from_settings(settings)
         self.feedback_handler = FeedbackHandler(serde, topics, backends.state, clock.now_ms)
-        self.feedback = StreamLoop(
-            backends.broker,
-            backends.state,
-            self.feedback_handler,
-            group_id=settings.detector.feedback_group_id,
-            topic=topics.fraud_feedback,
-            guarantee="exactly-once",
-            transactional_id=f"{topics.prefix}feedback-{slot}",
-            max_batch=settings.detector.max_batch,
-            poll_timeout_s=0.0,
-            clock=clock,
-            watchdog=watchdog,
+        self.feedback = _feedback_loop(
+            self.feedback_handler, settings, backends, slot, clock, watchdog
         )
         self.worker_name = f"worker-{slot}"
         self.outage: BrokerOutage | None = None  # set for a real broker (build_process)
@@ -215,6 +205,31 @@ class DetectorProcess:
         summary["elapsed_s"] = round(time.monotonic() - self._started, 3)
         summary["rate"] = summary["records"] / max(summary["elapsed_s"], 1e-9)
         return summary
+
+
+def _feedback_loop(
+    handler: FeedbackHandler,
+    settings: Settings,
+    backends: Backends,
+    slot: int,
+    clock: Clock,
+    watchdog: Watchdog | None,
+) -> StreamLoop:
+    """The labels' consumer group: exactly-once, never waiting (it shares the detector's turn)."""
+    topics = Topics.from_settings(settings)
+    return StreamLoop(
+        backends.broker,
+        backends.state,
+        handler,
+        group_id=settings.detector.feedback_group_id,
+        topic=topics.fraud_feedback,
+        guarantee="exactly-once",
+        transactional_id=f"{topics.prefix}feedback-{slot}",
+        max_batch=settings.detector.max_batch,
+        poll_timeout_s=0.0,
+        clock=clock,
+        watchdog=watchdog,
+    )
 
 
 def build_process(

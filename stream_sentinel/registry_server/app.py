@@ -165,6 +165,10 @@ def _add_subject_routes(app: FastAPI) -> None:
         )
         return {"id": registered.schema_id}
 
+    _add_version_routes(app)
+
+
+def _add_version_routes(app: FastAPI) -> None:
     @app.get("/subjects/{subject}/versions/{version}")
     async def get_version(request: Request, subject: str, version: str) -> dict[str, Any]:
         found = await _call(_core(request).get_version, subject, version, flag(request, "deleted"))
