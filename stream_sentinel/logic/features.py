@@ -55,7 +55,8 @@ FEATURES: tuple[str, ...] = (
     "merchant_fraud_rate_7d",
     "merchant_fraud_rate_30d",
 )
-F = {name: i for i, name in enumerate(FEATURES)}
+#: Each feature's column in the feature matrix, by name.
+COLUMN = {name: i for i, name in enumerate(FEATURES)}
 
 #: Amounts at or below this count as "tiny" (card testing probes).
 SMALL_AMOUNT = 5.0
@@ -169,13 +170,13 @@ def _features(
     has = n > 0
     out = np.empty((len(rows), len(FEATURES)))
     card_present = tx.card_present[rows]
-    out[:, F["amount"]] = amount
-    out[:, F["log_amount"]] = np.log1p(np.maximum(amount, 0.0))
-    out[:, F["channel"]] = tx.channel[rows]
-    out[:, F["card_present"]] = card_present
+    out[:, COLUMN["amount"]] = amount
+    out[:, COLUMN["log_amount"]] = np.log1p(np.maximum(amount, 0.0))
+    out[:, COLUMN["channel"]] = tx.channel[rows]
+    out[:, COLUMN["card_present"]] = card_present
     prev_cp = (prior["flags"] & FLAG_CARD_PRESENT) > 0
-    out[:, F["prev_card_present"]] = np.where(has, prev_cp, np.nan)
-    out[:, F["history_count"]] = n
+    out[:, COLUMN["prev_card_present"]] = np.where(has, prev_cp, np.nan)
+    out[:, COLUMN["history_count"]] = n
     _window_features(out, prior, ts, has)
     _amount_features(out, prior, amount, n)
     _travel_features(out, prior, tx, rows, has)
@@ -188,22 +189,22 @@ def _window_features(out: np.ndarray, prior: np.ndarray, ts: np.ndarray, has: np
     last = prior["last_ts"]
     (_, w10, _), (_, w2h, _), (_, w1d, _) = RINGS
     m10 = prior["m10_count"], prior["m10_sum"]
-    out[:, F["count_20m"]], _ = _ring_window(last, *m10, w10, ts, has, span=2)
-    out[:, F["count_1h"]], out[:, F["sum_1h"]] = _ring_window(last, *m10, w10, ts, has)
-    out[:, F["small_1h"]], _ = _ring_window(last, prior["m10_small"], None, w10, ts, has)
+    out[:, COLUMN["count_20m"]], _ = _ring_window(last, *m10, w10, ts, has, span=2)
+    out[:, COLUMN["count_1h"]], out[:, COLUMN["sum_1h"]] = _ring_window(last, *m10, w10, ts, has)
+    out[:, COLUMN["small_1h"]], _ = _ring_window(last, prior["m10_small"], None, w10, ts, has)
     h2 = prior["h2_count"], prior["h2_sum"]
-    out[:, F["count_24h"]], out[:, F["sum_24h"]] = _ring_window(last, *h2, w2h, ts, has)
+    out[:, COLUMN["count_24h"]], out[:, COLUMN["sum_24h"]] = _ring_window(last, *h2, w2h, ts, has)
     d1 = prior["d1_count"], prior["d1_sum"]
-    out[:, F["count_7d"]], out[:, F["sum_7d"]] = _ring_window(last, *d1, w1d, ts, has)
+    out[:, COLUMN["count_7d"]], out[:, COLUMN["sum_7d"]] = _ring_window(last, *d1, w1d, ts, has)
 
 
 def _amount_features(out: np.ndarray, prior: np.ndarray, amount: np.ndarray, n: np.ndarray) -> None:
     mean = prior["mean_amount"]
     with np.errstate(divide="ignore", invalid="ignore"):
         std = np.sqrt(np.where(n > 1, prior["m2_amount"] / np.maximum(n - 1, 1), np.nan))
-        out[:, F["amount_over_mean"]] = np.where((n > 0) & (mean > 0), amount / mean, np.nan)
+        out[:, COLUMN["amount_over_mean"]] = np.where((n > 0) & (mean > 0), amount / mean, np.nan)
         # a floor on the spread keeps users with constant amounts from exploding the z-score
-        out[:, F["amount_zscore"]] = (amount - mean) / np.maximum(std, 1.0)
+        out[:, COLUMN["amount_zscore"]] = (amount - mean) / np.maximum(std, 1.0)
 
 
 def haversine_km(
@@ -222,7 +223,7 @@ def _travel_features(
     # A late event (older than the newest seen) is measured against the newest one in either
     # direction: its distance from the newest place over the time between them.
     gap_s = np.where(has, np.abs(tx.ts[rows] - prior["last_ts"]) / 1000.0, np.nan)
-    out[:, F["seconds_since_last"]] = gap_s
+    out[:, COLUMN["seconds_since_last"]] = gap_s
     distance = haversine_km(
         prior["last_lat"].astype(np.float64),
         prior["last_lon"].astype(np.float64),
@@ -230,10 +231,10 @@ def _travel_features(
         tx.lon[rows],
     )
     distance = np.where(has, distance, np.nan)
-    out[:, F["distance_km"]] = distance
+    out[:, COLUMN["distance_km"]] = distance
     # at least a minute apart, so two payments in the same second do not imply infinite speed
     hours = np.maximum(gap_s, 60.0) / 3600.0
-    out[:, F["speed_kmh"]] = distance / hours
+    out[:, COLUMN["speed_kmh"]] = distance / hours
 
 
 def _novelty_features(
@@ -242,16 +243,16 @@ def _novelty_features(
     merchant, device = tx.merchant_hash[rows], tx.device_hash[rows]
     seen_merchant = (prior["merchants"] == merchant[:, None]).any(axis=1)
     seen_device = (prior["devices"] == device[:, None]).any(axis=1)
-    out[:, F["new_merchant"]] = np.where(has & (merchant != 0), ~seen_merchant, np.nan)
-    out[:, F["new_device"]] = np.where(has & (device != 0), ~seen_device, np.nan)
+    out[:, COLUMN["new_merchant"]] = np.where(has & (merchant != 0), ~seen_merchant, np.nan)
+    out[:, COLUMN["new_device"]] = np.where(has & (device != 0), ~seen_device, np.nan)
     hist = prior["hour_hist"].astype(np.float64)
     total = hist.sum(axis=1)
     hour_bin = _hour_bin(tx.ts[rows])
     with np.errstate(divide="ignore", invalid="ignore"):
         share = hist[np.arange(len(rows)), hour_bin] / total
-    out[:, F["hour_share"]] = np.where(total > 0, share, np.nan)
+    out[:, COLUMN["hour_share"]] = np.where(total > 0, share, np.nan)
     same_day = prior["daily_day"] == (tx.ts[rows] // DAY_MS)
-    out[:, F["daily_count"]] = np.where(has & same_day, prior["daily_count"], 0)
+    out[:, COLUMN["daily_count"]] = np.where(has & same_day, prior["daily_count"], 0)
 
 
 def _merchant_features(out: np.ndarray, merchant_ix: np.ndarray, stats: MerchantStats) -> None:
@@ -265,12 +266,12 @@ def _merchant_features(out: np.ndarray, merchant_ix: np.ndarray, stats: Merchant
 
     vol7, vol30 = pick(stats.volume_7d), pick(stats.volume_30d)
     fraud7, fraud30 = pick(stats.fraud_7d), pick(stats.fraud_30d)
-    out[:, F["merchant_volume_7d"]] = vol7
-    out[:, F["merchant_volume_30d"]] = vol30
-    out[:, F["merchant_fraud_7d"]] = fraud7
-    out[:, F["merchant_fraud_30d"]] = fraud30
-    out[:, F["merchant_fraud_rate_7d"]] = fraud7 / np.maximum(vol7, 1.0)
-    out[:, F["merchant_fraud_rate_30d"]] = fraud30 / np.maximum(vol30, 1.0)
+    out[:, COLUMN["merchant_volume_7d"]] = vol7
+    out[:, COLUMN["merchant_volume_30d"]] = vol30
+    out[:, COLUMN["merchant_fraud_7d"]] = fraud7
+    out[:, COLUMN["merchant_fraud_30d"]] = fraud30
+    out[:, COLUMN["merchant_fraud_rate_7d"]] = fraud7 / np.maximum(vol7, 1.0)
+    out[:, COLUMN["merchant_fraud_rate_30d"]] = fraud30 / np.maximum(vol30, 1.0)
 
 
 def _hour_bin(ts: np.ndarray) -> np.ndarray:

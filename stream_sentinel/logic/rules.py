@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from stream_sentinel.logic.features import F
+from stream_sentinel.logic.features import COLUMN
 
 BEHAVIOUR_RULES: tuple[str, ...] = (
     "high_amount_vs_average",
@@ -59,23 +59,23 @@ def evaluate(features: np.ndarray, rules: RuleThresholds) -> np.ndarray:
     """Boolean matrix ``[n, len(BEHAVIOUR_RULES)]``: which rule fired for which transaction."""
     x = features
     with np.errstate(invalid="ignore"):
-        history = x[:, F["history_count"]] >= rules.high_amount_min_history
-        over_mean = x[:, F["amount_over_mean"]]
+        history = x[:, COLUMN["history_count"]] >= rules.high_amount_min_history
+        over_mean = x[:, COLUMN["amount_over_mean"]]
         fired = np.column_stack(
             [
                 history & (over_mean > rules.high_amount_multiple),
-                (x[:, F["card_present"]] == 1)
-                & (x[:, F["prev_card_present"]] == 1)
-                & (x[:, F["distance_km"]] >= rules.impossible_travel_min_km)
-                & (x[:, F["speed_kmh"]] >= rules.impossible_travel_kmh),
-                (x[:, F["count_20m"]] + 1 >= rules.velocity_burst_20m)
-                | (x[:, F["count_1h"]] + 1 >= rules.velocity_burst_1h),
-                (x[:, F["new_device"]] == 1)
+                (x[:, COLUMN["card_present"]] == 1)
+                & (x[:, COLUMN["prev_card_present"]] == 1)
+                & (x[:, COLUMN["distance_km"]] >= rules.impossible_travel_min_km)
+                & (x[:, COLUMN["speed_kmh"]] >= rules.impossible_travel_kmh),
+                (x[:, COLUMN["count_20m"]] + 1 >= rules.velocity_burst_20m)
+                | (x[:, COLUMN["count_1h"]] + 1 >= rules.velocity_burst_1h),
+                (x[:, COLUMN["new_device"]] == 1)
                 & history
                 & (over_mean > rules.new_device_high_amount_multiple),
-                x[:, F["small_1h"]] >= rules.card_testing_count_1h - 1,
-                (x[:, F["merchant_fraud_30d"]] >= rules.merchant_fraud_min_labels)
-                & (x[:, F["merchant_fraud_rate_30d"]] >= rules.merchant_fraud_rate),
+                x[:, COLUMN["small_1h"]] >= rules.card_testing_count_1h - 1,
+                (x[:, COLUMN["merchant_fraud_30d"]] >= rules.merchant_fraud_min_labels)
+                & (x[:, COLUMN["merchant_fraud_rate_30d"]] >= rules.merchant_fraud_rate),
             ]
         )
     return fired

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from stream_sentinel.logic.columns import to_columns
-from stream_sentinel.logic.features import FEATURES, F, MerchantStats, featurize, occurrence_rank
+from stream_sentinel.logic.features import (
+    COLUMN,
+    FEATURES,
+    MerchantStats,
+    featurize,
+    occurrence_rank,
+)
 from stream_sentinel.logic.profile import MINUTE_MS, decode_profiles, encode_profiles, new_profiles
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -41,7 +47,9 @@ def run(records: list[dict[str, Any]], profiles: np.ndarray | None = None) -> np
 
 
 def column(features: np.ndarray, name: str) -> list[float]:
-    return [round(float(v), 6) if not math.isnan(v) else math.nan for v in features[:, F[name]]]
+    return [
+        round(float(v), 6) if not math.isnan(v) else math.nan for v in features[:, COLUMN[name]]
+    ]
 
 
 def test_the_sixth_transaction_in_ten_minutes_sees_five_before_it() -> None:
@@ -68,18 +76,18 @@ def test_a_900_km_jump_in_30_minutes_is_an_impossible_speed() -> None:
             tx("u1", 30, merchant_latitude=PARIS[0], merchant_longitude=PARIS[1]),
         ]
     )
-    distance, speed = x[1, F["distance_km"]], x[1, F["speed_kmh"]]
+    distance, speed = x[1, COLUMN["distance_km"]], x[1, COLUMN["speed_kmh"]]
     assert distance == pytest.approx(877.5, abs=1.0)  # Berlin -> Paris great circle
     assert speed == pytest.approx(distance * 2, rel=1e-9)
-    assert x[1, F["card_present"]] == 1 and x[1, F["prev_card_present"]] == 1
+    assert x[1, COLUMN["card_present"]] == 1 and x[1, COLUMN["prev_card_present"]] == 1
 
 
 def test_amount_statistics_follow_the_users_history() -> None:
     x = run([tx("u1", m, amount) for m, amount in enumerate([10.0, 20.0, 30.0, 200.0])])
     assert column(x, "amount_over_mean")[1:] == [2.0, 2.0, 10.0]  # mean 10, 15, 20 before
     # z-score of 200 against mean 20 and sample std 10
-    assert x[3, F["amount_zscore"]] == pytest.approx((200 - 20) / 10.0)
-    assert math.isnan(x[0, F["amount_over_mean"]])
+    assert x[3, COLUMN["amount_zscore"]] == pytest.approx((200 - 20) / 10.0)
+    assert math.isnan(x[0, COLUMN["amount_over_mean"]])
 
 
 def test_novelty_of_merchant_and_device() -> None:
@@ -93,7 +101,7 @@ def test_novelty_of_merchant_and_device() -> None:
     )
     assert column(x, "new_merchant")[1:] == [0.0, 1.0, 0.0]
     assert column(x, "new_device")[1:] == [0.0, 1.0, 0.0]
-    assert math.isnan(x[0, F["new_merchant"]])  # no history: unknown, not "new"
+    assert math.isnan(x[0, COLUMN["new_merchant"]])  # no history: unknown, not "new"
 
 
 def test_hour_share_and_daily_count() -> None:
@@ -113,8 +121,8 @@ def test_users_are_independent_and_missing_values_are_nan() -> None:
         [tx("u1", 0), tx("u2", 1, channel="ONLINE", merchant_id=None, device_id=None), tx("u1", 2)]
     )
     assert column(x, "history_count") == [0, 0, 1]
-    assert math.isnan(x[1, F["new_merchant"]]) and math.isnan(x[1, F["distance_km"]])
-    assert x[1, F["card_present"]] == 0
+    assert math.isnan(x[1, COLUMN["new_merchant"]]) and math.isnan(x[1, COLUMN["distance_km"]])
+    assert x[1, COLUMN["card_present"]] == 0
 
 
 def test_a_batch_gives_the_same_features_as_one_transaction_at_a_time() -> None:
@@ -170,8 +178,8 @@ def test_a_late_event_does_not_move_the_last_place_or_reset_the_day() -> None:
         ]
     )
     # Munich (504 km from Berlin) four hours before the newest event: 126 km/h, not a jump
-    assert x[2, F["distance_km"]] == pytest.approx(504.4, abs=1.0)
-    assert x[2, F["speed_kmh"]] == pytest.approx(504.4 / 4, abs=0.5)
+    assert x[2, COLUMN["distance_km"]] == pytest.approx(504.4, abs=1.0)
+    assert x[2, COLUMN["speed_kmh"]] == pytest.approx(504.4 / 4, abs=0.5)
     # the next in-time payment is measured from Berlin, where the user really was last
-    assert x[3, F["distance_km"]] == pytest.approx(0.0, abs=1e-3)  # float32 storage
+    assert x[3, COLUMN["distance_km"]] == pytest.approx(0.0, abs=1e-3)  # float32 storage
     assert column(x, "daily_count") == [0, 0, 1, 2, 0, 3]

@@ -11,7 +11,7 @@ import pytest
 from stream_sentinel.config import load_settings
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.errors import ModelError
-from stream_sentinel.logic.features import FEATURES, F
+from stream_sentinel.logic.features import COLUMN, FEATURES
 from stream_sentinel.logic.offline import Replayed
 from stream_sentinel.scoring.model import ModelArtifact, choose_bands
 from stream_sentinel.scoring.store import ModelStore
@@ -23,7 +23,7 @@ def history(rows: int = 3000, seed: int = 1) -> Replayed:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, len(FEATURES)))
     y = (rng.random(rows) < 0.05).astype(np.int8)
-    x[:, F["amount"]] += y * 4.0
+    x[:, COLUMN["amount"]] += y * 4.0
     return Replayed(x, y, np.arange(rows, dtype=np.int64))
 
 
@@ -70,7 +70,7 @@ def test_store_publishes_versions_and_moves_the_pointer(tmp_path: Path) -> None:
 
 def test_contributions_name_the_features_that_moved_the_score() -> None:
     x = history(rows=200).features
-    x[0, F["amount"]] = 8.0
+    x[0, COLUMN["amount"]] = 8.0
     [top] = tiny_model().contributions(x[:1], 3)
     assert top[0][0] == "amount" and top[0][1] > 0
     assert len(top) == 3

@@ -8,7 +8,7 @@ from stream_sentinel.config import load_settings
 from stream_sentinel.detector.scorer import policy_of
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.logic.decisions import DECISIONS, Bands, decide
-from stream_sentinel.logic.features import FEATURES, F
+from stream_sentinel.logic.features import COLUMN, FEATURES
 from stream_sentinel.logic.rules import BEHAVIOUR_RULES, ControlFlags, evaluate
 from stream_sentinel.wire.schemas.catalog import latest_for_topic
 
@@ -17,10 +17,10 @@ SETTINGS = load_settings(environ={})
 
 def features(**values: float) -> np.ndarray:
     row = np.zeros((1, len(FEATURES)))
-    row[0, F["history_count"]] = 10
-    row[0, F["amount_over_mean"]] = 1.0
+    row[0, COLUMN["history_count"]] = 10
+    row[0, COLUMN["amount_over_mean"]] = 1.0
     for name, value in values.items():
-        row[0, F[name]] = value
+        row[0, COLUMN[name]] = value
     return row
 
 
