@@ -79,9 +79,9 @@ def file_sink_factory(path: Path) -> Callable[[Simulator], Sink]:
 
 
 def kafka_reachable(settings: Settings) -> bool:
-    from stream_sentinel.generator.launch import kafka_answers
+    from stream_sentinel.ops.preflight import kafka_answers
 
-    return kafka_answers(settings.kafka.bootstrap, 3.0)
+    return kafka_answers(settings, 3.0)
 
 
 def kafka_sink_factory(settings: Settings) -> Callable[[Simulator], Sink]:

@@ -96,8 +96,12 @@ class StreamLoop(NoopListener):
         low_latency: bool | None = None,
         overlap_writes: bool = False,
         watchdog: Watchdog | None = None,
+        waits: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.broker, self.store, self.handler = broker, store, handler
+        # ``clock`` is the pipeline's time (event time in a backtest); pauses and deadlines of
+        # I/O are real time, ``waits`` (tests inject a manual clock to run them instantly)
+        self.waits = waits
         self.watchdog = watchdog  # kicked once per poll: a loop stuck in a batch ends the process
         self.overlap_writes = overlap_writes
         self.group_id, self.topic = group_id, topic
@@ -119,7 +123,7 @@ class StreamLoop(NoopListener):
             on_diverged=self._rebuild,
         )
         self.reconciler = Reconciler(
-            broker, handler, self.writer, max_batch=max_batch, clock=clock, progress=self._kick
+            broker, handler, self.writer, max_batch=max_batch, waits=waits, progress=self._kick
         )
         self.refusals = Refusals(MAX_REFUSALS)
         self._staging = _staging(handler) if overlap_writes else None
@@ -209,7 +213,7 @@ class StreamLoop(NoopListener):
                 self.refusals.count(records, exc, not exc.retriable)
                 log.warning("the batch was not committed; re-reading it in %.0f s", RETRY_PAUSE_S)
                 self._rewind(records, exc)
-                self.clock.sleep(RETRY_PAUSE_S)
+                self.waits.sleep(RETRY_PAUSE_S)
                 return False
             log.warning("the batch was committed after all; carrying on")
             return True

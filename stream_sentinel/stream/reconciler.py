@@ -43,12 +43,12 @@ class Reconciler:
         writer: StateWriter,
         *,
         max_batch: int,
-        clock: Clock,
+        waits: Clock,
         progress: Callable[[], None],
     ) -> None:
         self.broker, self.handler, self.writer = broker, handler, writer
         self.topic, self.max_batch = writer.topic, max_batch  # the writer's input topic
-        self.clock, self.progress = clock, progress
+        self.waits, self.progress = waits, progress  # real time: a repair's deadline is I/O
         self.skip_state_until: dict[int, int] = {}  # partition -> its watermark, ahead of offsets
 
     def applies(self, records: Sequence[Record]) -> np.ndarray:
@@ -155,9 +155,9 @@ class Reconciler:
             reader.close()
 
     def _apply_range(self, reader: Consumer, tp: TopicPartition, end: int) -> int:
-        deadline = self.clock.monotonic() + REPAIR_TIMEOUT_S
+        deadline = self.waits.monotonic() + REPAIR_TIMEOUT_S
         count = 0
-        while self.clock.monotonic() < deadline:
+        while self.waits.monotonic() < deadline:
             self.progress()
             batch = reader.consume(self.max_batch, REPAIR_POLL_S)
             records = [r for r in batch if (r.offset() or 0) < end]

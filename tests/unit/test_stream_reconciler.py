@@ -43,7 +43,7 @@ def setup(
         handler,
         writer,
         max_batch=max_batch,
-        clock=rig.clock,
+        waits=rig.clock,
         progress=progress or Progress(rig),
     )
     member = rig.backends.broker.consumer(GROUP)

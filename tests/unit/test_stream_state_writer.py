@@ -72,6 +72,7 @@ class Rig:
     """Embedded backends with ``TOPIC`` and ``OUT`` (two partitions each) and a manual clock."""
 
     clock: ManualClock = field(default_factory=ManualClock)
+    waits: ManualClock = field(default_factory=ManualClock)  # the loop's real-time pauses
     backends: Backends = field(init=False)
 
     def __post_init__(self) -> None:
