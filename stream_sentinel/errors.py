@@ -41,6 +41,12 @@ class ProducerFenced(TransportError):
     """Another producer with the same transactional id took over; this one must stop."""
 
 
+class ProducerFatal(TransportError):
+    """This producer instance is beyond use (librdkafka's fatal error, e.g. INVALID_TXN_STATE
+    after a broker restart) but nobody took over its transactional id: a new producer settles
+    its open transaction, and the batch is read again."""
+
+
 class TransactionAborted(TransportError):
     """The current transaction could not commit and was (or must be) aborted; retry the batch."""
 

@@ -13,7 +13,12 @@ import confluent_kafka
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
-from stream_sentinel.errors import ProducerFenced, TransactionAborted, TransportError
+from stream_sentinel.errors import (
+    ProducerFatal,
+    ProducerFenced,
+    TransactionAborted,
+    TransportError,
+)
 from stream_sentinel.transport.base import DeliveryCallback, GroupMetadata, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -48,8 +53,8 @@ def _txn_call(operation: str, call: Callable[[], T], attempts: int = 5) -> T:
             error: KafkaError = exc.args[0]
             if error.code() == KafkaError._FENCED or error.code() == KafkaError.PRODUCER_FENCED:
                 raise ProducerFenced(f"{operation}: producer fenced ({error.str()})") from exc
-            if error.fatal():
-                raise ProducerFenced(f"{operation}: fatal producer error ({error.str()})") from exc
+            if error.fatal():  # not fenced: a new instance of this producer can go on
+                raise ProducerFatal(f"{operation}: fatal producer error ({error.str()})") from exc
             if error.txn_requires_abort():
                 raise TransactionAborted(f"{operation}: {error.str()}; abort and retry") from exc
             if error.retriable() and attempt < attempts:

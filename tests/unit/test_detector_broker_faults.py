@@ -80,3 +80,24 @@ def test_at_least_once_never_commits_past_an_undelivered_output() -> None:
     assert pipeline.profile_count("u1") == 4  # and its state applied once
     # the outputs that were delivered are delivered again (at-least-once), the others once
     assert scored(pipeline) == Counter({"tx-0": 1, "tx-1": 1, "tx-2": 2, "tx-3": 2})
+
+
+def test_a_producer_that_turned_fatal_after_a_broker_restart_is_replaced_not_fatal_to_us() -> None:
+    # librdkafka: commit needs an abort, then the abort meets INVALID_TXN_STATE (fatal, but no
+    # other instance took over): a new producer settles the transaction; the batch is re-read
+    from stream_sentinel.errors import ProducerFatal, TransactionAborted
+
+    pipeline = Pipeline()
+    faults = faulty(pipeline)
+    for n in range(5):
+        pipeline.send(tx(n, minutes=n))
+    worker = pipeline.worker()
+    faults.fail_next("commit_transaction", TransactionAborted("coordinator moved; abort"))
+    faults.fail_next(
+        "abort_transaction",
+        ProducerFatal("abort_transaction: fatal producer error (INVALID_TXN_STATE)"),
+    )
+    pipeline.drain(worker, 5)
+    assert (faults.pending, worker.loop.stats.aborted) == (0, 1)
+    assert pipeline.profile_count("u1") == 5
+    assert scored(pipeline) == Counter({f"tx-{n}": 1 for n in range(5)})
