@@ -217,7 +217,10 @@ class KafkaProducer:
     def close(self) -> None:
         if self._broken:
             return  # a call is stuck inside it: leave it to be fenced and collected
-        self._producer.flush(5.0)
+        try:
+            self._producer.flush(5.0)
+        except KafkaException as exc:  # a producer in a fatal state cannot flush: it is dropped
+            log.warning("closing a producer that cannot flush (%s)", exc.args[0].str())
 
 
 def _adapt_delivery(
