@@ -60,6 +60,13 @@ def at_least_once(rig: Rig) -> AtLeastOncePublisher:
     return publisher
 
 
+def refuse_large_outputs(rig: Rig) -> None:
+    """The output topic takes records up to 100 bytes (the broker refuses more at delivery)."""
+    admin = rig.backends.broker.admin()
+    admin.delete_topics([OUT])
+    admin.create_topics([TopicSpec(OUT, 2, {"max.message.bytes": "100"})])
+
+
 def test_the_guarantee_picks_the_strategy_once(rig: Rig) -> None:
     broker = rig.backends.broker
     assert type(publisher_for("exactly-once", broker, "t-0", None)) is ExactlyOncePublisher
@@ -75,9 +82,7 @@ def test_exactly_once_makes_the_outputs_and_the_offsets_visible_together(rig: Ri
 
 
 def test_an_aborted_transaction_shows_neither_outputs_nor_offsets(rig: Rig) -> None:
-    admin = rig.backends.broker.admin()
-    admin.delete_topics([OUT])
-    admin.create_topics([TopicSpec(OUT, 2, {"max.message.bytes": "100"})])
+    refuse_large_outputs(rig)
     publisher, consumer = exactly_once(rig), member(rig)
     too_large = [*OUTPUTS, (OUT, b"u3", b"x" * 200)]
     with pytest.raises(TransactionAborted, match="1 record"):
@@ -159,9 +164,7 @@ def test_at_least_once_delivers_the_outputs_then_commits_the_offsets(rig: Rig) -
 
 
 def test_at_least_once_never_commits_past_an_undelivered_output(rig: Rig) -> None:
-    admin = rig.backends.broker.admin()
-    admin.delete_topics([OUT])
-    admin.create_topics([TopicSpec(OUT, 2, {"max.message.bytes": "100"})])
+    refuse_large_outputs(rig)
     publisher, consumer = at_least_once(rig), member(rig)
     with pytest.raises(TransactionAborted, match=r"^1 output\(s\) failed delivery$"):
         publisher.publish([*OUTPUTS, (OUT, b"u3", b"x" * 200)], {P0: 3}, consumer)
