@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import confluent_kafka
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.errors import (
     ProducerFatal,
     ProducerFenced,
@@ -20,6 +21,7 @@ from stream_sentinel.errors import (
     TransportError,
 )
 from stream_sentinel.transport.base import DeliveryCallback, GroupMetadata, TopicPartition
+from stream_sentinel.transport.retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,34 +41,56 @@ def _kafka_tps(offsets: Mapping[TopicPartition, int]) -> list[KafkaTopicPartitio
     return [KafkaTopicPartition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
 
 
-def _txn_call(operation: str, call: Callable[[], T], attempts: int = 5) -> T:
+#: Waits between tries of a transactional call that failed for a passing reason.
+TXN_BACKOFF = Backoff(first_s=0.2, max_s=1.0, attempts=5)
+
+
+class _PassingFailure(Exception):
+    """A retriable error of one transactional call: the backoff policy decides what follows."""
+
+
+def _txn_call(
+    operation: str, call: Callable[[], T], attempts: int = 5, clock: Clock = SYSTEM_CLOCK
+) -> T:
     """Run a transactional API call, mapping librdkafka's error classes onto ours.
 
     Retriable errors are retried in place ``attempts`` times; with ``attempts=1`` a retriable
     error becomes TransactionAborted instead, so the caller aborts and re-reads the batch —
     the right move while the consumer group may be rebalancing (waiting here would keep the
     consumer from polling, and so from ever rejoining)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            if error.code() == KafkaError._FENCED or error.code() == KafkaError.PRODUCER_FENCED:
-                raise ProducerFenced(f"{operation}: producer fenced ({error.str()})") from exc
-            if error.fatal():  # not fenced: a new instance of this producer can go on
-                raise ProducerFatal(f"{operation}: fatal producer error ({error.str()})") from exc
-            if error.txn_requires_abort():
-                raise TransactionAborted(f"{operation}: {error.str()}; abort and retry") from exc
-            if error.retriable() and attempt < attempts:
-                log.warning(
-                    "%s failed (%s), retrying (%d/%d)", operation, error.str(), attempt, attempts
-                )
-                time.sleep(min(0.2 * attempt, 1.0))
-                continue
-            if error.retriable() and attempts == 1:
-                raise TransactionAborted(f"{operation}: {error.str()}; abort and retry") from exc
-            raise TransportError(f"{operation}: {error.str()}") from exc
-    raise AssertionError("unreachable")
+
+    def warn(failure: Exception, attempt: int, wait: float) -> None:
+        log.warning("%s failed (%s), retrying (%d/%d)", operation, failure, attempt, attempts)
+
+    try:
+        return retrying(
+            lambda: _txn_attempt(operation, call),
+            replace(TXN_BACKOFF, attempts=attempts),
+            retriable=(_PassingFailure,),
+            clock=clock,
+            on_retry=warn,
+        )
+    except _PassingFailure as exc:
+        if attempts == 1:
+            raise TransactionAborted(f"{operation}: {exc}; abort and retry") from exc.__cause__
+        raise TransportError(f"{operation}: {exc}") from exc.__cause__
+
+
+def _txn_attempt(operation: str, call: Callable[[], T]) -> T:
+    """One try of ``call``: its result, or its failure as one of our error types."""
+    try:
+        return call()
+    except KafkaException as exc:
+        error: KafkaError = exc.args[0]
+        if error.code() == KafkaError._FENCED or error.code() == KafkaError.PRODUCER_FENCED:
+            raise ProducerFenced(f"{operation}: producer fenced ({error.str()})") from exc
+        if error.fatal():  # not fenced: a new instance of this producer can go on
+            raise ProducerFatal(f"{operation}: fatal producer error ({error.str()})") from exc
+        if error.txn_requires_abort():
+            raise TransactionAborted(f"{operation}: {error.str()}; abort and retry") from exc
+        if error.retriable():
+            raise _PassingFailure(error.str()) from exc
+        raise TransportError(f"{operation}: {error.str()}") from exc
 
 
 class _Watchdog:
