@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from stream_sentinel.config import load_settings
-from stream_sentinel.transport.memory_faults import Faults, FaultyBroker
+from stream_sentinel.transport.memory_faults import Faults
 from tests.unit.test_detector_embedded import Pipeline, tx
 
 pytestmark = pytest.mark.unit
@@ -19,9 +19,7 @@ pytestmark = pytest.mark.unit
 
 def faulty(pipeline: Pipeline) -> Faults:
     """Give the pipeline's detectors a broker that fails on cue (same log, same groups)."""
-    broker = FaultyBroker(pipeline.backends.broker)
-    pipeline.backends.broker = broker
-    return broker.faults
+    return pipeline.broker_faults()
 
 
 def scored(pipeline: Pipeline) -> Counter[str]:

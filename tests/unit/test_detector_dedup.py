@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from typing import Any
 
@@ -105,17 +104,10 @@ def test_the_window_is_a_range_of_offsets_and_redis_keeps_the_chunks_inside_it()
 
 def _crash_the_next_state_write(pipeline: Pipeline, worker: DetectorWorker) -> None:
     """The next batch's Kafka transaction commits; the worker dies before its Redis write."""
-    store = pipeline.backends.state
-    real = store.apply_guarded_many
-
-    def killed(items: Any) -> Any:
-        raise SystemExit("killed after the Kafka commit")
-
-    store.apply_guarded_many = killed  # type: ignore[method-assign]
+    pipeline.write_faults.fail_next_write(SystemExit("killed after the Kafka commit"))
     with pytest.raises(SystemExit):
         worker.poll()
         worker.loop.settle()
-    store.apply_guarded_many = real  # type: ignore[method-assign]
     assert worker.loop.consumer is not None
     worker.loop.consumer.close()
 
@@ -195,31 +187,17 @@ def test_a_write_replayed_after_a_lost_reply_does_not_hide_the_next_batchs_ids()
     pipeline = Pipeline()
     faults = faulty(pipeline)
     worker = pipeline.worker()
-    store = pipeline.backends.state
-    real = store.apply_guarded_many
-    calls = {"n": 0}
-    c_handled = threading.Event()
-
-    def write(items: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:  # batch A: applied, its reply lost, retried: REPLAYED
-            real(items)
-            return real(items)
-        if calls["n"] == 2:  # batch B: in flight until batch C has been handled
-            assert c_handled.wait(60), "batch C never reached its commit"  # a hang guard
-        return real(items)
-
-    store.apply_guarded_many = write  # type: ignore[method-assign]
+    pipeline.write_faults.repeat_next_write()  # batch A: applied, its reply lost: REPLAYED
+    hold = pipeline.write_faults.hold_next_write()  # batch B: in flight until C is handled
     pipeline.send(tx(1, minutes=1))
     worker.poll()  # A
     pipeline.send(tx(2, minutes=2))
     worker.poll()  # B (A settles: REPLAYED)
     # C is handled (reads its state) before it commits: its commit releases B's write
-    faults.before("commit_transaction", c_handled.set)
+    faults.before("commit_transaction", hold.release)
     pipeline.send(tx(2, minutes=3))
     worker.poll()  # C: tx-2 again, while B's write is in flight
-    assert faults.pending == 0
-    c_handled.set()
+    assert (faults.pending, pipeline.write_faults.pending) == (0, 0)
     worker.loop.settle()
     assert decided(pipeline) == Counter({"tx-1": 1, "tx-2": 1})
     assert [d["error_type"] for d in pipeline.read("dead-letter")] == ["duplicate"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections import Counter
 from typing import Any
@@ -20,7 +19,9 @@ from stream_sentinel.logic.profile import decode_profiles
 from stream_sentinel.registry_server.local_client import LocalRegistryClient
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
+from stream_sentinel.state.memory_faults import FaultyStateStore
 from stream_sentinel.transport.base import TopicPartition
+from stream_sentinel.transport.memory_faults import Faults, FaultyBroker
 from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire.serde import Serde, frame
 
@@ -33,10 +34,19 @@ class Pipeline:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings("test", environ={})
         self.backends: Backends = embedded_backends()
+        store = FaultyStateStore(self.backends.state)
+        self.backends.state = store
+        self.write_faults = store.faults  # what the store's next guarded writes get wrong
         self.topics = Topics()
         self.backends.broker.admin().create_topics(self.topics.specs())
         self.serde = Serde(LocalRegistryClient.in_memory())
         self._producer = self.backends.broker.producer()
+
+    def broker_faults(self) -> Faults:
+        """Give the pipeline's detectors a broker that fails on cue (same log, same groups)."""
+        broker = FaultyBroker(self.backends.broker)
+        self.backends.broker = broker
+        return broker.faults
 
     def send(self, record: dict[str, Any] | bytes, key: str = "u1") -> None:
         value = record if isinstance(record, bytes) else self.serde.encoder("transactions")(record)
@@ -190,17 +200,10 @@ def test_a_crash_between_kafka_commit_and_redis_write_is_repaired(pipeline: Pipe
     for n in range(10):
         pipeline.send(tx(n, minutes=n))
     worker = pipeline.worker()
-    store = pipeline.backends.state
-    real = store.apply_guarded_many
-
-    def crash(items: Any) -> list[bool]:
-        raise SystemExit("killed after the Kafka commit")
-
-    store.apply_guarded_many = crash  # type: ignore[method-assign]
+    pipeline.write_faults.fail_next_write(SystemExit("killed after the Kafka commit"))
     with pytest.raises(SystemExit):
         worker.poll()
         worker.loop.settle()  # an overlapped write's failure surfaces when it is settled
-    store.apply_guarded_many = real  # type: ignore[method-assign]
     worker.loop.consumer.close()  # the dead process leaves the group
     assert pipeline.profile_count("u1") == 0  # Redis never saw the batch
     for n in range(10, 15):
@@ -213,41 +216,23 @@ def test_a_crash_between_kafka_commit_and_redis_write_is_repaired(pipeline: Pipe
     assert sorted(ids) == sorted(f"tx-{n}" for n in range(15))  # no decision emitted twice
 
 
-def test_the_next_batch_reads_a_user_whose_write_is_still_in_flight_from_the_cache(
-    pipeline: Pipeline,
-) -> None:
+def test_the_next_batch_reads_a_user_whose_write_is_still_in_flight_from_the_cache() -> None:
+    pipeline = Pipeline()
+    faults = pipeline.broker_faults()
     worker = pipeline.worker()
-    store = pipeline.backends.state
-    real_write, real_handle = store.apply_guarded_many, worker.handler.handle
-    first_write_done, second_handled = threading.Event(), threading.Event()
-    seen: dict[str, bool] = {}
-
-    def held_first_write(items: Any) -> Any:
-        if not first_write_done.is_set():
-            second_handled.wait(10)  # held until the next batch has been handled
-        outcomes = real_write(items)
-        first_write_done.set()
-        return outcomes
-
-    def handle(records: Any, applies: Any, emit: bool) -> Any:
-        step = real_handle(records, applies, emit)
-        if worker.loop.stats.batches == 1:
-            seen["first write done while the second batch was handled"] = first_write_done.is_set()
-            second_handled.set()
-        return step
-
-    store.apply_guarded_many = held_first_write  # type: ignore[method-assign]
-    worker.handler.handle = handle  # type: ignore[method-assign]
+    hold = pipeline.write_faults.hold_next_write()  # batch 1's write, until batch 2 commits
     for n in range(3):
         pipeline.send(tx(n, minutes=n))
     worker.poll()  # batch 1: handled, published, its state write held on the writer thread
+    assert hold.reached.wait(10)
     assert worker.loop.stats.records == 3
+    assert pipeline.profile_count("u1") == 0  # not in Redis yet
+    faults.before("commit_transaction", hold.release)  # batch 2 was handled before it commits
     for n in range(3, 6):
         pipeline.send(tx(n, minutes=n))
     worker.poll()  # batch 2, handled while batch 1's write is held
     worker.loop.settle()
-    assert worker.loop.stats.records == 6
-    assert seen == {"first write done while the second batch was handled": False}
+    assert (worker.loop.stats.records, faults.pending, pipeline.write_faults.pending) == (6, 0, 0)
     assert pipeline.profile_count("u1") == 6  # batch 2 counted on batch 1 (cache), not on Redis
     scores = pipeline.read("fraud-scores")
     assert sorted(s["transaction_id"] for s in scores) == sorted(f"tx-{n}" for n in range(6))

@@ -3,8 +3,6 @@ rebuilt after Redis lost writes, and a repair stops when another worker writes t
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from stream_sentinel.stream import reconciler as reconciling
@@ -159,13 +157,8 @@ def test_a_batch_of_a_partition_another_worker_repairs_is_not_applied_again(rig:
 def test_a_second_writer_during_a_repair_stops_it_without_applying_twice(rig: Rig) -> None:
     rig.send(0, b"a", b"b", b"c", b"d")
     reconciler, handler, member = setup(rig, max_batch=2)
-    real = handler.handle
-
-    def zombie_writes_first(records: Any, applies: Any, emit: bool) -> Any:
-        rig.set_watermark(0, 1)  # a zombie owner moves the watermark under the repair
-        return real(records, applies, emit)
-
-    handler.handle = zombie_writes_first  # type: ignore[method-assign]
+    # a zombie owner moves the watermark under the repair, just before its first write
+    rig.faults.before_next_write(lambda: rig.set_watermark(0, 1))
     commit(rig, {P0: 4})
     assert reconciler.reconcile(member, [P0]) == 0
     assert rig.tally() == {}  # the zombie's state is left as it wrote it

@@ -7,7 +7,6 @@ files: one input topic, a counter per partition as the state, one output per inp
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from stream_sentinel.clients.backends import Backends, embedded_backends
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, Guard
+from stream_sentinel.state.memory_faults import FaultyStateStore, WriteFaults
 from stream_sentinel.stream.handler import Step
 from stream_sentinel.stream.state_writer import RepairConflict, StateWriter
 from stream_sentinel.transport.base import Record, TopicPartition, TopicSpec
@@ -74,9 +74,12 @@ class Rig:
     clock: ManualClock = field(default_factory=ManualClock)
     waits: ManualClock = field(default_factory=ManualClock)  # the loop's real-time pauses
     backends: Backends = field(init=False)
+    faults: WriteFaults = field(init=False)  # what the store's next guarded writes get wrong
 
     def __post_init__(self) -> None:
         self.backends = embedded_backends(self.clock)
+        store = FaultyStateStore(self.backends.state)
+        self.backends.state, self.faults = store, store.faults
         self.backends.broker.admin().create_topics([TopicSpec(TOPIC, 2), TopicSpec(OUT, 2)])
 
     def send(self, partition: int, *values: bytes) -> None:
@@ -214,21 +217,15 @@ def test_a_divergence_while_repairing_is_another_writer_not_a_lost_write(rig: Ri
 def test_an_overlapped_write_runs_on_the_writer_thread_until_it_is_settled(rig: Rig) -> None:
     handler = Tally()
     writer, _ = writer_for(rig, handler, overlap=True)
-    store, release = rig.backends.state, threading.Event()
-    real = store.apply_guarded_many
-
-    def held(items: Any) -> Any:
-        release.wait(10)
-        return real(items)
-
-    store.apply_guarded_many = held  # type: ignore[method-assign]
+    hold = rig.faults.hold_next_write()
     step = writes(0)
     step.payload = "batch 1"
     writer.submit(step, {0: 3})
+    assert hold.reached.wait(10)
     assert writer.in_flight
     assert rig.watermarks() == {}  # held on the writer thread: submit() did not wait
     assert handler.committed_steps == []
-    release.set()
+    hold.release()
     assert writer.settle() == set()
     assert handler.committed_steps == [("batch 1", {0: True})]
     assert writer.settle() == set()  # settled once: nothing more to report
@@ -240,11 +237,7 @@ def test_an_overlapped_write_runs_on_the_writer_thread_until_it_is_settled(rig: 
 def test_a_failed_overlapped_write_is_reported_once_when_settled(rig: Rig) -> None:
     handler = Tally()
     writer, _ = writer_for(rig, handler, overlap=True)
-
-    def failing(items: Any) -> Any:
-        raise ConnectionError("redis went away")
-
-    rig.backends.state.apply_guarded_many = failing  # type: ignore[method-assign]
+    rig.faults.fail_next_write(ConnectionError("redis went away"))
     writer.submit(writes(0), {0: 3})
     with pytest.raises(ConnectionError, match="redis went away"):
         writer.settle()
