@@ -85,7 +85,7 @@ class BrokerSink:
     def _transaction_values(self, batch: TransactionBatch) -> list[bytes]:
         if self._tx_codec is None:  # a JSON topic: the serde, record by record
             return [
-                self._tx_encoder(avro_records.transaction_to_dict(tx))
+                self._tx_encoder(avro_records.to_dict(tx))
                 for tx in records.transactions(batch, self._population, self._prefix)
             ]
         values = self._tx_codec.records(batch, len(batch))
@@ -96,7 +96,7 @@ class BrokerSink:
     def _feedback_values(self, labels: FeedbackBatch) -> list[bytes]:
         if self._fb_codec is None:
             return [
-                self._fb_encoder(avro_records.feedback_to_dict(f))
+                self._fb_encoder(avro_records.to_dict(f))
                 for f in records.feedback(labels, self._population, self._prefix)
             ]
         return self._fb_codec.records(labels, len(labels))
@@ -104,7 +104,7 @@ class BrokerSink:
     def _check_first(self, batch: TransactionBatch, value: bytes) -> None:
         """The bulk codec must agree with the validating serde, or nothing is sent."""
         [first] = records.transactions(batch.take(slice(0, 1)), self._population, self._prefix)
-        if self._tx_encoder(avro_records.transaction_to_dict(first)) != value:
+        if self._tx_encoder(avro_records.to_dict(first)) != value:
             raise SerializationError(
                 "the generator's Avro encoding differs from the serde's for "
                 f"{first.transaction_id}; nothing was sent (schema changed?)"
