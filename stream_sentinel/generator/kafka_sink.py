@@ -2,8 +2,9 @@
 
 Works with any :class:`~stream_sentinel.transport.base.Broker` (Kafka, or the embedded one).
 Values are Avro in Confluent's wire format under the schemas the serde registers; the columns
-are encoded in bulk by :class:`~.avrocodec.AvroColumnCodec`, and the first record of the run is
-checked against the serde's own encoder, byte for byte, before anything is sent. Topics the
+are encoded in bulk by :class:`~stream_sentinel.wire.columnar.AvroColumnCodec`, and the first
+record of the run is checked against the serde's own encoder, byte for byte, before anything is
+sent. Topics the
 settings mark as JSON go through the serde record by record. Every delivery report is counted;
 records still undelivered when the sink closes count as errors.
 """
@@ -16,18 +17,19 @@ import numpy as np
 
 from stream_sentinel.errors import SerializationError
 from stream_sentinel.generator import domain_objects as records
-from stream_sentinel.generator.avrocodec import AvroColumnCodec, BatchT, Column
 from stream_sentinel.generator.avrolayout import feedback_columns, transaction_columns
 from stream_sentinel.generator.batch import FeedbackBatch, TransactionBatch
 from stream_sentinel.generator.population import ID_FORMATS, Population
 from stream_sentinel.generator.sinks import DeliveryStats
-from stream_sentinel.generator.textcodec import digits
 from stream_sentinel.transport import topics as layout
 from stream_sentinel.transport.base import Broker, TopicPartition
 from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire import records as avro_records
+from stream_sentinel.wire.columnar import AvroColumnCodec, BatchT, Column
 from stream_sentinel.wire.failures import RecordEncoder
+from stream_sentinel.wire.schemas import compile_plan
 from stream_sentinel.wire.serde import AvroEncoder, Serde
+from stream_sentinel.wire.textcodec import digits
 
 FLUSH_TIMEOUT_S = 30.0
 
@@ -48,7 +50,7 @@ def _column_codec(
     """The bulk codec for an Avro topic (None for a JSON topic)."""
     if not isinstance(encoder, AvroEncoder):
         return None
-    return AvroColumnCodec(serde.schema(topic).json, columns, encoder.schema_id)
+    return AvroColumnCodec(compile_plan(serde.schema(topic).text), columns, encoder.schema_id)
 
 
 class BrokerSink:
