@@ -59,12 +59,6 @@ def optional_string(text: str | None) -> bytes:
     return _NULL if text is None else b"\x02" + string(text)
 
 
-def string_array(items: Sequence[str]) -> bytes:
-    if not items:
-        return _NULL
-    return varint(len(items)) + b"".join(string(item) for item in items) + _NULL
-
-
 def raw_bytes(data: bytes) -> bytes:
     return varint(len(data)) + data
 

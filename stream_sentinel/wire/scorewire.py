@@ -21,13 +21,12 @@ from stream_sentinel.wire.binary import (
     encoder_for,
     optional_string,
     string,
-    string_array,
     varint,
 )
 from stream_sentinel.wire.framing import frame
 from stream_sentinel.wire.schemas.plan import RecordPlan, bundled_plan
 
-__all__ = ["ARGUMENTS", "FraudScoreWriter", "optional_string", "string", "string_array", "varint"]
+__all__ = ["ARGUMENTS", "FraudScoreWriter", "optional_string", "string", "varint"]
 
 #: The FraudScore fields :meth:`FraudScoreWriter.write` takes, by its parameter names.
 ARGUMENTS = {
