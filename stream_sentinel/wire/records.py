@@ -96,7 +96,7 @@ class RecordMapping:
                 if fallback is dataclasses.MISSING:
                     continue  # the dataclass default applies
                 value = fallback()
-            values[name] = convert(value)
+            values[name] = value if convert is _same else convert(value)
         return self.cls(**values)
 
     @staticmethod
