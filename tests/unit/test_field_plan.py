@@ -68,13 +68,9 @@ def test_the_plan_knows_types_branch_order_and_logical_types() -> None:
     assert plan.field("event_time").value_type.logical == "timestamp-millis"
     merchant = plan.field("merchant_id")
     assert (merchant.type.null_branch, merchant.value_type.kind) == (0, "string")
-    late_null = compile_plan(
-        with_field("FraudScore", {"name": "x", "type": ["long", "null"]}, "score")
-    )
-    assert (late_null.field("x").type.null_branch, late_null.field("x").value_type.kind) == (
-        1,
-        "long",
-    )
+    late_null = {"name": "x", "type": ["long", "null"]}
+    x = compile_plan(with_field("FraudScore", late_null, "score")).field("x")
+    assert (x.type.null_branch, x.value_type.kind, x.nullable) == (1, "long", True)
 
 
 def test_a_schema_text_is_compiled_once() -> None:
