@@ -1,9 +1,10 @@
 """Which column of a history file feeds which Transaction field (``--map field=COLUMN,...``).
 
 Required: ``user_id``, ``amount``, ``timestamp``; ``transaction_id`` is generated from the line
-number when absent; every other Transaction field is optional. A field that is not mapped is
-taken from a column of the same name when there is one, so the generator's own files need no
-mapping at all. The label column never feeds a field: ground truth must not become a feature.
+number when absent; every other Transaction field is optional (which ones, and of what kind,
+comes from the schema's field plan). A field that is not mapped is taken from a column of the
+same name when there is one, so the generator's own files need no mapping at all. The label
+column never feeds a field: ground truth must not become a feature.
 
 >>> ColumnMap.parse(["user_id=cc_num,amount=amt", "timestamp=trans_date_trans_time"]).fields
 {'user_id': 'cc_num', 'amount': 'amt', 'timestamp': 'trans_date_trans_time'}
@@ -14,25 +15,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from stream_sentinel.domain import CardType, Channel
 from stream_sentinel.errors import UsageError
+from stream_sentinel.wire.schemas import bundled_plan
 
+_PLAN = bundled_plan("Transaction")
 REQUIRED = ("user_id", "amount", "timestamp")
-#: Optional string fields (ids stay strings: 19-digit card numbers must survive).
-TEXT_FIELDS = (
-    "currency",
-    "merchant_id",
-    "merchant_category",
-    "device_id",
-    "ip_address",
-    "country",
-    "merchant_country",
-)
-NUMBER_FIELDS = ("latitude", "longitude", "merchant_latitude", "merchant_longitude")
+#: Optional string fields (ids stay strings: 19-digit card numbers must survive), in schema order.
+TEXT_FIELDS = tuple(f.name for f in _PLAN.fields if f.nullable and f.value_type.kind == "string")
+NUMBER_FIELDS = tuple(f.name for f in _PLAN.fields if f.nullable and f.value_type.kind == "double")
 #: Enum fields: their symbols, and what an unknown value becomes (as an Avro reader would do).
 SYMBOLS: dict[str, tuple[tuple[str, ...], str]] = {
-    "channel": (tuple(c.value for c in Channel), Channel.OTHER.value),
-    "card_type": (tuple(c.value for c in CardType), CardType.UNKNOWN.value),
+    f.name: (f.value_type.symbols, str(f.default))
+    for f in _PLAN.fields
+    if f.value_type.kind == "enum"
 }
 FIELDS = ("transaction_id", *REQUIRED, *TEXT_FIELDS, *NUMBER_FIELDS, *SYMBOLS)
 

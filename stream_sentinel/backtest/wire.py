@@ -1,14 +1,14 @@
 """A history's rows as the records a live producer would send: Transaction v2 and Feedback.
 
-Transactions go through the generator's column codec (Avro in Confluent's wire format, built
-for a whole slice at once); the first record is checked byte for byte against the validating
-serde, so the fast path can never drift from the schema. For a topic configured as JSON the
-serde encodes record by record. Feedback records are few (one per fraud) and use the serde.
+Transactions go through the column codec (:mod:`stream_sentinel.wire.columnar`: Avro in
+Confluent's wire format, built for a whole slice at once); the first record is checked byte for
+byte against the validating serde, so the fast path can never drift from the schema. For a
+topic configured as JSON the serde encodes record by record. Feedback records are few (one per
+fraud) and use the serde.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,18 +20,11 @@ from stream_sentinel.backtest.history import History
 from stream_sentinel.backtest.mapping import NUMBER_FIELDS, SYMBOLS, TEXT_FIELDS
 from stream_sentinel.domain import FeedbackSource, Label
 from stream_sentinel.errors import SerializationError
-from stream_sentinel.generator.avrocodec import (
-    AvroColumnCodec,
-    Column,
-    Double,
-    EmptyMap,
-    Long,
-    Symbol,
-    Text,
-)
-from stream_sentinel.generator.textcodec import Bytes2D, Piece
 from stream_sentinel.transport.topics import FRAUD_FEEDBACK, TRANSACTIONS
+from stream_sentinel.wire.columnar import AvroColumnCodec, Column, Double, Long, Symbol, Text
+from stream_sentinel.wire.schemas import compile_plan
 from stream_sentinel.wire.serde import AvroEncoder, Serde
+from stream_sentinel.wire.textcodec import Bytes2D, Piece
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +83,6 @@ def transaction_columns() -> dict[str, Column[History]]:
         "user_id": Text(lambda h: [_utf8(h.user_id)]),
         "amount": Double(lambda h: h.amount),
         "timestamp": Long(lambda h: h.timestamp),
-        "metadata": EmptyMap(),
     }
     columns |= {name: _text(name) for name in TEXT_FIELDS}
     columns |= {name: _number(name) for name in NUMBER_FIELDS}
@@ -125,8 +117,8 @@ class TransactionWire:
         self._encoder = serde.encoder(TRANSACTIONS)
         self._codec: AvroColumnCodec[History] | None = None
         if isinstance(self._encoder, AvroEncoder):
-            schema = json.loads(serde.schema(TRANSACTIONS).text)
-            self._codec = AvroColumnCodec(schema, transaction_columns(), self._encoder.schema_id)
+            plan = compile_plan(serde.schema(TRANSACTIONS).text)
+            self._codec = AvroColumnCodec(plan, transaction_columns(), self._encoder.schema_id)
         self._checked = False
 
     def values(self, window: History) -> list[bytes]:

@@ -107,7 +107,7 @@ def train_model(settings: Settings, directory: Path) -> str:
     kind of model) and published as the current model of ``directory``; returns its version."""
     simulator = Simulator(SimulationConfig(users=MODEL_USERS, fraud_rate=FRAUD_RATE), MODEL_SEED)
     batch = simulator.next_batch(MODEL_HISTORY)
-    history = [avro_records.transaction_to_dict(tx) for tx in simulator.transactions(batch)]
+    history = [avro_records.to_dict(tx) for tx in simulator.transactions(batch)]
     labels = batch.is_fraud.astype(int).tolist()
     artifact, _ = train_from_records(history, labels, DAY_MS, settings, holdout=0.2)
     ModelStore(directory).publish(artifact)

@@ -152,7 +152,7 @@ def generate_history(progress: TrainingProgress) -> tuple[list[dict[str, Any]], 
     labels: list[int] = []
     while not simulator.finished:
         batch = simulator.next_batch(HISTORY_BATCH)
-        history += [avro.transaction_to_dict(tx) for tx in simulator.transactions(batch)]
+        history += [avro.to_dict(tx) for tx in simulator.transactions(batch)]
         labels += batch.is_fraud.astype(int).tolist()
         progress.advance(int(100 * (simulator.now_ms - config.start_ms) / span))
     return history, labels

@@ -14,7 +14,7 @@ from stream_sentinel.stream.deadletters import LetterBudget, build_letter
 from stream_sentinel.stream.handler import Output
 from stream_sentinel.transport.base import Record
 from stream_sentinel.transport.topics import DEAD_LETTER, FRAUD_ALERTS, FRAUD_SCORES, Topics
-from stream_sentinel.wire.scorewire import FraudScoreWriter, optional_string, varint
+from stream_sentinel.wire.scorewire import FraudScoreWriter
 from stream_sentinel.wire.serde import Serde
 
 COMPONENT = "detector"
@@ -39,7 +39,10 @@ class OutputWriter:
         followed by its FraudAlert when the decision raised one."""
         topics, outcome, contributions = self.topics, scored.outcome, scored.contributions
         writer = self._score_writer()
-        decided_wire, model_wire = varint(decided), optional_string(scored.model_version)
+        decided_wire = model_wire = b""
+        if writer is not None:  # the batch's constant fields, encoded once
+            decided_wire = writer.encoded("decided_time", decided)
+            model_wire = writer.encoded("model_version", scored.model_version)
         scores, levels = outcome.scores.tolist(), outcome.levels.tolist()
         decisions, alerts = outcome.decisions.tolist(), outcome.alerts.tolist()
         amounts, stamps = intake.amount.tolist(), intake.timestamp.tolist()

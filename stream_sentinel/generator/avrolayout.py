@@ -1,4 +1,5 @@
-"""Which batch column feeds which Avro field, for Transaction (v2) and Feedback records."""
+"""Which batch column feeds which Avro field, for Transaction and Feedback records (the bytes:
+:mod:`stream_sentinel.wire.columnar`; ``metadata`` is left to its schema default, ``{}``)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import numpy as np
 
 from stream_sentinel.domain import Label
 from stream_sentinel.generator import catalog
-from stream_sentinel.generator.avrocodec import Column, Double, EmptyMap, Long, Symbol, Text
 from stream_sentinel.generator.batch import FeedbackBatch, TransactionBatch
 from stream_sentinel.generator.labels import SOURCES
-from stream_sentinel.generator.textcodec import digits, identifier, text_renderers, vocabulary
+from stream_sentinel.generator.textlayout import identifier, text_renderers
+from stream_sentinel.wire.columnar import Column, Double, Long, Symbol, Text
+from stream_sentinel.wire.textcodec import digits, vocabulary
 
 
 def transaction_columns(id_prefix: str) -> dict[str, Column[TransactionBatch]]:
@@ -37,7 +39,6 @@ def transaction_columns(id_prefix: str) -> dict[str, Column[TransactionBatch]]:
         "longitude": Double(lambda b: b.longitude),
         "merchant_latitude": Double(lambda b: b.merchant_latitude),
         "merchant_longitude": Double(lambda b: b.merchant_longitude),
-        "metadata": EmptyMap(),
     }
     return columns
 

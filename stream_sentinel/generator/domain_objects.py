@@ -1,7 +1,7 @@
 """Columnar batches as domain objects (:class:`Transaction`, :class:`Feedback`).
 
 Convenient for tests, the embedded demo and small volumes; the file and Kafka sinks encode the
-columns directly instead (see :mod:`.textcodec` and :mod:`.avrocodec`).
+columns directly instead (see :mod:`.textlayout` and :mod:`.avrolayout`).
 """
 
 from __future__ import annotations

@@ -11,24 +11,26 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from stream_sentinel.errors import UsageError
 from stream_sentinel.generator.batch import FeedbackBatch, TransactionBatch
 from stream_sentinel.generator.sinks import DeliveryStats
-from stream_sentinel.generator.textcodec import CsvCodec, JsonLinesCodec
+from stream_sentinel.generator.textlayout import csv_codec, jsonl_codec
+from stream_sentinel.wire.textcodec import CsvCodec, JsonLinesCodec
 
 GZIP_LEVEL = 1  # fast: a dataset is written once and read by machines
-Codec = CsvCodec | JsonLinesCodec
-FORMATS: dict[str, type[Codec]] = {
-    ".csv": CsvCodec,
-    ".jsonl": JsonLinesCodec,
-    ".json": JsonLinesCodec,
+Codec = CsvCodec[TransactionBatch] | JsonLinesCodec[TransactionBatch]
+FORMATS: dict[str, Callable[[str], Codec]] = {
+    ".csv": csv_codec,
+    ".jsonl": jsonl_codec,
+    ".json": jsonl_codec,
 }
 
 
-def output_format(path: Path) -> tuple[type[Codec], bool]:
+def output_format(path: Path) -> tuple[Callable[[str], Codec], bool]:
     """The codec for ``path`` and whether it is gzip-compressed."""
     suffixes = [s.lower() for s in path.suffixes]
     compressed = bool(suffixes) and suffixes[-1] == ".gz"
@@ -44,12 +46,12 @@ class FileSink:
     writes_labels = False  # the is_fraud / fraud_pattern columns carry the ground truth
 
     def __init__(self, path: Path, id_prefix: str) -> None:
-        codec_type, compressed = output_format(path)
+        make_codec, compressed = output_format(path)
         self.destination = str(path)
         self.stats = DeliveryStats()
         self._path = path
         self._temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        self._codec = codec_type(id_prefix)
+        self._codec = make_codec(id_prefix)
         self._raw = self._open_temporary()
         self._out: BinaryIO = self._raw
         if compressed:

@@ -2,8 +2,9 @@
 
 Works with any :class:`~stream_sentinel.transport.base.Broker` (Kafka, or the embedded one).
 Values are Avro in Confluent's wire format under the schemas the serde registers; the columns
-are encoded in bulk by :class:`~.avrocodec.AvroColumnCodec`, and the first record of the run is
-checked against the serde's own encoder, byte for byte, before anything is sent. Topics the
+are encoded in bulk by :class:`~stream_sentinel.wire.columnar.AvroColumnCodec`, and the first
+record of the run is checked against the serde's own encoder, byte for byte, before anything is
+sent. Topics the
 settings mark as JSON go through the serde record by record. Every delivery report is counted;
 records still undelivered when the sink closes count as errors.
 """
@@ -16,18 +17,19 @@ import numpy as np
 
 from stream_sentinel.errors import SerializationError
 from stream_sentinel.generator import domain_objects as records
-from stream_sentinel.generator.avrocodec import AvroColumnCodec, BatchT, Column
 from stream_sentinel.generator.avrolayout import feedback_columns, transaction_columns
 from stream_sentinel.generator.batch import FeedbackBatch, TransactionBatch
 from stream_sentinel.generator.population import ID_FORMATS, Population
 from stream_sentinel.generator.sinks import DeliveryStats
-from stream_sentinel.generator.textcodec import digits
 from stream_sentinel.transport import topics as layout
 from stream_sentinel.transport.base import Broker, TopicPartition
 from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire import records as avro_records
+from stream_sentinel.wire.columnar import AvroColumnCodec, BatchT, Column
 from stream_sentinel.wire.failures import RecordEncoder
+from stream_sentinel.wire.schemas import compile_plan
 from stream_sentinel.wire.serde import AvroEncoder, Serde
+from stream_sentinel.wire.textcodec import digits
 
 FLUSH_TIMEOUT_S = 30.0
 
@@ -48,7 +50,7 @@ def _column_codec(
     """The bulk codec for an Avro topic (None for a JSON topic)."""
     if not isinstance(encoder, AvroEncoder):
         return None
-    return AvroColumnCodec(serde.schema(topic).json, columns, encoder.schema_id)
+    return AvroColumnCodec(compile_plan(serde.schema(topic).text), columns, encoder.schema_id)
 
 
 class BrokerSink:
@@ -85,7 +87,7 @@ class BrokerSink:
     def _transaction_values(self, batch: TransactionBatch) -> list[bytes]:
         if self._tx_codec is None:  # a JSON topic: the serde, record by record
             return [
-                self._tx_encoder(avro_records.transaction_to_dict(tx))
+                self._tx_encoder(avro_records.to_dict(tx))
                 for tx in records.transactions(batch, self._population, self._prefix)
             ]
         values = self._tx_codec.records(batch, len(batch))
@@ -96,7 +98,7 @@ class BrokerSink:
     def _feedback_values(self, labels: FeedbackBatch) -> list[bytes]:
         if self._fb_codec is None:
             return [
-                self._fb_encoder(avro_records.feedback_to_dict(f))
+                self._fb_encoder(avro_records.to_dict(f))
                 for f in records.feedback(labels, self._population, self._prefix)
             ]
         return self._fb_codec.records(labels, len(labels))
@@ -104,7 +106,7 @@ class BrokerSink:
     def _check_first(self, batch: TransactionBatch, value: bytes) -> None:
         """The bulk codec must agree with the validating serde, or nothing is sent."""
         [first] = records.transactions(batch.take(slice(0, 1)), self._population, self._prefix)
-        if self._tx_encoder(avro_records.transaction_to_dict(first)) != value:
+        if self._tx_encoder(avro_records.to_dict(first)) != value:
             raise SerializationError(
                 "the generator's Avro encoding differs from the serde's for "
                 f"{first.transaction_id}; nothing was sent (schema changed?)"

@@ -1,9 +1,15 @@
 """Conversion hooks between the domain dataclasses and Avro-shaped dicts.
 
-Domain objects never see Avro: the serde works on plain dicts, and these functions are the only
-place that knows both shapes. Enums travel as their Avro symbol (``RiskLevel.HIGH`` -> ``"HIGH"``);
-optional fields absent from an older schema version take the dataclass default. Values are not
-coerced (``"12"`` stays a string), so the serde's validation sees what the caller really passed.
+Domain objects never see Avro: the serde works on plain dicts, and this module is the only
+place that knows both shapes. Nothing here is written per record: each conversion is derived
+from the dataclass's fields and the field plan of its newest bundled schema
+(:mod:`stream_sentinel.wire.schemas.plan`), so a field added to both is converted with no code.
+
+Enums travel as their Avro symbol (``RiskLevel.HIGH`` -> ``"HIGH"``); nested records (a
+:class:`~stream_sentinel.domain.Contribution`) as dicts; lists and maps as fresh copies. A field
+absent from a record (an older schema version) takes the dataclass default, or else the schema's
+default. Values are not coerced (``"12"`` stays a string), so the serde's validation sees what
+the caller really passed.
 
 >>> from stream_sentinel.domain import Contribution
 >>> to_dict(Contribution("amount_z", 0.25))
@@ -14,297 +20,30 @@ Contribution(feature='amount_z', value=0.25)
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import operator
+import types
+import typing
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any, TypeVar, cast
 
 from stream_sentinel.domain import (
-    Action,
-    CardType,
-    Channel,
-    Contribution,
     DeadLetter,
-    Decision,
     Feedback,
-    FeedbackSource,
     FraudAlert,
     FraudScore,
-    Label,
     ModelEvent,
-    ModelEventType,
-    RiskLevel,
     Transaction,
     UserAction,
 )
 from stream_sentinel.errors import SerializationError
+from stream_sentinel.wire.schemas.plan import AvroType, RecordPlan, bundled_plan
 
 T = TypeVar("T")
 AvroDict = dict[str, Any]
-
-
-def _contributions_to(items: list[Contribution]) -> list[AvroDict]:
-    return [{"feature": item.feature, "value": item.value} for item in items]
-
-
-def _contributions_from(items: list[Mapping[str, Any]]) -> list[Contribution]:
-    return [Contribution(item["feature"], item["value"]) for item in items]
-
-
-def transaction_to_dict(tx: Transaction) -> AvroDict:
-    """A Transaction as a v2 record."""
-    return {
-        "transaction_id": tx.transaction_id,
-        "user_id": tx.user_id,
-        "amount": tx.amount,
-        "timestamp": tx.timestamp,
-        "currency": tx.currency,
-        "merchant_id": tx.merchant_id,
-        "merchant_category": tx.merchant_category,
-        "channel": Channel(tx.channel).value,
-        "card_type": CardType(tx.card_type).value,
-        "device_id": tx.device_id,
-        "ip_address": tx.ip_address,
-        "latitude": tx.latitude,
-        "longitude": tx.longitude,
-        "merchant_latitude": tx.merchant_latitude,
-        "merchant_longitude": tx.merchant_longitude,
-        "country": tx.country,
-        "merchant_country": tx.merchant_country,
-        "metadata": dict(tx.metadata),
-    }
-
-
-def transaction_from_dict(data: Mapping[str, Any]) -> Transaction:
-    """A Transaction from a v1 or v2 record (v2 fields default when absent)."""
-    get = data.get
-    return Transaction(
-        transaction_id=data["transaction_id"],
-        user_id=data["user_id"],
-        amount=data["amount"],
-        timestamp=data["timestamp"],
-        currency=get("currency"),
-        merchant_id=get("merchant_id"),
-        merchant_category=get("merchant_category"),
-        channel=Channel(get("channel") or Channel.OTHER),
-        card_type=CardType(get("card_type") or CardType.UNKNOWN),
-        device_id=get("device_id"),
-        ip_address=get("ip_address"),
-        latitude=get("latitude"),
-        longitude=get("longitude"),
-        merchant_latitude=get("merchant_latitude"),
-        merchant_longitude=get("merchant_longitude"),
-        country=get("country"),
-        merchant_country=get("merchant_country"),
-        metadata=dict(get("metadata") or {}),
-    )
-
-
-def fraud_score_to_dict(score: FraudScore) -> AvroDict:
-    return {
-        "transaction_id": score.transaction_id,
-        "user_id": score.user_id,
-        "merchant_id": score.merchant_id,
-        "amount": score.amount,
-        "event_time": score.event_time,
-        "produced_time": score.produced_time,
-        "decided_time": score.decided_time,
-        "score": score.score,
-        "risk_level": RiskLevel(score.risk_level).name,
-        "decision": Decision(score.decision).value,
-        "model_version": score.model_version,
-        "reasons": list(score.reasons),
-        "contributions": _contributions_to(score.contributions),
-    }
-
-
-def fraud_score_from_dict(data: Mapping[str, Any]) -> FraudScore:
-    return FraudScore(
-        transaction_id=data["transaction_id"],
-        user_id=data["user_id"],
-        merchant_id=data.get("merchant_id"),
-        amount=data["amount"],
-        event_time=data["event_time"],
-        produced_time=data["produced_time"],
-        decided_time=data["decided_time"],
-        score=data["score"],
-        risk_level=RiskLevel[data["risk_level"]],
-        decision=Decision(data["decision"]),
-        model_version=data.get("model_version"),
-        reasons=list(data.get("reasons") or []),
-        contributions=_contributions_from(data.get("contributions") or []),
-    )
-
-
-def fraud_alert_to_dict(alert: FraudAlert) -> AvroDict:
-    return {
-        "alert_id": alert.alert_id,
-        "transaction_id": alert.transaction_id,
-        "user_id": alert.user_id,
-        "merchant_id": alert.merchant_id,
-        "amount": alert.amount,
-        "score": alert.score,
-        "severity": RiskLevel(alert.severity).name,
-        "reasons": list(alert.reasons),
-        "contributions": _contributions_to(alert.contributions),
-        "recommended_actions": [Action(action).value for action in alert.recommended_actions],
-        "event_time": alert.event_time,
-        "produced_time": alert.produced_time,
-        "alert_time": alert.alert_time,
-    }
-
-
-def fraud_alert_from_dict(data: Mapping[str, Any]) -> FraudAlert:
-    return FraudAlert(
-        alert_id=data["alert_id"],
-        transaction_id=data["transaction_id"],
-        user_id=data["user_id"],
-        merchant_id=data.get("merchant_id"),
-        amount=data["amount"],
-        score=data["score"],
-        severity=RiskLevel[data["severity"]],
-        reasons=list(data.get("reasons") or []),
-        contributions=_contributions_from(data.get("contributions") or []),
-        recommended_actions=[Action(action) for action in data.get("recommended_actions") or []],
-        event_time=data["event_time"],
-        produced_time=data["produced_time"],
-        alert_time=data["alert_time"],
-    )
-
-
-def user_action_to_dict(action: UserAction) -> AvroDict:
-    return {
-        "action_id": action.action_id,
-        "user_id": action.user_id,
-        "action": Action(action.action).value,
-        "alert_id": action.alert_id,
-        "transaction_id": action.transaction_id,
-        "reason": action.reason,
-        "created_time": action.created_time,
-        "expires_time": action.expires_time,
-    }
-
-
-def user_action_from_dict(data: Mapping[str, Any]) -> UserAction:
-    return UserAction(
-        action_id=data["action_id"],
-        user_id=data["user_id"],
-        action=Action(data["action"]),
-        alert_id=data.get("alert_id"),
-        transaction_id=data.get("transaction_id"),
-        reason=data["reason"],
-        created_time=data["created_time"],
-        expires_time=data.get("expires_time"),
-    )
-
-
-def feedback_to_dict(feedback: Feedback) -> AvroDict:
-    return {
-        "transaction_id": feedback.transaction_id,
-        "user_id": feedback.user_id,
-        "merchant_id": feedback.merchant_id,
-        "event_time": feedback.event_time,
-        "label": Label(feedback.label).value,
-        "source": FeedbackSource(feedback.source).value,
-        "confidence": feedback.confidence,
-        "pattern": feedback.pattern,
-        "label_time": feedback.label_time,
-    }
-
-
-def feedback_from_dict(data: Mapping[str, Any]) -> Feedback:
-    return Feedback(
-        transaction_id=data["transaction_id"],
-        user_id=data["user_id"],
-        merchant_id=data.get("merchant_id"),
-        event_time=data["event_time"],
-        label=Label(data["label"]),
-        source=FeedbackSource(data.get("source") or FeedbackSource.OTHER),
-        confidence=data["confidence"],
-        pattern=data.get("pattern"),
-        label_time=data["label_time"],
-    )
-
-
-def dead_letter_to_dict(letter: DeadLetter) -> AvroDict:
-    return {
-        "source_topic": letter.source_topic,
-        "partition": letter.partition,
-        "offset": letter.offset,
-        "key": letter.key,
-        "value": letter.value,
-        "reason": letter.reason,
-        "error_type": letter.error_type,
-        "failed_time": letter.failed_time,
-        "component": letter.component,
-        "key_size": letter.key_size,
-        "value_size": letter.value_size,
-    }
-
-
-def dead_letter_from_dict(data: Mapping[str, Any]) -> DeadLetter:
-    return DeadLetter(
-        source_topic=data["source_topic"],
-        partition=data["partition"],
-        offset=data["offset"],
-        key=data.get("key"),
-        value=data["value"],
-        reason=data["reason"],
-        error_type=data["error_type"],
-        failed_time=data["failed_time"],
-        component=data["component"],
-        key_size=data.get("key_size"),
-        value_size=data.get("value_size"),
-    )
-
-
-def model_event_to_dict(event: ModelEvent) -> AvroDict:
-    return {
-        "model_version": event.model_version,
-        "event": ModelEventType(event.event).value,
-        "artifact_uri": event.artifact_uri,
-        "metrics": dict(event.metrics),
-        "time": event.time,
-    }
-
-
-def model_event_from_dict(data: Mapping[str, Any]) -> ModelEvent:
-    return ModelEvent(
-        model_version=data["model_version"],
-        event=ModelEventType(data["event"]),
-        artifact_uri=data["artifact_uri"],
-        metrics=dict(data.get("metrics") or {}),
-        time=data["time"],
-    )
-
-
-def contribution_to_dict(item: Contribution) -> AvroDict:
-    return {"feature": item.feature, "value": item.value}
-
-
-def contribution_from_dict(data: Mapping[str, Any]) -> Contribution:
-    return Contribution(data["feature"], data["value"])
-
-
-_TO_DICT: dict[type, Callable[[Any], AvroDict]] = {
-    Transaction: transaction_to_dict,
-    FraudScore: fraud_score_to_dict,
-    FraudAlert: fraud_alert_to_dict,
-    UserAction: user_action_to_dict,
-    Feedback: feedback_to_dict,
-    DeadLetter: dead_letter_to_dict,
-    ModelEvent: model_event_to_dict,
-    Contribution: contribution_to_dict,
-}
-
-_FROM_DICT: dict[type, Callable[[Mapping[str, Any]], Any]] = {
-    Transaction: transaction_from_dict,
-    FraudScore: fraud_score_from_dict,
-    FraudAlert: fraud_alert_from_dict,
-    UserAction: user_action_from_dict,
-    Feedback: feedback_from_dict,
-    DeadLetter: dead_letter_from_dict,
-    ModelEvent: model_event_from_dict,
-    Contribution: contribution_from_dict,
-}
+Convert = Callable[[Any], Any]
 
 #: Which bundled record (Avro name) each domain class is written as.
 RECORD_NAMES: dict[type, str] = {
@@ -317,22 +56,193 @@ RECORD_NAMES: dict[type, str] = {
     ModelEvent: "ModelEvent",
 }
 
+_MISSING: Any = object()
+
+
+class RecordMapping:
+    """The dict conversion of one dataclass under one record plan (nested records included)."""
+
+    def __init__(self, cls: type, plan: RecordPlan) -> None:
+        self.cls, self.plan = cls, plan
+        hints = typing.get_type_hints(cls)
+        planned = {field.name: field for field in plan.fields}
+        own = {field.name: field for field in dataclasses.fields(cls)}
+        # written in plan order: the order JSON topics print and fastavro expects
+        writes = [
+            (name, _writer(f.type, hints[name])) for name, f in planned.items() if name in own
+        ]
+        self._names = tuple(name for name, _ in writes)
+        self._get = operator.attrgetter(*self._names) if len(self._names) > 1 else _one(self._names)
+        self._converted = [(name, convert) for name, convert in writes if convert is not _same]
+        self._reads = [
+            (name, *self._read_step(own[name], planned.get(name), hints)) for name in own
+        ]
+
+    def to_dict(self, obj: Any) -> AvroDict:
+        record = dict(zip(self._names, self._get(obj), strict=True))
+        for name, convert in self._converted:
+            record[name] = convert(record[name])
+        return record
+
+    def from_dict(self, data: Mapping[str, Any]) -> Any:
+        values: dict[str, Any] = {}
+        for name, convert, nullable, fallback in self._reads:
+            value = data.get(name, _MISSING)
+            # a null where the schema allows none: the default when there is one (else passed
+            # on as it is, for the conversion or the dataclass to report)
+            if value is _MISSING or (value is None and not nullable and fallback is not _MISSING):
+                if fallback is _MISSING:
+                    raise KeyError(name)
+                if fallback is dataclasses.MISSING:
+                    continue  # the dataclass default applies
+                value = fallback()
+            values[name] = value if convert is _same else convert(value)
+        return self.cls(**values)
+
+    @staticmethod
+    def _read_step(
+        own: dataclasses.Field[Any], field: Any, hints: dict[str, Any]
+    ) -> tuple[Convert, bool, Any]:
+        """(convert, may be None, fallback): the fallback gives the value of an absent field
+        (``dataclasses.MISSING``: the dataclass default; ``_MISSING``: none, it is required)."""
+        has_default = own.default is not dataclasses.MISSING
+        has_default |= own.default_factory is not dataclasses.MISSING
+        if field is None:
+            return _same, True, dataclasses.MISSING if has_default else _MISSING
+        fallback = dataclasses.MISSING if has_default else _MISSING
+        if fallback is _MISSING and field.has_default:
+            fallback = field.fresh_default
+        return _reader(field.type, hints[own.name]), field.nullable, fallback
+
+
+def _one(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    return lambda obj: tuple(getattr(obj, name) for name in names)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _writer(kind: AvroType, hint: Any) -> Convert:
+    """How a dataclass value becomes its Avro-shaped value (enums: symbols; records: dicts)."""
+    if kind.kind == "union":
+        branches = [b for b in kind.branches if b.kind != "null"]
+        inner = _writer(branches[0], _without_none(hint)) if len(branches) == 1 else _same
+        return _same if inner is _same else lambda v: None if v is None else inner(v)
+    if kind.kind == "enum" and isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return _symbol_of(hint)
+    if kind.kind == "record" and kind.record is not None and dataclasses.is_dataclass(hint):
+        return _mapping(cast(type, hint), kind.record).to_dict
+    if kind.kind in ("array", "map") and kind.items is not None:
+        item = _writer(kind.items, _item_hint(hint))
+        if kind.kind == "map":
+            return dict if item is _same else lambda v: {k: item(i) for k, i in v.items()}
+        return list if item is _same else lambda v: [item(i) for i in v]
+    return _same
+
+
+def _reader(kind: AvroType, hint: Any) -> Convert:
+    """How an Avro-shaped value becomes the dataclass's value (the inverse of _writer)."""
+    if kind.kind == "union":
+        branches = [b for b in kind.branches if b.kind != "null"]
+        inner = _reader(branches[0], _without_none(hint)) if len(branches) == 1 else _same
+        return _same if inner is _same else lambda v: None if v is None else inner(v)
+    if kind.kind == "enum" and isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return _member_of(hint)
+    if kind.kind == "record" and kind.record is not None and dataclasses.is_dataclass(hint):
+        return _mapping(cast(type, hint), kind.record).from_dict
+    if kind.kind in ("array", "map") and kind.items is not None:
+        item = _reader(kind.items, _item_hint(hint))
+        if kind.kind == "map":
+            return dict if item is _same else lambda v: {k: item(i) for k, i in v.items()}
+        return list if item is _same else lambda v: [item(i) for i in v]
+    return _same
+
+
+def _symbol_of(enum_type: type[enum.Enum]) -> Convert:
+    # members hash as their values, so one lookup serves a member and a plain value alike
+    symbols: dict[Any, str] = {member: member.name for member in enum_type}
+
+    def symbol(value: Any) -> str:
+        try:
+            return symbols[value]
+        except (KeyError, TypeError):  # another spelling ("high") or not a value at all
+            return enum_type(value).name
+
+    return symbol
+
+
+def _member_of(enum_type: type[enum.Enum]) -> Convert:
+    members = enum_type.__members__
+
+    def member(symbol: Any) -> enum.Enum:
+        found = members.get(symbol) if isinstance(symbol, str) else None
+        if found is None:
+            raise ValueError(f"{symbol!r} is not a valid {enum_type.__qualname__}")
+        return found
+
+    return member
+
+
+def _without_none(hint: Any) -> Any:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        rest = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return rest[0] if len(rest) == 1 else Any
+    return hint
+
+
+def _item_hint(hint: Any) -> Any:
+    """The element type of ``list[X]`` or the value type of ``dict[str, X]``."""
+    args = typing.get_args(hint)
+    return args[-1] if args else Any
+
+
+@cache
+def _mapping(cls: type, plan: RecordPlan) -> RecordMapping:
+    return RecordMapping(cls, plan)
+
+
+@cache
+def _mappings() -> dict[type, RecordMapping]:
+    """Every domain class with a bundled record, nested ones (Contribution) included."""
+    found = {cls: _mapping(cls, bundled_plan(name)) for cls, name in RECORD_NAMES.items()}
+    for top in list(found.values()):
+        for nested in _nested_classes(top.cls):
+            found.setdefault(nested, _mapping(nested, _nested_plan(top.plan, nested)))
+    return found
+
+
+def _nested_classes(cls: type) -> list[type]:
+    hints = typing.get_type_hints(cls).values()
+    inner = [_item_hint(h) if typing.get_args(h) else h for h in map(_without_none, hints)]
+    return [h for h in inner if isinstance(h, type) and dataclasses.is_dataclass(h)]
+
+
+def _nested_plan(plan: RecordPlan, cls: type) -> RecordPlan:
+    for full_name, record in plan.records().items():
+        if full_name.rpartition(".")[2] == cls.__name__:
+            return record
+    raise SerializationError(f"no record for {cls.__name__} in {plan.name}")
+
+
+def mapping_for(cls: type) -> RecordMapping:
+    """The conversion of a domain class; SerializationError when it has no Avro record."""
+    mapping = _mappings().get(cls)
+    if mapping is None:
+        raise SerializationError(f"no Avro mapping for {cls.__name__}")
+    return mapping
+
 
 def to_dict(obj: object) -> AvroDict:
     """The Avro-shaped dict of a domain object."""
-    convert = _TO_DICT.get(type(obj))
-    if convert is None:
-        raise SerializationError(f"no Avro mapping for {type(obj).__name__}")
-    return convert(obj)
+    return mapping_for(type(obj)).to_dict(obj)
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
     """A domain object of ``cls`` from a decoded record; bad input raises SerializationError."""
-    convert = _FROM_DICT.get(cls)
-    if convert is None:
-        raise SerializationError(f"no Avro mapping for {cls.__name__}")
+    mapping = mapping_for(cls)
     try:
-        return cast(T, convert(data))
+        return cast(T, mapping.from_dict(data))
     except KeyError as exc:
         raise SerializationError(f"{cls.__name__} record lacks field {exc.args[0]!r}") from None
     except ValueError as exc:

@@ -5,24 +5,26 @@ be walked one *field* at a time for all records at once: a vector of positions a
 the concatenated payloads, reading a length, a union branch or a double for every record in one
 array operation. Strings the detector needs (ids) are cut out at the end; the rest is skipped.
 
-The plan is compiled from the writer schema (Transaction v1 and v2, and any later version built
-from the same kinds of fields). A record the plan cannot take — another schema, a ``metadata``
-map of more than 64 entries, a corrupt body — is handed back as *unplanned*, and the caller
-decodes it with the generic decoder, which also explains what is wrong with it. A unit test
-holds the columns equal to the generic decoder's records on random and corrupt input.
+The walk is derived from the writer schema's field plan (:mod:`.schemas.plan`), each field's
+step chosen by its type: Transaction v1 and v2, and any later version built from the same kinds
+of fields, are walked with no code change (``Columns.field`` gives a new field's values). A
+record the plan cannot take — another schema, a ``metadata`` map of more than 64 entries, a
+corrupt body — is handed back as *unplanned*, and the caller decodes it with the generic
+decoder, which also explains what is wrong with it. A unit test holds the columns equal to the
+generic decoder's records on random and corrupt input.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from stream_sentinel.domain import Channel
-from stream_sentinel.wire.serde import record_names
+from stream_sentinel.wire.schemas.plan import Field, UnplannedSchema
+from stream_sentinel.wire.schemas.plan import compile_plan as field_plan
 
 #: The fields the detector reads, by kind. Everything else is parsed over, never kept.
 STRINGS = ("transaction_id", "user_id")
@@ -56,18 +58,19 @@ class Step:
     kind: str  # string | long | double | enum | union-string | union-double | map-string
     name: str
     symbols: tuple[str, ...] = ()
+    present: int = 1  # the union branch of a present value (the other one is null)
 
 
 def compile_plan(schema_text: str) -> tuple[Step, ...] | None:
-    """The field plan of a writer schema, or None when it has a field kind we do not walk or
-    is not a Transaction (a foreign record with the same field kinds is not one)."""
+    """The walk of a writer schema, from its field plan; None when it has a field kind we do
+    not walk or is not a Transaction (a foreign record with the same field kinds is not one)."""
     try:
-        document = json.loads(schema_text)
-        if record_names(document)[:1] != (TRANSACTION,):
-            return None  # the generic decoder refuses it by name
-        steps = tuple(_step(field) for field in document["fields"])
-    except (ValueError, KeyError, TypeError, RecursionError):
+        plan = field_plan(schema_text)
+    except UnplannedSchema:
         return None
+    if plan.name != TRANSACTION:
+        return None  # the generic decoder refuses it by name
+    steps = tuple(_step(field) for field in plan.fields)
     if any(step is None for step in steps):
         return None
     kinds = {step.name: step.kind for step in steps}  # type: ignore[union-attr]
@@ -77,33 +80,36 @@ def compile_plan(schema_text: str) -> tuple[Step, ...] | None:
     return steps  # type: ignore[return-value]
 
 
-def _step(field: dict[str, Any]) -> Step | None:
-    name, kind = field["name"], field["type"]
-    if isinstance(kind, dict):
-        if kind.get("type") == "enum":
-            return Step("enum", name, tuple(kind["symbols"]))
-        if kind.get("type") == "map" and kind.get("values") == "string":
-            return Step("map-string", name)
-        kind = kind.get("type")
-    if kind in ("string", "long", "double"):
-        return Step(str(kind), name)
-    if (
-        isinstance(kind, list)
-        and len(kind) == 2
-        and kind[0] == "null"
-        and kind[1]
-        in (
-            "string",
-            "double",
-        )
-    ):
-        return Step(f"union-{kind[1]}", name)
+def _step(field: Field) -> Step | None:
+    """How the columnar walk reads a field, chosen by its type alone."""
+    kind = field.value_type
+    if field.nullable and kind.kind in ("string", "double"):
+        return Step(f"union-{kind.kind}", field.name, present=1 - (field.type.null_branch or 0))
+    if field.type is not kind:
+        return None  # another union
+    if kind.kind in ("string", "long", "double"):
+        return Step(kind.kind, field.name)
+    if kind.kind == "enum":
+        return Step("enum", field.name, kind.symbols)
+    if kind.kind == "map" and kind.items is not None and kind.items.kind == "string":
+        return Step("map-string", field.name)
     return None
+
+
+Plan = tuple[Step, ...]
+
+
+def _no_fields(name: str) -> list[Any]:
+    raise KeyError(name)
 
 
 @dataclass
 class Columns:
-    """Decoded columns of the planned rows (``rows`` = their positions in the input)."""
+    """Decoded columns of the planned rows (``rows`` = their positions in the input).
+
+    ``field(name)`` gives any field the walk read, by its type (strings decoded on demand; a
+    field the writer schema lacks raises KeyError): a field added to the schema is carried.
+    """
 
     rows: np.ndarray
     transaction_id: list[str]
@@ -117,6 +123,7 @@ class Columns:
     longitude: np.ndarray
     merchant_latitude: np.ndarray
     merchant_longitude: np.ndarray
+    field: Callable[[str], list[Any] | np.ndarray] = _no_fields
 
 
 class _Walk:
@@ -189,7 +196,7 @@ def decode_columns(
     while True:
         rows = np.flatnonzero(walk.ok)
         try:
-            return _columns(walk, rows, found), np.flatnonzero(~walk.ok)
+            return _columns(walk, rows, found, plan), np.flatnonzero(~walk.ok)
         except UnicodeDecodeError:
             walk.ok[_bad_text_rows(walk, rows, found)] = False
 
@@ -228,7 +235,7 @@ def _read(walk: _Walk, step: Step) -> Any:
         return None
     branch = walk.varint()
     walk.ok &= (branch == 0) | (branch == 1)
-    present = branch == 1
+    present = branch == step.present
     if kind == "union-string":
         size = np.where(present, walk_peek_varint(walk, present), 0)
         return walk.skip(size, present), size, present
@@ -274,26 +281,48 @@ def walk_peek_varint(walk: _Walk, where: np.ndarray) -> np.ndarray:
     return value
 
 
-def _columns(walk: _Walk, rows: np.ndarray, found: dict[str, Any]) -> Columns:
-    data = walk.data
+class _Cut:
+    """One walked field's values for the planned rows, by the field's kind."""
 
-    def strings(name: str) -> list[str]:
-        start, size = found[name]
-        picked = zip(start[rows].tolist(), size[rows].tolist(), strict=True)
-        return [data[s : s + n].decode() for s, n in picked]
+    def __init__(self, walk: _Walk, rows: np.ndarray, found: dict[str, Any]) -> None:
+        self.data, self.rows, self.found = walk.data, rows, found
 
-    def optional(name: str) -> list[str | None]:
-        if name not in found:
-            return [None] * len(rows)
-        start, size, present = found[name]
+    def strings(self, name: str) -> list[str]:
+        start, size = self.found[name]
+        picked = zip(start[self.rows].tolist(), size[self.rows].tolist(), strict=True)
+        return [self.data[s : s + n].decode() for s, n in picked]
+
+    def optional(self, name: str) -> list[str | None]:
+        if name not in self.found:
+            return [None] * len(self.rows)
+        start, size, present = self.found[name]
+        rows = self.rows
         picked = zip(start[rows].tolist(), size[rows].tolist(), present[rows].tolist(), strict=True)
-        return [data[s : s + n].decode() if p else None for s, n, p in picked]
+        return [self.data[s : s + n].decode() if p else None for s, n, p in picked]
 
-    def numbers(name: str) -> np.ndarray:
-        if name not in found:
-            return np.full(len(rows), np.nan)
-        return np.asarray(found[name])[rows]
+    def numbers(self, name: str) -> np.ndarray:
+        if name not in self.found:
+            return np.full(len(self.rows), np.nan)
+        return np.asarray(self.found[name])[self.rows]
 
+    def symbols(self, name: str) -> list[str]:
+        index, symbols = self.found[name]
+        return [symbols[i] for i in index[self.rows].tolist()]
+
+    def values(self, step: Step) -> list[Any] | np.ndarray:
+        if step.kind == "map-string":
+            raise KeyError(f"{step.name} is walked over, not kept")
+        if step.kind == "string":
+            return self.strings(step.name)
+        if step.kind == "union-string":
+            return self.optional(step.name)
+        if step.kind == "enum":
+            return self.symbols(step.name)
+        return self.numbers(step.name)
+
+
+def _columns(walk: _Walk, rows: np.ndarray, found: dict[str, Any], plan: Plan) -> Columns:
+    cut = _Cut(walk, rows, found)
     channel = np.full(len(rows), CHANNELS.index("OTHER"), dtype=np.int8)
     if "channel" in found:
         index, symbols = found["channel"]
@@ -301,15 +330,26 @@ def _columns(walk: _Walk, rows: np.ndarray, found: dict[str, Any]) -> Columns:
         channel = codes[index[rows]]
     return Columns(
         rows,
-        strings("transaction_id"),
-        strings("user_id"),
-        optional("merchant_id"),
-        optional("device_id"),
-        numbers("amount"),
+        cut.strings("transaction_id"),
+        cut.strings("user_id"),
+        cut.optional("merchant_id"),
+        cut.optional("device_id"),
+        cut.numbers("amount"),
         np.asarray(found["timestamp"])[rows],
         channel,
-        numbers("latitude"),
-        numbers("longitude"),
-        numbers("merchant_latitude"),
-        numbers("merchant_longitude"),
+        cut.numbers("latitude"),
+        cut.numbers("longitude"),
+        cut.numbers("merchant_latitude"),
+        cut.numbers("merchant_longitude"),
+        _Fields(cut, plan),
     )
+
+
+class _Fields:
+    """Every other walked field, cut out only when asked for (the detector reads none)."""
+
+    def __init__(self, cut: _Cut, plan: Plan) -> None:
+        self._cut, self._steps = cut, {step.name: step for step in plan}
+
+    def __call__(self, name: str) -> list[Any] | np.ndarray:
+        return self._cut.values(self._steps[name])

@@ -21,7 +21,7 @@ def _trained() -> tuple[str, ModelArtifact]:
         SimulationConfig(users=300, fraud_rate=0.05, start_ms=NOW - DAY_MS, end_ms=NOW), 3
     )
     batch = simulator.next_batch(100_000)
-    records = [avro.transaction_to_dict(tx) for tx in simulator.transactions(batch)]
+    records = [avro.to_dict(tx) for tx in simulator.transactions(batch)]
     artifact, _ = train_from_records(
         records,
         batch.is_fraud.astype(int).tolist(),

@@ -137,9 +137,7 @@ def test_the_fraud_score_shortcut_reads_what_the_serde_wrote(merchant_id: str | 
         decision=Decision.REVIEW,
         model_version=None,
     )
-    value = Serde(LocalRegistryClient.in_memory()).encoder("fraud-scores")(
-        records.fraud_score_to_dict(score)
-    )
+    value = Serde(LocalRegistryClient.in_memory()).encoder("fraud-scores")(records.to_dict(score))
     assert score_head(value) == ("tx-ü-1".encode(), 1_767_225_600_123)
 
 

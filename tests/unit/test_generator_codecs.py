@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from stream_sentinel.generator import SimulationConfig, Simulator, TransactionBatch
-from stream_sentinel.generator.avrocodec import AvroColumnCodec, _Var, varint_bytes, varints
 from stream_sentinel.generator.avrolayout import feedback_columns, transaction_columns
 from stream_sentinel.generator.durations import format_duration, parse_duration
-from stream_sentinel.generator.textcodec import COLUMNS, CsvCodec, JsonLinesCodec
-from stream_sentinel.wire.schemas import find
+from stream_sentinel.generator.textlayout import COLUMNS, csv_codec, jsonl_codec
+from stream_sentinel.wire.binary import varint as varint_bytes
+from stream_sentinel.wire.columnar import AvroColumnCodec, _Var, varints
+from stream_sentinel.wire.schemas import bundled_plan, find
 
 SCHEMA_ID = 258  # a multi-byte id exercises the big-endian header
 
@@ -39,9 +40,9 @@ def test_csv_and_jsonl_read_back_to_the_transactions(
 ) -> None:
     simulator, batch = simulator_and_batch
     expected = [_plain(tx) for tx in simulator.transactions(batch)]
-    csv_codec, json_codec = CsvCodec(simulator.id_prefix), JsonLinesCodec(simulator.id_prefix)
+    csv_codec_, json_codec = csv_codec(simulator.id_prefix), jsonl_codec(simulator.id_prefix)
     rows = list(
-        csv.DictReader(io.StringIO((csv_codec.header() + csv_codec.encode(batch)).decode()))
+        csv.DictReader(io.StringIO((csv_codec_.header() + csv_codec_.encode(batch)).decode()))
     )
     lines = [json.loads(line) for line in json_codec.encode(batch).decode().splitlines()]
     assert list(rows[0]) == list(COLUMNS) == list(lines[0])
@@ -61,7 +62,7 @@ def test_amounts_and_coordinates_have_fixed_decimals() -> None:
     batch = simulator.next_batch(3)
     batch.amount_cents[:] = [50, 123456, 99_999_999]
     batch.latitude[:] = [-0.5, 0.00001, -89.99999]
-    text = CsvCodec(simulator.id_prefix).encode(batch).decode().splitlines()
+    text = csv_codec(simulator.id_prefix).encode(batch).decode().splitlines()
     assert [line.split(",")[2] for line in text] == ["0.50", "1234.56", "999999.99"]
     assert [line.split(",")[11] for line in text] == ["-0.50000", "0.00001", "-89.99999"]
 
@@ -71,9 +72,10 @@ def test_avro_transactions_match_fastavro_byte_for_byte(
 ) -> None:
     simulator, batch = simulator_and_batch
     schema = find("Transaction").json
-    records = AvroColumnCodec(schema, transaction_columns(simulator.id_prefix), SCHEMA_ID).records(
-        batch, len(batch)
+    codec = AvroColumnCodec(
+        bundled_plan("Transaction"), transaction_columns(simulator.id_prefix), SCHEMA_ID
     )
+    records = codec.records(batch, len(batch))
     parsed = fastavro.parse_schema(schema)
     for transaction, value in zip(simulator.transactions(batch), records, strict=True):
         body = io.BytesIO()
@@ -88,9 +90,10 @@ def test_avro_feedback_matches_fastavro_with_null_patterns(
     labels = simulator.labels_due(simulator.now_ms)
     assert 0 < int(labels.fraud.sum()) < len(labels)
     schema = find("Feedback").json
-    records = AvroColumnCodec(schema, feedback_columns(simulator.id_prefix), SCHEMA_ID).records(
-        labels, len(labels)
+    codec = AvroColumnCodec(
+        bundled_plan("Feedback"), feedback_columns(simulator.id_prefix), SCHEMA_ID
     )
+    records = codec.records(labels, len(labels))
     parsed = fastavro.parse_schema(schema)
     for feedback, value in zip(simulator.feedback(labels), records, strict=True):
         body = io.BytesIO()

@@ -1,15 +1,17 @@
 """Avro binary for columnar batches, in Confluent's wire format, without a loop per record.
 
-The layout comes from the record schema (field order, types, enum symbols), so the bytes are
-exactly what a per-record Avro writer produces for the same values; a unit test holds this
-codec to fastavro's ``schemaless_writer`` byte for byte. Supported field types: string, double,
-long (any logical type), enum, map (empty), and ``["null", T]`` unions of those.
+The layout comes from the record's field plan (field order, types, union branch order, enum
+symbols), so the bytes are exactly what a per-record Avro writer produces for the same values; a
+unit test holds this codec to fastavro's ``schemaless_writer`` byte for byte. Each field is
+encoded by its type in the plan: string, double, long or int (any logical type), enum, and
+``["null", T]`` unions of those; the caller gives a column per field (how the values are made
+is its business), and a field without a column is written as its schema default, as the
+generic encoder writes a field a record lacks.
 """
 
 from __future__ import annotations
 
 import itertools
-import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -18,7 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 from stream_sentinel.errors import SchemaError
-from stream_sentinel.generator.textcodec import Bytes2D, Piece
+from stream_sentinel.wire.binary import default_bytes, varint
+from stream_sentinel.wire.framing import frame
+from stream_sentinel.wire.schemas.plan import AvroType, Field, RecordPlan
+from stream_sentinel.wire.textcodec import Bytes2D, Piece
 
 BatchT = TypeVar("BatchT")
 
@@ -50,12 +55,7 @@ class Symbol(Generic[BatchT]):
     names: Sequence[str]
 
 
-@dataclass(frozen=True, slots=True)
-class EmptyMap(Generic[BatchT]):
-    pass
-
-
-Column = Text[BatchT] | Double[BatchT] | Long[BatchT] | Symbol[BatchT] | EmptyMap[BatchT]
+Column = Text[BatchT] | Double[BatchT] | Long[BatchT] | Symbol[BatchT]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +67,6 @@ class _Var:
 
 
 Part = bytes | Bytes2D | _Var
-
-
-def confluent_header(schema_id: int) -> bytes:
-    """Magic byte 0 and the schema id, big-endian."""
-    return b"\x00" + struct.pack(">I", schema_id)
 
 
 def varints(values: npt.NDArray[np.integer]) -> Part:
@@ -94,17 +89,6 @@ def varints(values: npt.NDArray[np.integer]) -> Part:
     return _Var(data, lengths)
 
 
-def varint_bytes(value: int) -> bytes:
-    """One Avro ``long``, zigzag-encoded."""
-    zigzag = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while zigzag >= 0x80:
-        out.append((zigzag & 0x7F) | 0x80)
-        zigzag >>= 7
-    out.append(zigzag)
-    return bytes(out)
-
-
 def strings(pieces: Sequence[Piece], rows: int) -> list[Part]:
     """A string's length prefix and bytes, from text pieces."""
     blocks = [
@@ -119,7 +103,7 @@ def strings(pieces: Sequence[Piece], rows: int) -> list[Part]:
         text = np.zeros((rows, 0), np.uint8)
     present = text != 0
     if present.all():  # fixed width (ids, codes): a constant prefix and plain bytes
-        return [varint_bytes(text.shape[1]), text]
+        return [varint(text.shape[1]), text]
     if not np.all(present[:, 1:] <= present[:, :-1]):  # NUL padding inside: squeeze it out
         order = np.argsort(~present, axis=1, kind="stable")
         text = np.take_along_axis(text, order, axis=1)
@@ -128,25 +112,30 @@ def strings(pieces: Sequence[Piece], rows: int) -> list[Part]:
 
 
 class AvroColumnCodec(Generic[BatchT]):
-    """Encodes batches into Confluent-framed Avro records of one record schema."""
+    """Encodes batches into Confluent-framed Avro records of one record plan."""
 
     def __init__(
-        self, schema: Mapping[str, Any], columns: Mapping[str, Column[BatchT]], schema_id: int
+        self, plan: RecordPlan, columns: Mapping[str, Column[BatchT]], schema_id: int
     ) -> None:
-        if schema.get("type") != "record":
-            raise SchemaError("the column codec encodes record schemas only")
-        self._header = confluent_header(schema_id)
-        self._fields = [(f["name"], f["type"]) for f in schema["fields"]]
-        missing = [name for name, _ in self._fields if name not in columns]
+        self._header = frame(schema_id, b"")
+        missing = [f.name for f in plan.fields if f.name not in columns and not f.has_default]
         if missing:
             raise SchemaError(f"no column for schema fields: {', '.join(missing)}")
+        # a field without a column is its default: the same bytes in every row
+        self._fields: list[Field | bytes] = [
+            f if f.name in columns else default_bytes(f) for f in plan.fields
+        ]
         self._columns = columns
 
     def encode(self, batch: BatchT, rows: int) -> tuple[bytes, npt.NDArray[np.int64]]:
         """All records back to back, and the offsets (rows + 1) where each starts and ends."""
         parts: list[Part] = [self._header]
-        for name, avro_type in self._fields:
-            parts.extend(_encode_field(name, avro_type, self._columns[name], batch, rows))
+        for field in self._fields:
+            if isinstance(field, bytes):
+                parts.append(field)
+            else:
+                column = self._columns[field.name]
+                parts.extend(_encode_field(field.name, field.type, column, batch, rows))
         return _concatenate(parts, rows)
 
     def records(self, batch: BatchT, rows: int) -> list[bytes]:
@@ -156,19 +145,12 @@ class AvroColumnCodec(Generic[BatchT]):
 
 
 def _encode_field(
-    name: str, avro_type: Any, column: Column[Any], batch: Any, rows: int
+    name: str, avro_type: AvroType, column: Column[Any], batch: Any, rows: int
 ) -> list[Part]:
-    if isinstance(avro_type, list):
-        if len(avro_type) != 2 or avro_type[0] != "null":
-            raise SchemaError(f'field {name}: only ["null", T] unions are supported')
-        value = _encode_field(name, avro_type[1], column, batch, rows)
-        null = getattr(column, "null", None)
-        if null is None:
-            return [b"\x02", *value]
-        is_null = null(batch)
-        branch = np.where(is_null, 0, 2).astype(np.uint8)[:, None]
-        return [branch, *(_blank(part, is_null, rows) for part in value)]
-    kind = avro_type if isinstance(avro_type, str) else avro_type.get("type")
+    """A column's bytes, chosen by the field's type in the plan."""
+    if avro_type.kind == "union":
+        return _encode_union(name, avro_type, column, batch, rows)
+    kind = avro_type.kind
     if kind == "string" and isinstance(column, Text):
         return strings(column.render(batch), rows)
     if kind == "double" and isinstance(column, Double):
@@ -177,12 +159,26 @@ def _encode_field(
     if kind in ("long", "int") and isinstance(column, Long):
         return [varints(column.render(batch))]
     if kind == "enum" and isinstance(column, Symbol):
-        symbols = list(avro_type["symbols"])
+        symbols = list(avro_type.symbols)
         index = np.array([symbols.index(n) for n in column.names], dtype=np.int64)
         return [varints(index[column.render(batch)])]
-    if kind == "map" and isinstance(column, EmptyMap):
-        return [b"\x00"]
     raise SchemaError(f"field {name}: cannot encode a {type(column).__name__} column as {kind}")
+
+
+def _encode_union(
+    name: str, avro_type: AvroType, column: Column[Any], batch: Any, rows: int
+) -> list[Part]:
+    null = avro_type.null_branch
+    if len(avro_type.branches) != 2 or null is None:
+        raise SchemaError(f'field {name}: only ["null", T] unions are supported')
+    value = _encode_field(name, avro_type.branches[1 - null], column, batch, rows)
+    present = bytes([2 * (1 - null)])  # the branch index, as a one-byte varint
+    is_null_of = getattr(column, "null", None)
+    if is_null_of is None:
+        return [present, *value]
+    is_null = is_null_of(batch)
+    branch = np.where(is_null, 2 * null, present[0]).astype(np.uint8)[:, None]
+    return [branch, *(_blank(part, is_null, rows) for part in value)]
 
 
 def _blank(part: Part, rows_to_blank: npt.NDArray[np.bool_], rows: int) -> _Var:
