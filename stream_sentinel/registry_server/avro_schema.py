@@ -144,7 +144,7 @@ def _referenced_names(
     resolved: tuple[str, ...], strict: bool
 ) -> tuple[avro.schema.Names, dict[str, Any]]:
     """The named types the referenced schemas define, for both parsers."""
-    names = avro.schema.Names()
+    names = avro.schema.Names(validate_names=strict)
     named: dict[str, Any] = {}
     for text in resolved:
         try:

@@ -142,7 +142,7 @@ class RegistryView:
         """The version holding ``schema``: the same schema, else the same canonical form."""
         with self._reading() as state:
             entries = require_entries(state, subject, deleted)
-            parsed = self._parse_request(state, schema, schema_type, references)
+            parsed = self._parse_lookup(state, schema, schema_type, references)
             for key in ("identity", "canonical"):
                 for entry in reversed(entries):
                     stored = self._parsed_of(state, entry.schema_id)
@@ -180,7 +180,7 @@ class RegistryView:
             return CompatibilityVerdict(not problems, tuple(problems))
 
     def get_config(self, subject: str | None = None, default_to_global: bool = False) -> Level:
-        with self._replica.reading() as state:
+        with self._reading() as state:
             if subject is None:
                 return state.configs.get(None, DEFAULT_LEVEL)
             level = state.configs.get(subject)
@@ -191,7 +191,7 @@ class RegistryView:
             return level
 
     def get_mode(self, subject: str | None = None, default_to_global: bool = False) -> str:
-        with self._replica.reading() as state:
+        with self._reading() as state:
             if subject is None:
                 return state.mode
             mode = state.modes.get(subject)
@@ -217,6 +217,22 @@ class RegistryView:
         refs = _resolved_versions(state, parse_references(references))
         resolved = resolution_order(refs, lambda ref: _definition(state, ref))
         return parse_schema(schema, schema_type, refs, resolved)
+
+    def _parse_lookup(
+        self, state: RegistryState, schema: object, schema_type: object, references: object
+    ) -> ParsedSchema:
+        """A lookup finds stored schemas today's rules refuse (legacy names) as well."""
+        try:
+            return self._parse_request(state, schema, schema_type, references)
+        except RegistryError as strict_failure:
+            if not isinstance(schema, str) or strict_failure.error_code != errors.INVALID_SCHEMA:
+                raise
+            refs = _resolved_versions(state, parse_references(references))
+            resolved = resolution_order(refs, lambda ref: _definition(state, ref))
+            lenient = parse_stored(schema, refs, resolved)
+            if lenient.avro is None:
+                raise
+            return lenient
 
     def _parsed_of(self, state: RegistryState, schema_id: int) -> ParsedSchema:
         parsed = self._parsed.get(schema_id)
