@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from stream_sentinel.commands.context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from stream_sentinel.config import Settings
+    from stream_sentinel.registry_server.service import RegistryInstance
+
+#: The election's session: how long a dead leader keeps the leadership (the broker's minimum).
+ELECTION_SESSION_MS = 6_000
 
 
 @click.command("schema-registry")
@@ -21,25 +30,49 @@ from stream_sentinel.commands.context import CliContext, pass_cli
 def schema_registry(cli: CliContext, host: str, port: int, store: str) -> None:
     """Serve the Confluent-compatible schema registry over HTTP.
 
-    State lives in the compacted _schemas topic (created if missing) and is rebuilt from it at
-    start, so subjects, versions, ids and configs survive restarts.
+    State lives in the compacted _schemas topic (created if missing): every instance follows it
+    continuously, one elected instance writes it, and the others forward writes there, so any
+    number of instances on the same Kafka serve one registry and survive restarts.
     """
     import uvicorn
 
-    from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.registry_server.app import create_app
-    from stream_sentinel.registry_server.service import open_core, open_log
 
     settings = cli.settings
-    broker = RealClients(settings).broker() if store == "kafka" else None
-    schema_log = open_log(settings, broker)
-    core = open_core(schema_log, settings.infra.start_timeout_s)
-    click.echo(
-        f"schema registry on http://{host}:{port} ({store} store: {len(core.subjects())} subjects)",
-        err=True,
+    url = f"http://{host}:{port}"
+    instance = _open(settings, url) if store == "kafka" else _in_memory()
+    subjects = len(instance.core.subjects())
+    click.echo(f"schema registry on {url} ({store} store: {subjects} subjects)", err=True)
+    app = create_app(
+        instance.core,
+        settings.registry.max_request_bytes,
+        on_shutdown=instance.close,
+        forward_writes=instance.forward_writes,
     )
-    app = create_app(core, settings.registry.max_request_bytes, on_shutdown=schema_log.close)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _open(settings: Settings, url: str) -> RegistryInstance:
+    from stream_sentinel.clients.backends import RealClients
+    from stream_sentinel.registry_server.service import await_leader, open_replicated
+
+    session_ms = min(settings.kafka.session_timeout_ms, ELECTION_SESSION_MS)
+    heartbeat_ms = min(settings.kafka.heartbeat_interval_ms, session_ms // 3)
+    election = settings.with_overrides(
+        kafka={"session_timeout_ms": session_ms, "heartbeat_interval_ms": heartbeat_ms}
+    )
+    instance = open_replicated(
+        settings, RealClients(settings).broker(), RealClients(election).broker(), url
+    )
+    await_leader(instance, settings.infra.start_timeout_s)
+    return instance
+
+
+def _in_memory() -> RegistryInstance:
+    from stream_sentinel.registry_server.core import in_memory_core
+    from stream_sentinel.registry_server.service import RegistryInstance
+
+    return RegistryInstance(in_memory_core())
 
 
 COMMANDS = [schema_registry]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
@@ -20,6 +19,7 @@ from starlette.responses import Response
 from stream_sentinel.errors import RegistryError
 from stream_sentinel.registry_server import errors
 from stream_sentinel.registry_server.core import RegistryCore
+from stream_sentinel.registry_server.forwarding import LeaderForwarding
 from stream_sentinel.registry_server.http_support import (
     BodyLimit,
     RegistryResponse,
@@ -32,6 +32,7 @@ from stream_sentinel.registry_server.raw_paths import RawPathRouting
 from stream_sentinel.registry_server.routes_config import add_config_routes
 from stream_sentinel.registry_server.routes_schemas import add_schema_routes
 from stream_sentinel.registry_server.routes_subjects import add_subject_routes
+from stream_sentinel.registry_server.service import LEADER_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def create_app(
     core: RegistryCore,
     max_request_bytes: int = MAX_REQUEST_BYTES,
     on_shutdown: Callable[[], None] | None = None,
-    forwarding: Any = None,
+    forward_writes: bool = False,
 ) -> FastAPI:
     """The ASGI app serving ``core``; bodies over ``max_request_bytes`` get 413.
 
@@ -48,8 +49,8 @@ def create_app(
     larger body holds a schema too large for one ``_schemas`` record, which could never be stored.
 
     ``on_shutdown`` runs when the server stops (uvicorn re-raises SIGTERM after a graceful
-    shutdown, so code after ``uvicorn.run`` would not run). ``forwarding`` is the ASGI middleware
-    class sending writes to the leader (None: this instance is the only one).
+    shutdown, so code after ``uvicorn.run`` would not run). With ``forward_writes``, writes are
+    sent to the core's leader unless this instance leads (several instances on one log).
     """
 
     @asynccontextmanager
@@ -70,14 +71,16 @@ def create_app(
     _add_error_handlers(app)
 
     @app.get("/")
-    async def root() -> dict[str, Any]:
-        return {}
+    async def root() -> Response:
+        # Confluent's body; the header tells the launcher (and people) which instance leads.
+        leads = "true" if core.leadership.is_writable() else "false"
+        return RegistryResponse({}, headers={LEADER_HEADER: leads})
 
     add_subject_routes(app)
     add_schema_routes(app)
     add_config_routes(app)
-    if forwarding is not None:
-        app.add_middleware(forwarding)
+    if forward_writes:
+        app.add_middleware(LeaderForwarding, leadership=core.leadership, follower=core.follower)
     app.add_middleware(RawPathRouting)
     app.add_middleware(ContentNegotiation)
     app.add_middleware(BodyLimit, limit=_body_limit(max_request_bytes))

@@ -75,6 +75,10 @@ class RegistryCore(RegistryView):
     def leadership(self) -> Leadership:
         return self._leadership
 
+    @property
+    def follower(self) -> Follower:
+        return self._follower
+
     # -- registering ------------------------------------------------------------------------
 
     def register(

@@ -14,6 +14,9 @@ class Leadership(Protocol):
     def is_leader(self) -> bool:
         """True while this instance holds the leadership (it may still be catching up)."""
 
+    def is_writable(self) -> bool:
+        """True while this instance leads and has caught up: it accepts writes now."""
+
     def require_writable(self) -> None:
         """Return once this instance may write (leader, caught up); else 50004."""
 
@@ -33,6 +36,9 @@ class SoleLeader:
         self._url = url
 
     def is_leader(self) -> bool:
+        return True
+
+    def is_writable(self) -> bool:
         return True
 
     def require_writable(self) -> None:
