@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import TYPE_CHECKING
 
 import click
@@ -38,6 +40,10 @@ def schema_registry(cli: CliContext, host: str, port: int, store: str) -> None:
 
     from stream_sentinel.registry_server.app import create_app
 
+    # Leadership changes and skipped _schemas records are worth reading in the service's log.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = cli.settings
     url = f"http://{host}:{port}"
     instance = _open(settings, url) if store == "kafka" else _in_memory()
@@ -58,8 +64,15 @@ def _open(settings: Settings, url: str) -> RegistryInstance:
 
     session_ms = min(settings.kafka.session_timeout_ms, ELECTION_SESSION_MS)
     heartbeat_ms = min(settings.kafka.heartbeat_interval_ms, session_ms // 3)
+    # The group's range assignor orders members by id, which starts with the client id: one
+    # carrying the start time keeps the leadership with the oldest instance when others join.
+    member = f"{settings.kafka.client_id}-registry-{time.time_ns():020d}"
     election = settings.with_overrides(
-        kafka={"session_timeout_ms": session_ms, "heartbeat_interval_ms": heartbeat_ms}
+        kafka={
+            "session_timeout_ms": session_ms,
+            "heartbeat_interval_ms": heartbeat_ms,
+            "client_id": member,
+        }
     )
     instance = open_replicated(
         settings, RealClients(settings).broker(), RealClients(election).broker(), url

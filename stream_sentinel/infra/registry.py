@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
+import stream_sentinel
 from stream_sentinel.config import Settings
 from stream_sentinel.infra.endpoints import BIND_HOST, StackPorts
 from stream_sentinel.infra.process import Launch, free_ports, port_in_use
@@ -45,8 +46,13 @@ def _env_value(value: Any) -> str | None:
 
 
 def registry_env(settings: Settings) -> dict[str, str]:
-    """The profile, the Kafka and registry sections and the start timeout: what it reads."""
+    """The profile, the Kafka and registry sections and the start timeout: what it reads.
+
+    ``PYTHONPATH`` names the directory this package was imported from, so the registry runs
+    this very code even when another copy of it is installed (a work tree beside an install).
+    """
     return {
+        "PYTHONPATH": str(Path(stream_sentinel.__file__).resolve().parents[1]),
         "SENTINEL_ENV": settings.env,
         **section_env("SENTINEL_KAFKA_", settings.kafka),
         **section_env("SENTINEL_REGISTRY_", settings.registry),

@@ -30,6 +30,8 @@ from stream_sentinel.transport.base import Broker, Consumer, TopicPartition
 log = logging.getLogger(__name__)
 POLL_S = 0.5
 RETRY_S = 1.0
+#: How long a write waits for a rebalance in progress to hand this instance the partition back.
+REBALANCE_GRACE_S = 5.0
 
 
 class GroupElection:
@@ -44,6 +46,7 @@ class GroupElection:
         follower: Follower,
         replica: Replica,
         wait_s: float = 30.0,
+        grace_s: float = REBALANCE_GRACE_S,
     ) -> None:
         self.topic = topic
         self.url = url
@@ -52,6 +55,7 @@ class GroupElection:
         self._follower = follower
         self._replica = replica
         self._wait_s = wait_s
+        self._grace_s = grace_s
         self._assigned = False
         self._writable = False
         self._changed = threading.Condition()
@@ -78,7 +82,7 @@ class GroupElection:
 
     def require_writable(self) -> None:
         with self._changed:
-            if not self._assigned:
+            if not self._changed.wait_for(lambda: self._assigned, self._grace_s):
                 raise errors.unknown_leader(f"{self.url} is not the leader")
             if not self._changed.wait_for(lambda: self._writable, self._wait_s):
                 raise errors.unknown_leader(f"{self.url} is still taking over the leadership")

@@ -65,15 +65,17 @@ class LeaderForwarding:
         body = await _body(receive)
         try:
             response = await self._forward(scope, body)
+            if response is None:  # this instance took over meanwhile: it answers itself
+                await self.app(scope, _replay(body), send)
+                return
             await run_in_threadpool(self._follower.sync_to_end)
         except RegistryError as exc:
             await registry_error_response(exc)(scope, receive, send)
             return
         headers = [(k.encode(), v.encode()) for k, v in response.headers.items() if _kept(k)]
         headers.append((b"content-length", str(len(response.content)).encode()))
-        await send(
-            {"type": "http.response.start", "status": response.status_code, "headers": headers}
-        )
+        start = {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        await send(start)
         await send({"type": "http.response.body", "body": response.content})
 
     def _forwards(self, scope: Scope) -> bool:
@@ -83,7 +85,8 @@ class LeaderForwarding:
         already = any(key.lower() == FORWARDED.encode() for key, _ in scope.get("headers", []))
         return is_write(scope["method"], path) and not already
 
-    async def _forward(self, scope: Scope, body: bytes) -> httpx.Response:
+    async def _forward(self, scope: Scope, body: bytes) -> httpx.Response | None:
+        """The leader's answer; None when this instance became the leader meanwhile."""
         deadline = time.monotonic() + self._wait_s
         failure: RegistryError = errors.unknown_leader("no leader has announced itself yet")
         async with httpx.AsyncClient(timeout=self._wait_s) as client:
@@ -99,7 +102,7 @@ class LeaderForwarding:
                             return response
                         failure = errors.unknown_leader(f"{url} no longer leads")
                 if self._leadership.is_leader():
-                    raise errors.unknown_leader("this instance became the leader; retry")
+                    return None
                 await asyncio.sleep(RETRY_S)
         raise failure
 
@@ -134,6 +137,13 @@ def _kept(header: str) -> bool:
         "server",
         "date",
     )
+
+
+def _replay(body: bytes) -> Receive:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 async def _body(receive: Receive) -> bytes:

@@ -17,6 +17,7 @@ from stream_sentinel.registry_server.routing import (
     core_of,
     listing,
     optional_int,
+    page,
     raw_schema,
     version_body,
 )
@@ -87,7 +88,8 @@ def _add_version_routes(app: FastAPI) -> None:
 
     @app.get("/subjects/{subject}/versions/{version}/referencedby")
     async def referenced_by(request: Request, subject: str, version: str) -> list[int]:
-        return await call(core_of(request).referenced_by, segment(subject), version)
+        ids = await call(core_of(request).referenced_by, segment(subject), version)
+        return page(request, ids)
 
     @app.delete("/subjects/{subject}/versions/{version}")
     async def delete_version(request: Request, subject: str, version: str) -> int:

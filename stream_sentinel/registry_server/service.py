@@ -17,7 +17,7 @@ from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.errors import RegistryError, ServiceUnavailable, TransportError
 from stream_sentinel.registry_server.core import RegistryCore
-from stream_sentinel.registry_server.election import GroupElection
+from stream_sentinel.registry_server.election import REBALANCE_GRACE_S, GroupElection
 from stream_sentinel.registry_server.follower import TailingFollower
 from stream_sentinel.registry_server.replica import Replica
 from stream_sentinel.registry_server.store import MemoryLog, SchemaLog, TopicLog
@@ -71,7 +71,11 @@ def open_core(log_: SchemaLog, timeout_s: float, clock: Clock = SYSTEM_CLOCK) ->
 
 
 def open_replicated(
-    settings: Settings, broker: Broker, election_broker: Broker, url: str
+    settings: Settings,
+    broker: Broker,
+    election_broker: Broker,
+    url: str,
+    grace_s: float = REBALANCE_GRACE_S,
 ) -> RegistryInstance:
     """One instance of a registry on Kafka, serving at ``url``; it follows, elects, forwards."""
     timeout_s = settings.infra.start_timeout_s
@@ -81,7 +85,7 @@ def open_replicated(
     replica = Replica()
     follower = TailingFollower(topic_log, replica).start()
     election = GroupElection(
-        election_broker, election_topic(schemas), url, topic_log, follower, replica
+        election_broker, election_topic(schemas), url, topic_log, follower, replica, grace_s=grace_s
     ).start()
     core = _retry(
         lambda: RegistryCore(topic_log, follower, election, replica), timeout_s, SYSTEM_CLOCK

@@ -28,9 +28,9 @@ def eventually(condition: Callable[[], bool], within_s: float = 10.0) -> None:
 def pair() -> Iterator[tuple[RegistryInstance, RegistryInstance]]:
     settings = load_settings("test", environ={})
     broker = MemoryBroker()
-    first = open_replicated(settings, broker, broker, "http://first")
+    first = open_replicated(settings, broker, broker, "http://first", grace_s=0.1)
     eventually(first.core.leadership.is_writable)
-    second = open_replicated(settings, broker, broker, "http://second")
+    second = open_replicated(settings, broker, broker, "http://second", grace_s=0.1)
     try:
         yield first, second
     finally:
