@@ -25,8 +25,9 @@ class Follower(Protocol):
     def sync(self, position: int) -> None:
         """Return once everything before ``position`` is applied; 50002 when that takes too long."""
 
-    def sync_to_end(self) -> None:
-        """Catch up with the log's end as it is now."""
+    def sync_to_end(self, timeout_s: float | None = None) -> None:
+        """Catch up with the log's end as it is now (within ``timeout_s``: default, the
+        follower's own)."""
 
     def close(self) -> None: ...
 
@@ -57,7 +58,7 @@ class InlineFollower:
                         f"the registry log stopped at offset {before}, before {position}"
                     )
 
-    def sync_to_end(self) -> None:
+    def sync_to_end(self, timeout_s: float | None = None) -> None:
         self.sync(self._log.end_offset())
 
     def close(self) -> None:
@@ -86,15 +87,15 @@ class TailingFollower:
                 log.warning("following _schemas failed (%s); retrying", exc)
                 self._stop.wait(1.0)
 
-    def sync(self, position: int) -> None:
-        if not self._replica.wait_for(position, self._timeout_s):
+    def sync(self, position: int, timeout_s: float | None = None) -> None:
+        if not self._replica.wait_for(position, timeout_s or self._timeout_s):
             raise errors.operation_timeout(
                 f"this registry has read _schemas to offset {self._replica.position}, not yet "
                 f"to {position}; is Kafka healthy?"
             )
 
-    def sync_to_end(self) -> None:
-        self.sync(self._log.end_offset())
+    def sync_to_end(self, timeout_s: float | None = None) -> None:
+        self.sync(self._log.end_offset(timeout_s), timeout_s)
 
     def close(self) -> None:
         self._stop.set()

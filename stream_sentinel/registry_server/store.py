@@ -40,7 +40,7 @@ class SchemaLog(Protocol):
         """Records at ``position`` and after (waiting up to ``timeout_s`` for one), and the
         position after them."""
 
-    def end_offset(self) -> int:
+    def end_offset(self, timeout_s: float | None = None) -> int:
         """The offset after the last record now in the log."""
 
     def append(self, records: Sequence[LogRecord]) -> int:
@@ -79,7 +79,7 @@ class MemoryLog:
         entries = [(position + n, key, value) for n, (key, value) in enumerate(tail)]
         return entries, position + len(entries)
 
-    def end_offset(self) -> int:
+    def end_offset(self, timeout_s: float | None = None) -> int:
         with self._lock:
             return len(self.records)
 
@@ -151,12 +151,12 @@ class TopicLog:
             self._reader_at = position
         return self._reader
 
-    def end_offset(self) -> int:
+    def end_offset(self, timeout_s: float | None = None) -> int:
         with self._offsets_lock:
             if self._offsets is None:
                 self._offsets = self._broker.consumer(None, isolation="read_committed")
             try:
-                return self._offsets.watermarks(self._partition, self._timeout_s)[1]
+                return self._offsets.watermarks(self._partition, timeout_s or self._timeout_s)[1]
             except TransportError as exc:
                 raise errors.store_error(f"reading the end of {self._topic}: {exc}") from exc
 

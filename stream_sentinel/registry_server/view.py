@@ -33,7 +33,8 @@ from stream_sentinel.registry_server.versions import (
 )
 
 log = logging.getLogger(__name__)
-DEFAULT_MODE = "READWRITE"
+#: How long a read waits to catch up before it answers from what this instance has.
+READ_SYNC_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ class RegistryView:
     @contextmanager
     def _reading(self) -> Iterator[RegistryState]:
         try:
-            self._follower.sync_to_end()
+            self._follower.sync_to_end(READ_SYNC_S)
         except RegistryError as exc:
             log.warning("serving a read from this instance's replica as it is: %s", exc)
         with self._replica.reading() as state:
