@@ -219,8 +219,8 @@ class RegistryCore(RegistryView):
         try:
             end = self._log.append(records)
         except RegistryError as exc:
-            if isinstance(exc.__cause__, ProducerFenced):
-                self._leadership.lost(str(exc))
+            if exc.error_code == errors.STORE_ERROR:
+                self._leadership.lost(str(exc), fenced=isinstance(exc.__cause__, ProducerFenced))
             raise
         self._follower.sync(end)
 

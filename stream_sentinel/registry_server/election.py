@@ -93,10 +93,16 @@ class GroupElection:
         with self._replica.reading() as state:
             return state.leader
 
-    def lost(self, reason: str) -> None:
-        # Only a newer leader fences this one: it is a zombie until the group assigns it again.
-        log.warning("this registry was fenced and stops writing: %s", reason)
-        self._set(assigned=False, writable=False)
+    def lost(self, reason: str, fenced: bool) -> None:
+        if fenced:
+            # Only a newer leader fences this one: a zombie until the group assigns it again.
+            log.warning("this registry was fenced and stops writing: %s", reason)
+            self._set(assigned=False, writable=False)
+            return
+        # The writer may be unusable (an abort failed): take over afresh before writing again.
+        log.warning("a write to _schemas failed (%s); renewing the leader's writer", reason)
+        with self._changed:
+            self._writable = False
 
     def close(self) -> None:
         self._stop.set()

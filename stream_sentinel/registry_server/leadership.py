@@ -23,8 +23,9 @@ class Leadership(Protocol):
     def leader_url(self) -> str | None:
         """Where the leader serves HTTP, as it announced itself in the log."""
 
-    def lost(self, reason: str) -> None:
-        """A write found this instance deposed (fenced): stop writing."""
+    def lost(self, reason: str, fenced: bool) -> None:
+        """A write failed in the store: stop writing. ``fenced``: a newer leader exists;
+        otherwise the writer is renewed (fenced again, caught up) before the next write."""
 
     def close(self) -> None: ...
 
@@ -47,7 +48,7 @@ class SoleLeader:
     def leader_url(self) -> str | None:
         return self._url
 
-    def lost(self, reason: str) -> None:
+    def lost(self, reason: str, fenced: bool) -> None:
         return None
 
     def close(self) -> None:

@@ -187,7 +187,8 @@ class TopicLog:
             self._produce(producer, records, delivered)
         except TransportError as exc:
             self._abandon(producer)
-            raise self._failure(str(exc)) from exc
+            # A record the broker refused fails the commit; its own reason says more.
+            raise self._failure(failures[0] if failures else str(exc)) from exc
         if failures or len(offsets) < len(records):
             reason = failures[0] if failures else "records not acknowledged in time"
             raise self._failure(f"writing {self._topic} failed: {reason}")

@@ -11,8 +11,10 @@ import pytest
 from stream_sentinel.config import load_settings
 from stream_sentinel.errors import RegistryError
 from stream_sentinel.registry_server.forwarding import is_write
-from stream_sentinel.registry_server.service import RegistryInstance, open_replicated
+from stream_sentinel.registry_server.service import RegistryInstance, open_replicated, writer_id
+from stream_sentinel.registry_server.store import TopicLog
 from stream_sentinel.transport.memory import MemoryBroker
+from stream_sentinel.transport.topics import Topics
 
 V1 = '{"type":"record","name":"Payment","fields":[{"name":"id","type":"string"}]}'
 
@@ -90,3 +92,22 @@ def test_when_the_leader_leaves_the_other_takes_over_and_ids_keep_counting(
 )
 def test_which_requests_go_to_the_leader(method: str, path: str, write: bool) -> None:
     assert is_write(method, path) is write
+
+
+def test_a_leader_fenced_by_a_newer_writer_stops_writing_and_changes_nothing() -> None:
+    settings = load_settings("test", environ={})
+    broker = MemoryBroker()
+    leader = open_replicated(settings, broker, broker, "http://old", grace_s=0.1)
+    try:
+        eventually(leader.core.leadership.is_writable)
+        schemas = Topics.from_settings(settings).schemas
+        usurper = TopicLog(broker, schemas, transactional_id=writer_id(schemas))
+        usurper.fence()  # what a newly elected leader does first
+        with pytest.raises(RegistryError) as fenced:
+            leader.core.register("pay-value", V1)
+        assert fenced.value.error_code == 50001
+        assert not leader.core.leadership.is_leader()
+        assert leader.core.subjects(deleted=True) == []
+        usurper.close()
+    finally:
+        leader.close()
