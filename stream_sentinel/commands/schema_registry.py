@@ -28,8 +28,17 @@ ELECTION_SESSION_MS = 6_000
     show_default=True,
     help="Keep state in Kafka's _schemas topic, or in memory (lost at exit).",
 )
+@click.option(
+    "--advertised-url",
+    default=None,
+    metavar="URL",
+    help="Where other instances reach this one to forward writes"
+    " (default: http://HOST:PORT; set it when binding 0.0.0.0).",
+)
 @pass_cli
-def schema_registry(cli: CliContext, host: str, port: int, store: str) -> None:
+def schema_registry(
+    cli: CliContext, host: str, port: int, store: str, advertised_url: str | None
+) -> None:
     """Serve the Confluent-compatible schema registry over HTTP.
 
     State lives in the compacted _schemas topic (created if missing): every instance follows it
@@ -45,7 +54,7 @@ def schema_registry(cli: CliContext, host: str, port: int, store: str) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = cli.settings
-    url = f"http://{host}:{port}"
+    url = advertised_url or f"http://{host}:{port}"
     instance = _open(settings, url) if store == "kafka" else _in_memory()
     subjects = len(instance.core.subjects())
     click.echo(f"schema registry on {url} ({store} store: {subjects} subjects)", err=True)
