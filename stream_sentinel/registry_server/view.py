@@ -51,7 +51,8 @@ class RegistryView:
     def __init__(self, replica: Replica, follower: Follower) -> None:
         self._replica = replica
         self._follower = follower
-        self._parsed: dict[int, ParsedSchema] = {}
+        # By id, text and references: an id hard-deleted and imported again may hold another.
+        self._parsed: dict[tuple[int, str, tuple[Reference, ...]], ParsedSchema] = {}
 
     @contextmanager
     def _reading(self) -> Iterator[RegistryState]:
@@ -236,16 +237,17 @@ class RegistryView:
             return lenient
 
     def _parsed_of(self, state: RegistryState, schema_id: int) -> ParsedSchema:
-        parsed = self._parsed.get(schema_id)
+        refs = state.schema_references.get(schema_id, ())
+        key = (schema_id, state.schemas[schema_id], refs)
+        parsed = self._parsed.get(key)
         if parsed is None:
-            refs = state.schema_references.get(schema_id, ())
             try:
                 resolved = resolution_order(refs, lambda ref: _definition(state, ref))
             except RegistryError as exc:
                 log.warning("schema %d has a broken reference (%s)", schema_id, exc)
                 resolved = []
             parsed = parse_stored(state.schemas[schema_id], refs, resolved)
-            self._parsed[schema_id] = parsed
+            self._parsed[key] = parsed
         return parsed
 
 
