@@ -134,8 +134,12 @@ class GroupElection:
                 consumer.consume(1, POLL_S)  # keeps the membership; serves the callbacks
                 if self.is_leader() and not self.is_writable():
                     self._take_over()
-            except SentinelError as exc:
-                log.warning("leader election: %s; retrying", exc)
+            except Exception as exc:  # the election thread must outlive any one failure
+                log.warning(
+                    "leader election: %s; retrying",
+                    exc,
+                    exc_info=not isinstance(exc, SentinelError),
+                )
                 self._stop.wait(RETRY_S)
         self._set(assigned=False, writable=False)
         if consumer is not None:

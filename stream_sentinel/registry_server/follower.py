@@ -83,8 +83,9 @@ class TailingFollower:
         while not self._stop.is_set():
             try:
                 _read_step(self._log, self._replica, POLL_S)
-            except SentinelError as exc:
-                log.warning("following _schemas failed (%s); retrying", exc)
+            except Exception as exc:  # the follower thread must outlive any one failure
+                unexpected = not isinstance(exc, SentinelError)
+                log.warning("following _schemas failed (%s); retrying", exc, exc_info=unexpected)
                 self._stop.wait(1.0)
 
     def sync(self, position: int, timeout_s: float | None = None) -> None:

@@ -227,8 +227,12 @@ class TopicLog:
     def _get_producer(self) -> Producer:
         if self._producer is None:
             # Records give up before append() stops waiting, so an append that reports a
-            # failure can never land later and collide with the next id.
-            delivery_ms = int(max(self._timeout_s - 5.0, 1.0) * 1000)
+            # failure can never land later and collide with the next id. A transactional
+            # writer needs no bound: a failed transaction is aborted and never becomes visible
+            # (and librdkafka bounds delivery by the transaction timeout).
+            delivery_ms = None
+            if self._transactional_id is None:
+                delivery_ms = int(max(self._timeout_s - 5.0, 1.0) * 1000)
             self._producer = self._broker.producer(
                 transactional_id=self._transactional_id, delivery_timeout_ms=delivery_ms
             )
