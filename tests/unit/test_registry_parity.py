@@ -61,12 +61,23 @@ def test_every_subject_endpoint_takes_an_encoded_subject_as_one_opaque_name(
         200,
         {"mode": "READWRITE"},
     )
+    assert answer(client.get(f"/mode/{path}")) == (200, {"mode": "READWRITE"})
+    assert answer(client.delete(f"/mode/{path}")) == (200, {"mode": "READWRITE"})
+    assert answer(client.delete(f"/config/{path}")) == (200, {"compatibilityLevel": "FULL"})
     assert answer(client.get("/schemas/ids/1/versions")) == (
         200,
         [{"subject": subject, "version": 1}],
     )
+    assert answer(client.get("/schemas/ids/1/subjects")) == (200, [subject])
+    assert answer(client.get(f"/subjects/{path}/versions/1/referencedby")) == (200, [])
+    assert answer(post(client, f"/subjects/{path}/versions", {"schema": V2})) == (200, {"id": 2})
+    assert answer(post(client, f"/compatibility/subjects/{path}/versions", {"schema": V2})) == (
+        200,
+        {"is_compatible": True},
+    )
+    assert answer(client.delete(f"/subjects/{path}/versions/2")) == (200, 2)
     assert answer(client.delete(f"/subjects/{path}")) == (200, [1])
-    assert answer(client.delete(f"/subjects/{path}?permanent=true")) == (200, [1])
+    assert answer(client.delete(f"/subjects/{path}?permanent=true")) == (200, [1, 2])
     assert answer(client.get("/subjects?deleted=true")) == (200, [])
 
 
