@@ -43,10 +43,21 @@ def install(cli: CliContext) -> None:
     help="Redis memory cap, e.g. 4gb for big benchmarks (default: 512mb).",
 )
 @click.option("--no-registry", is_flag=True, help="Start Kafka and Redis only.")
+@click.option(
+    "--registry-instances",
+    type=click.IntRange(1, 9),
+    default=None,
+    metavar="N",
+    help="Schema registry instances sharing one _schemas log (default 1): the first on the"
+    " registry port, the others on ports `infra status` lists.",
+)
 @pass_cli
-def up(cli: CliContext, redis_maxmemory: str | None, no_registry: bool) -> None:
+def up(
+    cli: CliContext, redis_maxmemory: str | None, no_registry: bool, registry_instances: int | None
+) -> None:
     """Start the local stack and wait until every service answers."""
     cli.override("redis", maxmemory=redis_maxmemory)
+    cli.override("infra", registry_instances=registry_instances)
     stack = _stack(cli)
     began = time.monotonic()
     reports = stack.up(with_registry=not no_registry, progress=click.echo)

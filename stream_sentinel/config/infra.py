@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from stream_sentinel.config.sources import SectionSettings
@@ -20,6 +21,8 @@ class InfraSettings(SectionSettings):
     kafka_heap: str = "1g"
     controller_port: int | None = None  # default: the Kafka client port + 1
     start_timeout_s: float = 90.0
+    # Schema registry instances sharing one _schemas log (one leads, the others forward writes).
+    registry_instances: int = Field(default=1, ge=1, le=9)
     # A broker flushing its logs can take a while to stop; after this it gets SIGKILL.
     stop_timeout_s: float = 30.0
     # The programs the launcher runs, for machines where they are not on PATH under these names.

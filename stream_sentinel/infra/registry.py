@@ -14,10 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
+import stream_sentinel
 from stream_sentinel.config import Settings
-from stream_sentinel.infra.endpoints import BIND_HOST
-from stream_sentinel.infra.process import Launch
+from stream_sentinel.infra.endpoints import BIND_HOST, StackPorts
+from stream_sentinel.infra.process import Launch, free_ports, port_in_use
 from stream_sentinel.infra.service import LocalService, child_env
+
+PORT_FILE = "port"
 
 
 def section_env(prefix: str, section: BaseModel) -> dict[str, str]:
@@ -43,8 +46,13 @@ def _env_value(value: Any) -> str | None:
 
 
 def registry_env(settings: Settings) -> dict[str, str]:
-    """The profile, the Kafka and registry sections and the start timeout: what it reads."""
+    """The profile, the Kafka and registry sections and the start timeout: what it reads.
+
+    ``PYTHONPATH`` names the directory this package was imported from, so the registry runs
+    this very code even when another copy of it is installed (a work tree beside an install).
+    """
     return {
+        "PYTHONPATH": str(Path(stream_sentinel.__file__).resolve().parents[1]),
         "SENTINEL_ENV": settings.env,
         **section_env("SENTINEL_KAFKA_", settings.kafka),
         **section_env("SENTINEL_REGISTRY_", settings.registry),
@@ -76,11 +84,51 @@ def probe_registry(url: str, timeout_s: float) -> bool:
         return False
 
 
+def instance_name(instance: int) -> str:
+    """``registry`` for the first instance, ``registry-2`` and on for the others."""
+    return "registry" if instance == 1 else f"registry-{instance}"
+
+
+def started_instances(state_dir: Path) -> int:
+    """How many registry instances an earlier `infra up` set up in ``state_dir``."""
+    instance = 1
+    while (state_dir / instance_name(instance + 1) / PORT_FILE).is_file():
+        instance += 1
+    return instance
+
+
 class RegistryService(LocalService):
-    """The schema registry, started after Kafka, logging its output to one file."""
+    """One schema registry instance, started after Kafka, logging its output to one file.
+
+    The first listens on the configured registry port (the one clients dial); the others on
+    free ports chosen at their first start and kept in their directory, so a restart and
+    `infra status` find them where they were.
+    """
 
     name = "registry"
     title = "Schema registry"
+
+    def __init__(
+        self, settings: Settings, ports: StackPorts, state_dir: Path, instance: int = 1
+    ) -> None:
+        self.instance = instance
+        self.name = instance_name(instance)
+        self.title = "Schema registry" if instance == 1 else f"Schema registry {instance}"
+        super().__init__(settings, ports, state_dir)
+
+    @property
+    def listen_port(self) -> int:
+        if self.instance == 1:
+            return self.ports.registry
+        recorded = self.home / PORT_FILE
+        if recorded.is_file():
+            port = int(recorded.read_text().strip())
+            if self.process.pid() is not None or not port_in_use(port):
+                return port
+        port = free_ports(1)[0]
+        recorded.parent.mkdir(parents=True, exist_ok=True)
+        recorded.write_text(f"{port}\n")
+        return port
 
     @property
     def log_file(self) -> Path:
@@ -88,11 +136,11 @@ class RegistryService(LocalService):
 
     @property
     def port_roles(self) -> dict[str, int]:
-        return {"schema registry": self.ports.registry}
+        return {"schema registry": self.listen_port}
 
     @property
     def endpoint(self) -> str:
-        return f"http://{BIND_HOST}:{self.ports.registry}"
+        return f"http://{BIND_HOST}:{self.listen_port}"
 
     def require_installed(self) -> None:
         """Nothing to install: it is part of this package."""
@@ -101,7 +149,7 @@ class RegistryService(LocalService):
         self.logs_dir.mkdir(parents=True, exist_ok=True)
 
     def launch(self) -> Launch:
-        argv = registry_command(self.ports.registry)
+        argv = registry_command(self.listen_port)
         return Launch(
             argv=argv,
             env=child_env(registry_env(self.settings)),
@@ -111,4 +159,4 @@ class RegistryService(LocalService):
         )
 
     def probe(self, timeout_s: float) -> bool:
-        return probe_registry(self.settings.registry.url, timeout_s)
+        return probe_registry(self.endpoint, timeout_s)

@@ -27,7 +27,7 @@ from stream_sentinel.infra.process import (
     port_in_use,
 )
 from stream_sentinel.infra.redis import RedisService
-from stream_sentinel.infra.registry import RegistryService
+from stream_sentinel.infra.registry import RegistryService, started_instances
 from stream_sentinel.infra.service import LocalService
 
 Progress = Callable[[str], None]
@@ -88,8 +88,12 @@ class Stack:
         self.state_dir = settings.infra.state_dir.expanduser().resolve()
         self.kafka = KafkaService(settings, self.ports, self.state_dir)
         self.redis = RedisService(settings, self.ports, self.state_dir)
-        self.registry = RegistryService(settings, self.ports, self.state_dir)
-        self.services: tuple[LocalService, ...] = (self.kafka, self.redis, self.registry)
+        count = max(settings.infra.registry_instances, started_instances(self.state_dir))
+        self.registries = [
+            RegistryService(settings, self.ports, self.state_dir, n) for n in range(1, count + 1)
+        ]
+        self.registry = self.registries[0]
+        self.services: tuple[LocalService, ...] = (self.kafka, self.redis, *self.registries)
 
     def install(self) -> bool:
         """Fetch the Kafka jars once (True when this call fetched them) and check Java."""
@@ -104,7 +108,7 @@ class Stack:
 
     def up(self, with_registry: bool = True, progress: Progress = _quiet) -> list[ServiceReport]:
         """Start what is not running yet and wait until every service answers."""
-        wanted = [s for s in self.services if with_registry or s is not self.registry]
+        wanted = [s for s in self.services if with_registry or s not in self.registries]
         to_start = [s for s in wanted if s.process.pid() is None]
         for service in to_start:
             service.require_installed()
@@ -121,9 +125,11 @@ class Stack:
         ]
 
     def _phases(self, wanted: list[LocalService]) -> list[list[LocalService]]:
-        """Kafka and Redis start together; the registry stores its state in Kafka, so it waits."""
+        """Kafka and Redis start together; the registries store their state in Kafka, so they
+        wait for it, and start together (one of them is elected leader)."""
         first: list[LocalService] = [s for s in (self.kafka, self.redis) if s in wanted]
-        return [first, [self.registry]] if self.registry in wanted else [first]
+        registries: list[LocalService] = [s for s in self.registries if s in wanted]
+        return [first, registries] if registries else [first]
 
     def down(self, purge: bool = False) -> DownResult:
         """Stop the processes this stack started (by pid); ``purge`` also deletes their data."""

@@ -16,17 +16,23 @@ SUBJECT_NOT_SOFT_DELETED = 40405
 VERSION_SOFT_DELETED = 40406
 VERSION_NOT_SOFT_DELETED = 40407
 SUBJECT_CONFIG_NOT_FOUND = 40408
+SUBJECT_MODE_NOT_FOUND = 40409
 INCOMPATIBLE = 409
 INVALID_SCHEMA = 42201
 INVALID_VERSION = 42202
 INVALID_COMPATIBILITY = 42203
 INVALID_MODE = 42204
 NOT_PERMITTED = 42205
+REFERENCE_EXISTS = 42206
 INVALID_SUBJECT = 42208
 SCHEMA_TOO_LARGE = 42209
 BAD_REQUEST = 400
+NOT_ACCEPTABLE = 406
 UNSUPPORTED_MEDIA_TYPE = 415
 STORE_ERROR = 50001
+OPERATION_TIMEOUT = 50002
+FORWARDING_FAILED = 50003
+UNKNOWN_LEADER = 50004
 
 
 def subject_not_found(subject: str) -> RegistryError:
@@ -84,6 +90,30 @@ def subject_config_not_found(subject: str) -> RegistryError:
     )
 
 
+def subject_mode_not_found(subject: str) -> RegistryError:
+    return RegistryError(
+        f"Subject '{subject}' does not have subject-level mode configured",
+        SUBJECT_MODE_NOT_FOUND,
+        404,
+    )
+
+
+def reference_exists(subject: str, version: int) -> RegistryError:
+    return RegistryError(
+        "One or more references exist to the schema "
+        f"{{magic=1,keytype=SCHEMA,subject={subject},version={version}}}.",
+        REFERENCE_EXISTS,
+        422,
+    )
+
+
+def reference_not_found(subject: str, version: int) -> RegistryError:
+    return invalid_schema(
+        f"the reference to subject '{subject}' version {version} does not exist; register "
+        "the referenced schema first"
+    )
+
+
 def incompatible(subject: str, details: list[str]) -> RegistryError:
     return RegistryError(
         "Schema being registered is incompatible with an earlier schema for subject "
@@ -97,6 +127,11 @@ def invalid_schema(reason: str) -> RegistryError:
     return RegistryError(f"Invalid schema: {reason}", INVALID_SCHEMA, 422)
 
 
+def empty_schema() -> RegistryError:
+    """Confluent's wording for a missing or blank ``schema`` field."""
+    return RegistryError("Empty schema", INVALID_SCHEMA, 422)
+
+
 def invalid_version(version: object) -> RegistryError:
     return RegistryError(
         f"The specified version '{version}' is not a valid version id. "
@@ -108,7 +143,7 @@ def invalid_version(version: object) -> RegistryError:
 
 def invalid_compatibility(level: object) -> RegistryError:
     return RegistryError(
-        f"Invalid compatibility level {level!r}. Valid values are none, backward, forward, full, "
+        "Invalid compatibility level. Valid values are none, backward, forward, full, "
         "backward_transitive, forward_transitive, and full_transitive",
         INVALID_COMPATIBILITY,
         422,
@@ -160,5 +195,28 @@ def unsupported_media_type(content_type: str, accepted: tuple[str, ...]) -> Regi
     )
 
 
+def not_acceptable(accept: str, offered: tuple[str, ...]) -> RegistryError:
+    return RegistryError(
+        f"HTTP 406 Not Acceptable: no response type in Accept {accept!r} is served; ask for one "
+        f"of {', '.join(offered)}",
+        NOT_ACCEPTABLE,
+        406,
+    )
+
+
 def store_error(reason: str) -> RegistryError:
     return RegistryError(f"Error in the backend datastore: {reason}", STORE_ERROR, 500)
+
+
+def operation_timeout(reason: str) -> RegistryError:
+    return RegistryError(f"Operation timed out: {reason}", OPERATION_TIMEOUT, 500)
+
+
+def forwarding_failed(reason: str) -> RegistryError:
+    return RegistryError(
+        f"Error while forwarding the request to the leader: {reason}", FORWARDING_FAILED, 500
+    )
+
+
+def unknown_leader(reason: str) -> RegistryError:
+    return RegistryError(f"Unknown leader: {reason}", UNKNOWN_LEADER, 500)

@@ -21,6 +21,7 @@ from stream_sentinel.config import Settings
 from stream_sentinel.infra.process import free_ports
 from stream_sentinel.infra.registry import registry_command, registry_env
 from stream_sentinel.infra.service import child_env
+from stream_sentinel.registry_server.service import election_topic
 from stream_sentinel.transport.kafka import KafkaBroker
 from stream_sentinel.transport.topics import Topics
 
@@ -111,9 +112,10 @@ def private(stack_settings: Settings, request: pytest.FixtureRequest) -> Iterato
     tag = "r" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
     settings = stack_settings.with_overrides(kafka={"topic_prefix": f"{tag}-"})
     yield settings
+    schemas = Topics.from_settings(settings).schemas
     admin = KafkaBroker(settings.kafka).admin()
     try:
-        admin.delete_topics([Topics.from_settings(settings).schemas])
+        admin.delete_topics([schemas, election_topic(schemas)])
     finally:
         admin.close()
 

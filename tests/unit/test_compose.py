@@ -103,5 +103,9 @@ def test_the_registry_listens_on_the_default_port_once_kafka_is_healthy(
 ) -> None:
     registry = services["schema-registry"]
     port = str(registry_port(defaults.registry.url))
-    assert registry["command"] == ["schema-registry", "--host", "0.0.0.0", "--port", port]
+    assert registry["command"] == [
+        "schema-registry", "--host", "0.0.0.0", "--port", port,
+        # Other instances forward writes to the name the compose network knows it by.
+        "--advertised-url", f"http://schema-registry:{port}",
+    ]  # fmt: skip
     assert registry["depends_on"] == {"kafka": {"condition": "service_healthy"}}

@@ -4,7 +4,7 @@ and give-up messages as the hand-written loops they replaced, without a real sle
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from stream_sentinel.config import load_settings
 from stream_sentinel.errors import ServiceUnavailable, TransportError
 from stream_sentinel.registry_server.service import open_core, open_log
 from stream_sentinel.registry_server.state import LogRecord
+from stream_sentinel.registry_server.store import LogEntry
 from stream_sentinel.state.redis import RedisStateStore
 from stream_sentinel.transport import kafka_admin
 from stream_sentinel.transport.base import Admin, TopicSpec
@@ -284,14 +285,17 @@ class FailingLog:
         self.errors = list(errors)
         self.reads = 0
 
-    def read_all(self) -> Iterator[LogRecord]:
+    def end_offset(self, timeout_s: float | None = None) -> int:
         self.reads += 1
         if self.errors:
             raise self.errors.pop(0)
-        return iter([])
+        return 0
 
-    def append(self, records: Sequence[LogRecord]) -> None:
-        return None
+    def read_from(self, position: int, timeout_s: float) -> tuple[list[LogEntry], int]:
+        return [], position
+
+    def append(self, records: Sequence[LogRecord]) -> int:
+        return 0
 
     def close(self) -> None:
         return None
@@ -304,8 +308,8 @@ def test_the_registry_core_is_rebuilt_once_kafka_answers(
     log = FailingLog([TransportError("broker down"), ServiceUnavailable("still down")])
     with caplog.at_level(logging.WARNING, "stream_sentinel.registry_server.service"):
         core = open_core(log, timeout_s=30.0, clock=clock)
-    assert core.subjects() == []
     assert log.reads == 3
+    assert core.subjects() == []
     assert clock.waits == [0.2, 0.4]
     assert [r.getMessage() for r in caplog.records] == [
         "registry store not ready (broker down); retrying in 0.2 s",
