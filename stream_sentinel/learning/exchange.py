@@ -20,7 +20,7 @@ from stream_sentinel.learning.models import artifact_of, draft_of
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.learning.versions import ModelDraft, ModelVersion, version_id
 from stream_sentinel.scoring.model import META_FILE, MODEL_FILE, ModelArtifact
-from stream_sentinel.scoring.store import POINTER
+from stream_sentinel.scoring.store import ModelStore
 
 REGISTRY_FIELD = "registry"
 
@@ -48,7 +48,7 @@ def export_version(registry: ModelRegistry, name: str, directory: Path) -> Path:
         REGISTRY_FIELD: version.to_json(),
     }
     (target / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    (directory / POINTER).write_text(version.version + "\n")
+    ModelStore(directory).promote(version.version)  # the pointer moves by an atomic rename
     return target
 
 
