@@ -123,9 +123,7 @@ class ModelRegistryContract:
         assert registry.aliases() == {"champion": a}
         assert len(registry.history()) == 5
 
-    def test_unknown_versions_and_bad_aliases_change_nothing(
-        self, registry: ModelRegistry
-    ) -> None:
+    def test_unknown_versions_and_bad_aliases_change_nothing(self, registry: ModelRegistry) -> None:
         a = self.register(registry, b"a")
         with pytest.raises(UsageError) as unknown:
             registry.promote("m-000000000000")
