@@ -47,5 +47,5 @@ def test_a_20_mib_artifact_round_trips_in_1_mib_chunks_and_a_flipped_byte_is_ref
     [stored] = store.execute(Batch().get(keys.MODELS, chunk))
     flipped = stored[:100] + bytes([stored[100] ^ 1]) + stored[101:]
     store.execute(Batch().set(keys.MODELS, chunk, flipped))
-    with pytest.raises(ArtifactCorrupt, match="chunk 7 of artifact .* is corrupt"):
+    with pytest.raises(ArtifactCorrupt, match=r"chunk 7 of artifact .* is corrupt"):
         registry.artifact(version)

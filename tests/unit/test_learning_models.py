@@ -47,7 +47,7 @@ def test_the_champion_loads_verified_and_scores_as_the_trained_model() -> None:
     sha = registry.get(model.version).artifact.chunks[0]
     [chunk] = store.execute(Batch().get(keys.MODELS, keys.chunk(sha)))
     store.execute(Batch().set(keys.MODELS, keys.chunk(sha), chunk.replace(b"tree", b"TREE", 1)))
-    with pytest.raises(ArtifactCorrupt, match="chunk 0 of artifact .* is corrupt"):
+    with pytest.raises(ArtifactCorrupt, match=r"chunk 0 of artifact .* is corrupt"):
         load_model(registry, "champion")
 
 

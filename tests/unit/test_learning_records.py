@@ -40,7 +40,7 @@ def test_an_empty_artifact_is_one_empty_chunk_and_a_short_one_is_refused() -> No
     ref, chunks = split(b"abcdefgh", "lightgbm-text", chunk_size=4)
     with pytest.raises(ValueError):
         assemble(ref, [chunks[0][1]])  # fewer chunks than recorded
-    with pytest.raises(ArtifactCorrupt, match="chunk 1 .* is corrupt"):
+    with pytest.raises(ArtifactCorrupt, match=r"chunk 1 .* is corrupt"):
         assemble(ref, [b"abcd", b"efgX"])
 
 
