@@ -122,8 +122,9 @@ def _num(bands: Mapping[str, Mapping[str, float]], band: str, name: str) -> str:
 def diff_lines(a: ModelVersion, b: ModelVersion) -> list[str]:
     """The diff as aligned columns; ``*`` marks rows that differ."""
     rows = diff_rows(a, b)
-    width = max(len(r[1]) for r in rows) + 2
+    width = max(len(r[1]) for r in rows if len(r[1]) <= 40) + 2  # long lists just run on
+    names = max(len(r[0]) for r in rows) + 2
     return [
-        f"{'*' if x != y and name != 'version' else ' '} {name:<22}{x:<{width}}{y}"
+        f"{'*' if x != y and name != 'version' else ' '} {name:<{names}}{x:<{width - 2}}  {y}"
         for name, x, y in rows
     ]
