@@ -159,8 +159,8 @@ class ModelRegistry:
             if self._store.apply_guarded(guard, writes) is Outcome.APPLIED:
                 return entry
         raise StateError(
-            f"alias {alias} kept moving under this {kind} ({MOVE_ATTEMPTS} attempts); "
-            "try again once the other writers are done"
+            f"alias {alias} was moved by other writers on each of {MOVE_ATTEMPTS} attempts; "
+            "try again once they are done"
         )
 
     def _alias_state(self, alias: str) -> tuple[str | None, int]:

@@ -136,11 +136,14 @@ class ModelRegistryContract:
             registry.promote(a, "Champion!")
         with pytest.raises(UsageError, match="nothing to roll champion back to: it was never set"):
             registry.rollback()
+        with pytest.raises(UsageError) as kind:
+            registry.register(draft(kind="xgboost"), b"xgb")
+        assert str(kind.value) == "unknown model kind 'xgboost': the registry knows ('lightgbm',)"
         registry.promote(a)
         with pytest.raises(UsageError, match=f"^{a} is already champion; nothing changed$"):
             registry.promote(a)
         assert registry.aliases() == {"champion": a}
-        assert len(registry.history()) == 1
+        assert len(registry.history()) == 1 and len(registry.versions()) == 1
 
     def test_names_resolve_as_versions_prefixes_and_aliases(self, registry: ModelRegistry) -> None:
         a = self.register(registry, b"a")
