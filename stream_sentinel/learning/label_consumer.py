@@ -38,7 +38,7 @@ class LabelHandler:
 
     def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
         decoded, failures = self._decoder.decode_many([r.value() for r in records])
-        self.undecodable += len(failures)
+        self.undecodable += len(failures) if emit else 0
         known = self._labels.known(str(d["transaction_id"]) for d in decoded if d is not None)
         step = Step()
         for record, found, apply in zip(records, decoded, applies, strict=True):
@@ -47,10 +47,9 @@ class LabelHandler:
             batch = step.state.setdefault(record.partition() or 0, Batch())
             label = SourcedLabel.of_record(found)
             change = label_writes(batch, known, str(found["transaction_id"]), label)
-            if change.changed:
-                self.labels += 1
-            else:
-                self.unchanged += 1
+            if emit:  # a repair re-applies state; its labels were counted the first time
+                self.labels += change.changed
+                self.unchanged += not change.changed
         return step
 
     def committed(self, step: Step, applied: dict[int, bool]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -244,3 +245,15 @@ def test_train_registers_its_model_and_the_first_one_becomes_champion(
         f"champion stays {version.version} (`stream-sentinel models promote` moves it)"
     )
     assert len(desk.registry.versions()) == 2 and len(desk.registry.history()) == 1
+
+
+@pytest.mark.parametrize("group", ["models", "feedback"])
+def test_every_command_has_a_one_sentence_help(group: str) -> None:
+    command = cli.commands[group]
+    assert isinstance(command, click.Group)
+    for sub in [command, *command.commands.values()]:
+        text = (sub.help or "").strip()
+        assert text.endswith(".") and text.count(". ") == 0 and "\n" not in text, sub.name
+        for param in sub.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{sub.name} {param.name} has no help"
