@@ -46,7 +46,10 @@ class _Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, profile: str | None) -> None:
     """Stream-Sentinel: real-time fraud detection on Apache Kafka and Redis."""
-    ctx.obj = CliContext(profile=profile)
+    if isinstance(ctx.obj, CliContext):  # handed in by a test (embedded clients, a clock)
+        ctx.obj.profile = profile or ctx.obj.profile
+    else:
+        ctx.obj = CliContext(profile=profile)
 
 
 def _register_commands() -> None:

@@ -74,3 +74,7 @@ class RegistryError(SentinelError):
 
 class ModelError(SentinelError):
     """A model artifact is missing, unreadable or does not match the feature set."""
+
+
+class ArtifactCorrupt(ModelError):
+    """A stored or imported model artifact does not match its recorded sha256 or size."""

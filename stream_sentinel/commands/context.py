@@ -7,21 +7,31 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings, load_settings
 from stream_sentinel.errors import TransportError
+
+if TYPE_CHECKING:
+    from stream_sentinel.clients.backends import ClientFactory
+    from stream_sentinel.state.base import StateStore
 
 
 @dataclass
 class CliContext:
-    """Per-invocation state: the chosen profile and lazily built settings."""
+    """Per-invocation state: the chosen profile and lazily built settings.
+
+    ``clients`` replaces the real backends (a test hands in embedded ones); ``clock`` is the
+    time the learning plane's commands record."""
 
     profile: str | None = None
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     _settings: Settings | None = None
+    clients: ClientFactory | None = None
+    clock: Clock = SYSTEM_CLOCK
 
     @property
     def settings(self) -> Settings:
@@ -37,6 +47,14 @@ class CliContext:
 
         require_services(self.settings, kafka=kafka, redis=redis, registry=registry)
         return self.settings
+
+    def state_store(self) -> StateStore:
+        """The state store: the injected clients' one, else Redis once it answers."""
+        if self.clients is not None:
+            return self.clients.state()
+        from stream_sentinel.clients.backends import RealClients
+
+        return RealClients(self.require(redis=True)).state()
 
     def override(self, section: str, **values: Any) -> None:
         """Apply CLI flags on top of the environment (only the ones the user gave)."""

@@ -1,4 +1,8 @@
-"""`stream-sentinel train`: a LightGBM model from a labelled file, with an honest report."""
+"""`stream-sentinel train`: a LightGBM model from a labelled file, with an honest report.
+
+The model is registered in the model registry (DB3); it becomes champion when there is none
+yet, or with ``--promote``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 import click
 
 from stream_sentinel.commands.context import CliContext, pass_cli
+from stream_sentinel.commands.models import CHAMPION, mirror_champion, open_registry
 
 
 @click.command("train")
@@ -35,9 +40,9 @@ from stream_sentinel.commands.context import CliContext, pass_cli
     "--model-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Model store directory (default: SENTINEL_DETECTOR_MODEL_DIR, ./models).",
+    help="Where the champion is also written for detectors (default: SENTINEL_DETECTOR_MODEL_DIR).",
 )
-@click.option("--no-promote", is_flag=True, help="Store the model without making it current.")
+@click.option("--promote", is_flag=True, help="Make the new model champion even if one exists.")
 @pass_cli
 def train(
     cli: CliContext,
@@ -46,20 +51,29 @@ def train(
     label_delay: str,
     holdout: float,
     model_dir: Path | None,
-    no_promote: bool,
+    promote: bool,
 ) -> None:
     """Train a fraud model on a labelled transactions file (CSV/JSONL, optionally .gz)."""
-    from stream_sentinel.scoring.store import ModelStore
+    from stream_sentinel.learning.models import draft_of
     from stream_sentinel.scoring.workflow import train_from_file
 
-    store = ModelStore(model_dir or cli.settings.detector.model_dir)
-    artifact, report = train_from_file(
-        data, label_column, _duration_ms(label_delay), cli.settings, holdout, echo=click.echo
-    )
-    path = store.publish(artifact, make_current=not no_promote)
-    _print_report(report.as_dict(), artifact.bands.to_json())
-    state = "stored" if no_promote else "stored and promoted to current"
-    click.echo(f"model {artifact.version} {state}: {path}")
+    delay_ms = _duration_ms(label_delay)
+    cli.override("detector", model_dir=model_dir)
+    with open_registry(cli) as registry:  # Redis answers before hours of training, or we stop
+        artifact, report = train_from_file(
+            data, label_column, delay_ms, cli.settings, holdout, echo=click.echo
+        )
+        _print_report(report.as_dict(), artifact.bands.to_json())
+        version, new = registry.register(*draft_of(artifact, delay_ms))
+        click.echo(f"model {version.version} {'registered' if new else 'was already registered'}")
+        champion = registry.aliases().get(CHAMPION)
+        if champion == version.version or not (promote or champion is None):
+            click.echo(f"champion stays {champion} (`stream-sentinel models promote` moves it)")
+            return
+        reason = f"trained on {data.name}" + (" (--promote)" if promote else " (first model)")
+        registry.promote(version.version, CHAMPION, reason, actor="train")
+        click.echo(f"champion: {champion or '-'} -> {version.version}")
+        mirror_champion(cli, registry, version.version)
 
 
 def _duration_ms(text: str) -> int:

@@ -10,7 +10,9 @@ The model is kept in ``<cache_dir>/demo-models`` (``~/.cache/stream-sentinel/dem
 outside the work tree, so nothing lands in git or is lost by ``make clean``, shared by every
 clone, and apart from ``./models`` (``SENTINEL_DETECTOR_MODEL_DIR``), the store the real
 detector serves from, so a model trained on synthetic data is never promoted there behind the
-operator's back. A cached model trained on another recipe or feature set is retrained.
+operator's back. A cached model trained on another recipe or feature set is retrained. Each run
+registers the model in its own model registry (the embedded store, or the run's Redis keys) and
+serves the champion from there, hash-verified, as production does.
 """
 
 from __future__ import annotations
@@ -21,14 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from stream_sentinel.clock import Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.demo.scenario import FRAUD_RATE, LABELS
 from stream_sentinel.errors import ModelError
 from stream_sentinel.generator import SimulationConfig, Simulator
 from stream_sentinel.generator.request import DATASET_END_MS
+from stream_sentinel.learning.aliases import CHAMPION
+from stream_sentinel.learning.models import champion_model, draft_of
+from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.scoring.store import ModelStore
 from stream_sentinel.scoring.train import ROUNDS
+from stream_sentinel.state.base import StateStore
 from stream_sentinel.wire import records as avro
 
 DAY_MS = 86_400_000
@@ -104,6 +111,19 @@ def ensure_model(
     artifact = train_demo_model(settings, progress)
     store.publish(artifact)
     return DemoModel(artifact, True, directory)
+
+
+def serve_from_registry(store: StateStore, artifact: ModelArtifact, clock: Clock) -> ModelArtifact:
+    """Register the demo model in the run's model registry, make it champion, and return the
+    champion as the registry loads it (hash-verified): the demo serves the way production does."""
+    registry = ModelRegistry(store, clock)
+    version, _ = registry.register(*draft_of(artifact, LABELS.delay_ms, tags={"recipe": RECIPE}))
+    if registry.aliases().get(CHAMPION) != version.version:
+        registry.promote(version.version, CHAMPION, "the demo's model", actor="demo")
+    champion = champion_model(registry)
+    if champion is None:  # promoted just above; only a store that drops writes gets here
+        raise ModelError("the demo's model registry lost its champion")
+    return champion
 
 
 def train_demo_model(settings: Settings, progress: TrainingProgress) -> ModelArtifact:

@@ -16,7 +16,7 @@ from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.demo import local
 from stream_sentinel.demo.enforcement import Enforcement, read_enforcement
-from stream_sentinel.demo.model import DemoModel, ensure_model
+from stream_sentinel.demo.model import DemoModel, ensure_model, serve_from_registry
 from stream_sentinel.demo.options import DemoOptions
 from stream_sentinel.demo.pipeline import DemoPipeline
 from stream_sentinel.demo.quality import (
@@ -58,7 +58,7 @@ def run_demo(
             scenario,
             backends,
             serde,
-            model.artifact,
+            serve_from_registry(backends.state, model.artifact, clock),
             rate=options.rate,
             duration_s=options.duration_s,
             seed=options.seed,

@@ -109,8 +109,22 @@ def train(
         "params": PARAMS,
         "rounds": rounds,
         "report": report.as_dict(),
+        "window": _window(data.timestamps, y, split),
     }
     return ModelArtifact(version, booster, FEATURES, bands, metadata), report
+
+
+def _window(timestamps: np.ndarray, labels: np.ndarray, split: int) -> dict[str, int]:
+    """Event-time spans of the training and the held-out rows, and the training frauds."""
+    times = np.asarray(timestamps, dtype=np.int64)
+    return {
+        "start_ms": int(times[0]),
+        "end_ms": int(times[split - 1]),
+        "validation_start_ms": int(times[split]) if split < len(times) else int(times[-1]),
+        "validation_end_ms": int(times[-1]),
+        "rows": split,
+        "frauds": int(labels[:split].sum()),
+    }
 
 
 def _fit(

@@ -1,0 +1,102 @@
+"""Between scoring's model artifacts and the registry: register a trained model, load one back.
+
+A LightGBM artifact is stored as LightGBM's own text format (never pickle); its bands and
+feature list live in the version record, so the bytes in the registry are exactly what
+``Booster.model_to_string`` wrote and their sha256 is the version id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightgbm as lgb
+
+from stream_sentinel.errors import ArtifactCorrupt
+from stream_sentinel.learning.aliases import CHAMPION
+from stream_sentinel.learning.registry import ModelRegistry
+from stream_sentinel.learning.versions import (
+    CreatedBy,
+    FeatureSet,
+    ModelDraft,
+    ModelVersion,
+    TrainingWindow,
+)
+from stream_sentinel.logic.decisions import Bands
+from stream_sentinel.scoring.model import ModelArtifact
+
+#: The name of the live feature set (logic/features.py FEATURES).
+LIVE_FEATURES = "live"
+
+
+def draft_of(
+    model: ModelArtifact,
+    label_delay_ms: int,
+    created_by: CreatedBy = "train",
+    parent: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> tuple[ModelDraft, bytes]:
+    """The registry draft and artifact bytes of a trained LightGBM model."""
+    meta = model.metadata
+    report: dict[str, Any] = meta.get("report", {})
+    window = {k: int(v) for k, v in meta.get("window", {}).items()}
+    draft = ModelDraft(
+        kind="lightgbm",
+        feature_set=FeatureSet.of(LIVE_FEATURES, model.features),
+        window=TrainingWindow(**_window_defaults(window), label_delay_ms=label_delay_ms),
+        params={**meta.get("params", {}), "rounds": meta.get("rounds")},
+        metrics=metrics_of(report, model.bands.to_json()),
+        bands=model.bands.to_json(),
+        created_by=created_by,
+        parent=parent,
+        tags={**({"source": str(meta["source"])} if meta.get("source") else {}), **(tags or {})},
+    )
+    return draft, model.booster.model_to_string().encode()
+
+
+def _window_defaults(window: dict[str, int]) -> dict[str, int]:
+    names = ("start_ms", "end_ms", "validation_start_ms", "validation_end_ms", "rows", "frauds")
+    return {name: window.get(name, 0) for name in names}
+
+
+def metrics_of(report: Mapping[str, Any], bands: Mapping[str, float]) -> dict[str, Any]:
+    """ROC AUC, average precision, and alert rate, precision and recall at each band."""
+    by_threshold = {round(t, 12): band for band, t in bands.items()}
+    at_bands = {
+        by_threshold[round(row["threshold"], 12)]: {k: float(row[k]) for k in sorted(row)}
+        for row in report.get("thresholds", [])
+        if round(row["threshold"], 12) in by_threshold
+    }
+    return {
+        "roc_auc": float(report.get("roc_auc", 0.0)),
+        "average_precision": float(report.get("average_precision", 0.0)),
+        "bands": at_bands,
+    }
+
+
+def artifact_of(version: ModelVersion, data: bytes) -> ModelArtifact:
+    """The scoring artifact of verified bytes (raises ModelError for another feature set)."""
+    try:
+        booster = lgb.Booster(model_str=data.decode())
+    except (UnicodeDecodeError, lgb.basic.LightGBMError) as exc:
+        raise ArtifactCorrupt(f"model {version.version} is not a LightGBM model: {exc}") from exc
+    metadata = {"registry": version.to_json()}
+    return ModelArtifact(
+        version.version,
+        booster,
+        version.feature_set.features,
+        Bands.from_json(version.bands),
+        metadata,
+    )
+
+
+def load_model(registry: ModelRegistry, name: str) -> ModelArtifact:
+    """The model a version id, prefix or alias names, its bytes verified before loading."""
+    version = registry.get(registry.resolve(name))
+    return artifact_of(version, registry.artifact(version))
+
+
+def champion_model(registry: ModelRegistry, alias: str = CHAMPION) -> ModelArtifact | None:
+    """What the detectors should score with: the alias's version, or None when it is unset."""
+    current = registry.aliases().get(alias)
+    return None if current is None else load_model(registry, current)

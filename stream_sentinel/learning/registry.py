@@ -1,0 +1,182 @@
+"""The model registry (DB3): versions, their artifacts, aliases and every alias move.
+
+Built only on the StateStore interface, so the embedded store and Redis run the same code.
+Registering writes the artifact's chunks first (content-addressed, so a retry rewrites the same
+bytes), then the version record and its index entry in one atomic step. An alias move writes
+the alias and its history entry in one guarded step whose watermark is the alias's move count:
+two promotes racing on one alias both land, one after the other, and the later one wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
+from stream_sentinel.errors import StateError, UsageError
+from stream_sentinel.learning import keys
+from stream_sentinel.learning.aliases import CHAMPION, AliasMove, MoveKind, check_alias
+from stream_sentinel.learning.aliases import rollback_target as _rollback_target
+from stream_sentinel.learning.artifacts import CHUNK_SIZE, assemble, split
+from stream_sentinel.learning.versions import FORMATS, KINDS, ModelDraft, ModelVersion, version_id
+from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
+
+#: Chunks per pipeline when writing an artifact (8 MiB per round trip with 1 MiB chunks).
+CHUNKS_PER_WRITE = 8
+#: Attempts of an alias move that keeps losing races before it gives up.
+MOVE_ATTEMPTS = 50
+#: (version, kind) for a move, chosen from the alias's history and its current version.
+Chooser = Callable[[list[AliasMove], str | None], tuple[str, MoveKind]]
+
+
+class ModelRegistry:
+    """Register, look up, load and alias model versions."""
+
+    def __init__(
+        self, store: StateStore, clock: Clock = SYSTEM_CLOCK, chunk_size: int = CHUNK_SIZE
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._chunk_size = chunk_size
+
+    # -- versions ---------------------------------------------------------------------------------
+    def register(self, draft: ModelDraft, artifact: bytes) -> tuple[ModelVersion, bool]:
+        """The registered version, and whether this call registered it (False: it existed)."""
+        if draft.kind not in KINDS:
+            raise UsageError(f"unknown model kind {draft.kind!r}: the registry knows {KINDS}")
+        version = version_id(artifact)
+        existing = self.find(version)
+        if existing is not None:
+            return existing, False
+        ref, chunks = split(artifact, FORMATS[draft.kind], self._chunk_size)
+        for start in range(0, len(chunks), CHUNKS_PER_WRITE):
+            batch = Batch()
+            for sha, data in chunks[start : start + CHUNKS_PER_WRITE]:
+                batch.set(keys.MODELS, keys.chunk(sha), data)
+            self._store.execute(batch)
+        record = draft.complete(version, ref, self._clock.now_ms())
+        writes = (
+            Batch()
+            .set(keys.MODELS, keys.model(version), record.encode())
+            .zadd(keys.MODELS, keys.MODEL_INDEX, {version: record.created_ms})
+        )
+        guard = Guard(keys.MODELS, keys.REGISTERED, version, 1, expect=None)
+        if self._store.apply_guarded(guard, writes) is not Outcome.APPLIED:
+            return self.get(version), False  # registered by a concurrent caller meanwhile
+        return record, True
+
+    def find(self, version: str) -> ModelVersion | None:
+        [blob] = self._store.execute(Batch().get(keys.MODELS, keys.model(version)))
+        return None if blob is None else ModelVersion.decode(blob)
+
+    def get(self, version: str) -> ModelVersion:
+        found = self.find(version)
+        if found is None:
+            raise UsageError(
+                f"no model version {version!r} in the registry; "
+                "`stream-sentinel models list` shows the registered ones"
+            )
+        return found
+
+    def versions(self) -> list[ModelVersion]:
+        """Every registered version, oldest first."""
+        index = Batch().zrangebyscore(keys.MODELS, keys.MODEL_INDEX, float("-inf"), float("inf"))
+        [pairs] = self._store.execute(index)
+        if not pairs:
+            return []
+        blobs = self._store.execute(Batch().mget(keys.MODELS, [keys.model(v) for v, _ in pairs]))[0]
+        return [ModelVersion.decode(blob) for blob in blobs if blob is not None]
+
+    def resolve(self, name: str) -> str:
+        """The version ``name`` means: a version id, a unique prefix of one, or an alias."""
+        aliases = self.aliases()
+        if name in aliases:
+            return aliases[name]
+        if self.find(name) is not None:
+            return name
+        matches = [v.version for v in self.versions() if v.version.startswith(name)]
+        if len(name) >= 6 and len(matches) == 1:
+            return matches[0]
+        hint = f"it starts {len(matches)} versions" if len(matches) > 1 else "nothing matches it"
+        raise UsageError(
+            f"no model version or alias {name!r} in the registry ({hint}); "
+            "`stream-sentinel models list` shows versions and aliases"
+        )
+
+    def artifact(self, version: ModelVersion) -> bytes:
+        """The artifact's bytes, verified chunk by chunk and whole (ArtifactCorrupt if not)."""
+        ref = version.artifact
+        pieces = self._store.execute(Batch().mget(keys.MODELS, [keys.chunk(h) for h in ref.chunks]))
+        return assemble(ref, pieces[0])
+
+    # -- aliases ----------------------------------------------------------------------------------
+    def aliases(self) -> dict[str, str]:
+        [found] = self._store.execute(Batch().hgetall(keys.MODELS, keys.ALIASES))
+        return {alias: version.decode() for alias, version in sorted(found.items())}
+
+    def history(self, alias: str | None = None) -> list[AliasMove]:
+        """Alias moves, newest first (of one alias, or of all)."""
+        [blobs] = self._store.execute(Batch().lrange(keys.MODELS, keys.ALIAS_MOVES, 0, -1))
+        moves = [AliasMove.decode(blob) for blob in blobs]
+        return [m for m in moves if alias is None or m.alias == alias]
+
+    def promote(
+        self, version: str, alias: str = CHAMPION, reason: str = "", actor: str = ""
+    ) -> AliasMove:
+        """Point ``alias`` at ``version`` (which must be registered), recording the move."""
+        check_alias(alias)
+        self.get(version)
+
+        def choose(moves: list[AliasMove], current: str | None) -> tuple[str, MoveKind]:
+            if current == version:
+                raise UsageError(f"{version} is already {alias}; nothing changed")
+            return version, "promote"
+
+        return self._move(alias, choose, reason, actor)
+
+    def rollback(self, alias: str = CHAMPION, reason: str = "", actor: str = "") -> AliasMove:
+        """Move ``alias`` back to the version before its latest move still in effect."""
+        check_alias(alias)
+
+        def choose(moves: list[AliasMove], current: str | None) -> tuple[str, MoveKind]:
+            return _rollback_target(moves, alias), "rollback"
+
+        return self._move(alias, choose, reason, actor)
+
+    def _move(self, alias: str, choose: Chooser, reason: str, actor: str) -> AliasMove:
+        for _ in range(MOVE_ATTEMPTS):
+            current, seq = self._alias_state(alias)
+            version, kind = choose(self.history(alias), current)
+            entry = AliasMove(
+                alias, version, current, seq + 1, self._clock.now_ms(), reason, actor, kind
+            )
+            writes = (
+                Batch()
+                .hset(keys.MODELS, keys.ALIASES, {alias: version})
+                .lpush(keys.MODELS, keys.ALIAS_MOVES, entry.encode())
+            )
+            guard = Guard(keys.MODELS, keys.ALIAS_SEQ, alias, seq + 1, expect=seq or None)
+            if self._store.apply_guarded(guard, writes) is Outcome.APPLIED:
+                return entry
+        raise StateError(
+            f"alias {alias} was moved by other writers on each of {MOVE_ATTEMPTS} attempts; "
+            "try again once they are done"
+        )
+
+    def _alias_state(self, alias: str) -> tuple[str | None, int]:
+        current, seq = self._store.execute(
+            Batch().hget(keys.MODELS, keys.ALIASES, alias).hget(keys.MODELS, keys.ALIAS_SEQ, alias)
+        )
+        return (None if current is None else current.decode()), int(seq or 0)
+
+
+def describe(version: ModelVersion, aliases: dict[str, str]) -> dict[str, Any]:
+    """A version as `models list --json` and `models show --json` print it."""
+    return {
+        "version": version.version,
+        "kind": version.kind,
+        "aliases": sorted(a for a, v in aliases.items() if v == version.version),
+        "created": version.created_ms,
+        "metrics": dict(version.metrics),
+        **{k: v for k, v in version.to_json().items() if k not in ("version", "kind", "metrics")},
+    }

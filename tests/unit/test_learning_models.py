@@ -1,0 +1,70 @@
+"""Trained models into the registry and back: the bytes LightGBM wrote, scoring unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stream_sentinel.clock import ManualClock
+from stream_sentinel.errors import ArtifactCorrupt
+from stream_sentinel.learning import keys
+from stream_sentinel.learning.models import champion_model, draft_of, load_model, metrics_of
+from stream_sentinel.learning.registry import ModelRegistry
+from stream_sentinel.learning.versions import FeatureSet
+from stream_sentinel.logic.features import FEATURES
+from stream_sentinel.state.base import Batch
+from stream_sentinel.state.memory import MemoryStateStore
+from tests.unit.test_model_store import history, tiny_model
+
+
+def test_a_trained_model_registers_under_its_own_version_with_its_training_facts() -> None:
+    model = tiny_model()
+    draft, data = draft_of(model, label_delay_ms=86_400_000)
+    version, _ = ModelRegistry(MemoryStateStore(), ManualClock()).register(draft, data)
+    assert version.version == model.version  # train's id was already the text's content hash
+    assert version.feature_set == FeatureSet.of("live", FEATURES)
+    assert (version.window.rows, version.window.label_delay_ms) == (2400, 86_400_000)
+    assert (version.window.start_ms, version.window.end_ms) == (0, 2399)
+    assert (version.window.validation_start_ms, version.window.validation_end_ms) == (2400, 2999)
+    assert version.window.frauds == int(history().labels[:2400].sum())
+    assert version.metrics["roc_auc"] == model.metadata["report"]["roc_auc"]
+    assert sorted(version.metrics["bands"]) == ["CRITICAL", "HIGH", "LOW", "MEDIUM"]
+    assert version.params["rounds"] == 10 and version.params["num_leaves"] == 15
+
+
+def test_the_champion_loads_verified_and_scores_as_the_trained_model() -> None:
+    model = tiny_model()
+    store = MemoryStateStore()
+    registry = ModelRegistry(store, ManualClock())
+    registry.register(*draft_of(model, 0))
+    assert champion_model(registry) is None
+    registry.promote(model.version)
+    loaded = champion_model(registry)
+    assert loaded is not None and loaded.version == model.version
+    x = history(rows=200).features
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.bands == model.bands
+    sha = registry.get(model.version).artifact.chunks[0]
+    [chunk] = store.execute(Batch().get(keys.MODELS, keys.chunk(sha)))
+    store.execute(Batch().set(keys.MODELS, keys.chunk(sha), chunk.replace(b"tree", b"TREE", 1)))
+    with pytest.raises(ArtifactCorrupt, match=r"chunk 0 of artifact .* is corrupt"):
+        load_model(registry, "champion")
+
+
+def test_metrics_name_each_band_by_its_threshold() -> None:
+    report = {
+        "roc_auc": 0.9,
+        "average_precision": 0.5,
+        "thresholds": [
+            {"threshold": 0.2, "alert_rate": 0.1, "precision": 0.3, "recall": 0.9},
+            {"threshold": 0.7, "alert_rate": 0.01, "precision": 0.8, "recall": 0.4},
+        ],
+    }
+    assert metrics_of(report, {"LOW": 0.2, "HIGH": 0.7}) == {
+        "roc_auc": 0.9,
+        "average_precision": 0.5,
+        "bands": {
+            "LOW": {"alert_rate": 0.1, "precision": 0.3, "recall": 0.9, "threshold": 0.2},
+            "HIGH": {"alert_rate": 0.01, "precision": 0.8, "recall": 0.4, "threshold": 0.7},
+        },
+    }

@@ -1,0 +1,259 @@
+"""`stream-sentinel models` and `feedback stats` as a user drives them, on the embedded store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from stream_sentinel.cli import cli
+from stream_sentinel.clients.backends import EmbeddedClients
+from stream_sentinel.clock import ManualClock
+from stream_sentinel.commands.context import CliContext
+from stream_sentinel.learning.feedback import FeedbackStore
+from stream_sentinel.learning.models import draft_of
+from stream_sentinel.learning.registry import ModelRegistry
+from stream_sentinel.scoring.model import ModelArtifact
+from stream_sentinel.scoring.store import ModelStore
+from tests.contract.feedback_store_contract import STREAM
+from tests.contract.model_registry_contract import draft
+from tests.unit.test_model_store import tiny_model
+
+pytestmark = pytest.mark.unit
+T0 = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC
+
+
+class Desk:
+    """One embedded backend shared by every command of a test, and a manual clock."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.clock = ManualClock(T0)
+        self.clients = EmbeddedClients(self.clock)
+        self.model_dir = model_dir
+        self.registry = ModelRegistry(self.clients.state(), self.clock)
+
+    def run(self, *args: str) -> Result:
+        context = CliContext(
+            overrides={"detector": {"model_dir": self.model_dir}},
+            clients=self.clients,
+            clock=self.clock,
+        )
+        return CliRunner().invoke(cli, list(args), obj=context)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    return Desk(tmp_path / "models")
+
+
+def two_models(desk: Desk) -> tuple[str, str]:
+    model = tiny_model()
+    first = desk.registry.register(*draft_of(model, 86_400_000))[0].version
+    desk.clock.advance(3600)
+    second = desk.registry.register(draft(parent=first), b"another model")[0].version
+    return first, second
+
+
+def test_list_says_how_to_register_the_first_model(desk: Desk) -> None:
+    result = desk.run("models", "list")
+    assert (result.exit_code, result.output) == (
+        0,
+        "no models registered yet: `stream-sentinel train FILE` registers one\n",
+    )
+    assert json.loads(desk.run("models", "list", "--json").output) == []
+
+
+def test_promote_list_history_and_rollback(desk: Desk) -> None:
+    first, second = two_models(desk)
+    promoted = desk.run("models", "promote", first, "--reason", "first", "--actor", "ana")
+    assert promoted.exit_code == 0, promoted.output
+    assert promoted.output == (
+        f"champion: - -> {first} (promote #1, by ana)\n"
+        f"detectors polling {desk.model_dir} switch to {first} within their poll interval\n"
+    )
+    assert ModelStore(desk.model_dir).current_version() == first
+    desk.clock.advance(60)
+    desk.run("models", "promote", second[:8], "--actor", "ana", "--reason", "try b")
+    desk.run("models", "promote", first, "--alias", "shadow", "--actor", "ana")
+    auc = f"{tiny_model().metadata['report']['roc_auc']:.4f}"
+    ap = f"{tiny_model().metadata['report']['average_precision']:.4f}"
+    assert desk.run("models", "list").output.splitlines() == [
+        "version         kind      aliases               created (UTC)        by      AUC     AP",
+        f"{second}  lightgbm  champion              2023-11-14 23:13:20  train   0.9700  0.6100",
+        f"{first}  lightgbm  shadow                2023-11-14 22:13:20  train   {auc}  {ap}",
+    ]
+    back = desk.run("models", "rollback", "--actor", "bob")
+    assert back.output.splitlines()[0] == f"champion: {second} -> {first} (rollback #3, by bob)"
+    assert ModelStore(desk.model_dir).current_version() == first
+    assert desk.run("models", "history").output.splitlines() == [
+        f"2023-11-14 23:14:20  champion #3 rollback {second} -> {first}  by bob: rollback",
+        f"2023-11-14 23:14:20  shadow #1 promote - -> {first}  by ana",
+        f"2023-11-14 23:14:20  champion #2 promote {first} -> {second}  by ana: try b",
+        f"2023-11-14 23:13:20  champion #1 promote - -> {first}  by ana: first",
+    ]
+
+
+def test_list_and_show_print_json_for_machines(desk: Desk) -> None:
+    first, second = two_models(desk)
+    desk.registry.promote(first)
+    listed = json.loads(desk.run("models", "list", "--json").output)
+    assert [(v["version"], v["kind"], v["aliases"], v["created"]) for v in listed] == [
+        (second, "lightgbm", [], T0 + 3_600_000),
+        (first, "lightgbm", ["champion"], T0),
+    ]
+    assert listed[1]["metrics"]["roc_auc"] == tiny_model().metadata["report"]["roc_auc"]
+    shown = json.loads(desk.run("models", "show", "champion", "--json").output)
+    assert shown == listed[1]
+    assert shown["artifact"]["format"] == "lightgbm-text"
+    assert shown["window"]["label_delay_ms"] == 86_400_000
+
+
+def test_show_prints_the_version_in_full(desk: Desk) -> None:
+    _, second = two_models(desk)
+    version = desk.registry.get(second)
+    assert desk.run("models", "show", second).output.splitlines() == [
+        f"version       {second}",
+        "kind          lightgbm",
+        "aliases       -",
+        "created       2023-11-14 23:13:20 UTC by train",
+        f"parent        {version.parent}",
+        f"feature set   live {version.feature_set.hash} (2 features, float64)",
+        "trained on    2023-11-14 22:13:20 .. 2023-11-14 22:13:21: 800 rows, 40 fraud",
+        "validated on  2023-11-14 22:13:21 .. 2023-11-14 22:13:22",
+        "label delay   24 h",
+        f"artifact      lightgbm-text, 13 bytes, sha256 {version.artifact.sha256}",
+        "metrics       ROC AUC 0.9700, AP 0.6100",
+        "tags          -",
+    ]
+
+
+def test_bad_names_fail_at_once_and_change_nothing(desk: Desk) -> None:
+    first, _ = two_models(desk)
+    unknown = desk.run("models", "promote", "m-000000000000")
+    assert unknown.exit_code == 2
+    assert unknown.output == (
+        "error: no model version or alias 'm-000000000000' in the registry (nothing matches it); "
+        "`stream-sentinel models list` shows versions and aliases\n"
+    )
+    alias = desk.run("models", "promote", first, "--alias", "Best")
+    assert alias.exit_code == 2 and "error: 'Best' cannot be an alias" in alias.output
+    nothing = desk.run("models", "rollback")
+    assert nothing.exit_code == 2
+    assert "nothing to roll champion back to: it was never set" in nothing.output
+    assert desk.registry.aliases() == {} and desk.registry.history() == []
+    assert not desk.model_dir.exists()
+
+
+def test_diff_puts_two_versions_side_by_side(desk: Desk) -> None:
+    first, second = two_models(desk)
+    lines = desk.run("models", "diff", first, second).output.splitlines()
+    a, b = desk.registry.get(first), desk.registry.get(second)
+    width = len(f"{a.feature_set.name} {a.feature_set.hash} (29)") + 2  # the widest short cell
+    # names: "param min_data_in_leaf" is the longest (22) + 2
+    assert lines[0] == f"  {'version':<24}{first:<{width}}{second}"
+    assert lines[1] == f"  {'kind':<24}{'lightgbm':<{width}}lightgbm"
+    assert lines[4] == f"* {'parent':<24}{'-':<{width}}{first}"
+    assert lines[-1].startswith("* features only here      log_amount, channel, ")
+    assert f"  {'param num_leaves':<24}{'15':<{width}}15" in lines
+    assert f"* {'param rounds':<24}{'10':<{width}}-" in lines
+    assert lines[-1].endswith("merchant_fraud_rate_30d  velocity_1h")
+    assert b.feature_set.features == ("amount", "velocity_1h")
+
+
+def test_export_then_import_into_another_registry(desk: Desk, tmp_path: Path) -> None:
+    first, _ = two_models(desk)
+    exported = desk.run("models", "export", first, str(tmp_path / "out"))
+    assert exported.output == f"exported {first} to {tmp_path / 'out' / first}\n"
+    assert ModelArtifact.load(tmp_path / "out" / first).version == first
+    other = Desk(tmp_path / "other-models")
+    imported = other.run("models", "import", str(tmp_path / "out"))
+    assert imported.output == f"{first}: imported\n"
+    version = other.registry.get(first)
+    assert (version.created_by, version.tags["exported_by"]) == ("import", "train")
+    assert other.registry.artifact(version) == desk.registry.artifact(desk.registry.get(first))
+    again = other.run("models", "import", str(tmp_path / "out"))
+    assert again.output == f"{first}: already registered\n"
+
+
+def test_a_tampered_export_is_refused_and_nothing_is_imported(desk: Desk, tmp_path: Path) -> None:
+    first, _ = two_models(desk)
+    desk.run("models", "export", first, str(tmp_path / "out"))
+    text = tmp_path / "out" / first / "model.txt"
+    text.write_text(text.read_text().replace("tree", "TREE", 1))
+    other = Desk(tmp_path / "other-models")
+    refused = other.run("models", "import", str(tmp_path / "out"))
+    assert refused.exit_code == 1
+    assert refused.output.startswith(f"error: cannot import {tmp_path / 'out' / first}: model.txt")
+    assert refused.output.endswith(
+        f"but model.json names '{first}'; the files were changed after export\n"
+    )
+    assert other.registry.versions() == []
+    empty = other.run("models", "import", str(tmp_path))
+    assert empty.exit_code == 2 and "holds no model: expected model.json" in empty.output
+
+
+def test_feedback_stats_reports_the_labels(desk: Desk) -> None:
+    assert desk.run("feedback", "stats").output == (
+        "no labels in the feedback store yet (they arrive on fraud-feedback)\n"
+    )
+    FeedbackStore(desk.clients.state()).ingest(STREAM)
+    lines = desk.run("feedback", "stats").output.splitlines()
+    assert lines[1] == "2023-11-15 ANALYST           2      0    0.0%  <= 6h/<= 6h/<= 6h"
+    assert lines[-2:] == [
+        "conflicts: ANALYST>CUSTOMER 1, CHARGEBACK>ANALYST 1",
+        "transactions by effective label: FRAUD 1, LEGIT 1",
+    ]
+    found = json.loads(desk.run("feedback", "stats", "--json", "--days", "1").output)
+    assert (found["labels"], [r["source"] for r in found["by_day"]]) == (1, ["CHARGEBACK"])
+
+
+@pytest.fixture(scope="module")
+def labelled_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("history") / "history.csv"
+    args = ["generate", "--count", "4000", "--seed", "7", "--output", str(path)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    return path
+
+
+def test_train_registers_its_model_and_the_first_one_becomes_champion(
+    desk: Desk, labelled_history: Path
+) -> None:
+    trained = desk.run("train", str(labelled_history), "--label-column", "is_fraud")
+    assert trained.exit_code == 0, trained.output
+    [version] = desk.registry.versions()
+    assert trained.output.splitlines()[-3:] == [
+        f"model {version.version} registered",
+        f"champion: - -> {version.version}",
+        f"detectors polling {desk.model_dir} switch to {version.version} within their poll "
+        "interval",
+    ]
+    assert (version.created_by, version.tags) == ("train", {"source": str(labelled_history)})
+    assert version.window.label_delay_ms == 86_400_000 and version.window.rows == 3200
+    [move] = desk.registry.history()
+    assert (move.actor, move.reason) == ("train", "trained on history.csv (first model)")
+    assert ModelStore(desk.model_dir).current_version() == version.version
+    again = desk.run("train", str(labelled_history), "--promote")
+    assert again.output.splitlines()[-2:] == [
+        f"model {version.version} was already registered",
+        f"champion stays {version.version} (`stream-sentinel models promote` moves it)",
+    ]
+    other = desk.run("train", str(labelled_history), "--holdout", "0.3")
+    assert other.output.splitlines()[-1] == (
+        f"champion stays {version.version} (`stream-sentinel models promote` moves it)"
+    )
+    assert len(desk.registry.versions()) == 2 and len(desk.registry.history()) == 1
+
+
+@pytest.mark.parametrize("group", ["models", "feedback"])
+def test_every_command_has_a_one_sentence_help(group: str) -> None:
+    command = cli.commands[group]
+    assert isinstance(command, click.Group)
+    for sub in [command, *command.commands.values()]:
+        text = (sub.help or "").strip()
+        assert text.endswith(".") and text.count(". ") == 0 and "\n" not in text, sub.name
+        for param in sub.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{sub.name} {param.name} has no help"
