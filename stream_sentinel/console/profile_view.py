@@ -57,6 +57,11 @@ def decode_profile(blob: bytes | None) -> dict[str, Any] | None:
             "device_hashes": [int(h) for h in record["devices"] if h],
             "daily_day": int(record["daily_day"]),
             "fraud_labels": int(record["fraud_labels"]),
+            # float32 on disk: five decimals (about a metre) is all the precision there is
+            "last_location": [
+                round(float(record["last_lat"]), 5),
+                round(float(record["last_lon"]), 5),
+            ],
         }
     )
     windows = {

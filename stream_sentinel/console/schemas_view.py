@@ -24,7 +24,7 @@ def schema_diff(older: RegisteredSchema, newer: RegisteredSchema) -> list[str]:
 
     >>> a = RegisteredSchema("s", 1, 1, '{"type": "string"}')
     >>> b = RegisteredSchema("s", 2, 2, '{"type": "long"}')
-    >>> schema_diff(a, b)[-2:]
+    >>> schema_diff(a, b)[-3:-1]
     ['-  "type": "string"', '+  "type": "long"']
     """
     return list(
