@@ -38,6 +38,26 @@ T0 = 1_700_000_000_000
 PASSWORD = "correct horse battery"
 FAST_COST = 2**4  # the tests' hashes: same scheme, cheap to check
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+#: Every page of the console, with the seeded records to show.
+PAGES = [
+    "/",
+    "/kafka",
+    "/kafka/topics/transactions",
+    "/schemas",
+    "/schemas/transactions-value",
+    "/redis",
+    "/redis?ns=pipeline&pattern=control:*",
+    "/redis/key?ns=profiles&key=user:u-crit",
+    "/alerts",
+    "/cases",
+    "/cases/al-crit",
+    "/trace",
+    "/trace?transaction_id=tx-crit",
+    "/audit",
+    "/models",
+    "/drift",
+    "/experiments",
+]
 
 
 @dataclass(frozen=True)

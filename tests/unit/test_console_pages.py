@@ -12,30 +12,10 @@ from stream_sentinel.console.trace import NOT_RECORDED_FEATURES, NOT_RECORDED_PR
 from stream_sentinel.domain import Feedback, FeedbackSource, Label, UserAction
 from stream_sentinel.transport.base import TopicPartition, TopicSpec
 from stream_sentinel.wire import records
-from tests.console_support import csrf_of, users
+from tests.console_support import PAGES, csrf_of, users
 from tests.unit.console_rig import NOW, ConsoleRig, log_in, make_console_rig
 
 pytestmark = pytest.mark.unit
-
-PAGES = [
-    "/",
-    "/kafka",
-    "/kafka/topics/transactions",
-    "/schemas",
-    "/schemas/transactions-value",
-    "/redis",
-    "/redis?ns=pipeline&pattern=control:*",
-    "/redis/key?ns=profiles&key=user:u-crit",
-    "/alerts",
-    "/cases",
-    "/cases/al-crit",
-    "/trace",
-    "/trace?transaction_id=tx-crit",
-    "/audit",
-    "/models",
-    "/drift",
-    "/experiments",
-]
 
 
 @pytest.fixture(scope="module")
