@@ -129,7 +129,8 @@ class MessageBrowser:
         chosen = self._partitions(partitions, query)
         filtering = query.key is not None or query.field is not None
         window = self._max * 10 if filtering else (query.per_partition or limit)
-        consumer = self._broker.consumer(None, isolation="read_committed")
+        # a small read must not wait for fetch.min.bytes to fill: the low-latency fetch settings
+        consumer = self._broker.consumer(None, isolation="read_committed", low_latency=True)
         try:
             records = _read(consumer, _ranges(consumer, topic, chosen, query, window))
         finally:
