@@ -19,6 +19,7 @@ from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, Namespace, StateStore
 
 NAMESPACES = {ns.name.lower(): ns for ns in Namespace}
+SCAN_STEP = 10_000  # keys per SCAN call: fewer round trips through a large database
 TTL_BUCKETS = ((0, "no TTL"), (3_600_000, "< 1 h"), (86_400_000, "< 1 d"), (604_800_000, "< 7 d"))
 
 
@@ -50,8 +51,16 @@ def namespace_of(name: str) -> Namespace:
 def scan_keys(
     store: StateStore, ns: Namespace, pattern: str, max_keys: int
 ) -> tuple[list[dict[str, Any]], dict[str, int], bool]:
-    """(keys with their TTL, the TTL histogram, truncated) for at most ``max_keys`` keys."""
-    found = sorted(islice(store.scan(ns, pattern or "*", count=1000), max_keys + 1))
+    """(keys with their TTL, the TTL histogram, truncated) for at most ``max_keys`` keys.
+
+    A pattern without wildcards is one key, looked up, not scanned for; a sparse pattern still
+    walks the whole database (that is what SCAN MATCH does), in large steps."""
+    pattern = pattern or "*"
+    if not any(mark in pattern for mark in "*?["):
+        [exists] = store.execute(Batch().exists(ns, pattern))
+        found = [pattern] if exists else []
+    else:
+        found = sorted(islice(store.scan(ns, pattern, count=SCAN_STEP), max_keys + 1))
     truncated = len(found) > max_keys
     found = found[:max_keys]
     ttls: list[Any] = []

@@ -331,3 +331,11 @@ def test_unblocking_publishes_an_unblock_action_and_lifts_the_block() -> None:
             entry["target"],
             entry["after"]["blocked_until"],
         ) == ("adam", "unblock_user", "u-crit", None)
+
+
+def test_a_pattern_without_wildcards_is_one_key_looked_up(client: TestClient) -> None:
+    path = "/api/redis/profiles/keys"
+    assert [
+        k["key"] for k in client.get(path, params={"pattern": "user:u-crit"}).json()["keys"]
+    ] == ["user:u-crit"]
+    assert client.get(path, params={"pattern": "user:nobody"}).json()["keys"] == []
