@@ -35,13 +35,14 @@ def serve(cli: CliContext, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from stream_sentinel.clients.backends import RealClients
-    from stream_sentinel.console.app import create_app
+    from stream_sentinel.console.app import checked_users, create_app
     from stream_sentinel.console.settings import load_console_settings
 
     explicit = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     console_settings = load_console_settings(None, **explicit)
+    users = checked_users(console_settings)  # before the services: a refusal needs none of them
     settings = cli.require(kafka=True, redis=True, registry=True)
-    app = create_app(RealClients(settings), settings, console_settings)
+    app = create_app(RealClients(settings), settings, console_settings, users)
     shown = f"[{console_settings.host}]" if ":" in console_settings.host else console_settings.host
     click.echo(
         f"console: http://{shown}:{console_settings.port}/ on Kafka {settings.kafka.bootstrap}, "

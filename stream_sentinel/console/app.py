@@ -61,13 +61,7 @@ def build_console(
     clock: Clock = SYSTEM_CLOCK,
 ) -> Console:
     """The console's parts; refuses a non-loopback address without users (ConfigError)."""
-    book = UserBook.load(console_settings.users_path) if users is None else users
-    if not book and not console_settings.loopback:
-        raise ConfigError(
-            f"the console refuses to listen on {console_settings.host} without users: anyone "
-            "who can reach it could resolve cases. Add one with `stream-sentinel console "
-            "add-user NAME --role admin --password-stdin`, or bind to 127.0.0.1"
-        )
+    book = checked_users(console_settings, users)
     sources = ConsoleSources(clients, settings, clock)
     return Console(
         settings=console_settings,
@@ -78,6 +72,19 @@ def build_console(
         browser=MessageBrowser(sources.broker, sources.decoder, console_settings.max_records),
         audit=AuditLog(sources.state, clock),
     )
+
+
+def checked_users(console_settings: ConsoleSettings, users: UserBook | None = None) -> UserBook:
+    """The users (from the users file unless given); ConfigError when there are none and the
+    console would listen beyond loopback."""
+    book = UserBook.load(console_settings.users_path) if users is None else users
+    if not book and not console_settings.loopback:
+        raise ConfigError(
+            f"the console refuses to listen on {console_settings.host} without users: anyone "
+            "who can reach it could resolve cases. Add one with `stream-sentinel console "
+            "add-user NAME --role admin --password-stdin`, or bind to 127.0.0.1"
+        )
+    return book
 
 
 def _sampling(parts: Console, stop: threading.Event) -> None:

@@ -102,3 +102,10 @@ def test_console_settings_come_from_the_environment() -> None:
 )
 def test_only_loopback_addresses_count_as_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_the_console_command_refuses_a_public_address_without_users(tmp_path: Path) -> None:
+    env = {"SENTINEL_CONSOLE_USERS_FILE": str(tmp_path / "none.json")}
+    result = CliRunner(env=env).invoke(cli, ["console", "--host", "0.0.0.0", "--port", "8099"])
+    assert result.exit_code == 2
+    assert "the console refuses to listen on 0.0.0.0 without users" in result.output
