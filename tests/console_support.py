@@ -81,7 +81,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def _transaction(tx_id: str, user: str, now: int) -> Transaction:
+def transaction(tx_id: str, user: str, now: int) -> Transaction:
     return Transaction(
         transaction_id=tx_id,
         user_id=user,
@@ -169,8 +169,8 @@ def seed(
     topics = Topics.from_settings(settings)
     now = clock.now_ms()
     tx_crit, tx_high = (
-        _transaction("tx-crit", "u-crit", now),
-        _transaction("tx-high", "u-high", now),
+        transaction("tx-crit", "u-crit", now),
+        transaction("tx-high", "u-high", now),
     )
     score_crit, score_high = (
         _score(tx_crit, now, RiskLevel.CRITICAL),
