@@ -19,8 +19,9 @@ from stream_sentinel.transport.partitioner import partition_for
 from stream_sentinel.wire.serde import MAGIC_BYTE, AvroDecoder
 
 POLL_BATCH = 500
-POLL_TIMEOUT_S = 0.25
-EMPTY_POLLS = 3  # a partition range is read once this many polls in a row bring nothing
+POLL_TIMEOUT_S = 0.25  # the first fetches of a fresh reader
+QUIET_S = 0.05  # once records came: a poll this long that brings none means the ranges are read
+EMPTY_POLLS = 3  # before any record: give up after this many empty polls
 RAW_PREVIEW = 512  # bytes of the raw value shown as hex
 
 
@@ -98,12 +99,17 @@ def _read(consumer: Consumer, ranges: Mapping[TopicPartition, tuple[int, int]]) 
     consumer.assign({tp: start for tp, (start, _) in wanted.items()})
     found: list[Record] = []
     pending = set(wanted)
+    started: set[TopicPartition] = set()  # partitions that delivered at least one record
     empty = 0
     while pending and empty < EMPTY_POLLS:
-        batch = consumer.consume(POLL_BATCH, POLL_TIMEOUT_S)
+        fetching = pending <= started
+        batch = consumer.consume(POLL_BATCH, QUIET_S if fetching else POLL_TIMEOUT_S)
+        if not batch and fetching:
+            break  # what is left of the ranges is transaction markers, never delivered
         empty = 0 if batch else empty + 1
         for record in batch:
             tp = TopicPartition(record.topic() or "", record.partition() or 0)
+            started.add(tp)
             if tp in wanted and (record.offset() or 0) < wanted[tp][1]:
                 found.append(record)
         # the position also moves past transaction markers, which are never delivered
