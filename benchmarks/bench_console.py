@@ -1,6 +1,6 @@
 """The console's page times on a real stack holding many users and records.
 
-Run: ``.venv/bin/python -m benchmarks.bench_console [--users N] [--records N] [--requests N]``
+Run: ``.venv/bin/python -m benchmarks.bench_console [--users N] [--records N] [--requests N]``.
 It starts a private stack (Kafka, Redis, registry on free ports, data in a temp dir), loads
 ``--users`` profiles into Redis and ``--records`` Transactions into ``transactions`` (one encoded
 Transaction re-keyed per user: the console's reads cost the same whatever the fields hold),
