@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SENTINEL := $(BIN)/stream-sentinel
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-unit test-integration lint setup setup-runtime setup-dev setup-kafka setup-redis setup-java bench clean
+.PHONY: demo test test-unit test-integration lint setup setup-runtime setup-dev setup-kafka setup-redis setup-java setup-chromium bench clean
 
 ## demo: the whole system in one process on embedded backends (needs only Python >= 3.11);
 ## flags go through DEMO_ARGS, e.g. make demo DEMO_ARGS="--duration 2m --rate 5000"
@@ -16,14 +16,14 @@ demo: setup-runtime
 	$(SENTINEL) demo $(DEMO_ARGS)
 
 ## test: installs everything (Python deps, Kafka jars via Maven, redis-server) and runs every tier
-test: setup-dev setup-kafka setup-redis
+test: setup-dev setup-kafka setup-redis setup-chromium
 	$(BIN)/lint-imports
 	$(BIN)/pytest --durations=15 tests
 
 test-unit: setup-dev
 	$(BIN)/pytest -m "unit or contract" -q tests/unit tests/contract
 
-test-integration: setup-dev setup-kafka setup-redis
+test-integration: setup-dev setup-kafka setup-redis setup-chromium
 	$(BIN)/pytest --durations=15 tests/integration tests/e2e
 
 lint: setup-dev
@@ -32,7 +32,7 @@ lint: setup-dev
 	$(BIN)/ruff format --check stream_sentinel tests
 	$(BIN)/mypy
 
-setup: setup-dev setup-kafka setup-redis
+setup: setup-dev setup-kafka setup-redis setup-chromium
 
 setup-runtime: $(VENV)/.runtime
 setup-dev: $(VENV)/.dev
@@ -65,6 +65,12 @@ setup-kafka: setup-java setup-runtime
 setup-redis:
 	@command -v redis-server >/dev/null || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+
+## Chromium from Debian's package when missing: the console's browser tests drive it with
+## Playwright (never `playwright install`: no browser is downloaded)
+setup-chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 bench: setup-dev setup-kafka setup-redis
 	$(SENTINEL) bench all --json bench-results.json

@@ -1,0 +1,141 @@
+"""The console's page times on a real stack holding many users and records.
+
+Run: ``.venv/bin/python -m benchmarks.bench_console [--users N] [--records N] [--requests N]``.
+It starts a private stack (Kafka, Redis, registry on free ports, data in a temp dir), loads
+``--users`` profiles into Redis and ``--records`` Transactions into ``transactions`` (one encoded
+Transaction re-keyed per user: the console's reads cost the same whatever the fields hold),
+seeds the small pipeline of the tests (alerts, cases, scores) and then times every page and
+JSON endpoint in process (FastAPI's TestClient over the real clients: no network hop for HTTP,
+real round trips to Kafka, Redis and the registry). Prints median and p95 per path, in ms.
+It measures this machine; it is not a test and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from stream_sentinel.clients.backends import RealClients
+from stream_sentinel.config import Settings, load_settings
+from stream_sentinel.console.app import create_app
+from stream_sentinel.console.settings import load_console_settings
+from stream_sentinel.console.users import UserBook
+from stream_sentinel.infra.process import free_ports
+from stream_sentinel.infra.stack import Stack
+from stream_sentinel.logic import profile as layout
+from stream_sentinel.state import keys
+from stream_sentinel.state.base import Batch
+from stream_sentinel.wire import records
+from stream_sentinel.wire.serde import Serde
+from tests.console_support import PAGES, profile_blob, transaction
+from tests.e2e.console_stack import seed_stack
+
+JSON = [
+    "/api/overview",
+    "/api/kafka",
+    "/api/kafka/topics/transactions/messages",
+    "/api/kafka/topics/transactions/messages?key=u-crit",
+    "/api/schemas",
+    "/api/redis",
+    "/api/redis/profiles/keys?pattern=user:*",
+    "/api/redis/profiles/keys?pattern=user:12345*",
+    "/api/redis/profiles/keys?pattern=user:12345",
+    "/api/cases",
+    "/api/trace/tx-crit?user_id=u-crit",
+    "/api/trace/tx-crit",
+]
+CHUNK = 10_000
+
+
+def stack_settings(state_dir: Path) -> Settings:
+    kafka, controller, redis, registry = free_ports(4)
+    return load_settings(
+        "test",
+        environ={},
+        overrides={
+            "kafka": {"bootstrap": f"127.0.0.1:{kafka}"},
+            "redis": {"url": f"redis://127.0.0.1:{redis}"},
+            "registry": {"url": f"http://127.0.0.1:{registry}"},
+            "infra": {"state_dir": state_dir, "controller_port": controller},
+        },
+    )
+
+
+def load_profiles(settings: Settings, users: int) -> None:
+    store = RealClients(settings).state()
+    blob = profile_blob(int(time.time() * 1000))
+    for start in range(0, users, CHUNK):
+        names = [keys.user_profile(str(n)) for n in range(start, min(start + CHUNK, users))]
+        store.execute(
+            Batch().set_many(
+                keys.PROFILES, names, blob * len(names), layout.PROFILE_SIZE, 7 * 86_400_000
+            )
+        )
+    store.close()
+
+
+def load_transactions(settings: Settings, count: int, users: int) -> None:
+    clients = RealClients(settings)
+    encode = Serde.from_settings(settings, clients.registry()).encoder("transactions")
+    value = encode(records.to_dict(transaction("tx-bench", "0", int(time.time() * 1000))))
+    producer = clients.broker().producer()
+    for n in range(count):
+        producer.produce("transactions", value, str(n % users).encode())
+        if n % 50_000 == 0:
+            producer.poll(0)
+    assert producer.flush(120) == 0
+    producer.close()
+
+
+def time_paths(client: TestClient, paths: list[str], requests: int) -> None:
+    print(f"{'path':<58}{'median ms':>10}{'p95 ms':>10}")
+    for path in paths:
+        client.get(path)  # warm: first use builds clients and caches schemas
+        spent = []
+        for _ in range(requests):
+            start = time.perf_counter()
+            reply = client.get(path)
+            spent.append((time.perf_counter() - start) * 1000)
+            assert reply.status_code == 200, (path, reply.status_code, reply.text[:200])
+        p95 = statistics.quantiles(spent, n=20)[-1]
+        print(f"{path:<58}{statistics.median(spent):>10.1f}{p95:>10.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--records", type=int, default=2_000_000)
+    parser.add_argument("--requests", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as state_dir:
+        settings = stack_settings(Path(state_dir))
+        stack = Stack(settings)
+        stack.up()
+        try:
+            seed_stack(settings)
+            started = time.perf_counter()
+            load_profiles(settings, args.users)
+            load_transactions(settings, args.records, args.users)
+            loaded_s = time.perf_counter() - started
+            print(
+                f"loaded {args.users:,} profiles, {args.records:,} transactions in {loaded_s:.0f} s"
+            )
+            console = load_console_settings({"SENTINEL_CONSOLE_SAMPLE_INTERVAL_S": "0"})
+            app = create_app(RealClients(settings), settings, console, UserBook())
+            with TestClient(app, base_url="http://127.0.0.1") as client:
+                time_paths(
+                    client,
+                    [*PAGES, *JSON],
+                    args.requests,
+                )
+        finally:
+            stack.down()
+
+
+if __name__ == "__main__":
+    main()

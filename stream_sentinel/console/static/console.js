@@ -1,0 +1,32 @@
+// The overview's charts: the last hour of throughput and lag, redrawn every few seconds.
+(function () {
+  const throughput = document.getElementById("chart-throughput");
+  const lag = document.getElementById("chart-lag");
+  if (!throughput || !lag || typeof uPlot === "undefined") return;
+  let charts = null;
+
+  function build(series) {
+    const groups = Object.keys(series.lag);
+    const colours = ["#4fa3ff", "#e8710a", "#1e7b34", "#b3261e"];
+    const size = { width: 560, height: 200 };
+    return {
+      rate: new uPlot({ ...size, series: [{}, { label: "in/s", stroke: colours[0] }, { label: "out/s", stroke: colours[1] }] },
+        [series.time, series.in_per_s, series.out_per_s], throughput),
+      lag: new uPlot({ ...size, series: [{}, ...groups.map((g, i) => ({ label: g, stroke: colours[i % 4] }))] },
+        [series.time, ...groups.map((g) => series.lag[g])], lag),
+      groups: groups,
+    };
+  }
+
+  async function refresh() {
+    const reply = await fetch("/api/overview/series", { credentials: "same-origin" });
+    if (!reply.ok) return;
+    const series = await reply.json();
+    if (charts === null) { charts = build(series); return; }
+    charts.rate.setData([series.time, series.in_per_s, series.out_per_s]);
+    charts.lag.setData([series.time, ...charts.groups.map((g) => series.lag[g] || [])]);
+  }
+
+  refresh();
+  setInterval(refresh, 5000);
+})();

@@ -1,0 +1,248 @@
+"""The console in a real browser: Playwright driving Debian's Chromium against a console that
+`stream-sentinel console` serves on a real Kafka + Redis + registry stack.
+
+Screenshots of every page are saved under the session's tmp dir (``console-screenshots``).
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from stream_sentinel.clients.backends import RealClients
+from stream_sentinel.config import Settings
+from stream_sentinel.domain import Feedback, FeedbackSource, Label
+from stream_sentinel.transport.base import TopicPartition
+from stream_sentinel.wire import records
+from stream_sentinel.wire.serde import Serde
+from tests.console_support import PASSWORD, Seeded
+from tests.e2e.console_stack import (
+    SENTINEL,
+    chromium_path,
+    seed_stack,
+    served_console,
+    users_file,
+    wait_for,
+)
+from tests.integration.stacks import cli_env, isolated_settings, running_stack
+
+PAGES = {
+    "overview": "/",
+    "kafka": "/kafka",
+    "topic": "/kafka/topics/transactions",
+    "schemas": "/schemas",
+    "subject": "/schemas/transactions-value",
+    "redis": "/redis",
+    "profile": "/redis/key?ns=profiles&key=user:u-crit",
+    "alerts": "/alerts",
+    "cases": "/cases",
+    "case": "/cases/al-crit",
+    "trace": "/trace?transaction_id=tx-crit&user_id=u-crit",
+    "audit": "/audit",
+    "models": "/models",
+}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    settings = isolated_settings(tmp_path_factory.mktemp("console-stack"))
+    with running_stack(settings):
+        yield settings
+        gc.collect()  # Kafka clients left for the collector go while the broker is up
+
+
+@pytest.fixture(scope="module")
+def seeded(stack: Settings) -> Seeded:
+    return seed_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def console_url(
+    stack: Settings, seeded: Seeded, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("console")
+    with served_console(stack, users_file(home), home / "console.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("console-screenshots")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium_path(), args=["--no-sandbox"]
+        )
+        yield launched
+        launched.close()
+
+
+def _page(browser: Browser, console_url: str, user: str) -> Page:
+    page = browser.new_context(
+        base_url=console_url, viewport={"width": 1400, "height": 900}
+    ).new_page()
+    page.goto("/kafka")
+    expect(page).to_have_url(re.compile(r"/login\?next=/kafka$"))
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("#login")
+    expect(page).to_have_url(f"{console_url}/kafka")
+    return page
+
+
+def test_every_page_renders_for_a_signed_in_user(
+    browser: Browser, console_url: str, shots: Path
+) -> None:
+    page = _page(browser, console_url, "vera")
+    expect(page.locator("#user")).to_have_text("vera (viewer)")
+    for name, path in PAGES.items():
+        reply = page.goto(path)
+        assert reply is not None and reply.status == 200, path
+        expect(page.locator("h1")).to_be_visible()
+        page.screenshot(path=str(shots / f"console-{name}.png"), full_page=True)
+    page.context.close()
+
+
+def test_a_topic_shows_a_decoded_transaction_and_its_raw_bytes(
+    browser: Browser, console_url: str, shots: Path
+) -> None:
+    page = _page(browser, console_url, "vera")
+    page.goto("/kafka")
+    page.click("text=transactions")
+    expect(page.locator("h1")).to_have_text("Topic transactions")
+    page.fill("input[name=key]", "u-crit")
+    page.click("text=Browse")
+    record = page.locator(".record").first
+    expect(record.locator("pre.decoded")).to_contain_text('"transaction_id": "tx-crit"')
+    expect(record.locator("pre.decoded")).to_contain_text('"merchant_category": "electronics"')
+    record.locator("details.raw > summary").click()
+    expect(record.locator("details.raw pre")).to_contain_text("00 00 00 00")
+    page.screenshot(path=str(shots / "console-topic-decoded.png"), full_page=True)
+    page.context.close()
+
+
+def test_an_alert_leads_to_its_case_and_its_trace(
+    browser: Browser, console_url: str, shots: Path
+) -> None:
+    page = _page(browser, console_url, "vera")
+    page.goto("/alerts")
+    page.click("a[href='/cases/al-crit']")
+    expect(page.locator("#case-reasons")).to_have_text("impossible_travel, high_amount")
+    page.click("#trace-link")
+    expect(page.locator("#trace-reasons")).to_have_text(
+        "rules fired: impossible_travel, high_amount"
+    )
+    expect(page.locator("#trace-decision")).to_contain_text("decision DECLINE")
+    expect(page.locator("#trace-contributions")).to_contain_text("amount_zscore")
+    expect(page.locator("#trace-features")).to_contain_text("Not recorded yet")
+    expect(page.locator("#trace-input")).to_contain_text('"amount": 480.0')
+    page.screenshot(path=str(shots / "console-trace-followed.png"), full_page=True)
+    page.context.close()
+
+
+def test_a_viewer_has_no_resolve_button_and_a_forged_post_is_refused(
+    browser: Browser, console_url: str
+) -> None:
+    page = _page(browser, console_url, "vera")
+    page.goto("/cases/al-crit")
+    expect(page.locator("#case-state")).to_have_text("open")
+    assert page.locator("#resolve").count() == 0
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    forged = page.request.post(
+        "/cases/al-crit/resolve", form={"csrf_token": token or "", "label": "fraud"}
+    )
+    assert forged.status == 403
+    assert "vera is a viewer: only analysts and admins may do this" in forged.text()
+    page.context.close()
+
+
+def _feedback(settings: Settings, transaction_id: str) -> list[Feedback]:
+    clients = RealClients(settings)
+    consumer = clients.broker().consumer(None)
+    topic = "fraud-feedback"
+    consumer.assign({TopicPartition(topic, p): 0 for p in range(6)})
+    registry = clients.registry()
+    decoder = Serde.from_settings(settings, registry).decoder(topic)
+    found = []
+    try:
+        for _ in range(10):
+            for record in consumer.consume(500, 0.5):
+                found.append(records.from_dict(Feedback, decoder.decode(record.value())))
+            if any(f.transaction_id == transaction_id for f in found):
+                break
+    finally:
+        consumer.close()
+        registry.close()
+    return [f for f in found if f.transaction_id == transaction_id]
+
+
+def test_an_analyst_resolves_a_case_and_the_feedback_lands_on_fraud_feedback(
+    browser: Browser, console_url: str, stack: Settings, shots: Path
+) -> None:
+    page = _page(browser, console_url, "ana")
+    page.goto("/cases/al-high")
+    page.check("input[name=label][value=fraud]")
+    page.fill("input[name=note]", "cardholder confirmed")
+    page.click("#resolve")
+    expect(page.locator("#case-state")).to_have_text("closed: FRAUD (cardholder confirmed)")
+    [feedback] = _feedback(stack, "tx-high")
+    assert (feedback.label, feedback.source, feedback.user_id) == (
+        Label.FRAUD,
+        FeedbackSource.ANALYST,
+        "u-high",
+    )
+    page.goto("/kafka/topics/fraud-feedback?key=u-high")
+    expect(page.locator(".record pre.decoded").first).to_contain_text('"source": "ANALYST"')
+    page.goto("/audit")
+    expect(page.locator("#audit")).to_contain_text("resolve_case")
+    page.screenshot(path=str(shots / "console-audit.png"), full_page=True)
+    page.context.close()
+
+
+def test_the_overview_throughput_changes_while_the_generator_runs(
+    browser: Browser, console_url: str, stack: Settings, shots: Path
+) -> None:
+    page = _page(browser, console_url, "vera")
+    page.goto("/")
+    generator = subprocess.Popen(
+        [
+            *SENTINEL,
+            "generate",
+            "--rate",
+            "300",
+            "--duration",
+            "60s",
+            "--users",
+            "2000",
+            "--seed",
+            "7",
+        ],
+        env=cli_env(stack),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seen: set[str] = set()
+
+    def rate_moved() -> bool:
+        text = page.locator("#rate-in").inner_text()
+        if text not in ("-", "0.0"):
+            seen.add(text)
+        page.wait_for_timeout(500)
+        return len(seen) >= 2
+
+    try:
+        wait_for(rate_moved, 60, "two different non-zero input rates on the overview")
+        page.screenshot(path=str(shots / "console-overview-live.png"), full_page=True)
+    finally:
+        generator.terminate()
+        generator.wait(30)
+    page.context.close()
