@@ -25,7 +25,7 @@ def feedback() -> None:
     type=click.FloatRange(min=0),
     default=None,
     metavar="SECONDS",
-    help="Exit once no label has arrived for this long.",
+    help="Exit once caught up (every assigned partition read) with no label for this long.",
 )
 @click.option(
     "--instance",

@@ -1,8 +1,8 @@
 """`stream-sentinel models`: the model registry (Redis DB3) — versions, aliases, their history.
 
-``promote`` and ``rollback`` of ``champion`` also write the champion into the detector's model
-directory (``SENTINEL_DETECTOR_MODEL_DIR``), which running detectors poll until they follow
-``model-events`` (see docs/learning.md).
+``promote`` and ``rollback`` of ``champion`` also write the registry's champion (re-read after
+the move) into the detector's model directory (``SENTINEL_DETECTOR_MODEL_DIR``), which running
+detectors poll until they follow ``model-events`` (see docs/learning.md).
 """
 
 from __future__ import annotations
@@ -37,13 +37,23 @@ def open_registry(cli: CliContext) -> Iterator[ModelRegistry]:
         store.close()
 
 
-def mirror_champion(cli: CliContext, registry: ModelRegistry, version: str) -> None:
-    """Write the champion where running detectors look for it today (their model directory)."""
-    from stream_sentinel.learning.exchange import export_version
+def mirror_champion(cli: CliContext, registry: ModelRegistry) -> None:
+    """Write the registry's champion where running detectors look for it (their model dir)."""
+    from stream_sentinel.learning.mirror import MOVE_FILE
+    from stream_sentinel.learning.mirror import mirror_champion as mirror
 
     directory = cli.settings.detector.model_dir
-    export_version(registry, version, directory)
-    click.echo(f"detectors polling {directory} switch to {version} within their poll interval")
+    done = mirror(registry, directory)
+    if done.written:
+        click.echo(
+            f"detectors polling {directory} switch to {done.version} within their poll interval"
+        )
+    elif done.version is not None:
+        click.echo(
+            f"{directory} holds champion move #{done.held}, later than this registry's "
+            f"#{done.move} ({done.version}): left as it is; remove {directory / MOVE_FILE} if "
+            "its detectors should follow this registry"
+        )
 
 
 def _echo_lines(lines: list[str]) -> None:
@@ -106,8 +116,17 @@ def show(cli: CliContext, version: str, as_json: bool) -> None:
 @pass_cli
 def promote(cli: CliContext, version: str, alias: str, reason: str, actor: str | None) -> None:
     """Point an alias (champion by default) at a version, recording who, when and why."""
+    from stream_sentinel.errors import AliasUnchanged
+
     with open_registry(cli) as registry:
-        moved = registry.promote(registry.resolve(version), alias, reason, _who(actor))
+        target = registry.resolve(version)
+        try:
+            moved = registry.promote(target, alias, reason, _who(actor))
+        except AliasUnchanged:  # done already; the champion's directory is written again
+            click.echo(f"{alias} is {target} already: no move recorded")
+            if alias == CHAMPION:
+                mirror_champion(cli, registry)
+            return
         _report(cli, registry, moved)
 
 
@@ -133,7 +152,7 @@ def _report(cli: CliContext, registry: ModelRegistry, moved: AliasMove) -> None:
         f"({moved.kind} #{moved.seq}, by {moved.actor})"
     )
     if moved.alias == CHAMPION:
-        mirror_champion(cli, registry, moved.version)
+        mirror_champion(cli, registry)
 
 
 @models.command("history")

@@ -69,11 +69,13 @@ def train(
         champion = registry.aliases().get(CHAMPION)
         if champion == version.version or not (promote or champion is None):
             click.echo(f"champion stays {champion} (`stream-sentinel models promote` moves it)")
+            if champion == version.version:  # a re-run after a failed write writes it again
+                mirror_champion(cli, registry)
             return
         reason = f"trained on {data.name}" + (" (--promote)" if promote else " (first model)")
         registry.promote(version.version, CHAMPION, reason, actor="train")
         click.echo(f"champion: {champion or '-'} -> {version.version}")
-        mirror_champion(cli, registry, version.version)
+        mirror_champion(cli, registry)
 
 
 def _duration_ms(text: str) -> int:

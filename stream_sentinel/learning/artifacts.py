@@ -25,17 +25,31 @@ def split(
     data: bytes, artifact_format: str, chunk_size: int = CHUNK_SIZE
 ) -> tuple[ArtifactRef, list[tuple[str, bytes]]]:
     """The artifact's reference and its ``(sha256, bytes)`` chunks, in order."""
-    if len(data) > MAX_ARTIFACT_BYTES:
-        raise ArtifactCorrupt(
-            f"an artifact of {len(data):,} bytes is over the registry's limit of "
-            f"{MAX_ARTIFACT_BYTES:,} bytes; the registry keeps models, not data sets"
-        )
+    check_size(len(data))
     pieces = [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)] or [b""]
     chunks = [(sha256_hex(piece), piece) for piece in pieces]
     ref = ArtifactRef(
         sha256_hex(data), len(data), artifact_format, chunk_size, tuple(h for h, _ in chunks)
     )
     return ref, chunks
+
+
+def check_size(size: int) -> None:
+    """Raise :class:`ArtifactCorrupt` for an artifact too large for the registry."""
+    if size > MAX_ARTIFACT_BYTES:
+        raise ArtifactCorrupt(
+            f"an artifact of {size:,} bytes is over the registry's limit of "
+            f"{MAX_ARTIFACT_BYTES:,} bytes; the registry keeps models, not data sets"
+        )
+
+
+def damaged(ref: ArtifactRef, pieces: Sequence[bytes | None]) -> list[int]:
+    """The indexes of the chunks that are missing or do not hash to what ``ref`` recorded."""
+    return [
+        index
+        for index, (expected, piece) in enumerate(zip(ref.chunks, pieces, strict=True))
+        if piece is None or sha256_hex(piece) != expected
+    ]
 
 
 def assemble(ref: ArtifactRef, pieces: Sequence[bytes | None]) -> bytes:

@@ -3,8 +3,8 @@
 An export is a model-store directory (``DIR/<version>/model.txt`` + ``model.json``, and
 ``DIR/CURRENT``), so `backtest --model DIR` and older detectors read it as they always have;
 ``model.json`` also carries the registry's record, with the artifact's sha256. An import checks
-every version in the directory (hashes, LightGBM text, feature set) before it registers any:
-a corrupt directory changes nothing.
+every version in the directory (content hash, sha256 and size, kind, the size limit, LightGBM
+text, the recomputed feature-set hash) before it registers any: a bad directory changes nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stream_sentinel.errors import ArtifactCorrupt, ModelError, UsageError
+from stream_sentinel.errors import ArtifactCorrupt, ModelError, SentinelError, UsageError
 from stream_sentinel.learning.artifacts import verify
 from stream_sentinel.learning.models import artifact_of, draft_of
-from stream_sentinel.learning.registry import ModelRegistry
-from stream_sentinel.learning.versions import ModelDraft, ModelVersion, version_id
+from stream_sentinel.learning.registry import ModelRegistry, check_registrable
+from stream_sentinel.learning.versions import FeatureSet, ModelDraft, ModelVersion, version_id
 from stream_sentinel.scoring.model import META_FILE, MODEL_FILE, ModelArtifact
 from stream_sentinel.scoring.store import ModelStore
 
@@ -53,7 +53,8 @@ def export_version(registry: ModelRegistry, name: str, directory: Path) -> Path:
 
 
 def import_directory(registry: ModelRegistry, directory: Path) -> list[tuple[ModelVersion, bool]]:
-    """Register every version in ``directory`` (a model store, or one version's directory)."""
+    """Register every version in ``directory`` (a model store, or one version's directory),
+    once all of them passed every check `register` makes: a bad one registers none."""
     checked = [check_version(path) for path in version_dirs(directory)]
     return [registry.register(item.draft, item.data) for item in checked]
 
@@ -88,6 +89,10 @@ def check_version(path: Path) -> Importable:
         )
     recorded = meta.get(REGISTRY_FIELD)
     draft = _draft(path, meta, data, recorded)
+    try:
+        check_registrable(draft.kind, len(data))
+    except SentinelError as exc:
+        raise ArtifactCorrupt(f"cannot import {path}: {exc}") from exc
     return Importable(path, draft, data)
 
 
@@ -102,9 +107,20 @@ def _draft(path: Path, meta: dict[str, Any], data: bytes, recorded: Any) -> Mode
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactCorrupt(f"cannot import {path}: its registry record lacks {exc}") from exc
     verify(version.artifact, data)
+    _check_feature_set(path, version.feature_set)
     try:
         artifact_of(version, data)  # a LightGBM model of this feature set, or refused here
     except ModelError as exc:
         raise ArtifactCorrupt(f"cannot import {path}: {exc}") from exc
     tags = {**version.tags, "exported_by": version.created_by}
     return ModelDraft.of(version, created_by="import", tags=tags)
+
+
+def _check_feature_set(path: Path, recorded: FeatureSet) -> None:
+    """The recorded hash must be the one the feature names and encoding hash to."""
+    found = FeatureSet.of(recorded.name, recorded.features, recorded.encoding).hash
+    if found != recorded.hash:
+        raise ArtifactCorrupt(
+            f"cannot import {path}: its feature set hashes to {found} but {META_FILE} records "
+            f"{recorded.hash}; the record was changed after export"
+        )

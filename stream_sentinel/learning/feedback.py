@@ -56,6 +56,8 @@ def label_writes(
 
 
 def _count_effective(batch: Batch, change: LabelChange) -> None:
+    """Move the transaction between effective-label counts (never undone by the TTL: a
+    transaction labelled again after its labels expired counts again; see EFFECTIVE_LINE)."""
     before = change.previous.label if change.previous else None
     after = change.effective.label
     if before != after:

@@ -7,10 +7,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream_sentinel.learning import keys
-from stream_sentinel.learning.labels import PRECEDENCE, delay_percentile, format_delay
+from stream_sentinel.learning.labels import (
+    PRECEDENCE,
+    bucket_bound_ms,
+    format_bucket,
+    percentile_bucket,
+)
 from stream_sentinel.state.base import Batch, StateStore
 
 QUANTILES = (0.5, 0.9, 0.99)
+#: What ``labels:effective`` counts: each transaction once, under its current effective label,
+#: from its first label on. Its labels expire 180 days after its last one and the count is not
+#: reduced then, so a transaction labelled again after that is counted a second time.
+EFFECTIVE_LINE = "transactions by effective label (all time; relabelled after expiry counts again)"
 
 
 @dataclass(frozen=True)
@@ -27,8 +36,14 @@ class SourceDay:
     def fraud_share(self) -> float:
         return self.fraud / self.labels if self.labels else 0.0
 
-    def delay(self, q: float) -> int | None:
-        return delay_percentile(self.delays, q)
+    def delay_bucket(self, q: float) -> int | None:
+        """The delay histogram bucket of the q-quantile (None without labels)."""
+        return percentile_bucket(self.delays, q)
+
+    def delay_ms(self, q: float) -> int | None:
+        """The q-quantile delay as its bucket's upper bound; None past the last bound (90 d)."""
+        bucket = self.delay_bucket(q)
+        return None if bucket is None else bucket_bound_ms(bucket)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,7 +52,7 @@ class SourceDay:
             "labels": self.labels,
             "fraud": self.fraud,
             "fraud_share": round(self.fraud_share, 6),
-            "delay_ms": {f"p{round(q * 100)}": self.delay(q) for q in QUANTILES},
+            "delay_ms": {f"p{round(q * 100)}": self.delay_ms(q) for q in QUANTILES},
         }
 
 
@@ -64,7 +79,7 @@ class FeedbackStats:
         head = f"{'day':<11}{'source':<12}{'labels':>7}{'fraud':>7}{'share':>8}  delay p50/p90/p99"
         out = [head]
         for row in self.rows:
-            delays = "/".join(format_delay(row.delay(q)) for q in QUANTILES)
+            delays = "/".join(format_bucket(row.delay_bucket(q)) for q in QUANTILES)
             out.append(
                 f"{row.day:<11}{row.source:<12}{row.labels:>7,}{row.fraud:>7,}"
                 f"{row.fraud_share:>8.1%}  {delays}"
@@ -72,7 +87,7 @@ class FeedbackStats:
         conflicts = ", ".join(f"{k} {v:,}" for k, v in sorted(self.conflicts.items()))
         split = ", ".join(f"{k} {v:,}" for k, v in sorted(self.effective.items()))
         out.append(f"conflicts: {conflicts or 'none'}")
-        out.append(f"transactions by effective label: {split or 'none'}")
+        out.append(f"{EFFECTIVE_LINE}: {split or 'none'}")
         return out
 
 

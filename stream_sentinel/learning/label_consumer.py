@@ -19,6 +19,7 @@ from stream_sentinel.learning.labels import SourcedLabel
 from stream_sentinel.state.base import Batch, StateStore
 from stream_sentinel.stream.handler import Step
 from stream_sentinel.stream.loop import StreamLoop
+from stream_sentinel.stream.running import UNASSIGNED_GRACE_S, consumer_caught_up
 from stream_sentinel.transport.base import Broker, Record
 from stream_sentinel.transport.topics import FRAUD_FEEDBACK, Topics
 from stream_sentinel.wire.serde import Serde
@@ -85,12 +86,34 @@ def label_loop(
 
 
 def run_until(
-    loop: StreamLoop, stopped: Callable[[], bool], idle_s: float | None, clock: Clock
+    loop: StreamLoop,
+    stopped: Callable[[], bool],
+    idle_s: float | None,
+    clock: Clock,
+    grace_s: float = UNASSIGNED_GRACE_S,
 ) -> None:
-    """Poll the started loop until ``stopped()``, or until no label came for ``idle_s``."""
-    idle_since = clock.monotonic()
+    """Poll the started loop until ``stopped()``, or until it has been caught up for ``idle_s``.
+
+    Idle time counts only once every assigned partition is read to its end, as for the
+    detector and the alert processors: before the group assigns partitions nothing is caught
+    up, unless no partition comes within ``grace_s`` (another member holds them all)."""
+    started = clock.monotonic()
+    idle_since: float | None = None
     while not stopped():
         if loop.poll():
-            idle_since = clock.monotonic()
-        elif idle_s is not None and clock.monotonic() - idle_since >= idle_s:
-            return
+            idle_since = None
+        elif idle_s is not None and caught_up(loop, clock.monotonic() - started >= grace_s):
+            idle_since = clock.monotonic() if idle_since is None else idle_since
+            if clock.monotonic() - idle_since >= idle_s:
+                return
+        else:
+            idle_since = None
+
+
+def caught_up(loop: StreamLoop, grace_over: bool) -> bool:
+    """True when every assigned partition has been read to its end (with none assigned: once
+    the grace for an assignment is over)."""
+    consumer = loop.consumer
+    if consumer is None or not consumer.assignment():
+        return grace_over
+    return consumer_caught_up(consumer)

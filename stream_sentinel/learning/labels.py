@@ -2,9 +2,10 @@
 
 Precedence (highest first): a CHARGEBACK is final (the card network settled it), an ANALYST's
 verdict beats a CUSTOMER's report, and OTHER counts least. Within one source the later label
-wins (an analyst may revise a verdict); a re-delivered label changes nothing. A new label that
-disagrees with another source's stored one is a conflict, counted for the pair as
-``"{winner}>{loser}"``. Pure: plain values in and out.
+wins (an analyst may revise a verdict); a re-delivered label changes nothing. A conflict is a
+pair of sources that *starts* disagreeing about a transaction, counted for the pair as
+``"{winner}>{loser}"``: a label re-sent while the pair still disagrees is not counted again, a
+pair that came to agree and disagrees anew is. Pure: plain values in and out.
 
 >>> cb = SourcedLabel("CHARGEBACK", "FRAUD", event_time=0, label_time=5)
 >>> customer = SourcedLabel("CUSTOMER", "LEGIT", event_time=0, label_time=9)
@@ -107,12 +108,19 @@ def combine(stored: Mapping[str, SourcedLabel], incoming: SourcedLabel) -> Label
     if same_source is not None and same_source.label_time >= incoming.label_time:
         return LabelChange(False, effective(stored), previous)
     merged = {**stored, incoming.source: incoming}
-    conflicts = tuple(
-        _pair(incoming, other)
-        for source, other in sorted(stored.items())
-        if source != incoming.source and other.label != incoming.label
-    )
-    return LabelChange(True, effective(merged), previous, conflicts)
+    started = disagreeing(merged) - disagreeing(stored)
+    return LabelChange(True, effective(merged), previous, tuple(sorted(started)))
+
+
+def disagreeing(labels: Mapping[str, SourcedLabel]) -> set[str]:
+    """The pairs of sources (``"{winner}>{loser}"``) whose labels differ.
+
+    >>> sorted(disagreeing({s: SourcedLabel(s, v, 0, 0) for s, v in
+    ...     [("ANALYST", "LEGIT"), ("CUSTOMER", "FRAUD"), ("OTHER", "FRAUD")]}))
+    ['ANALYST>CUSTOMER', 'ANALYST>OTHER']
+    """
+    found = list(labels.values())
+    return {_pair(a, b) for i, a in enumerate(found) for b in found[i + 1 :] if a.label != b.label}
 
 
 def _pair(a: SourcedLabel, b: SourcedLabel) -> str:
@@ -125,29 +133,33 @@ def delay_bucket(delay_ms: int) -> int:
     return bisect.bisect_left(DELAY_BOUNDS_MS, delay_ms)
 
 
-def delay_percentile(buckets: Mapping[int, int], q: float) -> int | None:
-    """The upper bound (ms) of the bucket holding the q-quantile delay; -1 past the last bound.
+def percentile_bucket(buckets: Mapping[int, int], q: float) -> int | None:
+    """The bucket holding the q-quantile delay (None without labels).
 
-    >>> delay_percentile({0: 5, 4: 5}, 0.5), delay_percentile({0: 5, 4: 5}, 0.9)
-    (60000, 86400000)
+    >>> percentile_bucket({0: 5, 4: 5}, 0.5), percentile_bucket({0: 5, 12: 5}, 0.9)
+    (0, 12)
     """
     total = sum(buckets.values())
-    if total == 0:
-        return None
     seen = 0
     for bucket in sorted(buckets):
         seen += buckets[bucket]
         if seen >= q * total:
-            return DELAY_BOUNDS_MS[bucket] if bucket < len(DELAY_BOUNDS_MS) else -1
-    return -1
+            return bucket
+    return None
 
 
-def format_delay(ms: int | None, bounds: Sequence[int] = DELAY_BOUNDS_MS) -> str:
-    """``<= 6h``, ``<= 7d``, ``> 90d`` or ``-`` (no labels)."""
-    if ms is None:
+def bucket_bound_ms(bucket: int) -> int | None:
+    """A bucket's upper bound in ms; None for the last one (past 90 d), which has no bound."""
+    return DELAY_BOUNDS_MS[bucket] if bucket < len(DELAY_BOUNDS_MS) else None
+
+
+def format_bucket(bucket: int | None, bounds: Sequence[int] = DELAY_BOUNDS_MS) -> str:
+    """``<= 6h``, ``<= 7d``, ``> 90d`` (the last bucket) or ``-`` (no labels)."""
+    if bucket is None:
         return "-"
-    if ms < 0:
+    if bucket >= len(bounds):
         return f"> {bounds[-1] // DAY_MS}d"
+    ms = bounds[bucket]
     if ms < HOUR_MS:
         return f"<= {ms // MINUTE_MS}m"
     if ms < DAY_MS:

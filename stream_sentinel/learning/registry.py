@@ -4,29 +4,49 @@ Built only on the StateStore interface, so the embedded store and Redis run the 
 Registering writes the artifact's chunks first (content-addressed, so a retry rewrites the same
 bytes), then the version record and its index entry in one atomic step. An alias move writes
 the alias and its history entry in one guarded step whose watermark is the alias's move count:
-two promotes racing on one alias both land, one after the other, and the later one wins.
+two promotes racing on one alias both land, one after the other, and the later one wins; a
+rollback that loses a race fails instead of undoing a move its caller never saw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
-from stream_sentinel.errors import StateError, UsageError
+from stream_sentinel.errors import AliasUnchanged, StateError, UsageError
 from stream_sentinel.learning import keys
 from stream_sentinel.learning.aliases import CHAMPION, AliasMove, MoveKind, check_alias
 from stream_sentinel.learning.aliases import rollback_target as _rollback_target
-from stream_sentinel.learning.artifacts import CHUNK_SIZE, assemble, split
-from stream_sentinel.learning.versions import FORMATS, KINDS, ModelDraft, ModelVersion, version_id
+from stream_sentinel.learning.artifacts import (
+    CHUNK_SIZE,
+    assemble,
+    check_size,
+    damaged,
+    split,
+    verify,
+)
+from stream_sentinel.learning.versions import (
+    FORMATS,
+    KINDS,
+    ArtifactRef,
+    ModelDraft,
+    ModelVersion,
+    version_id,
+)
 from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 
 #: Chunks per pipeline when writing an artifact (8 MiB per round trip with 1 MiB chunks).
 CHUNKS_PER_WRITE = 8
 #: Attempts of an alias move that keeps losing races before it gives up.
 MOVE_ATTEMPTS = 50
-#: (version, kind) for a move, chosen from the alias's history and its current version.
-Chooser = Callable[[list[AliasMove], str | None], tuple[str, MoveKind]]
+
+
+def check_registrable(kind: str, size: int) -> None:
+    """Raise unless the registry takes an artifact of this kind and size (a UsageError for
+    the kind, ArtifactCorrupt for the size), so an import can check before it registers."""
+    if kind not in KINDS:
+        raise UsageError(f"unknown model kind {kind!r}: the registry knows {KINDS}")
+    check_size(size)
 
 
 class ModelRegistry:
@@ -41,19 +61,18 @@ class ModelRegistry:
 
     # -- versions ---------------------------------------------------------------------------------
     def register(self, draft: ModelDraft, artifact: bytes) -> tuple[ModelVersion, bool]:
-        """The registered version, and whether this call registered it (False: it existed)."""
-        if draft.kind not in KINDS:
-            raise UsageError(f"unknown model kind {draft.kind!r}: the registry knows {KINDS}")
+        """The registered version, and whether this call registered it (False: it existed).
+
+        When it existed, its stored chunks are checked and any missing or corrupt one is
+        rewritten from ``artifact``: registering (or importing) the model again repairs it."""
+        check_registrable(draft.kind, len(artifact))
         version = version_id(artifact)
         existing = self.find(version)
         if existing is not None:
+            self.repair(existing, artifact)
             return existing, False
         ref, chunks = split(artifact, FORMATS[draft.kind], self._chunk_size)
-        for start in range(0, len(chunks), CHUNKS_PER_WRITE):
-            batch = Batch()
-            for sha, data in chunks[start : start + CHUNKS_PER_WRITE]:
-                batch.set(keys.MODELS, keys.chunk(sha), data)
-            self._store.execute(batch)
+        self._write_chunks(chunks)
         record = draft.complete(version, ref, self._clock.now_ms())
         writes = (
             Batch()
@@ -64,6 +83,29 @@ class ModelRegistry:
         if self._store.apply_guarded(guard, writes) is not Outcome.APPLIED:
             return self.get(version), False  # registered by a concurrent caller meanwhile
         return record, True
+
+    def repair(self, version: ModelVersion, artifact: bytes) -> int:
+        """Rewrite ``version``'s missing or corrupt chunks from ``artifact``; how many."""
+        ref = version.artifact
+        verify(ref, artifact)  # the whole sha256, not only the 12 digits of the version id
+        bad = damaged(ref, self._chunks(ref))
+        if bad:
+            _, chunks = split(artifact, ref.format, ref.chunk_size)
+            self._write_chunks([chunks[index] for index in bad])
+        return len(bad)
+
+    def _write_chunks(self, chunks: list[tuple[str, bytes]]) -> None:
+        for start in range(0, len(chunks), CHUNKS_PER_WRITE):
+            batch = Batch()
+            for sha, data in chunks[start : start + CHUNKS_PER_WRITE]:
+                batch.set(keys.MODELS, keys.chunk(sha), data)
+            self._store.execute(batch)
+
+    def _chunks(self, ref: ArtifactRef) -> list[bytes | None]:
+        [pieces] = self._store.execute(
+            Batch().mget(keys.MODELS, [keys.chunk(h) for h in ref.chunks])
+        )
+        return list(pieces)
 
     def find(self, version: str) -> ModelVersion | None:
         [blob] = self._store.execute(Batch().get(keys.MODELS, keys.model(version)))
@@ -105,9 +147,7 @@ class ModelRegistry:
 
     def artifact(self, version: ModelVersion) -> bytes:
         """The artifact's bytes, verified chunk by chunk and whole (ArtifactCorrupt if not)."""
-        ref = version.artifact
-        pieces = self._store.execute(Batch().mget(keys.MODELS, [keys.chunk(h) for h in ref.chunks]))
-        return assemble(ref, pieces[0])
+        return assemble(version.artifact, self._chunks(version.artifact))
 
     # -- aliases ----------------------------------------------------------------------------------
     def aliases(self) -> dict[str, str]:
@@ -123,51 +163,72 @@ class ModelRegistry:
     def promote(
         self, version: str, alias: str = CHAMPION, reason: str = "", actor: str = ""
     ) -> AliasMove:
-        """Point ``alias`` at ``version`` (which must be registered), recording the move."""
+        """Point ``alias`` at ``version`` (which must be registered), recording the move.
+
+        A promote that loses a race re-reads and tries again: the later promote wins."""
         check_alias(alias)
         self.get(version)
-
-        def choose(moves: list[AliasMove], current: str | None) -> tuple[str, MoveKind]:
-            if current == version:
-                raise UsageError(f"{version} is already {alias}; nothing changed")
-            return version, "promote"
-
-        return self._move(alias, choose, reason, actor)
-
-    def rollback(self, alias: str = CHAMPION, reason: str = "", actor: str = "") -> AliasMove:
-        """Move ``alias`` back to the version before its latest move still in effect."""
-        check_alias(alias)
-
-        def choose(moves: list[AliasMove], current: str | None) -> tuple[str, MoveKind]:
-            return _rollback_target(moves, alias), "rollback"
-
-        return self._move(alias, choose, reason, actor)
-
-    def _move(self, alias: str, choose: Chooser, reason: str, actor: str) -> AliasMove:
         for _ in range(MOVE_ATTEMPTS):
-            current, seq = self._alias_state(alias)
-            version, kind = choose(self.history(alias), current)
-            entry = AliasMove(
-                alias, version, current, seq + 1, self._clock.now_ms(), reason, actor, kind
-            )
-            writes = (
-                Batch()
-                .hset(keys.MODELS, keys.ALIASES, {alias: version})
-                .lpush(keys.MODELS, keys.ALIAS_MOVES, entry.encode())
-            )
-            guard = Guard(keys.MODELS, keys.ALIAS_SEQ, alias, seq + 1, expect=seq or None)
-            if self._store.apply_guarded(guard, writes) is Outcome.APPLIED:
+            current, seq = self.alias_state(alias)
+            if current == version:
+                raise AliasUnchanged(f"{version} is already {alias}; nothing changed")
+            entry = self._entry(alias, version, current, seq, reason, actor, "promote")
+            if self._apply(entry):
                 return entry
         raise StateError(
-            f"alias {alias} was moved by other writers on each of {MOVE_ATTEMPTS} attempts; "
-            "try again once they are done"
+            f"alias {alias} was moved by other writers on each of {MOVE_ATTEMPTS} attempts, so "
+            "this promote changed nothing; see `stream-sentinel models history` and promote "
+            "again once they are done"
         )
 
-    def _alias_state(self, alias: str) -> tuple[str | None, int]:
+    def rollback(self, alias: str = CHAMPION, reason: str = "", actor: str = "") -> AliasMove:
+        """Move ``alias`` back to the version before its latest move still in effect.
+
+        Never retried: a rollback chosen from a history that changed meanwhile would undo a
+        move its caller has not seen (two rollbacks racing would undo two moves)."""
+        check_alias(alias)
+        current, seq = self.alias_state(alias)
+        target = _rollback_target(self.history(alias), alias)
+        entry = self._entry(alias, target, current, seq, reason, actor, "rollback")
+        if self._apply(entry):
+            return entry
+        now, _ = self.alias_state(alias)
+        raise StateError(
+            f"{alias} moved to {now or '-'} meanwhile (`stream-sentinel models history`); "
+            "nothing was rolled back: run rollback again if still wanted"
+        )
+
+    def alias_state(self, alias: str) -> tuple[str | None, int]:
+        """The version ``alias`` points at (None: never set) and how many moves it has had."""
         current, seq = self._store.execute(
             Batch().hget(keys.MODELS, keys.ALIASES, alias).hget(keys.MODELS, keys.ALIAS_SEQ, alias)
         )
         return (None if current is None else current.decode()), int(seq or 0)
+
+    def _entry(
+        self,
+        alias: str,
+        version: str,
+        current: str | None,
+        seq: int,
+        reason: str,
+        actor: str,
+        kind: MoveKind,
+    ) -> AliasMove:
+        return AliasMove(
+            alias, version, current, seq + 1, self._clock.now_ms(), reason, actor, kind
+        )
+
+    def _apply(self, entry: AliasMove) -> bool:
+        """Write the move if the alias has had exactly ``entry.seq - 1`` moves (else nothing)."""
+        writes = (
+            Batch()
+            .hset(keys.MODELS, keys.ALIASES, {entry.alias: entry.version})
+            .lpush(keys.MODELS, keys.ALIAS_MOVES, entry.encode())
+        )
+        previous = entry.seq - 1
+        guard = Guard(keys.MODELS, keys.ALIAS_SEQ, entry.alias, entry.seq, expect=previous or None)
+        return self._store.apply_guarded(guard, writes) is Outcome.APPLIED
 
 
 def describe(version: ModelVersion, aliases: dict[str, str]) -> dict[str, Any]:

@@ -88,9 +88,33 @@ class FeedbackStoreContract:
             "2023-11-15 CUSTOMER          1      1  100.0%  <= 6h/<= 6h/<= 6h",
             "2023-12-04 CHARGEBACK        1      1  100.0%  <= 30d/<= 30d/<= 30d",
             "conflicts: ANALYST>CUSTOMER 1, CHARGEBACK>ANALYST 1",
-            "transactions by effective label: FRAUD 1, LEGIT 1",
+            "transactions by effective label (all time; relabelled after expiry counts "
+            "again): FRAUD 1, LEGIT 1",
         ]
         assert [r.day for r in read_stats(store, days=1).rows] == ["2023-12-04"]
+
+    def test_labels_re_sent_while_sources_disagree_add_no_conflicts(
+        self, store: StateStore
+    ) -> None:
+        FeedbackStore(store).ingest(
+            [
+                label("t", "CUSTOMER", "FRAUD", HOUR),
+                label("t", "ANALYST", "LEGIT", 2 * HOUR),
+                label("t", "CUSTOMER", "FRAUD", 3 * HOUR),
+                label("t", "ANALYST", "LEGIT", 4 * HOUR),
+            ]
+        )
+        found = read_stats(store).to_json()
+        assert (found["labels"], found["conflicts"]) == (4, {"ANALYST>CUSTOMER": 1})
+
+    def test_a_transaction_labelled_again_after_its_labels_expired_is_counted_again(
+        self, store: StateStore
+    ) -> None:
+        feedback = FeedbackStore(store)
+        feedback.ingest([label("t", "ANALYST", "FRAUD", HOUR)])
+        store.execute(Batch().delete(keys.FEEDBACK, keys.labels("t")))  # as its TTL would
+        feedback.ingest([label("t", "CHARGEBACK", "FRAUD", 200 * DAY)])
+        assert read_stats(store).effective == {"FRAUD": 2}  # what EFFECTIVE_LINE warns of
 
     def test_a_transactions_labels_expire_but_the_day_counters_do_not(
         self, store: StateStore

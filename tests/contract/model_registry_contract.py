@@ -6,15 +6,15 @@ embedded store runs it in the unit tier, Redis in the integration tier.
 
 from __future__ import annotations
 
-import itertools
-import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from stream_sentinel.clock import ManualClock
-from stream_sentinel.errors import ArtifactCorrupt, UsageError
+from stream_sentinel.errors import ArtifactCorrupt, StateError, UsageError
 from stream_sentinel.learning import keys
-from stream_sentinel.learning.registry import ModelRegistry
+from stream_sentinel.learning.registry import MOVE_ATTEMPTS, ModelRegistry
 from stream_sentinel.learning.versions import (
     FeatureSet,
     ModelDraft,
@@ -22,7 +22,7 @@ from stream_sentinel.learning.versions import (
     sha256_hex,
     version_id,
 )
-from stream_sentinel.state.base import Batch, StateStore
+from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 
 T0 = 1_700_000_000_000
 
@@ -38,6 +38,36 @@ def draft(**changes: object) -> ModelDraft:
         created_by="train",
     )
     return ModelDraft.of(base, **changes) if changes else base  # type: ignore[arg-type]
+
+
+class Meddling:
+    """A store on which another writer moves an alias between a move's read and its write:
+    ``meddle`` runs (once) just before the first guarded alias write, then the write goes on."""
+
+    def __init__(self, store: StateStore, meddle: Callable[[], object]) -> None:
+        self._store, self._meddle = store, meddle
+        self.meddled = 0
+
+    def apply_guarded(self, guard: Guard, batch: Batch) -> Outcome:
+        if guard.key == keys.ALIAS_SEQ and not self.meddled:
+            self.meddled += 1
+            self._meddle()
+        return self._store.apply_guarded(guard, batch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+class AlwaysLosing(Meddling):
+    """A store on which every guarded alias write finds the alias moved (and writes nothing)."""
+
+    def __init__(self, store: StateStore) -> None:
+        super().__init__(store, lambda: None)
+
+    def apply_guarded(self, guard: Guard, batch: Batch) -> Outcome:
+        if guard.key == keys.ALIAS_SEQ:
+            return Outcome.REPLAYED
+        return self._store.apply_guarded(guard, batch)
 
 
 @pytest.mark.contract
@@ -154,27 +184,74 @@ class ModelRegistryContract:
         with pytest.raises(UsageError, match=r"no model version or alias 'm-ff' .*nothing matches"):
             registry.resolve("m-ff")
 
-    def test_concurrent_promotes_all_land_and_the_last_one_wins(
-        self, registry: ModelRegistry
+    def test_a_promote_that_loses_a_race_re_reads_and_the_later_one_wins(
+        self, store: StateStore, clock: ManualClock
     ) -> None:
-        versions = [self.register(registry, name) for name in (b"a1", b"a2", b"b1", b"b2")]
-
-        def promoter(own: list[str]) -> None:
-            for i in range(20):
-                registry.promote(own[i % 2], "champion", f"round {i}")
-
-        threads = [
-            threading.Thread(target=promoter, args=(versions[:2],)),
-            threading.Thread(target=promoter, args=(versions[2:],)),
+        a, b, c = (self.register(ModelRegistry(store, clock), n) for n in (b"a", b"b", b"c"))
+        other = ModelRegistry(store, clock)
+        other.promote(a, reason="first")
+        meddling = Meddling(store, lambda: other.promote(b, reason="theirs", actor="bob"))
+        mine = ModelRegistry(meddling, clock).promote(c, reason="mine", actor="ana")
+        assert meddling.meddled == 1  # their move landed between this promote's read and write
+        assert (mine.previous, mine.version, mine.seq) == (b, c, 3)
+        history = other.history("champion")
+        assert [(m.seq, m.previous, m.version, m.actor) for m in history] == [
+            (3, b, c, "ana"),
+            (2, a, b, "bob"),
+            (1, None, a, ""),
         ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        moves = registry.history("champion")
-        assert [m.seq for m in moves] == list(range(40, 0, -1))
-        assert all(m.previous == older.version for m, older in itertools.pairwise(moves))
-        assert registry.aliases() == {"champion": moves[0].version}
+        assert other.aliases() == {"champion": c}
+
+    def test_two_racing_rollbacks_undo_one_move_and_the_loser_says_so(
+        self, store: StateStore, clock: ManualClock
+    ) -> None:
+        other = ModelRegistry(store, clock)
+        a, b, c = (self.register(other, n) for n in (b"a", b"b", b"c"))
+        for version in (a, b, c):
+            other.promote(version)
+        meddling = Meddling(store, lambda: other.rollback(reason="ops2", actor="bob"))
+        with pytest.raises(StateError) as lost:
+            ModelRegistry(meddling, clock).rollback(reason="ops1", actor="ana")
+        assert str(lost.value) == (
+            f"champion moved to {b} meanwhile (`stream-sentinel models history`); nothing was "
+            "rolled back: run rollback again if still wanted"
+        )
+        assert other.aliases() == {"champion": b}
+        assert [(m.kind, m.actor) for m in other.history()][:2] == [
+            ("rollback", "bob"),
+            ("promote", ""),
+        ]
+
+    def test_a_move_that_always_loses_gives_up_and_writes_nothing(
+        self, store: StateStore, clock: ManualClock
+    ) -> None:
+        a = self.register(ModelRegistry(store, clock), b"a")
+        losing = ModelRegistry(AlwaysLosing(store), clock)
+        with pytest.raises(StateError) as gave_up:
+            losing.promote(a)
+        assert str(gave_up.value) == (
+            f"alias champion was moved by other writers on each of {MOVE_ATTEMPTS} attempts, so "
+            "this promote changed nothing; see `stream-sentinel models history` and promote "
+            "again once they are done"
+        )
+        assert (losing.aliases(), losing.history(), losing.alias_state("champion")) == (
+            {},
+            [],
+            (None, 0),
+        )
+
+    def test_registering_again_rewrites_missing_and_corrupt_chunks(
+        self, registry: ModelRegistry, store: StateStore
+    ) -> None:
+        data = bytes(range(48))  # three chunks of 16
+        version, _ = registry.register(draft(), data)
+        lost, bad = (keys.chunk(h) for h in version.artifact.chunks[1:])
+        store.execute(Batch().delete(keys.MODELS, lost).set(keys.MODELS, bad, b"X" * 16))
+        with pytest.raises(ArtifactCorrupt, match=r"chunk 1 .* is missing from the registry"):
+            registry.artifact(version)
+        assert registry.register(draft(), data) == (version, False)
+        assert registry.artifact(version) == data
+        assert registry.repair(version, data) == 0  # nothing left to repair
 
     def test_nothing_in_the_registry_can_expire(
         self, registry: ModelRegistry, store: StateStore

@@ -73,9 +73,10 @@ def test_labels_from_kafka_reach_feedback_stats(settings: Settings, tmp_path: Pa
     producer.flush()
     producer.close()
     broker.close()
-    # a subprocess, as a user runs it: `feedback run` installs its own signal handlers
+    # a subprocess, as a user runs it: `feedback run` installs its own signal handlers. Idle
+    # time starts once the assigned partitions are read to their end, so 0 cannot end it early
     kept = subprocess.run(
-        [CLI, "feedback", "run", "--until-idle", "5"],
+        [CLI, "feedback", "run", "--until-idle", "0"],
         env=cli_env(settings),
         capture_output=True,
         text=True,

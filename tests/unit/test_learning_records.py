@@ -7,12 +7,13 @@ import pytest
 from stream_sentinel.errors import ArtifactCorrupt, UsageError
 from stream_sentinel.learning.aliases import AliasMove, check_alias, lineage, move, rollback_target
 from stream_sentinel.learning.artifacts import assemble, split
+from stream_sentinel.learning.feedback_stats import FeedbackStats, SourceDay
 from stream_sentinel.learning.labels import (
     DELAY_BOUNDS_MS,
     SourcedLabel,
     combine,
     delay_bucket,
-    format_delay,
+    format_bucket,
 )
 from stream_sentinel.learning.versions import FeatureSet, ModelVersion
 from tests.contract.model_registry_contract import draft
@@ -91,10 +92,33 @@ def test_a_customer_report_never_overrules_an_analyst_but_is_counted_as_a_confli
 def test_delays_fall_into_buckets_by_their_upper_bound() -> None:
     assert [delay_bucket(d) for d in (0, 60_000, 60_001, 91 * 86_400_000)] == [0, 0, 1, 12]
     assert len(DELAY_BOUNDS_MS) == 12
-    assert [format_delay(ms) for ms in (None, 900_000, 21_600_000, 172_800_000, -1)] == [
+    assert [format_bucket(b) for b in (None, 1, 3, 5, 12)] == [
         "-",
         "<= 15m",
         "<= 6h",
         "<= 2d",
         "> 90d",
     ]
+
+
+def test_a_delay_past_the_last_bound_is_null_in_json_not_a_negative_number() -> None:
+    late = SourceDay("2024-03-01", "CHARGEBACK", 2, 2, {9: 1, 12: 1})  # <= 30 d and > 90 d
+    assert late.to_json()["delay_ms"] == {"p50": 30 * 86_400_000, "p90": None, "p99": None}
+    assert FeedbackStats([late], {}).lines()[1].endswith("<= 30d/> 90d/> 90d")
+
+
+def test_a_pair_of_sources_counts_as_a_conflict_only_when_it_starts_disagreeing() -> None:
+    stored: dict[str, SourcedLabel] = {}
+    counted = []
+    for source, value, at in [
+        ("CUSTOMER", "FRAUD", 1),
+        ("ANALYST", "LEGIT", 2),  # starts disagreeing: counted
+        ("CUSTOMER", "FRAUD", 3),  # re-sent, still disagreeing: not again
+        ("ANALYST", "LEGIT", 4),
+        ("ANALYST", "FRAUD", 5),  # the analyst comes round: the pair agrees
+        ("ANALYST", "LEGIT", 6),  # and disagrees anew: counted again
+    ]:
+        change = combine(stored, sourced(source, value, at))
+        stored[source] = sourced(source, value, at)
+        counted.append(change.conflicts)
+    assert counted == [(), ("ANALYST>CUSTOMER",), (), (), (), ("ANALYST>CUSTOMER",)]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -13,11 +15,14 @@ from stream_sentinel.cli import cli
 from stream_sentinel.clients.backends import EmbeddedClients
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.commands.context import CliContext
+from stream_sentinel.learning import keys
 from stream_sentinel.learning.feedback import FeedbackStore
 from stream_sentinel.learning.models import draft_of
 from stream_sentinel.learning.registry import ModelRegistry
+from stream_sentinel.learning.versions import sha256_hex, version_id
 from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.scoring.store import ModelStore
+from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 from tests.contract.feedback_store_contract import STREAM
 from tests.contract.model_registry_contract import draft
 from tests.unit.test_model_store import tiny_model
@@ -35,13 +40,46 @@ class Desk:
         self.model_dir = model_dir
         self.registry = ModelRegistry(self.clients.state(), self.clock)
 
-    def run(self, *args: str) -> Result:
+    def run(self, *args: str, store: object = None) -> Result:
+        """One command; with ``store``, it uses that store (a wrapper of the shared one)."""
+        clients = self.clients if store is None else WithStore(self.clients, store)
         context = CliContext(
             overrides={"detector": {"model_dir": self.model_dir}},
-            clients=self.clients,
+            clients=clients,
             clock=self.clock,
         )
         return CliRunner().invoke(cli, list(args), obj=context)
+
+
+class WithStore:
+    """The desk's embedded clients with another state store."""
+
+    def __init__(self, clients: EmbeddedClients, store: object) -> None:
+        self._clients, self._store = clients, store
+
+    def state(self) -> object:
+        return self._store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._clients, name)
+
+
+class AfterMove:
+    """A store on which ``then`` (another command) runs right after the first alias move."""
+
+    def __init__(self, store: StateStore, then: Callable[[], None]) -> None:
+        self._store, self._then = store, then
+        self.ran = False
+
+    def apply_guarded(self, guard: Guard, batch: Batch) -> Outcome:
+        outcome = self._store.apply_guarded(guard, batch)
+        if guard.key == keys.ALIAS_SEQ and not self.ran:
+            self.ran = True
+            self._then()
+        return outcome
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 @pytest.fixture
@@ -94,6 +132,68 @@ def test_promote_list_history_and_rollback(desk: Desk) -> None:
         f"2023-11-14 23:14:20  champion #2 promote {first} -> {second}  by ana: try b",
         f"2023-11-14 23:13:20  champion #1 promote - -> {first}  by ana: first",
     ]
+
+
+def test_the_directory_gets_the_registry_champion_when_another_promote_lands_meanwhile(
+    desk: Desk,
+) -> None:
+    first, second = two_models(desk)
+
+    def theirs() -> None:  # a second operator's promote, between ours and our directory write
+        assert desk.run("models", "promote", second, "--actor", "bob").exit_code == 0
+
+    racing = AfterMove(desk.clients.state(), theirs)
+    mine = desk.run("models", "promote", first, "--actor", "ana", store=racing)
+    assert (racing.ran, mine.exit_code) == (True, 0)
+    assert mine.output == (
+        f"champion: - -> {first} (promote #1, by ana)\n"
+        f"detectors polling {desk.model_dir} switch to {second} within their poll interval\n"
+    )
+    assert desk.registry.aliases() == {"champion": second}
+    assert ModelStore(desk.model_dir).current_version() == second
+    assert (desk.model_dir / "CHAMPION_MOVE").read_text() == "2\n"
+
+
+def test_a_directory_holding_a_later_move_is_left_alone(desk: Desk) -> None:
+    first, _ = two_models(desk)
+    desk.model_dir.mkdir()
+    (desk.model_dir / "CHAMPION_MOVE").write_text("7\n")  # written for another registry
+    promoted = desk.run("models", "promote", first)
+    assert promoted.output.splitlines()[1] == (
+        f"{desk.model_dir} holds champion move #7, later than this registry's #1 ({first}): "
+        f"left as it is; remove {desk.model_dir / 'CHAMPION_MOVE'} if its detectors should "
+        "follow this registry"
+    )
+    assert ModelStore(desk.model_dir).current_version() is None
+
+
+def test_an_unwritable_model_directory_is_an_error_and_promoting_again_writes_it(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "models"
+    blocker.write_text("not a directory")
+    desk = Desk(blocker)
+    first, _ = two_models(desk)
+    failed = desk.run("models", "promote", first, "--actor", "ana")
+    assert failed.exit_code == 2
+    assert failed.output == (
+        f"champion: - -> {first} (promote #1, by ana)\n"
+        f"error: cannot write the champion into the detectors' model directory {blocker} "
+        f"(File exists); the registry's champion is {first} (move #1), but detectors reading "
+        f"{blocker} do not have it: make {blocker} a writable directory (or set "
+        f"SENTINEL_DETECTOR_MODEL_DIR to one), then run `stream-sentinel models promote "
+        f"{first}` to write it there\n"
+    )
+    assert desk.registry.aliases() == {"champion": first}
+    blocker.unlink()
+    again = desk.run("models", "promote", first)
+    assert (again.exit_code, again.output) == (
+        0,
+        f"champion is {first} already: no move recorded\n"
+        f"detectors polling {blocker} switch to {first} within their poll interval\n",
+    )
+    assert ModelStore(blocker).current_version() == first
+    assert len(desk.registry.history()) == 1
 
 
 def test_list_and_show_print_json_for_machines(desk: Desk) -> None:
@@ -195,6 +295,37 @@ def test_a_tampered_export_is_refused_and_nothing_is_imported(desk: Desk, tmp_pa
     assert empty.exit_code == 2 and "holds no model: expected model.json" in empty.output
 
 
+def test_an_import_checks_every_version_before_it_registers_any(desk: Desk, tmp_path: Path) -> None:
+    first, _ = two_models(desk)
+    out = tmp_path / "out"
+    desk.run("models", "export", first, str(out))
+    data = (out / first / "model.txt").read_bytes() + b"\n"  # still LightGBM text
+    meta = json.loads((out / first / "model.json").read_text())
+    record = meta["registry"]
+    record["artifact"].update(sha256=sha256_hex(data), size=len(data))
+    meta["version"] = record["version"] = version_id(data)
+    bad = out / "zz-tampered"  # sorts after the good version: it is checked last
+    bad.mkdir()
+    (bad / "model.txt").write_bytes(data)
+    other = Desk(tmp_path / "other-models")
+
+    def refused_with(changes: dict[str, object]) -> str:
+        (bad / "model.json").write_text(json.dumps({**meta, "registry": {**record, **changes}}))
+        refused = other.run("models", "import", str(out))
+        assert refused.exit_code == 1 and other.registry.versions() == []
+        return refused.output
+
+    assert refused_with({"kind": "xgboost"}) == (
+        f"error: cannot import {bad}: unknown model kind 'xgboost': the registry knows "
+        "('lightgbm',)\n"
+    )
+    features = record["feature_set"]
+    assert refused_with({"feature_set": {**features, "hash": "0" * 16}}) == (
+        f"error: cannot import {bad}: its feature set hashes to {features['hash']} but "
+        "model.json records 0000000000000000; the record was changed after export\n"
+    )
+
+
 def test_feedback_stats_reports_the_labels(desk: Desk) -> None:
     assert desk.run("feedback", "stats").output == (
         "no labels in the feedback store yet (they arrive on fraud-feedback)\n"
@@ -204,7 +335,8 @@ def test_feedback_stats_reports_the_labels(desk: Desk) -> None:
     assert lines[1] == "2023-11-15 ANALYST           2      0    0.0%  <= 6h/<= 6h/<= 6h"
     assert lines[-2:] == [
         "conflicts: ANALYST>CUSTOMER 1, CHARGEBACK>ANALYST 1",
-        "transactions by effective label: FRAUD 1, LEGIT 1",
+        "transactions by effective label (all time; relabelled after expiry counts "
+        "again): FRAUD 1, LEGIT 1",
     ]
     found = json.loads(desk.run("feedback", "stats", "--json", "--days", "1").output)
     assert (found["labels"], [r["source"] for r in found["by_day"]]) == (1, ["CHARGEBACK"])
@@ -236,9 +368,11 @@ def test_train_registers_its_model_and_the_first_one_becomes_champion(
     assert (move.actor, move.reason) == ("train", "trained on history.csv (first model)")
     assert ModelStore(desk.model_dir).current_version() == version.version
     again = desk.run("train", str(labelled_history), "--promote")
-    assert again.output.splitlines()[-2:] == [
+    assert again.output.splitlines()[-3:] == [
         f"model {version.version} was already registered",
         f"champion stays {version.version} (`stream-sentinel models promote` moves it)",
+        f"detectors polling {desk.model_dir} switch to {version.version} within their poll "
+        "interval",
     ]
     other = desk.run("train", str(labelled_history), "--holdout", "0.3")
     assert other.output.splitlines()[-1] == (
