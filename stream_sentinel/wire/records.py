@@ -125,34 +125,28 @@ def _same(value: Any) -> Any:
 
 def _writer(kind: AvroType, hint: Any) -> Convert:
     """How a dataclass value becomes its Avro-shaped value (enums: symbols; records: dicts)."""
-    if kind.kind == "union":
-        branches = [b for b in kind.branches if b.kind != "null"]
-        inner = _writer(branches[0], _without_none(hint)) if len(branches) == 1 else _same
-        return _same if inner is _same else lambda v: None if v is None else inner(v)
-    if kind.kind == "enum" and isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return _symbol_of(hint)
-    if kind.kind == "record" and kind.record is not None and dataclasses.is_dataclass(hint):
-        return _mapping(cast(type, hint), kind.record).to_dict
-    if kind.kind in ("array", "map") and kind.items is not None:
-        item = _writer(kind.items, _item_hint(hint))
-        if kind.kind == "map":
-            return dict if item is _same else lambda v: {k: item(i) for k, i in v.items()}
-        return list if item is _same else lambda v: [item(i) for i in v]
-    return _same
+    return _converter(kind, hint, to_avro=True)
 
 
 def _reader(kind: AvroType, hint: Any) -> Convert:
     """How an Avro-shaped value becomes the dataclass's value (the inverse of _writer)."""
+    return _converter(kind, hint, to_avro=False)
+
+
+def _converter(kind: AvroType, hint: Any, to_avro: bool) -> Convert:
+    """One walk of the field's type for both directions; only the leaves differ."""
     if kind.kind == "union":
         branches = [b for b in kind.branches if b.kind != "null"]
-        inner = _reader(branches[0], _without_none(hint)) if len(branches) == 1 else _same
+        single = len(branches) == 1
+        inner = _converter(branches[0], _without_none(hint), to_avro) if single else _same
         return _same if inner is _same else lambda v: None if v is None else inner(v)
     if kind.kind == "enum" and isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return _member_of(hint)
+        return _symbol_of(hint) if to_avro else _member_of(hint)
     if kind.kind == "record" and kind.record is not None and dataclasses.is_dataclass(hint):
-        return _mapping(cast(type, hint), kind.record).from_dict
+        mapping = _mapping(cast(type, hint), kind.record)
+        return mapping.to_dict if to_avro else mapping.from_dict
     if kind.kind in ("array", "map") and kind.items is not None:
-        item = _reader(kind.items, _item_hint(hint))
+        item = _converter(kind.items, _item_hint(hint), to_avro)
         if kind.kind == "map":
             return dict if item is _same else lambda v: {k: item(i) for k, i in v.items()}
         return list if item is _same else lambda v: [item(i) for i in v]
