@@ -13,6 +13,7 @@ see a change in the missing share together with a change in the values.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,7 @@ class QuantileBins:
 
     def labels(self) -> list[str]:
         bounds = ["-inf", *(repr(e) for e in self.edges), "inf"]
-        values = [f"({lo}, {hi}]" for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        values = [f"({lo}, {hi}]" for lo, hi in itertools.pairwise(bounds)]
         return [*values, "unseen", "missing"]
 
     def to_json(self) -> dict[str, Any]:

@@ -98,12 +98,16 @@ class Reference:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Reference:
         features = {
-            name: FeatureProfile(binning_from_json(p["binning"]), tuple(int(c) for c in p["counts"]))
+            name: FeatureProfile(binning_from_json(p["binning"]), _ints(p["counts"]))
             for name, p in data["features"].items()
         }
         bands = {name: BandProfile(**band) for name, band in data["bands"].items()}
-        counts = tuple(int(c) for c in data["score_counts"])
+        counts = _ints(data["score_counts"])
         return cls(str(data["model_version"]), int(data["size"]), features, counts, bands)
+
+
+def _ints(values: Sequence[Any]) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
 
 
 def _band_json(band: BandProfile) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class WindowCounts:
     size: int
     features: Mapping[str, tuple[int, ...]]
     score_counts: tuple[int, ...]
+    score_sum: float  # all scores, for the label-free recall estimate
     band_alerts: Mapping[str, int]
     band_score_sums: Mapping[str, float]  # sum of alerted scores, for the label-free estimate
 
@@ -55,7 +56,8 @@ class WindowCounts:
         bands = dict.fromkeys(reference.bands, 0)
         sums = dict.fromkeys(reference.bands, 0.0)
         scores = (0,) * SCORE_BINS.size
-        return cls(reference.model_version, start_ms, end_ms, 0, features, scores, bands, sums)
+        version = reference.model_version
+        return cls(version, start_ms, end_ms, 0, features, scores, 0.0, bands, sums)
 
     def added(
         self,
@@ -76,6 +78,7 @@ class WindowCounts:
                 for name, p in reference.features.items()
             },
             _counts(count(SCORE_BINS, scores)),
+            float(scores.sum()),
             {name: int((scores >= b.threshold).sum()) for name, b in reference.bands.items()},
             {
                 name: float(scores[scores >= b.threshold].sum())
@@ -98,6 +101,7 @@ class WindowCounts:
             self.size + other.size,
             {name: _add(c, other.features[name]) for name, c in self.features.items()},
             _add(self.score_counts, other.score_counts),
+            self.score_sum + other.score_sum,
             {name: c + other.band_alerts[name] for name, c in self.band_alerts.items()},
             {name: s + other.band_score_sums[name] for name, s in self.band_score_sums.items()},
         )
@@ -110,6 +114,7 @@ class WindowCounts:
             "size": self.size,
             "features": {name: list(c) for name, c in self.features.items()},
             "score_counts": list(self.score_counts),
+            "score_sum": self.score_sum,
             "band_alerts": dict(self.band_alerts),
             "band_score_sums": dict(self.band_score_sums),
         }
@@ -123,6 +128,7 @@ class WindowCounts:
             int(data["size"]),
             {name: _counts(c) for name, c in data["features"].items()},
             _counts(data["score_counts"]),
+            float(data["score_sum"]),
             {name: int(c) for name, c in data["band_alerts"].items()},
             {name: float(s) for name, s in data["band_score_sums"].items()},
         )
