@@ -20,6 +20,8 @@ window's mean alerted score differs from the reference's by sampling alone, with
 ``v / k_window + v / k_reference`` (``v`` the variance of the reference's alerted scores, ``k``
 the alert counts); the two-sided normal p-value of that difference goes into the window's family
 of tests, and the interval is the reference's mean plus or minus ``z(1 - alpha/2)`` of it.
+That normal approximation needs enough alerts on both sides: below :data:`MIN_ALERTS` (the
+usual rule of thumb of thirty for a mean of a skewed quantity) no check is made.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ import numpy as np
 from scipy import stats
 
 from stream_sentinel.logic.drift.reference import BandProfile
+
+#: Fewest alerts, in the window and in the reference, for the expected-precision check.
+MIN_ALERTS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +74,10 @@ class PrecisionCheck:
 def check_precision(
     band: BandProfile, alerts: int, alerted_score_sum: float, alpha: float
 ) -> PrecisionCheck | None:
-    """The check for one band, or None where either side has no alert to compare."""
-    if alerts == 0 or band.alerts == 0 or band.score_mean is None or band.score_variance is None:
+    """The check for one band, or None where either side has fewer than MIN_ALERTS alerts."""
+    if min(alerts, band.alerts) < MIN_ALERTS:
+        return None
+    if band.score_mean is None or band.score_variance is None:
         return None
     spread = math.sqrt(band.score_variance / alerts + band.score_variance / band.alerts)
     observed = alerted_score_sum / alerts

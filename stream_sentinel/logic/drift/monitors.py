@@ -5,8 +5,8 @@ The monitors, each giving a p-value for "this window looks like the reference":
 - ``feature`` (one per feature): PSI over the feature's bins, missing and unseen slots included;
   p-value from PSI's chi-square approximation (:mod:`~stream_sentinel.logic.drift.thresholds`).
 - ``score-distribution``: PSI of the score histogram, and ``score-ks``: KS on the same counts.
-- ``alert-rate`` (one per band): the share of scores at or above the band's threshold, by the
-  two-sample binomial test (the reference's rate is a sample too).
+- ``alert-rate`` (one per band): the share of scores at or above the band's threshold, by an
+  exact two-sample binomial test (the reference's rate is a sample too).
 - ``estimated-precision`` (one per band): the label-free expected precision against the
   reference's (:mod:`~stream_sentinel.logic.drift.estimate`).
 
@@ -154,7 +154,7 @@ def _band_findings(reference: Reference, window: WindowCounts, alpha: float) -> 
         alerts = window.band_alerts[name]
         rate = two_proportion(band.alerts, reference.size, alerts, window.size)
         found.append(
-            Finding("alert-rate", name, "chi2", rate.statistic, rate.p_value, _chi2_one_critical)
+            Finding("alert-rate", name, "binomial_p", rate.p_value, rate.p_value, _same_level)
         )
         check = check_precision(band, alerts, window.band_score_sums[name], alpha)
         if check is not None:
@@ -162,8 +162,9 @@ def _band_findings(reference: Reference, window: WindowCounts, alpha: float) -> 
     return found
 
 
-def _chi2_one_critical(level: float) -> float:
-    return float(stats.chi2.isf(level, 1))
+def _same_level(level: float) -> float:
+    # an exact test has no statistic but its p-value: the threshold is the level itself
+    return level
 
 
 def _precision_finding(band: str, check: PrecisionCheck, alpha: float) -> Finding:

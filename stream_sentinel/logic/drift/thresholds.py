@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scipy import stats
+from scipy import special, stats
 
 #: The default chance that an unchanged window raises any alarm.
 DEFAULT_ALPHA = 0.05
@@ -61,7 +61,8 @@ def psi_p_value(value: float, n: int, m: int, bins: int) -> float:
     """The chance of a PSI at least ``value`` between two samples of one distribution."""
     if bins < 2 or n == 0 or m == 0:
         return 1.0
-    return float(stats.chi2.sf(value / psi_scale(n, m), bins - 1))
+    # chdtrc is chi2.sf without the distribution framework's overhead (one call per feature)
+    return float(special.chdtrc(bins - 1, value / psi_scale(n, m)))
 
 
 def holm_levels(p_values: Sequence[float], alpha: float) -> list[float]:
