@@ -108,3 +108,16 @@ def test_features_still_warming_up_alarm_in_nearly_every_hour_of_the_baseline(
     hours = hours_before + hours_after
     mostly = {f for f in FEATURES if before[f] + after[f] >= 0.9 * hours}
     assert mostly == WARMING_UP
+
+
+@pytest.mark.parametrize("scenario", ["merchant-wave", "new-pattern"])
+def test_a_change_in_the_fraud_mix_alone_moves_no_feature_beyond_the_baselines_alarms(
+    scenario: str, baseline: tuple[dict[str, int], dict[str, int], int, int]
+) -> None:
+    # fraud is 1% of traffic: these scenarios are for the labelled and prediction monitors
+    _, after, _, hours_after = hourly_alarms(scenario)
+    _, baseline_after, _, _ = baseline
+    print(scenario, {f: after[f] for f in FEATURES})
+    frequent = {f for f in FEATURES if after[f] > 0.5 * hours_after}
+    assert frequent == {f for f in FEATURES if baseline_after[f] > 0.5 * hours_after}
+    assert after["amount"] <= 0.05 * hours_after
