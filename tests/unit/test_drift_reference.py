@@ -106,3 +106,14 @@ def test_the_reference_survives_json_unchanged_and_serialises_the_same_twice() -
     restored = Reference.from_json(json.loads(text))
     assert restored == reference
     assert json.dumps(restored.to_json(), sort_keys=True, allow_nan=False) == text
+
+
+def test_bins_have_labels_a_reader_can_place() -> None:
+    assert QuantileBins((1.5, 3.0)).labels() == [
+        "(-inf, 1.5]",
+        "(1.5, 3.0]",
+        "(3.0, inf]",
+        "unseen",
+        "missing",
+    ]
+    assert CategoryBins((0.0, 1.0)).labels() == ["0.0", "1.0", "unseen", "missing"]

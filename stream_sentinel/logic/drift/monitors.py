@@ -66,7 +66,9 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class DriftAlarm:
-    """A monitor whose p-value fell below its Holm level in one window."""
+    """A monitor whose p-value fell below its Holm level in one window. ``value`` exceeds
+    ``threshold`` for PSI, KS and the precision gap; for the exact alert-rate test, which has
+    no other statistic, ``value`` is the p-value and ``threshold`` the level it fell below."""
 
     monitor: str
     feature: str | None
