@@ -1,0 +1,205 @@
+"""One check of a window against its reference: every monitor, one correction, the alarms.
+
+The monitors, each giving a p-value for "this window looks like the reference":
+
+- ``feature`` (one per feature): PSI over the feature's bins, missing and unseen slots included;
+  p-value from PSI's chi-square approximation (:mod:`~stream_sentinel.logic.drift.thresholds`).
+- ``score-distribution``: PSI of the score histogram, and ``score-ks``: KS on the same counts.
+- ``alert-rate`` (one per band): the share of scores at or above the band's threshold, by an
+  exact two-sample binomial test (the reference's rate is a sample too).
+- ``estimated-precision`` (one per band): the label-free expected precision against the
+  reference's (:mod:`~stream_sentinel.logic.drift.estimate`).
+
+All of a window's p-values form one family corrected by Holm's procedure, so an unchanged window
+raises any alarm at all with chance at most ``alpha``. An alarm's ``threshold`` is the critical
+value of its statistic at the level Holm compared it with; ``severity`` is CRITICAL when the
+p-value is a hundred times below that level (a change no sampling noise explains), else WARNING.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from stream_sentinel.logic.drift.estimate import PrecisionCheck, check_precision
+from stream_sentinel.logic.drift.reference import Reference
+from stream_sentinel.logic.drift.statistics import (
+    ks_counts,
+    occupied,
+    psi,
+    two_proportion,
+)
+from stream_sentinel.logic.drift.thresholds import (
+    DEFAULT_ALPHA,
+    holm,
+    holm_levels,
+    psi_critical,
+    psi_p_value,
+)
+from stream_sentinel.logic.drift.window import WindowCounts
+
+#: How far below its level a p-value must be for a CRITICAL alarm.
+CRITICAL_FACTOR = 100.0
+
+
+class Severity(enum.StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One monitor's result before the correction; ``critical`` maps a level to the value of
+    the statistic a window must exceed at that level."""
+
+    monitor: str
+    feature: str | None  # the feature or band the monitor looked at, None for the whole window
+    statistic: str
+    value: float
+    p_value: float
+    critical: Callable[[float], float]
+
+
+@dataclass(frozen=True, slots=True)
+class DriftAlarm:
+    """A monitor whose p-value fell below its Holm level in one window. ``value`` exceeds
+    ``threshold`` for PSI, KS and the precision gap; for the exact alert-rate test, which has
+    no other statistic, ``value`` is the p-value and ``threshold`` the level it fell below."""
+
+    monitor: str
+    feature: str | None
+    statistic: str
+    value: float
+    threshold: float
+    p_value: float
+    level: float
+    window_start_ms: int
+    window_end_ms: int
+    reference_size: int
+    window_size: int
+    severity: Severity
+
+
+def check_window(
+    reference: Reference, window: WindowCounts, alpha: float = DEFAULT_ALPHA
+) -> list[DriftAlarm]:
+    """The alarms of one window against its reference, at family-wise level ``alpha``."""
+    found = findings(reference, window, alpha)
+    p_values = [f.p_value for f in found]
+    levels = holm_levels(p_values, alpha)
+    rejected = holm(p_values, alpha)
+    return [
+        _alarm(f, level, reference, window)
+        for f, level, hit in zip(found, levels, rejected, strict=True)
+        if hit
+    ]
+
+
+def findings(reference: Reference, window: WindowCounts, alpha: float) -> list[Finding]:
+    """Every monitor's result for the window (none for an empty window)."""
+    if window.size == 0 or reference.size == 0:
+        return []
+    m, n = reference.size, window.size
+    found = [
+        _psi_finding("feature", name, profile.counts, window.features[name], m, n)
+        for name, profile in reference.features.items()
+    ]
+    found.append(
+        _psi_finding("score-distribution", None, reference.score_counts, window.score_counts, m, n)
+    )
+    found.append(_ks_finding(reference.score_counts, window.score_counts, m, n))
+    found.extend(_band_findings(reference, window, alpha))
+    return found
+
+
+def _psi_finding(
+    monitor: str,
+    name: str | None,
+    reference: tuple[int, ...],
+    window: tuple[int, ...],
+    m: int,
+    n: int,
+) -> Finding:
+    value = psi(_array(reference), _array(window))
+    bins = int(occupied(_array(reference), _array(window)).sum())
+    return Finding(
+        monitor,
+        name,
+        "psi",
+        value,
+        psi_p_value(value, n, m, bins),
+        lambda level: psi_critical(n, m, bins, level),
+    )
+
+
+def _ks_finding(reference: tuple[int, ...], window: tuple[int, ...], m: int, n: int) -> Finding:
+    values = slice(0, len(reference) - 2)  # the ordered bins; unseen and missing have no order
+    result = ks_counts(_array(reference[values]), _array(window[values]))
+    effective = round(m * n / (m + n))
+    return Finding(
+        "score-ks",
+        None,
+        "ks",
+        result.statistic,
+        result.p_value,
+        lambda level: float(stats.kstwo.isf(level, effective)),
+    )
+
+
+def _band_findings(reference: Reference, window: WindowCounts, alpha: float) -> list[Finding]:
+    found = []
+    for name, band in reference.bands.items():
+        alerts = window.band_alerts[name]
+        rate = two_proportion(band.alerts, reference.size, alerts, window.size)
+        found.append(
+            Finding("alert-rate", name, "binomial_p", rate.p_value, rate.p_value, _same_level)
+        )
+        check = check_precision(band, alerts, window.band_score_sums[name], alpha)
+        if check is not None:
+            found.append(_precision_finding(name, check, alpha))
+    return found
+
+
+def _same_level(level: float) -> float:
+    # an exact test has no statistic but its p-value: the threshold is the level itself
+    return level
+
+
+def _precision_finding(band: str, check: PrecisionCheck, alpha: float) -> Finding:
+    spread = (check.high - check.reference_precision) / float(stats.norm.isf(alpha / 2))
+    return Finding(
+        "estimated-precision",
+        band,
+        "expected_precision_gap",
+        abs(check.expected_precision - check.reference_precision),
+        check.p_value,
+        lambda level: float(stats.norm.isf(level / 2)) * spread,
+    )
+
+
+def _alarm(
+    finding: Finding, level: float, reference: Reference, window: WindowCounts
+) -> DriftAlarm:
+    critical = finding.p_value * CRITICAL_FACTOR <= level
+    return DriftAlarm(
+        finding.monitor,
+        finding.feature,
+        finding.statistic,
+        finding.value,
+        finding.critical(level),
+        finding.p_value,
+        level,
+        window.start_ms,
+        window.end_ms,
+        reference.size,
+        window.size,
+        Severity.CRITICAL if critical else Severity.WARNING,
+    )
+
+
+def _array(counts: tuple[int, ...]) -> np.ndarray:
+    return np.asarray(counts, dtype=np.int64)
