@@ -1,1 +1,1 @@
-"""Pure detection logic: numpy and the standard library only (no I/O, no settings)."""
+"""Pure detection logic: numpy, scipy, River and the standard library (no I/O, no settings)."""
