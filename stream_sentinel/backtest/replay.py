@@ -32,8 +32,8 @@ from stream_sentinel.backtest.wire import FeedbackWire, TransactionWire
 from stream_sentinel.clients.backends import Backends
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config import Settings
+from stream_sentinel.detector.models import ModelSource
 from stream_sentinel.detector.runner import DetectorProcess
-from stream_sentinel.detector.scorer import ModelSource
 from stream_sentinel.detector.worker import Prepared
 from stream_sentinel.errors import SentinelError, TransportError
 from stream_sentinel.stream.loop import StreamLoop

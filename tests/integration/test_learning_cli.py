@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -17,6 +19,7 @@ from click.testing import CliRunner, Result
 from stream_sentinel.cli import cli
 from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.config import Settings
+from stream_sentinel.transport.base import TopicPartition
 from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire.serde import Serde
 from tests.contract.feedback_store_contract import STREAM, stats_of_stream
@@ -28,8 +31,7 @@ CLI = str(Path(sys.executable).with_name("stream-sentinel"))
 
 
 def run(settings: Settings, model_dir: Path, *args: str) -> Result:
-    env = {**cli_env(settings), "SENTINEL_DETECTOR_MODEL_DIR": str(model_dir)}
-    return CliRunner().invoke(cli, list(args), env=env)
+    return CliRunner().invoke(cli, list(args), env=cli_env(settings))
 
 
 def test_train_registers_the_champion_and_promote_and_rollback_move_it(
@@ -49,16 +51,37 @@ def test_train_registers_the_champion_and_promote_and_rollback_move_it(
     newest = json.loads(run(settings, models, "models", "list", "--json").output)[0]
     assert newest["aliases"] == ["champion"] and newest["version"] != champion
     back = run(settings, models, "models", "rollback", "--reason", "AP fell", "--actor", "ana")
-    assert back.output.splitlines()[0] == (
-        f"champion: {newest['version']} -> {champion} (rollback #3, by ana)"
+    assert back.output == (
+        f"champion: {newest['version']} -> {champion} (rollback #3, by ana); announced on "
+        "model-events\n"
     )
-    assert (models / "CURRENT").read_text() == f"{champion}\n"
+    assert announced(settings, expect=3) == [
+        ("champion", 1, champion),
+        ("champion", 2, newest["version"]),
+        ("champion", 3, champion),
+    ]
     history_lines = run(settings, models, "models", "history").output.splitlines()
     assert [line.split("  ")[1] for line in history_lines] == [
         f"champion #3 rollback {newest['version']} -> {champion}",
         f"champion #2 promote {champion} -> {newest['version']}",
         f"champion #1 promote - -> {champion}",
     ]
+
+
+def announced(settings: Settings, expect: int) -> list[tuple[str, int, str]]:
+    """(alias, move, version) of every record on model-events, read_committed."""
+    clients = RealClients(settings)
+    broker = clients.broker()
+    consumer = broker.consumer(None)
+    consumer.assign({TopicPartition(Topics.from_settings(settings).model_events, 0): 0})
+    decoder = Serde.from_settings(settings, clients.registry()).decoder("model-events")
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while len(events) < expect and time.monotonic() < deadline:
+        events += [decoder.decode(r.value()) for r in consumer.consume(100, 1.0)]
+    consumer.close()
+    broker.close()
+    return [(e["alias"], e["move"], e["model_version"]) for e in events]
 
 
 def test_labels_from_kafka_reach_feedback_stats(settings: Settings, tmp_path: Path) -> None:
