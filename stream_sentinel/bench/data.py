@@ -21,9 +21,11 @@ from stream_sentinel.generator.request import GenerateRequest
 from stream_sentinel.generator.run import GenerationRun, RunLimits, RunOutcome
 from stream_sentinel.generator.sinks import ForwardingSink
 from stream_sentinel.generator.timing import TokenBucket
+from stream_sentinel.learning.model_events import Announcer
 from stream_sentinel.learning.models import draft_of
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.scoring.workflow import train_from_records
+from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire import records as avro_records
 from stream_sentinel.wire.serde import Serde
 
@@ -115,12 +117,17 @@ def train_model(settings: Settings) -> str:
     history = [avro_records.to_dict(tx) for tx in simulator.transactions(batch)]
     labels = batch.is_fraud.astype(int).tolist()
     artifact, _ = train_from_records(history, labels, DAY_MS, settings, holdout=0.2)
-    store = RealClients(settings).state()
+    clients = RealClients(settings)
+    store, broker = clients.state(), clients.broker()
     try:
-        registry = ModelRegistry(store)
+        serde = Serde.from_settings(settings, clients.registry())
+        announcer = Announcer(broker, serde, Topics.from_settings(settings))
+        announcer.prepare()
+        registry = ModelRegistry(store, announce=announcer)
         version, _ = registry.register(*draft_of(artifact, DAY_MS, tags={"purpose": "bench"}))
         if registry.alias_state(BENCH_ALIAS)[0] != version.version:
             registry.promote(version.version, BENCH_ALIAS, "the benchmark's model", "bench")
     finally:
         store.close()
+        broker.close()
     return version.version

@@ -45,6 +45,7 @@ def open_registry(cli: CliContext, announce: bool = False) -> Iterator[ModelRegi
             resources.callback(broker.close)
             serde = Serde.from_settings(cli.settings, clients.registry())
             announcer = Announcer(broker, serde, Topics.from_settings(cli.settings))
+            announcer.prepare()  # a stack that cannot take the event refuses the move
         yield ModelRegistry(store, cli.clock, announce=announcer)
 
 

@@ -51,8 +51,11 @@ def train(
     from stream_sentinel.scoring.workflow import train_from_file
 
     delay_ms = _duration_ms(label_delay)
-    # Redis (and, with --promote, Kafka for the announcement) answer before hours of training.
-    with open_registry(cli, announce=promote) as registry:
+    with open_registry(cli) as registry:
+        first = registry.aliases().get(CHAMPION) is None
+    # Redis, and Kafka when the model will be champion (announced), answer before hours of
+    # training.
+    with open_registry(cli, announce=promote or first) as registry:
         artifact, report = train_from_file(
             data, label_column, delay_ms, cli.settings, holdout, echo=click.echo
         )
@@ -60,11 +63,11 @@ def train(
         version, new = registry.register(*draft_of(artifact, delay_ms))
         click.echo(f"model {version.version} {'registered' if new else 'was already registered'}")
         champion = registry.aliases().get(CHAMPION)
-    if champion == version.version or not (promote or champion is None):
-        click.echo(f"champion stays {champion} (`stream-sentinel models promote` moves it)")
-        return
-    reason = f"trained on {data.name}" + (" (--promote)" if promote else " (first model)")
-    with open_registry(cli, announce=True) as registry:
+        if champion == version.version or not (promote or champion is None):
+            click.echo(f"champion stays {champion} (`stream-sentinel models promote` moves it)")
+            return
+        reason = f"trained on {data.name}" + (" (--promote)" if promote else " (first model)")
+        # (champion is None only when it was before training: an alias is never unset)
         registry.promote(version.version, CHAMPION, reason, actor="train")
     click.echo(f"champion: {champion or '-'} -> {version.version}; announced on model-events")
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.detector.metrics import DetectorMetrics
-from stream_sentinel.errors import SentinelError
+from stream_sentinel.errors import ModelError, SentinelError, UsageError
 from stream_sentinel.learning.aliases import CHAMPION
 from stream_sentinel.learning.model_events import EventFollower
 from stream_sentinel.learning.models import load_model
@@ -42,8 +42,8 @@ class ModelState:
     swaps: int = 0
     last_load_ms: float | None = None  # reading + verifying + parsing the last version loaded
     last_pause_ms: float | None = None  # the time between two batches the last swap took
-    error: str | None = None  # why the latest version could not be loaded (None: it was)
-    failed_version: str | None = None
+    error: str | None = None  # why the alias's version is not served (None: it is)
+    failed_version: str | None = None  # refused for its content: retried on the next event
 
 
 class ModelSource:
@@ -73,8 +73,7 @@ class ModelSource:
         state.version = artifact.version if artifact else None
         state.alias, state.move = alias, move
         state.swaps += 1
-        if state.failed_version == state.version:
-            state.error = state.failed_version = None
+        state.error = state.failed_version = None  # what is served now is what was asked for
         if self.metrics is not None:
             self.metrics.model.clear()
             self.metrics.model.labels(state.version or "rules only").set(1)
@@ -95,6 +94,16 @@ class _Pending:
     version: str
     move: int
     future: Future[tuple[ModelArtifact, float] | Exception]
+
+
+#: Failures that are about the version itself (its bytes, its feature set, its existence):
+#: retrying them before something changes cannot help. Anything else (Redis not answering) is
+#: retried soon.
+REFUSED = (ModelError, UsageError)
+#: How soon a load or registry read that failed for another reason is tried again.
+RETRY_MS = 2_000
+#: Models kept in memory besides the current one: a rollback to the previous one is instant.
+KEEP = 2
 
 
 class RegistryModels(ModelSource):
@@ -123,30 +132,28 @@ class RegistryModels(ModelSource):
             else None
         )
         self._pending: _Pending | None = None
-        self._checked_ms: int | None = None
-        self._retry = False  # an event arrived: a refused version is worth another try
+        self._next_check_ms: int | None = None  # None: check at the next refresh
+        self._next_follow_ms = 0  # when to try starting the follower again
         self._recheck = False  # an event arrived: read the alias from the registry
-        self._follow_failed = False
+        self._retry = False  # an event arrived: a refused version is worth another try
+        self._recent: dict[str, ModelArtifact] = {}  # loaded versions, newest last
 
     def start(self) -> None:
         """Follow the events first, then read the registry (so no move falls between), and
         load the alias's version before the first batch."""
-        if self.follower is not None:
-            try:
-                self.follower.start()
-            except SentinelError as exc:
-                self._follow_failure(exc)
+        self._start_following()
         target = self._target()
         if target is not None and target[0] != self.state.version:
             self._finish(target[0], target[1], self._load(target[0]), pause_from=None)
 
     def refresh(self) -> bool:
         started = time.perf_counter()
-        self._recheck = self._woken() or self._recheck
-        if self._pending is not None:  # a move during the load is checked once it is done
+        if self._woken():
+            self._recheck = self._retry = True
+        if self._pending is not None:
             return self._collect(started)
         now = self.clock.now_ms()
-        due = self._checked_ms is None or now - self._checked_ms >= self.check_ms
+        due = self._next_check_ms is None or now >= self._next_check_ms
         if not (self._recheck or due):
             return False
         self._recheck = False
@@ -156,56 +163,77 @@ class RegistryModels(ModelSource):
         version, move = target
         if version == self.state.version:
             self.state.move = move
+            self.state.error = self.state.failed_version = None
             return False
         if version == self.state.failed_version and not self._retry:
             return False  # refused before: tried again on the next event, not on every check
         self._retry = False
+        kept = self._recent.get(version)
+        if kept is not None:  # a rollback to a version still in memory: no load
+            return self._finish(version, move, (kept, 0.0), pause_from=started)
         if self._executor is None:
             return self._finish(version, move, self._load(version), pause_from=started)
         self._pending = _Pending(version, move, self._executor.submit(self._load, version))
         return False
 
     def close(self) -> None:
-        if self.follower is not None:
-            self.follower.close()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+        try:
+            if self.follower is not None:
+                self.follower.close()
+        finally:
+            if self._executor is not None:  # a load in flight is not waited for
+                self._executor.shutdown(wait=False, cancel_futures=True)
 
-    # -- internals ----------------------------------------------------------------------------
-    def _woken(self) -> bool:
+    # -- following model-events ------------------------------------------------------------------
+    def _start_following(self) -> bool:
+        """Start the follower (True when it runs); a failure is retried every RETRY_MS."""
         if self.follower is None:
             return False
-        try:
-            seen = self.follower.poll()
-        except SentinelError as exc:
-            self._follow_failure(exc)
+        if self.follower.started:
+            return True
+        now = self.clock.now_ms()
+        if now < self._next_follow_ms:
             return False
-        if self._follow_failed:
-            log.info("following model-events again")
-            self._follow_failed = False
-        woke = seen.undecodable > 0 or any(e.alias in (None, self.alias) for e in seen.events)
-        self._retry = self._retry or woke
-        return woke
-
-    def _follow_failure(self, exc: SentinelError) -> None:
-        if not self._follow_failed:
+        try:
+            self.follower.start()
+        except SentinelError as exc:
+            self._next_follow_ms = now + RETRY_MS
             log.warning(
-                "cannot follow model-events (%s): re-reading the registry every %.0f s instead",
+                "cannot follow model-events (%s): re-reading the registry every %.0f s until "
+                "it can",
                 exc,
                 self.check_ms / 1000,
             )
-        self._follow_failed = True
+            return False
+        return True
 
+    def _woken(self) -> bool:
+        """True when anything arrived on model-events for this alias, or the follower has just
+        (re)started: what was published before it started is read from the registry."""
+        if self.follower is None:
+            return False
+        if not self.follower.started:
+            return self._start_following()
+        try:
+            seen = self.follower.poll()
+        except SentinelError as exc:
+            log.warning("model-events not readable (%s): following it again", exc)
+            self.follower.close()
+            return False
+        return seen.undecodable > 0 or any(e.alias in (None, self.alias) for e in seen.events)
+
+    # -- the registry ----------------------------------------------------------------------------
     def _target(self) -> tuple[str, int] | None:
         """The alias's version and move count now (None: unset, or the registry is down)."""
-        self._checked_ms = self.clock.now_ms()
+        now = self.clock.now_ms()
+        self._next_check_ms = now + self.check_ms
         try:
             version, move = self.registry.alias_state(self.alias)
         except SentinelError as exc:
-            self._refused(None, f"cannot read the model registry: {exc}")
+            self._next_check_ms = now + RETRY_MS
+            keeping = self.state.version or "rules only"
+            self._report(f"cannot read the model registry ({exc}); still scoring with {keeping}")
             return None
-        if self.state.failed_version is None:
-            self.state.error = None  # the registry answers again
         return None if version is None else (version, move)
 
     def _load(self, version: str) -> tuple[ModelArtifact, float] | Exception:
@@ -224,7 +252,13 @@ class RegistryModels(ModelSource):
         if not pending.future.done():
             return False
         self._pending = None
-        return self._finish(pending.version, pending.move, pending.future.result(), started)
+        loaded = pending.future.result()
+        if self._recheck and not isinstance(loaded, Exception):
+            target = self._target()  # the alias moved during the load: is it still wanted?
+            if target is not None and target[0] != pending.version:
+                self._keep(loaded[0])
+                return self.refresh()  # serve what the alias points at now instead
+        return self._finish(pending.version, pending.move, loaded, started)
 
     def _finish(
         self,
@@ -234,12 +268,14 @@ class RegistryModels(ModelSource):
         pause_from: float | None,
     ) -> bool:
         if isinstance(loaded, Exception):
-            return self._refuse_load(version, loaded)
+            return self._refuse(version, loaded)
         artifact, load_s = loaded
         self.swap(artifact, move, self.alias)
-        self.state.last_load_ms = round(load_s * 1000, 3)
-        if self.metrics is not None:
-            self.metrics.model_load.observe(load_s)
+        self._keep(artifact)
+        if load_s:
+            self.state.last_load_ms = round(load_s * 1000, 3)
+            if self.metrics is not None:
+                self.metrics.model_load.observe(load_s)
         if pause_from is not None:
             pause = time.perf_counter() - pause_from
             self.state.last_pause_ms = round(pause * 1000, 3)
@@ -247,14 +283,23 @@ class RegistryModels(ModelSource):
                 self.metrics.model_swap_pause.observe(pause)
         return True
 
-    def _refuse_load(self, version: str, exc: Exception) -> bool:
+    def _keep(self, artifact: ModelArtifact) -> None:
+        self._recent.pop(artifact.version, None)
+        self._recent[artifact.version] = artifact
+        while len(self._recent) > KEEP:
+            del self._recent[next(iter(self._recent))]
+
+    def _refuse(self, version: str, exc: Exception) -> bool:
         keeping = self.state.version or "rules only"
-        self._refused(version, f"cannot load {version}: {exc}; still scoring with {keeping}")
+        if isinstance(exc, REFUSED):
+            self.state.failed_version = version
+        else:  # not about the version: tried again soon
+            self._next_check_ms = self.clock.now_ms() + RETRY_MS
+            self._retry = True
+        self._report(f"cannot load {version}: {exc}; still scoring with {keeping}")
         return False
 
-    def _refused(self, version: str | None, message: str) -> None:
-        if version is not None:
-            self.state.failed_version = version
+    def _report(self, message: str) -> None:
         self.state.error = message
         if self.metrics is not None:
             self.metrics.model_load_failures.inc()

@@ -3,7 +3,9 @@
 The registry (DB3) stays the truth; an event is the signal to re-read it. So a detector that
 misses an event (it started after it, or the announcement failed) still converges: it reads the
 registry on start and again every ``SENTINEL_DETECTOR_MODEL_CHECK_S``. The topic is compacted and
-keyed by alias, so it keeps each alias's latest move.
+keyed by alias. Two racing moves can be announced in the other order, so the record compaction
+keeps for an alias is not always its latest move: each carries its move count, and readers take
+the alias from the registry, never from the event.
 
 A follower reads the one partition group-less from the end it saw when it started, commits
 nothing and dead-letters nothing: any record on the topic, even one it cannot decode, wakes it to
@@ -21,6 +23,7 @@ from stream_sentinel.learning.aliases import AliasMove
 from stream_sentinel.transport.base import Broker, Consumer, TopicPartition
 from stream_sentinel.transport.topics import MODEL_EVENTS, Topics
 from stream_sentinel.wire import records
+from stream_sentinel.wire.avro import AvroEncoder
 from stream_sentinel.wire.serde import Serde
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,8 @@ log = logging.getLogger(__name__)
 DELIVERY_TIMEOUT_S = 15.0
 #: Records read per follow step (the topic holds one record per alias move).
 FOLLOW_BATCH = 100
+#: How long starting to follow may wait for the partition's end (it runs between two batches).
+WATERMARK_TIMEOUT_S = 3.0
 
 
 class AnnounceFailed(ServiceUnavailable):
@@ -65,17 +70,35 @@ class Announcer:
         self._encode = serde.encoder(MODEL_EVENTS)
         self._topics = topics
         self._topic = topics.model_events
-        self._topic_ready = False
+        self._ready = False
+
+    def prepare(self) -> None:
+        """Everything that can fail before a move: the topic exists (created on a fresh stack,
+        before `topics create`) and the ModelEvent schema is registered. Call it before moving
+        an alias, so a stack that cannot take the event refuses the move instead."""
+        if self._ready:
+            return
+        admin = self._broker.admin()
+        try:
+            if self._topic not in admin.describe_topics([self._topic]):
+                spec = next(s for s in self._topics.specs() if s.name == self._topic)
+                admin.create_topics([spec])
+        finally:
+            admin.close()
+        if isinstance(self._encode, AvroEncoder):  # (JSON topics have no schema to register)
+            _ = self._encode.schema_id  # registered or looked up now, not after the move
+        self._ready = True
 
     def __call__(self, move: AliasMove) -> None:
-        if not self._topic_ready:  # the first move on a fresh stack: before `topics create`
-            spec = next(s for s in self._topics.specs() if s.name == self._topic)
-            admin = self._broker.admin()
-            try:
-                admin.create_topics([spec])
-            finally:
-                admin.close()
-            self._topic_ready = True
+        try:
+            self.prepare()
+            self._publish(move)
+        except AnnounceFailed:
+            raise
+        except SentinelError as exc:
+            raise self._failed(move, str(exc)) from exc
+
+    def _publish(self, move: AliasMove) -> None:
         value = self._encode(records.to_dict(event_of(move)))
         problems: list[str] = []
 
@@ -91,13 +114,16 @@ class Announcer:
             producer.close()
         if undelivered or problems:
             reason = problems[0] if problems else f"not acknowledged in {DELIVERY_TIMEOUT_S:g} s"
-            raise AnnounceFailed(
-                f"{move.alias} moved to {move.version} (move #{move.seq}) in the registry, but "
-                f"its event did not reach {self._topic}: {reason}. Running detectors still "
-                "switch at their next registry check (SENTINEL_DETECTOR_MODEL_CHECK_S); "
-                f"`stream-sentinel models announce --alias {move.alias}` publishes it again "
-                "once Kafka is back"
-            )
+            raise self._failed(move, reason)
+
+    def _failed(self, move: AliasMove, reason: str) -> AnnounceFailed:
+        return AnnounceFailed(
+            f"{move.alias} moved to {move.version} (move #{move.seq}) in the registry, but "
+            f"its event did not reach {self._topic}: {reason}. Running detectors still "
+            "switch at their next registry check (SENTINEL_DETECTOR_MODEL_CHECK_S); "
+            f"`stream-sentinel models announce --alias {move.alias}` publishes it again "
+            "once Kafka is back"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +148,10 @@ class EventFollower:
         self._partition = TopicPartition(topics.model_events, 0)
         self._consumer: Consumer | None = None
 
+    @property
+    def started(self) -> bool:
+        return self._consumer is not None
+
     def start(self) -> None:
         """Assign the partition at its current end: what comes after is what we follow (call it
         before reading the registry, so nothing between the two is missed)."""
@@ -129,7 +159,7 @@ class EventFollower:
             return
         consumer = self._broker.consumer(None, isolation="read_committed")
         try:
-            _, end = consumer.watermarks(self._partition)
+            _, end = consumer.watermarks(self._partition, timeout_s=WATERMARK_TIMEOUT_S)
             consumer.assign({self._partition: end})
         except SentinelError:
             consumer.close()
@@ -137,10 +167,9 @@ class EventFollower:
         self._consumer = consumer
 
     def poll(self) -> Seen:
-        """The events that arrived since the last call (never waits)."""
+        """The events that arrived since the last call (never waits; nothing before start)."""
         if self._consumer is None:
-            self.start()
-        assert self._consumer is not None
+            return Seen()
         try:
             batch = self._consumer.consume(FOLLOW_BATCH, 0.0)
         except SentinelError as exc:

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 CLI = str(Path(sys.executable).with_name("stream-sentinel"))
 
 
-def run(settings: Settings, model_dir: Path, *args: str) -> Result:
+def run(settings: Settings, *args: str) -> Result:
     return CliRunner().invoke(cli, list(args), env=cli_env(settings))
 
 
@@ -39,18 +39,17 @@ def test_train_registers_the_champion_and_promote_and_rollback_move_it(
 ) -> None:
     history = tmp_path / "history.csv"
     args = ("generate", "--count", "4000", "--seed", "7", "--output", str(history))
-    assert run(settings, tmp_path, *args).exit_code == 0
-    models = tmp_path / "models"
-    first = run(settings, models, "train", str(history), "--label-column", "is_fraud")
+    assert run(settings, *args).exit_code == 0
+    first = run(settings, "train", str(history), "--label-column", "is_fraud")
     assert first.exit_code == 0, first.output
-    [listed] = json.loads(run(settings, models, "models", "list", "--json").output)
+    [listed] = json.loads(run(settings, "models", "list", "--json").output)
     champion = listed["version"]
     assert (listed["kind"], listed["aliases"]) == ("lightgbm", ["champion"])
-    second = run(settings, models, "train", str(history), "--holdout", "0.3", "--promote")
+    second = run(settings, "train", str(history), "--holdout", "0.3", "--promote")
     assert second.exit_code == 0, second.output
-    newest = json.loads(run(settings, models, "models", "list", "--json").output)[0]
+    newest = json.loads(run(settings, "models", "list", "--json").output)[0]
     assert newest["aliases"] == ["champion"] and newest["version"] != champion
-    back = run(settings, models, "models", "rollback", "--reason", "AP fell", "--actor", "ana")
+    back = run(settings, "models", "rollback", "--reason", "AP fell", "--actor", "ana")
     assert back.output == (
         f"champion: {newest['version']} -> {champion} (rollback #3, by ana); announced on "
         "model-events\n"
@@ -60,7 +59,7 @@ def test_train_registers_the_champion_and_promote_and_rollback_move_it(
         ("champion", 2, newest["version"]),
         ("champion", 3, champion),
     ]
-    history_lines = run(settings, models, "models", "history").output.splitlines()
+    history_lines = run(settings, "models", "history").output.splitlines()
     assert [line.split("  ")[1] for line in history_lines] == [
         f"champion #3 rollback {newest['version']} -> {champion}",
         f"champion #2 promote {champion} -> {newest['version']}",
@@ -111,5 +110,5 @@ def test_labels_from_kafka_reach_feedback_stats(settings: Settings, tmp_path: Pa
         "labels 4 kept, 1 unchanged (re-delivered or older), 0 undecodable (dead-lettered by "
         "the detector)"
     )
-    stats = json.loads(run(settings, tmp_path, "feedback", "stats", "--json").output)
+    stats = json.loads(run(settings, "feedback", "stats", "--json").output)
     assert stats == stats_of_stream()

@@ -72,19 +72,22 @@ def models_of(settings: Settings) -> dict[str, tuple[str | None, str | None]]:
 
 
 class Traffic(threading.Thread):
-    """Sends ``records`` at RATE per second, in small timed slices, until they run out."""
+    """Sends ``records`` at RATE per second, in small timed slices, until told to stop."""
 
     def __init__(self, settings: Settings, records: list[dict[str, Any]]) -> None:
         super().__init__(daemon=True)
         self.settings, self.records = settings, records
+        self.stop = threading.Event()
+        self.sent = 0
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             step = RATE // 4
-            for start in range(0, len(self.records), step):
+            while not self.stop.is_set() and self.sent < len(self.records):
                 began = time.monotonic()
-                produce(self.settings, self.records[start : start + step])
+                produce(self.settings, self.records[self.sent : self.sent + step])
+                self.sent = min(self.sent + step, len(self.records))
                 time.sleep(max(0.25 - (time.monotonic() - began), 0.0))
         except BaseException as exc:  # reported by the test
             self.error = exc
@@ -100,8 +103,9 @@ def test_two_workers_follow_promote_corruption_and_rollback_deciding_each_paymen
         registry.register(*draft_of(model(rounds), DAY_MS))[0].version for rounds in (10, 12, 14)
     )
     registry.promote(first, reason="before the detectors start", actor="test")
-    sent = transactions(RATE * 50, users=3000, seed=21)
-    produce(settings, sent[:RATE])
+    sent = transactions(RATE * 120, users=3000, seed=21)
+    traffic = Traffic(settings, sent)
+    traffic.start()  # live traffic from before the workers start to after the last window
     detector = detect(settings, "--workers", "2", "--until-idle", "8")
     wait_until(
         lambda: worker_is_up(settings, 0) and worker_is_up(settings, 1),
@@ -111,8 +115,6 @@ def test_two_workers_follow_promote_corruption_and_rollback_deciding_each_paymen
         lambda: {v for v, _ in models_of(settings).values()} == {first},
         what="both workers to serve the first champion",
     )
-    traffic = Traffic(settings, sent[RATE:])
-    traffic.start()
     time.sleep(3)
     moves = [(cli(settings, "models", "promote", second, "--reason", "newer"), second)]
     wait_until(
@@ -136,15 +138,22 @@ def test_two_workers_follow_promote_corruption_and_rollback_deciding_each_paymen
     assert {v for v, _ in models_of(settings).values()} == {second}
     time.sleep(SWITCH_S + 1)
     back_to_second = cli(settings, "models", "rollback", "--reason", "corrupt")
-    time.sleep(2)
+    wait_until(  # the champion is what they serve again: the error is gone
+        lambda: models_of(settings) == {"worker-0": (second, None), "worker-1": (second, None)},
+        timeout_s=20,
+        what="both workers to clear the corrupt version's error",
+    )
     moves.append((cli(settings, "models", "rollback", "--reason", "back to the first"), first))
     wait_until(
-        lambda: {v for v, _ in models_of(settings).values()} == {first},
+        lambda: models_of(settings) == {"worker-0": (first, None), "worker-1": (first, None)},
         timeout_s=20,
         what="both workers to return to the first model",
     )
+    time.sleep(SWITCH_S + 2)  # the last window holds decisions
+    traffic.stop.set()
     traffic.join(timeout=120)
     assert traffic.error is None and not traffic.is_alive()
+    sent = sent[: traffic.sent]
     output = finish(detector)
     beats = heartbeats(settings)
     pauses = [b["model"]["last_pause_ms"] for b in beats.values()]
@@ -173,5 +182,11 @@ def _assert_switched(
         window = [s for s in scores if moved + SWITCH_S * 1000 <= s["decided_time"] < until]
         assert window, f"no decisions in the {SWITCH_S:g} s after moving to {version}"
         assert {s["model_version"] for s in window} == {version}
+        older = [
+            s["decided_time"]
+            for s in scores
+            if s["decided_time"] < until and s["model_version"] != version
+        ]
+        print(f"{version}: last decision by the older model {max(older) - moved} ms after the move")
     refused = [s for s in scores if corrupt_at[0] <= s["decided_time"] < back_to_second[0]]
     assert refused and {s["model_version"] for s in refused} == {second}

@@ -4,22 +4,26 @@ refused and the old model keeps scoring."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
+from typing import Any
 
 import pytest
 
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config import load_settings
 from stream_sentinel.detector.metrics import DetectorMetrics
-from stream_sentinel.detector.models import RegistryModels
+from stream_sentinel.detector.models import RETRY_MS, RegistryModels
 from stream_sentinel.detector.worker import DetectorWorker
+from stream_sentinel.errors import ServiceUnavailable, StateError
 from stream_sentinel.learning import keys
 from stream_sentinel.learning.model_events import AnnounceFailed, Announcer, EventFollower
 from stream_sentinel.learning.models import draft_of
 from stream_sentinel.learning.registry import ModelRegistry
+from stream_sentinel.learning.versions import FeatureSet
 from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.scoring.train import train
-from stream_sentinel.state.base import Batch
+from stream_sentinel.state.base import Batch, StateStore
 from stream_sentinel.transport.base import TopicPartition
 from tests.unit.test_detector_embedded import NOW, Pipeline, pipeline, tx
 from tests.unit.test_model_store import history
@@ -275,7 +279,7 @@ def test_a_background_load_swaps_between_batches_once_it_is_ready(pipeline: Pipe
     served.models.close()
 
 
-def test_a_move_during_a_background_load_is_followed_once_the_load_is_done(
+def test_a_move_during_a_background_load_serves_the_newer_version_not_the_loaded_one(
     pipeline: Pipeline,
 ) -> None:
     served = Served(pipeline, background=True)
@@ -288,11 +292,148 @@ def test_a_move_during_a_background_load_is_followed_once_the_load_is_done(
     pending = served.models._pending
     assert pending is not None and pending.version == second
     pending.future.result(timeout=60)
-    assert served.models.refresh() is True  # the second, as loaded
-    assert served.models.refresh() is False  # the event seen during the load: loading the third
+    assert served.models.refresh() is False  # the second is not what the alias wants now
+    assert served.models.current is not None and served.models.current.version == first
     pending = served.models._pending
     assert pending is not None and pending.version == third
     pending.future.result(timeout=60)
     assert served.models.refresh() is True
     assert served.models.state.version == third and served.models.state.move == 3
     served.models.close()
+
+
+def test_a_rollback_during_a_load_never_scores_with_the_rolled_back_version(
+    pipeline: Pipeline,
+) -> None:
+    served = Served(pipeline, background=True)
+    first, second = served.register(10), served.register(12)
+    served.registry.promote(first, actor="test")
+    served.start()
+    served.batch()
+    served.registry.promote(second, actor="test")
+    assert served.models.refresh() is False  # loading the second
+    served.registry.rollback(actor="test")
+    pending = served.models._pending
+    assert pending is not None
+    pending.future.result(timeout=60)
+    served.batch()
+    assert served.versions() == [first] * 4
+    assert (served.models.state.version, served.models.state.move) == (first, 3)
+    assert served.models.state.swaps == 1
+    served.models.close()
+
+
+def test_a_rollback_to_the_previous_version_needs_no_load(pipeline: Pipeline) -> None:
+    served = Served(pipeline, background=True)
+    first, second = served.register(10), served.register(12)
+    served.registry.promote(first, actor="test")
+    served.start()
+    served.registry.promote(second, actor="test")
+    assert served.models.refresh() is False
+    pending = served.models._pending
+    assert pending is not None
+    pending.future.result(timeout=60)
+    assert served.models.refresh() is True
+    served.registry.rollback(actor="test")
+    assert served.models.refresh() is True  # from memory, in the same call
+    assert served.models._pending is None and served.models.state.version == first
+    served.models.close()
+
+
+def test_a_version_of_another_feature_set_is_refused(served: Served) -> None:
+    first = served.register(10)
+    served.registry.promote(first, actor="test")
+    served.start()
+    draft, data = draft_of(model(12), DAY_MS)
+    other = replace(draft, feature_set=FeatureSet.of("other", ("amount", "hour")))
+    version = served.registry.register(other, data)[0].version
+    served.registry.promote(version, actor="test")
+    served.batch()
+    assert served.versions() == [first, first]
+    error = served.models.state.error
+    assert error is not None and error.startswith(f"cannot load {version}: model {version} was ")
+    assert served.models.state.failed_version == version
+
+
+def test_a_missing_chunk_is_refused_and_a_later_good_move_clears_the_error(
+    served: Served,
+) -> None:
+    first, second, third = served.register(10), served.register(12), served.register(14)
+    served.registry.promote(first, actor="test")
+    served.start()
+    chunk = served.registry.get(second).artifact.chunks[0]
+    served.pipeline.backends.state.execute(Batch().delete(keys.MODELS, keys.chunk(chunk)))
+    served.registry.promote(second, actor="test")
+    served.batch()
+    error = served.models.state.error
+    assert error is not None and "is missing from the registry" in error
+    served.registry.promote(third, actor="test")
+    served.batch()
+    assert served.versions() == [first, first, third, third]
+    assert served.models.state.error is None and served.models.state.failed_version is None
+
+
+class Unanswering:
+    """The store while Redis does not answer its next ``failures`` calls."""
+
+    def __init__(self, store: StateStore, failures: int) -> None:
+        self._store, self.failures = store, failures
+
+    def execute(self, batch: Batch) -> list[Any]:
+        if self.failures:
+            self.failures -= 1
+            raise StateError("Redis at 127.0.0.1:6379 did not answer (timed out)")
+        return self._store.execute(batch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_redis_not_answering_at_start_is_retried_soon_not_held_against_the_version(
+    pipeline: Pipeline,
+) -> None:
+    served = Served(pipeline)
+    first = served.register(10)
+    served.registry.promote(first, actor="test")
+    flaky = Unanswering(pipeline.backends.state, failures=1)
+    served.models.registry = ModelRegistry(flaky, served.clock)  # type: ignore[arg-type]
+    served.start()  # the registry read fails: rules only for now
+    assert served.models.current is None
+    assert served.models.state.error == (
+        "cannot read the model registry (Redis at 127.0.0.1:6379 did not answer (timed out)); "
+        "still scoring with rules only"
+    )
+    served.clock.advance(RETRY_MS / 1000)
+    served.batch()
+    assert served.versions() == [first, first]
+    assert served.models.state.error is None
+
+
+class Unreachable:
+    """A follower whose first ``failures`` starts fail (model-events not reachable)."""
+
+    def __init__(self, follower: EventFollower, failures: int) -> None:
+        self._follower, self.failures = follower, failures
+
+    def start(self) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ServiceUnavailable("model-events: broker not reachable")
+        self._follower.start()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._follower, name)
+
+
+def test_a_follower_that_starts_late_re_reads_the_registry_when_it_does(served: Served) -> None:
+    first, second = served.register(10), served.register(12)
+    served.registry.promote(first, actor="test")
+    assert served.models.follower is not None
+    served.models.follower = Unreachable(served.models.follower, failures=1)  # type: ignore[assignment]
+    served.start()
+    served.registry.promote(second, actor="test")  # announced before the follower runs
+    served.batch()
+    assert served.versions() == [first, first]  # the follower waits RETRY_MS to try again
+    served.clock.advance(RETRY_MS / 1000)
+    served.batch()  # it starts, past the event: the registry read finds the move
+    assert served.versions()[-2:] == [second, second]
