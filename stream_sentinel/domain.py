@@ -222,3 +222,8 @@ class ModelEvent:
     artifact_uri: str
     metrics: dict[str, float]
     time: int
+    alias: str | None = None  # v2: the alias move this event announces
+    previous_version: str | None = None
+    move: int = 0
+    reason: str = ""
+    actor: str = ""

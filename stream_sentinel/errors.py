@@ -80,10 +80,5 @@ class ArtifactCorrupt(ModelError):
     """A stored or imported model artifact does not match its recorded sha256 or size."""
 
 
-class ModelDirUnwritable(ModelError, ConfigError):
-    """The detectors' model directory (SENTINEL_DETECTOR_MODEL_DIR) cannot be written: a
-    setting that cannot be used, so the command exits 2 as for any unusable setting."""
-
-
 class AliasUnchanged(UsageError):
     """An alias move that would not change anything (the alias already points there)."""

@@ -32,10 +32,14 @@ from stream_sentinel.backtest.wire import FeedbackWire, TransactionWire
 from stream_sentinel.clients.backends import Backends
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config import Settings
+from stream_sentinel.detector.models import ModelSource
 from stream_sentinel.detector.runner import DetectorProcess
-from stream_sentinel.detector.scorer import ModelSource
 from stream_sentinel.detector.worker import Prepared
 from stream_sentinel.errors import SentinelError, TransportError
+from stream_sentinel.learning.aliases import CHAMPION
+from stream_sentinel.learning.models import draft_of, load_model
+from stream_sentinel.learning.registry import ModelRegistry
+from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.stream.loop import StreamLoop
 from stream_sentinel.transport.base import Record
 from stream_sentinel.transport.topics import TRANSACTIONS, Topics
@@ -83,6 +87,7 @@ class Replay:
         self.clock = clock
         self.label_delay_ms = label_delay_ms
         self.models = ModelSource(None)
+        self.registry = ModelRegistry(backends.state, clock)  # what the replay scores with
         # State written before the next batch, not beside it: which merchant counts a batch
         # reads must not depend on thread timing either.
         settings = settings.with_overrides(detector={"overlap_state_writes": False})
@@ -113,6 +118,16 @@ class Replay:
         self._producer.close()
 
     # -- one slice ----------------------------------------------------------------------------
+    def serve(self, artifact: ModelArtifact, reason: str) -> ModelArtifact:
+        """Register ``artifact`` in the replay's registry, make it champion and score with the
+        champion as the registry loads it (hash-verified), as the live detectors do."""
+        version, _ = self.registry.register(*draft_of(artifact, self.label_delay_ms))
+        if self.registry.alias_state(CHAMPION)[0] != version.version:
+            self.registry.promote(version.version, CHAMPION, reason, actor="backtest")
+        served = load_model(self.registry, version.version)
+        self.models.swap(served)
+        return served
+
     def run_slice(self, start: int, stop: int) -> None:
         ts = self.history.timestamp
         self.release_labels(int(ts[start]))

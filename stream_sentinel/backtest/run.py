@@ -299,7 +299,7 @@ def _replay(
         replay.features = None
     for start, stop in plan_slices(ts, options.batch_rows, options.batch_span_ms, cuts):
         if model is not None and ts[start] >= evaluation_start:
-            replay.models.swap(model)
+            replay.serve(model, "the backtest's --model")
             model = None
         while pending and ts[start] >= pending[0][0]:
             at, initial = pending.pop(0)
@@ -330,7 +330,7 @@ def _train(
         if notice:
             notice(f"{iso(at)}: model kept, retraining skipped ({exc})")
         return None
-    replay.models.swap(model.artifact)
+    replay.serve(model.artifact, f"retrained at {iso(at)}")
     summary = {**model.summary, "trained_at": iso(at)}
     if notice:
         notice(

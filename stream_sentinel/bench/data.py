@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.clock import SYSTEM_CLOCK
@@ -22,8 +21,11 @@ from stream_sentinel.generator.request import GenerateRequest
 from stream_sentinel.generator.run import GenerationRun, RunLimits, RunOutcome
 from stream_sentinel.generator.sinks import ForwardingSink
 from stream_sentinel.generator.timing import TokenBucket
-from stream_sentinel.scoring.store import ModelStore
+from stream_sentinel.learning.model_events import Announcer
+from stream_sentinel.learning.models import draft_of
+from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.scoring.workflow import train_from_records
+from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire import records as avro_records
 from stream_sentinel.wire.serde import Serde
 
@@ -102,13 +104,30 @@ def preload(settings: Settings, count: int, users: int, seed: int) -> Preloaded:
     return Preloaded(delivered, users, seconds)
 
 
-def train_model(settings: Settings, directory: Path) -> str:
+#: The registry alias the benchmark's detectors score with (never the stack's champion).
+BENCH_ALIAS = "bench"
+
+
+def train_model(settings: Settings) -> str:
     """A model trained on generated history (fixed seed, so every run scores with the same
-    kind of model) and published as the current model of ``directory``; returns its version."""
+    kind of model), registered in the stack's model registry and pointed at by the ``bench``
+    alias (the stack's champion is left alone); returns its version."""
     simulator = Simulator(SimulationConfig(users=MODEL_USERS, fraud_rate=FRAUD_RATE), MODEL_SEED)
     batch = simulator.next_batch(MODEL_HISTORY)
     history = [avro_records.to_dict(tx) for tx in simulator.transactions(batch)]
     labels = batch.is_fraud.astype(int).tolist()
     artifact, _ = train_from_records(history, labels, DAY_MS, settings, holdout=0.2)
-    ModelStore(directory).publish(artifact)
-    return artifact.version
+    clients = RealClients(settings)
+    store, broker = clients.state(), clients.broker()
+    try:
+        serde = Serde.from_settings(settings, clients.registry())
+        announcer = Announcer(broker, serde, Topics.from_settings(settings))
+        announcer.prepare()
+        registry = ModelRegistry(store, announce=announcer)
+        version, _ = registry.register(*draft_of(artifact, DAY_MS, tags={"purpose": "bench"}))
+        if registry.alias_state(BENCH_ALIAS)[0] != version.version:
+            registry.promote(version.version, BENCH_ALIAS, "the benchmark's model", "bench")
+    finally:
+        store.close()
+        broker.close()
+    return version.version

@@ -22,12 +22,13 @@ from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.config import Settings
 from stream_sentinel.detector import outputs
 from stream_sentinel.detector.scorer import score_batch
+from stream_sentinel.learning.models import champion_model
+from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.logic import merchants
 from stream_sentinel.logic.columns import to_columns
 from stream_sentinel.logic.features import MerchantStats, featurize
 from stream_sentinel.logic.profile import DAY_MS, PROFILE_DTYPE, new_profiles
 from stream_sentinel.logic.rules import ControlFlags
-from stream_sentinel.scoring.store import ModelStore
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
 from stream_sentinel.stream.loop import next_offsets
@@ -64,7 +65,8 @@ class NaiveDetector:
         self.decode = serde.decoder(TRANSACTIONS).decode
         self.encode_score = serde.encoder(FRAUD_SCORES)
         self.encode_alert = serde.encoder(FRAUD_ALERTS)
-        self.model = ModelStore(settings.detector.model_dir).load_current()
+        alias = settings.detector.model_alias
+        self.model = champion_model(ModelRegistry(self.backends.state), alias)
         self.exactly_once = settings.detector.guarantee == "exactly-once"
         broker = self.backends.broker
         txn_id = f"{settings.detector.group_id}-{slot}" if self.exactly_once else None

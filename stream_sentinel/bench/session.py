@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stream_sentinel.bench.data import train_model
+from stream_sentinel.bench.data import BENCH_ALIAS, train_model
 from stream_sentinel.bench.machine import Servers
 from stream_sentinel.bench.options import BenchOptions
 from stream_sentinel.bench.workspace import Workspace, require_stack
@@ -48,10 +48,9 @@ def open_session(
         if options.own_stack:
             settings = resources.enter_context(own_stack(settings, options, progress))
         require_stack(settings)
-        model_dir = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="ss-bench-")))
         progress("training the benchmark's model on generated history ...")
-        version = train_model(settings, model_dir)
-        settings = settings.with_overrides(detector={"model_dir": model_dir})
+        version = train_model(settings)
+        settings = settings.with_overrides(detector={"model_alias": BENCH_ALIAS})
         stack = "own" if options.own_stack else "configured"
         yield Session(settings, options, Servers.find(settings), version, progress, stack)
 

@@ -48,6 +48,16 @@ class CliContext:
         require_services(self.settings, kafka=kafka, redis=redis, registry=registry)
         return self.settings
 
+    def client_factory(
+        self, *, kafka: bool = False, redis: bool = False, registry: bool = False
+    ) -> ClientFactory:
+        """The injected clients, else the real ones once the services named answer."""
+        if self.clients is not None:
+            return self.clients
+        from stream_sentinel.clients.backends import RealClients
+
+        return RealClients(self.require(kafka=kafka, redis=redis, registry=registry))
+
     def state_store(self) -> StateStore:
         """The state store: the injected clients' one, else Redis once it answers."""
         if self.clients is not None:

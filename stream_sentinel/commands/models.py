@@ -1,8 +1,7 @@
 """`stream-sentinel models`: the model registry (Redis DB3) — versions, aliases, their history.
 
-``promote`` and ``rollback`` of ``champion`` also write the registry's champion (re-read after
-the move) into the detector's model directory (``SENTINEL_DETECTOR_MODEL_DIR``), which running
-detectors poll until they follow ``model-events`` (see docs/learning.md).
+``promote`` and ``rollback`` announce each move on ``model-events``; running detectors follow it
+and switch between two batches (see docs/learning.md).
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,33 +26,27 @@ CHAMPION = "champion"
 
 
 @contextmanager
-def open_registry(cli: CliContext) -> Iterator[ModelRegistry]:
+def open_registry(cli: CliContext, announce: bool = False) -> Iterator[ModelRegistry]:
+    """The registry on the configured Redis; with ``announce``, alias moves are published on
+    model-events (so Kafka and the schema registry must answer too)."""
     from stream_sentinel.learning.registry import ModelRegistry
 
-    store = cli.state_store()
-    try:
-        yield ModelRegistry(store, cli.clock)
-    finally:
-        store.close()
+    with ExitStack() as resources:
+        clients = cli.client_factory(kafka=announce, redis=True, registry=announce)
+        store = clients.state()
+        resources.callback(store.close)
+        announcer = None
+        if announce:
+            from stream_sentinel.learning.model_events import Announcer
+            from stream_sentinel.transport.topics import Topics
+            from stream_sentinel.wire.serde import Serde
 
-
-def mirror_champion(cli: CliContext, registry: ModelRegistry) -> None:
-    """Write the registry's champion where running detectors look for it (their model dir)."""
-    from stream_sentinel.learning.mirror import MOVE_FILE
-    from stream_sentinel.learning.mirror import mirror_champion as mirror
-
-    directory = cli.settings.detector.model_dir
-    done = mirror(registry, directory)
-    if done.written:
-        click.echo(
-            f"detectors polling {directory} switch to {done.version} within their poll interval"
-        )
-    elif done.version is not None:
-        click.echo(
-            f"{directory} holds champion move #{done.held}, later than this registry's "
-            f"#{done.move} ({done.version}): left as it is; remove {directory / MOVE_FILE} if "
-            "its detectors should follow this registry"
-        )
+            broker = clients.broker()
+            resources.callback(broker.close)
+            serde = Serde.from_settings(cli.settings, clients.registry())
+            announcer = Announcer(broker, serde, Topics.from_settings(cli.settings))
+            announcer.prepare()  # a stack that cannot take the event refuses the move
+        yield ModelRegistry(store, cli.clock, announce=announcer)
 
 
 def _echo_lines(lines: list[str]) -> None:
@@ -118,16 +111,14 @@ def promote(cli: CliContext, version: str, alias: str, reason: str, actor: str |
     """Point an alias (champion by default) at a version, recording who, when and why."""
     from stream_sentinel.errors import AliasUnchanged
 
-    with open_registry(cli) as registry:
+    with open_registry(cli, announce=True) as registry:
         target = registry.resolve(version)
         try:
             moved = registry.promote(target, alias, reason, _who(actor))
-        except AliasUnchanged:  # done already; the champion's directory is written again
+        except AliasUnchanged:
             click.echo(f"{alias} is {target} already: no move recorded")
-            if alias == CHAMPION:
-                mirror_champion(cli, registry)
             return
-        _report(cli, registry, moved)
+        _report(moved)
 
 
 @models.command("rollback")
@@ -137,22 +128,29 @@ def promote(cli: CliContext, version: str, alias: str, reason: str, actor: str |
 @pass_cli
 def rollback(cli: CliContext, alias: str, reason: str, actor: str | None) -> None:
     """Move an alias back to the version it pointed at before its latest move."""
-    with open_registry(cli) as registry:
-        moved = registry.rollback(alias, reason or "rollback", _who(actor))
-        _report(cli, registry, moved)
+    with open_registry(cli, announce=True) as registry:
+        _report(registry.rollback(alias, reason or "rollback", _who(actor)))
+
+
+@models.command("announce")
+@_alias
+@pass_cli
+def announce(cli: CliContext, alias: str) -> None:
+    """Publish an alias's latest move on model-events again (after a failed announcement)."""
+    with open_registry(cli, announce=True) as registry:
+        moved = registry.announce_latest(alias)
+    click.echo(f"announced {moved.alias} -> {moved.version} (move #{moved.seq})")
 
 
 def _who(actor: str | None) -> str:
     return actor or f"cli:{getpass.getuser()}"
 
 
-def _report(cli: CliContext, registry: ModelRegistry, moved: AliasMove) -> None:
+def _report(moved: AliasMove) -> None:
     click.echo(
         f"{moved.alias}: {moved.previous or '-'} -> {moved.version} "
-        f"({moved.kind} #{moved.seq}, by {moved.actor})"
+        f"({moved.kind} #{moved.seq}, by {moved.actor}); announced on model-events"
     )
-    if moved.alias == CHAMPION:
-        mirror_champion(cli, registry)
 
 
 @models.command("history")

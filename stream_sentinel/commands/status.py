@@ -56,11 +56,24 @@ def _print(groups: list[Any], dead: dict[str, int]) -> None:
             ago = f"{(now_ms - last) / 1000:.1f} s ago" if last else "never"
             console.print(
                 f"  {beat['worker']}: {beat.get('records', 0):,} records, last commit {ago}"
+                + _model_note(beat.get("model"))
             )
+            error = (beat.get("model") or {}).get("error")
+            if error:
+                console.print(f"    [red]model: {error}[/red]", highlight=False)
         if not group.workers:
             console.print("  no running workers (heartbeats expire 60 s after a worker stops)")
     text = ", ".join(f"{k} {v:,}" for k, v in dead.items()) or "none"
     console.print(f"dead letters: {text}  (stream-sentinel dlq show)")
+
+
+def _model_note(model: dict[str, object] | None) -> str:
+    """ ", model m-... (champion #3)" for a detector worker's heartbeat; "" for other groups."""
+    if not model:
+        return ""
+    version = model.get("version") or "none (rules only)"
+    alias = f" ({model['alias']} #{model['move']})" if model.get("alias") else ""
+    return f", model {version}{alias}"
 
 
 COMMANDS = [status]

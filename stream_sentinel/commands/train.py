@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from stream_sentinel.commands.context import CliContext, pass_cli
-from stream_sentinel.commands.models import CHAMPION, mirror_champion, open_registry
+from stream_sentinel.commands.models import CHAMPION, open_registry
 
 
 @click.command("train")
@@ -36,12 +36,6 @@ from stream_sentinel.commands.models import CHAMPION, mirror_champion, open_regi
     type=click.FloatRange(0.05, 0.5),
     help="Latest share of the history held out for the report.",
 )
-@click.option(
-    "--model-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Where the champion is also written for detectors (default: SENTINEL_DETECTOR_MODEL_DIR).",
-)
 @click.option("--promote", is_flag=True, help="Make the new model champion even if one exists.")
 @pass_cli
 def train(
@@ -50,7 +44,6 @@ def train(
     label_column: str,
     label_delay: str,
     holdout: float,
-    model_dir: Path | None,
     promote: bool,
 ) -> None:
     """Train a fraud model on a labelled transactions file (CSV/JSONL, optionally .gz)."""
@@ -58,8 +51,11 @@ def train(
     from stream_sentinel.scoring.workflow import train_from_file
 
     delay_ms = _duration_ms(label_delay)
-    cli.override("detector", model_dir=model_dir)
-    with open_registry(cli) as registry:  # Redis answers before hours of training, or we stop
+    with open_registry(cli) as registry:
+        first = registry.aliases().get(CHAMPION) is None
+    # Redis, and Kafka when the model will be champion (announced), answer before hours of
+    # training.
+    with open_registry(cli, announce=promote or first) as registry:
         artifact, report = train_from_file(
             data, label_column, delay_ms, cli.settings, holdout, echo=click.echo
         )
@@ -69,13 +65,11 @@ def train(
         champion = registry.aliases().get(CHAMPION)
         if champion == version.version or not (promote or champion is None):
             click.echo(f"champion stays {champion} (`stream-sentinel models promote` moves it)")
-            if champion == version.version:  # a re-run after a failed write writes it again
-                mirror_champion(cli, registry)
             return
         reason = f"trained on {data.name}" + (" (--promote)" if promote else " (first model)")
+        # (champion is None only when it was before training: an alias is never unset)
         registry.promote(version.version, CHAMPION, reason, actor="train")
-        click.echo(f"champion: {champion or '-'} -> {version.version}")
-        mirror_champion(cli, registry)
+    click.echo(f"champion: {champion or '-'} -> {version.version}; announced on model-events")
 
 
 def _duration_ms(text: str) -> int:

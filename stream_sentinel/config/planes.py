@@ -5,7 +5,6 @@ Their tables may be given in part (``{"CRITICAL": 500}``): the rows left out kee
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -88,8 +87,11 @@ class DetectorSettings(SectionSettings):
     user_cache_size: int = 200_000
     # Write a batch's state to Redis while the next batch is handled (one write in flight).
     overlap_state_writes: bool = True
-    model_dir: Path = Path("models")
-    model_poll_s: float = 5.0
+    # The registry alias the detectors score with (`models promote VERSION --alias NAME`).
+    model_alias: str = Field("champion", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    # Besides following model-events, re-read the alias from the registry this often (a lost
+    # announcement still reaches every detector within it).
+    model_check_s: float = Field(30.0, ge=1.0, le=3600.0)
     rules: RuleSettings = RuleSettings()
     # Target alert rates that choose the score bands when a model is trained.
     band_rates: dict[RiskLevel, float] = {

@@ -7,12 +7,12 @@ the live feature code (:mod:`stream_sentinel.logic.offline`) and fitted by
 :func:`stream_sentinel.scoring.workflow.train_from_records`.
 
 The model is kept in ``<cache_dir>/demo-models`` (``~/.cache/stream-sentinel/demo-models``):
-outside the work tree, so nothing lands in git or is lost by ``make clean``, shared by every
-clone, and apart from ``./models`` (``SENTINEL_DETECTOR_MODEL_DIR``), the store the real
-detector serves from, so a model trained on synthetic data is never promoted there behind the
-operator's back. A cached model trained on another recipe or feature set is retrained. Each run
-registers the model in its own model registry (the embedded store, or the run's Redis keys) and
-serves the champion from there, hash-verified, as production does.
+outside the work tree, so nothing lands in git or is lost by ``make clean``, shared by every clone,
+and apart from the stack's model registry, which the real detectors serve from, so a model trained
+on synthetic data is never promoted there behind the operator's back (``stream-sentinel models
+import`` registers it on purpose). A cached model trained on another recipe or feature set is
+retrained. Each run registers the model in its own model registry (the embedded store, or the run's
+Redis keys) and serves the champion from there, hash-verified, as production does.
 """
 
 from __future__ import annotations

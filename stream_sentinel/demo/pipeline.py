@@ -23,8 +23,8 @@ from stream_sentinel.clients.backends import Backends
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.demo.observer import DemoObserver, TruthSink
 from stream_sentinel.demo.scenario import DemoScenario
+from stream_sentinel.detector.models import ModelSource
 from stream_sentinel.detector.runner import DetectorProcess, RunOptions
-from stream_sentinel.detector.scorer import ModelSource
 from stream_sentinel.generator import Simulator
 from stream_sentinel.generator.kafka_sink import BrokerSink
 from stream_sentinel.generator.run import GenerationRun, RunLimits, RunOutcome

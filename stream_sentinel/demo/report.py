@@ -203,9 +203,10 @@ STACK_NEXT = (
     ("stream-sentinel topics create", "the topic layout, for your own runs"),
     ("stream-sentinel generate --rate 2000", "synthetic traffic into `transactions`"),
     (
-        "stream-sentinel detect",
-        "the detector group (SENTINEL_DETECTOR_MODEL_DIR={model_dir} scores with the demo's model)",
+        "stream-sentinel models import {model_dir}",
+        "the demo's model into the stack's registry (`models promote VERSION` makes it champion)",
     ),
+    ("stream-sentinel detect", "the detector group, scoring with the registry's champion"),
     ("stream-sentinel alerts", "the alert processor; then `alerts stats`, `alerts queue`"),
     ("stream-sentinel bench all", "throughput and latency of the real pipeline on this machine"),
 )

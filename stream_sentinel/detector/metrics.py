@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _STAGE_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+_LOAD_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 STAGES = ("decode", "state_read", "features", "score", "produce", "commit", "state_write")
 
@@ -45,6 +46,27 @@ class DetectorMetrics:
             "sentinel_consumer_lag", "Records not yet consumed", ["partition"], registry=r
         )
         self.model = Gauge("sentinel_model_info", "Model in use", ["version"], registry=r)
+        self._model_metrics(r)
+
+    def _model_metrics(self, r: CollectorRegistry) -> None:
+        self.model_swaps = Counter("sentinel_model_swaps", "Models swapped in", registry=r)
+        self.model_load_failures = Counter(
+            "sentinel_model_load_failures",
+            "Model versions (or registry reads) refused: the previous model kept scoring",
+            registry=r,
+        )
+        self.model_load = Histogram(
+            "sentinel_model_load_seconds",
+            "Reading, verifying and parsing a new model version (off the scoring path)",
+            buckets=_LOAD_BUCKETS,
+            registry=r,
+        )
+        self.model_swap_pause = Histogram(
+            "sentinel_model_swap_pause_seconds",
+            "Time a model swap took between two batches",
+            buckets=_STAGE_BUCKETS,
+            registry=r,
+        )
 
     def serve(self, port: int) -> int:
         """Serve /metrics on 127.0.0.1:port (0 = any free port); returns the port."""

@@ -26,10 +26,11 @@ from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.detector.feedback import FeedbackHandler
 from stream_sentinel.detector.metrics import DetectorMetrics
-from stream_sentinel.detector.scorer import ModelSource
+from stream_sentinel.detector.models import ModelSource, RegistryModels
 from stream_sentinel.detector.worker import DetectorWorker
 from stream_sentinel.errors import SentinelError
-from stream_sentinel.scoring.store import ModelStore
+from stream_sentinel.learning.model_events import EventFollower
+from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.stream.loop import StreamLoop
 from stream_sentinel.stream.running import (
     HEARTBEAT_S,
@@ -80,9 +81,8 @@ class DetectorProcess:
         self.clock = clock
         self.metrics = DetectorMetrics()
         if models is None:
-            models = ModelSource(
-                ModelStore(settings.detector.model_dir), settings.detector.model_poll_s
-            )
+            models = registry_models(settings, backends, serde, clock, self.metrics)
+        self.models = models
         self.detector = DetectorWorker(
             settings,
             backends,
@@ -116,7 +116,10 @@ class DetectorProcess:
         try:
             self.detector.close()  # settles its last state write, which may fail
         finally:
-            self.feedback.close()
+            try:
+                self.feedback.close()
+            finally:
+                self.models.close()
 
     def step(self, limit: int | None = None) -> int:
         """One detector batch (waiting up to the poll timeout) and one non-blocking label batch."""
@@ -205,6 +208,27 @@ class DetectorProcess:
         summary["elapsed_s"] = round(time.monotonic() - self._started, 3)
         summary["rate"] = summary["records"] / max(summary["elapsed_s"], 1e-9)
         return summary
+
+
+def registry_models(
+    settings: Settings,
+    backends: Backends,
+    serde: Serde,
+    clock: Clock = SYSTEM_CLOCK,
+    metrics: DetectorMetrics | None = None,
+    background: bool = True,
+) -> RegistryModels:
+    """The configured alias of the model registry on ``backends``, following model-events."""
+    detector = settings.detector
+    return RegistryModels(
+        ModelRegistry(backends.state, clock),
+        EventFollower(backends.broker, serde, Topics.from_settings(settings)),
+        alias=detector.model_alias,
+        check_s=detector.model_check_s,
+        clock=clock,
+        metrics=metrics,
+        background=background,
+    )
 
 
 def _feedback_loop(

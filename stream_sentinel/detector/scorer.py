@@ -1,13 +1,11 @@
 """Scoring a batch: rules, the current model, decisions and explanations, all batched.
 
-The model comes from a :class:`ModelSource`, which watches the model store's "current" pointer
-and swaps models between batches (the same hook backtests and the learning plane use).
+The model comes from a :class:`~stream_sentinel.detector.models.ModelSource`, which changes it
+only between batches.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,7 +13,6 @@ import numpy as np
 
 from stream_sentinel.config import Settings
 from stream_sentinel.domain import RiskLevel
-from stream_sentinel.errors import ModelError
 from stream_sentinel.logic.decisions import DecisionPolicy, Decisions, decide
 from stream_sentinel.logic.rules import (
     BEHAVIOUR_RULES,
@@ -26,44 +23,8 @@ from stream_sentinel.logic.rules import (
     evaluate,
 )
 from stream_sentinel.scoring.model import ModelArtifact
-from stream_sentinel.scoring.store import ModelStore
 
-log = logging.getLogger(__name__)
 _REASON_NAMES = (USER_BLOCKED, STEP_UP_REQUIRED, WATCHED_USER, *BEHAVIOUR_RULES)
-
-
-class ModelSource:
-    """The model the detector scores with; polls the store's pointer every ``poll_s`` seconds."""
-
-    def __init__(self, store: ModelStore | None, poll_s: float = 5.0) -> None:
-        self.store = store
-        self.poll_s = poll_s
-        self.current: ModelArtifact | None = None
-        self._checked = float("-inf")
-
-    def refresh(self) -> bool:
-        """Load a newly promoted model if the pointer moved; True when the model changed."""
-        if self.store is None or time.monotonic() - self._checked < self.poll_s:
-            return False
-        self._checked = time.monotonic()
-        version = self.store.current_version()
-        if version is None or (self.current is not None and self.current.version == version):
-            return False
-        try:
-            artifact = self.store.load(version)
-        except ModelError as exc:
-            log.error("model %s could not be loaded, keeping the current one: %s", version, exc)
-            return False
-        self.swap(artifact)
-        return True
-
-    def swap(self, artifact: ModelArtifact | None) -> None:
-        """Use ``artifact`` from the next batch on (None: rules only)."""
-        previous = self.current.version if self.current else "rules only"
-        self.current = artifact
-        log.info(
-            "model swapped: %s -> %s", previous, artifact.version if artifact else "rules only"
-        )
 
 
 @dataclass(slots=True)

@@ -23,8 +23,9 @@ from stream_sentinel.detector import outputs
 from stream_sentinel.detector.dedup import id_hash
 from stream_sentinel.detector.intake import Intake, RowView, TransactionIntake
 from stream_sentinel.detector.metrics import DetectorMetrics
+from stream_sentinel.detector.models import ModelSource
 from stream_sentinel.detector.output_writer import OutputWriter
-from stream_sentinel.detector.scorer import ModelSource, Scored, score_batch
+from stream_sentinel.detector.scorer import Scored, score_batch
 from stream_sentinel.detector.state_access import DetectorState, PartitionDelta
 from stream_sentinel.detector.validation import Rejection
 from stream_sentinel.logic import merchants as merchant_state
@@ -307,7 +308,7 @@ class DetectorWorker:
         detector = settings.detector
         topics = Topics.from_settings(settings)
         self.settings = settings
-        self.models = models or ModelSource(None)
+        self.models = models or ModelSource()
         self.metrics = metrics or DetectorMetrics()
         self.state = DetectorState(backends.state, detector, clock, topic=topics.transactions)
         self.handler = DetectorHandler(
@@ -331,7 +332,7 @@ class DetectorWorker:
         )
 
     def start(self) -> None:
-        self.models.refresh()
+        self.models.start()
         self.handler.letter_budget = letter_budget(self.loop.broker, self.handler.topics)
         self.loop.start()
 
@@ -355,4 +356,5 @@ class DetectorWorker:
             "repaired_records": loop.repaired,
             "last_commit_ms": loop.last_commit_ms,
             "model_version": self.models.current.version if self.models.current else None,
+            "model": self.models.status(),
         }

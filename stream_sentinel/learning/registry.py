@@ -10,6 +10,7 @@ rollback that loses a race fails instead of undoing a move its caller never saw.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
@@ -53,11 +54,18 @@ class ModelRegistry:
     """Register, look up, load and alias model versions."""
 
     def __init__(
-        self, store: StateStore, clock: Clock = SYSTEM_CLOCK, chunk_size: int = CHUNK_SIZE
+        self,
+        store: StateStore,
+        clock: Clock = SYSTEM_CLOCK,
+        chunk_size: int = CHUNK_SIZE,
+        announce: Callable[[AliasMove], None] | None = None,
     ) -> None:
+        """``announce`` is called after every alias move lands (the model-events publisher;
+        None: moves are not announced, e.g. in a process no detector follows)."""
         self._store = store
         self._clock = clock
         self._chunk_size = chunk_size
+        self._announce = announce
 
     # -- versions ---------------------------------------------------------------------------------
     def register(self, draft: ModelDraft, artifact: bytes) -> tuple[ModelVersion, bool]:
@@ -174,7 +182,7 @@ class ModelRegistry:
                 raise AliasUnchanged(f"{version} is already {alias}; nothing changed")
             entry = self._entry(alias, version, current, seq, reason, actor, "promote")
             if self._apply(entry):
-                return entry
+                return self._announced(entry)
         raise StateError(
             f"alias {alias} was moved by other writers on each of {MOVE_ATTEMPTS} attempts, so "
             "this promote changed nothing; see `stream-sentinel models history` and promote "
@@ -191,12 +199,29 @@ class ModelRegistry:
         target = _rollback_target(self.history(alias), alias)
         entry = self._entry(alias, target, current, seq, reason, actor, "rollback")
         if self._apply(entry):
-            return entry
+            return self._announced(entry)
         now, _ = self.alias_state(alias)
         raise StateError(
             f"{alias} moved to {now or '-'} meanwhile (`stream-sentinel models history`); "
             "nothing was rolled back: run rollback again if still wanted"
         )
+
+    def announce_latest(self, alias: str = CHAMPION) -> AliasMove:
+        """Announce ``alias``'s latest move again (after an announcement failed)."""
+        check_alias(alias)
+        moves = self.history(alias)
+        if not moves:
+            raise UsageError(f"{alias} was never set: there is no move to announce")
+        latest = max(moves, key=lambda m: m.seq)
+        if self._announce is None:
+            raise UsageError("this registry has no model-events publisher to announce with")
+        self._announce(latest)
+        return latest
+
+    def _announced(self, entry: AliasMove) -> AliasMove:
+        if self._announce is not None:
+            self._announce(entry)
+        return entry
 
     def alias_state(self, alias: str) -> tuple[str | None, int]:
         """The version ``alias`` points at (None: never set) and how many moves it has had."""

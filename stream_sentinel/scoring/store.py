@@ -1,10 +1,10 @@
 """The model store: versioned artifact directories and a "current" pointer.
 
-``<model_dir>/<version>/`` holds each artifact; ``<model_dir>/CURRENT`` names the one the
-detectors use. Publishing writes the artifact first and switches the pointer with an atomic
-rename, so a detector polling the pointer never sees half an artifact. (The learning plane will
-move this registry to Redis DB3; the detector only depends on :meth:`ModelStore.current_version`
-and :meth:`ModelStore.load`.)
+``<dir>/<version>/`` holds each artifact; ``<dir>/CURRENT`` names the current one. It is the
+model registry's export and import format (`models export`, `models import`) and what
+`backtest --model DIR` reads; the detectors serve from the registry (Redis DB3). Publishing
+writes the artifact first and switches the pointer with an atomic rename, so a reader never
+sees half an artifact.
 """
 
 from __future__ import annotations

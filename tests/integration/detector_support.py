@@ -140,10 +140,10 @@ def worker_is_up(settings: Settings, slot: int) -> bool:
     return bool(beat)
 
 
-def detect(settings: Settings, model_dir: Path, *args: str) -> subprocess.Popen[str]:
-    """`stream-sentinel detect ...` as a user runs it, against the stack of ``settings``."""
+def detect(settings: Settings, *args: str) -> subprocess.Popen[str]:
+    """`stream-sentinel detect ...` as a user runs it, against the stack of ``settings`` (it
+    scores with the champion of the test's own model registry: none unless the test sets one)."""
     env = cli_env(settings) | {
-        "SENTINEL_DETECTOR_MODEL_DIR": str(model_dir),
         "SENTINEL_DETECTOR_GROUP_ID": settings.detector.group_id,
         "SENTINEL_DETECTOR_GUARANTEE": settings.detector.guarantee,
     }

@@ -45,7 +45,7 @@ def test_every_transaction_is_decided_once_and_bad_records_are_dead_lettered(
         b"\x00" + b"\x01" * 70_000,
     ]
     produce(settings, bad, key="u00001")
-    output = finish(detect(settings, tmp_path, "--until-idle", "3"))
+    output = finish(detect(settings, "--until-idle", "3"))
     assert "3,006" in output  # the summary counts every input record
     scores = assert_exactly_once(settings, sent)
     assert Counter(s["decision"] for s in scores)["REVIEW"] > 0  # the bursts were caught
@@ -69,7 +69,7 @@ def test_a_blocked_user_is_declined_with_user_blocked(settings: Settings, tmp_pa
     store.execute(Batch().zadd(keys.PIPELINE, keys.BLOCKED, {blocked: expiry}))
     store.close()
     produce(settings, sent)
-    finish(detect(settings, tmp_path, "--until-idle", "3"))
+    finish(detect(settings, "--until-idle", "3"))
     scores = assert_exactly_once(settings, sent)
     theirs = [s for s in scores if s["user_id"] == blocked]
     assert theirs and all(s["decision"] == "DECLINE" for s in theirs)
@@ -83,12 +83,12 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(
     create_topics(settings)
     sent = transactions(30_000, users=2000, seed=2)
     produce(settings, sent)
-    first = detect(settings, tmp_path)
+    first = detect(settings)
     wait_until(lambda: applied_offsets(settings) > 4000, what="the detector to make progress")
     first.kill()  # SIGKILL: no flush, no commit, no goodbye
     first.wait()
     assert applied_offsets(settings) < len(sent)
-    finish(detect(settings, tmp_path, "--until-idle", "3"))
+    finish(detect(settings, "--until-idle", "3"))
     assert_exactly_once(settings, sent)
 
 
@@ -98,9 +98,9 @@ def test_a_worker_joining_and_leaving_mid_stream_loses_and_doubles_nothing(
     create_topics(settings)
     sent = transactions(60_000, users=3000, seed=3)
     produce(settings, sent[:20_000])
-    steady = detect(settings, tmp_path, "--slot", "0", "--until-idle", "4")
+    steady = detect(settings, "--slot", "0", "--until-idle", "4")
     wait_until(lambda: applied_offsets(settings) > 2000, what="the first worker to progress")
-    joiner = detect(settings, tmp_path, "--slot", "1")
+    joiner = detect(settings, "--slot", "1")
     wait_until(lambda: worker_is_up(settings, 1), what="the second worker to join")
     produce(settings, sent[20_000:40_000])  # work for both of them
     wait_until(lambda: applied_offsets(settings) > 30_000, what="two workers to progress")
@@ -119,11 +119,11 @@ def test_at_least_once_may_repeat_outputs_but_never_double_counts_state(
     create_topics(alo)
     sent = transactions(30_000, users=2000, seed=8)
     produce(alo, sent)
-    first = detect(alo, tmp_path)
+    first = detect(alo)
     wait_until(lambda: applied_offsets(alo) > 4000, what="the detector to make progress")
     first.kill()
     first.wait()
-    output = finish(detect(alo, tmp_path, "--until-idle", "3"))
+    output = finish(detect(alo, "--until-idle", "3"))
     assert "at-least-once" in output
     scores = read_all(alo, "fraud-scores", expect=len(sent))
     assert {s["transaction_id"] for s in scores} == {r["transaction_id"] for r in sent}

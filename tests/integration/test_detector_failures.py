@@ -47,7 +47,7 @@ def test_redis_killed_and_restarted_mid_stream_loses_and_doubles_nothing(
     create_topics(settings)
     sent = transactions(40_000, users=3000, seed=5)
     produce(settings, sent[:20_000])
-    detector = detect(settings, tmp_path, "--until-idle", "4")
+    detector = detect(settings, "--until-idle", "4")
     wait_until(lambda: applied_offsets(settings) > 5000, what="the detector to make progress")
     pid = stack.redis.process.pid()
     assert pid is not None
@@ -67,7 +67,7 @@ def test_broker_restarted_mid_stream_loses_and_doubles_nothing(
     create_topics(settings)
     sent = transactions(30_000, users=3000, seed=6)
     produce(settings, sent[:20_000])
-    detector = detect(settings, tmp_path, "--until-idle", "6")
+    detector = detect(settings, "--until-idle", "6")
     wait_until(lambda: applied_offsets(settings) > 5000, what="the detector to make progress")
     stack.kafka.process.stop(base.infra.stop_timeout_s)
     time.sleep(3)

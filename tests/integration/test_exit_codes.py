@@ -84,13 +84,7 @@ class Cli:
     could fill up while a broker is down and librdkafka logs every reconnect)."""
 
     def __init__(self, settings: Settings, out_dir: Path, *args: str) -> None:
-        env = (
-            cli_env(settings)
-            | SHORT_RETRIES
-            | {
-                "SENTINEL_DETECTOR_MODEL_DIR": str(out_dir / "models"),
-            }
-        )
+        env = cli_env(settings) | SHORT_RETRIES
         self._stdout = (out_dir / "stdout.txt").open("w+")
         self._stderr = (out_dir / "stderr.txt").open("w+")
         self.process = subprocess.Popen(

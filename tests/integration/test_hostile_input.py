@@ -60,7 +60,7 @@ def test_every_hostile_record_is_dead_lettered_and_every_valid_one_decided_once(
     # an upstream retry: the same payment again (the guarded write keeps the id window in Redis)
     producer.produce(topic, frame(valid_id, v2_body("ok-3", users[3])), users[3].encode())
     assert producer.flush(60) == 0
-    output = finish(detect(settings, tmp_path, "--until-idle", "3"))
+    output = finish(detect(settings, "--until-idle", "3"))
     # the summary's row "records | 58": every input record counted
     assert re.search(rf"\brecords\W+{len(users) + len(cases) + 1}\W", output), output[-2000:]
     decided = Counter(s["transaction_id"] for s in read_all(settings, "fraud-scores", 40))

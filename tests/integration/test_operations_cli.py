@@ -32,7 +32,7 @@ def test_status_and_dead_letters_after_a_run(settings: Settings, tmp_path: Path)
     produce(settings, sent)
     encode = serde_for(settings).encoder("transactions")
     produce(settings, [b"junk-1", b"junk-2", encode({**sent[0], "amount": -1.0})], key="u00007")
-    finish(detect(settings, tmp_path, "--until-idle", "2"))
+    finish(detect(settings, "--until-idle", "2"))
 
     shown = sentinel(settings, "dlq", "show", "--json")
     assert shown.returncode == 0, shown.stderr
@@ -46,7 +46,7 @@ def test_status_and_dead_letters_after_a_run(settings: Settings, tmp_path: Path)
     assert dry.stdout.strip() == f"would replay 2 dead letter(s): 2 to {topic}"
     done = sentinel(settings, "dlq", "replay", "--reason", "bad_magic", "--yes")
     assert done.stdout.strip() == f"replayed 2 dead letter(s): 2 to {topic}"
-    finish(detect(settings, tmp_path, "--until-idle", "2"))  # rejected again: still junk
+    finish(detect(settings, "--until-idle", "2"))  # rejected again: still junk
     assert len(read_all(settings, "dead-letter", expect=5)) == 5
 
     status = sentinel(settings, "status", "--json")

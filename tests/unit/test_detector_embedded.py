@@ -12,7 +12,7 @@ import pytest
 from stream_sentinel.clients.backends import Backends, embedded_backends
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config import Settings, load_settings
-from stream_sentinel.detector.scorer import ModelSource
+from stream_sentinel.detector.models import ModelSource
 from stream_sentinel.detector.worker import DetectorWorker
 from stream_sentinel.errors import TransactionAborted
 from stream_sentinel.logic.profile import decode_profiles

@@ -21,8 +21,10 @@ from stream_sentinel.learning.models import draft_of
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.learning.versions import sha256_hex, version_id
 from stream_sentinel.scoring.model import ModelArtifact
-from stream_sentinel.scoring.store import ModelStore
 from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
+from stream_sentinel.transport.base import TopicPartition
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import Serde
 from tests.contract.feedback_store_contract import STREAM
 from tests.contract.model_registry_contract import draft
 from tests.unit.test_model_store import tiny_model
@@ -34,20 +36,24 @@ T0 = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC
 class Desk:
     """One embedded backend shared by every command of a test, and a manual clock."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self) -> None:
         self.clock = ManualClock(T0)
         self.clients = EmbeddedClients(self.clock)
-        self.model_dir = model_dir
+        self.clients.broker().admin().create_topics(Topics().specs())
         self.registry = ModelRegistry(self.clients.state(), self.clock)
+
+    def events(self) -> list[tuple[str, int, str | None]]:
+        """What model-events holds: (alias, move, version) per record, in order."""
+        consumer = self.clients.broker().consumer(None)
+        consumer.assign({TopicPartition("model-events", 0): 0})
+        decoder = Serde(self.clients.registry()).decoder("model-events")
+        events = [decoder.decode(r.value()) for r in consumer.consume(1000, 0.05)]
+        return [(e["alias"], e["move"], e["model_version"]) for e in events]
 
     def run(self, *args: str, store: object = None) -> Result:
         """One command; with ``store``, it uses that store (a wrapper of the shared one)."""
         clients = self.clients if store is None else WithStore(self.clients, store)
-        context = CliContext(
-            overrides={"detector": {"model_dir": self.model_dir}},
-            clients=clients,
-            clock=self.clock,
-        )
+        context = CliContext(clients=clients, clock=self.clock)
         return CliRunner().invoke(cli, list(args), obj=context)
 
 
@@ -83,8 +89,8 @@ class AfterMove:
 
 
 @pytest.fixture
-def desk(tmp_path: Path) -> Desk:
-    return Desk(tmp_path / "models")
+def desk() -> Desk:
+    return Desk()
 
 
 def two_models(desk: Desk) -> tuple[str, str]:
@@ -109,10 +115,9 @@ def test_promote_list_history_and_rollback(desk: Desk) -> None:
     promoted = desk.run("models", "promote", first, "--reason", "first", "--actor", "ana")
     assert promoted.exit_code == 0, promoted.output
     assert promoted.output == (
-        f"champion: - -> {first} (promote #1, by ana)\n"
-        f"detectors polling {desk.model_dir} switch to {first} within their poll interval\n"
+        f"champion: - -> {first} (promote #1, by ana); announced on model-events\n"
     )
-    assert ModelStore(desk.model_dir).current_version() == first
+    assert desk.events() == [("champion", 1, first)]
     desk.clock.advance(60)
     desk.run("models", "promote", second[:8], "--actor", "ana", "--reason", "try b")
     desk.run("models", "promote", first, "--alias", "shadow", "--actor", "ana")
@@ -124,8 +129,15 @@ def test_promote_list_history_and_rollback(desk: Desk) -> None:
         f"{first}  lightgbm  shadow                2023-11-14 22:13:20  train   {auc}  {ap}",
     ]
     back = desk.run("models", "rollback", "--actor", "bob")
-    assert back.output.splitlines()[0] == f"champion: {second} -> {first} (rollback #3, by bob)"
-    assert ModelStore(desk.model_dir).current_version() == first
+    assert back.output == (
+        f"champion: {second} -> {first} (rollback #3, by bob); announced on model-events\n"
+    )
+    assert desk.events() == [
+        ("champion", 1, first),
+        ("champion", 2, second),
+        ("shadow", 1, first),
+        ("champion", 3, first),
+    ]
     assert desk.run("models", "history").output.splitlines() == [
         f"2023-11-14 23:14:20  champion #3 rollback {second} -> {first}  by bob: rollback",
         f"2023-11-14 23:14:20  shadow #1 promote - -> {first}  by ana",
@@ -134,66 +146,34 @@ def test_promote_list_history_and_rollback(desk: Desk) -> None:
     ]
 
 
-def test_the_directory_gets_the_registry_champion_when_another_promote_lands_meanwhile(
-    desk: Desk,
-) -> None:
+def test_racing_promotes_are_both_announced_and_the_registry_says_who_won(desk: Desk) -> None:
     first, second = two_models(desk)
 
-    def theirs() -> None:  # a second operator's promote, between ours and our directory write
+    def theirs() -> None:  # a second operator's promote, between our move and its event
         assert desk.run("models", "promote", second, "--actor", "bob").exit_code == 0
 
     racing = AfterMove(desk.clients.state(), theirs)
     mine = desk.run("models", "promote", first, "--actor", "ana", store=racing)
     assert (racing.ran, mine.exit_code) == (True, 0)
-    assert mine.output == (
-        f"champion: - -> {first} (promote #1, by ana)\n"
-        f"detectors polling {desk.model_dir} switch to {second} within their poll interval\n"
+    assert (
+        mine.output == f"champion: - -> {first} (promote #1, by ana); announced on model-events\n"
     )
-    assert desk.registry.aliases() == {"champion": second}
-    assert ModelStore(desk.model_dir).current_version() == second
-    assert (desk.model_dir / "CHAMPION_MOVE").read_text() == "2\n"
+    # the events arrive out of order; a detector re-reads the registry on each, so it ends at
+    # the later move whatever the order
+    assert desk.events() == [("champion", 2, second), ("champion", 1, first)]
+    assert desk.registry.alias_state("champion") == (second, 2)
 
 
-def test_a_directory_holding_a_later_move_is_left_alone(desk: Desk) -> None:
+def test_announce_publishes_the_latest_move_again(desk: Desk) -> None:
     first, _ = two_models(desk)
-    desk.model_dir.mkdir()
-    (desk.model_dir / "CHAMPION_MOVE").write_text("7\n")  # written for another registry
-    promoted = desk.run("models", "promote", first)
-    assert promoted.output.splitlines()[1] == (
-        f"{desk.model_dir} holds champion move #7, later than this registry's #1 ({first}): "
-        f"left as it is; remove {desk.model_dir / 'CHAMPION_MOVE'} if its detectors should "
-        "follow this registry"
-    )
-    assert ModelStore(desk.model_dir).current_version() is None
-
-
-def test_an_unwritable_model_directory_is_an_error_and_promoting_again_writes_it(
-    tmp_path: Path,
-) -> None:
-    blocker = tmp_path / "models"
-    blocker.write_text("not a directory")
-    desk = Desk(blocker)
-    first, _ = two_models(desk)
-    failed = desk.run("models", "promote", first, "--actor", "ana")
-    assert failed.exit_code == 2
-    assert failed.output == (
-        f"champion: - -> {first} (promote #1, by ana)\n"
-        f"error: cannot write the champion into the detectors' model directory {blocker} "
-        f"(File exists); the registry's champion is {first} (move #1), but detectors reading "
-        f"{blocker} do not have it: make {blocker} a writable directory (or set "
-        f"SENTINEL_DETECTOR_MODEL_DIR to one), then run `stream-sentinel models promote "
-        f"{first}` to write it there\n"
-    )
-    assert desk.registry.aliases() == {"champion": first}
-    blocker.unlink()
-    again = desk.run("models", "promote", first)
-    assert (again.exit_code, again.output) == (
-        0,
-        f"champion is {first} already: no move recorded\n"
-        f"detectors polling {blocker} switch to {first} within their poll interval\n",
-    )
-    assert ModelStore(blocker).current_version() == first
-    assert len(desk.registry.history()) == 1
+    desk.registry.promote(first, actor="ana")  # a registry without a publisher: no event
+    assert desk.events() == []
+    again = desk.run("models", "announce")
+    assert (again.exit_code, again.output) == (0, f"announced champion -> {first} (move #1)\n")
+    assert desk.events() == [("champion", 1, first)]
+    never = desk.run("models", "announce", "--alias", "shadow")
+    assert never.exit_code == 2
+    assert never.output == "error: shadow was never set: there is no move to announce\n"
 
 
 def test_list_and_show_print_json_for_machines(desk: Desk) -> None:
@@ -244,7 +224,7 @@ def test_bad_names_fail_at_once_and_change_nothing(desk: Desk) -> None:
     assert nothing.exit_code == 2
     assert "nothing to roll champion back to: it was never set" in nothing.output
     assert desk.registry.aliases() == {} and desk.registry.history() == []
-    assert not desk.model_dir.exists()
+    assert desk.events() == []
 
 
 def test_diff_puts_two_versions_side_by_side(desk: Desk) -> None:
@@ -268,7 +248,7 @@ def test_export_then_import_into_another_registry(desk: Desk, tmp_path: Path) ->
     exported = desk.run("models", "export", first, str(tmp_path / "out"))
     assert exported.output == f"exported {first} to {tmp_path / 'out' / first}\n"
     assert ModelArtifact.load(tmp_path / "out" / first).version == first
-    other = Desk(tmp_path / "other-models")
+    other = Desk()
     imported = other.run("models", "import", str(tmp_path / "out"))
     assert imported.output == f"{first}: imported\n"
     version = other.registry.get(first)
@@ -283,7 +263,7 @@ def test_a_tampered_export_is_refused_and_nothing_is_imported(desk: Desk, tmp_pa
     desk.run("models", "export", first, str(tmp_path / "out"))
     text = tmp_path / "out" / first / "model.txt"
     text.write_text(text.read_text().replace("tree", "TREE", 1))
-    other = Desk(tmp_path / "other-models")
+    other = Desk()
     refused = other.run("models", "import", str(tmp_path / "out"))
     assert refused.exit_code == 1
     assert refused.output.startswith(f"error: cannot import {tmp_path / 'out' / first}: model.txt")
@@ -307,7 +287,7 @@ def test_an_import_checks_every_version_before_it_registers_any(desk: Desk, tmp_
     bad = out / "zz-tampered"  # sorts after the good version: it is checked last
     bad.mkdir()
     (bad / "model.txt").write_bytes(data)
-    other = Desk(tmp_path / "other-models")
+    other = Desk()
 
     def refused_with(changes: dict[str, object]) -> str:
         (bad / "model.json").write_text(json.dumps({**meta, "registry": {**record, **changes}}))
@@ -356,23 +336,19 @@ def test_train_registers_its_model_and_the_first_one_becomes_champion(
     trained = desk.run("train", str(labelled_history), "--label-column", "is_fraud")
     assert trained.exit_code == 0, trained.output
     [version] = desk.registry.versions()
-    assert trained.output.splitlines()[-3:] == [
+    assert trained.output.splitlines()[-2:] == [
         f"model {version.version} registered",
-        f"champion: - -> {version.version}",
-        f"detectors polling {desk.model_dir} switch to {version.version} within their poll "
-        "interval",
+        f"champion: - -> {version.version}; announced on model-events",
     ]
     assert (version.created_by, version.tags) == ("train", {"source": str(labelled_history)})
     assert version.window.label_delay_ms == 86_400_000 and version.window.rows == 3200
     [move] = desk.registry.history()
     assert (move.actor, move.reason) == ("train", "trained on history.csv (first model)")
-    assert ModelStore(desk.model_dir).current_version() == version.version
+    assert desk.events() == [("champion", 1, version.version)]
     again = desk.run("train", str(labelled_history), "--promote")
-    assert again.output.splitlines()[-3:] == [
+    assert again.output.splitlines()[-2:] == [
         f"model {version.version} was already registered",
         f"champion stays {version.version} (`stream-sentinel models promote` moves it)",
-        f"detectors polling {desk.model_dir} switch to {version.version} within their poll "
-        "interval",
     ]
     other = desk.run("train", str(labelled_history), "--holdout", "0.3")
     assert other.output.splitlines()[-1] == (

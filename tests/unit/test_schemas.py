@@ -72,6 +72,7 @@ def test_catalog_lists_every_record_in_registration_order() -> None:
         ("DeadLetter", 1, "dead-letter"),
         ("DeadLetter", 2, "dead-letter"),
         ("ModelEvent", 1, "model-events"),
+        ("ModelEvent", 2, "model-events"),
     ]
     assert DATA_TOPICS == (
         "transactions",
@@ -222,7 +223,7 @@ def test_latest_for_topic_is_what_producers_write() -> None:
         "Transaction",
         2,
     )
-    assert latest_for_topic("model-events").filename == "model_event.avsc"
+    assert latest_for_topic("model-events").filename == "model_event.v2.avsc"
 
 
 def test_unknown_topic_or_schema_is_a_clear_error() -> None:

@@ -121,6 +121,11 @@ SAMPLES: dict[str, Any] = {
         "models/lgbm-3.txt",
         {"auc": 0.93, "ap": 0.41},
         1_700_000_000_060,
+        alias="champion",
+        previous_version="lgbm-2",
+        move=3,
+        reason="better AP on the last week",
+        actor="cli:ana",
     ),
 }
 

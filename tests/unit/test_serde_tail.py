@@ -20,6 +20,11 @@ EVENT = {
     "artifact_uri": "models/m1.txt",
     "metrics": {"auc": 0.9},
     "time": 1_700_000_000_000,
+    "alias": "champion",
+    "previous_version": None,
+    "move": 1,
+    "reason": "first model",
+    "actor": "cli:ana",
 }
 
 
