@@ -72,6 +72,7 @@ def test_catalog_lists_every_record_in_registration_order() -> None:
         ("DeadLetter", 1, "dead-letter"),
         ("DeadLetter", 2, "dead-letter"),
         ("ModelEvent", 1, "model-events"),
+        ("DecisionFeatures", 1, "decision-features"),
     ]
     assert DATA_TOPICS == (
         "transactions",
@@ -81,6 +82,7 @@ def test_catalog_lists_every_record_in_registration_order() -> None:
         "fraud-feedback",
         "dead-letter",
         "model-events",
+        "decision-features",
     )
 
 

@@ -40,6 +40,7 @@ REGISTERED = [
     "dev-dead-letter-value        DeadLetter v1: registered (version 1, id 7)",
     "dev-dead-letter-value        DeadLetter v2: registered (version 2, id 8)",
     "dev-model-events-value       ModelEvent v1: registered (version 1, id 9)",
+    "dev-decision-features-value  DecisionFeatures v1: registered (version 1, id 10)",
 ]
 
 

@@ -71,6 +71,7 @@ CATALOG: tuple[BundledSchema, ...] = (
     BundledSchema("DeadLetter", 1, layout.DEAD_LETTER, "dead_letter.avsc"),
     BundledSchema("DeadLetter", 2, layout.DEAD_LETTER, "dead_letter.v2.avsc"),
     BundledSchema("ModelEvent", 1, layout.MODEL_EVENTS, "model_event.avsc"),
+    BundledSchema("DecisionFeatures", 1, layout.DECISION_FEATURES, "decision_features.avsc"),
 )
 
 #: Logical topics that carry records of a bundled schema.
