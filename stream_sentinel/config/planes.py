@@ -88,6 +88,8 @@ class DetectorSettings(SectionSettings):
     user_cache_size: int = 200_000
     # Write a batch's state to Redis while the next batch is handled (one write in flight).
     overlap_state_writes: bool = True
+    # Write each decision's feature vector to decision-features, in the decision's transaction.
+    feature_log: bool = True
     model_dir: Path = Path("models")
     model_poll_s: float = 5.0
     rules: RuleSettings = RuleSettings()
