@@ -227,3 +227,24 @@ class ModelEvent:
     move: int = 0
     reason: str = ""
     actor: str = ""
+
+
+@dataclass(slots=True)
+class DecisionFeatures:
+    """The feature vector one decision was made on, on ``decision-features`` (the feature log).
+
+    ``features`` follows the feature set named by ``feature_set`` / ``feature_set_hash``."""
+
+    transaction_id: str
+    user_id: str
+    event_time: int
+    decided_time: int
+    model_version: str | None
+    feature_set: str
+    feature_set_hash: str
+    features: list[float]
+    score: float
+    risk_level: RiskLevel
+    decision: Decision
+    input_partition: int
+    input_offset: int

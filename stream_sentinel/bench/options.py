@@ -31,6 +31,7 @@ class BenchOptions:
     seed: int = 7
     own_stack: bool = False
     redis_maxmemory: str = "4gb"  # for --own-stack
+    feature_log: bool = True  # detectors write decision-features (--no-feature-log: off)
 
     def validate(self) -> BenchOptions:
         """Raise UsageError naming the flag for the first value that cannot be used."""

@@ -35,7 +35,8 @@ def _context(console: Console, document: dict[str, Any]) -> None:
         f" — Python {versions['python']}, confluent-kafka {versions['confluent_kafka']} "
         f"(librdkafka {versions['librdkafka']}), Kafka {versions['kafka'] or '?'}, "
         f"Redis {versions['redis'] or '?'} — {document['bench']['stack']} stack, model "
-        f"{settings['detector']['model_version']}",
+        f"{settings['detector']['model_version']}"
+        + ("" if settings["detector"].get("feature_log", True) else ", feature log off"),
         highlight=False,
     )
 

@@ -81,6 +81,7 @@ def _settings(session: Session, maxmemory: int, policy: str, aof: bool) -> dict[
             "max_batch_burst": detector.max_batch_burst,
             "poll_timeout_ms": detector.poll_timeout_ms,
             "user_cache_size": detector.user_cache_size,
+            "feature_log": detector.feature_log,
             "model_version": session.model_version,
         },
         "redis": {

@@ -5,7 +5,8 @@ SENTINEL_REDIS_URL, SENTINEL_REGISTRY_URL) and stops at once with a message sayi
 `stream-sentinel infra up` when something there does not answer. With ``own_stack`` it starts a
 private stack on free loopback ports instead (Redis with ``redis_maxmemory``, 4gb by default, so
 the 1M-user runs fit), and stops and deletes it at the end. Either way it trains a model on
-generated history first (fixed seed, about five seconds), into a temporary model store.
+generated history first (fixed seed, about five seconds), into a temporary model store. The
+detectors write the feature log unless ``options.feature_log`` is off (to measure its cost).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def open_session(
         require_stack(settings)
         progress("training the benchmark's model on generated history ...")
         version = train_model(settings)
-        settings = settings.with_overrides(detector={"model_alias": BENCH_ALIAS})
+        settings = settings.with_overrides(
+            detector={"model_alias": BENCH_ALIAS, "feature_log": options.feature_log}
+        )
         stack = "own" if options.own_stack else "configured"
         yield Session(settings, options, Servers.find(settings), version, progress, stack)
 

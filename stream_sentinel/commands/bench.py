@@ -115,6 +115,13 @@ def _int_list(flag: str) -> click.types.FuncParamType:
     "afterwards, instead of using the configured stack.",
 )
 @click.option(
+    "--feature-log/--no-feature-log",
+    default=True,
+    show_default=True,
+    help="Whether the detectors write each decision's features to decision-features "
+    "(off: to measure what the feature log costs).",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(path_type=Path, dir_okay=False),

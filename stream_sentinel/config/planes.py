@@ -92,6 +92,8 @@ class DetectorSettings(SectionSettings):
     # Besides following model-events, re-read the alias from the registry this often (a lost
     # announcement still reaches every detector within it).
     model_check_s: float = Field(30.0, ge=1.0, le=3600.0)
+    # Write each decision's feature vector to decision-features, in the decision's transaction.
+    feature_log: bool = True
     rules: RuleSettings = RuleSettings()
     # Target alert rates that choose the score bands when a model is trained.
     band_rates: dict[RiskLevel, float] = {

@@ -1,12 +1,16 @@
 """The detector's output records, encoded: a FraudScore per decided transaction, a FraudAlert per
-risky one, a dead letter per rejected record (the dicts: :mod:`.outputs`)."""
+risky one, a feature-log row per decision (:mod:`.feature_log`), a dead letter per rejected
+record (the dicts: :mod:`.outputs`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from stream_sentinel.config import Settings
 from stream_sentinel.detector import outputs
+from stream_sentinel.detector.feature_log import FeatureLog
 from stream_sentinel.detector.intake import Intake
 from stream_sentinel.detector.scorer import Scored
 from stream_sentinel.detector.validation import Rejection
@@ -31,6 +35,7 @@ class OutputWriter:
         self._encode_dead = serde.encoder(DEAD_LETTER)
         self._writer: FraudScoreWriter | None = None
         self._scores_in_avro = FRAUD_SCORES not in serde.json_topics
+        self._feature_log = FeatureLog(serde, topics) if settings.detector.feature_log else None
 
     def scores_and_alerts(
         self, records: Sequence[Record], intake: Intake, scored: Scored, decided: int
@@ -81,6 +86,19 @@ class OutputWriter:
                 alert = outputs.fraud_alert(score, self.settings.alerts, decided)
                 out.append((topics.fraud_alerts, key, self._encode_alert(alert)))
         return out
+
+    def decision_features(
+        self,
+        records: Sequence[Record],
+        intake: Intake,
+        features: np.ndarray,
+        scored: Scored,
+        decided: int,
+    ) -> list[Output]:
+        """The feature-log row of each decision (none when the feature log is off)."""
+        if self._feature_log is None:
+            return []
+        return self._feature_log.rows(records, intake, features, scored, decided)
 
     def dead_letters(
         self,

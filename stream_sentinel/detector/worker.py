@@ -239,6 +239,9 @@ class DetectorHandler:
         out: list[Output] = []
         if scored is not None:
             out += self._output_writer.scores_and_alerts(records, prepared.intake, scored, decided)
+            out += self._output_writer.decision_features(
+                records, prepared.intake, prepared.features, scored, decided
+            )
         out += self._output_writer.dead_letters(
             records, prepared.rejected, decided, self.letter_budget
         )

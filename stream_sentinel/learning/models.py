@@ -23,10 +23,11 @@ from stream_sentinel.learning.versions import (
     TrainingWindow,
 )
 from stream_sentinel.logic.decisions import Bands
+from stream_sentinel.logic.feature_set import LIVE
 from stream_sentinel.scoring.model import ModelArtifact
 
 #: The name of the live feature set (logic/features.py FEATURES).
-LIVE_FEATURES = "live"
+LIVE_FEATURES = LIVE
 
 
 def draft_of(

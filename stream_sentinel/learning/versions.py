@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from stream_sentinel.logic.feature_set import feature_set_hash
+
 CreatedBy = Literal["train", "learn", "import"]
 CREATORS: tuple[CreatedBy, ...] = ("train", "learn", "import")
 KINDS = ("lightgbm",)
@@ -46,8 +48,7 @@ class FeatureSet:
 
     @classmethod
     def of(cls, name: str, features: tuple[str, ...], encoding: str = "float64") -> FeatureSet:
-        canonical = json.dumps({"features": list(features), "encoding": encoding})
-        return cls(name, tuple(features), encoding, sha256_hex(canonical.encode())[:16])
+        return cls(name, tuple(features), encoding, feature_set_hash(features, encoding))
 
 
 @dataclass(frozen=True, slots=True)

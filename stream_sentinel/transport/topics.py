@@ -14,6 +14,11 @@ RETENTION_7D_MS = str(168 * 3600 * 1000)
 SEGMENT_1D_MS = str(24 * 3600 * 1000)
 _DATA = {"compression.type": "lz4", "retention.ms": RETENTION_7D_MS, "segment.ms": SEGMENT_1D_MS}
 _COMPACTED = {"compression.type": "lz4", "cleanup.policy": "compact"}
+# The feature log is what late labels are joined to for training: chargebacks arrive up to 90
+# days after the payment (the feedback store's delay histogram ends there), so a row must still
+# be there when its label comes. One-day segments: a row lives at most 91 days.
+RETENTION_90D_MS = str(90 * 24 * 3600 * 1000)
+_FEATURE_LOG = {**_DATA, "retention.ms": RETENTION_90D_MS}
 
 TRANSACTIONS = "transactions"
 FRAUD_SCORES = "fraud-scores"
@@ -22,6 +27,7 @@ USER_ACTIONS = "user-actions"
 FRAUD_FEEDBACK = "fraud-feedback"
 MODEL_EVENTS = "model-events"
 DEAD_LETTER = "dead-letter"
+DECISION_FEATURES = "decision-features"
 SCHEMAS = "_schemas"
 
 #: Logical name -> (partitions, topic configs). Created idempotently, never by auto-create.
@@ -33,6 +39,7 @@ LAYOUT: dict[str, tuple[int, dict[str, str]]] = {
     FRAUD_FEEDBACK: (6, _DATA),
     MODEL_EVENTS: (1, _COMPACTED),
     DEAD_LETTER: (3, _DATA),
+    DECISION_FEATURES: (12, _FEATURE_LOG),
     SCHEMAS: (1, _COMPACTED),
 }
 
@@ -77,6 +84,10 @@ class Topics:
     @property
     def dead_letter(self) -> str:
         return self.name(DEAD_LETTER)
+
+    @property
+    def decision_features(self) -> str:
+        return self.name(DECISION_FEATURES)
 
     @property
     def schemas(self) -> str:

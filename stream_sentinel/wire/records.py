@@ -31,6 +31,7 @@ from typing import Any, TypeVar, cast
 
 from stream_sentinel.domain import (
     DeadLetter,
+    DecisionFeatures,
     Feedback,
     FraudAlert,
     FraudScore,
@@ -54,6 +55,7 @@ RECORD_NAMES: dict[type, str] = {
     Feedback: "Feedback",
     DeadLetter: "DeadLetter",
     ModelEvent: "ModelEvent",
+    DecisionFeatures: "DecisionFeatures",
 }
 
 _MISSING: Any = object()

@@ -17,12 +17,12 @@ from typing import Any, Protocol, cast
 
 from stream_sentinel.wire.binary import (
     Encode,
-    default_bytes,
     encoder_for,
     optional_string,
     string,
     varint,
 )
+from stream_sentinel.wire.fastwriter import compile_writer
 from stream_sentinel.wire.framing import frame
 from stream_sentinel.wire.schemas.plan import RecordPlan, bundled_plan
 
@@ -86,24 +86,5 @@ class FraudScoreWriter:
 
 
 def _compile_write(plan: RecordPlan, encoders: dict[str, Encode], header: bytes) -> WriteScore:
-    """``write`` for this plan: one join of the fields' encodings in plan order, each by its
-    type's encoder, a field without an argument as its default. Generated once, as dataclasses
-    generate ``__init__``, so a record costs what a hand-written writer costs; the source holds
-    only our own names (the schema's field names never enter it)."""
-    scope: dict[str, Any] = {"header": header}
-    parts = ["header"]
-    for number, field in enumerate(plan.fields):
-        argument = ARGUMENTS.get(field.name)
-        if argument is None:
-            scope[f"default_{number}"] = default_bytes(field)
-            parts.append(f"default_{number}")
-        elif field.name in PRE_ENCODED:
-            parts.append(argument)
-        else:
-            scope[f"encode_{number}"] = encoders[field.name]
-            parts.append(f"encode_{number}({argument})")
-    source = (
-        f"def write({', '.join(ARGUMENTS.values())}):\n    return b''.join(({', '.join(parts)}))\n"
-    )
-    exec(source, scope)
-    return cast(WriteScore, scope["write"])
+    """``write`` for this plan (see :func:`~stream_sentinel.wire.fastwriter.compile_writer`)."""
+    return cast(WriteScore, compile_writer(plan, ARGUMENTS, PRE_ENCODED, encoders, header))

@@ -146,6 +146,7 @@ def detect(settings: Settings, *args: str) -> subprocess.Popen[str]:
     env = cli_env(settings) | {
         "SENTINEL_DETECTOR_GROUP_ID": settings.detector.group_id,
         "SENTINEL_DETECTOR_GUARANTEE": settings.detector.guarantee,
+        "SENTINEL_DETECTOR_FEATURE_LOG": str(settings.detector.feature_log).lower(),
     }
     return subprocess.Popen(
         [SENTINEL, "detect", *args],
@@ -180,7 +181,29 @@ def assert_exactly_once(settings: Settings, sent: list[dict[str, Any]]) -> list[
         s["transaction_id"] for s in scores if s["risk_level"] in ("MEDIUM", "HIGH", "CRITICAL")
     }
     assert sorted(a["transaction_id"] for a in alerts) == sorted(risky)
+    assert_one_row_per_decision(settings, scores)
     return scores
+
+
+#: What a feature-log row repeats from its FraudScore.
+SHARED = ("user_id", "event_time", "decided_time", "model_version", "score", "decision")
+
+
+def assert_one_row_per_decision(
+    settings: Settings, scores: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The feature log (read_committed) holds exactly one row per decision, agreeing with its
+    FraudScore; returns the rows by transaction id."""
+    rows = read_all(settings, "decision-features", expect=len(scores))
+    ids = Counter(row["transaction_id"] for row in rows)
+    duplicates = {k: v for k, v in ids.items() if v > 1}
+    assert not duplicates, f"logged more than once: {list(duplicates)[:5]}"
+    by_id = {row["transaction_id"]: row for row in rows}
+    assert set(by_id) == {s["transaction_id"] for s in scores}
+    for score in scores:
+        row = by_id[score["transaction_id"]]
+        assert {k: row[k] for k in SHARED} == {k: score[k] for k in SHARED}
+    return by_id
 
 
 def finish(process: subprocess.Popen[str], timeout_s: float = 180.0) -> str:

@@ -168,6 +168,7 @@ def test_schemas_register_is_idempotent_against_the_real_registry(settings: Sett
             "dead-letter",
             "dead-letter",
             "model-events",
+            "decision-features",
         )
     ]
     second = runner.invoke(cli, ["schemas", "register"], env=cli_env(settings))

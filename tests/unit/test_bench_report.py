@@ -59,6 +59,12 @@ def test_the_context_line_names_the_machine_versions_stack_and_model() -> None:
     ]
 
 
+def test_the_context_line_says_when_the_feature_log_was_off() -> None:
+    off = {"detector": {"model_version": "m-0123456789ab", "feature_log": False}}
+    [line] = render(settings=off)
+    assert line.endswith("configured stack, model m-0123456789ab, feature log off")
+
+
 def test_throughput_rows_compare_ours_with_the_ceiling_and_the_naive_detector() -> None:
     lines = render(
         throughput={

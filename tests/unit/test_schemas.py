@@ -73,6 +73,7 @@ def test_catalog_lists_every_record_in_registration_order() -> None:
         ("DeadLetter", 2, "dead-letter"),
         ("ModelEvent", 1, "model-events"),
         ("ModelEvent", 2, "model-events"),
+        ("DecisionFeatures", 1, "decision-features"),
     ]
     assert DATA_TOPICS == (
         "transactions",
@@ -82,6 +83,7 @@ def test_catalog_lists_every_record_in_registration_order() -> None:
         "fraud-feedback",
         "dead-letter",
         "model-events",
+        "decision-features",
     )
 
 

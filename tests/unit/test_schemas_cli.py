@@ -41,6 +41,7 @@ REGISTERED = [
     "dev-dead-letter-value        DeadLetter v2: registered (version 2, id 8)",
     "dev-model-events-value       ModelEvent v1: registered (version 1, id 9)",
     "dev-model-events-value       ModelEvent v2: registered (version 2, id 10)",
+    "dev-decision-features-value  DecisionFeatures v1: registered (version 1, id 11)",
 ]
 
 

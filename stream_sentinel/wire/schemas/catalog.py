@@ -72,6 +72,7 @@ CATALOG: tuple[BundledSchema, ...] = (
     BundledSchema("DeadLetter", 2, layout.DEAD_LETTER, "dead_letter.v2.avsc"),
     BundledSchema("ModelEvent", 1, layout.MODEL_EVENTS, "model_event.avsc"),
     BundledSchema("ModelEvent", 2, layout.MODEL_EVENTS, "model_event.v2.avsc"),
+    BundledSchema("DecisionFeatures", 1, layout.DECISION_FEATURES, "decision_features.avsc"),
 )
 
 #: Logical topics that carry records of a bundled schema.

@@ -1,0 +1,99 @@
+"""A fast writer of DecisionFeatures records (the feature log), straight from the batch.
+
+One row per decision, beside its FraudScore, so this costs what :mod:`.scorewire` costs and no
+more: the fields' order and encoders come from the DecisionFeatures field plan
+(:mod:`.fastwriter`), and the feature vectors of a whole batch are encoded in one numpy pass
+(:meth:`DecisionFeaturesWriter.vectors`): an Avro ``array<double>`` is the count as a varint,
+the doubles little-endian, and a zero, which is exactly a matrix row's ``<f8`` bytes between a
+fixed head and tail. A unit test holds the bytes identical to the generic encoder's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, cast
+
+import numpy as np
+
+from stream_sentinel.errors import SchemaError
+from stream_sentinel.wire.binary import encoder_for, varint
+from stream_sentinel.wire.fastwriter import compile_writer
+from stream_sentinel.wire.framing import frame
+from stream_sentinel.wire.schemas.plan import RecordPlan, bundled_plan
+
+#: The DecisionFeatures fields :meth:`DecisionFeaturesWriter.write` takes, by parameter name.
+ARGUMENTS = {
+    "transaction_id": "transaction_id",
+    "user_id": "user_id",
+    "event_time": "event_time",
+    "decided_time": "decided",
+    "model_version": "model",
+    "feature_set": "feature_set",
+    "feature_set_hash": "feature_set_hash",
+    "features": "vector",
+    "score": "score",
+    "risk_level": "level",
+    "decision": "decision",
+    "input_partition": "partition",
+    "input_offset": "offset",
+}
+#: Fields the caller passes encoded: constant for a batch, or (the vector) encoded in bulk.
+PRE_ENCODED = frozenset(
+    {"decided_time", "model_version", "feature_set", "feature_set_hash", "features"}
+)
+_END = b"\x00"
+
+
+class WriteFeatures(Protocol):
+    def __call__(
+        self,
+        transaction_id: str,
+        user_id: str,
+        event_time: int,
+        decided: bytes,
+        model: bytes,
+        feature_set: bytes,
+        feature_set_hash: bytes,
+        vector: bytes,
+        score: float,
+        level: int,
+        decision: int,
+        partition: int,
+        offset: int,
+    ) -> bytes:
+        """One record. ``decided``, ``model``, ``feature_set``, ``feature_set_hash`` and
+        ``vector`` are pre-encoded; ``level`` and ``decision`` are enum symbol indexes."""
+
+
+class DecisionFeaturesWriter:
+    """Writes framed DecisionFeatures records for the schema registered under ``schema_id``
+    (``plan``: the schema the id stands for; default: the bundled one)."""
+
+    def __init__(self, schema_id: int, plan: RecordPlan | None = None) -> None:
+        self.header = frame(schema_id, b"")
+        self.plan = plan or bundled_plan("DecisionFeatures")
+        vector = self.plan.field("features").type
+        if vector.kind != "array" or vector.items is None or vector.items.kind != "double":
+            raise SchemaError("the feature log writes features as an array of double")
+        self._encoders = {field.name: encoder_for(field.type) for field in self.plan.fields}
+        write = compile_writer(self.plan, ARGUMENTS, PRE_ENCODED, self._encoders, self.header)
+        self.write = cast(WriteFeatures, write)
+
+    def encoded(self, name: str, value: Any) -> bytes:
+        """One field's bytes, for the fields given pre-encoded."""
+        return self._encoders[name](value)
+
+    @staticmethod
+    def vectors(features: np.ndarray) -> list[bytes]:
+        """Each row of a ``[n, k]`` matrix as an Avro ``array<double>``, in one pass."""
+        rows, width = features.shape
+        if width == 0:
+            return [_END] * rows
+        head = np.frombuffer(varint(width), dtype=np.uint8)
+        framed = np.empty((rows, len(head) + 8 * width + 1), dtype=np.uint8)
+        framed[:, : len(head)] = head
+        framed[:, len(head) : -1] = (
+            np.ascontiguousarray(features, dtype="<f8").view(np.uint8).reshape(rows, 8 * width)
+        )
+        framed[:, -1] = 0
+        blob, size = framed.tobytes(), framed.shape[1]
+        return [blob[start : start + size] for start in range(0, rows * size, size)]
