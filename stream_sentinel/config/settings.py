@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from stream_sentinel.config.connections import KafkaSettings, RedisSettings, RegistrySettings
 from stream_sentinel.config.infra import InfraSettings
+from stream_sentinel.config.learning import DriftSettings, LearningSettings
 from stream_sentinel.config.planes import AlertSettings, DetectorSettings
 from stream_sentinel.config.profiles import Profile
 from stream_sentinel.config.sources import SectionSettings
@@ -21,6 +22,8 @@ SECTIONS: dict[str, type[SectionSettings]] = {
     "infra": InfraSettings,
     "detector": DetectorSettings,
     "alerts": AlertSettings,
+    "learning": LearningSettings,
+    "drift": DriftSettings,
 }
 
 
@@ -36,6 +39,8 @@ class Settings(BaseModel):
     infra: InfraSettings
     detector: DetectorSettings
     alerts: AlertSettings
+    learning: LearningSettings
+    drift: DriftSettings
 
     SECTIONS: ClassVar[dict[str, type[SectionSettings]]] = SECTIONS
 
