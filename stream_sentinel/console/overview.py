@@ -157,6 +157,16 @@ class OverviewSampler:
                 lag[group].append(newer.lag.get(group, 0))
         return {"time": times, "in_per_s": rate_in, "out_per_s": rate_out, "lag": lag}
 
+    def group_series(self, group: str) -> dict[str, Any]:
+        """One group's lag (records) at every sample of the last hour, times in seconds."""
+        with self._lock:
+            points = [p for p in self.samples if group in p.lag]
+        return {
+            "group": group,
+            "time": [p.time_ms / 1000 for p in points],
+            "lag": [p.lag[group] for p in points],
+        }
+
 
 def _decisions(sources: ConsoleSources) -> dict[str, int]:
     """Decisions by type, summed over the detector workers' heartbeats."""

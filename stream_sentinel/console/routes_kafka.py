@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from stream_sentinel.console.groups_view import read_group, topic_of
 from stream_sentinel.console.kafka_view import cluster, read_groups, read_topics
 from stream_sentinel.console.messages import BrowsedRecord, BrowseQuery
 from stream_sentinel.console.web import Console, Principal, console, render, viewer
@@ -36,6 +37,31 @@ def kafka_json(who: Principal = Depends(viewer), parts: Console = Depends(consol
         "topics": [t.as_json() for t in read_topics(parts.sources)],
         "groups": read_groups(parts.sources),
     }
+
+
+@router.get("/kafka/groups/{group}")
+def group_page(
+    request: Request,
+    group: str,
+    who: Principal = Depends(viewer),
+    parts: Console = Depends(console),
+) -> Response:
+    return render(request, "group.html", page="kafka", group=read_group(parts.sources, group))
+
+
+@router.get("/api/kafka/groups/{group}")
+def group_json(
+    group: str, who: Principal = Depends(viewer), parts: Console = Depends(console)
+) -> Any:
+    return read_group(parts.sources, group)
+
+
+@router.get("/api/kafka/groups/{group}/series")
+def group_series(
+    group: str, who: Principal = Depends(viewer), parts: Console = Depends(console)
+) -> Any:
+    topic_of(parts.sources, group)  # only our groups
+    return parts.sampler.group_series(group)
 
 
 def _browse(parts: Console, logical: str, query: BrowseQuery) -> list[BrowsedRecord]:

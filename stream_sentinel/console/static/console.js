@@ -30,3 +30,26 @@
   refresh();
   setInterval(refresh, 5000);
 })();
+
+// A consumer group's page: its lag over the sampled hour, redrawn every few seconds.
+(function () {
+  const place = document.getElementById("chart-group-lag");
+  if (!place || typeof uPlot === "undefined") return;
+  const url = "/api/kafka/groups/" + encodeURIComponent(place.dataset.group) + "/series";
+  let chart = null;
+
+  async function refresh() {
+    const reply = await fetch(url, { credentials: "same-origin" });
+    if (!reply.ok) return;
+    const series = await reply.json();
+    const data = [series.time, series.lag];
+    if (chart === null) {
+      chart = new uPlot({ width: 560, height: 200, series: [{}, { label: "lag", stroke: "#e8710a" }] }, data, place);
+      return;
+    }
+    chart.setData(data);
+  }
+
+  refresh();
+  setInterval(refresh, 5000);
+})();

@@ -1,0 +1,112 @@
+"""A consumer group's page: its members and what each holds, lag per partition in records and
+in seconds, and its lag over the sampled hour.
+
+Lag in seconds is the age of the oldest record the group has not consumed: the timestamp of the
+first record at or after the committed offset, against the console's clock. It reads one small
+range per lagging partition, group-less, committing nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stream_sentinel.console.messages import oldest_unread
+from stream_sentinel.console.sources import ConsoleSources
+from stream_sentinel.errors import UsageError
+from stream_sentinel.ops.status import group_status, our_groups
+from stream_sentinel.transport.base import GroupMember, TopicPartition
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    partition: int
+    committed: int | None
+    end: int
+    lag: int
+    oldest_unread_ms: int | None  # timestamp of the first record not consumed yet
+    lag_seconds: float | None  # its age; 0 when nothing is unread
+    member_id: str | None  # who holds the partition now
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "committed": self.committed,
+            "end": self.end,
+            "lag": self.lag,
+            "oldest_unread_ms": self.oldest_unread_ms,
+            "lag_seconds": self.lag_seconds,
+            "member_id": self.member_id,
+        }
+
+
+def topic_of(sources: ConsoleSources, group: str) -> str:
+    """The input topic of one of our groups (UsageError for any other group)."""
+    ours = dict(our_groups(sources.settings))
+    if group not in ours:
+        raise UsageError(f"unknown consumer group {group!r}: the console shows {', '.join(ours)}")
+    return ours[group]
+
+
+def _owners(members: tuple[GroupMember, ...], topic: str) -> dict[int, str]:
+    return {tp.partition: m.member_id for m in members for tp in m.assignment if tp.topic == topic}
+
+
+def _age_s(now_ms: int, lag: int, oldest_ms: int | None) -> float | None:
+    if lag == 0:
+        return 0.0
+    return None if oldest_ms is None else round(max(now_ms - oldest_ms, 0) / 1000, 1)
+
+
+def partition_lags(
+    sources: ConsoleSources,
+    topic: str,
+    committed: Mapping[int, int],
+    ends: Mapping[int, int],
+    owners: Mapping[int, str],
+) -> list[PartitionLag]:
+    """Per partition: committed, end, lag, the oldest unread record's time and its age."""
+    starts = {
+        TopicPartition(topic, p): (committed.get(p, 0), end)
+        for p, end in ends.items()
+        if committed.get(p, 0) < end
+    }
+    oldest = oldest_unread(sources.broker, starts)
+    now = sources.clock.now_ms()
+    rows = []
+    for p, end in sorted(ends.items()):
+        lag = max(end - committed.get(p, 0), 0)
+        seen = oldest.get(TopicPartition(topic, p))
+        rows.append(
+            PartitionLag(p, committed.get(p), end, lag, seen, _age_s(now, lag, seen), owners.get(p))
+        )
+    return rows
+
+
+def read_group(sources: ConsoleSources, group: str) -> dict[str, Any]:
+    """Everything the group's page shows (its JSON twin is this dict)."""
+    topic = topic_of(sources, group)
+    status = group_status(sources.admin, sources.state, group, topic)
+    described = sources.admin.describe_groups([group])[group]
+    ends = {p: status.committed.get(p, 0) + n for p, n in status.lag.items()}
+    rows = partition_lags(sources, topic, status.committed, ends, _owners(described.members, topic))
+    ages = [r.lag_seconds for r in rows if r.lag_seconds is not None]
+    return {
+        "group": group,
+        "topic": topic,
+        "state": described.state,
+        "members": [
+            {
+                "member_id": m.member_id,
+                "client_id": m.client_id,
+                "host": m.host,
+                "partitions": [tp.partition for tp in m.assignment if tp.topic == topic],
+            }
+            for m in described.members
+        ],
+        "total_lag": status.total_lag,
+        "lag_seconds": max(ages) if ages else None,
+        "partitions": [r.as_json() for r in rows],
+        "workers": status.workers,
+    }
