@@ -69,7 +69,9 @@ def build_console(
         users=book,
         codec=SessionCodec(session_secret(console_settings), console_settings.session_ttl_s),
         sampler=OverviewSampler(sources, console_settings.sample_interval_s or 5.0),
-        browser=MessageBrowser(sources.broker, sources.decoder, console_settings.max_records),
+        browser=MessageBrowser(
+            sources.broker, sources.decoder, console_settings.max_records, lambda: sources.admin
+        ),
         audit=AuditLog(sources.state, clock),
     )
 
