@@ -27,6 +27,7 @@ from stream_sentinel.console import (
     routes_cases,
     routes_kafka,
     routes_misc,
+    routes_models,
     routes_overview,
     routes_redis,
     routes_schemas,
@@ -49,6 +50,7 @@ ROUTERS = (
     routes_schemas,
     routes_redis,
     routes_cases,
+    routes_models,
     routes_misc,
 )
 
