@@ -2,7 +2,7 @@
 assignment, and offsets by time. One suite, run over every Broker implementation.
 
 Subclass :class:`ConsoleReadsContract` and provide the fixtures ``broker`` and ``new_topic`` as
-for :class:`~tests.contract.broker_contract.BrokerContract`, and ``CLIENT_ID`` (what the
+for :class:`~tests.contract.broker_contract.BrokerContract`, a ``client_id`` fixture (what the
 backend's group members report as their client id) and ``host_ok`` (whether a member's host
 has the backend's form).
 """
@@ -21,13 +21,11 @@ T0 = 1_700_000_000_000
 
 @pytest.mark.contract
 class ConsoleReadsContract:
-    CLIENT_ID = ""
-
     def host_ok(self, host: str) -> bool:
         raise NotImplementedError
 
     def test_a_group_is_described_with_each_members_assignment(
-        self, broker: Broker, new_topic: NewTopic
+        self, broker: Broker, new_topic: NewTopic, client_id: str
     ) -> None:
         topic = new_topic(3)
         group = f"g-{uuid.uuid4().hex[:8]}"
@@ -46,7 +44,7 @@ class ConsoleReadsContract:
         assert sorted(tp for parts in held.values() for tp in parts) == [
             TopicPartition(topic, p) for p in range(3)
         ]
-        assert [m.client_id for m in described.members] == [self.CLIENT_ID] * 2
+        assert [m.client_id for m in described.members] == [client_id] * 2
         assert all(self.host_ok(m.host) for m in described.members)
         assert [m.member_id for m in described.members] == sorted(held)
         first.close()

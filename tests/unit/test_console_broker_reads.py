@@ -13,10 +13,12 @@ from tests.contract.console_reads_contract import ConsoleReadsContract
 
 
 class TestMemoryConsoleReads(ConsoleReadsContract):
-    CLIENT_ID = CLIENT_ID
-
     def host_ok(self, host: str) -> bool:
         return host == HOST
+
+    @pytest.fixture
+    def client_id(self) -> str:
+        return CLIENT_ID
 
     @pytest.fixture
     def broker(self) -> MemoryBroker:
