@@ -179,6 +179,7 @@ def test_a_group_member_its_partitions_and_lag_seconds_on_real_kafka(
     while len(member.assignment()) < 12 and time.monotonic() < deadline:
         member.consume(100, 0.2)  # reads, commits nothing
     assert len(member.assignment()) == 12
+    member_id = member.group_metadata().member_id
     try:
         with _client_at(settings, 0) as probe:
             written = _records(probe)  # nothing of the topic is committed by the group
@@ -190,7 +191,7 @@ def test_a_group_member_its_partitions_and_lag_seconds_on_real_kafka(
         member.close()
     assert (group["state"], group["total_lag"]) == ("stable", len(written))
     [seen] = group["members"]
-    assert seen["member_id"] == member.group_metadata().member_id
+    assert seen["member_id"] == member_id
     assert (seen["client_id"], seen["partitions"]) == (settings.kafka.client_id, list(range(12)))
     assert seen["host"].startswith("/")  # Kafka's form: /address
     assert group["lag_seconds"] == 42.0
