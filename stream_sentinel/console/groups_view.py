@@ -15,7 +15,7 @@ from typing import Any
 from stream_sentinel.console.messages import oldest_unread
 from stream_sentinel.console.sources import ConsoleSources
 from stream_sentinel.errors import UsageError
-from stream_sentinel.ops.status import group_status, our_groups
+from stream_sentinel.ops.status import GroupStatus, group_status, our_groups
 from stream_sentinel.transport.base import GroupMember, TopicPartition
 
 
@@ -82,6 +82,31 @@ def partition_lags(
             PartitionLag(p, committed.get(p), end, lag, seen, _age_s(now, lag, seen), owners.get(p))
         )
     return rows
+
+
+def _unread(status: GroupStatus) -> dict[TopicPartition, tuple[int, int]]:
+    """The [committed, end) span of each partition the group lags on."""
+    return {
+        TopicPartition(status.topic, p): (
+            status.committed.get(p, 0),
+            status.committed.get(p, 0) + n,
+        )
+        for p, n in status.lag.items()
+        if n > 0
+    }
+
+
+def oldest_unread_ages(sources: ConsoleSources, statuses: list[GroupStatus]) -> dict[str, float]:
+    """Per group, the age in seconds of its oldest unread record (0 when it lags on nothing),
+    from one bounded read over every group's lagging partitions."""
+    spans = {tp: span for status in statuses for tp, span in _unread(status).items()}
+    oldest = oldest_unread(sources.broker, spans)
+    now = sources.clock.now_ms()
+    ages = {}
+    for status in statuses:
+        seen = [oldest[tp] for tp in _unread(status) if tp in oldest]
+        ages[status.group] = round(max(now - min(seen), 0) / 1000, 1) if seen else 0.0
+    return ages
 
 
 def read_group(sources: ConsoleSources, group: str) -> dict[str, Any]:

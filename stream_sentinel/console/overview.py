@@ -2,8 +2,9 @@
 
 A sampler reads the end offsets of the input and output topics and the committed offsets of our
 consumer groups every few seconds and keeps the last hour; rates are the deltas between samples
-(so the first figure appears with the second sample). Lag in seconds is the lag in records over
-the rate at which the group has been committing.
+(so the first figure appears with the second sample). Lag in seconds is shown two ways: the lag
+in records over the rate at which the group has been committing, and the age of the oldest record
+the group has not consumed (its timestamp against now).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from stream_sentinel.alerts.stats import read_stats
+from stream_sentinel.console.groups_view import oldest_unread_ages
 from stream_sentinel.console.messages import BrowseQuery, MessageBrowser
 from stream_sentinel.console.sources import ConsoleSources
 from stream_sentinel.ops.status import dead_letter_counts, group_status, our_groups
@@ -209,9 +211,14 @@ def read_overview(sampler: OverviewSampler, browser: MessageBrowser) -> Overview
     """Everything the overview shows, from the samples and one read of each source."""
     sources = sampler.sources
     in_rate, out_rate, commits = sampler.rates()
+    statuses = [
+        group_status(sources.admin, sources.state, group, topic)
+        for group, topic in our_groups(sources.settings)
+    ]
+    ages = oldest_unread_ages(sources, statuses)
     groups = []
-    for group, topic in our_groups(sources.settings):
-        status = group_status(sources.admin, sources.state, group, topic)
+    for status in statuses:
+        group, topic = status.group, status.topic
         rate = commits.get(group)
         seconds = status.total_lag / rate if rate else None
         groups.append(
@@ -220,6 +227,7 @@ def read_overview(sampler: OverviewSampler, browser: MessageBrowser) -> Overview
                 "topic": topic,
                 "lag": status.total_lag,
                 "lag_seconds": None if seconds is None else round(seconds, 1),
+                "oldest_unread_seconds": ages[group],
                 "partitions": {str(p): n for p, n in sorted(status.lag.items())},
                 "workers": len(status.workers),
             }

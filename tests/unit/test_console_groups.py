@@ -102,3 +102,15 @@ def test_the_kafka_page_links_each_group_to_its_page() -> None:
     with rig.client() as client:
         page = client.get("/kafka").text
     assert f'<a href="/kafka/groups/{GROUP}">{GROUP}</a> on transactions' in page
+
+
+def test_the_overview_shows_the_oldest_unread_records_age_beside_the_commit_rate_figure() -> None:
+    rig = make_console_rig()
+    rig.clock.advance(90.0)
+    with rig.client() as client:
+        groups = {g["group"]: g for g in client.get("/api/overview").json()["groups"]}
+        page = client.get("/").text
+    ages = {name: g["oldest_unread_seconds"] for name, g in groups.items()}
+    assert ages == {GROUP: 90.0, "fraud-detection-feedback": 0.0, "alert-response-group": 0.0}
+    assert groups[GROUP]["lag_seconds"] is None  # no commit rate before two samples
+    assert f'<td><a href="/kafka/groups/{GROUP}">{GROUP}</a></td><td>transactions</td>' in page
