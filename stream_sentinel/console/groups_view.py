@@ -59,53 +59,46 @@ def _age_s(now_ms: int, lag: int, oldest_ms: int | None) -> float | None:
     return None if oldest_ms is None else round(max(now_ms - oldest_ms, 0) / 1000, 1)
 
 
+def _unread(status: GroupStatus) -> dict[TopicPartition, tuple[int, int]]:
+    """The [committed, end) span of each partition the group lags on."""
+    spans = {}
+    for p, lag in status.lag.items():
+        start = status.committed.get(p, 0)
+        if lag > 0:
+            spans[TopicPartition(status.topic, p)] = (start, start + lag)
+    return spans
+
+
 def partition_lags(
-    sources: ConsoleSources,
-    topic: str,
-    committed: Mapping[int, int],
-    ends: Mapping[int, int],
-    owners: Mapping[int, str],
+    sources: ConsoleSources, status: GroupStatus, owners: Mapping[int, str]
 ) -> list[PartitionLag]:
     """Per partition: committed, end, lag, the oldest unread record's time and its age."""
-    starts = {
-        TopicPartition(topic, p): (committed.get(p, 0), end)
-        for p, end in ends.items()
-        if committed.get(p, 0) < end
-    }
-    oldest = oldest_unread(sources.broker, starts)
+    oldest = oldest_unread(sources.broker, _unread(status))
     now = sources.clock.now_ms()
     rows = []
-    for p, end in sorted(ends.items()):
-        lag = max(end - committed.get(p, 0), 0)
-        seen = oldest.get(TopicPartition(topic, p))
+    for p, lag in sorted(status.lag.items()):
+        committed = status.committed.get(p)
+        seen = oldest.get(TopicPartition(status.topic, p))
+        end = (committed or 0) + lag
         rows.append(
-            PartitionLag(p, committed.get(p), end, lag, seen, _age_s(now, lag, seen), owners.get(p))
+            PartitionLag(p, committed, end, lag, seen, _age_s(now, lag, seen), owners.get(p))
         )
     return rows
 
 
-def _unread(status: GroupStatus) -> dict[TopicPartition, tuple[int, int]]:
-    """The [committed, end) span of each partition the group lags on."""
-    return {
-        TopicPartition(status.topic, p): (
-            status.committed.get(p, 0),
-            status.committed.get(p, 0) + n,
-        )
-        for p, n in status.lag.items()
-        if n > 0
-    }
-
-
-def oldest_unread_ages(sources: ConsoleSources, statuses: list[GroupStatus]) -> dict[str, float]:
-    """Per group, the age in seconds of its oldest unread record (0 when it lags on nothing),
-    from one bounded read over every group's lagging partitions."""
+def oldest_unread_ages(
+    sources: ConsoleSources, statuses: list[GroupStatus]
+) -> dict[str, float | None]:
+    """Per group, the age in seconds of its oldest unread record (0 when it lags on nothing,
+    None when none was found), from one bounded read over every group's lagging partitions."""
     spans = {tp: span for status in statuses for tp, span in _unread(status).items()}
     oldest = oldest_unread(sources.broker, spans)
     now = sources.clock.now_ms()
-    ages = {}
+    ages: dict[str, float | None] = {}
     for status in statuses:
-        seen = [oldest[tp] for tp in _unread(status) if tp in oldest]
-        ages[status.group] = round(max(now - min(seen), 0) / 1000, 1) if seen else 0.0
+        lagging = _unread(status)
+        seen = [oldest[tp] for tp in lagging if tp in oldest]
+        ages[status.group] = _age_s(now, len(lagging), min(seen) if seen else None)
     return ages
 
 
@@ -114,8 +107,7 @@ def read_group(sources: ConsoleSources, group: str) -> dict[str, Any]:
     topic = topic_of(sources, group)
     status = group_status(sources.admin, sources.state, group, topic)
     described = sources.admin.describe_groups([group])[group]
-    ends = {p: status.committed.get(p, 0) + n for p, n in status.lag.items()}
-    rows = partition_lags(sources, topic, status.committed, ends, _owners(described.members, topic))
+    rows = partition_lags(sources, status, _owners(described.members, topic))
     ages = [r.lag_seconds for r in rows if r.lag_seconds is not None]
     return {
         "group": group,
