@@ -16,6 +16,7 @@ from stream_sentinel.errors import UsageError
 from stream_sentinel.transport.topics import LAYOUT
 
 router = APIRouter()
+TAIL_KEEP = 500  # records a live tail keeps in the page (the newest)
 
 
 @router.get("/kafka")
@@ -177,6 +178,7 @@ def topic_page(
             query=query,
             records=[],
             tail=cursor_text(cursor),
+            tail_keep=TAIL_KEEP,
         )
     records = _browse(parts, logical, query)
     return render(
@@ -229,6 +231,7 @@ def tail_fragment(
         query=query,
         records=records,
         tail=cursor_text(cursor),
+        tail_keep=TAIL_KEEP,
     )
 
 

@@ -111,7 +111,7 @@ def test_the_tail_page_polls_its_fragment_with_the_cursor(rig: ConsoleRig) -> No
         '&amp;partition=&amp;key=&amp;field=&amp;limit=50" hx-trigger="every 2s"'
     )
     assert poller in page
-    assert 'data-after="0:2,1:2,2:1"' in fragment
+    assert 'data-after="0:2,1:2,2:1" data-keep="500"' in fragment
     assert fragment.count('class="record"') == 1
     assert "p1 @1 · 2023-11-14T23:13:25Z · key k" in fragment
 

@@ -53,3 +53,12 @@
   refresh();
   setInterval(refresh, 5000);
 })();
+
+// The live tail: keep the newest records only, so a long-open tail does not grow without bound.
+document.addEventListener("htmx:afterSwap", function () {
+  const tail = document.getElementById("tail");
+  if (!tail) return;
+  const shown = document.querySelectorAll("#records > .record");
+  const keep = Number(tail.dataset.keep || 500);
+  for (let i = keep; i < shown.length; i++) shown[i].remove();
+});
