@@ -26,11 +26,16 @@ from stream_sentinel.errors import ServiceUnavailable, StateError
 from stream_sentinel.state.base import (
     Batch,
     Command,
+    DatabaseStats,
     Guard,
     Namespace,
     Outcome,
+    SlowEntry,
+    Slowlog,
     StoreInfo,
+    StoreStats,
     check_guarded,
+    mask_command,
 )
 from stream_sentinel.transport.retry import Backoff, retrying
 
@@ -285,6 +290,48 @@ class RedisStateStore:
             version=str(info.get("redis_version", "")),
         )
 
+    def stats(self) -> StoreStats:
+        """INFO stats, clients and keyspace; under a key namespace, each database's figures are
+        this store's keys only (a SCAN of each database and one PTTL per key, pipelined)."""
+        info = self._retrying(
+            "info", lambda: self.client.info("stats") | self.client.info("clients")
+        )
+        if self._prefix:
+            databases = tuple(self._own_database_stats(ns) for ns in Namespace)
+        else:
+            keyspace = self._retrying("info", lambda: self.client.info("keyspace"))
+            databases = keyspace_stats(keyspace)
+        return StoreStats(
+            backend="redis",
+            ops_per_sec=int(info.get("instantaneous_ops_per_sec", 0)),
+            keyspace_hits=int(info.get("keyspace_hits", 0)),
+            keyspace_misses=int(info.get("keyspace_misses", 0)),
+            evicted_keys=int(info.get("evicted_keys", 0)),
+            expired_keys=int(info.get("expired_keys", 0)),
+            connected_clients=int(info.get("connected_clients", 0)),
+            key_namespace=self._settings.key_namespace,
+            databases=databases,
+        )
+
+    def _own_database_stats(self, ns: Namespace) -> DatabaseStats:
+        client = self._db_client(ns)
+        keys = [self._prefix + k for k in self.scan(ns)]
+        ttls: list[int] = []
+        for start in range(0, len(keys), 1000):
+            pipe = client.pipeline(transaction=False)
+            for key in keys[start : start + 1000]:
+                pipe.pttl(key)
+            ttls += [int(t) for t in self._retrying("pttl", pipe.execute) if int(t) >= 0]
+        return DatabaseStats(ns, len(keys), len(ttls), sum(ttls) // len(ttls) if ttls else 0)
+
+    def slowlog(self, limit: int) -> Slowlog:
+        """SLOWLOG GET, read raw (redis-py's parser joins the arguments with spaces, which loses
+        where one ends), each command masked before it leaves this method."""
+        reply = self._retrying(
+            "slowlog", lambda: self.client.execute_command("SLOWLOG", "GET", int(limit))
+        )
+        return Slowlog(True, tuple(slow_entry(item) for item in reply))
+
     def scan(self, ns: Namespace, pattern: str = "*", count: int = 1000) -> Iterator[str]:
         client = self._db_client(ns)
         strip = len(self._prefix)
@@ -347,6 +394,30 @@ class RedisStateStore:
                 f"attempts ({exc}). Is it running? `stream-sentinel infra status` shows "
                 "the local one; SENTINEL_REDIS_URL points elsewhere."
             ) from exc
+
+
+def keyspace_stats(keyspace: dict[str, Any]) -> tuple[DatabaseStats, ...]:
+    """Each namespace's figures from redis-py's parsed INFO keyspace (``{"db1": {"keys": 3,
+    "expires": 1, "avg_ttl": 500}}``); a database INFO does not list is empty.
+
+    >>> keyspace_stats({"db1": {"keys": 3, "expires": 1, "avg_ttl": 500}})[1]
+    DatabaseStats(ns=<Namespace.PIPELINE: 1>, keys=3, expires=1, avg_ttl_ms=500)
+    """
+    found = []
+    for ns in Namespace:
+        db = keyspace.get(f"db{int(ns)}") or {}
+        found.append(
+            DatabaseStats(
+                ns, int(db.get("keys", 0)), int(db.get("expires", 0)), int(db.get("avg_ttl", 0))
+            )
+        )
+    return tuple(found)
+
+
+def slow_entry(item: Sequence[Any]) -> SlowEntry:
+    """One raw SLOWLOG GET entry (id, start time, duration in µs, arguments, ...), masked."""
+    argv = item[3] if len(item) > 3 and isinstance(item[3], list) else []
+    return SlowEntry(int(item[0]), int(item[1]), int(item[2]), mask_command(argv))
 
 
 def _identity(reply: Any) -> Any:
