@@ -19,6 +19,9 @@ from stream_sentinel.console.settings import load_console_settings
 from stream_sentinel.console.users import UserBook
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.learning.versions import FeatureSet, ModelDraft, TrainingWindow
+from stream_sentinel.state.base import Batch
+from stream_sentinel.state.base import Namespace as NS
+from stream_sentinel.state.redis import RedisStateStore
 from stream_sentinel.transport.base import TopicSpec
 from stream_sentinel.transport.kafka import KafkaBroker
 from stream_sentinel.transport.topics import Topics
@@ -26,6 +29,7 @@ from stream_sentinel.wire import records
 from tests.console_support import PAGES, Seeded, csrf_of
 from tests.contract.broker_contract import NewTopic
 from tests.contract.console_reads_contract import ConsoleReadsContract
+from tests.contract.store_stats_contract import StoreStatsContract, seed
 from tests.e2e.console_stack import seed_stack
 
 pytestmark = pytest.mark.integration
@@ -256,3 +260,95 @@ class TestKafkaConsoleReads(ConsoleReadsContract):
             return name
 
         return create
+
+
+class TestRedisStoreStats(StoreStatsContract):
+    """The figures under this test's key namespace (the session's Redis is shared)."""
+
+    @pytest.fixture
+    def clock(self) -> None:
+        return None
+
+    @pytest.fixture
+    def store(self, settings: Settings) -> Iterator[RedisStateStore]:
+        store = RedisStateStore(settings.redis)
+        yield store
+        store.clear()
+        store.close()
+
+
+@pytest.fixture
+def own_console(settings: Settings) -> Iterator[tuple[TestClient, RedisStateStore]]:
+    """A console on this test's key namespace, and the store to write into it."""
+    console = load_console_settings({"SENTINEL_CONSOLE_SAMPLE_INTERVAL_S": "0"})
+    store = RedisStateStore(settings.redis)
+    app = create_app(RealClients(settings), settings, console, UserBook())
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        yield client, store
+    store.clear()
+    store.close()
+
+
+def test_the_redis_figures_on_real_redis(
+    own_console: tuple[TestClient, RedisStateStore], settings: Settings
+) -> None:
+    client, store = own_console
+    seed(store)
+    redis = client.get("/api/redis").json()
+    assert [(n["name"], n["keys"], n["expires"]) for n in redis["namespaces"]] == [
+        ("profiles", 3, 2),
+        ("pipeline", 2, 0),
+        ("feedback", 1, 1),
+        ("models", 0, 0),
+        ("drift", 0, 0),
+        ("experiments", 0, 0),
+    ]
+    stats = redis["stats"]
+    assert stats["key_namespace"] == settings.redis.key_namespace
+    assert stats["connected_clients"] >= 1  # the console's own connection at least
+    assert stats["ops_per_sec"] >= 0 and 0.0 <= stats["hit_rate"] <= 1.0
+    assert stats["evicted_keys"] >= 0 and stats["expired_keys"] >= 0
+    assert redis["slowlog"]["available"] is True
+    page = client.get("/redis").text
+    assert "not available" not in page
+    scope = f"Keys under the key namespace <code>{settings.redis.key_namespace}</code> only."
+    assert scope in page
+
+
+def test_hits_and_misses_count_this_store_s_lookups(
+    own_console: tuple[TestClient, RedisStateStore],
+) -> None:
+    _, store = own_console
+    seed(store)
+    before = store.stats()  # INFO first, then one PTTL (a hit) for each of the 6 keys
+    store.execute(Batch().get(NS.PROFILES, "user:1").get(NS.PROFILES, "user:missing"))
+    after = store.stats()
+    assert before.keyspace_hits is not None and before.keyspace_misses is not None
+    assert (after.keyspace_hits, after.keyspace_misses) == (
+        before.keyspace_hits + 6 + 1,
+        before.keyspace_misses + 1,
+    )
+
+
+def test_the_slowlog_on_real_redis_masks_values_and_secrets(
+    own_console: tuple[TestClient, RedisStateStore], settings: Settings
+) -> None:
+    client, store = own_console
+    server = store.client
+    threshold = server.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"]
+    client.get("/api/redis")  # the console's connections open before the log takes everything
+    try:
+        server.config_set("slowlog-log-slower-than", 0)  # log every command
+        store.execute(Batch().set(NS.PROFILES, "user:secretive", b"hunter2-profile"))
+        server.config_get("requirepass")
+        slowlog = client.get("/api/redis").json()["slowlog"]
+    finally:
+        server.config_set("slowlog-log-slower-than", threshold)
+    assert server.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"] == threshold
+    commands = [e["command"] for e in slowlog["entries"]]
+    ids = [e["id"] for e in slowlog["entries"]]
+    assert ids == sorted(ids, reverse=True) and len(ids) <= 25
+    key = f"{settings.redis.key_namespace}:user:secretive"
+    assert ["SET", key, "<15 bytes>"] in commands
+    assert ["CONFIG"] in commands
+    assert "hunter2" not in repr(slowlog)
