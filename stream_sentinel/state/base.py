@@ -315,11 +315,6 @@ def mask_command(argv: Sequence[bytes | str]) -> tuple[str, ...]:
     The first argument (the key, for data commands) is shown cut to :data:`SHOWN_CHARS`
     characters; every later argument is a value and shows only its size; what is past the
     shown arguments is counted. A command that may carry a secret shows its name alone.
-
-    >>> mask_command([b"SET", b"user:42", b"secret-profile"])
-    ('SET', 'user:42', '<14 bytes>')
-    >>> mask_command([b"CONFIG", b"SET", b"requirepass", b"hunter2"])
-    ('CONFIG',)
     """
     if not argv:
         return ()
@@ -338,6 +333,22 @@ def mask_command(argv: Sequence[bytes | str]) -> tuple[str, ...]:
     if len(args) > SHOWN_ARGS:
         shown.append(f"… {len(args) - SHOWN_ARGS} more")
     return tuple(shown)
+
+
+def keyspace_stats(keyspace: dict[str, Any]) -> tuple[DatabaseStats, ...]:
+    """Each namespace's figures from redis-py's parsed INFO keyspace (``{"db1": {"keys": 3,
+    "expires": 1, "avg_ttl": 500}}``); a database INFO does not list is empty."""
+    dbs = [(ns, keyspace.get(f"db{int(ns)}") or {}) for ns in Namespace]
+    return tuple(
+        DatabaseStats(ns, int(d.get("keys", 0)), int(d.get("expires", 0)), int(d.get("avg_ttl", 0)))
+        for ns, d in dbs
+    )
+
+
+def slow_entry(item: Sequence[Any]) -> SlowEntry:
+    """One raw SLOWLOG GET entry (id, start time, duration in µs, arguments, ...), masked."""
+    argv = item[3] if len(item) > 3 and isinstance(item[3], list) else []
+    return SlowEntry(int(item[0]), int(item[1]), int(item[2]), mask_command(argv))
 
 
 class StateStore(Protocol):

@@ -30,12 +30,12 @@ from stream_sentinel.state.base import (
     Guard,
     Namespace,
     Outcome,
-    SlowEntry,
     Slowlog,
     StoreInfo,
     StoreStats,
     check_guarded,
-    mask_command,
+    keyspace_stats,
+    slow_entry,
 )
 from stream_sentinel.transport.retry import Backoff, retrying
 
@@ -299,8 +299,7 @@ class RedisStateStore:
         if self._prefix:
             databases = tuple(self._own_database_stats(ns) for ns in Namespace)
         else:
-            keyspace = self._retrying("info", lambda: self.client.info("keyspace"))
-            databases = keyspace_stats(keyspace)
+            databases = keyspace_stats(self._retrying("info", lambda: self.client.info("keyspace")))
         return StoreStats(
             backend="redis",
             ops_per_sec=int(info.get("instantaneous_ops_per_sec", 0)),
@@ -314,21 +313,19 @@ class RedisStateStore:
         )
 
     def _own_database_stats(self, ns: Namespace) -> DatabaseStats:
-        client = self._db_client(ns)
-        keys = [self._prefix + k for k in self.scan(ns)]
-        ttls: list[int] = []
+        keys, ttls = [self._prefix + k for k in self.scan(ns)], []
         for start in range(0, len(keys), 1000):
-            pipe = client.pipeline(transaction=False)
+            pipe = self._db_client(ns).pipeline(transaction=False)
             for key in keys[start : start + 1000]:
                 pipe.pttl(key)
             ttls += [int(t) for t in self._retrying("pttl", pipe.execute) if int(t) >= 0]
         return DatabaseStats(ns, len(keys), len(ttls), sum(ttls) // len(ttls) if ttls else 0)
 
     def slowlog(self, limit: int) -> Slowlog:
-        """SLOWLOG GET, read raw (redis-py's parser joins the arguments with spaces, which loses
-        where one ends), each command masked before it leaves this method."""
+        """SLOWLOG GET read raw (redis-py's parser joins the arguments with spaces, losing where
+        one ends), each command masked before it leaves this method."""
         reply = self._retrying(
-            "slowlog", lambda: self.client.execute_command("SLOWLOG", "GET", int(limit))
+            "slowlog", lambda: self.client.execute_command("SLOWLOG", "GET", limit)
         )
         return Slowlog(True, tuple(slow_entry(item) for item in reply))
 
@@ -394,30 +391,6 @@ class RedisStateStore:
                 f"attempts ({exc}). Is it running? `stream-sentinel infra status` shows "
                 "the local one; SENTINEL_REDIS_URL points elsewhere."
             ) from exc
-
-
-def keyspace_stats(keyspace: dict[str, Any]) -> tuple[DatabaseStats, ...]:
-    """Each namespace's figures from redis-py's parsed INFO keyspace (``{"db1": {"keys": 3,
-    "expires": 1, "avg_ttl": 500}}``); a database INFO does not list is empty.
-
-    >>> keyspace_stats({"db1": {"keys": 3, "expires": 1, "avg_ttl": 500}})[1]
-    DatabaseStats(ns=<Namespace.PIPELINE: 1>, keys=3, expires=1, avg_ttl_ms=500)
-    """
-    found = []
-    for ns in Namespace:
-        db = keyspace.get(f"db{int(ns)}") or {}
-        found.append(
-            DatabaseStats(
-                ns, int(db.get("keys", 0)), int(db.get("expires", 0)), int(db.get("avg_ttl", 0))
-            )
-        )
-    return tuple(found)
-
-
-def slow_entry(item: Sequence[Any]) -> SlowEntry:
-    """One raw SLOWLOG GET entry (id, start time, duration in µs, arguments, ...), masked."""
-    argv = item[3] if len(item) > 3 and isinstance(item[3], list) else []
-    return SlowEntry(int(item[0]), int(item[1]), int(item[2]), mask_command(argv))
 
 
 def _identity(reply: Any) -> Any:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import pytest
 
 from stream_sentinel.clock import ManualClock
-from stream_sentinel.state.base import Batch, Slowlog, StoreStats, mask_command
+from stream_sentinel.state.base import (
+    Batch,
+    Slowlog,
+    StoreStats,
+    keyspace_stats,
+    mask_command,
+    slow_entry,
+)
 from stream_sentinel.state.base import Namespace as NS
 from stream_sentinel.state.memory import MemoryStateStore
 from stream_sentinel.state.memory_faults import FaultyStateStore
-from stream_sentinel.state.redis import keyspace_stats, slow_entry
 from tests.contract.store_stats_contract import StoreStatsContract, per_database, seed
 
 
