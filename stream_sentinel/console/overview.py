@@ -2,7 +2,8 @@
 
 A sampler reads the end offsets of the input and output topics and the committed offsets of our
 consumer groups every few seconds and keeps the last hour; rates are the deltas between samples
-(so the first figure appears with the second sample). Lag in seconds is shown two ways: the lag
+(so the first figure appears with the second sample); each sample also keeps every group's
+oldest unread record's age, for the group page's chart. Lag in seconds is shown two ways: the lag
 in records over the rate at which the group has been committing, and the age of the oldest record
 the group has not consumed (its timestamp against now).
 """
@@ -35,6 +36,7 @@ class OffsetSample:
     ends: dict[str, int]  # topic -> sum of end offsets
     committed: dict[str, int]  # group -> sum of committed offsets
     lag: dict[str, int]  # group -> records behind
+    lag_s: dict[str, float | None]  # group -> its oldest unread record's age (None: not found)
 
 
 @dataclass
@@ -95,12 +97,14 @@ class OverviewSampler:
         ]
         ends = sources.admin.end_offsets(tps) if tps else {}
         totals = {t: sum(o for tp, o in ends.items() if tp.topic == t) for t in topics}
-        committed, lag = {}, {}
-        for group, topic in our_groups(sources.settings):
-            status = group_status(sources.admin, sources.state, group, topic)
-            committed[group] = sum(status.committed.values())
-            lag[group] = status.total_lag
-        taken = OffsetSample(sources.clock.now_ms(), totals, committed, lag)
+        statuses = [
+            group_status(sources.admin, sources.state, group, topic)
+            for group, topic in our_groups(sources.settings)
+        ]
+        committed = {s.group: sum(s.committed.values()) for s in statuses}
+        lag = {s.group: s.total_lag for s in statuses}
+        ages = oldest_unread_ages(sources, statuses)
+        taken = OffsetSample(sources.clock.now_ms(), totals, committed, lag, ages)
         with self._lock:
             self.samples.append(taken)
         return taken
@@ -160,13 +164,15 @@ class OverviewSampler:
         return {"time": times, "in_per_s": rate_in, "out_per_s": rate_out, "lag": lag}
 
     def group_series(self, group: str) -> dict[str, Any]:
-        """One group's lag (records) at every sample of the last hour, times in seconds."""
+        """One group's lag at every sample of the last hour: in records, and in seconds (its
+        oldest unread record's age then; None where none was found); times in seconds."""
         with self._lock:
             points = [p for p in self.samples if group in p.lag]
         return {
             "group": group,
             "time": [p.time_ms / 1000 for p in points],
             "lag": [p.lag[group] for p in points],
+            "lag_seconds": [p.lag_s.get(group) for p in points],
         }
 
 

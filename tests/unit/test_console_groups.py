@@ -94,7 +94,24 @@ def test_the_group_series_is_its_lag_at_every_sample() -> None:
         rig.clock.advance(5.0)
         sampler.sample()
         series = client.get(f"/api/kafka/groups/{GROUP}/series").json()
-    assert series == {"group": GROUP, "time": [NOW / 1000, NOW / 1000 + 5], "lag": [2, 3]}
+    # the seeded records and u-new were written at NOW: their age is the clock's move
+    assert series == {
+        "group": GROUP,
+        "time": [NOW / 1000, NOW / 1000 + 5],
+        "lag": [2, 3],
+        "lag_seconds": [0.0, 5.0],
+    }
+
+
+def test_a_group_that_lags_on_nothing_has_a_zero_lag_in_seconds_at_every_sample() -> None:
+    rig = make_console_rig()
+    with rig.client() as client:
+        sampler = client.app.state.console.sampler
+        sampler.sample()
+        rig.clock.advance(5.0)
+        sampler.sample()
+        series = client.get("/api/kafka/groups/alert-response-group/series").json()
+    assert (series["lag"], series["lag_seconds"]) == ([0, 0], [0.0, 0.0])
 
 
 def test_the_kafka_page_links_each_group_to_its_page() -> None:

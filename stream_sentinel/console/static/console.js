@@ -31,7 +31,8 @@
   setInterval(refresh, 5000);
 })();
 
-// A consumer group's page: its lag over the sampled hour, redrawn every few seconds.
+// A consumer group's page: its lag over the sampled hour in records (left axis) and seconds
+// (right axis), redrawn every few seconds.
 (function () {
   const place = document.getElementById("chart-group-lag");
   if (!place || typeof uPlot === "undefined") return;
@@ -42,9 +43,14 @@
     const reply = await fetch(url, { credentials: "same-origin" });
     if (!reply.ok) return;
     const series = await reply.json();
-    const data = [series.time, series.lag];
+    const data = [series.time, series.lag, series.lag_seconds];
     if (chart === null) {
-      chart = new uPlot({ width: 560, height: 200, series: [{}, { label: "lag", stroke: "#e8710a" }] }, data, place);
+      chart = new uPlot({
+        width: 560, height: 200, scales: { s: {} },
+        series: [{}, { label: "lag (records)", stroke: "#e8710a" },
+          { label: "lag (s)", stroke: "#1a73e8", scale: "s" }],
+        axes: [{}, {}, { scale: "s", side: 1, grid: { show: false } }],
+      }, data, place);
       return;
     }
     chart.setData(data);
