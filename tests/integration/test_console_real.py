@@ -191,6 +191,8 @@ def test_a_group_member_its_partitions_and_lag_seconds_on_real_kafka(
         with _client_at(settings, oldest + 42_000) as client:
             group = client.get(f"/api/kafka/groups/{GROUP}").json()
             page = client.get(f"/kafka/groups/{GROUP}").text
+            client.app.state.console.sampler.sample()
+            series = client.get(f"/api/kafka/groups/{GROUP}/series").json()
     finally:
         member.close()
     assert (group["state"], group["total_lag"]) == ("stable", len(written))
@@ -199,6 +201,7 @@ def test_a_group_member_its_partitions_and_lag_seconds_on_real_kafka(
     assert (seen["client_id"], seen["partitions"]) == (settings.kafka.client_id, list(range(12)))
     assert seen["host"].startswith("/")  # Kafka's form: /address
     assert group["lag_seconds"] == 42.0
+    assert (series["lag"], series["lag_seconds"]) == ([len(written)], [42.0])
     behind = {r["partition"] for r in written}
     assert sorted(p["partition"] for p in group["partitions"] if p["lag"]) == sorted(behind)
     assert {p["member_id"] for p in group["partitions"]} == {seen["member_id"]}
