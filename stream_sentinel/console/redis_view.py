@@ -200,11 +200,6 @@ def store_figures(store: StateStore) -> tuple[dict[str, Any], list[dict[str, Any
     ]
 
 
-def namespace_summary(store: StateStore) -> list[dict[str, Any]]:
-    """Every logical database's keys, keys with a TTL and their mean TTL."""
-    return store_figures(store)[1]
-
-
 def slowlog_rows(store: StateStore, limit: int = SLOWLOG_LIMIT) -> dict[str, Any]:
     """The newest slowlog entries, their commands already masked by the store."""
     slowlog = store.slowlog(limit)
