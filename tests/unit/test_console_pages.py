@@ -243,8 +243,8 @@ def test_the_trace_follows_a_transaction_from_input_to_alert(
 
 
 def test_placeholder_pages_say_what_is_not_on_main_yet(client: TestClient) -> None:
-    page = client.get("/models").text
-    assert "Not on main yet: this page will show the model registry" in page
+    page = client.get("/drift").text
+    assert "Not on main yet: this page will show feature, prediction and performance drift" in page
 
 
 def test_static_assets_are_served_from_the_package(client: TestClient) -> None:
