@@ -16,7 +16,8 @@ from stream_sentinel.alerts.effects import AlertRecord
 from stream_sentinel.console.profile_view import decode_profile
 from stream_sentinel.logic.merchants import parse_counters
 from stream_sentinel.state import keys
-from stream_sentinel.state.base import SECRET_COMMANDS, Batch, Namespace, StateStore
+from stream_sentinel.state.base import Batch, Namespace, StateStore
+from stream_sentinel.state.stats import SECRET_COMMANDS
 
 NAMESPACES = {ns.name.lower(): ns for ns in Namespace}
 SCAN_STEP = 10_000  # keys per SCAN call: fewer round trips through a large database
@@ -195,6 +196,7 @@ def store_figures(store: StateStore) -> tuple[dict[str, Any], list[dict[str, Any
             "keys": d.keys,
             "expires": d.expires,
             "avg_ttl_ms": d.avg_ttl_ms,
+            "counted_all": d.counted_all,
         }
         for d in stats.databases
     ]

@@ -18,15 +18,13 @@ from stream_sentinel.state.base import (
     WRITE_OPS,
     Batch,
     Command,
-    DatabaseStats,
     Guard,
     Namespace,
     Outcome,
-    Slowlog,
     StoreInfo,
-    StoreStats,
     check_guarded,
 )
+from stream_sentinel.state.stats import DatabaseStats, Slowlog, StoreStats
 
 _Value = bytes | dict[str, Any] | list[bytes] | set[str]
 

@@ -30,16 +30,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from stream_sentinel.state.base import (
-    Batch,
-    Guard,
-    Namespace,
-    Outcome,
-    Slowlog,
-    StateStore,
-    StoreInfo,
-    StoreStats,
-)
+from stream_sentinel.state.base import Batch, Guard, Namespace, Outcome, StateStore, StoreInfo
+from stream_sentinel.state.stats import Slowlog, StoreStats
 
 #: How long a held write waits for its release before it fails (a hang guard, never reached by
 #: a test that releases what it holds).

@@ -23,19 +23,15 @@ import redis
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import RedisSettings
 from stream_sentinel.errors import ServiceUnavailable, StateError
+from stream_sentinel.state import stats as figures
 from stream_sentinel.state.base import (
     Batch,
     Command,
-    DatabaseStats,
     Guard,
     Namespace,
     Outcome,
-    Slowlog,
     StoreInfo,
-    StoreStats,
     check_guarded,
-    keyspace_stats,
-    slow_entry,
 )
 from stream_sentinel.transport.retry import Backoff, retrying
 
@@ -290,7 +286,7 @@ class RedisStateStore:
             version=str(info.get("redis_version", "")),
         )
 
-    def stats(self) -> StoreStats:
+    def stats(self) -> figures.StoreStats:
         """INFO stats, clients and keyspace; under a key namespace, each database's figures are
         this store's keys only (a SCAN of each database and one PTTL per key, pipelined)."""
         info = self._retrying(
@@ -299,8 +295,10 @@ class RedisStateStore:
         if self._prefix:
             databases = tuple(self._own_database_stats(ns) for ns in Namespace)
         else:
-            databases = keyspace_stats(self._retrying("info", lambda: self.client.info("keyspace")))
-        return StoreStats(
+            databases = figures.keyspace_stats(
+                self._retrying("info", lambda: self.client.info("keyspace"))
+            )
+        return figures.StoreStats(
             backend="redis",
             ops_per_sec=int(info.get("instantaneous_ops_per_sec", 0)),
             keyspace_hits=int(info.get("keyspace_hits", 0)),
@@ -312,22 +310,24 @@ class RedisStateStore:
             databases=databases,
         )
 
-    def _own_database_stats(self, ns: Namespace) -> DatabaseStats:
-        keys, ttls = [self._prefix + k for k in self.scan(ns)], []
+    def _own_database_stats(self, ns: Namespace) -> figures.DatabaseStats:
+        found, counted_all = figures.first_keys(self.scan(ns))  # a bounded read
+        keys, ttls = [self._prefix + k for k in found], []
         for start in range(0, len(keys), 1000):
             pipe = self._db_client(ns).pipeline(transaction=False)
             for key in keys[start : start + 1000]:
                 pipe.pttl(key)
             ttls += [int(t) for t in self._retrying("pttl", pipe.execute) if int(t) >= 0]
-        return DatabaseStats(ns, len(keys), len(ttls), sum(ttls) // len(ttls) if ttls else 0)
+        average = sum(ttls) // len(ttls) if ttls else 0
+        return figures.DatabaseStats(ns, len(keys), len(ttls), average, counted_all)
 
-    def slowlog(self, limit: int) -> Slowlog:
+    def slowlog(self, limit: int) -> figures.Slowlog:
         """SLOWLOG GET read raw (redis-py's parser joins the arguments with spaces, losing where
         one ends), each command masked before it leaves this method."""
         reply = self._retrying(
             "slowlog", lambda: self.client.execute_command("SLOWLOG", "GET", limit)
         )
-        return Slowlog(True, tuple(slow_entry(item) for item in reply))
+        return figures.Slowlog(True, tuple(figures.slow_entry(item) for item in reply))
 
     def scan(self, ns: Namespace, pattern: str = "*", count: int = 1000) -> Iterator[str]:
         client = self._db_client(ns)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 
 from stream_sentinel.clock import ManualClock
-from stream_sentinel.state.base import Batch, StateStore, StoreStats
+from stream_sentinel.state.base import Batch, StateStore
 from stream_sentinel.state.base import Namespace as NS
+from stream_sentinel.state.stats import StoreStats
 
 HOUR_MS = 3_600_000
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from stream_sentinel.state.base import DatabaseStats, SlowEntry, Slowlog, StoreStats
 from stream_sentinel.state.base import Namespace as NS
+from stream_sentinel.state.stats import DatabaseStats, SlowEntry, Slowlog, StoreStats
 from tests.unit.console_rig import ConsoleRig, make_console_rig
 
 pytestmark = pytest.mark.unit
@@ -43,12 +43,40 @@ def test_the_embedded_store_shows_what_it_knows_and_says_what_it_does_not(
     }
     # the seed: one profile; the pipeline's records, queues and counters, two with a TTL
     assert redis["namespaces"] == [
-        {"name": "profiles", "db": 0, "keys": 1, "expires": 0, "avg_ttl_ms": 0},
-        {"name": "pipeline", "db": 1, "keys": 13, "expires": 2, "avg_ttl_ms": NINE_DAYS_MS},
-        {"name": "feedback", "db": 2, "keys": 0, "expires": 0, "avg_ttl_ms": 0},
-        {"name": "models", "db": 3, "keys": 0, "expires": 0, "avg_ttl_ms": 0},
-        {"name": "drift", "db": 4, "keys": 0, "expires": 0, "avg_ttl_ms": 0},
-        {"name": "experiments", "db": 5, "keys": 0, "expires": 0, "avg_ttl_ms": 0},
+        {
+            "name": "profiles",
+            "db": 0,
+            "keys": 1,
+            "expires": 0,
+            "avg_ttl_ms": 0,
+            "counted_all": True,
+        },
+        {
+            "name": "pipeline",
+            "db": 1,
+            "keys": 13,
+            "expires": 2,
+            "avg_ttl_ms": NINE_DAYS_MS,
+            "counted_all": True,
+        },
+        {
+            "name": "feedback",
+            "db": 2,
+            "keys": 0,
+            "expires": 0,
+            "avg_ttl_ms": 0,
+            "counted_all": True,
+        },
+        {"name": "models", "db": 3, "keys": 0, "expires": 0, "avg_ttl_ms": 0, "counted_all": True},
+        {"name": "drift", "db": 4, "keys": 0, "expires": 0, "avg_ttl_ms": 0, "counted_all": True},
+        {
+            "name": "experiments",
+            "db": 5,
+            "keys": 0,
+            "expires": 0,
+            "avg_ttl_ms": 0,
+            "counted_all": True,
+        },
     ]
     assert redis["slowlog"] == {"available": False, "entries": []}
     page = client.get("/redis").text
@@ -101,6 +129,7 @@ def test_a_server_s_figures_and_its_masked_slowlog(
         "keys": 20,
         "expires": 2,
         "avg_ttl_ms": 90_000,
+        "counted_all": True,
     }
     assert redis["slowlog"] == {
         "available": True,

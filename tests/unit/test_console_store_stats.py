@@ -5,17 +5,18 @@ from __future__ import annotations
 import pytest
 
 from stream_sentinel.clock import ManualClock
-from stream_sentinel.state.base import (
-    Batch,
+from stream_sentinel.state.base import Batch
+from stream_sentinel.state.base import Namespace as NS
+from stream_sentinel.state.memory import MemoryStateStore
+from stream_sentinel.state.memory_faults import FaultyStateStore
+from stream_sentinel.state.stats import (
     Slowlog,
     StoreStats,
+    first_keys,
     keyspace_stats,
     mask_command,
     slow_entry,
 )
-from stream_sentinel.state.base import Namespace as NS
-from stream_sentinel.state.memory import MemoryStateStore
-from stream_sentinel.state.memory_faults import FaultyStateStore
 from tests.contract.store_stats_contract import StoreStatsContract, per_database, seed
 
 
@@ -128,3 +129,9 @@ def test_a_raw_slowlog_entry_is_masked_on_the_way_in() -> None:
     )
     with_client = slow_entry([3, 1, 2, [b"SET", b"k", b"v"], b"127.0.0.1:5000", b"worker"])
     assert with_client.command == ("SET", "k", "<1 bytes>")
+
+
+def test_a_namespaced_count_stops_at_its_bound_and_says_so() -> None:
+    assert first_keys(iter(["a", "b", "c"]), limit=2) == (["a", "b"], False)
+    assert first_keys(iter(["a", "b", "c"]), limit=3) == (["a", "b", "c"], True)
+    assert first_keys(iter([]), limit=3) == ([], True)
