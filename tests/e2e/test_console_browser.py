@@ -147,7 +147,7 @@ def test_an_alert_leads_to_its_case_and_its_trace(
     )
     expect(page.locator("#trace-decision")).to_contain_text("decision DECLINE")
     expect(page.locator("#trace-contributions")).to_contain_text("amount_zscore")
-    expect(page.locator("#trace-features")).to_contain_text("Not recorded yet")
+    expect(page.locator("#trace-features")).to_contain_text("No feature-log row found")
     expect(page.locator("#trace-input")).to_contain_text('"amount": 480.0')
     page.screenshot(path=str(shots / "console-trace-followed.png"), full_page=True)
     page.context.close()
