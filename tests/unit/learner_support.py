@@ -150,4 +150,4 @@ class Rig:
             settings.group_id,
             poll_timeout_s=0.01,
         )
-        return Learner(loops, state, retrainer, settings, waits=ManualClock(), grace_s=0.0)
+        return Learner(loops, state, retrainer, settings, waits=ManualClock(), grace_s=1.0)

@@ -1,7 +1,8 @@
 """The learner service: the consumer group's two loops, the retrain schedule and requests.
 
-Between two batches it asks: is the group caught up on ``decision-features`` (a backlog is read
-first, so a replay of weeks does not retrain once per period on the way), and is a retrain due?
+Between two batches it asks: has the group settled and read both topics to their ends (a backlog
+is read first, so a replay of weeks does not retrain once per period on the way, and a request
+is not acted on before the rows already sent are in), and is a retrain due?
 A retrain is due when a request newer than the last one acted on is waiting
 (:mod:`~stream_sentinel.learning.retrain_requests`), or when the learner's event time has moved
 ``retrain_every`` past the last retrain (or, before the first, past the time it first saw).
@@ -24,7 +25,7 @@ from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.retrain_requests import requests_since
 from stream_sentinel.state.base import StateStore
 from stream_sentinel.stream.loop import StreamLoop
-from stream_sentinel.stream.running import UNASSIGNED_GRACE_S
+from stream_sentinel.stream.running import UNASSIGNED_GRACE_S, consumer_caught_up
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,21 @@ class Learner:
         return read
 
     def caught_up(self) -> bool:
+        """Settled, or (once no assignment came within the grace: other members hold the
+        partitions) every partition it does hold read to its end."""
+        if self.settled():
+            return True
         grace_over = self._waits.monotonic() - self._started >= self._grace_s
-        return all(caught_up(loop, grace_over) for loop in self.loops)
+        return grace_over and all(caught_up(loop, True) for loop in self.loops)
+
+    def settled(self) -> bool:
+        """Both loops hold partitions and have read them to their ends: what the training set
+        holds is what the topics hold (before the group settles, an assignment may be empty)."""
+        for loop in self.loops:
+            consumer = loop.consumer
+            if consumer is None or not consumer.assignment() or not consumer_caught_up(consumer):
+                return False
+        return True
 
     def run(self, stopped: Callable[[], bool], idle_s: float | None) -> None:
         """Until ``stopped()``, or until caught up with nothing new for ``idle_s``."""
@@ -82,7 +96,7 @@ class Learner:
                 return
 
     def maybe_retrain(self, check_requests: bool = False) -> RetrainOutcome | None:
-        if not caught_up(self.loops[0], True):
+        if not self.settled():
             return None
         now = self._set.clock()
         if now is None:
@@ -119,5 +133,6 @@ class Learner:
                 more = f" (+{len(waiting) - 1} earlier)" if len(waiting) > 1 else ""
                 return f"request by {latest.actor}: {latest.reason}{more}", latest.time_ms
         if now - anchor >= self._settings.retrain_every_ms:
-            return f"schedule (every {self._settings.retrain_every_ms} ms of event time)", acted
+            every_h = self._settings.retrain_every_ms / 3_600_000
+            return f"schedule (every {every_h:g}h of event time)", acted
         return None, acted
