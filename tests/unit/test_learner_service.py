@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from stream_sentinel.learning.learner.status import read_status
+from stream_sentinel.learning.learner.store import TrainingSetStore
+from stream_sentinel.learning.learner.trainingset import kept_by_sample
 from stream_sentinel.learning.retrain_requests import request_retrain
 from stream_sentinel.transport.base import TopicPartition
-from tests.unit.learner_support import DAY, SETTINGS, Rig, Traffic, traffic
+from tests.unit.learner_support import DAY, HOUR, SETTINGS, Rig, Traffic, traffic
 
 pytestmark = pytest.mark.unit
 
@@ -191,3 +193,30 @@ def test_a_retrain_without_enough_labelled_rows_is_skipped_with_its_reason() -> 
         "(need >= 100 rows and >= 5 frauds to train, >= 1 frauds and a legitimate row to validate)"
     )
     assert validation == expected_counts(sent)["rows"]
+
+
+def test_a_retrain_compacts_mature_never_labelled_rows_to_the_sample_and_weights_them() -> None:
+    sampled = SETTINGS.model_copy(update={"legit_keep_one_in": 4})
+    rig, sent = Rig(), traffic(6000, 8, seed=10)
+    rig.send(sent.rows, sent.labels)
+    assert run_once(rig, sampled).outcomes == []  # read everything, no retrain yet
+    before = read_status(rig.backends.state, sampled)["training_set"]
+    request_retrain(rig.backends.state, "compact", "cli:ana", rig.clock)
+    [outcome] = run_once(rig, sampled).outcomes
+    after = read_status(rig.backends.state, sampled)["training_set"]
+    now = max(r["event_time"] for r in sent.rows)
+    hours_end = (now - DAY) // HOUR * HOUR
+    labelled = {lab["transaction_id"] for lab in sent.labels}
+    dropped = [
+        r
+        for r in sent.rows
+        if r["event_time"] < hours_end
+        and r["transaction_id"] not in labelled
+        and not kept_by_sample(r["transaction_id"], 4)
+    ]
+    rows, _ = TrainingSetStore(rig.backends.state).snapshot(0, now + 1)
+    assert len(rows) == len(sent.rows) - len(dropped)
+    assert before["sampled_out"] - after["sampled_out"] == len(dropped)
+    same = ("rows", "frauds", "labelled", "unlabelled", "pending")
+    assert {k: after[k] for k in same} == {k: before[k] for k in same}
+    assert outcome.counts["unlabelled"] == before["unlabelled"]

@@ -22,8 +22,15 @@ from stream_sentinel.domain import RiskLevel
 from stream_sentinel.errors import AliasUnchanged, SentinelError
 from stream_sentinel.learning.learner.evaluation import alert_rates, scorecard
 from stream_sentinel.learning.learner.policy import PromotionPolicy, Scorecard, Verdict, decide
+from stream_sentinel.learning.learner.rows import HOUR_MS
 from stream_sentinel.learning.learner.store import TrainingSetStore
-from stream_sentinel.learning.learner.trainingset import Cut, Part, TrainingSet, join
+from stream_sentinel.learning.learner.trainingset import (
+    Cut,
+    Part,
+    TrainingSet,
+    join,
+    sampled_out,
+)
 from stream_sentinel.learning.models import champion_model, draft_of
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.learning.versions import version_id
@@ -79,9 +86,14 @@ class Retrainer:
         self._policy = policy_of(settings, band_rates)
 
     def training_set(self, now_ms: int) -> TrainingSet:
+        """The set at ``now_ms``; mature never-labelled rows outside the sample are dropped
+        from the store on the way (whole hours past the label delay only)."""
         cut = cut_of(self._settings, now_ms)
         rows, labels = self._set.snapshot(cut.window_start, now_ms + 1)
-        return join(rows, labels, cut, self._settings.legit_keep_one_in)
+        mature_hours_end = cut.mature_end // HOUR_MS * HOUR_MS
+        keep = self._settings.legit_keep_one_in
+        self._set.drop_rows(sampled_out(rows, labels, mature_hours_end, keep))
+        return join(rows, labels, cut, keep)
 
     def retrain(self, now_ms: int, trigger: str) -> RetrainOutcome:
         found = self.training_set(now_ms)

@@ -105,6 +105,18 @@ class TrainingSetStore:
         self._store.execute(batch)
         return len(hours)
 
+    def drop_rows(self, rows: list[LoggedRow]) -> int:
+        """Remove these rows (compaction: never-labelled rows outside the sample)."""
+        by_hour: dict[int, list[str]] = defaultdict(list)
+        for row in rows:
+            by_hour[hour_of(row.event_time)].append(row.transaction_id)
+        batch = Batch()
+        for hour, transactions in sorted(by_hour.items()):
+            batch.hdel(NS, rows_key(hour), *transactions)
+        if len(batch):
+            self._store.execute(batch)
+        return len(rows)
+
     def status(self) -> dict[str, Any]:
         [found] = self._store.execute(Batch().hgetall(NS, STATUS))
         return {field: json.loads(value) for field, value in found.items()}

@@ -133,6 +133,28 @@ def kept_by_sample(transaction_id: str, keep_one_in: int) -> bool:
     return int.from_bytes(digest[:8], "little") % keep_one_in == 0
 
 
+def sampled_out(
+    rows: Mapping[str, LoggedRow],
+    labels: Mapping[str, Sequence[SourcedLabel]],
+    before_ms: int,
+    keep_one_in: int,
+) -> list[LoggedRow]:
+    """Rows the join will never use again once the label delay is over: older than
+    ``before_ms``, with no label at all, and outside the sample (what compaction drops).
+
+    >>> old = {"t1": LoggedRow("t1", "u1", 0, 0, ())}
+    >>> [r.transaction_id for r in sampled_out(old, {}, 1, 10**9)], sampled_out(old, {}, 1, 1)
+    (['t1'], [])
+    """
+    if keep_one_in <= 1:
+        return []
+    return [
+        row
+        for t, row in rows.items()
+        if row.event_time < before_ms and not labels.get(t) and not kept_by_sample(t, keep_one_in)
+    ]
+
+
 def join(
     rows: Mapping[str, LoggedRow],
     labels: Mapping[str, Sequence[SourcedLabel]],
