@@ -130,10 +130,9 @@ def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     finally:
         learner.close()
         backends.close()
-    rows, labels = (loop.handler for loop in loops)
+    rows, labels, undecodable = learner.read_counts()
     click.echo(
-        f"rows {rows.kept:,} and labels {labels.kept:,} read "  # type: ignore[attr-defined]
-        f"({rows.undecodable + labels.undecodable:,} undecodable); "  # type: ignore[attr-defined]
+        f"rows {rows:,} and labels {labels:,} read ({undecodable:,} undecodable); "
         f"{len(learner.outcomes)} retrain(s)"
     )
     for outcome in learner.outcomes:

@@ -20,6 +20,7 @@ from typing import Any
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config.learning import LearningSettings
 from stream_sentinel.learning.label_consumer import caught_up
+from stream_sentinel.learning.learner.consumers import FeatureRowIntake, LabelIntake
 from stream_sentinel.learning.learner.retrain import Retrainer, RetrainOutcome, cut_of
 from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.retrain_requests import requests_since
@@ -56,6 +57,12 @@ class Learner:
     def close(self) -> None:
         for loop in self.loops:
             loop.close()
+
+    def read_counts(self) -> tuple[int, int, int]:
+        """Rows and labels this process read (repairs not counted), and undecodable records."""
+        rows, labels = (loop.handler for loop in self.loops)
+        assert isinstance(rows, FeatureRowIntake) and isinstance(labels, LabelIntake)
+        return rows.kept, labels.kept, rows.undecodable + labels.undecodable
 
     def step(self) -> int:
         """One batch of each loop, then a retrain if one is due; returns the records read."""
