@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +21,10 @@ from stream_sentinel.commands.context import (
     stop_on_signals,
 )
 from stream_sentinel.errors import UsageError
+
+if TYPE_CHECKING:
+    from stream_sentinel.clients.backends import Backends, ClientFactory
+    from stream_sentinel.learning.learner.service import Learner
 
 
 def _retrain_every_ms(text: str | None) -> int | None:
@@ -86,39 +91,13 @@ def _check_window(cli: CliContext) -> None:
 def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     stop = stop_on_signals()  # first: a signal during start-up must still mean "stop cleanly"
     _check_window(cli)
-    from stream_sentinel.learning.learner.consumers import learner_loops
-    from stream_sentinel.learning.learner.retrain import Retrainer
-    from stream_sentinel.learning.learner.service import Learner
-    from stream_sentinel.learning.learner.store import TrainingSetStore
-    from stream_sentinel.learning.model_events import Announcer
-    from stream_sentinel.learning.registry import ModelRegistry
     from stream_sentinel.transport.topics import Topics
-    from stream_sentinel.wire.serde import Serde
 
-    clients = cli.client_factory(kafka=True, redis=True, registry=True)
     settings = cli.settings
+    clients = cli.client_factory(kafka=True, redis=True, registry=True)
     backends = clients.backends()
-    serde = Serde.from_settings(settings, clients.registry())
+    learner = _learner(cli, clients, backends, instance)
     topics = Topics.from_settings(settings)
-    announcer = Announcer(backends.broker, serde, topics)
-    registry = ModelRegistry(backends.state, cli.clock, announce=announcer)
-    retrainer = Retrainer(
-        TrainingSetStore(backends.state),
-        registry,
-        settings.learning,
-        settings.detector.band_rates,
-        settings.detector.alert_level,
-    )
-    loops = learner_loops(
-        backends.broker,
-        backends.state,
-        serde,
-        topics,
-        settings.learning.group_id,
-        instance,
-        settings.detector.max_batch,
-    )
-    learner = Learner(loops, backends.state, retrainer, settings.learning)
     click.echo(
         f"learner: group {settings.learning.group_id} on {topics.decision_features} and "
         f"{topics.fraud_feedback}; training set in Redis DB2 (learn:*)"
@@ -138,6 +117,42 @@ def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     for outcome in learner.outcomes:
         moved = f"{outcome.version} -> {outcome.alias}" if outcome.version else "no model"
         click.echo(f"  {moved} ({outcome.trigger}): {outcome.reason}")
+
+
+def _learner(cli: CliContext, clients: ClientFactory, backends: Backends, instance: int) -> Learner:
+    """The learner service on these backends: its two loops, the registry, the announcer."""
+    from stream_sentinel.learning.learner.consumers import learner_loops
+    from stream_sentinel.learning.learner.retrain import Retrainer
+    from stream_sentinel.learning.learner.service import Learner
+    from stream_sentinel.learning.learner.store import TrainingSetStore
+    from stream_sentinel.learning.model_events import Announcer
+    from stream_sentinel.learning.registry import ModelRegistry
+    from stream_sentinel.transport.topics import Topics
+    from stream_sentinel.wire.serde import Serde
+
+    settings = cli.settings
+    serde = Serde.from_settings(settings, clients.registry())
+    topics = Topics.from_settings(settings)
+    announcer = Announcer(backends.broker, serde, topics)
+    registry = ModelRegistry(backends.state, cli.clock, announce=announcer)
+    detector = settings.detector
+    retrainer = Retrainer(
+        TrainingSetStore(backends.state),
+        registry,
+        settings.learning,
+        detector.band_rates,
+        detector.alert_level,
+    )
+    loops = learner_loops(
+        backends.broker,
+        backends.state,
+        serde,
+        topics,
+        settings.learning.group_id,
+        instance,
+        detector.max_batch,
+    )
+    return Learner(loops, backends.state, retrainer, settings.learning)
 
 
 @learn.command("retrain-now")

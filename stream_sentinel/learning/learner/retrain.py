@@ -40,6 +40,8 @@ from stream_sentinel.scoring.train import PARAMS, ROUNDS
 
 log = logging.getLogger(__name__)
 ACTOR = "learn"
+#: What the last decision keeps of the scorecard.
+SUMMARY = ("roc_auc", "average_precision", "card_precision_at_100", "alert_rate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +111,36 @@ class Retrainer:
         champion = self._champion()
         theirs = None
         if champion is not None:
-            mine = scorecard(
-                champion.predict(validation.features), validation, champion.bands, self._alert_level
+            on_same_rows = champion.predict(validation.features)
+            theirs = _card_of(
+                champion.version,
+                scorecard(on_same_rows, validation, champion.bands, self._alert_level),
             )
-            theirs = _card_of(champion.version, mine)
-        text = booster.model_to_string()
         artifact = ModelArtifact(
-            version_id(text.encode()), booster, FEATURES, bands, _metadata(found, trigger)
+            version_id(booster.model_to_string().encode()),
+            booster,
+            FEATURES,
+            bands,
+            _metadata(found, trigger),
         )
+        version = self._register(artifact, card, theirs, trigger)
+        verdict = decide(self._policy, _card_of(version, card), theirs)
+        if theirs is not None and theirs.version == version:
+            verdict = Verdict("champion", f"unchanged: {version} is already champion")
+        self._move(version, verdict)
+        summary = {k: float(card[k]) for k in SUMMARY}
+        return RetrainOutcome(
+            now_ms, trigger, verdict.reason, version, verdict.alias, counts, summary
+        )
+
+    def _register(
+        self,
+        artifact: ModelArtifact,
+        card: Mapping[str, Any],
+        champion: Scorecard | None,
+        trigger: str,
+    ) -> str:
+        """Register the candidate with its scorecard, and the champion's on the same rows."""
         draft, blob = draft_of(
             artifact,
             self._settings.label_delay_ms,
@@ -124,32 +148,15 @@ class Retrainer:
             parent=champion.version if champion else None,
             tags={"trigger": trigger},
         )
-        metrics = {
-            **card,
-            **(
-                {
-                    "champion": {
-                        "version": theirs.version,
-                        "roc_auc": theirs.roc_auc,
-                        "average_precision": theirs.average_precision,
-                    }
-                }
-                if theirs
-                else {}
-            ),
-        }
+        metrics = dict(card)
+        if champion is not None:
+            metrics["champion"] = {
+                "version": champion.version,
+                "roc_auc": champion.roc_auc,
+                "average_precision": champion.average_precision,
+            }
         version, _ = self._registry.register(replace(draft, metrics=metrics), blob)
-        verdict = decide(self._policy, _card_of(version.version, card), theirs)
-        if champion is not None and champion.version == version.version:
-            verdict = Verdict("champion", f"unchanged: {version.version} is already champion")
-        self._move(version.version, verdict)
-        summary = {
-            k: float(card[k])
-            for k in ("roc_auc", "average_precision", "card_precision_at_100", "alert_rate")
-        }
-        return RetrainOutcome(
-            now_ms, trigger, verdict.reason, version.version, verdict.alias, counts, summary
-        )
+        return version.version
 
     def _too_small(self, found: TrainingSet) -> str | None:
         s, train, validation = self._settings, found.train, found.validation
