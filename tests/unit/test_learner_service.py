@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from stream_sentinel.clients.backends import Backends, embedded_backends
 from stream_sentinel.learning.learner.status import read_status
 from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.learner.trainingset import kept_by_sample
 from stream_sentinel.learning.retrain_requests import request_retrain
+from stream_sentinel.state.memory_faults import FaultyStateStore
 from stream_sentinel.transport.base import TopicPartition
 from tests.unit.learner_support import DAY, HOUR, SETTINGS, Rig, Traffic, traffic
 
@@ -220,3 +222,24 @@ def test_a_retrain_compacts_mature_never_labelled_rows_to_the_sample_and_weights
     same = ("rows", "frauds", "labelled", "unlabelled", "pending")
     assert {k: after[k] for k in same} == {k: before[k] for k in same}
     assert outcome.counts["unlabelled"] == before["unlabelled"]
+
+
+def test_a_crash_between_the_kafka_commit_and_the_state_write_is_repaired_once() -> None:
+    plain = embedded_backends()
+    faulty = FaultyStateStore(plain.state)
+    rig, sent = Rig(Backends(plain.kind, plain.broker, faulty)), traffic(3000, 8, seed=11)
+    rig.send(sent.rows, sent.labels)
+    learner = rig.learner()
+    learner.start()
+    faulty.faults.fail_next_write(ConnectionError("redis went away"))
+    with pytest.raises(ConnectionError, match="redis went away"):
+        learner.run(lambda: False, idle_s=0.0)  # the batch's offsets are committed, its rows not
+    for loop in learner.loops:  # the process died: its members leave, nothing is settled
+        assert loop.consumer is not None
+        loop.consumer.close()
+    again = run_once(rig)
+    assert sum(loop.stats.repaired for loop in again.loops) > 0
+    assert counts_of(rig) == expected_counts(sent)
+    assert sum(loop.stats.records for loop in again.loops) + sum(
+        loop.stats.records for loop in learner.loops
+    ) == len(sent.rows) + len(sent.labels)
