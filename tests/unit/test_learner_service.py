@@ -243,3 +243,21 @@ def test_a_crash_between_the_kafka_commit_and_the_state_write_is_repaired_once()
     assert sum(loop.stats.records for loop in again.loops) + sum(
         loop.stats.records for loop in learner.loops
     ) == len(sent.rows) + len(sent.labels)
+
+
+def test_a_retrain_drops_the_hours_older_than_the_window() -> None:
+    short = SETTINGS.model_copy(update={"window_ms": 5 * DAY})
+    rig, sent = Rig(), traffic(6000, 8, seed=12)
+    rig.send(sent.rows, sent.labels)
+    request_retrain(rig.backends.state, "evict", "cli:ana", rig.clock)
+    [outcome] = run_once(rig, short).outcomes
+    start = outcome.event_time_ms - 5 * DAY
+    rows, labels = TrainingSetStore(rig.backends.state).snapshot(0, outcome.event_time_ms + 1)
+    kept_from = start // HOUR * HOUR  # the hour holding the window's start stays whole
+    assert len(rows) == sum(r["event_time"] >= kept_from for r in sent.rows)
+    assert len(labels) == len(
+        {lab["transaction_id"] for lab in sent.labels if lab["event_time"] >= kept_from}
+    )
+    # the snapshot reads whole hours from the window's start: only that hour's older rows are
+    # seen and left out
+    assert outcome.counts["outside"] == sum(kept_from <= r["event_time"] < start for r in sent.rows)
