@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+import socket
 import subprocess
 from typing import Any
 
@@ -229,3 +230,20 @@ def test_a_learner_killed_mid_run_and_restarted_loses_and_doubles_no_label(
     assert applied(settings, "fraud-feedback") == len(labels)
     times = {r["transaction_id"]: r["event_time"] for r in rows}
     assert training_set(settings) == expected(times, labels, frauds)
+
+
+def test_learn_with_redis_down_exits_1_naming_it(settings: Settings) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dead = f"redis://127.0.0.1:{port}"
+    done = subprocess.run(
+        [SENTINEL, "learn", "--until-idle", "1"],
+        env=env(settings) | {"SENTINEL_REDIS_URL": dead},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: cannot reach Redis at {dead} (nothing listens there)")
+    assert "Traceback" not in done.stdout + done.stderr
