@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from stream_sentinel.clients.backends import embedded_backends
 from stream_sentinel.learning.labels import SourcedLabel
 from stream_sentinel.learning.learner.rows import LoggedRow
+from stream_sentinel.learning.learner.store import TrainingSetStore, label_writes, row_writes
 from stream_sentinel.learning.learner.trainingset import Cut, join, kept_by_sample, known_label
+from stream_sentinel.state.base import Batch
 
 pytestmark = pytest.mark.unit
 
@@ -125,3 +128,13 @@ def test_a_row_round_trips_through_its_packed_bytes() -> None:
     back = LoggedRow.unpack("t1", logged.pack())
     assert (back.user_id, back.event_time, back.decided_time) == ("user-é", 5, 9)
     assert np.array_equal(np.array(back.features), np.array(logged.features), equal_nan=True)
+
+
+def test_the_store_keeps_a_transaction_id_holding_the_field_separator_whole() -> None:
+    state = embedded_backends().state
+    batch = Batch()
+    row_writes(batch, row("a|b", 80 * DAY))
+    label_writes(batch, "a|b", lab("ANALYST", "FRAUD", 80 * DAY, HOUR))
+    state.execute(batch)
+    rows, labels = TrainingSetStore(state).snapshot(79 * DAY, 81 * DAY)
+    assert (list(rows), list(labels)) == (["a|b"], ["a|b"])

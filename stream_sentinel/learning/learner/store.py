@@ -88,7 +88,7 @@ class TrainingSetStore:
         for packed, labelled in zip(replies[::2], replies[1::2], strict=True):
             rows.update({t: LoggedRow.unpack(t, blob) for t, blob in packed.items()})
             for field, blob in labelled.items():
-                labels[field.split("|", 1)[0]].append(SourcedLabel.decode(blob))
+                labels[field.rsplit("|", 2)[0]].append(SourcedLabel.decode(blob))
         return rows, dict(labels)
 
     def evict(self, before_ms: int) -> int:
