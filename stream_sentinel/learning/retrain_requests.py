@@ -6,9 +6,9 @@ learner reads the requests newer than the last one it acted on (it keeps that ti
 state), so a request is never lost when the learner is down and never acted on twice, and no
 two writers race on a delete.
 
+>>> from stream_sentinel.clients.backends import EmbeddedClients
 >>> from stream_sentinel.clock import ManualClock
->>> from stream_sentinel.clients.backends import embedded_backends
->>> store = embedded_backends().state
+>>> store = EmbeddedClients().state()
 >>> first = request_retrain(store, "feature drift on amount", "drift", ManualClock(1_000))
 >>> [r.reason for r in requests_since(store, 0)], requests_since(store, first.time_ms)
 (['feature drift on amount'], [])
