@@ -11,9 +11,12 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 ## demo: the whole system in one process on embedded backends (needs only Python >= 3.11);
 ## flags go through DEMO_ARGS, e.g. make demo DEMO_ARGS="--duration 2m --rate 5000"
+## the console is served too, on the run's backends (CONSOLE_PORT=0: any free port);
+## DEMO_ARGS="--keep-open" keeps it open on the run's data after the summary
 DEMO_ARGS ?=
+CONSOLE_PORT ?= 8080
 demo: setup-runtime
-	$(SENTINEL) demo $(DEMO_ARGS)
+	$(SENTINEL) demo --console-port $(CONSOLE_PORT) $(DEMO_ARGS)
 
 ## test: installs everything (Python deps, Kafka jars via Maven, redis-server) and runs every tier
 test: setup-dev setup-kafka setup-redis setup-chromium

@@ -89,8 +89,12 @@ class Replay:
         self.models = ModelSource(None)
         self.registry = ModelRegistry(backends.state, clock)  # what the replay scores with
         # State written before the next batch, not beside it: which merchant counts a batch
-        # reads must not depend on thread timing either.
-        settings = settings.with_overrides(detector={"overlap_state_writes": False})
+        # reads must not depend on thread timing either. No decision-features rows: the replay
+        # collects the same vectors itself (``self.features``), and an embedded broker keeps in
+        # memory everything it carried.
+        settings = settings.with_overrides(
+            detector={"overlap_state_writes": False, "feature_log": False}
+        )
         self.process = DetectorProcess(settings, backends, serde, clock=clock, models=self.models)
         state = self.process.detector.state
         # Merchant counters are re-read when labels change them (forget_merchants below), never

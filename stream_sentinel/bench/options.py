@@ -31,7 +31,8 @@ class BenchOptions:
     seed: int = 7
     own_stack: bool = False
     redis_maxmemory: str = "4gb"  # for --own-stack
-    feature_log: bool = True  # detectors write decision-features (--no-feature-log: off)
+    # detectors write decision-features (None: as the settings say; --no-feature-log: off)
+    feature_log: bool | None = None
 
     def validate(self) -> BenchOptions:
         """Raise UsageError naming the flag for the first value that cannot be used."""

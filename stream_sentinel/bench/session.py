@@ -51,9 +51,10 @@ def open_session(
         require_stack(settings)
         progress("training the benchmark's model on generated history ...")
         version = train_model(settings)
-        settings = settings.with_overrides(
-            detector={"model_alias": BENCH_ALIAS, "feature_log": options.feature_log}
-        )
+        detector: dict[str, object] = {"model_alias": BENCH_ALIAS}
+        if options.feature_log is not None:
+            detector["feature_log"] = options.feature_log
+        settings = settings.with_overrides(detector=detector)
         stack = "own" if options.own_stack else "configured"
         yield Session(settings, options, Servers.find(settings), version, progress, stack)
 

@@ -116,10 +116,9 @@ def _int_list(flag: str) -> click.types.FuncParamType:
 )
 @click.option(
     "--feature-log/--no-feature-log",
-    default=True,
-    show_default=True,
+    default=None,
     help="Whether the detectors write each decision's features to decision-features "
-    "(off: to measure what the feature log costs).",
+    "(default: as SENTINEL_DETECTOR_FEATURE_LOG says; off: to measure what it costs).",
 )
 @click.option(
     "--json",

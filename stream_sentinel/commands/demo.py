@@ -58,6 +58,17 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str) -> float:
     is_flag=True,
     help="--backend local: leave the run's topics and Redis keys for inspection.",
 )
+@click.option(
+    "--console-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve the console on 127.0.0.1 at this port while the demo runs (0: any free port).",
+)
+@click.option(
+    "--keep-open",
+    is_flag=True,
+    help="After the summary, keep the console open on the run's data until Ctrl-C.",
+)
 @pass_cli
 def demo(
     cli: CliContext,
@@ -67,6 +78,8 @@ def demo(
     seed: int,
     users: int,
     keep: bool,
+    console_port: int | None,
+    keep_open: bool,
 ) -> None:
     """The whole system on synthetic traffic, live: throughput, latency, alerts, actions,
     labels and detection quality, then a summary (no Kafka, Redis or Java needed)."""
@@ -75,7 +88,16 @@ def demo(
     from stream_sentinel.demo.options import DemoOptions
     from stream_sentinel.demo.run import run_demo
 
-    options = DemoOptions(duration, rate, backend, seed, users, keep)  # type: ignore[arg-type]
+    options = DemoOptions(
+        duration,
+        rate,
+        backend,  # type: ignore[arg-type]
+        seed,
+        users,
+        keep,
+        console_port,
+        keep_open,
+    )
     options.validate()  # bad input fails before anything is trained or started
     console = Console(highlight=False)
     if not console.is_terminal:

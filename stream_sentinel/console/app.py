@@ -27,6 +27,7 @@ from stream_sentinel.console import (
     routes_cases,
     routes_kafka,
     routes_misc,
+    routes_models,
     routes_overview,
     routes_redis,
     routes_schemas,
@@ -49,6 +50,7 @@ ROUTERS = (
     routes_schemas,
     routes_redis,
     routes_cases,
+    routes_models,
     routes_misc,
 )
 
@@ -69,7 +71,9 @@ def build_console(
         users=book,
         codec=SessionCodec(session_secret(console_settings), console_settings.session_ttl_s),
         sampler=OverviewSampler(sources, console_settings.sample_interval_s or 5.0),
-        browser=MessageBrowser(sources.broker, sources.decoder, console_settings.max_records),
+        browser=MessageBrowser(
+            sources.broker, sources.decoder, console_settings.max_records, lambda: sources.admin
+        ),
         audit=AuditLog(sources.state, clock),
     )
 

@@ -1,20 +1,22 @@
 """The message browser: a bounded, group-less read of one topic, decoded through the registry.
 
-Newest first by default (the last ``limit`` records of each partition, merged by time), or
-forward from an offset of one partition. A key narrows the read to the key's partition (where
-murmur2 put it); a field filter keeps records whose decoded field equals a value. Nothing is
-committed: the reader belongs to no consumer group.
+Newest first by default (the last ``limit`` records of each partition, merged by time), forward
+from an offset of one partition, or forward from a time (each partition from its first record at
+or after it, merged by time). A live tail reads what arrived after a cursor (the next offset per
+partition), ``limit`` records per partition at most per poll. A key narrows the read to the
+key's partition (where murmur2 put it); a field filter keeps records whose decoded field equals
+a value. Nothing is committed: the reader belongs to no consumer group.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from stream_sentinel.errors import UsageError
-from stream_sentinel.transport.base import Broker, Consumer, Record, TopicPartition
+from stream_sentinel.transport.base import Admin, Broker, Consumer, Record, TopicPartition
 from stream_sentinel.transport.partitioner import partition_for
 from stream_sentinel.wire.serde import MAGIC_BYTE, AvroDecoder
 
@@ -23,6 +25,7 @@ POLL_TIMEOUT_S = 0.25  # the first fetches of a fresh reader
 QUIET_S = 0.05  # once records came: a poll this long that brings none means the ranges are read
 EMPTY_POLLS = 3  # before any record: give up after this many empty polls
 RAW_PREVIEW = 512  # bytes of the raw value shown as hex
+OLDEST_WINDOW = 16  # offsets read to find a partition's first unread record (markers take some)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,7 @@ class BrowseQuery:
     key: str | None = None
     field: str | None = None  # "name=value" on the decoded record's top-level fields
     per_partition: int | None = None  # records read per partition (default: limit)
+    since_ms: int | None = None  # forward from this time (epoch ms)
 
     def field_filter(self) -> tuple[str, str] | None:
         if not self.field:
@@ -76,15 +80,22 @@ class BrowsedRecord:
 
 
 def _ranges(
-    consumer: Consumer, topic: str, partitions: Sequence[int], query: BrowseQuery, window: int
+    consumer: Consumer,
+    topic: str,
+    partitions: Sequence[int],
+    query: BrowseQuery,
+    window: int,
+    starts: Mapping[int, int] | None = None,
 ) -> dict[TopicPartition, tuple[int, int]]:
-    """Per partition, the [start, end) offsets to read."""
+    """Per partition, the [start, end) offsets to read: forward from ``starts`` (a partition's
+    offset for a time, or a tail's cursor) or ``query.offset``, else the newest ``window``."""
     ranges = {}
     for partition in partitions:
         tp = TopicPartition(topic, partition)
         low, high = consumer.watermarks(tp)
-        if query.offset is not None:
-            start = min(max(query.offset, low), high)
+        begin = query.offset if starts is None else starts.get(partition, high)
+        if begin is not None:
+            start = min(max(begin, low), high)
             ranges[tp] = (start, min(start + window, high))
         else:
             ranges[tp] = (max(low, high - window), high)
@@ -117,13 +128,43 @@ def _read(consumer: Consumer, ranges: Mapping[TopicPartition, tuple[int, int]]) 
     return found
 
 
+def oldest_unread(
+    broker: Broker, spans: Mapping[TopicPartition, tuple[int, int]]
+) -> dict[TopicPartition, int]:
+    """Per partition, the timestamp of the first record in [start, end) (a few offsets are
+    read: the first ones may be transaction markers); absent where none was found."""
+    if not spans:
+        return {}
+    ranges = {tp: (start, min(start + OLDEST_WINDOW, end)) for tp, (start, end) in spans.items()}
+    consumer = broker.consumer(None, isolation="read_committed", low_latency=True)
+    try:
+        records = _read(consumer, ranges)
+    finally:
+        consumer.close()
+    first: dict[TopicPartition, tuple[int, int]] = {}
+    for record in records:
+        tp = TopicPartition(record.topic() or "", record.partition() or 0)
+        offset = record.offset() or 0
+        if tp not in first or offset < first[tp][0]:
+            first[tp] = (offset, record.timestamp()[1])
+    return {tp: timestamp for tp, (_, timestamp) in first.items()}
+
+
 class MessageBrowser:
     """Reads and decodes records of any topic for the console's pages."""
 
-    def __init__(self, broker: Broker, decoder: AvroDecoder, max_records: int) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        decoder: AvroDecoder,
+        max_records: int,
+        admin: Callable[[], Admin] | None = None,
+    ) -> None:
+        """``admin`` gives the admin client that finds offsets by time (built on first use)."""
         self._broker = broker
         self._decoder = decoder
         self._max = max_records
+        self._admin = admin or broker.admin
 
     @property
     def max_records(self) -> int:
@@ -135,22 +176,59 @@ class MessageBrowser:
         chosen = self._partitions(partitions, query)
         filtering = query.key is not None or query.field is not None
         window = self._max * 10 if filtering else (query.per_partition or limit)
-        # a small read must not wait for fetch.min.bytes to fill: the low-latency fetch settings
-        consumer = self._broker.consumer(None, isolation="read_committed", low_latency=True)
-        try:
-            records = _read(consumer, _ranges(consumer, topic, chosen, query, window))
-        finally:
-            consumer.close()
-        decoded = self.decode(records)
-        kept = list(self._filtered(decoded, query))
-        if query.offset is None:
+        starts = None if query.since_ms is None else self._offsets_at(topic, chosen, query.since_ms)
+        read, _ = self._read(topic, chosen, query, window, starts)
+        kept = list(self._filtered(read, query))
+        if query.since_ms is not None:
+            kept.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
+        elif query.offset is None:
             kept.sort(key=lambda r: (r.timestamp, r.offset), reverse=True)
         else:
             kept.sort(key=lambda r: (r.partition, r.offset))
         return kept[:limit]
 
+    def tail(
+        self, topic: str, partitions: int, query: BrowseQuery, after: Mapping[int, int] | None
+    ) -> tuple[list[BrowsedRecord], dict[int, int]]:
+        """(records after the cursor, newest first; the next cursor). Without a cursor the
+        tail starts now: no records, and the end offsets as the cursor."""
+        chosen = self._partitions(partitions, BrowseQuery(partition=query.partition, key=query.key))
+        tps = [TopicPartition(topic, p) for p in chosen]
+        if after is None:
+            ends = self._admin().end_offsets(tps)
+            return [], {tp.partition: ends[tp] for tp in tps}
+        window = max(1, min(query.limit, self._max))
+        read, ranges = self._read(topic, chosen, query, window, after)
+        kept = list(self._filtered(read, query))
+        kept.sort(key=lambda r: (r.timestamp, r.offset), reverse=True)
+        return kept, {tp.partition: end for tp, (_, end) in ranges.items()}
+
+    def _offsets_at(self, topic: str, partitions: Sequence[int], since_ms: int) -> dict[int, int]:
+        times = {TopicPartition(topic, p): since_ms for p in partitions}
+        return {tp.partition: o for tp, o in self._admin().offsets_for_times(times).items()}
+
+    def _read(
+        self,
+        topic: str,
+        partitions: Sequence[int],
+        query: BrowseQuery,
+        window: int,
+        starts: Mapping[int, int] | None,
+    ) -> tuple[list[BrowsedRecord], dict[TopicPartition, tuple[int, int]]]:
+        """The decoded records of the ranges, and the ranges that were read."""
+        # a small read must not wait for fetch.min.bytes to fill: the low-latency fetch settings
+        consumer = self._broker.consumer(None, isolation="read_committed", low_latency=True)
+        try:
+            ranges = _ranges(consumer, topic, partitions, query, window, starts)
+            records = _read(consumer, ranges)
+        finally:
+            consumer.close()
+        return self.decode(records), ranges
+
     @staticmethod
     def _partitions(partitions: int, query: BrowseQuery) -> list[int]:
+        if query.offset is not None and query.since_ms is not None:
+            raise UsageError("read from an offset or from a time, not both")
         if query.partition is not None:
             if not 0 <= query.partition < partitions:
                 raise UsageError(

@@ -2,8 +2,10 @@
 
 A sampler reads the end offsets of the input and output topics and the committed offsets of our
 consumer groups every few seconds and keeps the last hour; rates are the deltas between samples
-(so the first figure appears with the second sample). Lag in seconds is the lag in records over
-the rate at which the group has been committing.
+(so the first figure appears with the second sample); each sample also keeps every group's
+oldest unread record's age, for the group page's chart. Lag in seconds is shown two ways: the lag
+in records over the rate at which the group has been committing, and the age of the oldest record
+the group has not consumed (its timestamp against now).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from stream_sentinel.alerts.stats import read_stats
+from stream_sentinel.console.groups_view import oldest_unread_ages
 from stream_sentinel.console.messages import BrowseQuery, MessageBrowser
 from stream_sentinel.console.sources import ConsoleSources
 from stream_sentinel.ops.status import dead_letter_counts, group_status, our_groups
@@ -33,6 +36,7 @@ class OffsetSample:
     ends: dict[str, int]  # topic -> sum of end offsets
     committed: dict[str, int]  # group -> sum of committed offsets
     lag: dict[str, int]  # group -> records behind
+    lag_s: dict[str, float | None]  # group -> its oldest unread record's age (None: not found)
 
 
 @dataclass
@@ -93,12 +97,14 @@ class OverviewSampler:
         ]
         ends = sources.admin.end_offsets(tps) if tps else {}
         totals = {t: sum(o for tp, o in ends.items() if tp.topic == t) for t in topics}
-        committed, lag = {}, {}
-        for group, topic in our_groups(sources.settings):
-            status = group_status(sources.admin, sources.state, group, topic)
-            committed[group] = sum(status.committed.values())
-            lag[group] = status.total_lag
-        taken = OffsetSample(sources.clock.now_ms(), totals, committed, lag)
+        statuses = [
+            group_status(sources.admin, sources.state, group, topic)
+            for group, topic in our_groups(sources.settings)
+        ]
+        committed = {s.group: sum(s.committed.values()) for s in statuses}
+        lag = {s.group: s.total_lag for s in statuses}
+        ages = oldest_unread_ages(sources, statuses)
+        taken = OffsetSample(sources.clock.now_ms(), totals, committed, lag, ages)
         with self._lock:
             self.samples.append(taken)
         return taken
@@ -157,6 +163,18 @@ class OverviewSampler:
                 lag[group].append(newer.lag.get(group, 0))
         return {"time": times, "in_per_s": rate_in, "out_per_s": rate_out, "lag": lag}
 
+    def group_series(self, group: str) -> dict[str, Any]:
+        """One group's lag at every sample of the last hour: in records, and in seconds (its
+        oldest unread record's age then; None where none was found); times in seconds."""
+        with self._lock:
+            points = [p for p in self.samples if group in p.lag]
+        return {
+            "group": group,
+            "time": [p.time_ms / 1000 for p in points],
+            "lag": [p.lag[group] for p in points],
+            "lag_seconds": [p.lag_s.get(group) for p in points],
+        }
+
 
 def _decisions(sources: ConsoleSources) -> dict[str, int]:
     """Decisions by type, summed over the detector workers' heartbeats."""
@@ -199,9 +217,14 @@ def read_overview(sampler: OverviewSampler, browser: MessageBrowser) -> Overview
     """Everything the overview shows, from the samples and one read of each source."""
     sources = sampler.sources
     in_rate, out_rate, commits = sampler.rates()
+    statuses = [
+        group_status(sources.admin, sources.state, group, topic)
+        for group, topic in our_groups(sources.settings)
+    ]
+    ages = oldest_unread_ages(sources, statuses)
     groups = []
-    for group, topic in our_groups(sources.settings):
-        status = group_status(sources.admin, sources.state, group, topic)
+    for status in statuses:
+        group, topic = status.group, status.topic
         rate = commits.get(group)
         seconds = status.total_lag / rate if rate else None
         groups.append(
@@ -210,6 +233,7 @@ def read_overview(sampler: OverviewSampler, browser: MessageBrowser) -> Overview
                 "topic": topic,
                 "lag": status.total_lag,
                 "lag_seconds": None if seconds is None else round(seconds, 1),
+                "oldest_unread_seconds": ages[group],
                 "partitions": {str(p): n for p, n in sorted(status.lag.items())},
                 "workers": len(status.workers),
             }

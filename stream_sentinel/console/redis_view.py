@@ -17,6 +17,7 @@ from stream_sentinel.console.profile_view import decode_profile
 from stream_sentinel.logic.merchants import parse_counters
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, Namespace, StateStore
+from stream_sentinel.state.stats import SECRET_COMMANDS
 
 NAMESPACES = {ns.name.lower(): ns for ns in Namespace}
 SCAN_STEP = 10_000  # keys per SCAN call: fewer round trips through a large database
@@ -168,8 +169,51 @@ def read_key(store: StateStore, ns: Namespace, key: str) -> dict[str, Any]:
     }
 
 
-def namespace_summary(store: StateStore) -> list[dict[str, Any]]:
-    """Key counts of every logical database."""
-    return [
-        {"name": ns.name.lower(), "db": int(ns), "keys": store.key_count(ns)} for ns in Namespace
+#: Slowlog entries shown (the newest); Redis keeps 128 by default.
+SLOWLOG_LIMIT = 25
+NOT_AVAILABLE = "not available on the embedded store"
+#: Commands the slowlog shows by name alone (their arguments may hold a secret).
+SECRET_COMMAND_NAMES = tuple(sorted(SECRET_COMMANDS))
+
+
+def store_figures(store: StateStore) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(ops/s, hit rate, evicted and expired keys, clients; each logical database's keys, keys
+    with a TTL and mean TTL), from one read of the store's figures; None where it cannot know."""
+    stats = store.stats()
+    return {
+        "ops_per_sec": stats.ops_per_sec,
+        "keyspace_hits": stats.keyspace_hits,
+        "keyspace_misses": stats.keyspace_misses,
+        "hit_rate": stats.hit_rate,
+        "evicted_keys": stats.evicted_keys,
+        "expired_keys": stats.expired_keys,
+        "connected_clients": stats.connected_clients,
+        "key_namespace": stats.key_namespace,
+    }, [
+        {
+            "name": d.ns.name.lower(),
+            "db": int(d.ns),
+            "keys": d.keys,
+            "expires": d.expires,
+            "avg_ttl_ms": d.avg_ttl_ms,
+            "counted_all": d.counted_all,
+        }
+        for d in stats.databases
     ]
+
+
+def slowlog_rows(store: StateStore, limit: int = SLOWLOG_LIMIT) -> dict[str, Any]:
+    """The newest slowlog entries, their commands already masked by the store."""
+    slowlog = store.slowlog(limit)
+    return {
+        "available": slowlog.available,
+        "entries": [
+            {
+                "id": e.id,
+                "time_ms": e.started_at_s * 1000,
+                "duration_us": e.duration_us,
+                "command": list(e.command),
+            }
+            for e in slowlog.entries
+        ],
+    }

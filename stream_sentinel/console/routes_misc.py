@@ -14,11 +14,6 @@ router = APIRouter()
 
 #: page -> (title, what it will show, the capability it waits for)
 PENDING = {
-    "models": (
-        "Models",
-        "the model registry: versions, aliases (champion, challenger, shadow) and their history",
-        "the model registry of the learning plane",
-    ),
     "drift": (
         "Drift",
         "feature, prediction and performance drift with their thresholds, and drift events",

@@ -7,7 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from stream_sentinel.console.redis_view import namespace_of, namespace_summary, read_key, scan_keys
+from stream_sentinel.console.redis_view import (
+    NOT_AVAILABLE,
+    SECRET_COMMAND_NAMES,
+    namespace_of,
+    read_key,
+    scan_keys,
+    slowlog_rows,
+    store_figures,
+)
 from stream_sentinel.console.web import Console, Principal, console, render, viewer
 
 router = APIRouter()
@@ -37,11 +45,16 @@ def redis_page(
     rows, histogram, truncated = scan_keys(
         parts.sources.state, namespace, pattern, parts.settings.max_keys
     )
+    figures, databases = store_figures(parts.sources.state)
     return render(
         request,
         "redis.html",
         info=_info(parts),
-        namespaces=namespace_summary(parts.sources.state),
+        figures=figures,
+        namespaces=databases,
+        slowlog=slowlog_rows(parts.sources.state),
+        not_available=NOT_AVAILABLE,
+        secret_commands=SECRET_COMMAND_NAMES,
         ns=namespace.name.lower(),
         pattern=pattern,
         rows=rows,
@@ -65,7 +78,13 @@ def key_page(
 
 @router.get("/api/redis")
 def redis_json(who: Principal = Depends(viewer), parts: Console = Depends(console)) -> Any:
-    return {"info": _info(parts), "namespaces": namespace_summary(parts.sources.state)}
+    figures, databases = store_figures(parts.sources.state)
+    return {
+        "info": _info(parts),
+        "stats": figures,
+        "namespaces": databases,
+        "slowlog": slowlog_rows(parts.sources.state),
+    }
 
 
 @router.get("/api/redis/{ns}/keys")

@@ -2,9 +2,10 @@
 
 Everything comes from what the pipeline records: the records on its topics (read in the key's
 partition, newest first, within a bounded window) and the user's profile in Redis. What the
-pipeline does not record yet is named as such: the profile before the transaction (only the
-current one is kept) and the feature vector (until the feature log, ``decision-features``,
-lands; the trace reads it as soon as that topic exists).
+pipeline does not record is named as such: the profile before the transaction (only the current
+one is kept). The feature vector the model scored comes from the feature log
+(``decision-features``), named by the live feature list when its feature-set hash is the live
+one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 from stream_sentinel.console.messages import BrowsedRecord, BrowseQuery, MessageBrowser
 from stream_sentinel.console.profile_view import decode_profile
 from stream_sentinel.console.sources import ConsoleSources
+from stream_sentinel.logic.feature_set import LIVE_HASH
+from stream_sentinel.logic.features import FEATURES
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
 
@@ -23,7 +26,8 @@ NOT_RECORDED_PROFILE = (
     "the profile as it was before this transaction is not recorded: the current profile is shown"
 )
 NOT_RECORDED_FEATURES = (
-    "the feature vector is not recorded yet: it arrives with the feature log (decision-features)"
+    "no feature-log row found in the newest records of the user's partition of "
+    "decision-features (the feature log is off, or the row is older than that window)"
 )
 
 
@@ -37,6 +41,7 @@ class Trace:
     actions: list[BrowsedRecord] = field(default_factory=list)
     feedback: list[BrowsedRecord] = field(default_factory=list)
     features: BrowsedRecord | None = None
+    named_features: list[tuple[str, float]] = field(default_factory=list)  # live feature set
     profile: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -53,6 +58,7 @@ class Trace:
             "actions": [a.as_json() for a in self.actions],
             "feedback": [f.as_json() for f in self.feedback],
             "features": one(self.features),
+            "named_features": [[name, value] for name, value in self.named_features],
             "profile": self.profile,
             "notes": self.notes,
         }
@@ -92,6 +98,10 @@ class Tracer:
         found.features = features[0] if features else None
         if found.features is None:
             found.notes.append(NOT_RECORDED_FEATURES)
+        elif found.features.value and found.features.value["feature_set_hash"] == LIVE_HASH:
+            found.named_features = list(
+                zip(FEATURES, found.features.value["features"], strict=True)
+            )
         if user is not None:
             found.profile = self._profile(user)
             found.notes.append(NOT_RECORDED_PROFILE)

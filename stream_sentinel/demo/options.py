@@ -25,6 +25,8 @@ class DemoOptions:
     seed: int = 1
     users: int = 10_000
     keep: bool = False  # local backend: leave the run's topics and keys for inspection
+    console_port: int | None = None  # serve the console on 127.0.0.1 at this port (0: any free)
+    keep_open: bool = False  # after the summary, keep the console (and the data) until Ctrl-C
 
     def validate(self) -> None:
         """Raise :class:`UsageError` naming the first flag that cannot be used, and why."""
@@ -48,6 +50,14 @@ class DemoOptions:
             (
                 self.backend in BACKENDS,
                 f"--backend must be one of {', '.join(BACKENDS)} (got {self.backend!r})",
+            ),
+            (
+                self.console_port is None or 0 <= self.console_port <= 65535,
+                f"--console-port must be between 0 and 65535 (got {self.console_port})",
+            ),
+            (
+                not self.keep_open or self.console_port is not None,
+                "--keep-open keeps the console open: give --console-port too",
             ),
             (
                 not self.keep or self.backend == "local",

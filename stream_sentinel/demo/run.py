@@ -11,10 +11,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
-from stream_sentinel.clients.backends import Backends, EmbeddedClients
+from stream_sentinel.clients.backends import Backends, ClientFactory, EmbeddedClients, RealClients
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.demo import local
+from stream_sentinel.demo.console import demo_console, wait_for_interrupt
 from stream_sentinel.demo.enforcement import Enforcement, read_enforcement
 from stream_sentinel.demo.model import DemoModel, ensure_model, serve_from_registry
 from stream_sentinel.demo.options import DemoOptions
@@ -52,22 +53,25 @@ def run_demo(
         local.require_stack(settings)
     model = ensure_model(settings, training_progress(console), _notice(console))
     scenario = plan_scenario(options, settings, clock.now_ms())
-    backends, serde = _open(scenario.settings, options.backend)
+    clients, backends, serde = _open(scenario.settings, options.backend)
     try:
-        pipeline = DemoPipeline(
-            scenario,
-            backends,
-            serde,
-            serve_from_registry(backends.state, model.artifact, clock),
-            rate=options.rate,
-            duration_s=options.duration_s,
-            seed=options.seed,
-            clock=clock,
-        )
-        summary = Watch(pipeline, _info(options, scenario, model, tag), console, clock).run()
+        with demo_console(options, clients, scenario.settings, console):
+            pipeline = DemoPipeline(
+                scenario,
+                backends,
+                serde,
+                serve_from_registry(backends.state, model.artifact, clock),
+                rate=options.rate,
+                duration_s=options.duration_s,
+                seed=options.seed,
+                clock=clock,
+            )
+            summary = Watch(pipeline, _info(options, scenario, model, tag), console, clock).run()
+            emit(console, summary_renderable(summary))
+            if options.keep_open:
+                wait_for_interrupt(console)
     finally:
         _close(backends, scenario.settings, options, console)
-    emit(console, summary_renderable(summary))
     return summary
 
 
@@ -78,13 +82,14 @@ def _notice(console: Console) -> Callable[[str], None]:
     return notice
 
 
-def _open(settings: Settings, backend: str) -> tuple[Backends, Serde]:
+def _open(settings: Settings, backend: str) -> tuple[ClientFactory, Backends, Serde]:
     if backend == "local":
-        return local.local_pipeline(settings)
+        return RealClients(settings), *local.local_pipeline(settings)
     clients = EmbeddedClients()
     topics = Topics.from_settings(settings)
     clients.admin().create_topics(topics.specs())
-    return clients.backends(), Serde(clients.registry(), topics, settings.registry.json_topics)
+    serde = Serde(clients.registry(), topics, settings.registry.json_topics)
+    return clients, clients.backends(), serde
 
 
 def _close(backends: Backends, settings: Settings, options: DemoOptions, console: Console) -> None:

@@ -18,22 +18,42 @@ import numpy as np
 from stream_sentinel.detector import outputs
 from stream_sentinel.detector.intake import Intake
 from stream_sentinel.detector.scorer import Scored
+from stream_sentinel.errors import ConfigError
 from stream_sentinel.logic.feature_set import LIVE, LIVE_HASH
 from stream_sentinel.stream.handler import Output
-from stream_sentinel.transport.base import Record
+from stream_sentinel.transport.base import Broker, Record
 from stream_sentinel.transport.topics import DECISION_FEATURES, Topics
 from stream_sentinel.wire.featurewire import DecisionFeaturesWriter
 from stream_sentinel.wire.serde import Serde
 
 
+def require_topic(broker: Broker, topic: str) -> None:
+    """Refuse to start without the feature log's topic: with auto-create off, every batch
+    would fail to publish and be retried for ever, and no payment would be decided."""
+    admin = broker.admin()
+    try:
+        found = topic in admin.describe_topics([topic])
+    finally:
+        admin.close()
+    if not found:
+        raise ConfigError(
+            f"topic {topic} does not exist, so the detector cannot log its decisions' features: "
+            "run `stream-sentinel topics create` (it adds the missing topics and changes none), "
+            "or set SENTINEL_DETECTOR_FEATURE_LOG=false to decide without the feature log"
+        )
+
+
 class FeatureLog:
-    """Encodes one batch's feature-log rows (the fast writer, or the generic encoder when
-    ``decision-features`` is configured as a JSON topic)."""
+    """Encodes one batch's feature-log rows (Avro only: JSON cannot carry the NaNs)."""
 
     def __init__(self, serde: Serde, topics: Topics) -> None:
         self.topic = topics.decision_features
         self._encode = serde.encoder(DECISION_FEATURES)
-        self._in_avro = DECISION_FEATURES not in serde.json_topics
+        if DECISION_FEATURES in serde.json_topics:
+            raise ConfigError(
+                f"{DECISION_FEATURES} cannot be a JSON topic: its vectors hold NaN for missing "
+                "values, which JSON cannot carry; remove it from SENTINEL_KAFKA_JSON_TOPICS"
+            )
         self._writer: DecisionFeaturesWriter | None = None
 
     def rows(
@@ -43,15 +63,16 @@ class FeatureLog:
         features: np.ndarray,
         scored: Scored,
         decided: int,
+        applied: np.ndarray | None = None,
     ) -> list[Output]:
         """A row per valid transaction (row i is ``records[intake.good[i]]``, its vector
-        ``features[i]``)."""
-        if self._in_avro:
-            return self._fast_rows(records, intake, features, scored, decided)
-        return [
-            (self.topic, intake.user_id[row].encode(), self._encode(record))
-            for row, record in enumerate(feature_rows(records, intake, features, scored, decided))
-        ]
+        ``features[i]``), except those whose ``applied`` is False: their state was applied by
+        an earlier decision (the group's offsets were rewound behind Redis), so their vectors
+        come from a later state; the row logged by that first decision stands."""
+        rows = (
+            list(range(len(intake.good))) if applied is None else np.flatnonzero(applied).tolist()
+        )
+        return self._fast_rows(records, intake, features, scored, decided, rows)
 
     def _fast_rows(
         self,
@@ -60,6 +81,7 @@ class FeatureLog:
         features: np.ndarray,
         scored: Scored,
         decided: int,
+        rows: list[int],
     ) -> list[Output]:
         writer = self._fast_writer()
         write, topic, outcome = writer.write, self.topic, scored.outcome
@@ -72,8 +94,9 @@ class FeatureLog:
         decisions, stamps = outcome.decisions.tolist(), intake.timestamp.tolist()
         ids, users = intake.transaction_id, intake.user_id
         out: list[Output] = []
-        for row, position in enumerate(intake.good):
-            record = records[position]
+        good = intake.good
+        for row in rows:
+            record = records[good[row]]
             user = users[row]
             value = write(
                 ids[row],
@@ -105,11 +128,14 @@ def feature_rows(
     features: np.ndarray,
     scored: Scored,
     decided: int,
+    rows: list[int] | None = None,
 ) -> list[dict[str, object]]:
-    """The batch's rows as DecisionFeatures dicts (the generic path; tests compare the fast
-    writer's bytes with these encoded by the generic encoder)."""
+    """The rows (default: all) as DecisionFeatures dicts (the generic path; a unit test holds
+    the fast writer's bytes equal to these encoded by the generic encoder)."""
     outcome = scored.outcome
     vectors = features.tolist()
+    good = intake.good
+    wanted = range(len(good)) if rows is None else rows
     return [
         {
             "transaction_id": intake.transaction_id[row],
@@ -123,8 +149,8 @@ def feature_rows(
             "score": float(outcome.scores[row]),
             "risk_level": outputs.LEVEL_NAMES[outcome.levels[row]],
             "decision": outputs.DECISION_NAMES[outcome.decisions[row]],
-            "input_partition": records[position].partition() or 0,
-            "input_offset": records[position].offset() or 0,
+            "input_partition": records[good[row]].partition() or 0,
+            "input_offset": records[good[row]].offset() or 0,
         }
-        for row, position in enumerate(intake.good)
+        for row in wanted
     ]

@@ -94,11 +94,13 @@ class OutputWriter:
         features: np.ndarray,
         scored: Scored,
         decided: int,
+        applied: np.ndarray | None = None,
     ) -> list[Output]:
-        """The feature-log row of each decision (none when the feature log is off)."""
+        """The feature-log row of each decision (none when the feature log is off, and none for
+        a row whose ``applied`` is False: see :meth:`FeatureLog.rows`)."""
         if self._feature_log is None:
             return []
-        return self._feature_log.rows(records, intake, features, scored, decided)
+        return self._feature_log.rows(records, intake, features, scored, decided, applied)
 
     def dead_letters(
         self,

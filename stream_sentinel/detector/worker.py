@@ -21,6 +21,7 @@ from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.detector import outputs
 from stream_sentinel.detector.dedup import id_hash
+from stream_sentinel.detector.feature_log import require_topic
 from stream_sentinel.detector.intake import Intake, RowView, TransactionIntake
 from stream_sentinel.detector.metrics import DetectorMetrics
 from stream_sentinel.detector.models import ModelSource
@@ -51,6 +52,9 @@ class Prepared:
     scored: Scored | None
     deltas: dict[int, PartitionDelta]
     decided_time: int = 0
+    # per valid row: its state was applied by this batch (False: already applied once, so its
+    # features were computed from a later state and are not logged); None: all applied
+    applied: np.ndarray | None = None
 
     @property
     def good(self) -> list[int]:
@@ -184,7 +188,7 @@ class DetectorHandler:
             control = batch_state.control_for(tx.user_ix)
             scored = score_batch(features, control, self.models.current, self.settings)
             stage.labels("score").observe(time.perf_counter() - t3)
-        return Prepared(records, intake, features, scored, deltas, now)
+        return Prepared(records, intake, features, scored, deltas, now, applied=applied)
 
     def _without_duplicates(
         self, records: Sequence[Record], intake: Intake, hashes: list[int], applies: np.ndarray
@@ -240,7 +244,7 @@ class DetectorHandler:
         if scored is not None:
             out += self._output_writer.scores_and_alerts(records, prepared.intake, scored, decided)
             out += self._output_writer.decision_features(
-                records, prepared.intake, prepared.features, scored, decided
+                records, prepared.intake, prepared.features, scored, decided, prepared.applied
             )
         out += self._output_writer.dead_letters(
             records, prepared.rejected, decided, self.letter_budget
@@ -335,6 +339,8 @@ class DetectorWorker:
         )
 
     def start(self) -> None:
+        if self.settings.detector.feature_log:
+            require_topic(self.loop.broker, self.handler.topics.decision_features)
         self.models.start()
         self.handler.letter_budget = letter_budget(self.loop.broker, self.handler.topics)
         self.loop.start()

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from stream_sentinel.logic.feature_set import feature_set_hash
+from stream_sentinel.logic.feature_set import ENCODING, feature_set_hash
 
 CreatedBy = Literal["train", "learn", "import"]
 CREATORS: tuple[CreatedBy, ...] = ("train", "learn", "import")
@@ -43,11 +43,11 @@ class FeatureSet:
 
     name: str
     features: tuple[str, ...]
-    encoding: str = "float64"
+    encoding: str = ENCODING
     hash: str = ""
 
     @classmethod
-    def of(cls, name: str, features: tuple[str, ...], encoding: str = "float64") -> FeatureSet:
+    def of(cls, name: str, features: tuple[str, ...], encoding: str = ENCODING) -> FeatureSet:
         return cls(name, tuple(features), encoding, feature_set_hash(features, encoding))
 
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from stream_sentinel.state.stats import Slowlog, StoreStats
 
 
 class Namespace(enum.IntEnum):
@@ -265,6 +268,12 @@ class StateStore(Protocol):
     def ping(self) -> bool: ...
 
     def info(self) -> StoreInfo: ...
+
+    def stats(self) -> StoreStats:
+        """Ops/s, hits and misses, evicted and expired keys, clients, and each database's keys."""
+
+    def slowlog(self, limit: int) -> Slowlog:
+        """The newest ``limit`` slowlog entries (newest first), their commands masked."""
 
     def scan(self, ns: Namespace, pattern: str = "*", count: int = 1000) -> Iterator[str]:
         """Logical keys of the namespace matching a glob pattern."""

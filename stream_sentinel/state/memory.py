@@ -24,6 +24,7 @@ from stream_sentinel.state.base import (
     StoreInfo,
     check_guarded,
 )
+from stream_sentinel.state.stats import DatabaseStats, Slowlog, StoreStats
 
 _Value = bytes | dict[str, Any] | list[bytes] | set[str]
 
@@ -45,12 +46,14 @@ class _Db:
     def __init__(self, clock: Clock) -> None:
         self.data: dict[str, _Value] = {}
         self.expires: dict[str, int] = {}
+        self.expired = 0  # keys dropped because their TTL passed
         self._clock = clock
 
     def alive(self, key: str) -> bool:
         deadline = self.expires.get(key)
         if deadline is not None and deadline <= self._clock.now_ms():
-            self.data.pop(key, None)
+            if self.data.pop(key, None) is not None:
+                self.expired += 1
             self.expires.pop(key, None)
         return key in self.data
 
@@ -83,6 +86,7 @@ class MemoryStateStore:
         self._clock = clock
         self._lock = threading.RLock()
         self._dbs = {ns: _Db(clock) for ns in Namespace}
+        self._expired_before_clear = 0
 
     def execute(self, batch: Batch) -> list[Any]:
         with self._lock:
@@ -112,6 +116,35 @@ class MemoryStateStore:
     def info(self) -> StoreInfo:
         return StoreInfo("memory", 0, 0, "noeviction", False, "embedded")
 
+    def stats(self) -> StoreStats:
+        """What an in-process store knows: its keys and expiries. It serves no clients, keeps no
+        command rates or hit counts, and never evicts."""
+        with self._lock:
+            now = self._clock.now_ms()
+            databases = []
+            for ns, db in self._dbs.items():
+                live = [k for k in list(db.data) if db.alive(k)]
+                ttls = [db.expires[k] - now for k in live if k in db.expires]
+                databases.append(
+                    DatabaseStats(ns, len(live), len(ttls), sum(ttls) // len(ttls) if ttls else 0)
+                )
+            expired = self._expired_before_clear + sum(db.expired for db in self._dbs.values())
+        return StoreStats(
+            backend="memory",
+            ops_per_sec=None,
+            keyspace_hits=None,
+            keyspace_misses=None,
+            evicted_keys=0,
+            expired_keys=expired,
+            connected_clients=None,
+            key_namespace="",
+            databases=tuple(databases),
+        )
+
+    def slowlog(self, limit: int) -> Slowlog:
+        """The embedded store keeps no slowlog."""
+        return Slowlog(available=False)
+
     def scan(self, ns: Namespace, pattern: str = "*", count: int = 1000) -> Iterator[str]:
         with self._lock:
             db = self._dbs[ns]
@@ -126,6 +159,7 @@ class MemoryStateStore:
     def clear(self) -> int:
         with self._lock:
             removed = sum(len(db.data) for db in self._dbs.values())
+            self._expired_before_clear += sum(db.expired for db in self._dbs.values())
             self._dbs = {ns: _Db(self._clock) for ns in Namespace}
             return removed
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from stream_sentinel.state.base import Batch, Guard, Namespace, Outcome, StateStore, StoreInfo
+from stream_sentinel.state.stats import Slowlog, StoreStats
 
 #: How long a held write waits for its release before it fails (a hang guard, never reached by
 #: a test that releases what it holds).
@@ -141,6 +142,12 @@ class FaultyStateStore:
 
     def info(self) -> StoreInfo:
         return self.store.info()
+
+    def stats(self) -> StoreStats:
+        return self.store.stats()
+
+    def slowlog(self, limit: int) -> Slowlog:
+        return self.store.slowlog(limit)
 
     def scan(self, ns: Namespace, pattern: str = "*", count: int = 1000) -> Iterator[str]:
         return self.store.scan(ns, pattern, count)

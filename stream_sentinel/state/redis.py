@@ -23,6 +23,7 @@ import redis
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import RedisSettings
 from stream_sentinel.errors import ServiceUnavailable, StateError
+from stream_sentinel.state import stats as figures
 from stream_sentinel.state.base import (
     Batch,
     Command,
@@ -284,6 +285,49 @@ class RedisStateStore:
             aof_enabled=bool(int(info.get("aof_enabled", 0))),
             version=str(info.get("redis_version", "")),
         )
+
+    def stats(self) -> figures.StoreStats:
+        """INFO stats, clients and keyspace; under a key namespace, each database's figures are
+        this store's keys only (a SCAN of each database and one PTTL per key, pipelined)."""
+        info = self._retrying(
+            "info", lambda: self.client.info("stats") | self.client.info("clients")
+        )
+        if self._prefix:
+            databases = tuple(self._own_database_stats(ns) for ns in Namespace)
+        else:
+            databases = figures.keyspace_stats(
+                self._retrying("info", lambda: self.client.info("keyspace"))
+            )
+        return figures.StoreStats(
+            backend="redis",
+            ops_per_sec=int(info.get("instantaneous_ops_per_sec", 0)),
+            keyspace_hits=int(info.get("keyspace_hits", 0)),
+            keyspace_misses=int(info.get("keyspace_misses", 0)),
+            evicted_keys=int(info.get("evicted_keys", 0)),
+            expired_keys=int(info.get("expired_keys", 0)),
+            connected_clients=int(info.get("connected_clients", 0)),
+            key_namespace=self._settings.key_namespace,
+            databases=databases,
+        )
+
+    def _own_database_stats(self, ns: Namespace) -> figures.DatabaseStats:
+        found, counted_all = figures.first_keys(self.scan(ns))  # a bounded read
+        keys, ttls = [self._prefix + k for k in found], []
+        for start in range(0, len(keys), 1000):
+            pipe = self._db_client(ns).pipeline(transaction=False)
+            for key in keys[start : start + 1000]:
+                pipe.pttl(key)
+            ttls += [int(t) for t in self._retrying("pttl", pipe.execute) if int(t) >= 0]
+        average = sum(ttls) // len(ttls) if ttls else 0
+        return figures.DatabaseStats(ns, len(keys), len(ttls), average, counted_all)
+
+    def slowlog(self, limit: int) -> figures.Slowlog:
+        """SLOWLOG GET read raw (redis-py's parser joins the arguments with spaces, losing where
+        one ends), each command masked before it leaves this method."""
+        reply = self._retrying(
+            "slowlog", lambda: self.client.execute_command("SLOWLOG", "GET", limit)
+        )
+        return figures.Slowlog(True, tuple(figures.slow_entry(item) for item in reply))
 
     def scan(self, ns: Namespace, pattern: str = "*", count: int = 1000) -> Iterator[str]:
         client = self._db_client(ns)

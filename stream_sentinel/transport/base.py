@@ -2,7 +2,8 @@
 
 Two implementations sit behind it: :mod:`.kafka` (confluent-kafka / librdkafka, the real one) and
 :mod:`.memory` (an in-process partitioned log for the embedded mode). One contract suite
-(``tests/contract/test_broker_contract.py``) runs against both.
+(``tests/contract/broker_contract.py``) runs against both; the console's reads of groups and
+times have theirs (``tests/contract/console_reads_contract.py``).
 
 Records follow confluent-kafka's ``Message`` methods (``value()``, ``key()``, ``offset()``...) so
 the real backend hands librdkafka's messages through without copying them.
@@ -76,6 +77,25 @@ class GroupMetadata:
     generation: int
     member_id: str
     native: object = None  # the backend's own object (confluent's ConsumerGroupMetadata)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    """One member of a consumer group as the coordinator reports it."""
+
+    member_id: str
+    client_id: str
+    host: str
+    assignment: tuple[TopicPartition, ...]  # sorted
+
+
+@dataclass(frozen=True, slots=True)
+class GroupDescription:
+    """A consumer group's state and members (``state`` in lower case: stable, empty, ...)."""
+
+    group_id: str
+    state: str
+    members: tuple[GroupMember, ...]  # sorted by member id
 
 
 class RebalanceListener(Protocol):
@@ -198,6 +218,16 @@ class Admin(Protocol):
 
     def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         """High watermarks (the offset the next record will get)."""
+
+    def describe_groups(self, group_ids: Sequence[str]) -> dict[str, GroupDescription]:
+        """State and members (with their assigned partitions) of each group; a group nobody
+        ever joined is reported as ``dead`` with no members."""
+
+    def offsets_for_times(
+        self, times_ms: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        """Per partition, the first offset whose record's timestamp is at or after the time;
+        the end offset where no record is that recent."""
 
     def close(self) -> None: ...
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException
@@ -11,7 +11,14 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetS
 
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.errors import TransportError
-from stream_sentinel.transport.base import ClusterInfo, TopicInfo, TopicPartition, TopicSpec
+from stream_sentinel.transport.base import (
+    ClusterInfo,
+    GroupDescription,
+    GroupMember,
+    TopicInfo,
+    TopicPartition,
+    TopicSpec,
+)
 from stream_sentinel.transport.retry import Backoff, retrying
 
 _TIMEOUT_S = 15.0
@@ -142,12 +149,39 @@ class KafkaAdmin:
             if p.offset >= 0
         }
 
+    def describe_groups(self, group_ids: Sequence[str]) -> dict[str, GroupDescription]:
+        if not group_ids:
+            return {}
+        futures = self._admin.describe_consumer_groups(
+            list(group_ids), request_timeout=self._timeout_s
+        )
+        out = {}
+        for group_id, future in futures.items():
+            try:
+                out[group_id] = _group_description(future.result())
+            except Exception as exc:
+                raise TransportError(f"describing group {group_id!r} failed: {exc}") from exc
+        return out
+
+    def offsets_for_times(
+        self, times_ms: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        if not times_ms:
+            return {}
+        specs = {tp: OffsetSpec.for_timestamp(time_ms) for tp, time_ms in times_ms.items()}
+        found = self._list_offsets(specs, "offset for time")
+        missing = [tp for tp, offset in found.items() if offset < 0]  # no record that recent
+        return found | self.end_offsets(missing)
+
     def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         if not partitions:
             return {}
-        request = {
-            KafkaTopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in partitions
-        }
+        return self._list_offsets({tp: OffsetSpec.latest() for tp in partitions}, "end offset")
+
+    def _list_offsets(
+        self, specs: Mapping[TopicPartition, OffsetSpec], what: str
+    ) -> dict[TopicPartition, int]:
+        request = {KafkaTopicPartition(tp.topic, tp.partition): spec for tp, spec in specs.items()}
         futures = self._admin.list_offsets(
             request,
             isolation_level=IsolationLevel.READ_UNCOMMITTED,
@@ -158,8 +192,33 @@ class KafkaAdmin:
             try:
                 out[TopicPartition(ktp.topic, ktp.partition)] = int(future.result().offset)
             except Exception as exc:
-                raise TransportError(f"end offset of {ktp.topic}[{ktp.partition}]: {exc}") from exc
+                raise TransportError(f"{what} of {ktp.topic}[{ktp.partition}]: {exc}") from exc
         return out
 
     def close(self) -> None:
         return None
+
+
+def _group_description(found: Any) -> GroupDescription:
+    """Our record of confluent-kafka's ConsumerGroupDescription."""
+    state = getattr(found.state, "name", str(found.state)).lower()
+    members = tuple(
+        sorted(
+            (
+                GroupMember(
+                    m.member_id,
+                    m.client_id,
+                    m.host,
+                    tuple(
+                        sorted(
+                            TopicPartition(p.topic, p.partition)
+                            for p in (m.assignment.topic_partitions if m.assignment else [])
+                        )
+                    ),
+                )
+                for m in found.members
+            ),
+            key=lambda m: m.member_id,
+        )
+    )
+    return GroupDescription(found.group_id, state, members)

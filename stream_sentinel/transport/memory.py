@@ -1,7 +1,7 @@
 """The embedded broker: an in-process partitioned log with consumer groups and transactions.
 
 It keeps the promises of the Kafka backend that the pipeline relies on, checked by the same
-contract suite (``tests/contract/test_broker_contract.py``): keyed records land on
+contract suite (``tests/contract/broker_contract.py``): keyed records land on
 ``murmur2(key) % partitions``; a consumer group splits partitions among its members with eager
 rebalances (revoke everything, then assign) served inside ``consume()``; offsets are committed
 per group; a transactional producer's records and consumed offsets become visible together at
@@ -15,12 +15,14 @@ read_committed (uncommitted records are buffered in the producer, so nobody can 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.errors import TransportError
 from stream_sentinel.transport.base import (
     ClusterInfo,
+    GroupDescription,
+    GroupMember,
     Isolation,
     OffsetReset,
     TopicInfo,
@@ -28,10 +30,46 @@ from stream_sentinel.transport.base import (
     TopicSpec,
 )
 from stream_sentinel.transport.memory_consumer import MemoryConsumer
-from stream_sentinel.transport.memory_log import MemoryCluster, MemoryRecord
+from stream_sentinel.transport.memory_log import Group, Log, MemoryCluster, MemoryRecord
 from stream_sentinel.transport.memory_producer import MemoryProducer
 
 __all__ = ["MemoryAdmin", "MemoryBroker", "MemoryCluster", "MemoryRecord"]
+
+CLIENT_ID = "embedded"  # what embedded group members report as their client id
+HOST = "in-process"  # and as their host
+
+
+def _state(group: Group | None) -> str:
+    """The group's state in Kafka's words (lower case)."""
+    if group is None:
+        return "dead"
+    if group.rebalancing:
+        return "preparing_rebalance"
+    return "stable" if group.members else "empty"
+
+
+def _describe(group_id: str, group: Group | None) -> GroupDescription:
+    if group is None:
+        return GroupDescription(group_id, "dead", ())
+    members = tuple(
+        GroupMember(member, group.clients.get(member, ""), HOST, _assigned(group, member))
+        for member in sorted(group.members)
+    )
+    return GroupDescription(group_id, _state(group), members)
+
+
+def _assigned(group: Group, member: str) -> tuple[TopicPartition, ...]:
+    """What the member holds; nothing while a rebalance is under way (eager protocol)."""
+    return () if group.rebalancing else tuple(sorted(group.assignment.get(member, [])))
+
+
+def _first_at_or_after(log: Log, time_ms: int) -> int:
+    """The first record's offset whose timestamp is at or after ``time_ms``, as Kafka's time
+    index answers; ``len(log)`` (the end) when none is."""
+    for offset, record in enumerate(log):
+        if record is not None and record.timestamp()[1] >= time_ms:
+            return offset
+    return len(log)
 
 
 class MemoryAdmin:
@@ -86,6 +124,19 @@ class MemoryAdmin:
         with self._cluster.lock:
             return {tp: len(self._cluster.log(tp.topic, tp.partition)) for tp in partitions}
 
+    def describe_groups(self, group_ids: Sequence[str]) -> dict[str, GroupDescription]:
+        with self._cluster.lock:
+            return {g: _describe(g, self._cluster.groups.get(g)) for g in group_ids}
+
+    def offsets_for_times(
+        self, times_ms: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        with self._cluster.lock:
+            return {
+                tp: _first_at_or_after(self._cluster.log(tp.topic, tp.partition), time_ms)
+                for tp, time_ms in times_ms.items()
+            }
+
     def close(self) -> None:
         return None
 
@@ -115,7 +166,7 @@ class MemoryBroker:
         auto_offset_reset: OffsetReset = "earliest",
         low_latency: bool | None = None,
     ) -> MemoryConsumer:
-        return MemoryConsumer(self.cluster, group_id, auto_offset_reset)
+        return MemoryConsumer(self.cluster, group_id, auto_offset_reset, CLIENT_ID)
 
     def admin(self) -> MemoryAdmin:
         return MemoryAdmin(self.cluster)

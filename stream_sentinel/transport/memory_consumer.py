@@ -23,9 +23,14 @@ class MemoryConsumer:
     """A consumer over a :class:`MemoryCluster`; callbacks run inside :meth:`consume`."""
 
     def __init__(
-        self, cluster: MemoryCluster, group_id: str | None, auto_offset_reset: OffsetReset
+        self,
+        cluster: MemoryCluster,
+        group_id: str | None,
+        auto_offset_reset: OffsetReset,
+        client_id: str = "",
     ) -> None:
         self._cluster = cluster
+        self._client_id = client_id
         self._group_id = group_id
         self._reset = auto_offset_reset
         self._member_id: str | None = None
@@ -47,7 +52,7 @@ class MemoryConsumer:
         with self._cluster.lock:
             self._listener = listener
             self._member_id = self._cluster.new_member_id(self._group_id)
-            self._cluster.join(self._group_id, self._member_id, tuple(topics))
+            self._cluster.join(self._group_id, self._member_id, tuple(topics), self._client_id)
 
     def assign(self, partitions: Mapping[TopicPartition, int]) -> None:
         with self._cluster.lock:

@@ -72,6 +72,7 @@ class Group:
     group_id: str
     generation: int = 0
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # member -> topics
+    clients: dict[str, str] = field(default_factory=dict)  # member -> client id
     assignment: dict[str, list[TopicPartition]] = field(default_factory=dict)
     acked: dict[str, int] = field(default_factory=dict)  # member -> rebalance round handled
     rebalance_round: int = 0
@@ -133,14 +134,18 @@ class MemoryCluster:
     def group(self, group_id: str) -> Group:
         return self.groups.setdefault(group_id, Group(group_id))
 
-    def join(self, group_id: str, member_id: str, topics: tuple[str, ...]) -> None:
+    def join(
+        self, group_id: str, member_id: str, topics: tuple[str, ...], client_id: str = ""
+    ) -> None:
         group = self.group(group_id)
         group.members[member_id] = topics
+        group.clients[member_id] = client_id
         self._start_rebalance(group)
 
     def leave(self, group_id: str, member_id: str) -> None:
         group = self.group(group_id)
         group.members.pop(member_id, None)
+        group.clients.pop(member_id, None)
         group.acked.pop(member_id, None)
         group.assignment.pop(member_id, None)
         self._start_rebalance(group)

@@ -15,10 +15,11 @@ SEGMENT_1D_MS = str(24 * 3600 * 1000)
 _DATA = {"compression.type": "lz4", "retention.ms": RETENTION_7D_MS, "segment.ms": SEGMENT_1D_MS}
 _COMPACTED = {"compression.type": "lz4", "cleanup.policy": "compact"}
 # The feature log is what late labels are joined to for training: chargebacks arrive up to 90
-# days after the payment (the feedback store's delay histogram ends there), so a row must still
-# be there when its label comes. One-day segments: a row lives at most 91 days.
-RETENTION_90D_MS = str(90 * 24 * 3600 * 1000)
-_FEATURE_LOG = {**_DATA, "retention.ms": RETENTION_90D_MS}
+# days after the payment and some later (the feedback store's delay histogram has a bucket past
+# 90 days), so a row must still be there when its label comes and the learner joins it: 30 days
+# of margin past 90. One-day segments: a row lives 120 to 121 days.
+RETENTION_120D_MS = str(120 * 24 * 3600 * 1000)
+_FEATURE_LOG = {**_DATA, "retention.ms": RETENTION_120D_MS}
 
 TRANSACTIONS = "transactions"
 FRAUD_SCORES = "fraud-scores"

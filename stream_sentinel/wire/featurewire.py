@@ -14,6 +14,7 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 
+from stream_sentinel.domain import Decision, RiskLevel
 from stream_sentinel.errors import SchemaError
 from stream_sentinel.wire.binary import encoder_for, varint
 from stream_sentinel.wire.fastwriter import compile_writer
@@ -41,6 +42,11 @@ PRE_ENCODED = frozenset(
     {"decided_time", "model_version", "feature_set", "feature_set_hash", "features"}
 )
 _END = b"\x00"
+#: The enum symbols in the order the detector's indexes follow.
+ENUM_ORDER = {
+    "risk_level": tuple(level.name for level in RiskLevel),
+    "decision": tuple(decision.value for decision in Decision),
+}
 
 
 class WriteFeatures(Protocol):
@@ -74,13 +80,22 @@ class DecisionFeaturesWriter:
         vector = self.plan.field("features").type
         if vector.kind != "array" or vector.items is None or vector.items.kind != "double":
             raise SchemaError("the feature log writes features as an array of double")
+        for name, symbols in ENUM_ORDER.items():  # the caller passes symbol indexes
+            found = self.plan.field(name).type.symbols
+            if found != symbols:
+                raise SchemaError(
+                    f"DecisionFeatures.{name} has the symbols {list(found)}; the feature log "
+                    f"writes indexes into {list(symbols)}"
+                )
         self._encoders = {field.name: encoder_for(field.type) for field in self.plan.fields}
         write = compile_writer(self.plan, ARGUMENTS, PRE_ENCODED, self._encoders, self.header)
         self.write = cast(WriteFeatures, write)
 
     def encoded(self, name: str, value: Any) -> bytes:
-        """One field's bytes, for the fields given pre-encoded."""
-        return self._encoders[name](value)
+        """One field's bytes, for the fields given pre-encoded (none for a field the schema
+        no longer has: the writer leaves it out)."""
+        encode = self._encoders.get(name)
+        return b"" if encode is None else encode(value)
 
     @staticmethod
     def vectors(features: np.ndarray) -> list[bytes]:

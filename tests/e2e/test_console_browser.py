@@ -18,7 +18,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.config import Settings
 from stream_sentinel.domain import Feedback, FeedbackSource, Label
+from stream_sentinel.learning.registry import ModelRegistry
+from stream_sentinel.learning.versions import FeatureSet, ModelDraft, TrainingWindow
 from stream_sentinel.transport.base import TopicPartition
+from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire import records
 from stream_sentinel.wire.serde import Serde
 from tests.console_support import PASSWORD, Seeded
@@ -46,6 +49,7 @@ PAGES = {
     "trace": "/trace?transaction_id=tx-crit&user_id=u-crit",
     "audit": "/audit",
     "models": "/models",
+    "group": "/kafka/groups/fraud-detection-group",
 }
 
 
@@ -245,4 +249,68 @@ def test_the_overview_throughput_changes_while_the_generator_runs(
     finally:
         generator.terminate()
         generator.wait(30)
+    page.context.close()
+
+
+def _register_two_models(settings: Settings) -> tuple[str, str]:
+    """A model and its retrained child, the child champion (as `train` and `learn` leave them)."""
+    registry = ModelRegistry(RealClients(settings).state())
+    bands = {"HIGH": {"threshold": 0.8, "alert_rate": 0.01, "precision": 0.9, "recall": 0.4}}
+    draft = ModelDraft(
+        "lightgbm",
+        FeatureSet.of("live", ("amount", "velocity_1h")),
+        TrainingWindow(
+            1_700_000_000_000,
+            1_700_500_000_000,
+            1_700_500_000_000,
+            1_700_600_000_000,
+            800,
+            40,
+            86_400_000,
+        ),
+        {"num_leaves": 15},
+        {"roc_auc": 0.97, "average_precision": 0.61, "bands": bands},
+        {"HIGH": 0.8},
+        "train",
+    )
+    first, _ = registry.register(draft, b"tree one\n")
+    second, _ = registry.register(ModelDraft.of(first, parent=first.version), b"tree two\n")
+    if registry.aliases().get("champion") != second.version:
+        registry.promote(second.version, "champion", "better AUC", "cli:ana")
+    return first.version, second.version
+
+
+def test_the_models_page_lists_versions_and_a_version_shows_its_lineage(
+    browser: Browser, console_url: str, stack: Settings, shots: Path
+) -> None:
+    first, second = _register_two_models(stack)
+    page = _page(browser, console_url, "vera")
+    page.goto("/models")
+    expect(page.locator("#versions tr")).to_have_count(3)  # a header and two versions
+    expect(page.locator("#read-only")).to_contain_text("Read-only")
+    expect(page.locator(".history")).to_contain_text("better AUC")
+    page.screenshot(path=str(shots / "console-models.png"), full_page=True)
+    page.click(f"#versions a[href='/models/{second}']")
+    expect(page.locator("h1")).to_have_text(f"Model {second}")
+    expect(page.locator("#bands")).to_contain_text("HIGH")
+    expect(page.locator("#feature-set")).to_contain_text("amount, velocity_1h")
+    page.click(f"#model a[href='/models/{first}']")  # the parent
+    expect(page.locator("h1")).to_have_text(f"Model {first}")
+    page.screenshot(path=str(shots / "console-model.png"), full_page=True)
+    page.context.close()
+
+
+def test_the_live_tail_shows_a_record_produced_after_it_opened(
+    browser: Browser, console_url: str, stack: Settings, shots: Path
+) -> None:
+    page = _page(browser, console_url, "vera")
+    page.goto("/kafka/topics/transactions")
+    page.click("text=Live tail")
+    expect(page.locator("#tail-note")).to_contain_text("Live tail")
+    producer = RealClients(stack).broker().producer()
+    producer.produce(Topics.from_settings(stack).transactions, b'{"tailed": true}', b"u-tail")
+    assert producer.flush(30) == 0
+    producer.close()
+    expect(page.locator("#records .record").first).to_contain_text("key u-tail", timeout=15_000)
+    page.screenshot(path=str(shots / "console-tail.png"), full_page=True)
     page.context.close()

@@ -168,6 +168,7 @@ def test_schemas_register_is_idempotent_against_the_real_registry(settings: Sett
             "dead-letter",
             "dead-letter",
             "model-events",
+            "model-events",
             "decision-features",
         )
     ]
@@ -177,6 +178,7 @@ def test_schemas_register_is_idempotent_against_the_real_registry(settings: Sett
     registry = connect_registry(settings.registry)
     assert registry.versions(f"{prefix}transactions-value") == [1, 2]
     assert registry.versions(f"{prefix}dead-letter-value") == [1, 2]
+    assert registry.versions(f"{prefix}model-events-value") == [1, 2]
     listed = runner.invoke(cli, ["schemas", "list"], env=cli_env(settings))
     assert f"{prefix}transactions-value" in listed.output
 

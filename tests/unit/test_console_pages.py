@@ -9,10 +9,21 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stream_sentinel.console.trace import NOT_RECORDED_FEATURES, NOT_RECORDED_PROFILE
-from stream_sentinel.domain import Feedback, FeedbackSource, Label, UserAction
+from stream_sentinel.domain import (
+    Decision,
+    DecisionFeatures,
+    Feedback,
+    FeedbackSource,
+    Label,
+    RiskLevel,
+    UserAction,
+)
+from stream_sentinel.logic.feature_set import LIVE, LIVE_HASH
+from stream_sentinel.logic.features import FEATURES
 from stream_sentinel.transport.base import TopicPartition, TopicSpec
+from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire import records
-from tests.console_support import PAGES, csrf_of, users
+from tests.console_support import PAGES, csrf_of, publish, users
 from tests.unit.console_rig import NOW, ConsoleRig, log_in, make_console_rig
 
 pytestmark = pytest.mark.unit
@@ -237,14 +248,14 @@ def test_the_trace_follows_a_transaction_from_input_to_alert(
     assert trace["profile"]["fields"]["transactions"] == 3
     assert trace["notes"] == [NOT_RECORDED_FEATURES, NOT_RECORDED_PROFILE]
     assert NOT_RECORDED_FEATURES == (
-        "the feature vector is not recorded yet: it arrives with the feature log "
-        "(decision-features)"
+        "no feature-log row found in the newest records of the user's partition of "
+        "decision-features (the feature log is off, or the row is older than that window)"
     )
 
 
 def test_placeholder_pages_say_what_is_not_on_main_yet(client: TestClient) -> None:
-    page = client.get("/models").text
-    assert "Not on main yet: this page will show the model registry" in page
+    page = client.get("/drift").text
+    assert "Not on main yet: this page will show feature, prediction and performance drift" in page
 
 
 def test_static_assets_are_served_from_the_package(client: TestClient) -> None:
@@ -339,3 +350,31 @@ def test_a_pattern_without_wildcards_is_one_key_looked_up(client: TestClient) ->
         k["key"] for k in client.get(path, params={"pattern": "user:u-crit"}).json()["keys"]
     ] == ["user:u-crit"]
     assert client.get(path, params={"pattern": "user:nobody"}).json()["keys"] == []
+
+
+def test_the_trace_names_each_logged_feature_from_the_feature_log() -> None:
+    rig = make_console_rig()  # its own: the shared rig's tx-high stays without a row
+    vector = [float(n) for n in range(len(FEATURES))]
+    row = DecisionFeatures(
+        "tx-high",
+        "u-high",
+        NOW,
+        NOW + 5,
+        "m-test-1",
+        LIVE,
+        LIVE_HASH,
+        vector,
+        0.42,
+        RiskLevel.HIGH,
+        Decision.REVIEW,
+        3,
+        17,
+    )
+    publish(rig.clients.backends(), rig.serde, Topics(), "decision-features", [row])
+    with rig.client() as client:
+        trace = client.get("/api/trace/tx-high").json()
+        page = client.get("/trace", params={"transaction_id": "tx-high"}).text
+    assert trace["named_features"] == [[name, float(n)] for n, name in enumerate(FEATURES)]
+    assert trace["features"]["value"]["features"] == vector
+    assert NOT_RECORDED_FEATURES not in trace["notes"]
+    assert f'<tr><td>{FEATURES[2]}</td><td class="num">2.0</td></tr>' in page

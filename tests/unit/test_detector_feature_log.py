@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from stream_sentinel.config import load_settings
+from stream_sentinel.detector.feature_log import FeatureLog, feature_rows
 from stream_sentinel.detector.models import ModelSource
 from stream_sentinel.detector.worker import DetectorWorker, Prepared
-from stream_sentinel.errors import TransactionAborted
+from stream_sentinel.errors import ConfigError, TransactionAborted
 from stream_sentinel.logic.columns import to_columns
 from stream_sentinel.logic.feature_set import LIVE, LIVE_HASH
 from stream_sentinel.logic.features import FEATURES, MerchantStats, featurize
@@ -107,6 +108,11 @@ def test_every_decision_has_one_row_holding_the_vector_its_model_scored(
     for transaction_id, row in rows.items():
         assert np.array_equal(row["features"], scored[transaction_id], equal_nan=True)
         assert row["model_version"] == tiny_model().version
+    # and the model scores the logged vectors to the scores it published
+    ids = sorted(rows)
+    logged = np.array([rows[t]["features"] for t in ids])
+    published = {s["transaction_id"]: s["score"] for s in pipeline.read("fraud-scores")}
+    assert tiny_model().predict(logged).tolist() == [published[t] for t in ids]
     positions = input_positions(pipeline)
     assert {(r["input_partition"], r["input_offset"]): t for t, r in rows.items()} == positions
 
@@ -192,17 +198,73 @@ def test_the_feature_log_can_be_turned_off() -> None:
     assert pipeline.read("decision-features") == []
 
 
-def test_a_json_feature_log_holds_the_same_rows() -> None:
-    avro, plain = Pipeline(), Pipeline()
+def test_a_json_feature_log_is_refused_at_once_with_the_fix() -> None:
+    plain = Pipeline()
     plain.serde = Serde(LocalRegistryClient.in_memory(), json_topics=["decision-features"])
-    for pipeline in (avro, plain):
-        for record in traffic(20):
-            pipeline.send(record, key=record["user_id"])
-        pipeline.drain(pipeline.worker(), 20)
-    assert len(plain.read("decision-features")) == 20
-    expected = avro.read("decision-features")
-    got = {row["transaction_id"]: row for row in plain.read("decision-features")}
-    for row in expected:
-        other = got[row["transaction_id"]]
-        assert np.array_equal(row.pop("features"), other.pop("features"), equal_nan=True)
-        assert row == other
+    with pytest.raises(ConfigError) as refused:
+        plain.worker()
+    assert str(refused.value) == (
+        "decision-features cannot be a JSON topic: its vectors hold NaN for missing values, "
+        "which JSON cannot carry; remove it from SENTINEL_KAFKA_JSON_TOPICS"
+    )
+
+
+def test_a_missing_topic_stops_the_detector_at_start_saying_how_to_fix_it() -> None:
+    pipeline = Pipeline()
+    pipeline.backends.broker.admin().delete_topics(["decision-features"])
+    with pytest.raises(ConfigError) as refused:
+        pipeline.worker()
+    assert str(refused.value) == (
+        "topic decision-features does not exist, so the detector cannot log its decisions' "
+        "features: run `stream-sentinel topics create` (it adds the missing topics and changes "
+        "none), or set SENTINEL_DETECTOR_FEATURE_LOG=false to decide without the feature log"
+    )
+    off = Pipeline(load_settings("test", environ={"SENTINEL_DETECTOR_FEATURE_LOG": "false"}))
+    off.backends.broker.admin().delete_topics(["decision-features"])
+    off.send(tx(1))
+    off.drain(off.worker(), 1)
+    assert len(off.read("fraud-scores")) == 1
+
+
+def test_the_fast_rows_are_the_generic_encoders_bytes(pipeline: Pipeline) -> None:
+    models = ModelSource(None)
+    models.swap(tiny_model())
+    worker = pipeline.worker(models)
+    batches: list[Prepared] = []
+    worker.handler.on_batch = batches.append
+    for record in traffic(60):
+        pipeline.send(record, key=record["user_id"])
+    pipeline.drain(worker, 60)
+    log = FeatureLog(pipeline.serde, pipeline.topics)
+    encode = pipeline.serde.encoder("decision-features")
+    for prepared in batches:
+        assert prepared.scored is not None
+        args = (prepared.records, prepared.intake, prepared.features, prepared.scored, 7)
+        fast = [value for _, _, value in log.rows(*args)]
+        assert fast == [encode(row) for row in feature_rows(*args)]
+        assert len(fast) == len(prepared.good)
+
+
+def test_a_transaction_decided_again_after_a_rewind_keeps_its_first_row_only(
+    pipeline: Pipeline,
+) -> None:
+    for n in range(6):
+        pipeline.send(tx(n, minutes=n))
+    worker = pipeline.worker()
+    pipeline.drain(worker, 6)
+    worker.close()
+    first = by_id(pipeline.read("decision-features"))
+    group = pipeline.settings.detector.group_id
+    tp = TopicPartition(
+        "transactions", next(iter(pipeline.backends.broker.admin().group_offsets(group))).partition
+    )
+    pipeline.backends.broker.cluster.group(group).committed[tp] = 0  # an operator rewinds
+    again = pipeline.worker()
+    pipeline.drain(again, 6)
+    assert len(pipeline.read("fraud-scores")) == 12  # decided again ...
+    rows = by_id(pipeline.read("decision-features"))  # ... but logged once, from the first state
+    assert set(rows) == set(first) and len(rows) == 6
+    for transaction_id, row in rows.items():  # NaN != NaN: the vectors compared apart
+        then = first[transaction_id]
+        assert np.array_equal(row.pop("features"), then.pop("features"), equal_nan=True)
+        assert row == then

@@ -14,8 +14,10 @@ from stream_sentinel.logic.decisions import DECISIONS
 from stream_sentinel.logic.feature_set import LIVE, LIVE_HASH
 from stream_sentinel.logic.features import FEATURES
 from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.wire.avro import AvroEncoder
 from stream_sentinel.wire.binary import optional_string, string, varint
 from stream_sentinel.wire.featurewire import DecisionFeaturesWriter
+from stream_sentinel.wire.schemas.catalog import find
 from stream_sentinel.wire.schemas.plan import compile_plan
 from stream_sentinel.wire.serde import Serde
 
@@ -114,3 +116,40 @@ def test_a_schema_whose_features_are_not_doubles_is_refused() -> None:
     }
     with pytest.raises(SchemaError, match="array of double"):
         DecisionFeaturesWriter(1, compile_plan(json.dumps(schema)))
+
+
+def evolved(change: Any) -> dict[str, Any]:
+    """The bundled DecisionFeatures schema, changed by ``change(fields)``."""
+    schema = find("DecisionFeatures").json
+    change(schema["fields"])
+    return schema
+
+
+def test_a_reordered_enum_is_refused() -> None:
+    def reorder(fields: list[dict[str, Any]]) -> None:
+        level = next(f for f in fields if f["name"] == "risk_level")
+        level["type"]["symbols"] = list(reversed(level["type"]["symbols"]))
+
+    with pytest.raises(SchemaError) as refused:
+        DecisionFeaturesWriter(1, compile_plan(json.dumps(evolved(reorder))))
+    assert str(refused.value) == (
+        "DecisionFeatures.risk_level has the symbols ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', "
+        "'MINIMAL']; the feature log writes indexes into ['MINIMAL', 'LOW', 'MEDIUM', 'HIGH', "
+        "'CRITICAL']"
+    )
+
+
+def test_a_schema_that_drops_a_field_and_adds_one_is_written_as_the_generic_encoder_does() -> None:
+    def evolve(fields: list[dict[str, Any]]) -> None:
+        fields[:] = [f for f in fields if f["name"] != "feature_set_hash"]
+        fields.append({"name": "region", "type": "string", "default": "eu-west"})
+
+    schema = evolved(evolve)
+    registry = LocalRegistryClient.in_memory()
+    generic = AvroEncoder(registry, "decision-features-value", json.dumps(schema))
+    writer = DecisionFeaturesWriter(generic.schema_id, compile_plan(json.dumps(schema)))
+    features = matrix(20)
+    for record, vector in zip(cases(features), writer.vectors(features), strict=True):
+        expected = generic({**{k: v for k, v in record.items() if k != "feature_set_hash"}})
+        assert write(writer, record, vector) == expected
+        assert writer.encoded("feature_set_hash", LIVE_HASH) == b""

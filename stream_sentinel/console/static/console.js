@@ -30,3 +30,41 @@
   refresh();
   setInterval(refresh, 5000);
 })();
+
+// A consumer group's page: its lag over the sampled hour in records (left axis) and seconds
+// (right axis), redrawn every few seconds.
+(function () {
+  const place = document.getElementById("chart-group-lag");
+  if (!place || typeof uPlot === "undefined") return;
+  const url = "/api/kafka/groups/" + encodeURIComponent(place.dataset.group) + "/series";
+  let chart = null;
+
+  async function refresh() {
+    const reply = await fetch(url, { credentials: "same-origin" });
+    if (!reply.ok) return;
+    const series = await reply.json();
+    const data = [series.time, series.lag, series.lag_seconds];
+    if (chart === null) {
+      chart = new uPlot({
+        width: 560, height: 200, scales: { s: {} },
+        series: [{}, { label: "lag (records)", stroke: "#e8710a" },
+          { label: "lag (s)", stroke: "#1a73e8", scale: "s" }],
+        axes: [{}, {}, { scale: "s", side: 1, grid: { show: false } }],
+      }, data, place);
+      return;
+    }
+    chart.setData(data);
+  }
+
+  refresh();
+  setInterval(refresh, 5000);
+})();
+
+// The live tail: keep the newest records only, so a long-open tail does not grow without bound.
+document.addEventListener("htmx:afterSwap", function () {
+  const tail = document.getElementById("tail");
+  if (!tail) return;
+  const shown = document.querySelectorAll("#records > .record");
+  const keep = Number(tail.dataset.keep || 500);
+  for (let i = keep; i < shown.length; i++) shown[i].remove();
+});
