@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from stream_sentinel.config.sources import SectionSettings
@@ -14,6 +17,30 @@ class LearningSettings(SectionSettings):
     model_config = SettingsConfigDict(env_prefix="SENTINEL_LEARNING_")
 
     group_id: str = "learning-group"
+    #: Time a label may take to arrive: an unlabelled transaction counts as legitimate only
+    #: once it is older than this (event time), as a fraud team treats it.
+    label_delay_ms: int = Field(default=7 * 86_400_000, ge=0)
+    #: The training set's event-time reach (rows older than this are dropped).
+    window_ms: int = Field(default=28 * 86_400_000, gt=0)
+    #: The most recent labelled period (ending at now - label delay) used for validation.
+    validation_ms: int = Field(default=3 * 86_400_000, gt=0)
+    #: Scheduled retrains, in event time.
+    retrain_every_ms: int = Field(default=86_400_000, gt=0)
+    #: Keep one in N never-labelled (legitimate) rows, each weighted N; labelled rows are all kept.
+    legit_keep_one_in: int = Field(default=1, ge=1)
+    min_train_rows: int = Field(default=100, ge=1)
+    min_train_frauds: int = Field(default=5, ge=1)
+    min_validation_frauds: int = Field(default=1, ge=1)
+    #: ``guarded``: a candidate becomes champion when the checks below pass; ``never``: it
+    #: stays challenger until an operator promotes it.
+    promotion: Literal["guarded", "never"] = "guarded"
+    #: How far AP and ROC AUC may fall below the champion's on the same validation window.
+    ap_tolerance: float = Field(default=0.01, ge=0)
+    auc_tolerance: float = Field(default=0.01, ge=0)
+    #: How far (relative) a band's validation alert rate may exceed its target rate.
+    alert_rate_tolerance: float = Field(default=0.5, ge=0)
+    #: How often (wall clock) the learner looks for retrain requests.
+    request_check_s: float = Field(default=1.0, gt=0)
 
 
 class DriftSettings(SectionSettings):

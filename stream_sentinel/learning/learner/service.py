@@ -1,0 +1,145 @@
+"""The learner service: the consumer group's two loops, the retrain schedule and requests.
+
+Between two batches it asks: has the group settled and read both topics to their ends (a backlog
+is read first, so a replay of weeks does not retrain once per period on the way, and a request
+is not acted on before the rows already sent are in), and is a retrain due?
+A retrain is due when a request newer than the last one acted on is waiting
+(:mod:`~stream_sentinel.learning.retrain_requests`), or when the learner's event time has moved
+``retrain_every`` past the last retrain (or, before the first, past the time it first saw).
+Its status (``learn:status``) is written after the alias moves: a crash in between acts on the
+same request again, which trains the same model on the same rows (LightGBM is deterministic
+here, the version is its content hash) and moves nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
+from stream_sentinel.config.learning import LearningSettings
+from stream_sentinel.learning.label_consumer import caught_up
+from stream_sentinel.learning.learner.consumers import FeatureRowIntake, LabelIntake
+from stream_sentinel.learning.learner.retrain import Retrainer, RetrainOutcome, cut_of
+from stream_sentinel.learning.learner.store import TrainingSetStore
+from stream_sentinel.learning.retrain_requests import requests_since
+from stream_sentinel.state.base import StateStore
+from stream_sentinel.stream.loop import StreamLoop
+from stream_sentinel.stream.running import UNASSIGNED_GRACE_S, consumer_caught_up
+
+log = logging.getLogger(__name__)
+
+
+class Learner:
+    def __init__(
+        self,
+        loops: tuple[StreamLoop, StreamLoop],
+        state: StateStore,
+        retrainer: Retrainer,
+        settings: LearningSettings,
+        waits: Clock = SYSTEM_CLOCK,
+        grace_s: float = UNASSIGNED_GRACE_S,
+    ) -> None:
+        self.loops, self._state = loops, state
+        self._set = TrainingSetStore(state)
+        self._retrainer, self._settings = retrainer, settings
+        self._waits, self._grace_s = waits, grace_s
+        self._started = waits.monotonic()
+        self._next_request_check = float("-inf")
+        self.outcomes: list[RetrainOutcome] = []
+
+    def start(self) -> None:
+        self._started = self._waits.monotonic()
+        for loop in self.loops:
+            loop.start()
+
+    def close(self) -> None:
+        for loop in self.loops:
+            loop.close()
+
+    def read_counts(self) -> tuple[int, int, int]:
+        """Rows and labels this process read (repairs not counted), and undecodable records."""
+        rows, labels = (loop.handler for loop in self.loops)
+        assert isinstance(rows, FeatureRowIntake) and isinstance(labels, LabelIntake)
+        return rows.kept, labels.kept, rows.undecodable + labels.undecodable
+
+    def step(self) -> int:
+        """One batch of each loop, then a retrain if one is due; returns the records read."""
+        read = sum(loop.poll() for loop in self.loops)
+        self.maybe_retrain()
+        return read
+
+    def caught_up(self) -> bool:
+        """Settled, or (once no assignment came within the grace: other members hold the
+        partitions) every partition it does hold read to its end."""
+        if self.settled():
+            return True
+        grace_over = self._waits.monotonic() - self._started >= self._grace_s
+        return grace_over and all(caught_up(loop, True) for loop in self.loops)
+
+    def settled(self) -> bool:
+        """Both loops hold partitions and have read them to their ends: what the training set
+        holds is what the topics hold (before the group settles, an assignment may be empty)."""
+        for loop in self.loops:
+            consumer = loop.consumer
+            if consumer is None or not consumer.assignment() or not consumer_caught_up(consumer):
+                return False
+        return True
+
+    def run(self, stopped: Callable[[], bool], idle_s: float | None) -> None:
+        """Until ``stopped()``, or until caught up with nothing new for ``idle_s``."""
+        idle_since: float | None = None
+        while not stopped():
+            if self.step():
+                idle_since = None
+                continue
+            if idle_s is None or not self.caught_up():
+                idle_since = None
+                continue
+            idle_since = self._waits.monotonic() if idle_since is None else idle_since
+            if self._waits.monotonic() - idle_since >= idle_s:
+                self.maybe_retrain(check_requests=True)  # a request made while catching up
+                return
+
+    def maybe_retrain(self, check_requests: bool = False) -> RetrainOutcome | None:
+        if not self.settled():
+            return None
+        now = self._set.clock()
+        if now is None:
+            return None
+        status = self._set.status()
+        anchor = int(status.get("anchor_ms", now))
+        if "anchor_ms" not in status:
+            self._set.set_status(anchor_ms=now)
+        trigger, acted = self._trigger(now, anchor, status, check_requests)
+        if trigger is None:
+            return None
+        outcome = self._retrainer.retrain(now, trigger)
+        log.info("retrain at %d (%s): %s", now, trigger, outcome.reason)
+        self._set.evict(cut_of(self._settings, now).window_start)
+        self._set.set_status(
+            anchor_ms=now,
+            last_retrain_ms=now,
+            last_request_ms=acted,
+            retrains=int(status.get("retrains", 0)) + 1,
+            last_decision=outcome.to_json(),
+        )
+        self.outcomes.append(outcome)
+        return outcome
+
+    def _trigger(
+        self, now: int, anchor: int, status: dict[str, Any], check_requests: bool
+    ) -> tuple[str | None, int]:
+        acted = int(status.get("last_request_ms", 0))
+        if check_requests or self._waits.monotonic() >= self._next_request_check:
+            self._next_request_check = self._waits.monotonic() + self._settings.request_check_s
+            waiting = requests_since(self._state, acted)
+            if waiting:
+                latest = waiting[-1]
+                more = f" (+{len(waiting) - 1} earlier)" if len(waiting) > 1 else ""
+                return f"request by {latest.actor}: {latest.reason}{more}", latest.time_ms
+        if now - anchor >= self._settings.retrain_every_ms:
+            every_h = self._settings.retrain_every_ms / 3_600_000
+            return f"schedule (every {every_h:g}h of event time)", acted
+        return None, acted

@@ -1,0 +1,83 @@
+"""`learn status`: the training set (rows, frauds, window), the last and next retrain, and the
+last decision, read from the learner's state (no running learner needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from stream_sentinel.config.learning import LearningSettings
+from stream_sentinel.learning.learner.retrain import cut_of
+from stream_sentinel.learning.learner.store import TrainingSetStore
+from stream_sentinel.learning.learner.trainingset import join
+from stream_sentinel.learning.retrain_requests import requests_since
+from stream_sentinel.state.base import StateStore
+
+
+def read_status(state: StateStore, settings: LearningSettings) -> dict[str, Any]:
+    """What `learn status --json` prints."""
+    training_set = TrainingSetStore(state)
+    now = training_set.clock()
+    status = training_set.status()
+    waiting = requests_since(state, int(status.get("last_request_ms", 0)))
+    found: dict[str, Any] = {"event_time_ms": now, "waiting_requests": len(waiting)}
+    if now is None:
+        return found | {
+            "training_set": None,
+            "last_retrain_ms": None,
+            "next_retrain_ms": None,
+            "last_decision": None,
+        }
+    cut = cut_of(settings, now)
+    rows, labels = training_set.snapshot(cut.window_start, now + 1)
+    joined = join(rows, labels, cut, settings.legit_keep_one_in)
+    anchor = int(status.get("anchor_ms", now))
+    return found | {
+        "training_set": asdict(joined.counts)
+        | {
+            "train_rows": joined.train.rows,
+            "train_frauds": joined.train.frauds,
+            "validation_rows": joined.validation.rows,
+            "validation_frauds": joined.validation.frauds,
+            "window_start_ms": cut.window_start,
+            "validation_start_ms": cut.validation_start,
+            "mature_end_ms": cut.mature_end,
+        },
+        "last_retrain_ms": status.get("last_retrain_ms"),
+        "next_retrain_ms": anchor + settings.retrain_every_ms,
+        "retrains": int(status.get("retrains", 0)),
+        "last_decision": status.get("last_decision"),
+    }
+
+
+def status_lines(found: dict[str, Any]) -> list[str]:
+    if found["event_time_ms"] is None:
+        return ["the learner has read no decision-features rows yet"]
+    ts, decision = found["training_set"], found["last_decision"]
+    lines = [
+        f"event time      {_time(found['event_time_ms'])}",
+        f"training set    {ts['rows']:,} rows, {ts['frauds']:,} frauds "
+        f"({ts['labelled']:,} labelled, {ts['unlabelled']:,} never labelled counted legitimate)",
+        f"  window        {_time(ts['window_start_ms'])} .. {_time(ts['mature_end_ms'])} "
+        f"(validation from {_time(ts['validation_start_ms'])})",
+        f"  training      {ts['train_rows']:,} rows, {ts['train_frauds']:,} frauds; validation "
+        f"{ts['validation_rows']:,} rows, {ts['validation_frauds']:,} frauds",
+        f"  waiting       {ts['pending']:,} rows younger than the label delay; "
+        f"{ts['unmatched_labels']:,} labels without a logged row",
+        f"last retrain    {_time(found['last_retrain_ms'])} ({found['retrains']} so far)",
+        f"next retrain    {_time(found['next_retrain_ms'])} (event time)"
+        + (
+            f"; {found['waiting_requests']} request(s) waiting" if found["waiting_requests"] else ""
+        ),
+    ]
+    if decision is None:
+        return [*lines, "last decision   none yet"]
+    moved = f"{decision['version']} -> {decision['alias']}" if decision["version"] else "no model"
+    return [*lines, f"last decision   {moved} ({decision['trigger']}): {decision['reason']}"]
+
+
+def _time(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
