@@ -54,7 +54,7 @@ def test_check_passes_on_a_complete_stack(settings: Settings) -> None:
     lines = result.stdout.splitlines()
     assert lines[-1] == "All connectivity checks PASSED"
     assert sum(line.startswith("PASS") for line in lines) == 9
-    assert any("all 9 topics present" in line for line in lines)
+    assert any("all 10 topics present" in line for line in lines)
     assert any(line.startswith("PASS  redis: persistence (AOF)") for line in lines)
 
 
