@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from stream_sentinel.clock import ManualClock
 from stream_sentinel.clients.backends import Backends, embedded_backends
+from stream_sentinel.clock import ManualClock
 from stream_sentinel.config.learning import DriftSettings
 from stream_sentinel.learning.drift.handler import DriftHandler, DriftOutcome
 from stream_sentinel.learning.drift.service import drift_loop
@@ -66,7 +66,9 @@ class DriftBench:
         features, scores = synthetic_rows(np.random.default_rng(seed), PARTITIONS)
         ts = START + hour * HOUR_MS
         for partition in range(PARTITIONS):
-            record = row_record(f"tick-{hour}-{partition}", ts, features[partition], scores[partition])
+            record = row_record(
+                f"tick-{hour}-{partition}", ts, features[partition], scores[partition]
+            )
             self._producer.produce(
                 self.topics.decision_features, self._encode(record), b"tick", partition=partition
             )
@@ -100,11 +102,29 @@ class DriftBench:
     def drain(self, loop: StreamLoop, records: int) -> None:
         """Poll until the loop has handled ``records`` more records."""
         target = loop.stats.records + records
-        for _ in range(10_000):
+        for _ in range(1_000):
             if loop.stats.records >= target:
                 return
             loop.poll()
         raise AssertionError(f"handled {loop.stats.records} of {target} records")
+
+    def drain_all(self, loop: StreamLoop) -> None:
+        """Poll until the group has read everything produced (its committed offsets are at
+        the topic's end)."""
+        for _ in range(1_000):
+            if self.backlog(loop) == 0:
+                return
+            loop.poll()
+        raise AssertionError(f"{self.backlog(loop)} records left unread")
+
+    def backlog(self, loop: StreamLoop) -> int:
+        """Records of decision-features the group has not committed yet."""
+        tps = [TopicPartition(self.topics.decision_features, p) for p in range(PARTITIONS)]
+        consumer = loop.consumer
+        assert consumer is not None
+        ends = self.backends.broker.admin().end_offsets(tps)
+        committed = consumer.committed(tps)
+        return sum(ends[tp] - (committed[tp] or 0) for tp in tps)
 
     def events(self) -> list[dict[str, Any]]:
         topic = self.topics.drift_events

@@ -3,7 +3,10 @@ windows in DB4, a check per closed hour, ``DriftEvent`` records out.
 
 Per batch (rows that ``applies`` marks as new):
 
-1. read the event-time clock and every version's progress (:mod:`.progress`) from DB4;
+1. read the event-time clock and every version's progress (:mod:`.progress`) from DB4. The
+   clock is the least of the partitions' latest event times (every partition of the topic,
+   so a partition read later, after a restart or in a backlog, never finds its hours closed;
+   a partition with no row at all holds the clock, as a watermark must);
 2. per model version in the batch: keep the rows of its reference hours (per partition, until
    the reference is built), then add the rows of later hours to that hour's counts, kept per
    input partition in the hour's hash (each partition writes only its own field, in its own
@@ -45,7 +48,7 @@ from stream_sentinel.logic.features import FEATURES
 from stream_sentinel.state.base import Batch, Namespace, StateStore
 from stream_sentinel.stream.handler import Output, Step
 from stream_sentinel.transport.base import Record
-from stream_sentinel.transport.topics import DECISION_FEATURES, DRIFT_EVENTS, Topics
+from stream_sentinel.transport.topics import DECISION_FEATURES, DRIFT_EVENTS, LAYOUT, Topics
 from stream_sentinel.wire.serde import Serde
 
 log = logging.getLogger(__name__)
@@ -104,7 +107,9 @@ class DriftHandler:
         topics: Topics = Topics(),
         clock: Clock = SYSTEM_CLOCK,
         on_committed: Callable[[DriftOutcome], None] | None = None,
+        partitions: int = LAYOUT[DECISION_FEATURES][0],
     ) -> None:
+        self.partitions = partitions  # of decision-features: the clock waits for all of them
         self._decoder = serde.decoder(DECISION_FEATURES)
         self._encoder = serde.encoder(DRIFT_EVENTS)
         self.store, self.settings, self.bands, self.clock = store, settings, bands, clock
@@ -137,7 +142,8 @@ class DriftHandler:
         moved = _partition_marks(by_version.values(), seen)
         for partition, mark in moved.items():
             writes.on(partition).hset(keys.NS, keys.CLOCK, {str(partition): str(mark)})
-        latest = min({**seen, **moved}.values(), default=0)
+        marks = {**seen, **moved}
+        latest = min(marks.get(p, 0) for p in range(self.partitions))
         for version, rows in by_version.items():
             if version not in progress:
                 first = int(rows.ts.min())
