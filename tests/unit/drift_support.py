@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from stream_sentinel.clients.backends import Backends, embedded_backends
+from stream_sentinel.clients.backends import Backends, EmbeddedClients
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config.learning import DriftSettings
 from stream_sentinel.learning.drift.handler import DriftHandler, DriftOutcome
@@ -34,7 +34,8 @@ class DriftBench:
     """Embedded broker and store; rows produced to decision-features; the drift loop."""
 
     def __init__(self, settings: DriftSettings = SETTINGS) -> None:
-        self.backends: Backends = embedded_backends()
+        self.clients = EmbeddedClients(ManualClock(START))
+        self.backends: Backends = self.clients.backends()
         self.store = FaultyStateStore(self.backends.state)
         self.backends.state = self.store
         self.topics = Topics()
