@@ -4,9 +4,9 @@
 >>> check = WindowCheck("m-1", 0, 3_600_000, 300, 6000,
 ...                     (MonitorValue("feature", "amount", "psi", 0.25, 0.05, True),))
 >>> print("\\n".join(status_lines([check], [], {})))
-model m-1: reference 6,000 rows; latest window 1970-01-01 00:00-01:00 UTC, 300 rows
-  monitor                                 statistic                    value  threshold  alarm
-  feature[amount]                         psi                         0.2500     0.0500  ALARM
+model m-1: reference 6,000 rows; window 1970-01-01 00:00-01:00 UTC, 300 rows
+  monitor                         statistic        value  threshold  alarm
+  feature[amount]                 psi             0.2500     0.0500  ALARM
   alarms: 0 in 1 window checked
 """
 
@@ -19,7 +19,7 @@ from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.progress import VersionProgress
 
-HEADER = f"  {'monitor':<40}{'statistic':<24}{'value':>10} {'threshold':>10}  alarm"
+HEADER = f"  {'monitor':<32}{'statistic':<12}{'value':>10} {'threshold':>10}  alarm"
 
 
 def status_lines(
@@ -57,21 +57,21 @@ def _waiting(version: str, state: VersionProgress) -> str:
 def _version_lines(check: WindowCheck, windows: int, alarms: Sequence[DriftEvent]) -> list[str]:
     span = f"{_time(check.window_start)}-{_time(check.window_end)[-5:]}"
     lines = [
-        f"model {check.model_version}: reference {check.reference_size:,} rows; latest window "
+        f"model {check.model_version}: reference {check.reference_size:,} rows; window "
         f"{span} UTC, {check.window_size:,} rows",
         HEADER,
     ]
     for value in check.values:
         mark = "ALARM" if value.alarm else "-"
         lines.append(
-            f"  {value.subject:<40}{value.statistic:<24}{value.value:>10.4f} "
+            f"  {value.subject:<32}{value.statistic:<12}{value.value:>10.4f} "
             f"{value.threshold:>10.4f}  {mark}"
         )
     plural = "window" if windows == 1 else "windows"
     summary = f"  alarms: {len(alarms)} in {windows} {plural} checked"
     if alarms:
         last = alarms[-1]
-        summary += f" (latest: {last.subject} in the window of {_time(last.window_start)} UTC)"
+        summary += f" (latest: {last.subject} at {_time(last.window_start)} UTC)"
     lines.append(summary)
     return lines
 
