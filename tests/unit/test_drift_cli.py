@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -126,3 +127,36 @@ def test_bad_input_fails_at_once_saying_how_to_fix_it(
     result = drift(bench, *args)
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_evaluate_runs_detect_and_drift_in_event_time_and_writes_the_figures(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "shift.json"
+    context = CliContext(overrides={"drift": {"reference_hours": 12}})
+    args = ["drift", "evaluate", "--scenario", "spending-shift", "--days", "2"]
+    args += ["--switch-at", "36h", "--seed", "5", "--users", "800", "--warmup-days", "1"]
+    result = CliRunner().invoke(cli, [*args, "--json", str(out)], obj=context)
+    assert result.exit_code == 0, result.output
+    found = json.loads(out.read_text())
+    assert {k: found[k] for k in ("scenario", "days", "switch_at", "windows_checked")} == {
+        "scenario": "spending-shift",
+        "days": 2,
+        "switch_at": 1_699_999_200_000 + 36 * 3_600_000,
+        # 48 hours, 12 of them the reference, the last one still open
+        "windows_checked": 35,
+    }
+    assert found["windows_before_switch"] == 24
+    amounts = [m for m in found["monitors"] if m["feature"] in ("amount", "log_amount")]
+    assert [
+        (m["first_alarm_after_switch_s"], m["alarms_after_switch"], m["false_alarms_before_switch"])
+        for m in amounts
+    ] == [(31734, 2, 0), (31734, 2, 0)]
+    assert set(found["monitors"][0]) == {
+        "monitor",
+        "feature",
+        "first_alarm_after_switch_s",
+        "alarms_after_switch",
+        "false_alarms_before_switch",
+        "false_alarms_per_week",
+    }
