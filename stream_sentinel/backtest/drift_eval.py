@@ -3,10 +3,10 @@ alarms without one, measured end to end on the embedded backends in event time.
 
 One run: the generator simulates the scenario (labels with their delay included); a model is
 trained beforehand on a separate baseline history (its own seed), registered and served; the
-detector process scores the traffic hour by hour (its clock set to the hour's last event time,
-labels released when due, as in the backtest); the drift service reads ``decision-features``
-after each hour on the same broker. Nothing waits on wall time, so a run is deterministic for
-its seed.
+detector process scores the traffic in ten-minute slices (its clock set to the slice's last
+event time, labels released when due, as in the backtest); the drift service reads
+``decision-features`` after each slice on the same broker. Nothing waits on wall time, so a
+run is deterministic for its seed.
 
 Per monitor (and feature or band), from the ``DriftEvent``s the service published:
 
@@ -50,6 +50,9 @@ from stream_sentinel.wire.serde import Serde
 DAY_MS = 24 * HOUR_MS
 WEEK_S = 7 * 86_400
 START_MS = 1_699_999_200_000  # on the hour (2023-11-14 22:00 UTC)
+#: The detector and drift see the traffic in slices of this much event time: an hour closes
+#: within a slice of the moment every partition has passed it (plus the lateness).
+SLICE_MS = 10 * 60_000
 #: The model's training history: baseline traffic over this many days before START_MS.
 TRAINING_DAYS = 3
 Progress = Callable[[str], None]
@@ -221,15 +224,16 @@ class _Run:
         batch = simulator.next_batch(10_000_000).sorted_by_time()
         records = simulator.transactions(batch)
         ts = np.asarray([r.timestamp for r in records], dtype=np.int64)
-        hours = (ts - options.begin_ms) // HOUR_MS
+        slices = (ts - options.begin_ms) // SLICE_MS
         encode = self.serde.encoder("transactions")
         feedback = self.serde.encoder("fraud-feedback")
         self.process.start()
         self.drift.start()
-        total = (options.warmup_days + options.days) * 24
-        bounds = np.searchsorted(hours, np.arange(total + 1), "left")
-        for hour in range(total):
-            first, last = int(bounds[hour]), int(bounds[hour + 1])
+        total = (options.warmup_days + options.days) * DAY_MS // SLICE_MS
+        bounds = np.searchsorted(slices, np.arange(total + 1), "left")
+        per_day = DAY_MS // SLICE_MS
+        for index in range(total):
+            first, last = int(bounds[index]), int(bounds[index + 1])
             if first == last:
                 continue
             self.clock.set(int(ts[last - 1]))
@@ -248,9 +252,9 @@ class _Run:
             self._producer.flush(60.0)
             _drain(self.process.feedback.poll, self.process.feedback, len(labels))
             _drain(self.drift.poll, self.drift, last - first)
-            if progress and hour % 24 == 23:
-                day = hour // 24 + 1
-                progress(f"day {day} of {total // 24}: {self.transactions:,} transactions")
+            if progress and index % per_day == per_day - 1:
+                day = index // per_day + 1
+                progress(f"day {day} of {total // per_day}: {self.transactions:,} transactions")
 
     def close(self) -> None:
         try:

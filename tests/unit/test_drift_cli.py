@@ -151,7 +151,7 @@ def test_evaluate_runs_detect_and_drift_in_event_time_and_writes_the_figures(
     assert [
         (m["first_alarm_after_switch_s"], m["alarms_after_switch"], m["false_alarms_before_switch"])
         for m in amounts
-    ] == [(31734, 2, 0), (31734, 2, 0)]
+    ] == [(29665, 2, 0), (29665, 2, 0)]
     assert set(found["monitors"][0]) == {
         "monitor",
         "feature",
