@@ -36,6 +36,7 @@ from stream_sentinel.generator import SimulationConfig, Simulator
 from stream_sentinel.generator.labels import LabelPolicy
 from stream_sentinel.learning.aliases import CHAMPION
 from stream_sentinel.learning.drift.checks import WindowCheck
+from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.handler import DriftHandler, DriftOutcome
 from stream_sentinel.learning.drift.service import RegistryBands, drift_loop
 from stream_sentinel.learning.models import draft_of, load_model
@@ -82,7 +83,6 @@ def evaluate(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run the scenario through detect and drift; the per-monitor figures (module docstring)."""
-    switch = START_MS + options.switch_at_ms
     # the simulation starts cold: the warm-up lets users' histories fill before the reference
     drift = drift.model_copy(update={"warmup_hours": options.warmup_days * 24})
     run = _Run(options, settings, drift, model)
@@ -92,6 +92,18 @@ def evaluate(
         run.close()
     checks = [c for o in run.outcomes for c in o.checks]
     events = [e for o in run.outcomes for e in o.events]
+    return _figures(options, drift, model, run.transactions, checks, events)
+
+
+def _figures(
+    options: EvaluateOptions,
+    drift: DriftSettings,
+    model: ModelArtifact,
+    transactions: int,
+    checks: list[WindowCheck],
+    events: list[DriftEvent],
+) -> dict[str, Any]:
+    switch = START_MS + options.switch_at_ms
     baseline = options.scenario == "baseline"
     watched = switch if not baseline else START_MS + options.days * DAY_MS
     hours_before = sum(1 for c in checks if c.window_end <= watched)
@@ -122,7 +134,7 @@ def evaluate(
         "users": options.users,
         "label_delay_s": options.label_delay_ms // 1000,
         "model_version": model.version,
-        "transactions": run.transactions,
+        "transactions": transactions,
         "windows_checked": len(checks),
         "windows_before_switch": hours_before,
         "reference_size": checks[0].reference_size if checks else 0,

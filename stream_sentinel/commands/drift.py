@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,10 @@ from stream_sentinel.commands.context import (
     pass_cli,
     stop_on_signals,
 )
+
+if TYPE_CHECKING:
+    from stream_sentinel.learning.drift.metrics import DriftMetrics
+    from stream_sentinel.transport.base import Broker
 
 _SPAN = re.compile(r"^(\d+)([mhd])$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -101,6 +106,7 @@ def run(cli: CliContext, until_idle: float | None, instance: int, metrics_port: 
         topics,
         SYSTEM_CLOCK,
         metrics.observe,
+        _partitions(backends.broker, topics.decision_features),
     )
     loop = drift_loop(
         backends.broker,
@@ -111,16 +117,10 @@ def run(cli: CliContext, until_idle: float | None, instance: int, metrics_port: 
         settings.detector.max_batch,
         instance,
     )
-    click.echo(
-        f"drift: group {settings.drift.group_id} on {topics.decision_features}, alarms on "
-        f"{topics.drift_events}, state in Redis DB4"
-    )
+    click.echo(f"drift: {settings.drift.group_id} on {topics.decision_features}, Redis DB4")
     try:
         if metrics_port is not None:
-            from prometheus_client import start_http_server
-
-            server, _ = start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
-            click.echo(f"metrics on http://127.0.0.1:{server.server_port}/metrics")
+            click.echo(f"metrics on http://127.0.0.1:{_serve(metrics, metrics_port)}/metrics")
         with naming_the_broker(settings, "drift"):
             loop.start()
             run_until(loop, stop.is_set, until_idle, SYSTEM_CLOCK)
@@ -128,6 +128,18 @@ def run(cli: CliContext, until_idle: float | None, instance: int, metrics_port: 
         loop.close()
         backends.close()
     click.echo(f"rows {loop.stats.records:,} read, {handler.undecodable:,} undecodable")
+
+
+def _partitions(broker: Broker, topic: str) -> int:
+    """The feature log's partition count: the event-time clock waits for every one of them."""
+    return broker.admin().describe_topics([topic])[topic].partitions
+
+
+def _serve(metrics: DriftMetrics, port: int) -> int:
+    from prometheus_client import start_http_server
+
+    server, _ = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
+    return int(server.server_port)
 
 
 @drift.command("status")

@@ -23,7 +23,6 @@ together; a repair (``emit=False``) re-applies the state and publishes nothing.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections import defaultdict
@@ -40,6 +39,8 @@ from stream_sentinel.learning.drift.checks import WindowCheck, check
 from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.policy import RetrainPolicy
 from stream_sentinel.learning.drift.progress import VersionProgress
+from stream_sentinel.learning.drift.rows import WIDTH, Rows, from_npy, no_rows, rows_of, to_npy
+from stream_sentinel.learning.drift.writes import StepWrites
 from stream_sentinel.learning.retrain_requests import KEEP, REQUESTS, RetrainRequest
 from stream_sentinel.logic.drift.reference import Reference, build_reference
 from stream_sentinel.logic.drift.window import HOUR_MS, WindowCounts
@@ -54,33 +55,6 @@ from stream_sentinel.wire.serde import Serde
 log = logging.getLogger(__name__)
 #: The version name of rows scored by rules alone (no model).
 RULES_ONLY = "rules"
-WIDTH = len(FEATURES)
-
-
-@dataclass
-class Rows:
-    """One version's applying rows of a batch, as columns."""
-
-    partition: np.ndarray
-    ts: np.ndarray
-    features: np.ndarray  # [n, len(FEATURES)]
-    scores: np.ndarray
-
-    def take(self, mask: np.ndarray) -> Rows:
-        return Rows(self.partition[mask], self.ts[mask], self.features[mask], self.scores[mask])
-
-    def matrix(self) -> np.ndarray:
-        """Features, score, event time and partition as one float matrix (what DB4 keeps)."""
-        return np.column_stack([self.features, self.scores, self.ts, self.partition])
-
-    @classmethod
-    def of_matrix(cls, matrix: np.ndarray) -> Rows:
-        return cls(
-            matrix[:, WIDTH + 2].astype(np.int64),
-            matrix[:, WIDTH + 1].astype(np.int64),
-            matrix[:, :WIDTH],
-            matrix[:, WIDTH],
-        )
 
 
 @dataclass
@@ -132,7 +106,7 @@ class DriftHandler:
         if not records:
             return step
         lead = min(r.partition() or 0 for r in records)
-        writes = _Writes(step, lead, [r.partition() or 0 for r in records])
+        writes = StepWrites(step, lead, [r.partition() or 0 for r in records])
         [marks, stored] = self.store.execute(
             Batch().hgetall(keys.NS, keys.CLOCK).hgetall(keys.NS, keys.VERSIONS)
         )
@@ -152,7 +126,7 @@ class DriftHandler:
                     first, s.warmup_hours, s.reference_hours
                 )
         for version in sorted(progress):
-            rows = by_version.get(version, _no_rows())
+            rows = by_version.get(version, no_rows())
             progress[version] = self._version(
                 version, progress[version], rows, latest, writes, outcome
             )
@@ -189,7 +163,7 @@ class DriftHandler:
                 (record.partition() or 0, int(row["event_time"]), row["features"], row["score"])
             )
         outcome.rows = sum(len(v) for v in grouped.values())
-        return {version: _columns(found) for version, found in grouped.items()}
+        return {version: rows_of(found) for version, found in grouped.items()}
 
     # -- one version --------------------------------------------------------------------------
     def _version(
@@ -198,7 +172,7 @@ class DriftHandler:
         progress: VersionProgress,
         rows: Rows,
         latest: int,
-        writes: _Writes,
+        writes: StepWrites,
         outcome: DriftOutcome,
     ) -> VersionProgress:
         if not progress.reference_built:
@@ -228,7 +202,7 @@ class DriftHandler:
         return progress
 
     def _gather(
-        self, version: str, progress: VersionProgress, rows: Rows, writes: _Writes
+        self, version: str, progress: VersionProgress, rows: Rows, writes: StepWrites
     ) -> VersionProgress:
         """Keep the rows from the reference's start on, per partition, until it is built (the
         reference hours' rows up to the cap; later rows wait to be counted in their hours)."""
@@ -245,13 +219,13 @@ class DriftHandler:
             matrix = block.take(np.sort(keep)).matrix()
             writes.keep_block(version, matrix)
             writes.on(partition).lpush(
-                keys.NS, keys.reference_rows(version, partition), _npy(matrix)
+                keys.NS, keys.reference_rows(version, partition), to_npy(matrix)
             )
             kept[str(partition)] = have + min(len(inside), room)
         return progress.with_(reference_rows=kept)
 
     def _build(
-        self, version: str, progress: VersionProgress, writes: _Writes
+        self, version: str, progress: VersionProgress, writes: StepWrites
     ) -> tuple[VersionProgress, Rows]:
         """The version's reference from every partition's kept rows (this batch's included),
         and the kept rows after the reference hours, still to be counted."""
@@ -260,7 +234,7 @@ class DriftHandler:
         for partition in partitions:
             read.lrange(keys.NS, keys.reference_rows(version, partition), 0, -1)
         found = self.store.execute(read) if partitions else []
-        blocks = [_from_npy(blob) for blobs in found for blob in blobs]
+        blocks = [from_npy(blob) for blobs in found for blob in blobs]
         blocks += writes.pending_blocks(version)
         kept = Rows.of_matrix(np.concatenate(blocks) if blocks else np.empty((0, WIDTH + 3)))
         for partition in partitions:
@@ -271,7 +245,7 @@ class DriftHandler:
             log.warning(
                 "no rows of %s in its reference hours: its windows are not checked", version
             )
-            return progress, _no_rows()
+            return progress, no_rows()
         reference = build_reference(
             version,
             inside.features[:, self._columns],
@@ -318,7 +292,7 @@ class DriftHandler:
         hour: int,
         rows: Rows,
         stored: dict[int, dict[int, WindowCounts]],
-        writes: _Writes,
+        writes: StepWrites,
     ) -> None:
         partials = stored.setdefault(hour, {})
         for partition in np.unique(rows.partition).tolist():
@@ -338,7 +312,7 @@ class DriftHandler:
         reference: Reference | None,
         hour: int,
         stored: dict[int, dict[int, WindowCounts]],
-        writes: _Writes,
+        writes: StepWrites,
         outcome: DriftOutcome,
         latest: int,
     ) -> VersionProgress:
@@ -373,50 +347,6 @@ class DriftHandler:
         return (self.topic, event.model_version.encode(), self._encoder(event.to_record()))
 
 
-class _Writes:
-    """A step's state writes: per partition, for the batch's lead partition, or for every
-    partition of the batch (values that are the same whichever batch lands)."""
-
-    def __init__(self, step: Step, lead: int, partitions: list[int]) -> None:
-        self.step, self._lead = step, lead
-        self._partitions = sorted(set(partitions))
-        self._blocks: dict[str, list[np.ndarray]] = defaultdict(list)
-
-    def on(self, partition: int) -> Batch:
-        """The batch of ``partition``'s guarded write (the lead's for a partition with no
-        record in the batch: only consumed partitions have a write)."""
-        if partition not in self._partitions:
-            partition = self._lead
-        return self.step.state.setdefault(partition, Batch())
-
-    def lead(self) -> Batch:
-        return self.on(self._lead)
-
-    def everywhere(self) -> list[Batch]:
-        return [self.on(partition) for partition in self._partitions]
-
-    def keep_block(self, version: str, matrix: np.ndarray) -> None:
-        self._blocks[version].append(matrix)
-
-    def pending_blocks(self, version: str) -> list[np.ndarray]:
-        """Reference rows this batch keeps, not yet in DB4."""
-        return list(self._blocks[version])
-
-
-def _columns(found: list[tuple[int, int, Sequence[float], float]]) -> Rows:
-    partitions, ts, vectors, scores = zip(*found, strict=True)
-    return Rows(
-        np.asarray(partitions, dtype=np.int64),
-        np.asarray(ts, dtype=np.int64),
-        np.asarray(vectors, dtype=np.float64).reshape(len(found), WIDTH),
-        np.asarray(scores, dtype=np.float64),
-    )
-
-
-def _no_rows() -> Rows:
-    return Rows(np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, WIDTH)), np.empty(0))
-
-
 def _partition_marks(found: Iterable[Rows], seen: Mapping[int, int]) -> dict[int, int]:
     """Partitions whose latest event time moved in this batch, and to what."""
     moved: dict[int, int] = {}
@@ -432,16 +362,6 @@ def _due_end(latest: int, lateness_ms: int) -> int:
     """The end of the last hour whose end is ``lateness_ms`` behind the clock."""
     closed_before = latest - lateness_ms
     return closed_before - closed_before % HOUR_MS
-
-
-def _npy(matrix: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(matrix, dtype="<f8"), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _from_npy(blob: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(blob), allow_pickle=False)
 
 
 def _json(data: Mapping[str, Any]) -> bytes:
