@@ -25,9 +25,9 @@ def test_topics_create_is_idempotent_and_list_checks_the_layout(settings: Settin
     assert first.returncode == 0, first.stderr
     created = [line.split()[1] for line in first.stdout.splitlines() if line.startswith("created")]
     assert sorted(created) == sorted(prefix + name for name in LAYOUT)
-    assert first.stdout.splitlines()[-1] == "9 created, 0 existed"
+    assert first.stdout.splitlines()[-1] == "10 created, 0 existed"
     again = sentinel(settings, "topics", "create")
-    assert again.stdout.splitlines()[-1] == "0 created, 9 existed"
+    assert again.stdout.splitlines()[-1] == "0 created, 10 existed"
     listed = sentinel(settings, "topics", "list")
     assert listed.returncode == 0, listed.stdout
     info = KafkaBroker(settings.kafka).admin().describe_topics([prefix + "transactions"])
