@@ -8,6 +8,7 @@ import pytest
 
 from stream_sentinel.config.learning import DriftSettings
 from stream_sentinel.learning.drift.checks import WindowCheck
+from stream_sentinel.learning.drift.metrics import DriftMetrics
 from stream_sentinel.learning.drift.records import DriftRecords
 from stream_sentinel.learning.retrain_requests import requests_since
 from stream_sentinel.logic.drift.monitors import DriftAlarm, check_window
@@ -177,3 +178,22 @@ def test_a_new_model_version_gets_its_own_reference() -> None:
     assert {c.model_version for c in checks} == {VERSION}
     assert DriftRecords(bench.backends.state).reference(VERSION) is not None
     assert DriftRecords(bench.backends.state).reference("m-other") is None
+
+
+def test_the_metrics_count_alarms_and_show_each_monitors_latest_statistic() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    run_all(bench)
+    metrics = DriftMetrics()
+    for outcome in bench.outcomes:
+        metrics.observe(outcome)
+    sample = metrics.registry.get_sample_value
+    amount = {"model_version": VERSION, "monitor": "feature", "feature": "amount"}
+    latest = DriftRecords(bench.backends.state).checks()[-1]
+    [value] = [v for v in latest.values if v.subject == "feature[amount]"]
+    assert sample("sentinel_drift_alarms_total", amount | {"severity": "critical"}) == 2
+    assert sample("sentinel_drift_statistic", amount) == value.value
+    assert sample("sentinel_drift_threshold", amount) == value.threshold
+    assert sample("sentinel_drift_windows_checked_total", {"model_version": VERSION}) == 8
+    assert sample("sentinel_drift_rows_total") == bench.produced
+    assert sample("sentinel_drift_retrain_requests_total") == 1
