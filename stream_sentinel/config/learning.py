@@ -49,3 +49,36 @@ class DriftSettings(SectionSettings):
     model_config = SettingsConfigDict(env_prefix="SENTINEL_DRIFT_")
 
     group_id: str = "drift-group"
+    #: Event-time hours of a model version's first scored rows skipped before its reference.
+    warmup_hours: int = Field(default=24, ge=0)
+    #: Event-time hours after the warm-up whose rows form the version's reference profile.
+    reference_hours: int = Field(default=24, ge=1)
+    #: Reference rows kept per input partition (the rest of the reference hours is not kept).
+    reference_max_rows: int = Field(default=200_000, ge=1_000)
+    #: How long after an hour ends (in event time) rows may still arrive for it.
+    lateness_s: int = Field(default=300, ge=0)
+    #: Family-wise level of one window's checks (Holm over every monitor of the window). An
+    #: hourly window is 168 checks a week: at 0.005 an unchanged stream raises an alarm in
+    #: fewer than one window a week on average (168 x 0.005 = 0.84).
+    alpha: float = Field(default=0.005, gt=0.0, lt=1.0)
+    #: Features left out of the alarm family because they change with the age of the history
+    #: or the time of day by construction, not with the traffic (see docs/drift.md).
+    excluded_features: tuple[str, ...] = (
+        "history_count",
+        "count_7d",
+        "sum_7d",
+        "hour_share",
+        "daily_count",
+        "merchant_volume_7d",
+        "merchant_volume_30d",
+        "merchant_fraud_7d",
+        "merchant_fraud_30d",
+        "merchant_fraud_rate_7d",
+        "merchant_fraud_rate_30d",
+    )
+    #: Monitors whose critical alarm asks the learner for a retrain.
+    retrain_monitors: tuple[str, ...] = ("score-distribution", "alert-rate", "estimated-precision")
+    #: Features the model leans on: a critical feature alarm on one asks for a retrain.
+    retrain_features: tuple[str, ...] = ("amount", "log_amount")
+    #: At most one retrain request per this many event-time hours (per model version).
+    retrain_cooldown_hours: int = Field(default=24, ge=0)

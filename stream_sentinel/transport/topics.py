@@ -29,6 +29,7 @@ FRAUD_FEEDBACK = "fraud-feedback"
 MODEL_EVENTS = "model-events"
 DEAD_LETTER = "dead-letter"
 DECISION_FEATURES = "decision-features"
+DRIFT_EVENTS = "drift-events"
 SCHEMAS = "_schemas"
 
 #: Logical name -> (partitions, topic configs). Created idempotently, never by auto-create.
@@ -41,6 +42,7 @@ LAYOUT: dict[str, tuple[int, dict[str, str]]] = {
     MODEL_EVENTS: (1, _COMPACTED),
     DEAD_LETTER: (3, _DATA),
     DECISION_FEATURES: (12, _FEATURE_LOG),
+    DRIFT_EVENTS: (3, _DATA),
     SCHEMAS: (1, _COMPACTED),
 }
 
@@ -89,6 +91,10 @@ class Topics:
     @property
     def decision_features(self) -> str:
         return self.name(DECISION_FEATURES)
+
+    @property
+    def drift_events(self) -> str:
+        return self.name(DRIFT_EVENTS)
 
     @property
     def schemas(self) -> str:

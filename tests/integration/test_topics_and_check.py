@@ -25,9 +25,9 @@ def test_topics_create_is_idempotent_and_list_checks_the_layout(settings: Settin
     assert first.returncode == 0, first.stderr
     created = [line.split()[1] for line in first.stdout.splitlines() if line.startswith("created")]
     assert sorted(created) == sorted(prefix + name for name in LAYOUT)
-    assert first.stdout.splitlines()[-1] == "9 created, 0 existed"
+    assert first.stdout.splitlines()[-1] == "10 created, 0 existed"
     again = sentinel(settings, "topics", "create")
-    assert again.stdout.splitlines()[-1] == "0 created, 9 existed"
+    assert again.stdout.splitlines()[-1] == "0 created, 10 existed"
     listed = sentinel(settings, "topics", "list")
     assert listed.returncode == 0, listed.stdout
     info = KafkaBroker(settings.kafka).admin().describe_topics([prefix + "transactions"])
@@ -54,7 +54,7 @@ def test_check_passes_on_a_complete_stack(settings: Settings) -> None:
     lines = result.stdout.splitlines()
     assert lines[-1] == "All connectivity checks PASSED"
     assert sum(line.startswith("PASS") for line in lines) == 9
-    assert any("all 9 topics present" in line for line in lines)
+    assert any("all 10 topics present" in line for line in lines)
     assert any(line.startswith("PASS  redis: persistence (AOF)") for line in lines)
 
 

@@ -1,0 +1,1 @@
+"""Drift detection as a service: `stream-sentinel drift` on the feature log, its state in DB4."""

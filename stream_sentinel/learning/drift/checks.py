@@ -1,0 +1,80 @@
+"""Checking one closed window: its alarms, and every monitor's value against its threshold.
+
+The summary of a check keeps each monitor's statistic and the threshold Holm compared it with,
+alarm or not, so `drift status` and the report can show how near each monitor came.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from stream_sentinel.learning.drift.events import DriftEvent
+from stream_sentinel.logic.drift.monitors import check_window, findings
+from stream_sentinel.logic.drift.reference import Reference
+from stream_sentinel.logic.drift.thresholds import holm_levels
+from stream_sentinel.logic.drift.window import WindowCounts
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorValue:
+    monitor: str
+    feature: str | None
+    statistic: str
+    value: float
+    threshold: float
+    alarm: bool
+
+    @property
+    def subject(self) -> str:
+        return self.monitor if self.feature is None else f"{self.monitor}[{self.feature}]"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCheck:
+    """What one window's check found (stored in DB4, one per version and hour)."""
+
+    model_version: str
+    window_start: int
+    window_end: int
+    window_size: int
+    reference_size: int
+    values: tuple[MonitorValue, ...]
+
+    def encode(self) -> str:
+        data = asdict(self)
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def decode(cls, text: str | bytes) -> WindowCheck:
+        data: dict[str, Any] = json.loads(text)
+        values = tuple(MonitorValue(**v) for v in data.pop("values"))
+        return cls(values=values, **data)
+
+
+def check(
+    reference: Reference, window: WindowCounts, alpha: float, detected_ms: int
+) -> tuple[list[DriftEvent], WindowCheck]:
+    """The window's alarms as events, and its summary."""
+    version = reference.model_version
+    alarms = check_window(reference, window, alpha)
+    events = [DriftEvent.of_alarm(a, version, detected_ms) for a in alarms]
+    alarmed = {(a.monitor, a.feature) for a in alarms}
+    found = findings(reference, window, alpha)
+    levels = holm_levels([f.p_value for f in found], alpha)
+    values = tuple(
+        MonitorValue(
+            f.monitor,
+            f.feature,
+            f.statistic,
+            f.value,
+            f.critical(level),
+            (f.monitor, f.feature) in alarmed,
+        )
+        for f, level in zip(found, levels, strict=True)
+    )
+    summary = WindowCheck(
+        version, window.start_ms, window.end_ms, window.size, reference.size, values
+    )
+    return events, summary

@@ -1,0 +1,72 @@
+"""A drift alarm as it leaves the service: the ``DriftEvent`` record and its DB4 JSON.
+
+The id names the alarm (model version, monitor, feature, window start), so the same alarm
+counted twice (two workers, a replay) is one member of the DB4 set and a repeat a reader drops.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from stream_sentinel.logic.drift.monitors import DriftAlarm
+
+
+@dataclass(frozen=True, slots=True)
+class DriftEvent:
+    event_id: str
+    monitor: str
+    feature: str | None
+    statistic: str
+    value: float
+    threshold: float
+    p_value: float
+    level: float
+    window_start: int
+    window_end: int
+    reference_size: int
+    window_size: int
+    severity: str
+    model_version: str
+    detected_time: int
+
+    @classmethod
+    def of_alarm(cls, alarm: DriftAlarm, version: str, detected_ms: int) -> DriftEvent:
+        return cls(
+            event_id(version, alarm.monitor, alarm.feature, alarm.window_start_ms),
+            alarm.monitor,
+            alarm.feature,
+            alarm.statistic,
+            alarm.value,
+            alarm.threshold,
+            alarm.p_value,
+            alarm.level,
+            alarm.window_start_ms,
+            alarm.window_end_ms,
+            alarm.reference_size,
+            alarm.window_size,
+            str(alarm.severity),
+            version,
+            detected_ms,
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """The record for the DriftEvent schema (field names are the schema's)."""
+        return asdict(self)
+
+    def encode(self) -> str:
+        return json.dumps(self.to_record(), sort_keys=True)
+
+    @classmethod
+    def decode(cls, text: str | bytes) -> DriftEvent:
+        return cls(**json.loads(text))
+
+    @property
+    def subject(self) -> str:
+        """``monitor`` or ``monitor[feature]``: how status and the report name it."""
+        return self.monitor if self.feature is None else f"{self.monitor}[{self.feature}]"
+
+
+def event_id(version: str, monitor: str, feature: str | None, window_start_ms: int) -> str:
+    return f"{version}:{monitor}:{feature or '-'}:{window_start_ms}"

@@ -1,0 +1,368 @@
+"""The drift service's handler on the shared exactly-once loop: feature-log rows in, hourly
+windows in DB4, a check per closed hour, ``DriftEvent`` records out.
+
+Per batch (rows that ``applies`` marks as new):
+
+1. read the event-time clock and every version's progress (:mod:`.progress`) from DB4. The
+   clock is the least of the partitions' latest event times (every partition of the topic,
+   so a partition read later, after a restart or in a backlog, never finds its hours closed;
+   a partition with no row at all holds the clock, as a watermark must);
+2. per model version in the batch: keep the rows of its reference hours (per partition, until
+   the reference is built), then add the rows of later hours to that hour's counts, kept per
+   input partition in the hour's hash (each partition writes only its own field, in its own
+   guarded batch, so a re-read batch never counts twice);
+3. once the clock is ``lateness_s`` past an hour's end, the hour is closed: its partitions'
+   counts are merged, checked against the version's reference, the alarms published as
+   ``DriftEvent``s (in the batch's Kafka transaction) and stored in DB4 with the check's
+   summary; the retrain policy may add one retrain request. Rows for a closed hour are late:
+   counted, not added.
+
+All writes go into the loop's per-partition guarded batches, so state and outputs move
+together; a repair (``emit=False``) re-applies the state and publishes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from stream_sentinel.clock import SYSTEM_CLOCK, Clock
+from stream_sentinel.config.learning import DriftSettings
+from stream_sentinel.learning.drift import keys
+from stream_sentinel.learning.drift.checks import WindowCheck, check
+from stream_sentinel.learning.drift.events import DriftEvent
+from stream_sentinel.learning.drift.policy import RetrainPolicy
+from stream_sentinel.learning.drift.progress import VersionProgress
+from stream_sentinel.learning.drift.rows import WIDTH, Rows, from_npy, no_rows, rows_of, to_npy
+from stream_sentinel.learning.drift.writes import StepWrites
+from stream_sentinel.learning.retrain_requests import KEEP, REQUESTS, RetrainRequest
+from stream_sentinel.logic.drift.reference import Reference, build_reference
+from stream_sentinel.logic.drift.window import HOUR_MS, WindowCounts
+from stream_sentinel.logic.feature_set import LIVE_HASH
+from stream_sentinel.logic.features import FEATURES
+from stream_sentinel.state.base import Batch, Namespace, StateStore
+from stream_sentinel.stream.handler import Output, Step
+from stream_sentinel.transport.base import Record
+from stream_sentinel.transport.topics import DECISION_FEATURES, DRIFT_EVENTS, LAYOUT, Topics
+from stream_sentinel.wire.serde import Serde
+
+log = logging.getLogger(__name__)
+#: The version name of rows scored by rules alone (no model).
+RULES_ONLY = "rules"
+
+
+@dataclass
+class DriftOutcome:
+    """What one batch did, for the metrics and the caller (``Step.payload``)."""
+
+    rows: int = 0
+    late: int = 0
+    other_feature_set: int = 0
+    checks: list[WindowCheck] = field(default_factory=list)
+    events: list[DriftEvent] = field(default_factory=list)
+    retrain_requests: list[RetrainRequest] = field(default_factory=list)
+
+
+class DriftHandler:
+    """Decoded DecisionFeatures rows -> window counts, checks and DriftEvents (see above)."""
+
+    def __init__(
+        self,
+        serde: Serde,
+        store: StateStore,
+        settings: DriftSettings,
+        bands: Callable[[str], Mapping[str, float]],
+        topics: Topics = Topics(),
+        clock: Clock = SYSTEM_CLOCK,
+        on_committed: Callable[[DriftOutcome], None] | None = None,
+        partitions: int = LAYOUT[DECISION_FEATURES][0],
+    ) -> None:
+        self.partitions = partitions  # of decision-features: the clock waits for all of them
+        self._decoder = serde.decoder(DECISION_FEATURES)
+        self._encoder = serde.encoder(DRIFT_EVENTS)
+        self.store, self.settings, self.bands, self.clock = store, settings, bands, clock
+        self.topic = topics.drift_events
+        self.policy = RetrainPolicy(
+            settings.retrain_monitors, settings.retrain_features, settings.retrain_cooldown_hours
+        )
+        excluded = set(settings.excluded_features)
+        self.names = tuple(name for name in FEATURES if name not in excluded)
+        self._columns = np.array([FEATURES.index(name) for name in self.names], dtype=np.int64)
+        self._references: dict[str, Reference] = {}  # immutable once built: safe to cache
+        self.on_committed = on_committed
+        self.undecodable = 0
+
+    # -- the loop's protocol ------------------------------------------------------------------
+    def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
+        step, outcome = Step(), DriftOutcome()
+        step.payload = outcome
+        by_version = self._rows(records, applies, outcome)
+        if not records:
+            return step
+        lead = min(r.partition() or 0 for r in records)
+        writes = StepWrites(step, lead, [r.partition() or 0 for r in records])
+        [marks, stored] = self.store.execute(
+            Batch().hgetall(keys.NS, keys.CLOCK).hgetall(keys.NS, keys.VERSIONS)
+        )
+        stored = stored or {}
+        progress = {v: VersionProgress.decode(b) for v, b in stored.items()}
+        seen = {int(p): int(ms) for p, ms in (marks or {}).items()}
+        moved = _partition_marks(by_version.values(), seen)
+        for partition, mark in moved.items():
+            writes.on(partition).hset(keys.NS, keys.CLOCK, {str(partition): str(mark)})
+        marks = {**seen, **moved}
+        latest = min(marks.get(p, 0) for p in range(self.partitions))
+        for version, rows in by_version.items():
+            if version not in progress:
+                first = int(rows.ts.min())
+                s = self.settings
+                progress[version] = VersionProgress.starting(
+                    first, s.warmup_hours, s.reference_hours
+                )
+        for version in sorted(progress):
+            rows = by_version.get(version, no_rows())
+            progress[version] = self._version(
+                version, progress[version], rows, latest, writes, outcome
+            )
+        changed = {v: p.encode() for v, p in progress.items() if stored.get(v) != p.encode()}
+        if changed:
+            for batch in writes.everywhere():
+                batch.hset(keys.NS, keys.VERSIONS, changed)
+        if emit:
+            step.outputs = [self._output(e) for e in outcome.events]
+        return step
+
+    def committed(self, step: Step, applied: dict[int, bool]) -> None:
+        if self.on_committed is not None and isinstance(step.payload, DriftOutcome):
+            self.on_committed(step.payload)
+
+    def forget(self, partitions: list[int]) -> None:
+        return None  # nothing per partition is cached: every batch reads DB4
+
+    # -- rows ---------------------------------------------------------------------------------
+    def _rows(
+        self, records: Sequence[Record], applies: np.ndarray, outcome: DriftOutcome
+    ) -> dict[str, Rows]:
+        decoded, failures = self._decoder.decode_many([r.value() for r in records])
+        self.undecodable += len(failures)
+        grouped: dict[str, list[tuple[int, int, Sequence[float], float]]] = defaultdict(list)
+        for record, row, apply in zip(records, decoded, applies, strict=True):
+            if row is None or not apply:
+                continue
+            if row["feature_set_hash"] != LIVE_HASH or len(row["features"]) != WIDTH:
+                outcome.other_feature_set += 1
+                continue
+            version = row["model_version"] or RULES_ONLY
+            grouped[version].append(
+                (record.partition() or 0, int(row["event_time"]), row["features"], row["score"])
+            )
+        outcome.rows = sum(len(v) for v in grouped.values())
+        return {version: rows_of(found) for version, found in grouped.items()}
+
+    # -- one version --------------------------------------------------------------------------
+    def _version(
+        self,
+        version: str,
+        progress: VersionProgress,
+        rows: Rows,
+        latest: int,
+        writes: StepWrites,
+        outcome: DriftOutcome,
+    ) -> VersionProgress:
+        if not progress.reference_built:
+            progress = self._gather(version, progress, rows, writes)
+            if latest < progress.reference_end_ms:
+                return progress
+            progress, rows = self._build(version, progress, writes)
+        counted = rows.take(rows.ts >= progress.reference_end_ms)
+        late = counted.ts < progress.next_ms
+        outcome.late += int(late.sum())
+        counted = counted.take(~late)
+        reference = self._reference(version)
+        hours = counted.ts - counted.ts % HOUR_MS
+        due_end = _due_end(latest, self.settings.lateness_s * 1000)
+        closing = self._closing(version, progress.next_ms, due_end, hours)
+        touched = sorted(set(hours.tolist()) | set(closing))
+        stored = self._stored_windows(version, touched) if reference is not None else {}
+        if reference is not None:
+            for hour in sorted(set(hours.tolist())):
+                self._count(version, reference, hour, counted.take(hours == hour), stored, writes)
+        for hour in closing:
+            progress = self._close(
+                version, progress, reference, hour, stored, writes, outcome, latest
+            )
+        if due_end > progress.next_ms:
+            progress = progress.with_(next_ms=due_end)
+        return progress
+
+    def _gather(
+        self, version: str, progress: VersionProgress, rows: Rows, writes: StepWrites
+    ) -> VersionProgress:
+        """Keep the rows from the reference's start on, per partition, until it is built (the
+        reference hours' rows up to the cap; later rows wait to be counted in their hours)."""
+        start, end = progress.reference_start_ms, progress.reference_end_ms
+        kept = dict(progress.reference_rows)
+        for partition in np.unique(rows.partition[rows.ts >= start]).tolist():
+            block = rows.take((rows.partition == partition) & (rows.ts >= start))
+            inside = np.flatnonzero(block.ts < end)
+            have = kept.get(str(partition), 0)
+            room = max(self.settings.reference_max_rows - have, 0)
+            keep = np.concatenate([inside[:room], np.flatnonzero(block.ts >= end)])
+            if len(keep) == 0:
+                continue
+            matrix = block.take(np.sort(keep)).matrix()
+            writes.keep_block(version, matrix)
+            writes.on(partition).lpush(
+                keys.NS, keys.reference_rows(version, partition), to_npy(matrix)
+            )
+            kept[str(partition)] = have + min(len(inside), room)
+        return progress.with_(reference_rows=kept)
+
+    def _build(
+        self, version: str, progress: VersionProgress, writes: StepWrites
+    ) -> tuple[VersionProgress, Rows]:
+        """The version's reference from every partition's kept rows (this batch's included),
+        and the kept rows after the reference hours, still to be counted."""
+        partitions = sorted(int(p) for p in progress.reference_rows)
+        read = Batch()
+        for partition in partitions:
+            read.lrange(keys.NS, keys.reference_rows(version, partition), 0, -1)
+        found = self.store.execute(read) if partitions else []
+        blocks = [from_npy(blob) for blobs in found for blob in blobs]
+        blocks += writes.pending_blocks(version)
+        kept = Rows.of_matrix(np.concatenate(blocks) if blocks else np.empty((0, WIDTH + 3)))
+        for partition in partitions:
+            writes.lead().delete(keys.NS, keys.reference_rows(version, partition))
+        progress = progress.with_(reference_built=True)
+        inside = kept.take(kept.ts < progress.reference_end_ms)
+        if len(inside.ts) == 0:
+            log.warning(
+                "no rows of %s in its reference hours: its windows are not checked", version
+            )
+            return progress, no_rows()
+        reference = build_reference(
+            version,
+            inside.features[:, self._columns],
+            inside.scores,
+            self.bands(version),
+            self.names,
+        )
+        self._references[version] = reference
+        writes.lead().set(keys.NS, keys.reference(version), _json(reference.to_json()))
+        return progress, kept.take(kept.ts >= progress.reference_end_ms)
+
+    def _reference(self, version: str) -> Reference | None:
+        if version not in self._references:
+            [blob] = self.store.execute(Batch().get(keys.NS, keys.reference(version)))
+            if blob is None:
+                return None
+            self._references[version] = Reference.from_json(json.loads(blob))
+        return self._references[version]
+
+    def _closing(self, version: str, next_ms: int, due_end: int, hours: np.ndarray) -> list[int]:
+        """The hours with counts, before ``due_end`` and not yet checked."""
+        if due_end <= next_ms:
+            return []
+        [found] = self.store.execute(
+            Batch().zrangebyscore(keys.NS, keys.open_hours(version), next_ms, due_end - 1)
+        )
+        batch = {int(h) for h in hours.tolist() if next_ms <= h < due_end}
+        return sorted({int(member) for member, _ in found} | batch)
+
+    def _stored_windows(self, version: str, hours: list[int]) -> dict[int, dict[int, WindowCounts]]:
+        read = Batch()
+        for hour in hours:
+            read.hgetall(keys.NS, keys.window(version, hour))
+        found = self.store.execute(read) if hours else []
+        return {
+            hour: {int(p): WindowCounts.from_json(json.loads(b)) for p, b in (blobs or {}).items()}
+            for hour, blobs in zip(hours, found, strict=True)
+        }
+
+    def _count(
+        self,
+        version: str,
+        reference: Reference,
+        hour: int,
+        rows: Rows,
+        stored: dict[int, dict[int, WindowCounts]],
+        writes: StepWrites,
+    ) -> None:
+        partials = stored.setdefault(hour, {})
+        for partition in np.unique(rows.partition).tolist():
+            block = rows.take(rows.partition == partition)
+            current = partials.get(partition) or WindowCounts.empty(reference, hour, hour + HOUR_MS)
+            updated = current.added(reference, block.features, block.scores)
+            partials[partition] = updated
+            key, blob = keys.window(version, hour), _json(updated.to_json())
+            writes.on(partition).hset(keys.NS, key, {str(partition): blob}).pexpire(
+                keys.NS, key, keys.WORK_TTL_MS
+            ).zadd(keys.NS, keys.open_hours(version), {str(hour): float(hour)})
+
+    def _close(
+        self,
+        version: str,
+        progress: VersionProgress,
+        reference: Reference | None,
+        hour: int,
+        stored: dict[int, dict[int, WindowCounts]],
+        writes: StepWrites,
+        outcome: DriftOutcome,
+        latest: int,
+    ) -> VersionProgress:
+        writes.lead().zrem(keys.NS, keys.open_hours(version), str(hour))
+        partials = list(stored.get(hour, {}).values())
+        if reference is None or not partials:
+            return progress
+        window = partials[0]
+        for partial in partials[1:]:
+            window = window.merged(partial)
+        events, summary = check(reference, window, self.settings.alpha, latest)
+        outcome.checks.append(summary)
+        outcome.events.extend(events)
+        text = summary.encode()
+        writes.lead().zadd(keys.NS, keys.CHECKS, {text: float(hour)}).zremrangebyscore(
+            keys.NS, keys.CHECKS, 0, hour - keys.KEEP_MS
+        )
+        if events:
+            members = {e.encode(): float(hour) for e in events}
+            writes.lead().zadd(keys.NS, keys.ALARMS, members)
+        reason = self.policy.reason(events, progress.last_retrain_ms)
+        if reason is None:
+            return progress
+        request = RetrainRequest(self.clock.now_ms(), reason, "drift", f"drift-{version}-{hour}")
+        outcome.retrain_requests.append(request)
+        writes.lead().lpush(Namespace.MODELS, REQUESTS, request.encode()).ltrim(
+            Namespace.MODELS, REQUESTS, 0, KEEP - 1
+        )
+        return progress.with_(last_retrain_ms=hour)
+
+    def _output(self, event: DriftEvent) -> Output:
+        return (self.topic, event.model_version.encode(), self._encoder(event.to_record()))
+
+
+def _partition_marks(found: Iterable[Rows], seen: Mapping[int, int]) -> dict[int, int]:
+    """Partitions whose latest event time moved in this batch, and to what."""
+    moved: dict[int, int] = {}
+    for rows in found:
+        for partition in np.unique(rows.partition).tolist():
+            mark = int(rows.ts[rows.partition == partition].max())
+            if mark > max(seen.get(partition, 0), moved.get(partition, 0)):
+                moved[partition] = mark
+    return moved
+
+
+def _due_end(latest: int, lateness_ms: int) -> int:
+    """The end of the last hour whose end is ``lateness_ms`` behind the clock."""
+    closed_before = latest - lateness_ms
+    return closed_before - closed_before % HOUR_MS
+
+
+def _json(data: Mapping[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True).encode()

@@ -1,0 +1,40 @@
+"""The drift service's keys in DB4 (``Namespace.DRIFT``); no other module spells them."""
+
+from __future__ import annotations
+
+from stream_sentinel.state.base import Namespace
+
+NS = Namespace.DRIFT
+#: Hash: input partition -> the latest event time counted from it. The service's event-time
+#: clock is the least of them: an hour closes once every partition has moved past it.
+CLOCK = "drift:clock"
+#: Hash: model version -> its state (JSON, :class:`~.progress.VersionProgress`).
+VERSIONS = "drift:versions"
+#: Sorted set: every alarm as JSON, scored by its window's start.
+ALARMS = "drift:alarms"
+#: Sorted set: every checked window's statistics as JSON, scored by the window's start.
+CHECKS = "drift:checks"
+#: Checks and alarms older than this (behind the window being written) are dropped.
+KEEP_MS = 90 * 24 * 3_600_000
+#: Window counts and reference rows expire after this, once nothing needs them.
+WORK_TTL_MS = 30 * 24 * 3_600_000
+
+
+def reference(version: str) -> str:
+    """The version's reference profile (JSON), written once."""
+    return f"drift:reference:{version}"
+
+
+def reference_rows(version: str, partition: int) -> str:
+    """List: blocks of reference rows one input partition gathered (npy bytes)."""
+    return f"drift:refrows:{version}:{partition}"
+
+
+def window(version: str, start_ms: int) -> str:
+    """Hash: input partition -> that partition's counts of the hour (JSON)."""
+    return f"drift:window:{version}:{start_ms}"
+
+
+def open_hours(version: str) -> str:
+    """Sorted set: hours with counts not yet checked (member and score: the hour start)."""
+    return f"drift:open:{version}"

@@ -1,0 +1,43 @@
+"""Reading what the drift service stored in DB4: checks, alarms, references, progress."""
+
+from __future__ import annotations
+
+import json
+
+from stream_sentinel.learning.drift import keys
+from stream_sentinel.learning.drift.checks import WindowCheck
+from stream_sentinel.learning.drift.events import DriftEvent
+from stream_sentinel.learning.drift.progress import VersionProgress
+from stream_sentinel.logic.drift.reference import Reference
+from stream_sentinel.state.base import Batch, StateStore
+
+EVER = float("inf")
+
+
+class DriftRecords:
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def checks(self, since_ms: int = 0) -> list[WindowCheck]:
+        """Every checked window from ``since_ms`` on, oldest first."""
+        [found] = self.store.execute(Batch().zrangebyscore(keys.NS, keys.CHECKS, since_ms, EVER))
+        return sorted(
+            (WindowCheck.decode(member) for member, _ in found),
+            key=lambda c: (c.window_start, c.model_version),
+        )
+
+    def alarms(self, since_ms: int = 0) -> list[DriftEvent]:
+        """Every alarm of a window from ``since_ms`` on, in window order."""
+        [found] = self.store.execute(Batch().zrangebyscore(keys.NS, keys.ALARMS, since_ms, EVER))
+        return sorted(
+            (DriftEvent.decode(member) for member, _ in found),
+            key=lambda e: (e.window_start, e.monitor, e.feature or ""),
+        )
+
+    def progress(self) -> dict[str, VersionProgress]:
+        [found] = self.store.execute(Batch().hgetall(keys.NS, keys.VERSIONS))
+        return {v: VersionProgress.decode(b) for v, b in sorted((found or {}).items())}
+
+    def reference(self, version: str) -> Reference | None:
+        [blob] = self.store.execute(Batch().get(keys.NS, keys.reference(version)))
+        return None if blob is None else Reference.from_json(json.loads(blob))

@@ -1,0 +1,80 @@
+"""`drift status`: each monitor's latest value against its threshold, per model version.
+
+>>> from stream_sentinel.learning.drift.checks import MonitorValue, WindowCheck
+>>> check = WindowCheck("m-1", 0, 3_600_000, 300, 6000,
+...                     (MonitorValue("feature", "amount", "psi", 0.25, 0.05, True),))
+>>> print("\\n".join(status_lines([check], [], {})))
+model m-1: reference 6,000 rows; window 1970-01-01 00:00-01:00 UTC, 300 rows
+  monitor                         statistic        value  threshold  alarm
+  feature[amount]                 psi             0.2500     0.0500  ALARM
+  alarms: 0 in 1 window checked
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from stream_sentinel.learning.drift.checks import WindowCheck
+from stream_sentinel.learning.drift.events import DriftEvent
+from stream_sentinel.learning.drift.progress import VersionProgress
+
+HEADER = f"  {'monitor':<32}{'statistic':<12}{'value':>10} {'threshold':>10}  alarm"
+
+
+def status_lines(
+    checks: Sequence[WindowCheck],
+    alarms: Sequence[DriftEvent],
+    progress: Mapping[str, VersionProgress],
+) -> list[str]:
+    """Per version: the latest checked window's monitors, then its alarm count."""
+    lines: list[str] = []
+    latest: dict[str, WindowCheck] = {}
+    counted: dict[str, int] = {}
+    for found in checks:
+        latest[found.model_version] = found
+        counted[found.model_version] = counted.get(found.model_version, 0) + 1
+    for version, state in progress.items():
+        if version not in latest:
+            lines.append(_waiting(version, state))
+    for version, found in sorted(latest.items()):
+        lines += _version_lines(
+            found, counted[version], [a for a in alarms if a.model_version == version]
+        )
+    return lines or ["no drift checks yet: `stream-sentinel drift run` reads decision-features"]
+
+
+def _waiting(version: str, state: VersionProgress) -> str:
+    if not state.reference_built:
+        return (
+            f"model {version}: building its reference from {_time(state.reference_start_ms)} "
+            f"to {_time(state.reference_end_ms)} UTC ({sum(state.reference_rows.values()):,} "
+            "rows so far)"
+        )
+    return f"model {version}: reference built, no window checked yet"
+
+
+def _version_lines(check: WindowCheck, windows: int, alarms: Sequence[DriftEvent]) -> list[str]:
+    span = f"{_time(check.window_start)}-{_time(check.window_end)[-5:]}"
+    lines = [
+        f"model {check.model_version}: reference {check.reference_size:,} rows; window "
+        f"{span} UTC, {check.window_size:,} rows",
+        HEADER,
+    ]
+    for value in check.values:
+        mark = "ALARM" if value.alarm else "-"
+        lines.append(
+            f"  {value.subject:<32}{value.statistic:<12}{value.value:>10.4f} "
+            f"{value.threshold:>10.4f}  {mark}"
+        )
+    plural = "window" if windows == 1 else "windows"
+    summary = f"  alarms: {len(alarms)} in {windows} {plural} checked"
+    if alarms:
+        last = alarms[-1]
+        summary += f" (latest: {last.subject} at {_time(last.window_start)} UTC)"
+    lines.append(summary)
+    return lines
+
+
+def _time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,162 @@
+"""`stream-sentinel drift status`, `report` and `evaluate` as a user runs them (embedded)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from stream_sentinel.cli import cli
+from stream_sentinel.commands.context import CliContext
+from tests.unit.drift_support import DriftBench
+from tests.unit.test_drift_service import run_all, traffic
+
+pytestmark = pytest.mark.unit
+
+# fmt: off
+STATUS = [
+    'model m-0123456789ab: reference 6,000 rows; window 2023-11-15 09:00-10:00 UTC, 300 rows',
+    '  monitor                         statistic        value  threshold  alarm',
+    '  feature[amount]                 psi             1.0150     0.1108  ALARM',
+    '  feature[log_amount]             psi             1.0150     0.1104  ALARM',
+    '  feature[channel]                psi             0.0241     0.0731  -',
+    '  feature[card_present]           psi             0.0003     0.0379  -',
+    '  feature[prev_card_present]      psi             0.0157     0.0569  -',
+    '  feature[count_20m]              psi             0.0036     0.0507  -',
+    '  feature[count_1h]               psi             0.0051     0.0516  -',
+    '  feature[sum_1h]                 psi             0.0193     0.0726  -',
+    '  feature[small_1h]               psi             0.0164     0.0469  -',
+    '  feature[count_24h]              psi             0.0171     0.0774  -',
+    '  feature[sum_24h]                psi             0.0303     0.1029  -',
+    '  feature[amount_over_mean]       psi             0.0485     0.1080  -',
+    '  feature[amount_zscore]          psi             0.0205     0.0992  -',
+    '  feature[seconds_since_last]     psi             0.0582     0.1153  -',
+    '  feature[distance_km]            psi             0.0356     0.1108  -',
+    '  feature[speed_kmh]              psi             0.0168     0.1015  -',
+    '  feature[new_merchant]           psi             0.0175     0.0577  -',
+    '  feature[new_device]             psi             0.0075     0.0550  -',
+    '  score-distribution              psi             0.0445     0.1236  -',
+    '  score-ks                        ks              0.0228     0.1106  -',
+    '  alert-rate[HIGH]                binomial_p      1.0000     0.0025  -',
+    '  alert-rate[CRITICAL]            binomial_p      1.0000     0.0050  -',
+    '  alarms: 4 in 8 windows checked (latest: feature[log_amount] at 2023-11-15 09:00 UTC)',
+]
+# fmt: on
+
+
+@pytest.fixture(scope="module")
+def bench() -> DriftBench:
+    bench = DriftBench()
+    traffic(bench)
+    run_all(bench)
+    return bench
+
+
+def drift(bench: DriftBench, *args: str) -> Result:
+    context = CliContext(clients=bench.clients, clock=bench.clock)
+    return CliRunner().invoke(cli, ["drift", *args], obj=context)
+
+
+def test_status_shows_each_monitors_latest_value_against_its_threshold(bench: DriftBench) -> None:
+    result = drift(bench, "status")
+    assert (result.exit_code, result.output.splitlines()) == (0, STATUS)
+
+
+def test_status_before_any_row_says_what_to_run() -> None:
+    result = drift(DriftBench(), "status")
+    assert (result.exit_code, result.output) == (
+        0,
+        "no drift checks yet: `stream-sentinel drift run` reads decision-features\n",
+    )
+
+
+def test_the_report_is_one_self_contained_html_file_with_a_chart_per_feature_and_monitor(
+    bench: DriftBench, tmp_path: Path
+) -> None:
+    out = tmp_path / "drift.html"
+    result = drift(bench, "report", "--since", "2023-11-14T22:00", "--output", str(out))
+    html = out.read_text()
+    assert (result.exit_code, result.output) == (0, f"wrote {out} ({len(html):,} bytes)\n")
+    # 18 watched features (reference beside the period), 22 monitors over time
+    assert html.count("<svg") == 18 + 22
+    assert html.count("<circle") == 4  # an alarm mark per alarm
+    assert "<script" not in html and "src=" not in html and "href=" not in html
+    assert set(re.findall(r"https?://[^\"']+", html)) == {"http://www.w3.org/2000/svg"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["report", "--since", "yesterday", "--output", "x.html"],
+            "'yesterday' is neither a span back from now (24h, 7d) nor a UTC time",
+        ),
+        (["report", "--output", "x.txt"], "x.txt should end in .html"),
+        (
+            ["evaluate", "--scenario", "baseline", "--switch-at", "2 days", "--json", "x"],
+            "'2 days' is not a span: give a whole number of minutes, hours or days",
+        ),
+        (
+            [
+                "evaluate",
+                "--scenario",
+                "baseline",
+                "--days",
+                "3",
+                "--switch-at",
+                "4d",
+                "--json",
+                "x",
+            ],
+            "4d must fall after the reference (24h) and before the end (3d): "
+            "e.g. --days 3 --switch-at 2d",
+        ),
+        (
+            ["evaluate", "--scenario", "holiday", "--json", "x"],
+            "unknown scenario 'holiday': choose one of baseline, new-pattern, spending-shift, "
+            "merchant-wave",
+        ),
+    ],
+)
+def test_bad_input_fails_at_once_saying_how_to_fix_it(
+    bench: DriftBench, args: list[str], message: str, tmp_path: Path
+) -> None:
+    result = drift(bench, *args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+def test_evaluate_runs_detect_and_drift_in_event_time_and_writes_the_figures(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "shift.json"
+    context = CliContext(overrides={"drift": {"reference_hours": 12}})
+    args = ["drift", "evaluate", "--scenario", "spending-shift", "--days", "2"]
+    args += ["--switch-at", "36h", "--seed", "5", "--users", "800", "--warmup-days", "1"]
+    result = CliRunner().invoke(cli, [*args, "--json", str(out)], obj=context)
+    assert result.exit_code == 0, result.output
+    found = json.loads(out.read_text())
+    assert {k: found[k] for k in ("scenario", "days", "switch_at", "windows_checked")} == {
+        "scenario": "spending-shift",
+        "days": 2,
+        "switch_at": 1_699_999_200_000 + 36 * 3_600_000,
+        # 48 hours, 12 of them the reference, the last one still open
+        "windows_checked": 35,
+    }
+    assert found["windows_before_switch"] == 24
+    amounts = [m for m in found["monitors"] if m["feature"] in ("amount", "log_amount")]
+    assert [
+        (m["first_alarm_after_switch_s"], m["alarms_after_switch"], m["false_alarms_before_switch"])
+        for m in amounts
+    ] == [(29665, 2, 0), (29665, 2, 0)]
+    assert set(found["monitors"][0]) == {
+        "monitor",
+        "feature",
+        "first_alarm_after_switch_s",
+        "alarms_after_switch",
+        "false_alarms_before_switch",
+        "false_alarms_per_week",
+    }

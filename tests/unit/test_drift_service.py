@@ -1,0 +1,199 @@
+"""The drift service on the embedded backends: feature-log rows in, hourly windows in DB4,
+DriftEvents out; restarts and crashes neither lose nor double-count a window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stream_sentinel.config.learning import DriftSettings
+from stream_sentinel.learning.drift.checks import WindowCheck
+from stream_sentinel.learning.drift.metrics import DriftMetrics
+from stream_sentinel.learning.drift.records import DriftRecords
+from stream_sentinel.learning.retrain_requests import requests_since
+from stream_sentinel.logic.drift.monitors import DriftAlarm, check_window
+from stream_sentinel.logic.drift.reference import build_reference
+from stream_sentinel.logic.drift.synthetic import synthetic_rows
+from stream_sentinel.logic.drift.window import HOUR_MS, WindowCounts
+from stream_sentinel.logic.features import FEATURES
+from tests.unit.drift_support import BANDS, SETTINGS, START, VERSION, DriftBench
+
+pytestmark = pytest.mark.unit
+
+REFERENCE_ROWS, WINDOW_ROWS = 1500, 300  # per hour: four reference hours, 20 x a window
+DRIFTED = (10, 11)  # hours whose amounts are tripled
+
+
+def traffic(bench: DriftBench, drifted: bool = True) -> None:
+    """Hours 0-3 the reference, 4-11 windows (10 and 11 drifted), then a row per partition
+    at hour 13 so every hour up to 12 closes."""
+    for hour in range(4):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour)
+    for hour in range(4, 12):
+        scale = 3.0 if drifted and hour in DRIFTED else 1.0
+        bench.rows(hour, WINDOW_ROWS, seed=100 + hour, amount_scale=scale)
+    bench.tick(13)
+
+
+def run_all(bench: DriftBench) -> None:
+    loop = bench.loop()
+    try:
+        bench.drain_all(loop)
+    finally:
+        loop.close()
+
+
+def window_sizes(bench: DriftBench) -> dict[int, int]:
+    return {
+        (c.window_start - START) // HOUR_MS: c.window_size
+        for c in DriftRecords(bench.backends.state).checks()
+    }
+
+
+def expected_alarms(hour: int) -> list[DriftAlarm]:
+    """The alarms the pure check gives for the same rows: the reference and the window built
+    straight from the generated matrices."""
+    names = tuple(f for f in FEATURES if f not in SETTINGS.excluded_features)
+    columns = [FEATURES.index(n) for n in names]
+    blocks = [synthetic_rows(np.random.default_rng(100 + h), REFERENCE_ROWS) for h in range(4)]
+    features = np.concatenate([b[0] for b in blocks])
+    scores = np.concatenate([b[1] for b in blocks])
+    reference = build_reference(VERSION, features[:, columns], scores, BANDS, names)
+    rows, window_scores = synthetic_rows(np.random.default_rng(100 + hour), WINDOW_ROWS, 3.0)
+    start = START + hour * HOUR_MS
+    window = WindowCounts.empty(reference, start, start + HOUR_MS).added(
+        reference, rows, window_scores
+    )
+    return check_window(reference, window, SETTINGS.alpha)
+
+
+def test_a_drifted_feature_raises_drift_events_with_exact_fields() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    run_all(bench)
+    events = bench.events()
+    assert [(e["window_start"], e["monitor"], e["feature"]) for e in events] == [
+        (START + hour * HOUR_MS, "feature", feature)
+        for hour in DRIFTED
+        for feature in ("amount", "log_amount")
+    ]
+    first = events[0]
+    [amount, _] = expected_alarms(10)  # the pure check of the same rows
+    assert first == {
+        "event_id": f"{VERSION}:feature:amount:{START + 10 * HOUR_MS}",
+        "monitor": "feature",
+        "feature": "amount",
+        "statistic": "psi",
+        "value": amount.value,
+        "threshold": amount.threshold,
+        "p_value": amount.p_value,
+        "level": SETTINGS.alpha / 22,  # the smallest of 22 p-values (18 features, 2 bands)
+        "window_start": START + 10 * HOUR_MS,
+        "window_end": START + 11 * HOUR_MS,
+        "reference_size": 4 * REFERENCE_ROWS,
+        "window_size": WINDOW_ROWS,
+        "severity": "critical",
+        "model_version": VERSION,
+        "detected_time": START + 13 * HOUR_MS,  # the clock when the hour closed
+    }
+    assert amount.level == SETTINGS.alpha / 22 and amount.p_value * 100 <= amount.level
+    # the same alarms are in DB4
+    stored = DriftRecords(bench.backends.state).alarms()
+    assert [e.to_record() for e in stored] == events
+
+
+def test_a_stationary_stream_of_the_same_seeds_raises_none() -> None:
+    bench = DriftBench()
+    traffic(bench, drifted=False)
+    run_all(bench)
+    assert bench.events() == []
+    assert window_sizes(bench) == dict.fromkeys(range(4, 12), WINDOW_ROWS)
+
+
+def test_a_restart_keeps_the_windows_without_losing_or_doubling_a_row() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    for _ in range(2):  # three runs: two stop part-way (the first one inside the reference)
+        loop = bench.loop()
+        bench.drain(loop, 3000)
+        assert bench.backlog(loop) > 0
+        loop.close()
+    run_all(bench)
+    assert window_sizes(bench) == dict.fromkeys(range(4, 12), WINDOW_ROWS)
+    assert len(bench.events()) == 4
+
+
+def test_a_crash_between_the_commit_and_the_state_write_is_repaired_once() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    loop = bench.loop()
+    bench.drain(loop, 2000)
+    bench.store.faults.fail_next_write(RuntimeError("the process died"))
+    with pytest.raises(RuntimeError, match="the process died"):
+        bench.drain(loop, 1)
+    loop._close_clients()  # the crashed process leaves without settling anything
+    run_all(bench)  # the next one repairs the lost write from the topic, then carries on
+    assert window_sizes(bench) == dict.fromkeys(range(4, 12), WINDOW_ROWS)
+    assert len(bench.events()) == 4
+
+
+def test_the_policy_turns_a_lasting_drift_into_exactly_one_retrain_request() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    run_all(bench)
+    [request] = requests_since(bench.backends.state, 0)
+    assert (request.actor, request.request_id) == (
+        "drift",
+        f"drift-{VERSION}-{START + 10 * HOUR_MS}",
+    )
+    assert request.reason.startswith(
+        f"critical feature drift on amount (psi {expected_alarms(10)[0].value:.3g} > "
+    )
+    assert request.reason.endswith(f"in {VERSION} window 2023-11-15T08:00Z")
+
+
+def test_without_a_qualifying_feature_the_policy_asks_for_nothing() -> None:
+    bench = DriftBench(SETTINGS.model_copy(update={"retrain_features": ("channel",)}))
+    traffic(bench)
+    run_all(bench)
+    assert len(bench.events()) == 4
+    assert requests_since(bench.backends.state, 0) == []
+
+
+def test_rows_of_an_hour_already_checked_are_late_and_not_counted() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    run_all(bench)
+    bench.rows(5, 40, seed=7)
+    run_all(bench)
+    assert window_sizes(bench)[5] == WINDOW_ROWS
+    assert sum(o.late for o in bench.outcomes) == 40
+
+
+def test_a_new_model_version_gets_its_own_reference() -> None:
+    bench = DriftBench(DriftSettings(warmup_hours=0, reference_hours=4, lateness_s=0))
+    traffic(bench)
+    run_all(bench)
+    checks: list[WindowCheck] = DriftRecords(bench.backends.state).checks()
+    assert {c.model_version for c in checks} == {VERSION}
+    assert DriftRecords(bench.backends.state).reference(VERSION) is not None
+    assert DriftRecords(bench.backends.state).reference("m-other") is None
+
+
+def test_the_metrics_count_alarms_and_show_each_monitors_latest_statistic() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    run_all(bench)
+    metrics = DriftMetrics()
+    for outcome in bench.outcomes:
+        metrics.observe(outcome)
+    sample = metrics.registry.get_sample_value
+    amount = {"model_version": VERSION, "monitor": "feature", "feature": "amount"}
+    latest = DriftRecords(bench.backends.state).checks()[-1]
+    [value] = [v for v in latest.values if v.subject == "feature[amount]"]
+    assert sample("sentinel_drift_alarms_total", amount | {"severity": "critical"}) == 2
+    assert sample("sentinel_drift_statistic", amount) == value.value
+    assert sample("sentinel_drift_threshold", amount) == value.threshold
+    assert sample("sentinel_drift_windows_checked_total", {"model_version": VERSION}) == 8
+    assert sample("sentinel_drift_rows_total") == bench.produced
+    assert sample("sentinel_drift_retrain_requests_total") == 1
