@@ -170,6 +170,7 @@ def test_schemas_register_is_idempotent_against_the_real_registry(settings: Sett
             "model-events",
             "model-events",
             "decision-features",
+            "drift-events",
         )
     ]
     second = runner.invoke(cli, ["schemas", "register"], env=cli_env(settings))
