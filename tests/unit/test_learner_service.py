@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from stream_sentinel.clients.backends import Backends, embedded_backends
+from stream_sentinel.learning import keys
 from stream_sentinel.learning.learner.status import read_status
 from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.learner.trainingset import kept_by_sample
 from stream_sentinel.learning.retrain_requests import request_retrain
+from stream_sentinel.state.base import Batch
 from stream_sentinel.state.memory_faults import FaultyStateStore
 from stream_sentinel.transport.base import TopicPartition
 from tests.unit.learner_support import DAY, HOUR, SETTINGS, Rig, Traffic, traffic
@@ -261,3 +263,32 @@ def test_a_retrain_drops_the_hours_older_than_the_window() -> None:
     # the snapshot reads whole hours from the window's start: only that hour's older rows are
     # seen and left out
     assert outcome.counts["outside"] == sum(kept_from <= r["event_time"] < start for r in sent.rows)
+
+
+def later_traffic(seed: int, shift: int = 8 * DAY, count: int = 6000) -> Traffic:
+    later = traffic(count, 8, seed=seed)
+    for record in later.rows + later.labels:
+        record["event_time"] += shift
+    for label in later.labels:
+        label["label_time"] += shift
+    return later
+
+
+def test_a_champion_that_cannot_be_loaded_is_compared_with_never_replaced_unseen() -> None:
+    rig, first = Rig(), traffic(6000, 8, seed=13)
+    rig.send(first.rows, first.labels)
+    request_retrain(rig.backends.state, "first", "cli:ana", rig.clock)
+    [old] = run_once(rig).outcomes
+    ref = rig.registry.get(old.version).artifact
+    rig.backends.state.execute(Batch().set(keys.MODELS, keys.chunk(ref.chunks[0]), b"garbage"))
+    later = later_traffic(seed=14)
+    rig.send(later.rows, later.labels)
+    rig.clock.advance(1.0)
+    request_retrain(rig.backends.state, "second", "cli:ana", rig.clock)
+    [new] = run_once(rig).outcomes
+    assert new.alias == "challenger"
+    assert new.reason.startswith(
+        f"kept as challenger: cannot compare with champion {old.version}: "
+    )
+    assert rig.registry.get(new.version).parent == old.version
+    assert rig.registry.aliases() == {"champion": old.version, "challenger": new.version}

@@ -21,7 +21,14 @@ from stream_sentinel.config.learning import LearningSettings
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.errors import AliasUnchanged, SentinelError
 from stream_sentinel.learning.learner.evaluation import alert_rates, scorecard
-from stream_sentinel.learning.learner.policy import PromotionPolicy, Scorecard, Verdict, decide
+from stream_sentinel.learning.learner.policy import (
+    CHALLENGER,
+    CHAMPION,
+    PromotionPolicy,
+    Scorecard,
+    Verdict,
+    decide,
+)
 from stream_sentinel.learning.learner.rows import HOUR_MS
 from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.learner.trainingset import (
@@ -31,7 +38,7 @@ from stream_sentinel.learning.learner.trainingset import (
     join,
     sampled_out,
 )
-from stream_sentinel.learning.models import champion_model, draft_of
+from stream_sentinel.learning.models import draft_of, load_model
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.learning.versions import version_id
 from stream_sentinel.logic.features import FEATURES
@@ -108,14 +115,7 @@ class Retrainer:
         scores = _predict(booster, validation.features)
         bands = choose_bands(scores, self._band_rates)
         card = scorecard(scores, validation, bands, self._alert_level)
-        champion = self._champion()
-        theirs = None
-        if champion is not None:
-            on_same_rows = champion.predict(validation.features)
-            theirs = _card_of(
-                champion.version,
-                scorecard(on_same_rows, validation, champion.bands, self._alert_level),
-            )
+        current, theirs, failure = self._compare(validation)
         artifact = ModelArtifact(
             version_id(booster.model_to_string().encode()),
             booster,
@@ -123,10 +123,8 @@ class Retrainer:
             bands,
             _metadata(found, trigger),
         )
-        version = self._register(artifact, card, theirs, trigger)
-        verdict = decide(self._policy, _card_of(version, card), theirs)
-        if theirs is not None and theirs.version == version:
-            verdict = Verdict("champion", f"unchanged: {version} is already champion")
+        version = self._register(artifact, card, current, theirs, trigger)
+        verdict = self._verdict(version, card, theirs, failure)
         self._move(version, verdict)
         summary = {k: float(card[k]) for k in SUMMARY}
         return RetrainOutcome(
@@ -137,6 +135,7 @@ class Retrainer:
         self,
         artifact: ModelArtifact,
         card: Mapping[str, Any],
+        parent: str | None,
         champion: Scorecard | None,
         trigger: str,
     ) -> str:
@@ -145,7 +144,7 @@ class Retrainer:
             artifact,
             self._settings.label_delay_ms,
             created_by="learn",
-            parent=champion.version if champion else None,
+            parent=parent,
             tags={"trigger": trigger},
         )
         metrics = dict(card)
@@ -175,12 +174,33 @@ class Retrainer:
             f"{s.min_validation_frauds} frauds and a legitimate row to validate)"
         )
 
-    def _champion(self) -> ModelArtifact | None:
+    def _compare(self, validation: Part) -> tuple[str | None, Scorecard | None, str | None]:
+        """The champion's version, its scorecard on the same rows, and why it could not be
+        scored (None, None, None: the alias is unset, there is no champion)."""
+        current = self._registry.aliases().get(CHAMPION)
+        if current is None:
+            return None, None, None
         try:
-            return champion_model(self._registry)
-        except SentinelError as exc:  # the candidate is still worth registering
-            log.warning("cannot load the champion to compare with (%s); comparing with none", exc)
-            return None
+            champion = load_model(self._registry, current)
+            on_same_rows = champion.predict(validation.features)
+            card = scorecard(on_same_rows, validation, champion.bands, self._alert_level)
+        except (SentinelError, ValueError, lgb.basic.LightGBMError) as exc:
+            log.warning("cannot score champion %s on the validation rows: %s", current, exc)
+            return current, None, f"cannot compare with champion {current}: {exc}"
+        return current, _card_of(champion.version, card), None
+
+    def _verdict(
+        self,
+        version: str,
+        card: Mapping[str, Any],
+        theirs: Scorecard | None,
+        failure: str | None,
+    ) -> Verdict:
+        if failure is not None:  # a champion exists: never replace it unseen
+            return Verdict(CHALLENGER, f"kept as challenger: {failure}")
+        if theirs is not None and theirs.version == version:
+            return Verdict(CHAMPION, f"unchanged: {version} is already champion")
+        return decide(self._policy, _card_of(version, card), theirs)
 
     def _move(self, version: str, verdict: Verdict) -> None:
         if verdict.reason.startswith("unchanged"):
