@@ -3,6 +3,7 @@ and a training set that survives restarts without counting a label twice."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -292,3 +293,26 @@ def test_a_champion_that_cannot_be_loaded_is_compared_with_never_replaced_unseen
     )
     assert rig.registry.get(new.version).parent == old.version
     assert rig.registry.aliases() == {"champion": old.version, "challenger": new.version}
+
+
+def test_bands_chosen_on_the_latest_traffic_keep_a_shifted_candidate_challenger() -> None:
+    rig, sent = Rig(), traffic(6000, 8, seed=15)
+    now = max(r["event_time"] for r in sent.rows)
+    rng = random.Random(15)
+    for row in sent.rows:  # the latest day (pending) carries no fraud signal: scores shifted
+        if row["event_time"] >= now - DAY:
+            row["features"][:3] = [rng.gauss(0.0, 1.0) for _ in range(3)]
+    rig.send(sent.rows, sent.labels)
+    request_retrain(rig.backends.state, "shifted", "cli:ana", rig.clock)
+    [outcome] = run_once(rig).outcomes
+    metrics = rig.registry.get(outcome.version).metrics
+    rate = metrics["bands"]["CRITICAL"]["alert_rate"]
+    assert (outcome.alias, outcome.reason) == (
+        "challenger",
+        f"kept as challenger: band CRITICAL alerts on {rate:.2%} of the validation window, "
+        "above its target 1.00% (+50% allowed)",
+    )
+    assert metrics["bands_chosen_on"] == {
+        "part": "pending",
+        "rows": expected_counts(sent)["pending"],
+    }

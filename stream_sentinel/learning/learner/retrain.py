@@ -41,6 +41,7 @@ from stream_sentinel.learning.learner.trainingset import (
 from stream_sentinel.learning.models import draft_of, load_model
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.learning.versions import version_id
+from stream_sentinel.logic.decisions import Bands
 from stream_sentinel.logic.features import FEATURES
 from stream_sentinel.scoring.model import ModelArtifact, choose_bands
 from stream_sentinel.scoring.train import PARAMS, ROUNDS
@@ -113,8 +114,8 @@ class Retrainer:
         booster = fit(found.train)
         validation = found.validation.expanded()
         scores = _predict(booster, validation.features)
-        bands = choose_bands(scores, self._band_rates)
-        card = scorecard(scores, validation, bands, self._alert_level)
+        bands, chosen_on = self._bands(booster, found)
+        card = scorecard(scores, validation, bands, self._alert_level) | chosen_on
         current, theirs, failure = self._compare(validation)
         artifact = ModelArtifact(
             version_id(booster.model_to_string().encode()),
@@ -173,6 +174,14 @@ class Retrainer:
             f"{s.min_train_rows} rows and >= {s.min_train_frauds} frauds to train, >= "
             f"{s.min_validation_frauds} frauds and a legitimate row to validate)"
         )
+
+    def _bands(self, booster: lgb.Booster, found: TrainingSet) -> tuple[Bands, dict[str, Any]]:
+        """Bands chosen on the scores of rows the validation check does not see: the pending
+        rows (the latest traffic, no labels needed), else the training part's."""
+        source = found.pending if found.pending.rows else found.train.expanded()
+        name = "pending" if found.pending.rows else "training"
+        bands = choose_bands(_predict(booster, source.features), self._band_rates)
+        return bands, {"bands_chosen_on": {"part": name, "rows": source.rows}}
 
     def _compare(self, validation: Part) -> tuple[str | None, Scorecard | None, str | None]:
         """The champion's version, its scorecard on the same rows, and why it could not be
@@ -234,6 +243,7 @@ def _card_of(version: str, card: Mapping[str, Any]) -> Scorecard:
         float(card["average_precision"]),
         alert_rates(card),
         int(card["validation_rows"]),
+        int(card.get("bands_chosen_on", {}).get("rows", 0)),
     )
 
 

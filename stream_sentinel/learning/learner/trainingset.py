@@ -111,6 +111,9 @@ class TrainingSet:
     train: Part
     validation: Part
     counts: Counts
+    #: Rows younger than the label delay (labels 0, weight 1): the latest traffic's features,
+    #: whose score distribution the bands are chosen on.
+    pending: Part
 
 
 def known_label(labels: Iterable[SourcedLabel], now_ms: int) -> SourcedLabel | None:
@@ -162,20 +165,23 @@ def join(
     keep_one_in: int = 1,
 ) -> TrainingSet:
     """The training and validation parts at ``cut`` (see the module docstring)."""
-    train: list[tuple[LoggedRow, int, int, int]] = []
-    validation: list[tuple[LoggedRow, int, int, int]] = []
+    parts: dict[str, list[tuple[LoggedRow, int, int, int]]] = {
+        "train": [],
+        "validation": [],
+        "pending": [],
+    }
     tally = dict.fromkeys(Counts.__dataclass_fields__, 0)
     for row in sorted(rows.values(), key=lambda r: (r.event_time, r.transaction_id)):
-        placed = _place(row, labels.get(row.transaction_id, ()), cut, keep_one_in, tally)
+        part, placed = _place(row, labels.get(row.transaction_id, ()), cut, keep_one_in, tally)
         if placed is not None:
-            (validation if row.event_time >= cut.validation_start else train).append(placed)
+            parts[part].append(placed)
     tally["unmatched_labels"] = sum(
         1 for t, found in labels.items() if t not in rows and known_label(found, cut.now_ms)
     )
-    parts = _part(train), _part(validation)
-    tally["rows"] = parts[0].rows + parts[1].rows
-    tally["frauds"] = parts[0].frauds + parts[1].frauds
-    return TrainingSet(cut, parts[0], parts[1], Counts(**tally))
+    train, validation, pending = (_part(parts[p]) for p in ("train", "validation", "pending"))
+    tally["rows"] = train.rows + validation.rows
+    tally["frauds"] = train.frauds + validation.frauds
+    return TrainingSet(cut, train, validation, Counts(**tally), pending)
 
 
 def _place(
@@ -184,26 +190,27 @@ def _place(
     cut: Cut,
     keep_one_in: int,
     tally: dict[str, int],
-) -> tuple[LoggedRow, int, int, int] | None:
-    """(row, label, weight, label time) when the row belongs to the set, else None (counted)."""
+) -> tuple[str, tuple[LoggedRow, int, int, int] | None]:
+    """The part a row belongs to and its (row, label, weight, label time), or None (counted)."""
     if row.event_time < cut.window_start:
         tally["outside"] += 1
-        return None
+        return "", None
     label = known_label(found, cut.now_ms)
     if any(lab.label_time < row.event_time for lab in found if lab.label_time <= cut.now_ms):
         tally["leaky"] += 1
-        return None
+        return "", None
     if row.event_time >= cut.mature_end:
         tally["pending"] += 1
-        return None
+        return "pending", (row, 0, 1, -1)
+    part = "validation" if row.event_time >= cut.validation_start else "train"
     if label is not None:
         tally["labelled"] += 1
-        return row, int(label.label == FRAUD), 1, label.label_time
+        return part, (row, int(label.label == FRAUD), 1, label.label_time)
     if not kept_by_sample(row.transaction_id, keep_one_in):
         tally["sampled_out"] += 1
-        return None
+        return "", None
     tally["unlabelled"] += 1
-    return row, 0, keep_one_in, -1
+    return part, (row, 0, keep_one_in, -1)
 
 
 def _part(placed: list[tuple[LoggedRow, int, int, int]]) -> Part:
