@@ -138,3 +138,12 @@ def test_the_store_keeps_a_transaction_id_holding_the_field_separator_whole() ->
     state.execute(batch)
     rows, labels = TrainingSetStore(state).snapshot(79 * DAY, 81 * DAY)
     assert (list(rows), list(labels)) == (["a|b"], ["a|b"])
+
+
+def test_a_label_known_before_the_decision_is_leaky_even_after_the_event() -> None:
+    when = 80 * DAY  # row() decides 5 ms after the event
+    between = lab("ANALYST", "FRAUD", when, 3)
+    after = lab("ANALYST", "FRAUD", when, 5)
+    assert join({"t1": row("t1", when)}, {"t1": [between]}, CUT).counts.leaky == 1
+    found = join({"t1": row("t1", when)}, {"t1": [after]}, CUT)
+    assert (found.counts.leaky, found.counts.frauds) == (0, 1)

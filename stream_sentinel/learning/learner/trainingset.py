@@ -14,8 +14,9 @@ event time (:class:`Cut`, every interval half-open)::
   that have had their time to arrive;
 * never-labelled rows are sampled one in ``keep_one_in`` (a stable hash of the transaction id),
   each kept row weighted ``keep_one_in``; labelled rows are all kept with weight 1;
-* a row with a label dated before its own event time cannot be trusted (``leaky``) and is
-  dropped; labels without a logged row are counted (``unmatched_labels``).
+* a row with a label dated before its decision (``decided_time``) cannot be trusted
+  (``leaky``: the detector's merchant label features may already hold it) and is dropped;
+  labels without a logged row are counted (``unmatched_labels``).
 """
 
 from __future__ import annotations
@@ -196,7 +197,8 @@ def _place(
         tally["outside"] += 1
         return "", None
     label = known_label(found, cut.now_ms)
-    if any(lab.label_time < row.event_time for lab in found if lab.label_time <= cut.now_ms):
+    # the detector's merchant label features already held a label known before the decision
+    if any(lab.label_time < row.decided_time for lab in found if lab.label_time <= cut.now_ms):
         tally["leaky"] += 1
         return "", None
     if row.event_time >= cut.mature_end:
