@@ -109,9 +109,10 @@ def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     finally:
         learner.close()
         backends.close()
-    rows, labels, undecodable = learner.read_counts()
+    rows, labels, too_old, undecodable = learner.read_counts()
     click.echo(
-        f"rows {rows:,} and labels {labels:,} read ({undecodable:,} undecodable); "
+        f"rows {rows:,} and labels {labels:,} read ({too_old:,} older than the window, "
+        f"{undecodable:,} undecodable); "
         f"{len(learner.outcomes)} retrain(s)"
     )
     for outcome in learner.outcomes:
@@ -149,6 +150,7 @@ def _learner(cli: CliContext, clients: ClientFactory, backends: Backends, instan
         serde,
         topics,
         settings.learning.group_id,
+        settings.learning.window_ms,
         instance,
         detector.max_batch,
     )

@@ -143,7 +143,10 @@ def test_detect_then_learn_registers_a_challenger_from_the_logged_decisions(
     finish(detect(settings, "--until-idle", "3"))
     cli(settings, "learn", "retrain-now", "--reason", "first model", "--actor", "cli:test")
     output = finish(learn(settings, "--until-idle", "2"), timeout_s=80)
-    assert f"rows 6,000 and labels {len(labels):,} read (0 undecodable); 1 retrain(s)" in output
+    assert (
+        f"rows 6,000 and labels {len(labels):,} read (0 older than the window, 0 undecodable); "
+        "1 retrain(s)"
+    ) in output
     times = {r["transaction_id"]: r["timestamp"] for r in sent}
     assert training_set(settings) == expected(times, labels, frauds)
     store = RedisStateStore(settings.redis)

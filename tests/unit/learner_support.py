@@ -149,6 +149,7 @@ class Rig:
             self.serde,
             self.topics,
             settings.group_id,
+            settings.window_ms,
             poll_timeout_s=0.01,
         )
         return Learner(loops, state, retrainer, settings, waits=ManualClock(), grace_s=1.0)

@@ -89,7 +89,9 @@ def test_retrain_now_then_learn_registers_a_champion_and_status_shows_it() -> No
         "learner: group learning-group on decision-features and fraud-feedback; training set "
         "in Redis DB2 (learn:*)"
     )
-    assert lines[1] == "rows 6,000 and labels 865 read (0 undecodable); 1 retrain(s)"
+    assert lines[1] == (
+        "rows 6,000 and labels 865 read (0 older than the window, 0 undecodable); 1 retrain(s)"
+    )
     assert lines[2].startswith("  m-") and " -> champion (request by cli:ana: weekly): " in lines[2]
     found = json.loads(desk.run("learn", "status", "--json").output)
     version = lines[2].split()[0]

@@ -257,13 +257,12 @@ def test_a_retrain_drops_the_hours_older_than_the_window() -> None:
     start = outcome.event_time_ms - 5 * DAY
     rows, labels = TrainingSetStore(rig.backends.state).snapshot(0, outcome.event_time_ms + 1)
     kept_from = start // HOUR * HOUR  # the hour holding the window's start stays whole
-    assert len(rows) == sum(r["event_time"] >= kept_from for r in sent.rows)
-    assert len(labels) == len(
-        {lab["transaction_id"] for lab in sent.labels if lab["event_time"] >= kept_from}
-    )
-    # the snapshot reads whole hours from the window's start: only that hour's older rows are
-    # seen and left out
-    assert outcome.counts["outside"] == sum(kept_from <= r["event_time"] < start for r in sent.rows)
+    in_window = {r["transaction_id"] for r in sent.rows if r["event_time"] >= start}
+    assert in_window <= set(rows)
+    assert min(row.event_time for row in rows.values()) >= kept_from
+    assert min(label.event_time for found in labels.values() for label in found) >= kept_from
+    # of the hour holding the window's start, the rows older than the start are left out
+    assert outcome.counts["outside"] == len(rows) - len(in_window)
 
 
 def later_traffic(seed: int, shift: int = 8 * DAY, count: int = 6000) -> Traffic:
@@ -316,3 +315,18 @@ def test_bands_chosen_on_the_latest_traffic_keep_a_shifted_candidate_challenger(
         "part": "pending",
         "rows": expected_counts(sent)["pending"],
     }
+
+
+def test_a_first_start_on_a_long_retention_keeps_only_the_window() -> None:
+    short = SETTINGS.model_copy(update={"window_ms": 3 * DAY, "validation_ms": DAY})
+    rig, recent = Rig(), later_traffic(seed=16, shift=8 * DAY, count=2000)
+    rig.send(recent.rows, recent.labels)
+    assert run_once(rig, short).outcomes == []
+    now = max(r["event_time"] for r in recent.rows)
+    hours = TrainingSetStore(rig.backends.state).hours()
+    assert min(hours) == (now - 3 * DAY) // HOUR  # read 8 days, held 3 (and the boundary hour)
+    old = traffic(3000, 8, seed=17)  # older than the window: rows and labels skipped at intake
+    rig.send(old.rows, old.labels)
+    learner = run_once(rig, short)
+    assert learner.read_counts() == (0, 0, len(old.rows) + len(old.labels), 0)
+    assert TrainingSetStore(rig.backends.state).hours() == hours  # no evicted hour came back

@@ -22,6 +22,7 @@ from stream_sentinel.config.learning import LearningSettings
 from stream_sentinel.learning.label_consumer import caught_up
 from stream_sentinel.learning.learner.consumers import FeatureRowIntake, LabelIntake
 from stream_sentinel.learning.learner.retrain import Retrainer, RetrainOutcome, cut_of
+from stream_sentinel.learning.learner.rows import HOUR_MS
 from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.retrain_requests import requests_since
 from stream_sentinel.state.base import StateStore
@@ -47,6 +48,7 @@ class Learner:
         self._waits, self._grace_s = waits, grace_s
         self._started = waits.monotonic()
         self._next_request_check = float("-inf")
+        self._evicted_hour = -1
         self.outcomes: list[RetrainOutcome] = []
 
     def start(self) -> None:
@@ -58,17 +60,38 @@ class Learner:
         for loop in self.loops:
             loop.close()
 
-    def read_counts(self) -> tuple[int, int, int]:
-        """Rows and labels this process read (repairs not counted), and undecodable records."""
+    def _intakes(self) -> tuple[FeatureRowIntake, LabelIntake]:
         rows, labels = (loop.handler for loop in self.loops)
         assert isinstance(rows, FeatureRowIntake) and isinstance(labels, LabelIntake)
-        return rows.kept, labels.kept, rows.undecodable + labels.undecodable
+        return rows, labels
+
+    def read_counts(self) -> tuple[int, int, int, int]:
+        """Rows and labels this process kept (repairs not counted), records skipped as older
+        than the window, and undecodable records."""
+        rows, labels = self._intakes()
+        return (
+            rows.kept,
+            labels.kept,
+            rows.too_old + labels.too_old,
+            rows.undecodable + labels.undecodable,
+        )
 
     def step(self) -> int:
         """One batch of each loop, then a retrain if one is due; returns the records read."""
         read = sum(loop.poll() for loop in self.loops)
+        self._evict_behind()
         self.maybe_retrain()
         return read
+
+    def _evict_behind(self) -> None:
+        """Drop the hours the window has left behind as event time moves (not only at a
+        retrain): a replay of the topics' whole retention holds about one window in Redis."""
+        rows, _ = self._intakes()
+        now = rows.clock.now()
+        if now is None or now // HOUR_MS <= self._evicted_hour:
+            return
+        self._evicted_hour = now // HOUR_MS
+        self._set.evict(now - self._settings.window_ms)
 
     def caught_up(self) -> bool:
         """Settled, or (once no assignment came within the grace: other members hold the

@@ -69,8 +69,12 @@ class TrainingSetStore:
 
     def clock(self) -> int | None:
         """The learner's event time: the latest event time read on any partition."""
+        return max(self.partition_clock().values(), default=None)
+
+    def partition_clock(self) -> dict[int, int]:
+        """Each ``decision-features`` partition's latest event time read."""
         [found] = self._store.execute(Batch().hgetall(NS, CLOCK))
-        return max((int(v) for v in found.values()), default=None)
+        return {int(p): int(v) for p, v in found.items()}
 
     def snapshot(self, start_ms: int, end_ms: int) -> tuple[Rows, Labels]:
         """The rows and labels of transactions with ``start_ms <= event time < end_ms``
@@ -90,6 +94,11 @@ class TrainingSetStore:
             for field, blob in labelled.items():
                 labels[field.rsplit("|", 2)[0]].append(SourcedLabel.decode(blob))
         return rows, dict(labels)
+
+    def hours(self) -> list[int]:
+        """The event hours held, oldest first."""
+        [found] = self._store.execute(Batch().zrangebyscore(NS, HOURS, float("-inf"), float("inf")))
+        return [int(score) for _, score in found]
 
     def evict(self, before_ms: int) -> int:
         """Drop the hours wholly before ``before_ms``; returns how many were dropped."""
