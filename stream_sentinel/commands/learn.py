@@ -25,6 +25,7 @@ from stream_sentinel.errors import UsageError
 if TYPE_CHECKING:
     from stream_sentinel.clients.backends import Backends, ClientFactory
     from stream_sentinel.learning.learner.service import Learner
+    from stream_sentinel.learning.model_events import Announcer
 
 
 def _retrain_every_ms(text: str | None) -> int | None:
@@ -96,7 +97,7 @@ def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     settings = cli.settings
     clients = cli.client_factory(kafka=True, redis=True, registry=True)
     backends = clients.backends()
-    learner = _learner(cli, clients, backends, instance)
+    learner, announcer = _learner(cli, clients, backends, instance)
     topics = Topics.from_settings(settings)
     click.echo(
         f"learner: group {settings.learning.group_id} on {topics.decision_features} and "
@@ -104,6 +105,7 @@ def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     )
     try:
         with naming_the_broker(settings, "learner"):
+            announcer.prepare()  # a stack that cannot take the event fails before any move
             learner.start()
             learner.run(stop.is_set, until_idle)
     finally:
@@ -120,7 +122,9 @@ def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
         click.echo(f"  {moved} ({outcome.trigger}): {outcome.reason}")
 
 
-def _learner(cli: CliContext, clients: ClientFactory, backends: Backends, instance: int) -> Learner:
+def _learner(
+    cli: CliContext, clients: ClientFactory, backends: Backends, instance: int
+) -> tuple[Learner, Announcer]:
     """The learner service on these backends: its two loops, the registry, the announcer."""
     from stream_sentinel.learning.learner.consumers import learner_loops
     from stream_sentinel.learning.learner.retrain import Retrainer
@@ -154,7 +158,7 @@ def _learner(cli: CliContext, clients: ClientFactory, backends: Backends, instan
         instance,
         detector.max_batch,
     )
-    return Learner(loops, backends.state, retrainer, settings.learning)
+    return Learner(loops, backends.state, retrainer, settings.learning), announcer
 
 
 @learn.command("retrain-now")

@@ -104,3 +104,16 @@ def test_retrain_now_then_learn_registers_a_champion_and_status_shows_it() -> No
         "legitimate)"
     )
     assert shown[-1].startswith(f"last decision   {version} -> champion (request by cli:ana:")
+
+
+def test_learn_prepares_the_model_events_topic_before_it_can_move_an_alias() -> None:
+    desk = Desk.__new__(Desk)
+    desk.clock = ManualClock(T0 + 40 * DAY)
+    desk.clients = EmbeddedClients(desk.clock)
+    topics = Topics()
+    admin = desk.clients.broker().admin()
+    admin.create_topics([s for s in topics.specs() if s.name != topics.model_events])
+    assert topics.model_events not in admin.describe_topics([topics.model_events])
+    ran = desk.run("learn", "--until-idle", "0")
+    assert ran.exit_code == 0, ran.output
+    assert topics.model_events in admin.describe_topics([topics.model_events])

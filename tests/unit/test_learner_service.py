@@ -10,6 +10,7 @@ import pytest
 
 from stream_sentinel.clients.backends import Backends, embedded_backends
 from stream_sentinel.learning import keys
+from stream_sentinel.learning.learner.retrain import Retrainer
 from stream_sentinel.learning.learner.status import read_status
 from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.learner.trainingset import kept_by_sample
@@ -330,3 +331,37 @@ def test_a_first_start_on_a_long_retention_keeps_only_the_window() -> None:
     learner = run_once(rig, short)
     assert learner.read_counts() == (0, 0, len(old.rows) + len(old.labels), 0)
     assert TrainingSetStore(rig.backends.state).hours() == hours  # no evicted hour came back
+
+
+def test_a_retrain_that_crashed_after_its_alias_move_is_redone_at_its_time_moving_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rig, sent = Rig(), traffic(6000, 8, seed=18)
+    rig.send(sent.rows, sent.labels)
+    request_retrain(rig.backends.state, "first", "cli:ana", rig.clock)
+    moved = Retrainer.retrain
+
+    def crash_after_the_move(self: Retrainer, now_ms: int, trigger: str) -> Any:
+        moved(self, now_ms, trigger)
+        raise ConnectionError("died before the status was written")
+
+    monkeypatch.setattr(Retrainer, "retrain", crash_after_the_move)
+    crashed = rig.learner()
+    crashed.start()
+    with pytest.raises(ConnectionError, match="died before the status"):
+        crashed.run(lambda: False, idle_s=0.0)
+    for loop in crashed.loops:
+        assert loop.consumer is not None
+        loop.consumer.close()
+    monkeypatch.setattr(Retrainer, "retrain", moved)
+    [champion] = rig.registry.aliases().values()
+    later = later_traffic(seed=19, count=500)  # read before the redo: the clock moves on
+    rig.send(later.rows, later.labels)
+    [redo] = run_once(rig).outcomes
+    assert (redo.event_time_ms, redo.trigger) == (
+        max(r["event_time"] for r in sent.rows),
+        "request by cli:ana: first",
+    )
+    assert (redo.version, redo.reason) == (champion, f"unchanged: {champion} is already champion")
+    assert len(rig.registry.history()) == 1
+    assert TrainingSetStore(rig.backends.state).status()["intent"] is None

@@ -6,9 +6,10 @@ is not acted on before the rows already sent are in), and is a retrain due?
 A retrain is due when a request newer than the last one acted on is waiting
 (:mod:`~stream_sentinel.learning.retrain_requests`), or when the learner's event time has moved
 ``retrain_every`` past the last retrain (or, before the first, past the time it first saw).
-Its status (``learn:status``) is written after the alias moves: a crash in between acts on the
-same request again, which trains the same model on the same rows (LightGBM is deterministic
-here, the version is its content hash) and moves nothing.
+The retrain's intent (its trigger and event time ``now``) is written to ``learn:status`` before
+training and cleared with the status after the alias moves: a crash in between redoes it at the
+stored ``now`` on restart, which trains the same model on the same rows (LightGBM is
+deterministic here, the version is its content hash) and moves nothing.
 """
 
 from __future__ import annotations
@@ -132,24 +133,38 @@ class Learner:
         if now is None:
             return None
         status = self._set.status()
+        intent = status.get("intent") or self._intent(now, status, check_requests)
+        if intent is None:
+            return None
+        outcome = self._retrainer.retrain(intent["now_ms"], intent["trigger"])
+        log.info("retrain at %d (%s): %s", intent["now_ms"], intent["trigger"], outcome.reason)
+        self._set.evict(cut_of(self._settings, intent["now_ms"]).window_start)
+        self._set.set_status(
+            anchor_ms=intent["now_ms"],
+            last_retrain_ms=intent["now_ms"],
+            last_request_ms=intent["acted"],
+            retrains=int(status.get("retrains", 0)) + 1,
+            last_decision=outcome.to_json(),
+            intent=None,
+        )
+        self.outcomes.append(outcome)
+        return outcome
+
+    def _intent(
+        self, now: int, status: dict[str, Any], check_requests: bool
+    ) -> dict[str, Any] | None:
+        """A retrain due now, persisted before training: a learner that crashes after the
+        alias move redoes it at the same ``now`` (the same rows, the same version) on restart,
+        instead of training on later rows and moving again."""
         anchor = int(status.get("anchor_ms", now))
         if "anchor_ms" not in status:
             self._set.set_status(anchor_ms=now)
         trigger, acted = self._trigger(now, anchor, status, check_requests)
         if trigger is None:
             return None
-        outcome = self._retrainer.retrain(now, trigger)
-        log.info("retrain at %d (%s): %s", now, trigger, outcome.reason)
-        self._set.evict(cut_of(self._settings, now).window_start)
-        self._set.set_status(
-            anchor_ms=now,
-            last_retrain_ms=now,
-            last_request_ms=acted,
-            retrains=int(status.get("retrains", 0)) + 1,
-            last_decision=outcome.to_json(),
-        )
-        self.outcomes.append(outcome)
-        return outcome
+        intent = {"trigger": trigger, "now_ms": now, "acted": acted}
+        self._set.set_status(intent=intent)
+        return intent
 
     def _trigger(
         self, now: int, anchor: int, status: dict[str, Any], check_requests: bool
