@@ -64,7 +64,8 @@ def status_lines(found: dict[str, Any]) -> list[str]:
         f"  training      {ts['train_rows']:,} rows, {ts['train_frauds']:,} frauds; validation "
         f"{ts['validation_rows']:,} rows, {ts['validation_frauds']:,} frauds",
         f"  waiting       {ts['pending']:,} rows younger than the label delay; "
-        f"{ts['unmatched_labels']:,} labels without a logged row",
+        f"{ts['unmatched_labels']:,} labels without a logged row; "
+        f"{ts['other_feature_set']:,} rows of another feature set left out",
         f"last retrain    {_time(found['last_retrain_ms'])} ({found['retrains']} so far)",
         f"next retrain    {_time(found['next_retrain_ms'])} (event time)"
         + (

@@ -14,6 +14,8 @@ event time (:class:`Cut`, every interval half-open)::
   that have had their time to arrive;
 * never-labelled rows are sampled one in ``keep_one_in`` (a stable hash of the transaction id),
   each kept row weighted ``keep_one_in``; labelled rows are all kept with weight 1;
+* a row logged with another feature set than the live one (its ``feature_set_hash``), or with
+  a vector of another width, is left out and counted (``other_feature_set``);
 * a row with a label dated before its decision (``decided_time``) cannot be trusted
   (``leaky``: the detector's merchant label features may already hold it) and is dropped;
   labels without a logged row are counted (``unmatched_labels``).
@@ -29,6 +31,8 @@ import numpy as np
 
 from stream_sentinel.learning.labels import SourcedLabel, effective
 from stream_sentinel.learning.learner.rows import LoggedRow
+from stream_sentinel.logic.feature_set import LIVE_HASH
+from stream_sentinel.logic.features import FEATURES
 
 FRAUD = "FRAUD"
 
@@ -102,7 +106,8 @@ class Counts:
     sampled_out: int  # never-labelled rows left out by the sampling
     pending: int  # rows younger than the label delay
     outside: int  # rows older than the window
-    leaky: int  # rows with a label dated before the transaction
+    leaky: int  # rows with a label dated before the decision
+    other_feature_set: int  # rows logged with another feature set (or a vector of another width)
     unmatched_labels: int  # labelled transactions with no logged row
 
 
@@ -146,7 +151,7 @@ def sampled_out(
     """Rows the join will never use again once the label delay is over: older than
     ``before_ms``, with no label at all, and outside the sample (what compaction drops).
 
-    >>> old = {"t1": LoggedRow("t1", "u1", 0, 0, ())}
+    >>> old = {"t1": LoggedRow("t1", "u1", 0, 0, (0.0,) * len(FEATURES))}
     >>> [r.transaction_id for r in sampled_out(old, {}, 1, 10**9)], sampled_out(old, {}, 1, 1)
     (['t1'], [])
     """
@@ -195,6 +200,9 @@ def _place(
     """The part a row belongs to and its (row, label, weight, label time), or None (counted)."""
     if row.event_time < cut.window_start:
         tally["outside"] += 1
+        return "", None
+    if row.feature_set_hash != LIVE_HASH or len(row.features) != len(FEATURES):
+        tally["other_feature_set"] += 1  # not the columns the live recipe trains on
         return "", None
     label = known_label(found, cut.now_ms)
     # the detector's merchant label features already held a label known before the decision
