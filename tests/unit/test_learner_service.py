@@ -78,11 +78,12 @@ def test_a_retrain_request_registers_the_first_candidate_as_champion_with_its_me
         None,
         "request by cli:ana: weekly",
     )
-    assert sorted(metrics["card_precision_at_100_daily"]) == [
-        "2023-11-19",
-        "2023-11-20",
-        "2023-11-21",
-    ]
+    # validation is 2023-11-19 23:58 .. 2023-11-21 23:58: only the 20th is a whole UTC day
+    assert sorted(metrics["card_precision_at_100_daily"]) == ["2023-11-20"]
+    assert metrics["card_precision_at_100"] == metrics["card_precision_at_100_daily"]["2023-11-20"]
+    assert metrics["card_precision_at_100_days"] == (
+        "whole UTC days of the validation window (partial days left out)"
+    )
     assert sorted(metrics["bands"]) == ["CRITICAL", "HIGH", "LOW", "MEDIUM"]
     assert metrics["validation_rows"] == outcome.counts["rows"] - version.window.rows
     assert version.window.validation_end_ms < max(r["event_time"] for r in sent.rows) - DAY

@@ -115,8 +115,9 @@ class Retrainer:
         validation = found.validation.expanded()
         scores = _predict(booster, validation.features)
         bands, chosen_on = self._bands(booster, found)
-        card = scorecard(scores, validation, bands, self._alert_level) | chosen_on
-        current, theirs, failure = self._compare(validation)
+        span = (found.cut.validation_start, found.cut.mature_end)
+        card = scorecard(scores, validation, bands, self._alert_level, span) | chosen_on
+        current, theirs, failure = self._compare(validation, span)
         artifact = ModelArtifact(
             version_id(booster.model_to_string().encode()),
             booster,
@@ -183,7 +184,9 @@ class Retrainer:
         bands = choose_bands(_predict(booster, source.features), self._band_rates)
         return bands, {"bands_chosen_on": {"part": name, "rows": source.rows}}
 
-    def _compare(self, validation: Part) -> tuple[str | None, Scorecard | None, str | None]:
+    def _compare(
+        self, validation: Part, span: tuple[int, int]
+    ) -> tuple[str | None, Scorecard | None, str | None]:
         """The champion's version, its scorecard on the same rows, and why it could not be
         scored (None, None, None: the alias is unset, there is no champion)."""
         current = self._registry.aliases().get(CHAMPION)
@@ -192,7 +195,7 @@ class Retrainer:
         try:
             champion = load_model(self._registry, current)
             on_same_rows = champion.predict(validation.features)
-            card = scorecard(on_same_rows, validation, champion.bands, self._alert_level)
+            card = scorecard(on_same_rows, validation, champion.bands, self._alert_level, span)
         except (SentinelError, ValueError, lgb.basic.LightGBMError) as exc:
             log.warning("cannot score champion %s on the validation rows: %s", current, exc)
             return current, None, f"cannot compare with champion {current}: {exc}"
