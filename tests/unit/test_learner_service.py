@@ -366,3 +366,18 @@ def test_a_retrain_that_crashed_after_its_alias_move_is_redone_at_its_time_movin
     assert (redo.version, redo.reason) == (champion, f"unchanged: {champion} is already champion")
     assert len(rig.registry.history()) == 1
     assert TrainingSetStore(rig.backends.state).status()["intent"] is None
+
+
+def test_a_request_stamped_earlier_than_the_last_acted_on_is_still_acted_on() -> None:
+    rig, sent = Rig(), traffic(3000, 8, seed=20)
+    rig.send(sent.rows, sent.labels)
+    request_retrain(rig.backends.state, "first", "cli:ana", rig.clock)
+    [first] = run_once(rig).outcomes
+    rig.clock.advance(-60.0)  # another host, its clock a minute behind
+    request_retrain(rig.backends.state, "from a slow clock", "drift", rig.clock)
+    [second] = run_once(rig).outcomes
+    assert (first.trigger, second.trigger) == (
+        "request by cli:ana: first",
+        "request by drift: from a slow clock",
+    )
+    assert run_once(rig).outcomes == []  # acted on once

@@ -3,7 +3,7 @@
 Between two batches it asks: has the group settled and read both topics to their ends (a backlog
 is read first, so a replay of weeks does not retrain once per period on the way, and a request
 is not acted on before the rows already sent are in), and is a retrain due?
-A retrain is due when a request newer than the last one acted on is waiting
+A retrain is due when a request not acted on yet (by id) is waiting
 (:mod:`~stream_sentinel.learning.retrain_requests`), or when the learner's event time has moved
 ``retrain_every`` past the last retrain (or, before the first, past the time it first saw).
 The retrain's intent (its trigger and event time ``now``) is written to ``learn:status`` before
@@ -25,7 +25,7 @@ from stream_sentinel.learning.learner.consumers import FeatureRowIntake, LabelIn
 from stream_sentinel.learning.learner.retrain import Retrainer, RetrainOutcome, cut_of
 from stream_sentinel.learning.learner.rows import HOUR_MS
 from stream_sentinel.learning.learner.store import TrainingSetStore
-from stream_sentinel.learning.retrain_requests import requests_since
+from stream_sentinel.learning.retrain_requests import requests_waiting
 from stream_sentinel.state.base import StateStore
 from stream_sentinel.stream.loop import StreamLoop
 from stream_sentinel.stream.running import UNASSIGNED_GRACE_S, consumer_caught_up
@@ -142,7 +142,7 @@ class Learner:
         self._set.set_status(
             anchor_ms=intent["now_ms"],
             last_retrain_ms=intent["now_ms"],
-            last_request_ms=intent["acted"],
+            acted_requests=intent["acted"],
             retrains=int(status.get("retrains", 0)) + 1,
             last_decision=outcome.to_json(),
             intent=None,
@@ -168,15 +168,17 @@ class Learner:
 
     def _trigger(
         self, now: int, anchor: int, status: dict[str, Any], check_requests: bool
-    ) -> tuple[str | None, int]:
-        acted = int(status.get("last_request_ms", 0))
+    ) -> tuple[str | None, list[str]]:
+        acted = list(status.get("acted_requests", []))
         if check_requests or self._waits.monotonic() >= self._next_request_check:
             self._next_request_check = self._waits.monotonic() + self._settings.request_check_s
-            waiting = requests_since(self._state, acted)
-            if waiting:
-                latest = waiting[-1]
-                more = f" (+{len(waiting) - 1} earlier)" if len(waiting) > 1 else ""
-                return f"request by {latest.actor}: {latest.reason}{more}", latest.time_ms
+            waiting = requests_waiting(self._state, acted)
+            if waiting.requests:
+                latest = waiting.requests[-1]
+                n = len(waiting.requests)
+                more = f" (+{n - 1} earlier)" if n > 1 else ""
+                trigger = f"request by {latest.actor}: {latest.reason}{more}"
+                return trigger, waiting.acknowledged()
         if now - anchor >= self._settings.retrain_every_ms:
             every_h = self._settings.retrain_every_ms / 3_600_000
             return f"schedule (every {every_h:g}h of event time)", acted

@@ -11,7 +11,7 @@ from stream_sentinel.config.learning import LearningSettings
 from stream_sentinel.learning.learner.retrain import cut_of
 from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.learner.trainingset import join
-from stream_sentinel.learning.retrain_requests import requests_since
+from stream_sentinel.learning.retrain_requests import requests_waiting
 from stream_sentinel.state.base import StateStore
 
 
@@ -20,7 +20,7 @@ def read_status(state: StateStore, settings: LearningSettings) -> dict[str, Any]
     training_set = TrainingSetStore(state)
     now = training_set.clock()
     status = training_set.status()
-    waiting = requests_since(state, int(status.get("last_request_ms", 0)))
+    waiting = requests_waiting(state, status.get("acted_requests", [])).requests
     found: dict[str, Any] = {"event_time_ms": now, "waiting_requests": len(waiting)}
     if now is None:
         return found | {
