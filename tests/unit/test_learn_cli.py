@@ -103,7 +103,11 @@ def test_retrain_now_then_learn_registers_a_champion_and_status_shows_it() -> No
         "training set    5,249 rows, 264 frauds (760 labelled, 4,489 never labelled counted "
         "legitimate)"
     )
-    assert shown[-1].startswith(f"last decision   {version} -> champion (request by cli:ana:")
+    assert shown[-3].startswith(f"last decision   {version} -> champion (request by cli:ana:")
+    assert shown[-2:] == [
+        "decisions       1 kept, newest first:",
+        f"  2023-11-22 23:58:04  {shown[-3].removeprefix('last decision   ')}",
+    ]
 
 
 def test_learn_prepares_the_model_events_topic_before_it_can_move_an_alias() -> None:

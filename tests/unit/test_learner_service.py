@@ -381,3 +381,21 @@ def test_a_request_stamped_earlier_than_the_last_acted_on_is_still_acted_on() ->
         "request by drift: from a slow clock",
     )
     assert run_once(rig).outcomes == []  # acted on once
+
+
+def test_every_retrain_decision_is_kept_in_the_history_skips_and_unchanged_included() -> None:
+    rig, sent = Rig(), traffic(6000, 8, seed=21)
+    rig.send(sent.rows[:300], [])
+    request_retrain(rig.backends.state, "too early", "cli:ana", rig.clock)
+    [skipped] = run_once(rig).outcomes
+    rig.send(sent.rows[300:], sent.labels)
+    rig.clock.advance(1.0)
+    request_retrain(rig.backends.state, "now", "cli:ana", rig.clock)
+    [promoted] = run_once(rig).outcomes
+    rig.clock.advance(1.0)
+    request_retrain(rig.backends.state, "again", "cli:ana", rig.clock)
+    [unchanged] = run_once(rig).outcomes
+    assert skipped.reason.startswith("skipped: not enough labelled rows")
+    assert unchanged.reason == f"unchanged: {promoted.version} is already champion"
+    found = read_status(rig.backends.state, SETTINGS)["decisions"]
+    assert found == [o.to_json() for o in (unchanged, promoted, skipped)]

@@ -139,7 +139,8 @@ class Learner:
         outcome = self._retrainer.retrain(intent["now_ms"], intent["trigger"])
         log.info("retrain at %d (%s): %s", intent["now_ms"], intent["trigger"], outcome.reason)
         self._set.evict(cut_of(self._settings, intent["now_ms"]).window_start)
-        self._set.set_status(
+        self._set.record_decision(
+            outcome.to_json(),
             anchor_ms=intent["now_ms"],
             last_retrain_ms=intent["now_ms"],
             acted_requests=intent["acted"],

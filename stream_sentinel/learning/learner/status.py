@@ -14,6 +14,9 @@ from stream_sentinel.learning.learner.trainingset import join
 from stream_sentinel.learning.retrain_requests import requests_waiting
 from stream_sentinel.state.base import StateStore
 
+#: Decisions `learn status` prints (``--json`` has every one kept).
+SHOWN_DECISIONS = 10
+
 
 def read_status(state: StateStore, settings: LearningSettings) -> dict[str, Any]:
     """What `learn status --json` prints."""
@@ -28,6 +31,7 @@ def read_status(state: StateStore, settings: LearningSettings) -> dict[str, Any]
             "last_retrain_ms": None,
             "next_retrain_ms": None,
             "last_decision": None,
+            "decisions": [],
         }
     cut = cut_of(settings, now)
     rows, labels = training_set.snapshot(cut.window_start, now + 1)
@@ -48,6 +52,7 @@ def read_status(state: StateStore, settings: LearningSettings) -> dict[str, Any]
         "next_retrain_ms": anchor + settings.retrain_every_ms,
         "retrains": int(status.get("retrains", 0)),
         "last_decision": status.get("last_decision"),
+        "decisions": training_set.decisions(),
     }
 
 
@@ -74,8 +79,15 @@ def status_lines(found: dict[str, Any]) -> list[str]:
     ]
     if decision is None:
         return [*lines, "last decision   none yet"]
+    lines.append(f"last decision   {_decision(decision)}")
+    shown = found["decisions"][:SHOWN_DECISIONS]
+    lines.append(f"decisions       {len(found['decisions'])} kept, newest first:")
+    return lines + [f"  {_time(d['event_time_ms'])}  {_decision(d)}" for d in shown]
+
+
+def _decision(decision: dict[str, Any]) -> str:
     moved = f"{decision['version']} -> {decision['alias']}" if decision["version"] else "no model"
-    return [*lines, f"last decision   {moved} ({decision['trigger']}): {decision['reason']}"]
+    return f"{moved} ({decision['trigger']}): {decision['reason']}"
 
 
 def _time(ms: int | None) -> str:
