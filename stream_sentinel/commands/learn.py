@@ -190,7 +190,7 @@ def status(cli: CliContext, as_json: bool) -> None:
 
     store = cli.state_store()
     try:
-        found = read_status(store, cli.settings.learning)
+        found = read_status(store)
     finally:
         store.close()
     if as_json:

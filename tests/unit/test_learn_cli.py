@@ -98,8 +98,18 @@ def test_retrain_now_then_learn_registers_a_champion_and_status_shows_it() -> No
     assert found["last_decision"]["version"] == version
     assert found["retrains"] == 1 and found["waiting_requests"] == 0
     assert (found["training_set"]["rows"], found["training_set"]["pending"]) == (5249, 751)
+    # what the learner persisted, whatever this command's own settings say
+    other = desk.run("learn", "status", "--json", retrain_every_ms=DAY, window_ms=10 * DAY)
+    assert json.loads(other.output) == found
+    assert found["next_retrain_ms"] == found["last_retrain_ms"] + 30 * DAY
+    assert found["parameters"]["window_ms"] == 28 * DAY
     shown = desk.run("learn", "status").output.splitlines()
-    assert shown[1] == (
+    assert shown[1:3] == [
+        "parameters      retrain every 30d, window 28d, label delay 1d, validation 2d, one in 1 "
+        "never-labelled rows kept",
+        "counted at      2023-11-22 23:58:04 (event time)",
+    ]
+    assert shown[3] == (
         "training set    5,249 rows, 264 frauds (760 labelled, 4,489 never labelled counted "
         "legitimate)"
     )

@@ -38,7 +38,7 @@ def expected_counts(sent: Traffic, settings: Any = SETTINGS) -> dict[str, int]:
 
 
 def counts_of(rig: Rig) -> dict[str, int]:
-    found = read_status(rig.backends.state, SETTINGS)["training_set"]
+    found = read_status(rig.backends.state)["training_set"]
     return {k: found[k] for k in ("rows", "frauds", "labelled", "pending")}
 
 
@@ -162,11 +162,11 @@ def test_labels_read_before_their_features_join_once_the_features_arrive() -> No
     rig, sent = Rig(), traffic(3000, 8, seed=6)
     rig.send([], sent.labels)
     run_once(rig)
-    assert read_status(rig.backends.state, SETTINGS)["event_time_ms"] is None  # no rows yet
+    assert read_status(rig.backends.state)["event_time_ms"] is None  # no rows yet
     rig.send(sent.rows, [])
     run_once(rig)
     assert counts_of(rig) == expected_counts(sent)
-    assert read_status(rig.backends.state, SETTINGS)["training_set"]["unmatched_labels"] == 0
+    assert read_status(rig.backends.state)["training_set"]["unmatched_labels"] == 0
 
 
 def test_retrains_follow_the_event_time_schedule_once_caught_up() -> None:
@@ -183,7 +183,7 @@ def test_retrains_follow_the_event_time_schedule_once_caught_up() -> None:
     [outcome] = run_once(rig, every).outcomes
     assert outcome.trigger == "schedule (every 72h of event time)"
     assert outcome.event_time_ms == max(r["event_time"] for r in later.rows)
-    status = read_status(rig.backends.state, every)
+    status = read_status(rig.backends.state)
     assert status["next_retrain_ms"] == outcome.event_time_ms + 3 * DAY
     assert status["last_decision"]["reason"] == outcome.reason
 
@@ -207,10 +207,10 @@ def test_a_retrain_compacts_mature_never_labelled_rows_to_the_sample_and_weights
     rig, sent = Rig(), traffic(6000, 8, seed=10)
     rig.send(sent.rows, sent.labels)
     assert run_once(rig, sampled).outcomes == []  # read everything, no retrain yet
-    before = read_status(rig.backends.state, sampled)["training_set"]
+    before = read_status(rig.backends.state)["training_set"]
     request_retrain(rig.backends.state, "compact", "cli:ana", rig.clock)
     [outcome] = run_once(rig, sampled).outcomes
-    after = read_status(rig.backends.state, sampled)["training_set"]
+    after = read_status(rig.backends.state)["training_set"]
     now = max(r["event_time"] for r in sent.rows)
     hours_end = (now - DAY) // HOUR * HOUR
     labelled = {lab["transaction_id"] for lab in sent.labels}
@@ -397,5 +397,5 @@ def test_every_retrain_decision_is_kept_in_the_history_skips_and_unchanged_inclu
     [unchanged] = run_once(rig).outcomes
     assert skipped.reason.startswith("skipped: not enough labelled rows")
     assert unchanged.reason == f"unchanged: {promoted.version} is already champion"
-    found = read_status(rig.backends.state, SETTINGS)["decisions"]
+    found = read_status(rig.backends.state)["decisions"]
     assert found == [o.to_json() for o in (unchanged, promoted, skipped)]

@@ -37,6 +37,7 @@ from stream_sentinel.learning.learner.trainingset import (
     TrainingSet,
     join,
     sampled_out,
+    summary_of,
 )
 from stream_sentinel.learning.models import draft_of, load_model
 from stream_sentinel.learning.registry import ModelRegistry
@@ -72,6 +73,12 @@ def cut_of(settings: LearningSettings, now_ms: int) -> Cut:
     return Cut(now_ms, settings.label_delay_ms, settings.window_ms, settings.validation_ms)
 
 
+def parameters_of(settings: LearningSettings) -> dict[str, int]:
+    """The settings a learner runs with that `learn status` reports (it persists them)."""
+    names = ("retrain_every_ms", "label_delay_ms", "window_ms", "validation_ms")
+    return {name: int(getattr(settings, name)) for name in (*names, "legit_keep_one_in")}
+
+
 def policy_of(settings: LearningSettings, band_rates: Mapping[RiskLevel, float]) -> PromotionPolicy:
     return PromotionPolicy(
         settings.promotion,
@@ -105,9 +112,15 @@ class Retrainer:
         self._set.drop_rows(sampled_out(rows, labels, mature_hours_end, keep))
         return join(rows, labels, cut, keep)
 
+    def survey(self, now_ms: int) -> dict[str, int]:
+        """The training set's counts at ``now_ms`` (no compaction, no training)."""
+        cut = cut_of(self._settings, now_ms)
+        rows, labels = self._set.snapshot(cut.window_start, now_ms + 1)
+        return summary_of(join(rows, labels, cut, self._settings.legit_keep_one_in))
+
     def retrain(self, now_ms: int, trigger: str) -> RetrainOutcome:
         found = self.training_set(now_ms)
-        counts = asdict(found.counts)
+        counts = summary_of(found)
         short = self._too_small(found)
         if short is not None:
             return RetrainOutcome(now_ms, trigger, f"skipped: {short}", counts=counts)

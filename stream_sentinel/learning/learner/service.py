@@ -22,7 +22,12 @@ from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config.learning import LearningSettings
 from stream_sentinel.learning.label_consumer import caught_up
 from stream_sentinel.learning.learner.consumers import FeatureRowIntake, LabelIntake
-from stream_sentinel.learning.learner.retrain import Retrainer, RetrainOutcome, cut_of
+from stream_sentinel.learning.learner.retrain import (
+    Retrainer,
+    RetrainOutcome,
+    cut_of,
+    parameters_of,
+)
 from stream_sentinel.learning.learner.rows import HOUR_MS
 from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.retrain_requests import requests_waiting
@@ -54,8 +59,15 @@ class Learner:
 
     def start(self) -> None:
         self._started = self._waits.monotonic()
+        self._set.set_status(parameters=parameters_of(self._settings))
         for loop in self.loops:
             loop.start()
+
+    def survey(self) -> None:
+        """Persist the training set's counts at the learner's event time (for `learn status`)."""
+        now = self._set.clock()
+        if now is not None:
+            self._set.set_status(training_set=self._retrainer.survey(now))
 
     def close(self) -> None:
         for loop in self.loops:
@@ -124,7 +136,8 @@ class Learner:
             idle_since = self._waits.monotonic() if idle_since is None else idle_since
             if self._waits.monotonic() - idle_since >= idle_s:
                 self.maybe_retrain(check_requests=True)  # a request made while catching up
-                return
+                break
+        self.survey()
 
     def maybe_retrain(self, check_requests: bool = False) -> RetrainOutcome | None:
         if not self.settled():
@@ -145,6 +158,8 @@ class Learner:
             last_retrain_ms=intent["now_ms"],
             acted_requests=intent["acted"],
             retrains=int(status.get("retrains", 0)) + 1,
+            next_retrain_ms=intent["now_ms"] + self._settings.retrain_every_ms,
+            training_set=outcome.counts,
             last_decision=outcome.to_json(),
             intent=None,
         )
@@ -159,7 +174,9 @@ class Learner:
         instead of training on later rows and moving again."""
         anchor = int(status.get("anchor_ms", now))
         if "anchor_ms" not in status:
-            self._set.set_status(anchor_ms=now)
+            self._set.set_status(
+                anchor_ms=now, next_retrain_ms=now + self._settings.retrain_every_ms
+            )
         trigger, acted = self._trigger(now, anchor, status, check_requests)
         if trigger is None:
             return None

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -120,6 +120,21 @@ class TrainingSet:
     #: Rows younger than the label delay (labels 0, weight 1): the latest traffic's features,
     #: whose score distribution the bands are chosen on.
     pending: Part
+
+
+def summary_of(found: TrainingSet) -> dict[str, int]:
+    """What the learner persists of a join and `learn status` shows: the counts, each part's
+    rows and frauds, and the lines drawn."""
+    return asdict(found.counts) | {
+        "train_rows": found.train.rows,
+        "train_frauds": found.train.frauds,
+        "validation_rows": found.validation.rows,
+        "validation_frauds": found.validation.frauds,
+        "now_ms": found.cut.now_ms,
+        "window_start_ms": found.cut.window_start,
+        "validation_start_ms": found.cut.validation_start,
+        "mature_end_ms": found.cut.mature_end,
+    }
 
 
 def known_label(labels: Iterable[SourcedLabel], now_ms: int) -> SourcedLabel | None:
