@@ -89,9 +89,22 @@ def _check_window(cli: CliContext) -> None:
         )
 
 
+#: What ``max.poll.interval.ms`` leaves beyond the retrain budget (the batch before it).
+POLL_MARGIN_MS = 60_000
+
+
+def poll_interval_ms(configured_ms: int, retrain_budget_s: float) -> int:
+    """The learner's ``max.poll.interval.ms``: the configured one, raised above the retrain
+    budget (a retrain blocks the loops between two polls)."""
+    return max(configured_ms, round(retrain_budget_s * 1000) + POLL_MARGIN_MS)
+
+
 def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     stop = stop_on_signals()  # first: a signal during start-up must still mean "stop cleanly"
     _check_window(cli)
+    configured = cli.settings.kafka.max_poll_interval_ms
+    budget = cli.settings.learning.retrain_budget_s
+    cli.override("kafka", max_poll_interval_ms=poll_interval_ms(configured, budget))
     from stream_sentinel.transport.topics import Topics
 
     settings = cli.settings

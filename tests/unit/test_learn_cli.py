@@ -12,6 +12,7 @@ from stream_sentinel.cli import cli
 from stream_sentinel.clients.backends import EmbeddedClients
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.commands.context import CliContext
+from stream_sentinel.commands.learn import poll_interval_ms
 from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire.serde import Serde
 from tests.unit.learner_support import DAY, T0, traffic
@@ -131,3 +132,17 @@ def test_learn_prepares_the_model_events_topic_before_it_can_move_an_alias() -> 
     ran = desk.run("learn", "--until-idle", "0")
     assert ran.exit_code == 0, ran.output
     assert topics.model_events in admin.describe_topics([topics.model_events])
+
+
+def test_the_learners_consumers_poll_interval_is_above_the_retrain_budget() -> None:
+    assert poll_interval_ms(300_000, 900.0) == 960_000
+    assert poll_interval_ms(1_200_000, 900.0) == 1_200_000
+    desk = Desk()
+    context = CliContext(
+        clients=desk.clients,
+        clock=desk.clock,
+        overrides={"learning": LEARNING | {"retrain_budget_s": 600.0}},
+    )
+    ran = CliRunner().invoke(cli, ["learn", "--until-idle", "0"], obj=context)
+    assert ran.exit_code == 0, ran.output
+    assert context.settings.kafka.max_poll_interval_ms == 660_000

@@ -149,7 +149,16 @@ class Learner:
         intent = status.get("intent") or self._intent(now, status, check_requests)
         if intent is None:
             return None
+        began = self._waits.monotonic()
         outcome = self._retrainer.retrain(intent["now_ms"], intent["trigger"])
+        took = self._waits.monotonic() - began
+        if took > self._settings.retrain_budget_s:
+            log.warning(
+                "the retrain took %.0f s, over its budget of %.0f s (the consumers' poll "
+                "interval): raise SENTINEL_LEARNING_RETRAIN_BUDGET_S",
+                took,
+                self._settings.retrain_budget_s,
+            )
         log.info("retrain at %d (%s): %s", intent["now_ms"], intent["trigger"], outcome.reason)
         self._set.evict(cut_of(self._settings, intent["now_ms"]).window_start)
         self._set.record_decision(
