@@ -334,8 +334,9 @@ def test_a_first_start_on_a_long_retention_keeps_only_the_window() -> None:
     assert TrainingSetStore(rig.backends.state).hours() == hours  # no evicted hour came back
 
 
+@pytest.mark.parametrize("later_by", [8 * DAY, 30 * DAY], ids=["within", "past-the-window"])
 def test_a_retrain_that_crashed_after_its_alias_move_is_redone_at_its_time_moving_nothing(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, later_by: int
 ) -> None:
     rig, sent = Rig(), traffic(6000, 8, seed=18)
     rig.send(sent.rows, sent.labels)
@@ -356,7 +357,7 @@ def test_a_retrain_that_crashed_after_its_alias_move_is_redone_at_its_time_movin
         loop.consumer.close()
     monkeypatch.setattr(Retrainer, "retrain", moved)
     [champion] = rig.registry.aliases().values()
-    later = later_traffic(seed=19, count=500)  # read before the redo: the clock moves on
+    later = later_traffic(seed=19, shift=later_by, count=500)  # read before the redo
     rig.send(later.rows, later.labels)
     [redo] = run_once(rig).outcomes
     assert (redo.event_time_ms, redo.trigger) == (

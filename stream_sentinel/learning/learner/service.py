@@ -104,6 +104,9 @@ class Learner:
         if now is None or now // HOUR_MS <= self._evicted_hour:
             return
         self._evicted_hour = now // HOUR_MS
+        intent = self._set.status().get("intent")
+        if intent:  # a retrain to redo at its own time keeps its window's rows
+            now = min(now, int(intent["now_ms"]))
         self._set.evict(now - self._settings.window_ms)
 
     def caught_up(self) -> bool:
