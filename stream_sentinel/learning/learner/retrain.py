@@ -4,7 +4,9 @@ registered with its metrics and lineage, and the policy's alias move with its re
 Training runs in process on a snapshot (the rows are read once, then nothing else is touched
 until the model is registered), so the consumer group's loops wait for it between two batches:
 about 16 s for a set of 95k rows on two cores with the live recipe (docs/learning.md). Every
-outcome, a skip included, is a :class:`RetrainOutcome` the learner keeps as its last decision.
+outcome, a skip included, is a :class:`RetrainOutcome` the learner keeps in its decisions. The
+bands are chosen on the pending rows' scores (the latest traffic) and checked on validation; a
+champion that exists but cannot be scored keeps its alias (the candidate stays challenger).
 """
 
 from __future__ import annotations
