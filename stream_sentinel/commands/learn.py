@@ -25,6 +25,7 @@ from stream_sentinel.errors import UsageError
 if TYPE_CHECKING:
     from stream_sentinel.clients.backends import Backends, ClientFactory
     from stream_sentinel.learning.learner.service import Learner
+    from stream_sentinel.learning.model_events import Announcer
 
 
 def _retrain_every_ms(text: str | None) -> int | None:
@@ -88,15 +89,28 @@ def _check_window(cli: CliContext) -> None:
         )
 
 
+#: What ``max.poll.interval.ms`` leaves beyond the retrain budget (the batch before it).
+POLL_MARGIN_MS = 60_000
+
+
+def poll_interval_ms(configured_ms: int, retrain_budget_s: float) -> int:
+    """The learner's ``max.poll.interval.ms``: the configured one, raised above the retrain
+    budget (a retrain blocks the loops between two polls)."""
+    return max(configured_ms, round(retrain_budget_s * 1000) + POLL_MARGIN_MS)
+
+
 def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     stop = stop_on_signals()  # first: a signal during start-up must still mean "stop cleanly"
     _check_window(cli)
+    configured = cli.settings.kafka.max_poll_interval_ms
+    budget = cli.settings.learning.retrain_budget_s
+    cli.override("kafka", max_poll_interval_ms=poll_interval_ms(configured, budget))
     from stream_sentinel.transport.topics import Topics
 
     settings = cli.settings
     clients = cli.client_factory(kafka=True, redis=True, registry=True)
     backends = clients.backends()
-    learner = _learner(cli, clients, backends, instance)
+    learner, announcer = _learner(cli, clients, backends, instance)
     topics = Topics.from_settings(settings)
     click.echo(
         f"learner: group {settings.learning.group_id} on {topics.decision_features} and "
@@ -104,14 +118,16 @@ def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     )
     try:
         with naming_the_broker(settings, "learner"):
+            announcer.prepare()  # a stack that cannot take the event fails before any move
             learner.start()
             learner.run(stop.is_set, until_idle)
     finally:
         learner.close()
         backends.close()
-    rows, labels, undecodable = learner.read_counts()
+    rows, labels, too_old, undecodable = learner.read_counts()
     click.echo(
-        f"rows {rows:,} and labels {labels:,} read ({undecodable:,} undecodable); "
+        f"rows {rows:,} and labels {labels:,} read ({too_old:,} older than the window, "
+        f"{undecodable:,} undecodable); "
         f"{len(learner.outcomes)} retrain(s)"
     )
     for outcome in learner.outcomes:
@@ -119,7 +135,9 @@ def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
         click.echo(f"  {moved} ({outcome.trigger}): {outcome.reason}")
 
 
-def _learner(cli: CliContext, clients: ClientFactory, backends: Backends, instance: int) -> Learner:
+def _learner(
+    cli: CliContext, clients: ClientFactory, backends: Backends, instance: int
+) -> tuple[Learner, Announcer]:
     """The learner service on these backends: its two loops, the registry, the announcer."""
     from stream_sentinel.learning.learner.consumers import learner_loops
     from stream_sentinel.learning.learner.retrain import Retrainer
@@ -149,10 +167,11 @@ def _learner(cli: CliContext, clients: ClientFactory, backends: Backends, instan
         serde,
         topics,
         settings.learning.group_id,
+        settings.learning.window_ms,
         instance,
         detector.max_batch,
     )
-    return Learner(loops, backends.state, retrainer, settings.learning)
+    return Learner(loops, backends.state, retrainer, settings.learning), announcer
 
 
 @learn.command("retrain-now")
@@ -184,7 +203,7 @@ def status(cli: CliContext, as_json: bool) -> None:
 
     store = cli.state_store()
     try:
-        found = read_status(store, cli.settings.learning)
+        found = read_status(store)
     finally:
         store.close()
     if as_json:

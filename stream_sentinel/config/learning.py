@@ -41,6 +41,10 @@ class LearningSettings(SectionSettings):
     alert_rate_tolerance: float = Field(default=0.5, ge=0)
     #: How often (wall clock) the learner looks for retrain requests.
     request_check_s: float = Field(default=1.0, gt=0)
+    #: The longest a retrain may block the consumer loops (wall clock): `learn` gives its
+    #: consumers a ``max.poll.interval.ms`` of at least this plus a minute, so the group does
+    #: not evict them mid-retrain; a retrain taking longer is logged as a warning.
+    retrain_budget_s: float = Field(default=900.0, gt=0)
 
 
 class DriftSettings(SectionSettings):

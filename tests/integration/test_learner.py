@@ -8,6 +8,7 @@ import random
 import signal
 import socket
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -65,9 +66,11 @@ def cli(settings: Settings, *args: str) -> str:
     return done.stdout
 
 
-def labels_for(sent: list[dict[str, Any]], seed: int) -> tuple[list[dict[str, Any]], set[str]]:
-    """FRAUD (a chargeback 30 min later) for the largest 3% of amounts, LEGIT (an analyst) for
-    one in ten of the rest: a signal the amount feature carries."""
+def labels_for(
+    sent: list[dict[str, Any]], seed: int, label_time: int | None = None
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """FRAUD (a chargeback 30 min later, or at ``label_time``) for the largest 3% of amounts,
+    LEGIT (an analyst) for one in ten of the rest: a signal the amount feature carries."""
     cut = sorted(r["amount"] for r in sent)[int(len(sent) * 0.97)]
     rng, labels, frauds = random.Random(seed), [], set()
     for record in sent:
@@ -85,7 +88,7 @@ def labels_for(sent: list[dict[str, Any]], seed: int) -> tuple[list[dict[str, An
                 "source": "CHARGEBACK" if fraud else "ANALYST",
                 "confidence": 1.0,
                 "pattern": None,
-                "label_time": record["timestamp"] + HOUR // 2,
+                "label_time": label_time or record["timestamp"] + HOUR // 2,
             }
         )
     return labels, frauds
@@ -136,14 +139,19 @@ def test_detect_then_learn_registers_a_challenger_from_the_logged_decisions(
     settings: Settings,
 ) -> None:
     create_topics(settings)
-    sent = transactions(6000, users=400, seed=31)
-    labels, frauds = labels_for(sent, seed=31)
+    # the day up to 4 minutes ahead (the detector takes 5 of clock skew): labels given once the
+    # decisions are made are dated after them (not leaky) and before the learner's event time
+    sent = transactions(6000, users=400, seed=31, now_ms=int(time.time() * 1000) + 240_000)
     produce(settings, sent)
-    send(settings, "fraud-feedback", labels)
     finish(detect(settings, "--until-idle", "3"))
+    labels, frauds = labels_for(sent, seed=31, label_time=int(time.time() * 1000))
+    send(settings, "fraud-feedback", labels)
     cli(settings, "learn", "retrain-now", "--reason", "first model", "--actor", "cli:test")
     output = finish(learn(settings, "--until-idle", "2"), timeout_s=80)
-    assert f"rows 6,000 and labels {len(labels):,} read (0 undecodable); 1 retrain(s)" in output
+    assert (
+        f"rows 6,000 and labels {len(labels):,} read (0 older than the window, 0 undecodable); "
+        "1 retrain(s)"
+    ) in output
     times = {r["transaction_id"]: r["timestamp"] for r in sent}
     assert training_set(settings) == expected(times, labels, frauds)
     store = RedisStateStore(settings.redis)

@@ -25,11 +25,12 @@ from stream_sentinel.wire.serde import Serde
 T0 = 1_700_006_400_000  # 2023-11-15 00:00:00 UTC
 HOUR = 3_600_000
 DAY = 24 * HOUR
+#: Band rates sized for these small windows (a 0.1% band over 750 pending rows is one row).
 BANDS = {
-    RiskLevel.CRITICAL: 0.001,
-    RiskLevel.HIGH: 0.005,
-    RiskLevel.MEDIUM: 0.02,
-    RiskLevel.LOW: 0.10,
+    RiskLevel.CRITICAL: 0.01,
+    RiskLevel.HIGH: 0.02,
+    RiskLevel.MEDIUM: 0.05,
+    RiskLevel.LOW: 0.20,
 }
 SETTINGS = LearningSettings(
     label_delay_ms=DAY,
@@ -148,6 +149,7 @@ class Rig:
             self.serde,
             self.topics,
             settings.group_id,
+            settings.window_ms,
             poll_timeout_s=0.01,
         )
         return Learner(loops, state, retrainer, settings, waits=ManualClock(), grace_s=1.0)

@@ -12,6 +12,7 @@ from stream_sentinel.cli import cli
 from stream_sentinel.clients.backends import EmbeddedClients
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.commands.context import CliContext
+from stream_sentinel.commands.learn import poll_interval_ms
 from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire.serde import Serde
 from tests.unit.learner_support import DAY, T0, traffic
@@ -89,16 +90,59 @@ def test_retrain_now_then_learn_registers_a_champion_and_status_shows_it() -> No
         "learner: group learning-group on decision-features and fraud-feedback; training set "
         "in Redis DB2 (learn:*)"
     )
-    assert lines[1] == "rows 6,000 and labels 865 read (0 undecodable); 1 retrain(s)"
+    assert lines[1] == (
+        "rows 6,000 and labels 865 read (0 older than the window, 0 undecodable); 1 retrain(s)"
+    )
     assert lines[2].startswith("  m-") and " -> champion (request by cli:ana: weekly): " in lines[2]
     found = json.loads(desk.run("learn", "status", "--json").output)
     version = lines[2].split()[0]
     assert found["last_decision"]["version"] == version
     assert found["retrains"] == 1 and found["waiting_requests"] == 0
     assert (found["training_set"]["rows"], found["training_set"]["pending"]) == (5249, 751)
+    # what the learner persisted, whatever this command's own settings say
+    other = desk.run("learn", "status", "--json", retrain_every_ms=DAY, window_ms=10 * DAY)
+    assert json.loads(other.output) == found
+    assert found["next_retrain_ms"] == found["last_retrain_ms"] + 30 * DAY
+    assert found["parameters"]["window_ms"] == 28 * DAY
     shown = desk.run("learn", "status").output.splitlines()
-    assert shown[1] == (
+    assert shown[1:3] == [
+        "parameters      retrain every 30d, window 28d, label delay 1d, validation 2d, one in 1 "
+        "never-labelled rows kept",
+        "counted at      2023-11-22 23:58:04 (event time)",
+    ]
+    assert shown[3] == (
         "training set    5,249 rows, 264 frauds (760 labelled, 4,489 never labelled counted "
         "legitimate)"
     )
-    assert shown[-1].startswith(f"last decision   {version} -> champion (request by cli:ana:")
+    assert shown[-3].startswith(f"last decision   {version} -> champion (request by cli:ana:")
+    assert shown[-2:] == [
+        "decisions       1 kept, newest first:",
+        f"  2023-11-22 23:58:04  {shown[-3].removeprefix('last decision   ')}",
+    ]
+
+
+def test_learn_prepares_the_model_events_topic_before_it_can_move_an_alias() -> None:
+    desk = Desk.__new__(Desk)
+    desk.clock = ManualClock(T0 + 40 * DAY)
+    desk.clients = EmbeddedClients(desk.clock)
+    topics = Topics()
+    admin = desk.clients.broker().admin()
+    admin.create_topics([s for s in topics.specs() if s.name != topics.model_events])
+    assert topics.model_events not in admin.describe_topics([topics.model_events])
+    ran = desk.run("learn", "--until-idle", "0")
+    assert ran.exit_code == 0, ran.output
+    assert topics.model_events in admin.describe_topics([topics.model_events])
+
+
+def test_the_learners_consumers_poll_interval_is_above_the_retrain_budget() -> None:
+    assert poll_interval_ms(300_000, 900.0) == 960_000
+    assert poll_interval_ms(1_200_000, 900.0) == 1_200_000
+    desk = Desk()
+    context = CliContext(
+        clients=desk.clients,
+        clock=desk.clock,
+        overrides={"learning": LEARNING | {"retrain_budget_s": 600.0}},
+    )
+    ran = CliRunner().invoke(cli, ["learn", "--until-idle", "0"], obj=context)
+    assert ran.exit_code == 0, ran.output
+    assert context.settings.kafka.max_poll_interval_ms == 660_000

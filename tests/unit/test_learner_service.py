@@ -3,15 +3,19 @@ and a training set that survives restarts without counting a label twice."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
 from stream_sentinel.clients.backends import Backends, embedded_backends
+from stream_sentinel.learning import keys
+from stream_sentinel.learning.learner.retrain import Retrainer
 from stream_sentinel.learning.learner.status import read_status
 from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.learner.trainingset import kept_by_sample
 from stream_sentinel.learning.retrain_requests import request_retrain
+from stream_sentinel.state.base import Batch
 from stream_sentinel.state.memory_faults import FaultyStateStore
 from stream_sentinel.transport.base import TopicPartition
 from tests.unit.learner_support import DAY, HOUR, SETTINGS, Rig, Traffic, traffic
@@ -34,7 +38,7 @@ def expected_counts(sent: Traffic, settings: Any = SETTINGS) -> dict[str, int]:
 
 
 def counts_of(rig: Rig) -> dict[str, int]:
-    found = read_status(rig.backends.state, SETTINGS)["training_set"]
+    found = read_status(rig.backends.state)["training_set"]
     return {k: found[k] for k in ("rows", "frauds", "labelled", "pending")}
 
 
@@ -74,11 +78,12 @@ def test_a_retrain_request_registers_the_first_candidate_as_champion_with_its_me
         None,
         "request by cli:ana: weekly",
     )
-    assert sorted(metrics["card_precision_at_100_daily"]) == [
-        "2023-11-19",
-        "2023-11-20",
-        "2023-11-21",
-    ]
+    # validation is 2023-11-19 23:58 .. 2023-11-21 23:58: only the 20th is a whole UTC day
+    assert sorted(metrics["card_precision_at_100_daily"]) == ["2023-11-20"]
+    assert metrics["card_precision_at_100"] == metrics["card_precision_at_100_daily"]["2023-11-20"]
+    assert metrics["card_precision_at_100_days"] == (
+        "whole UTC days of the validation window (partial days left out)"
+    )
     assert sorted(metrics["bands"]) == ["CRITICAL", "HIGH", "LOW", "MEDIUM"]
     assert metrics["validation_rows"] == outcome.counts["rows"] - version.window.rows
     assert version.window.validation_end_ms < max(r["event_time"] for r in sent.rows) - DAY
@@ -157,11 +162,11 @@ def test_labels_read_before_their_features_join_once_the_features_arrive() -> No
     rig, sent = Rig(), traffic(3000, 8, seed=6)
     rig.send([], sent.labels)
     run_once(rig)
-    assert read_status(rig.backends.state, SETTINGS)["event_time_ms"] is None  # no rows yet
+    assert read_status(rig.backends.state)["event_time_ms"] is None  # no rows yet
     rig.send(sent.rows, [])
     run_once(rig)
     assert counts_of(rig) == expected_counts(sent)
-    assert read_status(rig.backends.state, SETTINGS)["training_set"]["unmatched_labels"] == 0
+    assert read_status(rig.backends.state)["training_set"]["unmatched_labels"] == 0
 
 
 def test_retrains_follow_the_event_time_schedule_once_caught_up() -> None:
@@ -178,7 +183,7 @@ def test_retrains_follow_the_event_time_schedule_once_caught_up() -> None:
     [outcome] = run_once(rig, every).outcomes
     assert outcome.trigger == "schedule (every 72h of event time)"
     assert outcome.event_time_ms == max(r["event_time"] for r in later.rows)
-    status = read_status(rig.backends.state, every)
+    status = read_status(rig.backends.state)
     assert status["next_retrain_ms"] == outcome.event_time_ms + 3 * DAY
     assert status["last_decision"]["reason"] == outcome.reason
 
@@ -202,10 +207,10 @@ def test_a_retrain_compacts_mature_never_labelled_rows_to_the_sample_and_weights
     rig, sent = Rig(), traffic(6000, 8, seed=10)
     rig.send(sent.rows, sent.labels)
     assert run_once(rig, sampled).outcomes == []  # read everything, no retrain yet
-    before = read_status(rig.backends.state, sampled)["training_set"]
+    before = read_status(rig.backends.state)["training_set"]
     request_retrain(rig.backends.state, "compact", "cli:ana", rig.clock)
     [outcome] = run_once(rig, sampled).outcomes
-    after = read_status(rig.backends.state, sampled)["training_set"]
+    after = read_status(rig.backends.state)["training_set"]
     now = max(r["event_time"] for r in sent.rows)
     hours_end = (now - DAY) // HOUR * HOUR
     labelled = {lab["transaction_id"] for lab in sent.labels}
@@ -254,10 +259,144 @@ def test_a_retrain_drops_the_hours_older_than_the_window() -> None:
     start = outcome.event_time_ms - 5 * DAY
     rows, labels = TrainingSetStore(rig.backends.state).snapshot(0, outcome.event_time_ms + 1)
     kept_from = start // HOUR * HOUR  # the hour holding the window's start stays whole
-    assert len(rows) == sum(r["event_time"] >= kept_from for r in sent.rows)
-    assert len(labels) == len(
-        {lab["transaction_id"] for lab in sent.labels if lab["event_time"] >= kept_from}
+    in_window = {r["transaction_id"] for r in sent.rows if r["event_time"] >= start}
+    assert in_window <= set(rows)
+    assert min(row.event_time for row in rows.values()) >= kept_from
+    assert min(label.event_time for found in labels.values() for label in found) >= kept_from
+    # of the hour holding the window's start, the rows older than the start are left out
+    assert outcome.counts["outside"] == len(rows) - len(in_window)
+
+
+def later_traffic(seed: int, shift: int = 8 * DAY, count: int = 6000) -> Traffic:
+    later = traffic(count, 8, seed=seed)
+    for record in later.rows + later.labels:
+        record["event_time"] += shift
+    for label in later.labels:
+        label["label_time"] += shift
+    return later
+
+
+def test_a_champion_that_cannot_be_loaded_is_compared_with_never_replaced_unseen() -> None:
+    rig, first = Rig(), traffic(6000, 8, seed=13)
+    rig.send(first.rows, first.labels)
+    request_retrain(rig.backends.state, "first", "cli:ana", rig.clock)
+    [old] = run_once(rig).outcomes
+    ref = rig.registry.get(old.version).artifact
+    rig.backends.state.execute(Batch().set(keys.MODELS, keys.chunk(ref.chunks[0]), b"garbage"))
+    later = later_traffic(seed=14)
+    rig.send(later.rows, later.labels)
+    rig.clock.advance(1.0)
+    request_retrain(rig.backends.state, "second", "cli:ana", rig.clock)
+    [new] = run_once(rig).outcomes
+    assert new.alias == "challenger"
+    assert new.reason.startswith(
+        f"kept as challenger: cannot compare with champion {old.version}: "
     )
-    # the snapshot reads whole hours from the window's start: only that hour's older rows are
-    # seen and left out
-    assert outcome.counts["outside"] == sum(kept_from <= r["event_time"] < start for r in sent.rows)
+    assert rig.registry.get(new.version).parent == old.version
+    assert rig.registry.aliases() == {"champion": old.version, "challenger": new.version}
+
+
+def test_bands_chosen_on_the_latest_traffic_keep_a_shifted_candidate_challenger() -> None:
+    rig, sent = Rig(), traffic(6000, 8, seed=15)
+    now = max(r["event_time"] for r in sent.rows)
+    rng = random.Random(15)
+    for row in sent.rows:  # the latest day (pending) carries no fraud signal: scores shifted
+        if row["event_time"] >= now - DAY:
+            row["features"][:3] = [rng.gauss(0.0, 1.0) for _ in range(3)]
+    rig.send(sent.rows, sent.labels)
+    request_retrain(rig.backends.state, "shifted", "cli:ana", rig.clock)
+    [outcome] = run_once(rig).outcomes
+    metrics = rig.registry.get(outcome.version).metrics
+    rate = metrics["bands"]["CRITICAL"]["alert_rate"]
+    assert (outcome.alias, outcome.reason) == (
+        "challenger",
+        f"kept as challenger: band CRITICAL alerts on {rate:.2%} of the validation window, "
+        "above its target 1.00% (+50% allowed)",
+    )
+    assert metrics["bands_chosen_on"] == {
+        "part": "pending",
+        "rows": expected_counts(sent)["pending"],
+    }
+
+
+def test_a_first_start_on_a_long_retention_keeps_only_the_window() -> None:
+    short = SETTINGS.model_copy(update={"window_ms": 3 * DAY, "validation_ms": DAY})
+    rig, recent = Rig(), later_traffic(seed=16, shift=8 * DAY, count=2000)
+    rig.send(recent.rows, recent.labels)
+    assert run_once(rig, short).outcomes == []
+    now = max(r["event_time"] for r in recent.rows)
+    hours = TrainingSetStore(rig.backends.state).hours()
+    assert min(hours) == (now - 3 * DAY) // HOUR  # read 8 days, held 3 (and the boundary hour)
+    old = traffic(3000, 8, seed=17)  # older than the window: rows and labels skipped at intake
+    rig.send(old.rows, old.labels)
+    learner = run_once(rig, short)
+    assert learner.read_counts() == (0, 0, len(old.rows) + len(old.labels), 0)
+    assert TrainingSetStore(rig.backends.state).hours() == hours  # no evicted hour came back
+
+
+@pytest.mark.parametrize("later_by", [8 * DAY, 30 * DAY], ids=["within", "past-the-window"])
+def test_a_retrain_that_crashed_after_its_alias_move_is_redone_at_its_time_moving_nothing(
+    monkeypatch: pytest.MonkeyPatch, later_by: int
+) -> None:
+    rig, sent = Rig(), traffic(6000, 8, seed=18)
+    rig.send(sent.rows, sent.labels)
+    request_retrain(rig.backends.state, "first", "cli:ana", rig.clock)
+    moved = Retrainer.retrain
+
+    def crash_after_the_move(self: Retrainer, now_ms: int, trigger: str) -> Any:
+        moved(self, now_ms, trigger)
+        raise ConnectionError("died before the status was written")
+
+    monkeypatch.setattr(Retrainer, "retrain", crash_after_the_move)
+    crashed = rig.learner()
+    crashed.start()
+    with pytest.raises(ConnectionError, match="died before the status"):
+        crashed.run(lambda: False, idle_s=0.0)
+    for loop in crashed.loops:
+        assert loop.consumer is not None
+        loop.consumer.close()
+    monkeypatch.setattr(Retrainer, "retrain", moved)
+    [champion] = rig.registry.aliases().values()
+    later = later_traffic(seed=19, shift=later_by, count=500)  # read before the redo
+    rig.send(later.rows, later.labels)
+    [redo] = run_once(rig).outcomes
+    assert (redo.event_time_ms, redo.trigger) == (
+        max(r["event_time"] for r in sent.rows),
+        "request by cli:ana: first",
+    )
+    assert (redo.version, redo.reason) == (champion, f"unchanged: {champion} is already champion")
+    assert len(rig.registry.history()) == 1
+    assert TrainingSetStore(rig.backends.state).status()["intent"] is None
+
+
+def test_a_request_stamped_earlier_than_the_last_acted_on_is_still_acted_on() -> None:
+    rig, sent = Rig(), traffic(3000, 8, seed=20)
+    rig.send(sent.rows, sent.labels)
+    request_retrain(rig.backends.state, "first", "cli:ana", rig.clock)
+    [first] = run_once(rig).outcomes
+    rig.clock.advance(-60.0)  # another host, its clock a minute behind
+    request_retrain(rig.backends.state, "from a slow clock", "drift", rig.clock)
+    [second] = run_once(rig).outcomes
+    assert (first.trigger, second.trigger) == (
+        "request by cli:ana: first",
+        "request by drift: from a slow clock",
+    )
+    assert run_once(rig).outcomes == []  # acted on once
+
+
+def test_every_retrain_decision_is_kept_in_the_history_skips_and_unchanged_included() -> None:
+    rig, sent = Rig(), traffic(6000, 8, seed=21)
+    rig.send(sent.rows[:300], [])
+    request_retrain(rig.backends.state, "too early", "cli:ana", rig.clock)
+    [skipped] = run_once(rig).outcomes
+    rig.send(sent.rows[300:], sent.labels)
+    rig.clock.advance(1.0)
+    request_retrain(rig.backends.state, "now", "cli:ana", rig.clock)
+    [promoted] = run_once(rig).outcomes
+    rig.clock.advance(1.0)
+    request_retrain(rig.backends.state, "again", "cli:ana", rig.clock)
+    [unchanged] = run_once(rig).outcomes
+    assert skipped.reason.startswith("skipped: not enough labelled rows")
+    assert unchanged.reason == f"unchanged: {promoted.version} is already champion"
+    found = read_status(rig.backends.state)["decisions"]
+    assert found == [o.to_json() for o in (unchanged, promoted, skipped)]

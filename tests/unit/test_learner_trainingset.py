@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,8 @@ from stream_sentinel.learning.labels import SourcedLabel
 from stream_sentinel.learning.learner.rows import LoggedRow
 from stream_sentinel.learning.learner.store import TrainingSetStore, label_writes, row_writes
 from stream_sentinel.learning.learner.trainingset import Cut, join, kept_by_sample, known_label
+from stream_sentinel.logic.feature_set import LIVE_HASH
+from stream_sentinel.logic.features import FEATURES
 from stream_sentinel.state.base import Batch
 
 pytestmark = pytest.mark.unit
@@ -21,7 +25,8 @@ CUT = Cut(NOW, label_delay_ms=DAY, window_ms=28 * DAY, validation_ms=2 * DAY)
 
 
 def row(tx: str, event_time: int, user: str = "u1") -> LoggedRow:
-    return LoggedRow(tx, user, event_time, event_time + 5, (float(event_time % 7), 1.0))
+    vector = (float(event_time % 7), 1.0) + (0.0,) * (len(FEATURES) - 2)
+    return LoggedRow(tx, user, event_time, event_time + 5, vector)
 
 
 def lab(source: str, value: str, event_time: int, after_ms: int) -> SourcedLabel:
@@ -127,6 +132,7 @@ def test_a_row_round_trips_through_its_packed_bytes() -> None:
     logged = LoggedRow("t1", "user-é", 5, 9, (float("nan"), -1.5, 2.25))
     back = LoggedRow.unpack("t1", logged.pack())
     assert (back.user_id, back.event_time, back.decided_time) == ("user-é", 5, 9)
+    assert back.feature_set_hash == LIVE_HASH
     assert np.array_equal(np.array(back.features), np.array(logged.features), equal_nan=True)
 
 
@@ -138,3 +144,26 @@ def test_the_store_keeps_a_transaction_id_holding_the_field_separator_whole() ->
     state.execute(batch)
     rows, labels = TrainingSetStore(state).snapshot(79 * DAY, 81 * DAY)
     assert (list(rows), list(labels)) == (["a|b"], ["a|b"])
+
+
+def test_a_label_known_before_the_decision_is_leaky_even_after_the_event() -> None:
+    when = 80 * DAY  # row() decides 5 ms after the event
+    between = lab("ANALYST", "FRAUD", when, 3)
+    after = lab("ANALYST", "FRAUD", when, 5)
+    assert join({"t1": row("t1", when)}, {"t1": [between]}, CUT).counts.leaky == 1
+    found = join({"t1": row("t1", when)}, {"t1": [after]}, CUT)
+    assert (found.counts.leaky, found.counts.frauds) == (0, 1)
+
+
+def test_rows_of_another_feature_set_or_a_ragged_vector_are_counted_and_left_out() -> None:
+    when = 80 * DAY
+    rows = {
+        "live": row("live", when),
+        "old-set": replace(row("old-set", when + 1), feature_set_hash="0123456789abcdef"),
+        "ragged": replace(row("ragged", when + 2), features=(1.0, 2.0)),
+    }
+    back = LoggedRow.unpack("old-set", rows["old-set"].pack())
+    assert back.feature_set_hash == "0123456789abcdef"
+    found = join(rows, {}, CUT)
+    assert (found.counts.rows, found.counts.other_feature_set) == (1, 2)
+    assert found.train.features.shape == (1, len(FEATURES))

@@ -1,8 +1,9 @@
 """A model's scorecard on the validation part: what the learner reports and the policy reads.
 
 Pure: scores, labels and bands in, plain values out. ROC AUC and average precision over the
-validation rows; Card Precision@100 per day (of the 100 highest-scored cards of each day, the
-share with a fraud that day; :func:`~stream_sentinel.logic.evaluation.card_precision_at_k`);
+validation rows; Card Precision@100 per whole UTC day of the validation window (of the 100
+highest-scored cards of each day, the share with a fraud that day; partial days at its ends
+are left out; :func:`~stream_sentinel.logic.evaluation.card_precision_at_k`);
 and, at each band's threshold, the share of validation traffic it alerts on, its precision and
 its recall. Rows stand for as many transactions as their weight (:meth:`Part.expanded`).
 """
@@ -25,12 +26,20 @@ CARDS_PER_DAY = 100
 
 
 def scorecard(
-    scores: np.ndarray, part: Part, bands: Bands, alert_level: RiskLevel
+    scores: np.ndarray,
+    part: Part,
+    bands: Bands,
+    alert_level: RiskLevel,
+    span: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """The metrics of ``scores`` (one per row of the expanded ``part``) at ``bands``."""
+    """The metrics of ``scores`` (one per row of the expanded ``part``) at ``bands``; Card
+    Precision@100 over the whole UTC days inside ``span`` (the validation window) only."""
     labels = part.labels.astype(bool)
     days = part.event_time // DAY_MS
-    mean_cp, daily = card_precision_at_k(days, np.array(part.users), scores, labels, CARDS_PER_DAY)
+    whole = _whole_days(days, span)
+    mean_cp, daily = card_precision_at_k(
+        days[whole], np.array(part.users)[whole], scores[whole], labels[whole], CARDS_PER_DAY
+    )
     at_bands = {
         level.name: _at_threshold(scores, labels, threshold)
         for level, threshold in sorted(bands.thresholds.items())
@@ -41,6 +50,8 @@ def scorecard(
         "average_precision": average_precision(labels, scores),
         "card_precision_at_100": mean_cp,
         "card_precision_at_100_daily": {_day(day): round(p, 6) for day, p in daily},
+        "card_precision_at_100_days": "whole UTC days of the validation window (partial days "
+        "left out)",
         "alert_rate": _at_threshold(scores, labels, alerting)["alert_rate"]
         if alerting is not None
         else 0.0,
@@ -64,6 +75,15 @@ def _at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: float) -> d
         "precision": hits / max(int(flagged.sum()), 1),
         "recall": hits / max(int(labels.sum()), 1),
     }
+
+
+def _whole_days(days: np.ndarray, span: tuple[int, int] | None) -> np.ndarray:
+    """Rows on UTC days wholly inside ``span`` (all rows without one): a partial day's
+    Card Precision@100 ranks fewer cards and would not compare with a whole one's."""
+    if span is None:
+        return np.ones(len(days), dtype=bool)
+    first, end = -(-span[0] // DAY_MS), span[1] // DAY_MS
+    return np.asarray((days >= first) & (days < end), dtype=bool)
 
 
 def _day(epoch_day: int) -> str:

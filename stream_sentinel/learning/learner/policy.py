@@ -3,7 +3,8 @@
 Pure: two scorecards on the same validation window in, a :class:`Verdict` with its reason out.
 Under ``guarded`` (the default) a candidate becomes champion when every band's alert rate on
 the validation window is within its target (``target * (1 + alert_rate_tolerance)``, plus one
-row's worth for small windows) and, when there is a champion, neither its AP nor its ROC AUC is
+row's worth for small windows, and two standard errors of the quantile the bands were chosen
+on) and, when there is a champion, neither its AP nor its ROC AUC is
 below the champion's on the same rows by more than the tolerance. Under ``never`` it always
 stays challenger. The reason is what the alias move records.
 
@@ -15,6 +16,7 @@ stays challenger. The reason is what the alias move records.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -42,6 +44,8 @@ class Scorecard:
     average_precision: float
     alert_rates: Mapping[str, float]  # band -> share of validation traffic alerted
     rows: int
+    #: Rows the bands were chosen on (0: not known, no allowance for their sampling).
+    reference_rows: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +84,22 @@ def _band_over_target(policy: PromotionPolicy, card: Scorecard) -> str | None:
         rate = card.alert_rates.get(band)
         if rate is None:
             return f"band {band} has no alert rate on the validation window"
-        allowed = target * (1 + policy.alert_rate_tolerance) + 1 / max(card.rows, 1)
+        allowed = target * (1 + policy.alert_rate_tolerance) + _sampling(target, card)
         if rate > allowed:
             return (
                 f"band {band} alerts on {rate:.2%} of the validation window, above its target "
                 f"{target:.2%} (+{policy.alert_rate_tolerance:.0%} allowed)"
             )
     return None
+
+
+def _sampling(target: float, card: Scorecard) -> float:
+    """Allowance for small samples: one validation row, and two standard errors of a
+    quantile estimated on ``reference_rows`` rows (the bands' own sampling noise)."""
+    reference = (
+        2 * math.sqrt(target * (1 - target) / card.reference_rows) if card.reference_rows else 0
+    )
+    return 1 / max(card.rows, 1) + reference
 
 
 def _worse_than(policy: PromotionPolicy, candidate: Scorecard, champion: Scorecard) -> str | None:

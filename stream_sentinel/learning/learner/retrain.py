@@ -4,7 +4,9 @@ registered with its metrics and lineage, and the policy's alias move with its re
 Training runs in process on a snapshot (the rows are read once, then nothing else is touched
 until the model is registered), so the consumer group's loops wait for it between two batches:
 about 16 s for a set of 95k rows on two cores with the live recipe (docs/learning.md). Every
-outcome, a skip included, is a :class:`RetrainOutcome` the learner keeps as its last decision.
+outcome, a skip included, is a :class:`RetrainOutcome` the learner keeps in its decisions. The
+bands are chosen on the pending rows' scores (the latest traffic) and checked on validation; a
+champion that exists but cannot be scored keeps its alias (the candidate stays challenger).
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from stream_sentinel.config.learning import LearningSettings
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.errors import AliasUnchanged, SentinelError
 from stream_sentinel.learning.learner.evaluation import alert_rates, scorecard
-from stream_sentinel.learning.learner.policy import PromotionPolicy, Scorecard, Verdict, decide
+from stream_sentinel.learning.learner.policy import (
+    CHALLENGER,
+    CHAMPION,
+    PromotionPolicy,
+    Scorecard,
+    Verdict,
+    decide,
+)
 from stream_sentinel.learning.learner.rows import HOUR_MS
 from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.learner.trainingset import (
@@ -30,10 +39,12 @@ from stream_sentinel.learning.learner.trainingset import (
     TrainingSet,
     join,
     sampled_out,
+    summary_of,
 )
-from stream_sentinel.learning.models import champion_model, draft_of
+from stream_sentinel.learning.models import draft_of, load_model
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.learning.versions import version_id
+from stream_sentinel.logic.decisions import Bands
 from stream_sentinel.logic.features import FEATURES
 from stream_sentinel.scoring.model import ModelArtifact, choose_bands
 from stream_sentinel.scoring.train import PARAMS, ROUNDS
@@ -62,6 +73,12 @@ class RetrainOutcome:
 
 def cut_of(settings: LearningSettings, now_ms: int) -> Cut:
     return Cut(now_ms, settings.label_delay_ms, settings.window_ms, settings.validation_ms)
+
+
+def parameters_of(settings: LearningSettings) -> dict[str, int]:
+    """The settings a learner runs with that `learn status` reports (it persists them)."""
+    names = ("retrain_every_ms", "label_delay_ms", "window_ms", "validation_ms")
+    return {name: int(getattr(settings, name)) for name in (*names, "legit_keep_one_in")}
 
 
 def policy_of(settings: LearningSettings, band_rates: Mapping[RiskLevel, float]) -> PromotionPolicy:
@@ -97,25 +114,25 @@ class Retrainer:
         self._set.drop_rows(sampled_out(rows, labels, mature_hours_end, keep))
         return join(rows, labels, cut, keep)
 
+    def survey(self, now_ms: int) -> dict[str, int]:
+        """The training set's counts at ``now_ms`` (no compaction, no training)."""
+        cut = cut_of(self._settings, now_ms)
+        rows, labels = self._set.snapshot(cut.window_start, now_ms + 1)
+        return summary_of(join(rows, labels, cut, self._settings.legit_keep_one_in))
+
     def retrain(self, now_ms: int, trigger: str) -> RetrainOutcome:
         found = self.training_set(now_ms)
-        counts = asdict(found.counts)
+        counts = summary_of(found)
         short = self._too_small(found)
         if short is not None:
             return RetrainOutcome(now_ms, trigger, f"skipped: {short}", counts=counts)
         booster = fit(found.train)
         validation = found.validation.expanded()
         scores = _predict(booster, validation.features)
-        bands = choose_bands(scores, self._band_rates)
-        card = scorecard(scores, validation, bands, self._alert_level)
-        champion = self._champion()
-        theirs = None
-        if champion is not None:
-            on_same_rows = champion.predict(validation.features)
-            theirs = _card_of(
-                champion.version,
-                scorecard(on_same_rows, validation, champion.bands, self._alert_level),
-            )
+        bands, chosen_on = self._bands(booster, found)
+        span = (found.cut.validation_start, found.cut.mature_end)
+        card = scorecard(scores, validation, bands, self._alert_level, span) | chosen_on
+        current, theirs, failure = self._compare(validation, span)
         artifact = ModelArtifact(
             version_id(booster.model_to_string().encode()),
             booster,
@@ -123,10 +140,8 @@ class Retrainer:
             bands,
             _metadata(found, trigger),
         )
-        version = self._register(artifact, card, theirs, trigger)
-        verdict = decide(self._policy, _card_of(version, card), theirs)
-        if theirs is not None and theirs.version == version:
-            verdict = Verdict("champion", f"unchanged: {version} is already champion")
+        version = self._register(artifact, card, current, theirs, trigger)
+        verdict = self._verdict(version, card, theirs, failure)
         self._move(version, verdict)
         summary = {k: float(card[k]) for k in SUMMARY}
         return RetrainOutcome(
@@ -137,6 +152,7 @@ class Retrainer:
         self,
         artifact: ModelArtifact,
         card: Mapping[str, Any],
+        parent: str | None,
         champion: Scorecard | None,
         trigger: str,
     ) -> str:
@@ -145,7 +161,7 @@ class Retrainer:
             artifact,
             self._settings.label_delay_ms,
             created_by="learn",
-            parent=champion.version if champion else None,
+            parent=parent,
             tags={"trigger": trigger},
         )
         metrics = dict(card)
@@ -175,12 +191,43 @@ class Retrainer:
             f"{s.min_validation_frauds} frauds and a legitimate row to validate)"
         )
 
-    def _champion(self) -> ModelArtifact | None:
+    def _bands(self, booster: lgb.Booster, found: TrainingSet) -> tuple[Bands, dict[str, Any]]:
+        """Bands chosen on the scores of rows the validation check does not see: the pending
+        rows (the latest traffic, no labels needed), else the training part's."""
+        source = found.pending if found.pending.rows else found.train.expanded()
+        name = "pending" if found.pending.rows else "training"
+        bands = choose_bands(_predict(booster, source.features), self._band_rates)
+        return bands, {"bands_chosen_on": {"part": name, "rows": source.rows}}
+
+    def _compare(
+        self, validation: Part, span: tuple[int, int]
+    ) -> tuple[str | None, Scorecard | None, str | None]:
+        """The champion's version, its scorecard on the same rows, and why it could not be
+        scored (None, None, None: the alias is unset, there is no champion)."""
+        current = self._registry.aliases().get(CHAMPION)
+        if current is None:
+            return None, None, None
         try:
-            return champion_model(self._registry)
-        except SentinelError as exc:  # the candidate is still worth registering
-            log.warning("cannot load the champion to compare with (%s); comparing with none", exc)
-            return None
+            champion = load_model(self._registry, current)
+            on_same_rows = champion.predict(validation.features)
+            card = scorecard(on_same_rows, validation, champion.bands, self._alert_level, span)
+        except (SentinelError, ValueError, lgb.basic.LightGBMError) as exc:
+            log.warning("cannot score champion %s on the validation rows: %s", current, exc)
+            return current, None, f"cannot compare with champion {current}: {exc}"
+        return current, _card_of(champion.version, card), None
+
+    def _verdict(
+        self,
+        version: str,
+        card: Mapping[str, Any],
+        theirs: Scorecard | None,
+        failure: str | None,
+    ) -> Verdict:
+        if failure is not None:  # a champion exists: never replace it unseen
+            return Verdict(CHALLENGER, f"kept as challenger: {failure}")
+        if theirs is not None and theirs.version == version:
+            return Verdict(CHAMPION, f"unchanged: {version} is already champion")
+        return decide(self._policy, _card_of(version, card), theirs)
 
     def _move(self, version: str, verdict: Verdict) -> None:
         if verdict.reason.startswith("unchanged"):
@@ -214,6 +261,7 @@ def _card_of(version: str, card: Mapping[str, Any]) -> Scorecard:
         float(card["average_precision"]),
         alert_rates(card),
         int(card["validation_rows"]),
+        int(card.get("bands_chosen_on", {}).get("rows", 0)),
     )
 
 

@@ -1,62 +1,47 @@
 """`learn status`: the training set (rows, frauds, window), the last and next retrain, and the
-last decision, read from the learner's state (no running learner needed)."""
+decisions, as the learner persisted them in its state (no running learner needed)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
 from typing import Any
 
-from stream_sentinel.config.learning import LearningSettings
-from stream_sentinel.learning.learner.retrain import cut_of
 from stream_sentinel.learning.learner.store import TrainingSetStore
-from stream_sentinel.learning.learner.trainingset import join
-from stream_sentinel.learning.retrain_requests import requests_since
+from stream_sentinel.learning.retrain_requests import requests_waiting
 from stream_sentinel.state.base import StateStore
 
+#: Decisions `learn status` prints (``--json`` has every one kept).
+SHOWN_DECISIONS = 10
 
-def read_status(state: StateStore, settings: LearningSettings) -> dict[str, Any]:
-    """What `learn status --json` prints."""
+
+def read_status(state: StateStore) -> dict[str, Any]:
+    """What `learn status --json` prints: what the learner persisted (its parameters, the
+    training set's counts as of its last survey or retrain, its next retrain), never a join
+    recomputed with this command's settings."""
     training_set = TrainingSetStore(state)
-    now = training_set.clock()
     status = training_set.status()
-    waiting = requests_since(state, int(status.get("last_request_ms", 0)))
-    found: dict[str, Any] = {"event_time_ms": now, "waiting_requests": len(waiting)}
-    if now is None:
-        return found | {
-            "training_set": None,
-            "last_retrain_ms": None,
-            "next_retrain_ms": None,
-            "last_decision": None,
-        }
-    cut = cut_of(settings, now)
-    rows, labels = training_set.snapshot(cut.window_start, now + 1)
-    joined = join(rows, labels, cut, settings.legit_keep_one_in)
-    anchor = int(status.get("anchor_ms", now))
-    return found | {
-        "training_set": asdict(joined.counts)
-        | {
-            "train_rows": joined.train.rows,
-            "train_frauds": joined.train.frauds,
-            "validation_rows": joined.validation.rows,
-            "validation_frauds": joined.validation.frauds,
-            "window_start_ms": cut.window_start,
-            "validation_start_ms": cut.validation_start,
-            "mature_end_ms": cut.mature_end,
-        },
+    waiting = requests_waiting(state, status.get("acted_requests", [])).requests
+    return {
+        "event_time_ms": training_set.clock(),
+        "waiting_requests": len(waiting),
+        "parameters": status.get("parameters"),
+        "training_set": status.get("training_set"),
         "last_retrain_ms": status.get("last_retrain_ms"),
-        "next_retrain_ms": anchor + settings.retrain_every_ms,
+        "next_retrain_ms": status.get("next_retrain_ms"),
         "retrains": int(status.get("retrains", 0)),
         "last_decision": status.get("last_decision"),
+        "decisions": training_set.decisions(),
     }
 
 
 def status_lines(found: dict[str, Any]) -> list[str]:
-    if found["event_time_ms"] is None:
+    if found["event_time_ms"] is None or found["training_set"] is None:
         return ["the learner has read no decision-features rows yet"]
     ts, decision = found["training_set"], found["last_decision"]
     lines = [
         f"event time      {_time(found['event_time_ms'])}",
+        _parameters(found["parameters"]),
+        f"counted at      {_time(ts['now_ms'])} (event time)",
         f"training set    {ts['rows']:,} rows, {ts['frauds']:,} frauds "
         f"({ts['labelled']:,} labelled, {ts['unlabelled']:,} never labelled counted legitimate)",
         f"  window        {_time(ts['window_start_ms'])} .. {_time(ts['mature_end_ms'])} "
@@ -64,7 +49,8 @@ def status_lines(found: dict[str, Any]) -> list[str]:
         f"  training      {ts['train_rows']:,} rows, {ts['train_frauds']:,} frauds; validation "
         f"{ts['validation_rows']:,} rows, {ts['validation_frauds']:,} frauds",
         f"  waiting       {ts['pending']:,} rows younger than the label delay; "
-        f"{ts['unmatched_labels']:,} labels without a logged row",
+        f"{ts['unmatched_labels']:,} labels without a logged row; "
+        f"{ts['other_feature_set']:,} rows of another feature set left out",
         f"last retrain    {_time(found['last_retrain_ms'])} ({found['retrains']} so far)",
         f"next retrain    {_time(found['next_retrain_ms'])} (event time)"
         + (
@@ -73,8 +59,27 @@ def status_lines(found: dict[str, Any]) -> list[str]:
     ]
     if decision is None:
         return [*lines, "last decision   none yet"]
+    lines.append(f"last decision   {_decision(decision)}")
+    shown = found["decisions"][:SHOWN_DECISIONS]
+    lines.append(f"decisions       {len(found['decisions'])} kept, newest first:")
+    return lines + [f"  {_time(d['event_time_ms'])}  {_decision(d)}" for d in shown]
+
+
+def _decision(decision: dict[str, Any]) -> str:
     moved = f"{decision['version']} -> {decision['alias']}" if decision["version"] else "no model"
-    return [*lines, f"last decision   {moved} ({decision['trigger']}): {decision['reason']}"]
+    return f"{moved} ({decision['trigger']}): {decision['reason']}"
+
+
+def _parameters(parameters: dict[str, int] | None) -> str:
+    if parameters is None:
+        return "parameters      not recorded"
+    days = {k: v / 86_400_000 for k, v in parameters.items() if k.endswith("_ms")}
+    return (
+        f"parameters      retrain every {days['retrain_every_ms']:g}d, window "
+        f"{days['window_ms']:g}d, label delay {days['label_delay_ms']:g}d, validation "
+        f"{days['validation_ms']:g}d, one in {parameters['legit_keep_one_in']} never-labelled "
+        "rows kept"
+    )
 
 
 def _time(ms: int | None) -> str:

@@ -8,7 +8,8 @@ Layout (all keys under ``learn:``; no TTL, eviction is by event time, see :meth:
 | ``learn:labels:{hour}`` | hash | ``{transaction}|{source}|{label_time}`` -> the label (JSON) |
 | ``learn:hours`` | sorted set | event hour -> event hour (the buckets held) |
 | ``learn:clock`` | hash | decision-features partition -> latest event time read |
-| ``learn:status`` | hash | schedule anchor, last retrain, last request acted on, last decision |
+| ``learn:status`` | hash | schedule anchor, last retrain, requests acted on, last decision |
+| ``learn:decisions`` | list | every retrain decision (JSON), newest first, capped |
 
 A transaction's row and labels share the bucket of its event hour (a Feedback record carries
 the transaction's event time), so the join needs no index and dropping an old hour is two
@@ -30,6 +31,9 @@ NS = Namespace.FEEDBACK
 HOURS = "learn:hours"
 CLOCK = "learn:clock"
 STATUS = "learn:status"
+DECISIONS = "learn:decisions"
+#: Retrain decisions kept in ``learn:decisions`` (newest first).
+KEEP_DECISIONS = 100
 
 
 def rows_key(hour: int) -> str:
@@ -69,8 +73,12 @@ class TrainingSetStore:
 
     def clock(self) -> int | None:
         """The learner's event time: the latest event time read on any partition."""
+        return max(self.partition_clock().values(), default=None)
+
+    def partition_clock(self) -> dict[int, int]:
+        """Each ``decision-features`` partition's latest event time read."""
         [found] = self._store.execute(Batch().hgetall(NS, CLOCK))
-        return max((int(v) for v in found.values()), default=None)
+        return {int(p): int(v) for p, v in found.items()}
 
     def snapshot(self, start_ms: int, end_ms: int) -> tuple[Rows, Labels]:
         """The rows and labels of transactions with ``start_ms <= event time < end_ms``
@@ -90,6 +98,11 @@ class TrainingSetStore:
             for field, blob in labelled.items():
                 labels[field.rsplit("|", 2)[0]].append(SourcedLabel.decode(blob))
         return rows, dict(labels)
+
+    def hours(self) -> list[int]:
+        """The event hours held, oldest first."""
+        [found] = self._store.execute(Batch().zrangebyscore(NS, HOURS, float("-inf"), float("inf")))
+        return [int(score) for _, score in found]
 
     def evict(self, before_ms: int) -> int:
         """Drop the hours wholly before ``before_ms``; returns how many were dropped."""
@@ -122,5 +135,20 @@ class TrainingSetStore:
         return {field: json.loads(value) for field, value in found.items()}
 
     def set_status(self, **values: Any) -> None:
+        self._store.execute(self._status_writes(Batch(), values))
+
+    def record_decision(self, decision: dict[str, Any], **values: Any) -> None:
+        """The status and a decision appended to the capped history, in one write."""
+        batch = self._status_writes(Batch(), values)
+        batch.lpush(NS, DECISIONS, json.dumps(decision, sort_keys=True).encode())
+        self._store.execute(batch.ltrim(NS, DECISIONS, 0, KEEP_DECISIONS - 1))
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """The retrain decisions kept, newest first."""
+        [found] = self._store.execute(Batch().lrange(NS, DECISIONS, 0, -1))
+        return [json.loads(blob) for blob in found]
+
+    @staticmethod
+    def _status_writes(batch: Batch, values: dict[str, Any]) -> Batch:
         encoded = {field: json.dumps(value, sort_keys=True) for field, value in values.items()}
-        self._store.execute(Batch().hset(NS, STATUS, encoded))
+        return batch.hset(NS, STATUS, encoded)

@@ -14,20 +14,25 @@ event time (:class:`Cut`, every interval half-open)::
   that have had their time to arrive;
 * never-labelled rows are sampled one in ``keep_one_in`` (a stable hash of the transaction id),
   each kept row weighted ``keep_one_in``; labelled rows are all kept with weight 1;
-* a row with a label dated before its own event time cannot be trusted (``leaky``) and is
-  dropped; labels without a logged row are counted (``unmatched_labels``).
+* a row logged with another feature set than the live one (its ``feature_set_hash``), or with
+  a vector of another width, is left out and counted (``other_feature_set``);
+* a row with a label dated before its decision (``decided_time``) cannot be trusted
+  (``leaky``: the detector's merchant label features may already hold it) and is dropped;
+  labels without a logged row are counted (``unmatched_labels``).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from stream_sentinel.learning.labels import SourcedLabel, effective
 from stream_sentinel.learning.learner.rows import LoggedRow
+from stream_sentinel.logic.feature_set import LIVE_HASH
+from stream_sentinel.logic.features import FEATURES
 
 FRAUD = "FRAUD"
 
@@ -101,7 +106,8 @@ class Counts:
     sampled_out: int  # never-labelled rows left out by the sampling
     pending: int  # rows younger than the label delay
     outside: int  # rows older than the window
-    leaky: int  # rows with a label dated before the transaction
+    leaky: int  # rows with a label dated before the decision
+    other_feature_set: int  # rows logged with another feature set (or a vector of another width)
     unmatched_labels: int  # labelled transactions with no logged row
 
 
@@ -111,6 +117,24 @@ class TrainingSet:
     train: Part
     validation: Part
     counts: Counts
+    #: Rows younger than the label delay (labels 0, weight 1): the latest traffic's features,
+    #: whose score distribution the bands are chosen on.
+    pending: Part
+
+
+def summary_of(found: TrainingSet) -> dict[str, int]:
+    """What the learner persists of a join and `learn status` shows: the counts, each part's
+    rows and frauds, and the lines drawn."""
+    return asdict(found.counts) | {
+        "train_rows": found.train.rows,
+        "train_frauds": found.train.frauds,
+        "validation_rows": found.validation.rows,
+        "validation_frauds": found.validation.frauds,
+        "now_ms": found.cut.now_ms,
+        "window_start_ms": found.cut.window_start,
+        "validation_start_ms": found.cut.validation_start,
+        "mature_end_ms": found.cut.mature_end,
+    }
 
 
 def known_label(labels: Iterable[SourcedLabel], now_ms: int) -> SourcedLabel | None:
@@ -142,7 +166,7 @@ def sampled_out(
     """Rows the join will never use again once the label delay is over: older than
     ``before_ms``, with no label at all, and outside the sample (what compaction drops).
 
-    >>> old = {"t1": LoggedRow("t1", "u1", 0, 0, ())}
+    >>> old = {"t1": LoggedRow("t1", "u1", 0, 0, (0.0,) * len(FEATURES))}
     >>> [r.transaction_id for r in sampled_out(old, {}, 1, 10**9)], sampled_out(old, {}, 1, 1)
     (['t1'], [])
     """
@@ -162,20 +186,23 @@ def join(
     keep_one_in: int = 1,
 ) -> TrainingSet:
     """The training and validation parts at ``cut`` (see the module docstring)."""
-    train: list[tuple[LoggedRow, int, int, int]] = []
-    validation: list[tuple[LoggedRow, int, int, int]] = []
+    parts: dict[str, list[tuple[LoggedRow, int, int, int]]] = {
+        "train": [],
+        "validation": [],
+        "pending": [],
+    }
     tally = dict.fromkeys(Counts.__dataclass_fields__, 0)
     for row in sorted(rows.values(), key=lambda r: (r.event_time, r.transaction_id)):
-        placed = _place(row, labels.get(row.transaction_id, ()), cut, keep_one_in, tally)
+        part, placed = _place(row, labels.get(row.transaction_id, ()), cut, keep_one_in, tally)
         if placed is not None:
-            (validation if row.event_time >= cut.validation_start else train).append(placed)
+            parts[part].append(placed)
     tally["unmatched_labels"] = sum(
         1 for t, found in labels.items() if t not in rows and known_label(found, cut.now_ms)
     )
-    parts = _part(train), _part(validation)
-    tally["rows"] = parts[0].rows + parts[1].rows
-    tally["frauds"] = parts[0].frauds + parts[1].frauds
-    return TrainingSet(cut, parts[0], parts[1], Counts(**tally))
+    train, validation, pending = (_part(parts[p]) for p in ("train", "validation", "pending"))
+    tally["rows"] = train.rows + validation.rows
+    tally["frauds"] = train.frauds + validation.frauds
+    return TrainingSet(cut, train, validation, Counts(**tally), pending)
 
 
 def _place(
@@ -184,26 +211,31 @@ def _place(
     cut: Cut,
     keep_one_in: int,
     tally: dict[str, int],
-) -> tuple[LoggedRow, int, int, int] | None:
-    """(row, label, weight, label time) when the row belongs to the set, else None (counted)."""
+) -> tuple[str, tuple[LoggedRow, int, int, int] | None]:
+    """The part a row belongs to and its (row, label, weight, label time), or None (counted)."""
     if row.event_time < cut.window_start:
         tally["outside"] += 1
-        return None
+        return "", None
+    if row.feature_set_hash != LIVE_HASH or len(row.features) != len(FEATURES):
+        tally["other_feature_set"] += 1  # not the columns the live recipe trains on
+        return "", None
     label = known_label(found, cut.now_ms)
-    if any(lab.label_time < row.event_time for lab in found if lab.label_time <= cut.now_ms):
+    # the detector's merchant label features already held a label known before the decision
+    if any(lab.label_time < row.decided_time for lab in found if lab.label_time <= cut.now_ms):
         tally["leaky"] += 1
-        return None
+        return "", None
     if row.event_time >= cut.mature_end:
         tally["pending"] += 1
-        return None
+        return "pending", (row, 0, 1, -1)
+    part = "validation" if row.event_time >= cut.validation_start else "train"
     if label is not None:
         tally["labelled"] += 1
-        return row, int(label.label == FRAUD), 1, label.label_time
+        return part, (row, int(label.label == FRAUD), 1, label.label_time)
     if not kept_by_sample(row.transaction_id, keep_one_in):
         tally["sampled_out"] += 1
-        return None
+        return "", None
     tally["unlabelled"] += 1
-    return row, 0, keep_one_in, -1
+    return part, (row, 0, keep_one_in, -1)
 
 
 def _part(placed: list[tuple[LoggedRow, int, int, int]]) -> Part:
