@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,12 +10,14 @@ import numpy as np
 from stream_sentinel.clients.backends import Backends, EmbeddedClients
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config.learning import DriftSettings
+from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.handler import DriftHandler, DriftOutcome
 from stream_sentinel.learning.drift.service import drift_loop
 from stream_sentinel.logic.drift.synthetic import synthetic_rows
 from stream_sentinel.logic.drift.window import HOUR_MS
 from stream_sentinel.logic.feature_set import LIVE, LIVE_HASH
 from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 from stream_sentinel.state.memory_faults import FaultyStateStore
 from stream_sentinel.stream.loop import StreamLoop
 from stream_sentinel.transport.base import TopicPartition
@@ -30,13 +32,38 @@ PARTITIONS = 12  # of decision-features
 SETTINGS = DriftSettings(warmup_hours=0, reference_hours=4, lateness_s=0)
 
 
+class PartingStore(FaultyStateStore):
+    """A faulty store that can also lose one partition's part of a guarded write: the part
+    holding the next window check is dropped (reported as lost, so the loop rebuilds that
+    partition from the topic) while the other partitions' parts land."""
+
+    def __init__(self, store: StateStore) -> None:
+        super().__init__(store)
+        self.drop_next_check = False
+        self.dropped: list[int] = []
+
+    def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[Outcome]:
+        found = [i for i, (_, b) in enumerate(items) if _checks(b)] if self.drop_next_check else []
+        if not found:
+            return super().apply_guarded_many(items)
+        [i] = found
+        self.drop_next_check = False
+        self.dropped.append(int(items[i][0].field))
+        landed = super().apply_guarded_many([*items[:i], *items[i + 1 :]])
+        return [*landed[:i], Outcome.DIVERGED, *landed[i:]]
+
+
+def _checks(batch: Batch) -> bool:
+    return any(c.key == keys.CHECKS for c in batch.commands)
+
+
 class DriftBench:
     """Embedded broker and store; rows produced to decision-features; the drift loop."""
 
     def __init__(self, settings: DriftSettings = SETTINGS) -> None:
         self.clients = EmbeddedClients(ManualClock(START))
         self.backends: Backends = self.clients.backends()
-        self.store = FaultyStateStore(self.backends.state)
+        self.store = PartingStore(self.backends.state)
         self.backends.state = self.store
         self.topics = Topics()
         self.backends.broker.admin().create_topics(self.topics.specs())

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from stream_sentinel.config.learning import DriftSettings
+from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.metrics import DriftMetrics
 from stream_sentinel.learning.drift.records import DriftRecords
@@ -16,7 +17,9 @@ from stream_sentinel.logic.drift.reference import build_reference
 from stream_sentinel.logic.drift.synthetic import synthetic_rows
 from stream_sentinel.logic.drift.window import HOUR_MS, WindowCounts
 from stream_sentinel.logic.features import FEATURES
-from tests.unit.drift_support import BANDS, SETTINGS, START, VERSION, DriftBench
+from stream_sentinel.state.base import Batch
+from stream_sentinel.transport.base import Record, TopicPartition
+from tests.unit.drift_support import BANDS, PARTITIONS, SETTINGS, START, VERSION, DriftBench
 
 pytestmark = pytest.mark.unit
 
@@ -197,3 +200,56 @@ def test_the_metrics_count_alarms_and_show_each_monitors_latest_statistic() -> N
     assert sample("sentinel_drift_windows_checked_total", {"model_version": VERSION}) == 8
     assert sample("sentinel_drift_rows_total") == bench.produced
     assert sample("sentinel_drift_retrain_requests_total") == 1
+
+
+def test_a_lost_part_of_the_write_that_checks_a_window_is_rebuilt_and_checked_once() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    bench.store.drop_next_check = True  # that part is lost; the other partitions' parts land
+    run_all(bench)
+    assert len(bench.store.dropped) == 1
+    assert window_sizes(bench) == dict.fromkeys(range(4, 12), WINDOW_ROWS)
+    assert len(DriftRecords(bench.backends.state).checks()) == 8
+    assert len(bench.events()) == 4
+
+
+def last_records(bench: DriftBench) -> list[Record]:
+    """The last record of every partition of decision-features (its tick)."""
+    topic = bench.topics.decision_features
+    tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    ends = bench.backends.broker.admin().end_offsets(tps)
+    consumer = bench.backends.broker.consumer(None)
+    consumer.assign({tp: ends[tp] - 1 for tp in tps})
+    found = consumer.consume(PARTITIONS, 0.05)
+    consumer.close()
+    return sorted(found, key=lambda r: r.partition() or 0)
+
+
+def test_after_an_offset_reset_the_lead_is_a_partition_whose_rows_apply() -> None:
+    bench = DriftBench()
+    for hour in range(4):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour)
+    for hour in range(4, 12):
+        bench.rows(hour, WINDOW_ROWS, seed=100 + hour)
+    run_all(bench)
+    bench.tick(13)
+    records = last_records(bench)
+    # partition 0's tick was applied before its offsets were reset: its mark is in DB4
+    clock = {"0": str(START + 13 * HOUR_MS)}
+    bench.backends.state.execute(Batch().hset(keys.NS, keys.CLOCK, clock))
+    applies = np.array([r.partition() != 0 for r in records])
+    step = bench.handler().handle(records, applies, emit=False)
+    assert 0 not in step.state  # its write is a replay: nothing may depend on it
+    written = {p: {c.key for c in batch.commands} for p, batch in step.state.items()}
+    assert {keys.CHECKS, keys.VERSIONS} <= written[1]
+    assert [p for p, found in written.items() if keys.VERSIONS in found] == [1]
+    [summary] = step.payload.checks
+    assert summary.window_start == START + 11 * HOUR_MS
+
+
+def test_no_kept_reference_rows_are_left_once_the_reference_is_built() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    run_all(bench)
+    assert sorted(bench.backends.state.scan(keys.NS, "drift:refrows:*")) == []
+    assert window_sizes(bench) == dict.fromkeys(range(4, 12), WINDOW_ROWS)

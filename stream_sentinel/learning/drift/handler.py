@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,14 @@ from stream_sentinel.config.learning import DriftSettings
 from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.checks import WindowCheck, check
 from stream_sentinel.learning.drift.events import DriftEvent
+from stream_sentinel.learning.drift.hours import (
+    KEPT,
+    add_counts,
+    count_rows,
+    due_end,
+    partition_marks,
+    stored_windows,
+)
 from stream_sentinel.learning.drift.policy import RetrainPolicy
 from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.learning.drift.rows import WIDTH, Rows, from_npy, no_rows, rows_of, to_npy
@@ -103,17 +111,19 @@ class DriftHandler:
         step, outcome = Step(), DriftOutcome()
         step.payload = outcome
         by_version = self._rows(records, applies, outcome)
-        if not records:
-            return step
-        lead = min(r.partition() or 0 for r in records)
-        writes = StepWrites(step, lead, [r.partition() or 0 for r in records])
+        applying = [r.partition() or 0 for r, a in zip(records, applies, strict=True) if a]
+        if not applying:
+            return step  # every write of this batch would be dropped as a replay
+        # the lead writes the progress with everything that depends on it, so they land (or
+        # are replayed) together; a partition whose records do not apply writes nothing
+        writes = StepWrites(step, min(applying), applying)
         [marks, stored] = self.store.execute(
             Batch().hgetall(keys.NS, keys.CLOCK).hgetall(keys.NS, keys.VERSIONS)
         )
         stored = stored or {}
         progress = {v: VersionProgress.decode(b) for v, b in stored.items()}
         seen = {int(p): int(ms) for p, ms in (marks or {}).items()}
-        moved = _partition_marks(by_version.values(), seen)
+        moved = partition_marks(by_version.values(), seen)
         for partition, mark in moved.items():
             writes.on(partition).hset(keys.NS, keys.CLOCK, {str(partition): str(mark)})
         marks = {**seen, **moved}
@@ -132,8 +142,7 @@ class DriftHandler:
             )
         changed = {v: p.encode() for v, p in progress.items() if stored.get(v) != p.encode()}
         if changed:
-            for batch in writes.everywhere():
-                batch.hset(keys.NS, keys.VERSIONS, changed)
+            writes.lead().hset(keys.NS, keys.VERSIONS, changed)
         if emit:
             step.outputs = [self._output(e) for e in outcome.events]
         return step
@@ -175,37 +184,49 @@ class DriftHandler:
         writes: StepWrites,
         outcome: DriftOutcome,
     ) -> VersionProgress:
+        kept = no_rows()
         if not progress.reference_built:
-            progress = self._gather(version, progress, rows, writes)
-            if latest < progress.reference_end_ms:
+            building = latest >= progress.reference_end_ms
+            progress = self._gather(version, progress, rows, writes, keep=not building)
+            if not building:
                 return progress
-            progress, rows = self._build(version, progress, writes)
+            progress, kept = self._build(version, progress, writes)
         counted = rows.take(rows.ts >= progress.reference_end_ms)
         late = counted.ts < progress.next_ms
         outcome.late += int(late.sum())
         counted = counted.take(~late)
         reference = self._reference(version)
         hours = counted.ts - counted.ts % HOUR_MS
-        due_end = _due_end(latest, self.settings.lateness_s * 1000)
-        closing = self._closing(version, progress.next_ms, due_end, hours)
-        touched = sorted(set(hours.tolist()) | set(closing))
-        stored = self._stored_windows(version, touched) if reference is not None else {}
+        kept_hours = kept.ts - kept.ts % HOUR_MS
+        due = due_end(latest, self.settings.lateness_s * 1000)
+        every = np.concatenate([hours, kept_hours])
+        closing = self._closing(version, progress.next_ms, due, every)
+        touched = sorted(set(every.tolist()) | set(closing))
+        stored = stored_windows(self.store, version, touched) if reference is not None else {}
         if reference is not None:
             for hour in sorted(set(hours.tolist())):
-                self._count(version, reference, hour, counted.take(hours == hour), stored, writes)
+                block = counted.take(hours == hour)
+                count_rows(version, reference, hour, block, stored, writes)
+            for hour in sorted(set(kept_hours.tolist())):
+                block = kept.take(kept_hours == hour)
+                add_counts(version, reference, hour, KEPT, block, stored, writes.lead())
         for hour in closing:
             progress = self._close(
                 version, progress, reference, hour, stored, writes, outcome, latest
             )
-        if due_end > progress.next_ms:
-            progress = progress.with_(next_ms=due_end)
+        if due > progress.next_ms:
+            progress = progress.with_(next_ms=due)
         return progress
 
     def _gather(
-        self, version: str, progress: VersionProgress, rows: Rows, writes: StepWrites
+        self, version: str, progress: VersionProgress, rows: Rows, writes: StepWrites, keep: bool
     ) -> VersionProgress:
         """Keep the rows from the reference's start on, per partition, until it is built (the
-        reference hours' rows up to the cap; later rows wait to be counted in their hours)."""
+        reference hours' rows up to the cap; later rows wait to be counted in their hours).
+
+        In the batch that builds the reference nothing is kept in DB4 (``keep`` False): its
+        reference rows go straight into the build and its later rows into their hours, so no
+        partition's append lands after the lead deleted the kept rows."""
         start, end = progress.reference_start_ms, progress.reference_end_ms
         kept = dict(progress.reference_rows)
         for partition in np.unique(rows.partition[rows.ts >= start]).tolist():
@@ -213,33 +234,39 @@ class DriftHandler:
             inside = np.flatnonzero(block.ts < end)
             have = kept.get(str(partition), 0)
             room = max(self.settings.reference_max_rows - have, 0)
-            keep = np.concatenate([inside[:room], np.flatnonzero(block.ts >= end)])
-            if len(keep) == 0:
-                continue
-            matrix = block.take(np.sort(keep)).matrix()
-            writes.keep_block(version, matrix)
-            writes.on(partition).lpush(
-                keys.NS, keys.reference_rows(version, partition), to_npy(matrix)
-            )
+            later = np.flatnonzero(block.ts >= end) if keep else np.empty(0, np.int64)
+            chosen = np.concatenate([inside[:room], later])
             kept[str(partition)] = have + min(len(inside), room)
+            if len(chosen) == 0:
+                continue
+            matrix = block.take(np.sort(chosen)).matrix()
+            writes.keep_block(version, matrix)
+            if keep:
+                key = keys.reference_rows(version, partition)
+                writes.on(partition).lpush(keys.NS, key, to_npy(matrix)).pexpire(
+                    keys.NS, key, keys.WORK_TTL_MS
+                )
         return progress.with_(reference_rows=kept)
 
     def _build(
         self, version: str, progress: VersionProgress, writes: StepWrites
     ) -> tuple[VersionProgress, Rows]:
         """The version's reference from every partition's kept rows (this batch's included),
-        and the kept rows after the reference hours, still to be counted."""
-        partitions = sorted(int(p) for p in progress.reference_rows)
+        and the rows kept in DB4 from after the reference hours, still to be counted (by the
+        lead, in the same write that deletes them)."""
+        partitions = sorted({int(p) for p in progress.reference_rows} | set(range(self.partitions)))
         read = Batch()
         for partition in partitions:
             read.lrange(keys.NS, keys.reference_rows(version, partition), 0, -1)
-        found = self.store.execute(read) if partitions else []
-        blocks = [from_npy(blob) for blobs in found for blob in blobs]
-        blocks += writes.pending_blocks(version)
+        found = self.store.execute(read)
+        stored = [from_npy(blob) for blobs in found for blob in blobs]
+        blocks = stored + writes.pending_blocks(version)
         kept = Rows.of_matrix(np.concatenate(blocks) if blocks else np.empty((0, WIDTH + 3)))
         for partition in partitions:
             writes.lead().delete(keys.NS, keys.reference_rows(version, partition))
         progress = progress.with_(reference_built=True)
+        later = Rows.of_matrix(np.concatenate(stored) if stored else np.empty((0, WIDTH + 3)))
+        later = later.take(later.ts >= progress.reference_end_ms)
         inside = kept.take(kept.ts < progress.reference_end_ms)
         if len(inside.ts) == 0:
             log.warning(
@@ -255,7 +282,7 @@ class DriftHandler:
         )
         self._references[version] = reference
         writes.lead().set(keys.NS, keys.reference(version), _json(reference.to_json()))
-        return progress, kept.take(kept.ts >= progress.reference_end_ms)
+        return progress, later
 
     def _reference(self, version: str) -> Reference | None:
         if version not in self._references:
@@ -275,43 +302,13 @@ class DriftHandler:
         batch = {int(h) for h in hours.tolist() if next_ms <= h < due_end}
         return sorted({int(member) for member, _ in found} | batch)
 
-    def _stored_windows(self, version: str, hours: list[int]) -> dict[int, dict[int, WindowCounts]]:
-        read = Batch()
-        for hour in hours:
-            read.hgetall(keys.NS, keys.window(version, hour))
-        found = self.store.execute(read) if hours else []
-        return {
-            hour: {int(p): WindowCounts.from_json(json.loads(b)) for p, b in (blobs or {}).items()}
-            for hour, blobs in zip(hours, found, strict=True)
-        }
-
-    def _count(
-        self,
-        version: str,
-        reference: Reference,
-        hour: int,
-        rows: Rows,
-        stored: dict[int, dict[int, WindowCounts]],
-        writes: StepWrites,
-    ) -> None:
-        partials = stored.setdefault(hour, {})
-        for partition in np.unique(rows.partition).tolist():
-            block = rows.take(rows.partition == partition)
-            current = partials.get(partition) or WindowCounts.empty(reference, hour, hour + HOUR_MS)
-            updated = current.added(reference, block.features, block.scores)
-            partials[partition] = updated
-            key, blob = keys.window(version, hour), _json(updated.to_json())
-            writes.on(partition).hset(keys.NS, key, {str(partition): blob}).pexpire(
-                keys.NS, key, keys.WORK_TTL_MS
-            ).zadd(keys.NS, keys.open_hours(version), {str(hour): float(hour)})
-
     def _close(
         self,
         version: str,
         progress: VersionProgress,
         reference: Reference | None,
         hour: int,
-        stored: dict[int, dict[int, WindowCounts]],
+        stored: dict[int, dict[str, WindowCounts]],
         writes: StepWrites,
         outcome: DriftOutcome,
         latest: int,
@@ -345,23 +342,6 @@ class DriftHandler:
 
     def _output(self, event: DriftEvent) -> Output:
         return (self.topic, event.model_version.encode(), self._encoder(event.to_record()))
-
-
-def _partition_marks(found: Iterable[Rows], seen: Mapping[int, int]) -> dict[int, int]:
-    """Partitions whose latest event time moved in this batch, and to what."""
-    moved: dict[int, int] = {}
-    for rows in found:
-        for partition in np.unique(rows.partition).tolist():
-            mark = int(rows.ts[rows.partition == partition].max())
-            if mark > max(seen.get(partition, 0), moved.get(partition, 0)):
-                moved[partition] = mark
-    return moved
-
-
-def _due_end(latest: int, lateness_ms: int) -> int:
-    """The end of the last hour whose end is ``lateness_ms`` behind the clock."""
-    closed_before = latest - lateness_ms
-    return closed_before - closed_before % HOUR_MS
 
 
 def _json(data: Mapping[str, Any]) -> bytes:

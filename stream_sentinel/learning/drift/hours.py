@@ -1,0 +1,88 @@
+"""The hours' counts in DB4 and the event-time clock over the input partitions.
+
+An hour's counts are one hash (``drift:window:{version}:{hour}``): a field per input partition,
+written only in that partition's guarded write, and the field :data:`KEPT` for the rows kept
+before the reference was built, written by the batch's lead with the reference itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from stream_sentinel.learning.drift import keys
+from stream_sentinel.learning.drift.rows import Rows
+from stream_sentinel.learning.drift.writes import StepWrites
+from stream_sentinel.logic.drift.reference import Reference
+from stream_sentinel.logic.drift.window import HOUR_MS, WindowCounts
+from stream_sentinel.state.base import Batch, StateStore
+
+#: The window field holding the rows kept in DB4 before the reference was built (counted by
+#: the lead in the write that builds the reference and deletes them, so never twice).
+KEPT = "kept"
+
+Partials = dict[int, dict[str, WindowCounts]]  # hour -> field -> counts
+
+
+def stored_windows(store: StateStore, version: str, hours: list[int]) -> Partials:
+    """The hours' counts as DB4 has them, per field."""
+    read = Batch()
+    for hour in hours:
+        read.hgetall(keys.NS, keys.window(version, hour))
+    found = store.execute(read) if hours else []
+    return {
+        hour: {_text(f): WindowCounts.from_json(json.loads(b)) for f, b in (blobs or {}).items()}
+        for hour, blobs in zip(hours, found, strict=True)
+    }
+
+
+def count_rows(
+    version: str, reference: Reference, hour: int, rows: Rows, stored: Partials, writes: StepWrites
+) -> None:
+    """Add the hour's rows to each partition's field, in that partition's write."""
+    for partition in np.unique(rows.partition).tolist():
+        block = rows.take(rows.partition == partition)
+        add_counts(version, reference, hour, str(partition), block, stored, writes.on(partition))
+
+
+def add_counts(
+    version: str,
+    reference: Reference,
+    hour: int,
+    name: str,
+    block: Rows,
+    stored: Partials,
+    batch: Batch,
+) -> None:
+    """Add ``block`` to the hour's field ``name`` (a partition, or :data:`KEPT`)."""
+    partials = stored.setdefault(hour, {})
+    current = partials.get(name) or WindowCounts.empty(reference, hour, hour + HOUR_MS)
+    updated = current.added(reference, block.features, block.scores)
+    partials[name] = updated
+    key, blob = keys.window(version, hour), json.dumps(updated.to_json(), sort_keys=True)
+    batch.hset(keys.NS, key, {name: blob.encode()}).pexpire(keys.NS, key, keys.WORK_TTL_MS).zadd(
+        keys.NS, keys.open_hours(version), {str(hour): float(hour)}
+    )
+
+
+def partition_marks(found: Iterable[Rows], seen: Mapping[int, int]) -> dict[int, int]:
+    """Partitions whose latest event time moved in this batch, and to what."""
+    moved: dict[int, int] = {}
+    for rows in found:
+        for partition in np.unique(rows.partition).tolist():
+            mark = int(rows.ts[rows.partition == partition].max())
+            if mark > max(seen.get(partition, 0), moved.get(partition, 0)):
+                moved[partition] = mark
+    return moved
+
+
+def due_end(latest: int, lateness_ms: int) -> int:
+    """The end of the last hour whose end is ``lateness_ms`` behind the clock."""
+    closed_before = latest - lateness_ms
+    return closed_before - closed_before % HOUR_MS
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
