@@ -147,12 +147,15 @@ def _serve(metrics: DriftMetrics, port: int) -> int:
 def status(cli: CliContext) -> None:
     """Each monitor's latest value against its threshold, per model version."""
     from stream_sentinel.learning.drift.records import DriftRecords
-    from stream_sentinel.learning.drift.status import status_lines
+    from stream_sentinel.learning.drift.status import clock_lines, status_lines
+    from stream_sentinel.transport.topics import DECISION_FEATURES, LAYOUT
 
     store = cli.state_store()
+    idle_ms = cli.settings.drift.idle_partition_s * 1000
     try:
         records = DriftRecords(store)
         lines = status_lines(records.checks(), records.alarms(), records.progress())
+        lines += clock_lines(records.marks(), LAYOUT[DECISION_FEATURES][0], idle_ms)
     finally:
         store.close()
     click.echo("\n".join(lines))

@@ -57,6 +57,9 @@ class DriftSettings(SectionSettings):
     reference_max_rows: int = Field(default=200_000, ge=1_000)
     #: How long after an hour ends (in event time) rows may still arrive for it.
     lateness_s: int = Field(default=300, ge=0)
+    #: A partition whose latest row is this far (event time) behind the latest of all is idle:
+    #: left out of the clock's minimum, so it does not hold every hour open.
+    idle_partition_s: int = Field(default=3600, ge=0)
     #: Family-wise level of one window's checks (Holm over every monitor of the window). An
     #: hourly window is 168 checks a week: at 0.005 an unchanged stream raises an alarm in
     #: fewer than one window a week on average (168 x 0.005 = 0.84).

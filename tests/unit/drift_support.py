@@ -75,25 +75,37 @@ class DriftBench:
         self.produced = 0
         self.outcomes: list[DriftOutcome] = []
 
-    def rows(self, hour: int, n: int, seed: int, amount_scale: float = 1.0) -> None:
-        """``n`` rows spread over event-time hour ``hour`` (counted from START)."""
+    def rows(
+        self,
+        hour: int,
+        n: int,
+        seed: int,
+        amount_scale: float = 1.0,
+        partitions: Sequence[int] | None = None,
+    ) -> None:
+        """``n`` rows spread over event-time hour ``hour`` (counted from START), keyed by user
+        (or round-robin over ``partitions``)."""
         rng = np.random.default_rng(seed)
         features, scores = synthetic_rows(rng, n, amount_scale)
         ts = START + hour * HOUR_MS + np.sort(rng.integers(0, HOUR_MS, n))
         for i in range(n):
             record = row_record(f"tx-{hour}-{seed}-{i}", int(ts[i]), features[i], scores[i])
+            to = None if partitions is None else partitions[i % len(partitions)]
             self._producer.produce(
-                self.topics.decision_features, self._encode(record), f"u{i % 97}".encode()
+                self.topics.decision_features,
+                self._encode(record),
+                f"u{i % 97}".encode(),
+                partition=to,
             )
         self._producer.flush(10.0)
         self.produced += n
 
-    def tick(self, hour: int, seed: int = 999) -> None:
-        """One row at the start of ``hour`` on every partition: the clock moves past the
-        hours before it everywhere, so they close."""
+    def tick(self, hour: int, seed: int = 999, partitions: Sequence[int] | None = None) -> None:
+        """One row at the start of ``hour`` on every partition (or ``partitions``): the clock
+        moves past the hours before it everywhere, so they close."""
         features, scores = synthetic_rows(np.random.default_rng(seed), PARTITIONS)
         ts = START + hour * HOUR_MS
-        for partition in range(PARTITIONS):
+        for partition in range(PARTITIONS) if partitions is None else partitions:
             record = row_record(
                 f"tick-{hour}-{partition}", ts, features[partition], scores[partition]
             )
@@ -101,7 +113,7 @@ class DriftBench:
                 self.topics.decision_features, self._encode(record), b"tick", partition=partition
             )
         self._producer.flush(10.0)
-        self.produced += PARTITIONS
+        self.produced += PARTITIONS if partitions is None else len(partitions)
 
     def handler(self) -> DriftHandler:
         return DriftHandler(

@@ -43,6 +43,8 @@ STATUS = [
     '  alert-rate[HIGH]                binomial_p      1.0000     0.0025  -',
     '  alert-rate[CRITICAL]            binomial_p      1.0000     0.0050  -',
     '  alarms: 4 in 8 windows checked (latest: feature[log_amount] at 2023-11-15 09:00 UTC)',
+    'clock: 2023-11-15 11:00 UTC (0 idle)',
+    *[f'  partition {p:>3}: 2023-11-15 11:00 UTC' for p in range(12)],
 ]
 # fmt: on
 

@@ -253,3 +253,28 @@ def test_no_kept_reference_rows_are_left_once_the_reference_is_built() -> None:
     run_all(bench)
     assert sorted(bench.backends.state.scan(keys.NS, "drift:refrows:*")) == []
     assert window_sizes(bench) == dict.fromkeys(range(4, 12), WINDOW_ROWS)
+
+
+def test_eleven_busy_partitions_close_their_hours_while_the_twelfth_is_idle() -> None:
+    bench = DriftBench()
+    busy = list(range(1, PARTITIONS))
+    for hour in range(4):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour, partitions=busy)
+    for hour in range(4, 8):
+        bench.rows(hour, WINDOW_ROWS, seed=100 + hour, partitions=busy)
+    bench.tick(9, partitions=busy)
+    run_all(bench)
+    assert window_sizes(bench) == dict.fromkeys(range(4, 8), WINDOW_ROWS)
+    marks = DriftRecords(bench.backends.state).marks()
+    assert marks == dict.fromkeys(busy, START + 9 * HOUR_MS)
+
+
+def test_a_partition_behind_but_not_yet_read_is_a_backlog_and_holds_the_clock() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    loop = bench.loop()
+    try:
+        bench.drain(loop, 1000)  # the embedded consumer reads its partitions one by one
+        assert window_sizes(bench) == {}
+    finally:
+        loop.close()

@@ -5,8 +5,8 @@ Per batch (rows that ``applies`` marks as new):
 
 1. read the event-time clock and every version's progress (:mod:`.progress`) from DB4. The
    clock is the least of the partitions' latest event times (every partition of the topic,
-   so a partition read later, after a restart or in a backlog, never finds its hours closed;
-   a partition with no row at all holds the clock, as a watermark must);
+   so a partition read later, after a restart or in a backlog, never finds its hours closed),
+   leaving out idle partitions: those ``idle_partition_s`` of event time behind the latest;
 2. per model version in the batch: keep the rows of its reference hours (per partition, until
    the reference is built), then add the rows of later hours to that hour's counts, kept per
    input partition in the hour's hash (each partition writes only its own field, in its own
@@ -40,8 +40,10 @@ from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.hours import (
     KEPT,
     add_counts,
+    clock_of,
     count_rows,
     due_end,
+    idle_partitions,
     partition_marks,
     stored_windows,
 )
@@ -104,13 +106,16 @@ class DriftHandler:
         self._columns = np.array([FEATURES.index(name) for name in self.names], dtype=np.int64)
         self._references: dict[str, Reference] = {}  # immutable once built: safe to cache
         self.on_committed = on_committed
+        #: Which of the given partitions have records the group has not read (set by the loop's
+        #: factory); a partition far behind in event time is idle only when it has none.
+        self.unread: Callable[[list[int]], set[int]] | None = None
         self.undecodable = 0
 
     # -- the loop's protocol ------------------------------------------------------------------
     def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
         step, outcome = Step(), DriftOutcome()
         step.payload = outcome
-        by_version = self._rows(records, applies, outcome)
+        by_version, stamps = self._rows(records, applies, outcome)
         applying = [r.partition() or 0 for r, a in zip(records, applies, strict=True) if a]
         if not applying:
             return step  # every write of this batch would be dropped as a replay
@@ -123,11 +128,11 @@ class DriftHandler:
         stored = stored or {}
         progress = {v: VersionProgress.decode(b) for v, b in stored.items()}
         seen = {int(p): int(ms) for p, ms in (marks or {}).items()}
-        moved = partition_marks(by_version.values(), seen)
+        moved = partition_marks(stamps, seen)
         for partition, mark in moved.items():
             writes.on(partition).hset(keys.NS, keys.CLOCK, {str(partition): str(mark)})
         marks = {**seen, **moved}
-        latest = min(marks.get(p, 0) for p in range(self.partitions))
+        latest = self._clock(marks)
         for version, rows in by_version.items():
             if version not in progress:
                 first = int(rows.ts.min())
@@ -147,6 +152,12 @@ class DriftHandler:
             step.outputs = [self._output(e) for e in outcome.events]
         return step
 
+    def _clock(self, marks: Mapping[int, int]) -> int:
+        idle_ms = self.settings.idle_partition_s * 1000
+        behind = idle_partitions(marks, self.partitions, idle_ms)
+        unread = self.unread(behind) if behind and self.unread is not None else set()
+        return clock_of(marks, self.partitions, idle_ms, unread)
+
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
         if self.on_committed is not None and isinstance(step.payload, DriftOutcome):
             self.on_committed(step.payload)
@@ -157,13 +168,17 @@ class DriftHandler:
     # -- rows ---------------------------------------------------------------------------------
     def _rows(
         self, records: Sequence[Record], applies: np.ndarray, outcome: DriftOutcome
-    ) -> dict[str, Rows]:
+    ) -> tuple[dict[str, Rows], list[tuple[int, int]]]:
+        """The applying rows per version, and every applying decoded record's (partition,
+        event time): the clock moves with every row, of any feature set."""
         decoded, failures = self._decoder.decode_many([r.value() for r in records])
         self.undecodable += len(failures)
         grouped: dict[str, list[tuple[int, int, Sequence[float], float]]] = defaultdict(list)
+        stamps: list[tuple[int, int]] = []
         for record, row, apply in zip(records, decoded, applies, strict=True):
             if row is None or not apply:
                 continue
+            stamps.append((record.partition() or 0, int(row["event_time"])))
             if row["feature_set_hash"] != LIVE_HASH or len(row["features"]) != WIDTH:
                 outcome.other_feature_set += 1
                 continue
@@ -172,7 +187,7 @@ class DriftHandler:
                 (record.partition() or 0, int(row["event_time"]), row["features"], row["score"])
             )
         outcome.rows = sum(len(v) for v in grouped.values())
-        return {version: rows_of(found) for version, found in grouped.items()}
+        return {version: rows_of(found) for version, found in grouped.items()}, stamps
 
     # -- one version --------------------------------------------------------------------------
     def _version(

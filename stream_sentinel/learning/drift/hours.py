@@ -67,15 +67,30 @@ def add_counts(
     )
 
 
-def partition_marks(found: Iterable[Rows], seen: Mapping[int, int]) -> dict[int, int]:
-    """Partitions whose latest event time moved in this batch, and to what."""
+def partition_marks(found: Iterable[tuple[int, int]], seen: Mapping[int, int]) -> dict[int, int]:
+    """Partitions whose latest event time moved in this batch (from ``(partition, event
+    time)`` of every decoded record), and to what."""
     moved: dict[int, int] = {}
-    for rows in found:
-        for partition in np.unique(rows.partition).tolist():
-            mark = int(rows.ts[rows.partition == partition].max())
-            if mark > max(seen.get(partition, 0), moved.get(partition, 0)):
-                moved[partition] = mark
+    for partition, ts in found:
+        if ts > max(seen.get(partition, 0), moved.get(partition, 0)):
+            moved[partition] = ts
     return moved
+
+
+def clock_of(
+    marks: Mapping[int, int], partitions: int, idle_ms: int, unread: Iterable[int] = ()
+) -> int:
+    """The least latest event time over the partitions that are not idle: a partition with no
+    row for ``idle_ms`` of the latest partition's event time is left out, unless it is
+    ``unread`` (it has records the group has not read yet: a backlog, not an idle partition)."""
+    every = [marks.get(p, 0) for p in range(partitions)]
+    left_out = set(idle_partitions(marks, partitions, idle_ms)) - set(unread)
+    return min(mark for p, mark in enumerate(every) if p not in left_out)
+
+
+def idle_partitions(marks: Mapping[int, int], partitions: int, idle_ms: int) -> list[int]:
+    every = [marks.get(p, 0) for p in range(partitions)]
+    return [p for p, mark in enumerate(every) if max(every) - mark > idle_ms]
 
 
 def due_end(latest: int, lateness_ms: int) -> int:

@@ -41,3 +41,8 @@ class DriftRecords:
     def reference(self, version: str) -> Reference | None:
         [blob] = self.store.execute(Batch().get(keys.NS, keys.reference(version)))
         return None if blob is None else Reference.from_json(json.loads(blob))
+
+    def marks(self) -> dict[int, int]:
+        """Input partition -> the latest event time counted from it (the clock's marks)."""
+        [found] = self.store.execute(Batch().hgetall(keys.NS, keys.CLOCK))
+        return {int(p): int(ms) for p, ms in sorted((found or {}).items(), key=lambda i: int(i[0]))}

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.events import DriftEvent
+from stream_sentinel.learning.drift.hours import clock_of, idle_partitions
 from stream_sentinel.learning.drift.progress import VersionProgress
 
 HEADER = f"  {'monitor':<32}{'statistic':<12}{'value':>10} {'threshold':>10}  alarm"
@@ -78,3 +79,16 @@ def _version_lines(check: WindowCheck, windows: int, alarms: Sequence[DriftEvent
 
 def _time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def clock_lines(marks: Mapping[int, int], partitions: int, idle_ms: int) -> list[str]:
+    """The event-time clock, and each input partition's mark (``idle``: left out of it)."""
+    if not marks:
+        return []
+    idle = set(idle_partitions(marks, partitions, idle_ms))
+    lines = [f"clock: {_time(clock_of(marks, partitions, idle_ms))} UTC ({len(idle)} idle)"]
+    for partition in range(partitions):
+        mark = marks.get(partition)
+        when = "no row yet" if mark is None else f"{_time(mark)} UTC"
+        lines.append(f"  partition {partition:>3}: {when}{'  idle' if partition in idle else ''}")
+    return lines
