@@ -10,6 +10,7 @@ from stream_sentinel.config.learning import DriftSettings
 from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.metrics import DriftMetrics
+from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.learning.drift.records import DriftRecords
 from stream_sentinel.learning.retrain_requests import requests_since
 from stream_sentinel.logic.drift.monitors import DriftAlarm, check_window
@@ -278,3 +279,28 @@ def test_a_partition_behind_but_not_yet_read_is_a_backlog_and_holds_the_clock() 
         assert window_sizes(bench) == {}
     finally:
         loop.close()
+
+
+def test_an_hour_closed_twice_keeps_each_alarm_once_with_its_first_detection() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    run_all(bench)
+    # a second instance closes hours 10 and 11 again, later in event time
+    state = bench.backends.state
+    [blob] = state.execute(Batch().hget(keys.NS, keys.VERSIONS, VERSION))
+    again = VersionProgress.decode(blob).with_(next_ms=START + 10 * HOUR_MS)
+    hours = {str(START + h * HOUR_MS): float(START + h * HOUR_MS) for h in DRIFTED}
+    state.execute(
+        Batch()
+        .hset(keys.NS, keys.VERSIONS, {VERSION: again.encode()})
+        .zadd(keys.NS, keys.open_hours(VERSION), hours)
+    )
+    bench.tick(14)
+    run_all(bench)
+    stored = DriftRecords(state).alarms()
+    assert len(bench.events()) == 8  # published twice: readers drop repeats by event_id
+    assert [(e.window_start, e.feature, e.detected_time) for e in stored] == [
+        (START + hour * HOUR_MS, feature, START + 13 * HOUR_MS)
+        for hour in DRIFTED
+        for feature in ("amount", "log_amount")
+    ]

@@ -35,6 +35,7 @@ import numpy as np
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config.learning import DriftSettings
 from stream_sentinel.learning.drift import keys
+from stream_sentinel.learning.drift.alarms import store_alarms
 from stream_sentinel.learning.drift.checks import WindowCheck, check
 from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.hours import (
@@ -342,9 +343,7 @@ class DriftHandler:
         writes.lead().zadd(keys.NS, keys.CHECKS, {text: float(hour)}).zremrangebyscore(
             keys.NS, keys.CHECKS, 0, hour - keys.KEEP_MS
         )
-        if events:
-            members = {e.encode(): float(hour) for e in events}
-            writes.lead().zadd(keys.NS, keys.ALARMS, members)
+        store_alarms(self.store, writes.lead(), events, hour)
         reason = self.policy.reason(events, progress.last_retrain_ms)
         if reason is None:
             return progress
