@@ -154,7 +154,8 @@ def status(cli: CliContext) -> None:
     idle_ms = cli.settings.drift.idle_partition_s * 1000
     try:
         records = DriftRecords(store)
-        lines = status_lines(records.checks(), records.alarms(), records.progress())
+        minimum = cli.settings.drift.min_reference_rows
+        lines = status_lines(records.checks(), records.alarms(), records.progress(), minimum)
         lines += clock_lines(records.marks(), LAYOUT[DECISION_FEATURES][0], idle_ms)
     finally:
         store.close()

@@ -55,6 +55,10 @@ class DriftSettings(SectionSettings):
     reference_hours: int = Field(default=24, ge=1)
     #: Reference rows kept per input partition (the rest of the reference hours is not kept).
     reference_max_rows: int = Field(default=200_000, ge=1_000)
+    #: Fewer rows than this in a version's reference hours make no reference (its windows
+    #: are not checked): every window is compared with it, so its own noise must be small
+    #: (docs/drift.md: at least twenty times a window).
+    min_reference_rows: int = Field(default=1_000, ge=1)
     #: How long after an hour ends (in event time) rows may still arrive for it.
     lateness_s: int = Field(default=300, ge=0)
     #: A partition whose latest row is this far (event time) behind the latest of all is idle:

@@ -82,6 +82,7 @@ class DriftBench:
         seed: int,
         amount_scale: float = 1.0,
         partitions: Sequence[int] | None = None,
+        version: str = VERSION,
     ) -> None:
         """``n`` rows spread over event-time hour ``hour`` (counted from START), keyed by user
         (or round-robin over ``partitions``)."""
@@ -89,7 +90,9 @@ class DriftBench:
         features, scores = synthetic_rows(rng, n, amount_scale)
         ts = START + hour * HOUR_MS + np.sort(rng.integers(0, HOUR_MS, n))
         for i in range(n):
-            record = row_record(f"tx-{hour}-{seed}-{i}", int(ts[i]), features[i], scores[i])
+            record = row_record(
+                f"tx-{hour}-{seed}-{i}", int(ts[i]), features[i], scores[i], version
+            )
             to = None if partitions is None else partitions[i % len(partitions)]
             self._producer.produce(
                 self.topics.decision_features,

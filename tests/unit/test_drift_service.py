@@ -12,6 +12,7 @@ from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.metrics import DriftMetrics
 from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.learning.drift.records import DriftRecords
+from stream_sentinel.learning.drift.status import status_lines
 from stream_sentinel.learning.retrain_requests import requests_since
 from stream_sentinel.logic.drift.monitors import DriftAlarm, check_window
 from stream_sentinel.logic.drift.reference import build_reference
@@ -304,3 +305,30 @@ def test_an_hour_closed_twice_keeps_each_alarm_once_with_its_first_detection() -
         for hour in DRIFTED
         for feature in ("amount", "log_amount")
     ]
+
+
+def test_too_few_reference_rows_make_no_reference_and_status_says_so() -> None:
+    bench = DriftBench(SETTINGS.model_copy(update={"min_reference_rows": 6001}))
+    traffic(bench)
+    run_all(bench)
+    records = DriftRecords(bench.backends.state)
+    assert (records.checks(), records.reference(VERSION), bench.events()) == ([], None, [])
+    assert records.progress()[VERSION].reference_size == 4 * REFERENCE_ROWS
+    assert status_lines([], [], records.progress(), 6001) == [
+        f"model {VERSION}: no reference: 6,000 rows in its reference hours (2023-11-14 22:00 "
+        "to 2023-11-15 02:00 UTC), fewer than the 6,001 needed; its windows are not checked"
+    ]
+
+
+def test_rows_scored_by_rules_alone_alarm_but_ask_for_no_retrain() -> None:
+    bench = DriftBench()
+    for hour in range(4):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour, version="")
+    for hour in range(4, 12):
+        scale = 3.0 if hour in DRIFTED else 1.0
+        bench.rows(hour, WINDOW_ROWS, seed=100 + hour, amount_scale=scale, version="")
+    bench.tick(13)
+    run_all(bench)
+    assert {e["model_version"] for e in bench.events()} == {"rules"}
+    assert len(bench.events()) == 4
+    assert requests_since(bench.backends.state, 0) == []

@@ -280,13 +280,17 @@ class DriftHandler:
         kept = Rows.of_matrix(np.concatenate(blocks) if blocks else np.empty((0, WIDTH + 3)))
         for partition in partitions:
             writes.lead().delete(keys.NS, keys.reference_rows(version, partition))
-        progress = progress.with_(reference_built=True)
+        inside = kept.take(kept.ts < progress.reference_end_ms)
+        progress = progress.with_(reference_built=True, reference_size=len(inside.ts))
         later = Rows.of_matrix(np.concatenate(stored) if stored else np.empty((0, WIDTH + 3)))
         later = later.take(later.ts >= progress.reference_end_ms)
-        inside = kept.take(kept.ts < progress.reference_end_ms)
-        if len(inside.ts) == 0:
+        if len(inside.ts) < self.settings.min_reference_rows:
             log.warning(
-                "no rows of %s in its reference hours: its windows are not checked", version
+                "%d rows of %s in its reference hours, fewer than the %d needed: no reference, "
+                "its windows are not checked",
+                len(inside.ts),
+                version,
+                self.settings.min_reference_rows,
             )
             return progress, no_rows()
         reference = build_reference(
@@ -344,7 +348,10 @@ class DriftHandler:
             keys.NS, keys.CHECKS, 0, hour - keys.KEEP_MS
         )
         store_alarms(self.store, writes.lead(), events, hour)
-        reason = self.policy.reason(events, progress.last_retrain_ms)
+        # rows scored by rules alone have no model to retrain
+        reason = (
+            None if version == RULES_ONLY else self.policy.reason(events, progress.last_retrain_ms)
+        )
         if reason is None:
             return progress
         request = RetrainRequest(self.clock.now_ms(), reason, "drift", f"drift-{version}-{hour}")

@@ -26,6 +26,8 @@ class VersionProgress:
     reference_built: bool = False
     reference_rows: dict[str, int] = field(default_factory=dict)  # partition -> rows kept
     last_retrain_ms: int | None = None  # window start of the last retrain request
+    #: rows in the reference hours once it was built (fewer than the minimum: no reference)
+    reference_size: int | None = None
 
     @classmethod
     def starting(cls, first_ts_ms: int, warmup_hours: int, reference_hours: int) -> VersionProgress:

@@ -27,6 +27,7 @@ def status_lines(
     checks: Sequence[WindowCheck],
     alarms: Sequence[DriftEvent],
     progress: Mapping[str, VersionProgress],
+    min_reference_rows: int = 1,
 ) -> list[str]:
     """Per version: the latest checked window's monitors, then its alarm count."""
     lines: list[str] = []
@@ -37,7 +38,7 @@ def status_lines(
         counted[found.model_version] = counted.get(found.model_version, 0) + 1
     for version, state in progress.items():
         if version not in latest:
-            lines.append(_waiting(version, state))
+            lines.append(_waiting(version, state, min_reference_rows))
     for version, found in sorted(latest.items()):
         lines += _version_lines(
             found, counted[version], [a for a in alarms if a.model_version == version]
@@ -45,12 +46,18 @@ def status_lines(
     return lines or ["no drift checks yet: `stream-sentinel drift run` reads decision-features"]
 
 
-def _waiting(version: str, state: VersionProgress) -> str:
+def _waiting(version: str, state: VersionProgress, minimum: int) -> str:
     if not state.reference_built:
         return (
             f"model {version}: building its reference from {_time(state.reference_start_ms)} "
             f"to {_time(state.reference_end_ms)} UTC ({sum(state.reference_rows.values()):,} "
             "rows so far)"
+        )
+    if state.reference_size is not None and state.reference_size < minimum:
+        return (
+            f"model {version}: no reference: {state.reference_size:,} rows in its reference "
+            f"hours ({_time(state.reference_start_ms)} to {_time(state.reference_end_ms)} UTC), "
+            f"fewer than the {minimum:,} needed; its windows are not checked"
         )
     return f"model {version}: reference built, no window checked yet"
 
