@@ -42,6 +42,8 @@ class DriftMetrics:
             "sentinel_drift_retrain_requests", "Retrain requests the policy made", registry=r
         )
 
+        self._compared: set[tuple[str, str, str]] = set()
+
     def observe(self, outcome: DriftOutcome) -> None:
         """A committed batch's counts and checks."""
         self.rows.inc(outcome.rows)
@@ -52,7 +54,12 @@ class DriftMetrics:
             for value in check.values:
                 labels = (check.model_version, value.monitor, value.feature or "")
                 self.statistic.labels(*labels).set(value.value)
-                self.threshold.labels(*labels).set(value.threshold)
+                if value.threshold is not None:
+                    self.threshold.labels(*labels).set(value.threshold)
+                    self._compared.add(labels)
+                elif labels in self._compared:
+                    self.threshold.remove(*labels)  # Holm stopped before it: no threshold
+                    self._compared.discard(labels)
         for event in outcome.events:
             subject = (event.model_version, event.monitor, event.feature or "")
             self.alarms.labels(*subject, event.severity).inc()

@@ -71,9 +71,10 @@ def _version_lines(check: WindowCheck, windows: int, alarms: Sequence[DriftEvent
     ]
     for value in check.values:
         mark = "ALARM" if value.alarm else "-"
+        threshold = "-" if value.threshold is None else f"{value.threshold:.4f}"
         lines.append(
             f"  {value.subject:<32}{value.statistic:<12}{value.value:>10.4f} "
-            f"{value.threshold:>10.4f}  {mark}"
+            f"{threshold:>10}  {mark}"
         )
     plural = "window" if windows == 1 else "windows"
     summary = f"  alarms: {len(alarms)} in {windows} {plural} checked"
