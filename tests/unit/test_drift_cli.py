@@ -164,3 +164,33 @@ def test_evaluate_runs_detect_and_drift_in_event_time_and_writes_the_figures(
         "false_alarms_before_switch",
         "false_alarms_per_week",
     }
+
+
+def test_evaluate_defaults_to_a_seed_outside_the_documented_ones() -> None:
+    from stream_sentinel.commands.drift import drift as group
+
+    command = group.commands["evaluate"]
+    assert [p.default for p in command.params if p.name == "seed"] == [1]
+
+
+def test_windows_with_several_alarms_count_once_before_and_after_the_switch() -> None:
+    from stream_sentinel.backtest.drift_eval import windows_with_an_alarm
+    from stream_sentinel.learning.drift.events import DriftEvent
+
+    def alarm(feature: str, hour: int) -> DriftEvent:
+        start = hour * 3_600_000
+        return DriftEvent(
+            f"m:feature:{feature}:{start}", "feature", feature, "psi", 0.5, 0.1, 1e-6,
+            1e-3, start, start + 3_600_000, 1000, 100, "warning", "m", start + 3_900_000,
+        )  # fmt: skip
+
+    events = [alarm("amount", 1), alarm("log_amount", 1), alarm("channel", 2), alarm("amount", 5)]
+    switch = 4 * 3_600_000
+    assert windows_with_an_alarm(events, switch, switch, baseline=False) == {
+        "windows_with_an_alarm_before_switch": 2,
+        "windows_with_an_alarm_after_switch": 1,
+    }
+    assert windows_with_an_alarm(events, 6 * 3_600_000, switch, baseline=True) == {
+        "windows_with_an_alarm_before_switch": 3,
+        "windows_with_an_alarm_after_switch": 0,
+    }
