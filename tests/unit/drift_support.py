@@ -10,7 +10,6 @@ import numpy as np
 from stream_sentinel.clients.backends import Backends, EmbeddedClients
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config.learning import DriftSettings
-from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.handler import DriftHandler, DriftOutcome
 from stream_sentinel.learning.drift.service import drift_loop
 from stream_sentinel.logic.drift.synthetic import synthetic_rows
@@ -33,28 +32,29 @@ SETTINGS = DriftSettings(warmup_hours=0, reference_hours=4, lateness_s=0)
 
 
 class PartingStore(FaultyStateStore):
-    """A faulty store that can also lose one partition's part of a guarded write: the part
-    holding the next window check is dropped (reported as lost, so the loop rebuilds that
-    partition from the topic) while the other partitions' parts land."""
+    """A faulty store that can also lose one partition's part of a guarded write: the next
+    part that writes the key ``drop_next`` is dropped (reported as lost, so the loop rebuilds
+    that partition from the topic) while the other partitions' parts land."""
 
     def __init__(self, store: StateStore) -> None:
         super().__init__(store)
-        self.drop_next_check = False
+        self.drop_next: str | None = None
         self.dropped: list[int] = []
 
     def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[Outcome]:
-        found = [i for i, (_, b) in enumerate(items) if _checks(b)] if self.drop_next_check else []
+        key = self.drop_next
+        found = [i for i, (_, b) in enumerate(items) if _writes(b, key)] if key else []
         if not found:
             return super().apply_guarded_many(items)
         [i] = found
-        self.drop_next_check = False
+        self.drop_next = None
         self.dropped.append(int(items[i][0].field))
         landed = super().apply_guarded_many([*items[:i], *items[i + 1 :]])
         return [*landed[:i], Outcome.DIVERGED, *landed[i:]]
 
 
-def _checks(batch: Batch) -> bool:
-    return any(c.key == keys.CHECKS for c in batch.commands)
+def _writes(batch: Batch, key: str) -> bool:
+    return any(c.key == key for c in batch.commands)
 
 
 class DriftBench:

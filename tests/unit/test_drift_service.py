@@ -8,7 +8,8 @@ import pytest
 
 from stream_sentinel.config.learning import DriftSettings
 from stream_sentinel.learning.drift import keys
-from stream_sentinel.learning.drift.checks import WindowCheck
+from stream_sentinel.learning.drift.checks import MonitorValue, WindowCheck
+from stream_sentinel.learning.drift.handler import DriftOutcome
 from stream_sentinel.learning.drift.metrics import DriftMetrics
 from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.learning.drift.records import DriftRecords
@@ -207,7 +208,7 @@ def test_the_metrics_count_alarms_and_show_each_monitors_latest_statistic() -> N
 def test_a_lost_part_of_the_write_that_checks_a_window_is_rebuilt_and_checked_once() -> None:
     bench = DriftBench()
     traffic(bench)
-    bench.store.drop_next_check = True  # that part is lost; the other partitions' parts land
+    bench.store.drop_next = keys.CHECKS  # that part is lost; the other partitions' parts land
     run_all(bench)
     assert len(bench.store.dropped) == 1
     assert window_sizes(bench) == dict.fromkeys(range(4, 12), WINDOW_ROWS)
@@ -332,3 +333,38 @@ def test_rows_scored_by_rules_alone_alarm_but_ask_for_no_retrain() -> None:
     assert {e["model_version"] for e in bench.events()} == {"rules"}
     assert len(bench.events()) == 4
     assert requests_since(bench.backends.state, 0) == []
+
+
+def test_the_metrics_count_an_alarm_once_when_its_lost_write_is_repaired() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    bench.store.drop_next = keys.ALARM_EVENTS  # the lead's part of an alarming window is lost
+    run_all(bench)
+    assert len(bench.store.dropped) == 1
+    metrics = DriftMetrics()
+    for outcome in bench.outcomes:
+        metrics.observe(outcome)
+    sample = metrics.registry.get_sample_value
+    amount = {"model_version": VERSION, "monitor": "feature", "feature": "amount"}
+    assert sample("sentinel_drift_alarms_total", amount | {"severity": "critical"}) == 2
+    assert sample("sentinel_drift_windows_checked_total", {"model_version": VERSION}) == 8
+    assert sample("sentinel_drift_rows_total") == bench.produced
+    assert sample("sentinel_drift_retrain_requests_total") == 1
+    assert len(bench.events()) == 4  # published once, by the batch that was committed
+
+
+def test_the_gauges_of_a_version_no_longer_checked_are_removed() -> None:
+    def checked(version: str, hour: int) -> DriftOutcome:
+        value = MonitorValue("feature", "amount", "psi", 0.01, 0.1, False)
+        window = WindowCheck(version, hour * HOUR_MS, (hour + 1) * HOUR_MS, 300, 6000, (value,))
+        return DriftOutcome(checks=[window], emitted=True, lead=0, applied={0: True})
+
+    metrics = DriftMetrics()
+    metrics.observe(checked("m-old", 0))
+    metrics.observe(checked("m-new", 7 * 24))  # 7 days on: m-old is still current
+    metrics.observe(checked("m-new", 7 * 24 + 1))  # past 7 days: m-old's gauges go
+    sample = metrics.registry.get_sample_value
+    labels = {"monitor": "feature", "feature": "amount"}
+    assert sample("sentinel_drift_statistic", labels | {"model_version": "m-old"}) is None
+    assert sample("sentinel_drift_threshold", labels | {"model_version": "m-old"}) is None
+    assert sample("sentinel_drift_statistic", labels | {"model_version": "m-new"}) == 0.01

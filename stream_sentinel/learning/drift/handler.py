@@ -70,9 +70,15 @@ RULES_ONLY = "rules"
 
 @dataclass
 class DriftOutcome:
-    """What one batch did, for the metrics and the caller (``Step.payload``)."""
+    """What one batch did, for the metrics and the caller (``Step.payload``). ``emitted``: its
+    events were published (not a repair); ``applied``: its lead's write landed, so its checks
+    and requests are in DB4 (set once the write is settled)."""
 
     rows: int = 0
+    rows_by_partition: dict[int, int] = field(default_factory=dict)
+    emitted: bool = False
+    lead: int | None = None
+    applied: dict[int, bool] = field(default_factory=dict)
     late: int = 0
     other_feature_set: int = 0
     checks: list[WindowCheck] = field(default_factory=list)
@@ -114,7 +120,7 @@ class DriftHandler:
 
     # -- the loop's protocol ------------------------------------------------------------------
     def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
-        step, outcome = Step(), DriftOutcome()
+        step, outcome = Step(), DriftOutcome(emitted=emit)
         step.payload = outcome
         by_version, stamps = self._rows(records, applies, outcome)
         applying = [r.partition() or 0 for r, a in zip(records, applies, strict=True) if a]
@@ -123,6 +129,7 @@ class DriftHandler:
         # the lead writes the progress with everything that depends on it, so they land (or
         # are replayed) together; a partition whose records do not apply writes nothing
         writes = StepWrites(step, min(applying), applying)
+        outcome.lead = min(applying)
         [marks, stored] = self.store.execute(
             Batch().hgetall(keys.NS, keys.CLOCK).hgetall(keys.NS, keys.VERSIONS)
         )
@@ -161,6 +168,7 @@ class DriftHandler:
 
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
         if self.on_committed is not None and isinstance(step.payload, DriftOutcome):
+            step.payload.applied = dict(applied)
             self.on_committed(step.payload)
 
     def forget(self, partitions: list[int]) -> None:
@@ -188,6 +196,11 @@ class DriftHandler:
                 (record.partition() or 0, int(row["event_time"]), row["features"], row["score"])
             )
         outcome.rows = sum(len(v) for v in grouped.values())
+        for found in grouped.values():
+            for partition, *_ in found:
+                outcome.rows_by_partition[partition] = (
+                    outcome.rows_by_partition.get(partition, 0) + 1
+                )
         return {version: rows_of(found) for version, found in grouped.items()}, stamps
 
     # -- one version --------------------------------------------------------------------------
