@@ -53,7 +53,8 @@ class DriftSettings(SectionSettings):
     warmup_hours: int = Field(default=24, ge=0)
     #: Event-time hours after the warm-up whose rows form the version's reference profile.
     reference_hours: int = Field(default=24, ge=1)
-    #: Reference rows kept per input partition (the rest of the reference hours is not kept).
+    #: Reference rows kept per input partition (the rest of the reference hours is not kept);
+    #: the rows after the reference hours waiting for it to be built are capped the same.
     reference_max_rows: int = Field(default=200_000, ge=1_000)
     #: Fewer rows than this in a version's reference hours make no reference (its windows
     #: are not checked): every window is compared with it, so its own noise must be small

@@ -13,6 +13,7 @@ from stream_sentinel.learning.drift.handler import DriftOutcome
 from stream_sentinel.learning.drift.metrics import DriftMetrics
 from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.learning.drift.records import DriftRecords
+from stream_sentinel.learning.drift.rows import from_npy
 from stream_sentinel.learning.drift.status import status_lines
 from stream_sentinel.learning.retrain_requests import requests_since
 from stream_sentinel.logic.drift.monitors import DriftAlarm, check_window
@@ -368,3 +369,23 @@ def test_the_gauges_of_a_version_no_longer_checked_are_removed() -> None:
     assert sample("sentinel_drift_statistic", labels | {"model_version": "m-old"}) is None
     assert sample("sentinel_drift_threshold", labels | {"model_version": "m-old"}) is None
     assert sample("sentinel_drift_statistic", labels | {"model_version": "m-new"}) == 0.01
+
+
+def test_rows_kept_while_the_clock_waits_for_the_reference_are_capped() -> None:
+    held = {"reference_max_rows": 1000, "idle_partition_s": 30 * 24 * 3600}
+    bench = DriftBench(SETTINGS.model_copy(update=held))
+    for hour in range(4):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour, partitions=[1])
+    for hour in range(4, 12):
+        bench.rows(hour, WINDOW_ROWS, seed=100 + hour, partitions=[1])
+    bench.rows(0, 1, seed=5, partitions=[0])  # partition 0, not idle, holds the clock
+    run_all(bench)  # so the reference is not built
+    state = bench.backends.state
+    [blocks] = state.execute(Batch().lrange(keys.NS, keys.reference_rows(VERSION, 1), 0, -1))
+    kept = np.concatenate([from_npy(blob) for blob in blocks])
+    ts = kept[:, len(FEATURES) + 1]
+    reference_end = START + 4 * HOUR_MS
+    assert (int((ts < reference_end).sum()), int((ts >= reference_end).sum())) == (1000, 1000)
+    assert state.execute(Batch().pttl(keys.NS, keys.reference_rows(VERSION, 1))) == [
+        keys.WORK_TTL_MS
+    ]

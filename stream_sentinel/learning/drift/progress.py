@@ -25,6 +25,8 @@ class VersionProgress:
     next_ms: int  # the start of the next hour to check
     reference_built: bool = False
     reference_rows: dict[str, int] = field(default_factory=dict)  # partition -> rows kept
+    #: partition -> rows after the reference hours kept until it is built (capped like them)
+    later_rows: dict[str, int] = field(default_factory=dict)
     last_retrain_ms: int | None = None  # window start of the last retrain request
     #: rows in the reference hours once it was built (fewer than the minimum: no reference)
     reference_size: int | None = None
