@@ -389,3 +389,25 @@ def test_rows_kept_while_the_clock_waits_for_the_reference_are_capped() -> None:
     assert state.execute(Batch().pttl(keys.NS, keys.reference_rows(VERSION, 1))) == [
         keys.WORK_TTL_MS
     ]
+
+
+def test_an_earlier_first_row_moves_the_reference_while_the_clock_is_before_it() -> None:
+    bench = DriftBench(SETTINGS.model_copy(update={"warmup_hours": 2}))
+    bench.rows(1, 50, seed=1, partitions=[1])
+    run_all(bench)  # the version starts at hour 1: reference hours 3-6
+    bench.rows(0, 50, seed=2, partitions=[0])  # an earlier row: hours 2-5, clock at hour 0
+    run_all(bench)
+    for hour in range(2, 6):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour)
+    for hour in range(6, 10):
+        bench.rows(hour, WINDOW_ROWS, seed=100 + hour)
+    bench.tick(11)
+    run_all(bench)
+    progress = DriftRecords(bench.backends.state).progress()[VERSION]
+    assert (progress.since_ms, progress.reference_start_ms, progress.reference_end_ms) == (
+        START,
+        START + 2 * HOUR_MS,
+        START + 6 * HOUR_MS,
+    )
+    assert progress.reference_size == 4 * REFERENCE_ROWS
+    assert window_sizes(bench) == dict.fromkeys(range(6, 10), WINDOW_ROWS)

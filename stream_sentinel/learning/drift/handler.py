@@ -142,12 +142,7 @@ class DriftHandler:
         marks = {**seen, **moved}
         latest = self._clock(marks)
         for version, rows in by_version.items():
-            if version not in progress:
-                first = int(rows.ts.min())
-                s = self.settings
-                progress[version] = VersionProgress.starting(
-                    first, s.warmup_hours, s.reference_hours
-                )
+            progress[version] = self._started(progress.get(version), int(rows.ts.min()), latest)
         for version in sorted(progress):
             rows = by_version.get(version, no_rows())
             progress[version] = self._version(
@@ -246,6 +241,20 @@ class DriftHandler:
         if due > progress.next_ms:
             progress = progress.with_(next_ms=due)
         return progress
+
+    def _started(self, known: VersionProgress | None, first: int, latest: int) -> VersionProgress:
+        """A version's progress from its first row; moved earlier when an earlier row comes
+        while the clock is still before the moved reference start (rows out of order across
+        partitions at a version's start), so its reference hours follow its real first hour."""
+        s = self.settings
+        fresh = VersionProgress.starting(first, s.warmup_hours, s.reference_hours)
+        if known is None:
+            return fresh
+        if known.reference_built or fresh.since_ms >= known.since_ms:
+            return known
+        if latest >= fresh.reference_start_ms:
+            return known
+        return fresh.with_(reference_rows=known.reference_rows, later_rows=known.later_rows)
 
     def _gather(
         self, version: str, progress: VersionProgress, rows: Rows, writes: StepWrites, keep: bool
