@@ -40,6 +40,11 @@ class PartingStore(FaultyStateStore):
         super().__init__(store)
         self.drop_next: str | None = None
         self.dropped: list[int] = []
+        self.reads = 0  # batches of reads (execute) so far
+
+    def execute(self, batch: Batch) -> list[Any]:
+        self.reads += 1
+        return super().execute(batch)
 
     def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[Outcome]:
         key = self.drop_next

@@ -411,3 +411,19 @@ def test_an_earlier_first_row_moves_the_reference_while_the_clock_is_before_it()
     )
     assert progress.reference_size == 4 * REFERENCE_ROWS
     assert window_sizes(bench) == dict.fromkeys(range(6, 10), WINDOW_ROWS)
+
+
+def test_a_retired_version_whose_hours_are_all_checked_costs_a_batch_no_reads() -> None:
+    def reads_of_a_later_tick(retired: bool) -> int:
+        bench = DriftBench()
+        traffic(bench)
+        if retired:
+            for hour in range(8):
+                bench.rows(hour, 200, seed=300 + hour, version="m-retired")
+        run_all(bench)
+        bench.tick(15)
+        bench.store.reads = 0
+        run_all(bench)
+        return bench.store.reads
+
+    assert reads_of_a_later_tick(retired=True) == reads_of_a_later_tick(retired=False)

@@ -142,9 +142,12 @@ class DriftHandler:
         marks = {**seen, **moved}
         latest = self._clock(marks)
         for version, rows in by_version.items():
-            progress[version] = self._started(progress.get(version), int(rows.ts.min()), latest)
+            started = self._started(progress.get(version), int(rows.ts.min()), latest)
+            progress[version] = started.seen(int(rows.ts.max()))
         for version in sorted(progress):
             rows = by_version.get(version, no_rows())
+            if len(rows.ts) == 0 and progress[version].dormant:
+                continue  # every hour it had rows in is checked: nothing to do until it has more
             progress[version] = self._version(
                 version, progress[version], rows, latest, writes, outcome
             )
