@@ -427,3 +427,17 @@ def test_a_retired_version_whose_hours_are_all_checked_costs_a_batch_no_reads() 
         return bench.store.reads
 
     assert reads_of_a_later_tick(retired=True) == reads_of_a_later_tick(retired=False)
+
+
+def test_a_capped_reference_takes_an_equal_share_of_every_hour() -> None:
+    held = {"reference_max_rows": 1000, "idle_partition_s": 30 * 24 * 3600}
+    bench = DriftBench(SETTINGS.model_copy(update=held))
+    for hour in range(4):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour, partitions=[1])
+    bench.rows(0, 1, seed=5, partitions=[0])  # partition 0 holds the clock: nothing is built
+    run_all(bench)
+    state = bench.backends.state
+    [blocks] = state.execute(Batch().lrange(keys.NS, keys.reference_rows(VERSION, 1), 0, -1))
+    ts = np.concatenate([from_npy(blob) for blob in blocks])[:, len(FEATURES) + 1]
+    hours = ((ts - START) // HOUR_MS).astype(int)
+    assert np.bincount(hours).tolist() == [250, 250, 250, 250]  # 1000 / 4 reference hours

@@ -46,6 +46,7 @@ from stream_sentinel.learning.drift.hours import (
     due_end,
     idle_partitions,
     partition_marks,
+    per_hour_quota,
     stored_windows,
 )
 from stream_sentinel.learning.drift.policy import RetrainPolicy
@@ -263,24 +264,25 @@ class DriftHandler:
         self, version: str, progress: VersionProgress, rows: Rows, writes: StepWrites, keep: bool
     ) -> VersionProgress:
         """Keep the rows from the reference's start on, per partition, until it is built (the
-        reference hours' rows up to the cap; later rows, up to the same cap, wait to be counted
-        in their hours: past it they are dropped, so a clock held back keeps DB4 bounded).
+        reference hours' rows up to the cap, an equal share of it per hour; later rows, up to
+        the same cap, wait to be counted in their hours: past it they are dropped).
 
         In the batch that builds the reference nothing is kept in DB4 (``keep`` False): its
         reference rows go straight into the build and its later rows into their hours, so no
         partition's append lands after the lead deleted the kept rows."""
         start, end = progress.reference_start_ms, progress.reference_end_ms
         kept, waiting = dict(progress.reference_rows), dict(progress.later_rows)
-        cap = self.settings.reference_max_rows
+        taken, cap = dict(progress.hour_rows), self.settings.reference_max_rows
+        quota = max(cap // self.settings.reference_hours, 1)
         for partition in np.unique(rows.partition[rows.ts >= start]).tolist():
             block = rows.take((rows.partition == partition) & (rows.ts >= start))
             inside = np.flatnonzero(block.ts < end)
+            inside = inside[per_hour_quota(block.ts[inside], partition, taken, quota)]
             have, held = kept.get(str(partition), 0), waiting.get(str(partition), 0)
-            room = max(cap - have, 0)
             later = np.flatnonzero(block.ts >= end) if keep else np.empty(0, np.int64)
             later = later[: max(cap - held, 0)]
-            chosen = np.concatenate([inside[:room], later])
-            kept[str(partition)] = have + min(len(inside), room)
+            chosen = np.concatenate([inside, later])
+            kept[str(partition)] = have + len(inside)
             waiting[str(partition)] = held + len(later)
             if len(chosen) == 0:
                 continue
@@ -291,7 +293,7 @@ class DriftHandler:
                 writes.on(partition).lpush(keys.NS, key, to_npy(matrix)).pexpire(
                     keys.NS, key, keys.WORK_TTL_MS
                 )
-        return progress.with_(reference_rows=kept, later_rows=waiting)
+        return progress.with_(reference_rows=kept, later_rows=waiting, hour_rows=taken)
 
     def _build(
         self, version: str, progress: VersionProgress, writes: StepWrites

@@ -93,6 +93,21 @@ def idle_partitions(marks: Mapping[int, int], partitions: int, idle_ms: int) -> 
     return [p for p, mark in enumerate(every) if max(every) - mark > idle_ms]
 
 
+def per_hour_quota(ts: np.ndarray, partition: int, taken: dict[str, int], quota: int) -> np.ndarray:
+    """The indices of one partition's reference rows (``ts`` in order) kept under ``quota``
+    rows per event-time hour (the first of each hour); ``taken`` ("partition:hour" -> rows
+    kept so far) is updated. A cap shared by hours would keep only the first hours."""
+    hours = ts - ts % HOUR_MS
+    keep = np.zeros(len(ts), dtype=bool)
+    for hour in np.unique(hours).tolist():
+        name = f"{partition}:{hour}"
+        found = np.flatnonzero(hours == hour)
+        room = max(quota - taken.get(name, 0), 0)
+        keep[found[:room]] = True
+        taken[name] = taken.get(name, 0) + min(len(found), room)
+    return np.flatnonzero(keep)
+
+
 def due_end(latest: int, lateness_ms: int) -> int:
     """The end of the last hour whose end is ``lateness_ms`` behind the clock."""
     closed_before = latest - lateness_ms

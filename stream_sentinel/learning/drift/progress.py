@@ -27,6 +27,8 @@ class VersionProgress:
     reference_rows: dict[str, int] = field(default_factory=dict)  # partition -> rows kept
     #: partition -> rows after the reference hours kept until it is built (capped like them)
     later_rows: dict[str, int] = field(default_factory=dict)
+    #: "partition:hour" -> reference rows kept of that hour (each hour gets an equal share)
+    hour_rows: dict[str, int] = field(default_factory=dict)
     last_retrain_ms: int | None = None  # window start of the last retrain request
     #: rows in the reference hours once it was built (fewer than the minimum: no reference)
     reference_size: int | None = None
