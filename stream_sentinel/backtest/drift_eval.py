@@ -15,6 +15,9 @@ Per monitor (and feature or band), from the ``DriftEvent``s the service publishe
 - ``false_alarms_before_switch``: alarms of windows that end at or before the switch;
 - ``false_alarms_per_week``: those alarms per simulated week of windows checked before the
   switch (for ``baseline``, which has no switch, every window counts).
+
+Beside them, over all monitors: ``windows_with_an_alarm_before_switch`` and ``..._after_switch``,
+the windows with any alarm at all (what the family-wise alpha bounds), not the alarm count.
 """
 
 from __future__ import annotations
@@ -138,7 +141,25 @@ def _figures(
         "windows_checked": len(checks),
         "windows_before_switch": hours_before,
         "reference_size": checks[0].reference_size if checks else 0,
+        **windows_with_an_alarm(events, watched, switch, baseline),
         "monitors": monitors,
+    }
+
+
+def windows_with_an_alarm(
+    events: list[DriftEvent], watched: int, switch: int, baseline: bool
+) -> dict[str, int]:
+    """Windows with any alarm, before the switch (ending at or before ``watched``) and after
+    it (starting at or after ``switch``); a window with several alarms counts once."""
+    before = {(e.model_version, e.window_start) for e in events if e.window_end <= watched}
+    after = {
+        (e.model_version, e.window_start)
+        for e in events
+        if e.window_start >= switch and not baseline
+    }
+    return {
+        "windows_with_an_alarm_before_switch": len(before),
+        "windows_with_an_alarm_after_switch": len(after),
     }
 
 

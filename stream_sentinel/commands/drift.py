@@ -147,12 +147,16 @@ def _serve(metrics: DriftMetrics, port: int) -> int:
 def status(cli: CliContext) -> None:
     """Each monitor's latest value against its threshold, per model version."""
     from stream_sentinel.learning.drift.records import DriftRecords
-    from stream_sentinel.learning.drift.status import status_lines
+    from stream_sentinel.learning.drift.status import clock_lines, status_lines
+    from stream_sentinel.transport.topics import DECISION_FEATURES, LAYOUT
 
     store = cli.state_store()
+    idle_ms = cli.settings.drift.idle_partition_s * 1000
     try:
         records = DriftRecords(store)
-        lines = status_lines(records.checks(), records.alarms(), records.progress())
+        minimum = cli.settings.drift.min_reference_rows
+        lines = status_lines(records.checks(), records.alarms(), records.progress(), minimum)
+        lines += clock_lines(records.marks(), LAYOUT[DECISION_FEATURES][0], idle_ms)
     finally:
         store.close()
     click.echo("\n".join(lines))
@@ -205,7 +209,13 @@ def report(cli: CliContext, since: str, output: Path) -> None:
     show_default=True,
     help="When the scenario switches, after the warm-up (e.g. 36h, 2d).",
 )
-@click.option("--seed", type=int, default=11, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="The traffic's seed (the documented figures are of seeds 11, 12 and 13).",
+)
 @click.option("--users", type=click.IntRange(min=100), default=5000, show_default=True)
 @click.option(
     "--warmup-days",

@@ -57,10 +57,18 @@ class DriftSettings(SectionSettings):
     warmup_hours: int = Field(default=24, ge=0)
     #: Event-time hours after the warm-up whose rows form the version's reference profile.
     reference_hours: int = Field(default=24, ge=1)
-    #: Reference rows kept per input partition (the rest of the reference hours is not kept).
+    #: Reference rows kept per input partition (the rest of the reference hours is not kept);
+    #: the rows after the reference hours waiting for it to be built are capped the same.
     reference_max_rows: int = Field(default=200_000, ge=1_000)
+    #: Fewer rows than this in a version's reference hours make no reference (its windows
+    #: are not checked): every window is compared with it, so its own noise must be small
+    #: (docs/drift.md: at least twenty times a window).
+    min_reference_rows: int = Field(default=1_000, ge=1)
     #: How long after an hour ends (in event time) rows may still arrive for it.
     lateness_s: int = Field(default=300, ge=0)
+    #: A partition whose latest row is this far (event time) behind the latest of all is idle:
+    #: left out of the clock's minimum, so it does not hold every hour open.
+    idle_partition_s: int = Field(default=3600, ge=0)
     #: Family-wise level of one window's checks (Holm over every monitor of the window). An
     #: hourly window is 168 checks a week: at 0.005 an unchanged stream raises an alarm in
     #: fewer than one window a week on average (168 x 0.005 = 0.84).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from stream_sentinel.logic.drift.synthetic import synthetic_rows
 from stream_sentinel.logic.drift.window import HOUR_MS
 from stream_sentinel.logic.feature_set import LIVE, LIVE_HASH
 from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 from stream_sentinel.state.memory_faults import FaultyStateStore
 from stream_sentinel.stream.loop import StreamLoop
 from stream_sentinel.transport.base import TopicPartition
@@ -30,13 +31,44 @@ PARTITIONS = 12  # of decision-features
 SETTINGS = DriftSettings(warmup_hours=0, reference_hours=4, lateness_s=0)
 
 
+class PartingStore(FaultyStateStore):
+    """A faulty store that can also lose one partition's part of a guarded write: the next
+    part that writes the key ``drop_next`` is dropped (reported as lost, so the loop rebuilds
+    that partition from the topic) while the other partitions' parts land."""
+
+    def __init__(self, store: StateStore) -> None:
+        super().__init__(store)
+        self.drop_next: str | None = None
+        self.dropped: list[int] = []
+        self.reads = 0  # batches of reads (execute) so far
+
+    def execute(self, batch: Batch) -> list[Any]:
+        self.reads += 1
+        return super().execute(batch)
+
+    def apply_guarded_many(self, items: Sequence[tuple[Guard, Batch]]) -> list[Outcome]:
+        key = self.drop_next
+        found = [i for i, (_, b) in enumerate(items) if _writes(b, key)] if key else []
+        if not found:
+            return super().apply_guarded_many(items)
+        [i] = found
+        self.drop_next = None
+        self.dropped.append(int(items[i][0].field))
+        landed = super().apply_guarded_many([*items[:i], *items[i + 1 :]])
+        return [*landed[:i], Outcome.DIVERGED, *landed[i:]]
+
+
+def _writes(batch: Batch, key: str) -> bool:
+    return any(c.key == key for c in batch.commands)
+
+
 class DriftBench:
     """Embedded broker and store; rows produced to decision-features; the drift loop."""
 
     def __init__(self, settings: DriftSettings = SETTINGS) -> None:
         self.clients = EmbeddedClients(ManualClock(START))
         self.backends: Backends = self.clients.backends()
-        self.store = FaultyStateStore(self.backends.state)
+        self.store = PartingStore(self.backends.state)
         self.backends.state = self.store
         self.topics = Topics()
         self.backends.broker.admin().create_topics(self.topics.specs())
@@ -48,25 +80,40 @@ class DriftBench:
         self.produced = 0
         self.outcomes: list[DriftOutcome] = []
 
-    def rows(self, hour: int, n: int, seed: int, amount_scale: float = 1.0) -> None:
-        """``n`` rows spread over event-time hour ``hour`` (counted from START)."""
+    def rows(
+        self,
+        hour: int,
+        n: int,
+        seed: int,
+        amount_scale: float = 1.0,
+        partitions: Sequence[int] | None = None,
+        version: str = VERSION,
+    ) -> None:
+        """``n`` rows spread over event-time hour ``hour`` (counted from START), keyed by user
+        (or round-robin over ``partitions``)."""
         rng = np.random.default_rng(seed)
         features, scores = synthetic_rows(rng, n, amount_scale)
         ts = START + hour * HOUR_MS + np.sort(rng.integers(0, HOUR_MS, n))
         for i in range(n):
-            record = row_record(f"tx-{hour}-{seed}-{i}", int(ts[i]), features[i], scores[i])
+            record = row_record(
+                f"tx-{hour}-{seed}-{i}", int(ts[i]), features[i], scores[i], version
+            )
+            to = None if partitions is None else partitions[i % len(partitions)]
             self._producer.produce(
-                self.topics.decision_features, self._encode(record), f"u{i % 97}".encode()
+                self.topics.decision_features,
+                self._encode(record),
+                f"u{i % 97}".encode(),
+                partition=to,
             )
         self._producer.flush(10.0)
         self.produced += n
 
-    def tick(self, hour: int, seed: int = 999) -> None:
-        """One row at the start of ``hour`` on every partition: the clock moves past the
-        hours before it everywhere, so they close."""
+    def tick(self, hour: int, seed: int = 999, partitions: Sequence[int] | None = None) -> None:
+        """One row at the start of ``hour`` on every partition (or ``partitions``): the clock
+        moves past the hours before it everywhere, so they close."""
         features, scores = synthetic_rows(np.random.default_rng(seed), PARTITIONS)
         ts = START + hour * HOUR_MS
-        for partition in range(PARTITIONS):
+        for partition in range(PARTITIONS) if partitions is None else partitions:
             record = row_record(
                 f"tick-{hour}-{partition}", ts, features[partition], scores[partition]
             )
@@ -74,7 +121,7 @@ class DriftBench:
                 self.topics.decision_features, self._encode(record), b"tick", partition=partition
             )
         self._producer.flush(10.0)
-        self.produced += PARTITIONS
+        self.produced += PARTITIONS if partitions is None else len(partitions)
 
     def handler(self) -> DriftHandler:
         return DriftHandler(

@@ -17,32 +17,36 @@ from tests.unit.test_drift_service import run_all, traffic
 pytestmark = pytest.mark.unit
 
 # fmt: off
+# Holm compared the two alarms and small_1h (the first p-value not below its level) with a
+# threshold and stopped there: the other monitors have none.
 STATUS = [
     'model m-0123456789ab: reference 6,000 rows; window 2023-11-15 09:00-10:00 UTC, 300 rows',
     '  monitor                         statistic        value  threshold  alarm',
     '  feature[amount]                 psi             1.0150     0.1108  ALARM',
     '  feature[log_amount]             psi             1.0150     0.1104  ALARM',
-    '  feature[channel]                psi             0.0241     0.0731  -',
-    '  feature[card_present]           psi             0.0003     0.0379  -',
-    '  feature[prev_card_present]      psi             0.0157     0.0569  -',
-    '  feature[count_20m]              psi             0.0036     0.0507  -',
-    '  feature[count_1h]               psi             0.0051     0.0516  -',
-    '  feature[sum_1h]                 psi             0.0193     0.0726  -',
+    '  feature[channel]                psi             0.0241          -  -',
+    '  feature[card_present]           psi             0.0003          -  -',
+    '  feature[prev_card_present]      psi             0.0157          -  -',
+    '  feature[count_20m]              psi             0.0036          -  -',
+    '  feature[count_1h]               psi             0.0051          -  -',
+    '  feature[sum_1h]                 psi             0.0193          -  -',
     '  feature[small_1h]               psi             0.0164     0.0469  -',
-    '  feature[count_24h]              psi             0.0171     0.0774  -',
-    '  feature[sum_24h]                psi             0.0303     0.1029  -',
-    '  feature[amount_over_mean]       psi             0.0485     0.1080  -',
-    '  feature[amount_zscore]          psi             0.0205     0.0992  -',
-    '  feature[seconds_since_last]     psi             0.0582     0.1153  -',
-    '  feature[distance_km]            psi             0.0356     0.1108  -',
-    '  feature[speed_kmh]              psi             0.0168     0.1015  -',
-    '  feature[new_merchant]           psi             0.0175     0.0577  -',
-    '  feature[new_device]             psi             0.0075     0.0550  -',
-    '  score-distribution              psi             0.0445     0.1236  -',
-    '  score-ks                        ks              0.0228     0.1106  -',
-    '  alert-rate[HIGH]                binomial_p      1.0000     0.0025  -',
-    '  alert-rate[CRITICAL]            binomial_p      1.0000     0.0050  -',
+    '  feature[count_24h]              psi             0.0171          -  -',
+    '  feature[sum_24h]                psi             0.0303          -  -',
+    '  feature[amount_over_mean]       psi             0.0485          -  -',
+    '  feature[amount_zscore]          psi             0.0205          -  -',
+    '  feature[seconds_since_last]     psi             0.0582          -  -',
+    '  feature[distance_km]            psi             0.0356          -  -',
+    '  feature[speed_kmh]              psi             0.0168          -  -',
+    '  feature[new_merchant]           psi             0.0175          -  -',
+    '  feature[new_device]             psi             0.0075          -  -',
+    '  score-distribution              psi             0.0445          -  -',
+    '  score-ks                        ks              0.0228          -  -',
+    '  alert-rate[HIGH]                binomial_p      1.0000          -  -',
+    '  alert-rate[CRITICAL]            binomial_p      1.0000          -  -',
     '  alarms: 4 in 8 windows checked (latest: feature[log_amount] at 2023-11-15 09:00 UTC)',
+    'clock: 2023-11-15 11:00 UTC (0 idle)',
+    *[f'  partition {p:>3}: 2023-11-15 11:00 UTC' for p in range(12)],
 ]
 # fmt: on
 
@@ -159,4 +163,34 @@ def test_evaluate_runs_detect_and_drift_in_event_time_and_writes_the_figures(
         "alarms_after_switch",
         "false_alarms_before_switch",
         "false_alarms_per_week",
+    }
+
+
+def test_evaluate_defaults_to_a_seed_outside_the_documented_ones() -> None:
+    from stream_sentinel.commands.drift import drift as group
+
+    command = group.commands["evaluate"]
+    assert [p.default for p in command.params if p.name == "seed"] == [1]
+
+
+def test_windows_with_several_alarms_count_once_before_and_after_the_switch() -> None:
+    from stream_sentinel.backtest.drift_eval import windows_with_an_alarm
+    from stream_sentinel.learning.drift.events import DriftEvent
+
+    def alarm(feature: str, hour: int) -> DriftEvent:
+        start = hour * 3_600_000
+        return DriftEvent(
+            f"m:feature:{feature}:{start}", "feature", feature, "psi", 0.5, 0.1, 1e-6,
+            1e-3, start, start + 3_600_000, 1000, 100, "warning", "m", start + 3_900_000,
+        )  # fmt: skip
+
+    events = [alarm("amount", 1), alarm("log_amount", 1), alarm("channel", 2), alarm("amount", 5)]
+    switch = 4 * 3_600_000
+    assert windows_with_an_alarm(events, switch, switch, baseline=False) == {
+        "windows_with_an_alarm_before_switch": 2,
+        "windows_with_an_alarm_after_switch": 1,
+    }
+    assert windows_with_an_alarm(events, 6 * 3_600_000, switch, baseline=True) == {
+        "windows_with_an_alarm_before_switch": 3,
+        "windows_with_an_alarm_after_switch": 0,
     }

@@ -7,16 +7,23 @@ import numpy as np
 import pytest
 
 from stream_sentinel.config.learning import DriftSettings
-from stream_sentinel.learning.drift.checks import WindowCheck
+from stream_sentinel.learning.drift import keys
+from stream_sentinel.learning.drift.checks import MonitorValue, WindowCheck
+from stream_sentinel.learning.drift.handler import DriftOutcome
 from stream_sentinel.learning.drift.metrics import DriftMetrics
+from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.learning.drift.records import DriftRecords
+from stream_sentinel.learning.drift.rows import from_npy
+from stream_sentinel.learning.drift.status import status_lines
 from stream_sentinel.learning.retrain_requests import requests_since
 from stream_sentinel.logic.drift.monitors import DriftAlarm, check_window
 from stream_sentinel.logic.drift.reference import build_reference
 from stream_sentinel.logic.drift.synthetic import synthetic_rows
 from stream_sentinel.logic.drift.window import HOUR_MS, WindowCounts
 from stream_sentinel.logic.features import FEATURES
-from tests.unit.drift_support import BANDS, SETTINGS, START, VERSION, DriftBench
+from stream_sentinel.state.base import Batch
+from stream_sentinel.transport.base import Record, TopicPartition
+from tests.unit.drift_support import BANDS, PARTITIONS, SETTINGS, START, VERSION, DriftBench
 
 pytestmark = pytest.mark.unit
 
@@ -197,3 +204,240 @@ def test_the_metrics_count_alarms_and_show_each_monitors_latest_statistic() -> N
     assert sample("sentinel_drift_windows_checked_total", {"model_version": VERSION}) == 8
     assert sample("sentinel_drift_rows_total") == bench.produced
     assert sample("sentinel_drift_retrain_requests_total") == 1
+
+
+def test_a_lost_part_of_the_write_that_checks_a_window_is_rebuilt_and_checked_once() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    bench.store.drop_next = keys.CHECKS  # that part is lost; the other partitions' parts land
+    run_all(bench)
+    assert len(bench.store.dropped) == 1
+    assert window_sizes(bench) == dict.fromkeys(range(4, 12), WINDOW_ROWS)
+    assert len(DriftRecords(bench.backends.state).checks()) == 8
+    assert len(bench.events()) == 4
+
+
+def last_records(bench: DriftBench) -> list[Record]:
+    """The last record of every partition of decision-features (its tick)."""
+    topic = bench.topics.decision_features
+    tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    ends = bench.backends.broker.admin().end_offsets(tps)
+    consumer = bench.backends.broker.consumer(None)
+    consumer.assign({tp: ends[tp] - 1 for tp in tps})
+    found = consumer.consume(PARTITIONS, 0.05)
+    consumer.close()
+    return sorted(found, key=lambda r: r.partition() or 0)
+
+
+def test_after_an_offset_reset_the_lead_is_a_partition_whose_rows_apply() -> None:
+    bench = DriftBench()
+    for hour in range(4):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour)
+    for hour in range(4, 12):
+        bench.rows(hour, WINDOW_ROWS, seed=100 + hour)
+    run_all(bench)
+    bench.tick(13)
+    records = last_records(bench)
+    # partition 0's tick was applied before its offsets were reset: its mark is in DB4
+    clock = {"0": str(START + 13 * HOUR_MS)}
+    bench.backends.state.execute(Batch().hset(keys.NS, keys.CLOCK, clock))
+    applies = np.array([r.partition() != 0 for r in records])
+    step = bench.handler().handle(records, applies, emit=False)
+    assert 0 not in step.state  # its write is a replay: nothing may depend on it
+    written = {p: {c.key for c in batch.commands} for p, batch in step.state.items()}
+    assert {keys.CHECKS, keys.VERSIONS} <= written[1]
+    assert [p for p, found in written.items() if keys.VERSIONS in found] == [1]
+    [summary] = step.payload.checks
+    assert summary.window_start == START + 11 * HOUR_MS
+
+
+def test_no_kept_reference_rows_are_left_once_the_reference_is_built() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    run_all(bench)
+    assert sorted(bench.backends.state.scan(keys.NS, "drift:refrows:*")) == []
+    assert window_sizes(bench) == dict.fromkeys(range(4, 12), WINDOW_ROWS)
+
+
+def test_eleven_busy_partitions_close_their_hours_while_the_twelfth_is_idle() -> None:
+    bench = DriftBench()
+    busy = list(range(1, PARTITIONS))
+    for hour in range(4):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour, partitions=busy)
+    for hour in range(4, 8):
+        bench.rows(hour, WINDOW_ROWS, seed=100 + hour, partitions=busy)
+    bench.tick(9, partitions=busy)
+    run_all(bench)
+    assert window_sizes(bench) == dict.fromkeys(range(4, 8), WINDOW_ROWS)
+    marks = DriftRecords(bench.backends.state).marks()
+    assert marks == dict.fromkeys(busy, START + 9 * HOUR_MS)
+
+
+def test_a_partition_behind_but_not_yet_read_is_a_backlog_and_holds_the_clock() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    loop = bench.loop()
+    try:
+        bench.drain(loop, 1000)  # the embedded consumer reads its partitions one by one
+        assert window_sizes(bench) == {}
+    finally:
+        loop.close()
+
+
+def test_an_hour_closed_twice_keeps_each_alarm_once_with_its_first_detection() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    run_all(bench)
+    # a second instance closes hours 10 and 11 again, later in event time
+    state = bench.backends.state
+    [blob] = state.execute(Batch().hget(keys.NS, keys.VERSIONS, VERSION))
+    again = VersionProgress.decode(blob).with_(next_ms=START + 10 * HOUR_MS)
+    hours = {str(START + h * HOUR_MS): float(START + h * HOUR_MS) for h in DRIFTED}
+    state.execute(
+        Batch()
+        .hset(keys.NS, keys.VERSIONS, {VERSION: again.encode()})
+        .zadd(keys.NS, keys.open_hours(VERSION), hours)
+    )
+    bench.tick(14)
+    run_all(bench)
+    stored = DriftRecords(state).alarms()
+    assert len(bench.events()) == 8  # published twice: readers drop repeats by event_id
+    assert [(e.window_start, e.feature, e.detected_time) for e in stored] == [
+        (START + hour * HOUR_MS, feature, START + 13 * HOUR_MS)
+        for hour in DRIFTED
+        for feature in ("amount", "log_amount")
+    ]
+
+
+def test_too_few_reference_rows_make_no_reference_and_status_says_so() -> None:
+    bench = DriftBench(SETTINGS.model_copy(update={"min_reference_rows": 6001}))
+    traffic(bench)
+    run_all(bench)
+    records = DriftRecords(bench.backends.state)
+    assert (records.checks(), records.reference(VERSION), bench.events()) == ([], None, [])
+    assert records.progress()[VERSION].reference_size == 4 * REFERENCE_ROWS
+    assert status_lines([], [], records.progress(), 6001) == [
+        f"model {VERSION}: no reference: 6,000 rows in its reference hours (2023-11-14 22:00 "
+        "to 2023-11-15 02:00 UTC), fewer than the 6,001 needed; its windows are not checked"
+    ]
+
+
+def test_rows_scored_by_rules_alone_alarm_but_ask_for_no_retrain() -> None:
+    bench = DriftBench()
+    for hour in range(4):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour, version="")
+    for hour in range(4, 12):
+        scale = 3.0 if hour in DRIFTED else 1.0
+        bench.rows(hour, WINDOW_ROWS, seed=100 + hour, amount_scale=scale, version="")
+    bench.tick(13)
+    run_all(bench)
+    assert {e["model_version"] for e in bench.events()} == {"rules"}
+    assert len(bench.events()) == 4
+    assert requests_since(bench.backends.state, 0) == []
+
+
+def test_the_metrics_count_an_alarm_once_when_its_lost_write_is_repaired() -> None:
+    bench = DriftBench()
+    traffic(bench)
+    bench.store.drop_next = keys.ALARM_EVENTS  # the lead's part of an alarming window is lost
+    run_all(bench)
+    assert len(bench.store.dropped) == 1
+    metrics = DriftMetrics()
+    for outcome in bench.outcomes:
+        metrics.observe(outcome)
+    sample = metrics.registry.get_sample_value
+    amount = {"model_version": VERSION, "monitor": "feature", "feature": "amount"}
+    assert sample("sentinel_drift_alarms_total", amount | {"severity": "critical"}) == 2
+    assert sample("sentinel_drift_windows_checked_total", {"model_version": VERSION}) == 8
+    assert sample("sentinel_drift_rows_total") == bench.produced
+    assert sample("sentinel_drift_retrain_requests_total") == 1
+    assert len(bench.events()) == 4  # published once, by the batch that was committed
+
+
+def test_the_gauges_of_a_version_no_longer_checked_are_removed() -> None:
+    def checked(version: str, hour: int) -> DriftOutcome:
+        value = MonitorValue("feature", "amount", "psi", 0.01, 0.1, False)
+        window = WindowCheck(version, hour * HOUR_MS, (hour + 1) * HOUR_MS, 300, 6000, (value,))
+        return DriftOutcome(checks=[window], emitted=True, lead=0, applied={0: True})
+
+    metrics = DriftMetrics()
+    metrics.observe(checked("m-old", 0))
+    metrics.observe(checked("m-new", 7 * 24))  # 7 days on: m-old is still current
+    metrics.observe(checked("m-new", 7 * 24 + 1))  # past 7 days: m-old's gauges go
+    sample = metrics.registry.get_sample_value
+    labels = {"monitor": "feature", "feature": "amount"}
+    assert sample("sentinel_drift_statistic", labels | {"model_version": "m-old"}) is None
+    assert sample("sentinel_drift_threshold", labels | {"model_version": "m-old"}) is None
+    assert sample("sentinel_drift_statistic", labels | {"model_version": "m-new"}) == 0.01
+
+
+def test_rows_kept_while_the_clock_waits_for_the_reference_are_capped() -> None:
+    held = {"reference_max_rows": 1000, "idle_partition_s": 30 * 24 * 3600}
+    bench = DriftBench(SETTINGS.model_copy(update=held))
+    for hour in range(4):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour, partitions=[1])
+    for hour in range(4, 12):
+        bench.rows(hour, WINDOW_ROWS, seed=100 + hour, partitions=[1])
+    bench.rows(0, 1, seed=5, partitions=[0])  # partition 0, not idle, holds the clock
+    run_all(bench)  # so the reference is not built
+    state = bench.backends.state
+    [blocks] = state.execute(Batch().lrange(keys.NS, keys.reference_rows(VERSION, 1), 0, -1))
+    kept = np.concatenate([from_npy(blob) for blob in blocks])
+    ts = kept[:, len(FEATURES) + 1]
+    reference_end = START + 4 * HOUR_MS
+    assert (int((ts < reference_end).sum()), int((ts >= reference_end).sum())) == (1000, 1000)
+    assert state.execute(Batch().pttl(keys.NS, keys.reference_rows(VERSION, 1))) == [
+        keys.WORK_TTL_MS
+    ]
+
+
+def test_an_earlier_first_row_moves_the_reference_while_the_clock_is_before_it() -> None:
+    bench = DriftBench(SETTINGS.model_copy(update={"warmup_hours": 2}))
+    bench.rows(1, 50, seed=1, partitions=[1])
+    run_all(bench)  # the version starts at hour 1: reference hours 3-6
+    bench.rows(0, 50, seed=2, partitions=[0])  # an earlier row: hours 2-5, clock at hour 0
+    run_all(bench)
+    for hour in range(2, 6):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour)
+    for hour in range(6, 10):
+        bench.rows(hour, WINDOW_ROWS, seed=100 + hour)
+    bench.tick(11)
+    run_all(bench)
+    progress = DriftRecords(bench.backends.state).progress()[VERSION]
+    assert (progress.since_ms, progress.reference_start_ms, progress.reference_end_ms) == (
+        START,
+        START + 2 * HOUR_MS,
+        START + 6 * HOUR_MS,
+    )
+    assert progress.reference_size == 4 * REFERENCE_ROWS
+    assert window_sizes(bench) == dict.fromkeys(range(6, 10), WINDOW_ROWS)
+
+
+def test_a_retired_version_whose_hours_are_all_checked_costs_a_batch_no_reads() -> None:
+    def reads_of_a_later_tick(retired: bool) -> int:
+        bench = DriftBench()
+        traffic(bench)
+        if retired:
+            for hour in range(8):
+                bench.rows(hour, 200, seed=300 + hour, version="m-retired")
+        run_all(bench)
+        bench.tick(15)
+        bench.store.reads = 0
+        run_all(bench)
+        return bench.store.reads
+
+    assert reads_of_a_later_tick(retired=True) == reads_of_a_later_tick(retired=False)
+
+
+def test_a_capped_reference_takes_an_equal_share_of_every_hour() -> None:
+    held = {"reference_max_rows": 1000, "idle_partition_s": 30 * 24 * 3600}
+    bench = DriftBench(SETTINGS.model_copy(update=held))
+    for hour in range(4):
+        bench.rows(hour, REFERENCE_ROWS, seed=100 + hour, partitions=[1])
+    bench.rows(0, 1, seed=5, partitions=[0])  # partition 0 holds the clock: nothing is built
+    run_all(bench)
+    state = bench.backends.state
+    [blocks] = state.execute(Batch().lrange(keys.NS, keys.reference_rows(VERSION, 1), 0, -1))
+    ts = np.concatenate([from_npy(blob) for blob in blocks])[:, len(FEATURES) + 1]
+    hours = ((ts - START) // HOUR_MS).astype(int)
+    assert np.bincount(hours).tolist() == [250, 250, 250, 250]  # 1000 / 4 reference hours

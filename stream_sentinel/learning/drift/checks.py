@@ -1,7 +1,10 @@
 """Checking one closed window: its alarms, and every monitor's value against its threshold.
 
 The summary of a check keeps each monitor's statistic and the threshold Holm compared it with,
-alarm or not, so `drift status` and the report can show how near each monitor came.
+alarm or not, so `drift status` and the report can show how near each monitor came. Holm steps
+through the p-values from the smallest and stops at the first that is not below its level: the
+monitors after it were never compared with a threshold, and their ``threshold`` is None. For
+``binomial_p`` the statistic is the p-value itself, which must fall *below* its threshold.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ class MonitorValue:
     feature: str | None
     statistic: str
     value: float
-    threshold: float
+    threshold: float | None  # None: Holm stopped before this monitor
     alarm: bool
 
     @property
@@ -53,6 +56,17 @@ class WindowCheck:
         return cls(values=values, **data)
 
 
+def holm_reached(p_values: list[float], levels: list[float]) -> set[int]:
+    """The monitors Holm compared with their level: in increasing order of p-value, up to
+    and including the first that is not below it."""
+    reached: set[int] = set()
+    for i in sorted(range(len(p_values)), key=lambda i: p_values[i]):
+        reached.add(i)
+        if p_values[i] > levels[i]:
+            break
+    return reached
+
+
 def check(
     reference: Reference, window: WindowCounts, alpha: float, detected_ms: int
 ) -> tuple[list[DriftEvent], WindowCheck]:
@@ -62,17 +76,19 @@ def check(
     events = [DriftEvent.of_alarm(a, version, detected_ms) for a in alarms]
     alarmed = {(a.monitor, a.feature) for a in alarms}
     found = findings(reference, window, alpha)
-    levels = holm_levels([f.p_value for f in found], alpha)
+    p_values = [f.p_value for f in found]
+    levels = holm_levels(p_values, alpha)
+    reached = holm_reached(p_values, levels)
     values = tuple(
         MonitorValue(
             f.monitor,
             f.feature,
             f.statistic,
             f.value,
-            f.critical(level),
+            f.critical(level) if i in reached else None,
             (f.monitor, f.feature) in alarmed,
         )
-        for f, level in zip(found, levels, strict=True)
+        for i, (f, level) in enumerate(zip(found, levels, strict=True))
     )
     summary = WindowCheck(
         version, window.start_ms, window.end_ms, window.size, reference.size, values

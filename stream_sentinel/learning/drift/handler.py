@@ -5,8 +5,8 @@ Per batch (rows that ``applies`` marks as new):
 
 1. read the event-time clock and every version's progress (:mod:`.progress`) from DB4. The
    clock is the least of the partitions' latest event times (every partition of the topic,
-   so a partition read later, after a restart or in a backlog, never finds its hours closed;
-   a partition with no row at all holds the clock, as a watermark must);
+   so a partition read later, after a restart or in a backlog, never finds its hours closed),
+   leaving out idle partitions: those ``idle_partition_s`` of event time behind the latest;
 2. per model version in the batch: keep the rows of its reference hours (per partition, until
    the reference is built), then add the rows of later hours to that hour's counts, kept per
    input partition in the hour's hash (each partition writes only its own field, in its own
@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +35,20 @@ import numpy as np
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config.learning import DriftSettings
 from stream_sentinel.learning.drift import keys
+from stream_sentinel.learning.drift.alarms import store_alarms
 from stream_sentinel.learning.drift.checks import WindowCheck, check
 from stream_sentinel.learning.drift.events import DriftEvent
+from stream_sentinel.learning.drift.hours import (
+    KEPT,
+    add_counts,
+    clock_of,
+    count_rows,
+    due_end,
+    idle_partitions,
+    partition_marks,
+    per_hour_quota,
+    stored_windows,
+)
 from stream_sentinel.learning.drift.policy import RetrainPolicy
 from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.learning.drift.rows import WIDTH, Rows, from_npy, no_rows, rows_of, to_npy
@@ -59,9 +71,15 @@ RULES_ONLY = "rules"
 
 @dataclass
 class DriftOutcome:
-    """What one batch did, for the metrics and the caller (``Step.payload``)."""
+    """What one batch did, for the metrics and the caller (``Step.payload``). ``emitted``: its
+    events were published (not a repair); ``applied``: its lead's write landed, so its checks
+    and requests are in DB4 (set once the write is settled)."""
 
     rows: int = 0
+    rows_by_partition: dict[int, int] = field(default_factory=dict)
+    emitted: bool = False
+    lead: int | None = None
+    applied: dict[int, bool] = field(default_factory=dict)
     late: int = 0
     other_feature_set: int = 0
     checks: list[WindowCheck] = field(default_factory=list)
@@ -96,50 +114,60 @@ class DriftHandler:
         self._columns = np.array([FEATURES.index(name) for name in self.names], dtype=np.int64)
         self._references: dict[str, Reference] = {}  # immutable once built: safe to cache
         self.on_committed = on_committed
+        #: Which of the given partitions have records the group has not read (set by the loop's
+        #: factory); a partition far behind in event time is idle only when it has none.
+        self.unread: Callable[[list[int]], set[int]] | None = None
         self.undecodable = 0
 
     # -- the loop's protocol ------------------------------------------------------------------
     def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
-        step, outcome = Step(), DriftOutcome()
+        step, outcome = Step(), DriftOutcome(emitted=emit)
         step.payload = outcome
-        by_version = self._rows(records, applies, outcome)
-        if not records:
-            return step
-        lead = min(r.partition() or 0 for r in records)
-        writes = StepWrites(step, lead, [r.partition() or 0 for r in records])
+        by_version, stamps = self._rows(records, applies, outcome)
+        applying = [r.partition() or 0 for r, a in zip(records, applies, strict=True) if a]
+        if not applying:
+            return step  # every write of this batch would be dropped as a replay
+        # the lead writes the progress with everything that depends on it, so they land (or
+        # are replayed) together; a partition whose records do not apply writes nothing
+        writes = StepWrites(step, min(applying), applying)
+        outcome.lead = min(applying)
         [marks, stored] = self.store.execute(
             Batch().hgetall(keys.NS, keys.CLOCK).hgetall(keys.NS, keys.VERSIONS)
         )
         stored = stored or {}
         progress = {v: VersionProgress.decode(b) for v, b in stored.items()}
         seen = {int(p): int(ms) for p, ms in (marks or {}).items()}
-        moved = _partition_marks(by_version.values(), seen)
+        moved = partition_marks(stamps, seen)
         for partition, mark in moved.items():
             writes.on(partition).hset(keys.NS, keys.CLOCK, {str(partition): str(mark)})
         marks = {**seen, **moved}
-        latest = min(marks.get(p, 0) for p in range(self.partitions))
+        latest = self._clock(marks)
         for version, rows in by_version.items():
-            if version not in progress:
-                first = int(rows.ts.min())
-                s = self.settings
-                progress[version] = VersionProgress.starting(
-                    first, s.warmup_hours, s.reference_hours
-                )
+            started = self._started(progress.get(version), int(rows.ts.min()), latest)
+            progress[version] = started.seen(int(rows.ts.max()))
         for version in sorted(progress):
             rows = by_version.get(version, no_rows())
+            if len(rows.ts) == 0 and progress[version].dormant:
+                continue  # every hour it had rows in is checked: nothing to do until it has more
             progress[version] = self._version(
                 version, progress[version], rows, latest, writes, outcome
             )
         changed = {v: p.encode() for v, p in progress.items() if stored.get(v) != p.encode()}
         if changed:
-            for batch in writes.everywhere():
-                batch.hset(keys.NS, keys.VERSIONS, changed)
+            writes.lead().hset(keys.NS, keys.VERSIONS, changed)
         if emit:
             step.outputs = [self._output(e) for e in outcome.events]
         return step
 
+    def _clock(self, marks: Mapping[int, int]) -> int:
+        idle_ms = self.settings.idle_partition_s * 1000
+        behind = idle_partitions(marks, self.partitions, idle_ms)
+        unread = self.unread(behind) if behind and self.unread is not None else set()
+        return clock_of(marks, self.partitions, idle_ms, unread)
+
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
         if self.on_committed is not None and isinstance(step.payload, DriftOutcome):
+            step.payload.applied = dict(applied)
             self.on_committed(step.payload)
 
     def forget(self, partitions: list[int]) -> None:
@@ -148,13 +176,17 @@ class DriftHandler:
     # -- rows ---------------------------------------------------------------------------------
     def _rows(
         self, records: Sequence[Record], applies: np.ndarray, outcome: DriftOutcome
-    ) -> dict[str, Rows]:
+    ) -> tuple[dict[str, Rows], list[tuple[int, int]]]:
+        """The applying rows per version, and every applying decoded record's (partition,
+        event time): the clock moves with every row, of any feature set."""
         decoded, failures = self._decoder.decode_many([r.value() for r in records])
         self.undecodable += len(failures)
         grouped: dict[str, list[tuple[int, int, Sequence[float], float]]] = defaultdict(list)
+        stamps: list[tuple[int, int]] = []
         for record, row, apply in zip(records, decoded, applies, strict=True):
             if row is None or not apply:
                 continue
+            stamps.append((record.partition() or 0, int(row["event_time"])))
             if row["feature_set_hash"] != LIVE_HASH or len(row["features"]) != WIDTH:
                 outcome.other_feature_set += 1
                 continue
@@ -163,7 +195,12 @@ class DriftHandler:
                 (record.partition() or 0, int(row["event_time"]), row["features"], row["score"])
             )
         outcome.rows = sum(len(v) for v in grouped.values())
-        return {version: rows_of(found) for version, found in grouped.items()}
+        for found in grouped.values():
+            for partition, *_ in found:
+                outcome.rows_by_partition[partition] = (
+                    outcome.rows_by_partition.get(partition, 0) + 1
+                )
+        return {version: rows_of(found) for version, found in grouped.items()}, stamps
 
     # -- one version --------------------------------------------------------------------------
     def _version(
@@ -175,75 +212,116 @@ class DriftHandler:
         writes: StepWrites,
         outcome: DriftOutcome,
     ) -> VersionProgress:
+        kept = no_rows()
         if not progress.reference_built:
-            progress = self._gather(version, progress, rows, writes)
-            if latest < progress.reference_end_ms:
+            building = latest >= progress.reference_end_ms
+            progress = self._gather(version, progress, rows, writes, keep=not building)
+            if not building:
                 return progress
-            progress, rows = self._build(version, progress, writes)
+            progress, kept = self._build(version, progress, writes)
         counted = rows.take(rows.ts >= progress.reference_end_ms)
         late = counted.ts < progress.next_ms
         outcome.late += int(late.sum())
         counted = counted.take(~late)
         reference = self._reference(version)
         hours = counted.ts - counted.ts % HOUR_MS
-        due_end = _due_end(latest, self.settings.lateness_s * 1000)
-        closing = self._closing(version, progress.next_ms, due_end, hours)
-        touched = sorted(set(hours.tolist()) | set(closing))
-        stored = self._stored_windows(version, touched) if reference is not None else {}
+        kept_hours = kept.ts - kept.ts % HOUR_MS
+        due = due_end(latest, self.settings.lateness_s * 1000)
+        every = np.concatenate([hours, kept_hours])
+        closing = self._closing(version, progress.next_ms, due, every)
+        touched = sorted(set(every.tolist()) | set(closing))
+        stored = stored_windows(self.store, version, touched) if reference is not None else {}
         if reference is not None:
             for hour in sorted(set(hours.tolist())):
-                self._count(version, reference, hour, counted.take(hours == hour), stored, writes)
+                block = counted.take(hours == hour)
+                count_rows(version, reference, hour, block, stored, writes)
+            for hour in sorted(set(kept_hours.tolist())):
+                block = kept.take(kept_hours == hour)
+                add_counts(version, reference, hour, KEPT, block, stored, writes.lead())
         for hour in closing:
             progress = self._close(
                 version, progress, reference, hour, stored, writes, outcome, latest
             )
-        if due_end > progress.next_ms:
-            progress = progress.with_(next_ms=due_end)
+        if due > progress.next_ms:
+            progress = progress.with_(next_ms=due)
         return progress
 
+    def _started(self, known: VersionProgress | None, first: int, latest: int) -> VersionProgress:
+        """A version's progress from its first row; moved earlier when an earlier row comes
+        while the clock is still before the moved reference start (rows out of order across
+        partitions at a version's start), so its reference hours follow its real first hour."""
+        s = self.settings
+        fresh = VersionProgress.starting(first, s.warmup_hours, s.reference_hours)
+        if known is None:
+            return fresh
+        if known.reference_built or fresh.since_ms >= known.since_ms:
+            return known
+        if latest >= fresh.reference_start_ms:
+            return known
+        return fresh.with_(reference_rows=known.reference_rows, later_rows=known.later_rows)
+
     def _gather(
-        self, version: str, progress: VersionProgress, rows: Rows, writes: StepWrites
+        self, version: str, progress: VersionProgress, rows: Rows, writes: StepWrites, keep: bool
     ) -> VersionProgress:
         """Keep the rows from the reference's start on, per partition, until it is built (the
-        reference hours' rows up to the cap; later rows wait to be counted in their hours)."""
+        reference hours' rows up to the cap, an equal share of it per hour; later rows, up to
+        the same cap, wait to be counted in their hours: past it they are dropped).
+
+        In the batch that builds the reference nothing is kept in DB4 (``keep`` False): its
+        reference rows go straight into the build and its later rows into their hours, so no
+        partition's append lands after the lead deleted the kept rows."""
         start, end = progress.reference_start_ms, progress.reference_end_ms
-        kept = dict(progress.reference_rows)
+        kept, waiting = dict(progress.reference_rows), dict(progress.later_rows)
+        taken, cap = dict(progress.hour_rows), self.settings.reference_max_rows
+        quota = max(cap // self.settings.reference_hours, 1)
         for partition in np.unique(rows.partition[rows.ts >= start]).tolist():
             block = rows.take((rows.partition == partition) & (rows.ts >= start))
             inside = np.flatnonzero(block.ts < end)
-            have = kept.get(str(partition), 0)
-            room = max(self.settings.reference_max_rows - have, 0)
-            keep = np.concatenate([inside[:room], np.flatnonzero(block.ts >= end)])
-            if len(keep) == 0:
+            inside = inside[per_hour_quota(block.ts[inside], partition, taken, quota)]
+            have, held = kept.get(str(partition), 0), waiting.get(str(partition), 0)
+            later = np.flatnonzero(block.ts >= end) if keep else np.empty(0, np.int64)
+            later = later[: max(cap - held, 0)]
+            chosen = np.concatenate([inside, later])
+            kept[str(partition)] = have + len(inside)
+            waiting[str(partition)] = held + len(later)
+            if len(chosen) == 0:
                 continue
-            matrix = block.take(np.sort(keep)).matrix()
+            matrix = block.take(np.sort(chosen)).matrix()
             writes.keep_block(version, matrix)
-            writes.on(partition).lpush(
-                keys.NS, keys.reference_rows(version, partition), to_npy(matrix)
-            )
-            kept[str(partition)] = have + min(len(inside), room)
-        return progress.with_(reference_rows=kept)
+            if keep:
+                key = keys.reference_rows(version, partition)
+                writes.on(partition).lpush(keys.NS, key, to_npy(matrix)).pexpire(
+                    keys.NS, key, keys.WORK_TTL_MS
+                )
+        return progress.with_(reference_rows=kept, later_rows=waiting, hour_rows=taken)
 
     def _build(
         self, version: str, progress: VersionProgress, writes: StepWrites
     ) -> tuple[VersionProgress, Rows]:
         """The version's reference from every partition's kept rows (this batch's included),
-        and the kept rows after the reference hours, still to be counted."""
-        partitions = sorted(int(p) for p in progress.reference_rows)
+        and the rows kept in DB4 from after the reference hours, still to be counted (by the
+        lead, in the same write that deletes them)."""
+        partitions = sorted({int(p) for p in progress.reference_rows} | set(range(self.partitions)))
         read = Batch()
         for partition in partitions:
             read.lrange(keys.NS, keys.reference_rows(version, partition), 0, -1)
-        found = self.store.execute(read) if partitions else []
-        blocks = [from_npy(blob) for blobs in found for blob in blobs]
-        blocks += writes.pending_blocks(version)
+        found = self.store.execute(read)
+        stored = [from_npy(blob) for blobs in found for blob in blobs]
+        blocks = stored + writes.pending_blocks(version)
         kept = Rows.of_matrix(np.concatenate(blocks) if blocks else np.empty((0, WIDTH + 3)))
         for partition in partitions:
             writes.lead().delete(keys.NS, keys.reference_rows(version, partition))
-        progress = progress.with_(reference_built=True)
         inside = kept.take(kept.ts < progress.reference_end_ms)
-        if len(inside.ts) == 0:
+        progress = progress.with_(reference_built=True, reference_size=len(inside.ts))
+        later = Rows.of_matrix(np.concatenate(stored) if stored else np.empty((0, WIDTH + 3)))
+        later = later.take(later.ts >= progress.reference_end_ms)
+        if len(inside.ts) < self.settings.min_reference_rows:
             log.warning(
-                "no rows of %s in its reference hours: its windows are not checked", version
+                "%d rows of %s in its reference hours, fewer than the %d needed: no reference, "
+                "its windows are not checked",
+                len(inside.ts),
+                version,
+                self.settings.min_reference_rows,
             )
             return progress, no_rows()
         reference = build_reference(
@@ -255,7 +333,7 @@ class DriftHandler:
         )
         self._references[version] = reference
         writes.lead().set(keys.NS, keys.reference(version), _json(reference.to_json()))
-        return progress, kept.take(kept.ts >= progress.reference_end_ms)
+        return progress, later
 
     def _reference(self, version: str) -> Reference | None:
         if version not in self._references:
@@ -275,43 +353,13 @@ class DriftHandler:
         batch = {int(h) for h in hours.tolist() if next_ms <= h < due_end}
         return sorted({int(member) for member, _ in found} | batch)
 
-    def _stored_windows(self, version: str, hours: list[int]) -> dict[int, dict[int, WindowCounts]]:
-        read = Batch()
-        for hour in hours:
-            read.hgetall(keys.NS, keys.window(version, hour))
-        found = self.store.execute(read) if hours else []
-        return {
-            hour: {int(p): WindowCounts.from_json(json.loads(b)) for p, b in (blobs or {}).items()}
-            for hour, blobs in zip(hours, found, strict=True)
-        }
-
-    def _count(
-        self,
-        version: str,
-        reference: Reference,
-        hour: int,
-        rows: Rows,
-        stored: dict[int, dict[int, WindowCounts]],
-        writes: StepWrites,
-    ) -> None:
-        partials = stored.setdefault(hour, {})
-        for partition in np.unique(rows.partition).tolist():
-            block = rows.take(rows.partition == partition)
-            current = partials.get(partition) or WindowCounts.empty(reference, hour, hour + HOUR_MS)
-            updated = current.added(reference, block.features, block.scores)
-            partials[partition] = updated
-            key, blob = keys.window(version, hour), _json(updated.to_json())
-            writes.on(partition).hset(keys.NS, key, {str(partition): blob}).pexpire(
-                keys.NS, key, keys.WORK_TTL_MS
-            ).zadd(keys.NS, keys.open_hours(version), {str(hour): float(hour)})
-
     def _close(
         self,
         version: str,
         progress: VersionProgress,
         reference: Reference | None,
         hour: int,
-        stored: dict[int, dict[int, WindowCounts]],
+        stored: dict[int, dict[str, WindowCounts]],
         writes: StepWrites,
         outcome: DriftOutcome,
         latest: int,
@@ -330,10 +378,11 @@ class DriftHandler:
         writes.lead().zadd(keys.NS, keys.CHECKS, {text: float(hour)}).zremrangebyscore(
             keys.NS, keys.CHECKS, 0, hour - keys.KEEP_MS
         )
-        if events:
-            members = {e.encode(): float(hour) for e in events}
-            writes.lead().zadd(keys.NS, keys.ALARMS, members)
-        reason = self.policy.reason(events, progress.last_retrain_ms)
+        store_alarms(self.store, writes.lead(), events, hour)
+        # rows scored by rules alone have no model to retrain
+        reason = (
+            None if version == RULES_ONLY else self.policy.reason(events, progress.last_retrain_ms)
+        )
         if reason is None:
             return progress
         request = RetrainRequest(self.clock.now_ms(), reason, "drift", f"drift-{version}-{hour}")
@@ -345,23 +394,6 @@ class DriftHandler:
 
     def _output(self, event: DriftEvent) -> Output:
         return (self.topic, event.model_version.encode(), self._encoder(event.to_record()))
-
-
-def _partition_marks(found: Iterable[Rows], seen: Mapping[int, int]) -> dict[int, int]:
-    """Partitions whose latest event time moved in this batch, and to what."""
-    moved: dict[int, int] = {}
-    for rows in found:
-        for partition in np.unique(rows.partition).tolist():
-            mark = int(rows.ts[rows.partition == partition].max())
-            if mark > max(seen.get(partition, 0), moved.get(partition, 0)):
-                moved[partition] = mark
-    return moved
-
-
-def _due_end(latest: int, lateness_ms: int) -> int:
-    """The end of the last hour whose end is ``lateness_ms`` behind the clock."""
-    closed_before = latest - lateness_ms
-    return closed_before - closed_before % HOUR_MS
 
 
 def _json(data: Mapping[str, Any]) -> bytes:

@@ -10,8 +10,10 @@ NS = Namespace.DRIFT
 CLOCK = "drift:clock"
 #: Hash: model version -> its state (JSON, :class:`~.progress.VersionProgress`).
 VERSIONS = "drift:versions"
-#: Sorted set: every alarm as JSON, scored by its window's start.
+#: Sorted set: every alarm's event id, scored by its window's start (the index).
 ALARMS = "drift:alarms"
+#: Hash: event id -> the alarm (DriftEvent JSON): one entry per alarm, however often closed.
+ALARM_EVENTS = "drift:alarm-events"
 #: Sorted set: every checked window's statistics as JSON, scored by the window's start.
 CHECKS = "drift:checks"
 #: Checks and alarms older than this (behind the window being written) are dropped.

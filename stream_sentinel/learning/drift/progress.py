@@ -25,7 +25,14 @@ class VersionProgress:
     next_ms: int  # the start of the next hour to check
     reference_built: bool = False
     reference_rows: dict[str, int] = field(default_factory=dict)  # partition -> rows kept
+    #: partition -> rows after the reference hours kept until it is built (capped like them)
+    later_rows: dict[str, int] = field(default_factory=dict)
+    #: "partition:hour" -> reference rows kept of that hour (each hour gets an equal share)
+    hour_rows: dict[str, int] = field(default_factory=dict)
     last_retrain_ms: int | None = None  # window start of the last retrain request
+    #: rows in the reference hours once it was built (fewer than the minimum: no reference)
+    reference_size: int | None = None
+    last_row_ms: int | None = None  # event time of its latest row
 
     @classmethod
     def starting(cls, first_ts_ms: int, warmup_hours: int, reference_hours: int) -> VersionProgress:
@@ -33,6 +40,16 @@ class VersionProgress:
         start = since + warmup_hours * HOUR_MS
         end = start + reference_hours * HOUR_MS
         return cls(since, start, end, end)
+
+    def seen(self, latest_row_ms: int) -> VersionProgress:
+        return self.with_(last_row_ms=max(latest_row_ms, self.last_row_ms or latest_row_ms))
+
+    @property
+    def dormant(self) -> bool:
+        """Built, and every hour it had rows in checked (a retired version: skipped until it
+        scores rows again)."""
+        last = self.last_row_ms
+        return self.reference_built and last is not None and self.next_ms > last
 
     def with_(self, **changes: object) -> VersionProgress:
         return replace(self, **changes)  # type: ignore[arg-type]

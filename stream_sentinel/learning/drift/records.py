@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from stream_sentinel.learning.drift import keys
+from stream_sentinel.learning.drift.alarms import read_alarms
 from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.progress import VersionProgress
@@ -27,12 +28,8 @@ class DriftRecords:
         )
 
     def alarms(self, since_ms: int = 0) -> list[DriftEvent]:
-        """Every alarm of a window from ``since_ms`` on, in window order."""
-        [found] = self.store.execute(Batch().zrangebyscore(keys.NS, keys.ALARMS, since_ms, EVER))
-        return sorted(
-            (DriftEvent.decode(member) for member, _ in found),
-            key=lambda e: (e.window_start, e.monitor, e.feature or ""),
-        )
+        """Every alarm of a window from ``since_ms`` on, once per id, in window order."""
+        return read_alarms(self.store, since_ms)
 
     def progress(self) -> dict[str, VersionProgress]:
         [found] = self.store.execute(Batch().hgetall(keys.NS, keys.VERSIONS))
@@ -41,3 +38,8 @@ class DriftRecords:
     def reference(self, version: str) -> Reference | None:
         [blob] = self.store.execute(Batch().get(keys.NS, keys.reference(version)))
         return None if blob is None else Reference.from_json(json.loads(blob))
+
+    def marks(self) -> dict[int, int]:
+        """Input partition -> the latest event time counted from it (the clock's marks)."""
+        [found] = self.store.execute(Batch().hgetall(keys.NS, keys.CLOCK))
+        return {int(p): int(ms) for p, ms in sorted((found or {}).items(), key=lambda i: int(i[0]))}

@@ -99,7 +99,7 @@ def _features(reference: Reference, current: WindowCounts | None) -> str:
 
 
 def _monitors(checks: Sequence[WindowCheck]) -> str:
-    series: dict[str, list[tuple[str, float, float, bool]]] = defaultdict(list)
+    series: dict[str, list[tuple[str, float, float | None, bool]]] = defaultdict(list)
     for check in checks:
         for value in check.values:
             series[value.subject].append(

@@ -15,7 +15,7 @@ from stream_sentinel.learning.drift.handler import RULES_ONLY, DriftHandler
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.state.base import StateStore
 from stream_sentinel.stream.loop import StreamLoop
-from stream_sentinel.transport.base import Broker
+from stream_sentinel.transport.base import Broker, TopicPartition
 from stream_sentinel.transport.topics import Topics
 
 
@@ -30,7 +30,7 @@ def drift_loop(
     clock: Clock = SYSTEM_CLOCK,
     poll_timeout_s: float = 0.5,
 ) -> StreamLoop:
-    return StreamLoop(
+    loop = StreamLoop(
         broker,
         store,
         handler,
@@ -42,6 +42,25 @@ def drift_loop(
         poll_timeout_s=poll_timeout_s,
         clock=clock,
     )
+    handler.unread = Unread(broker, loop)
+    return loop
+
+
+class Unread:
+    """Which input partitions have records the group has not committed yet (two broker calls,
+    made only while some partition is far behind the others in event time)."""
+
+    def __init__(self, broker: Broker, loop: StreamLoop) -> None:
+        self.broker, self.loop = broker, loop
+
+    def __call__(self, partitions: list[int]) -> set[int]:
+        consumer = self.loop.consumer
+        if consumer is None:
+            return set(partitions)
+        tps = [TopicPartition(self.loop.topic, p) for p in partitions]
+        ends = self.broker.admin().end_offsets(tps)
+        committed = consumer.committed(tps)
+        return {tp.partition for tp in tps if (committed.get(tp) or 0) < ends[tp]}
 
 
 class RegistryBands:

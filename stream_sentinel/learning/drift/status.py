@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.events import DriftEvent
+from stream_sentinel.learning.drift.hours import clock_of, idle_partitions
 from stream_sentinel.learning.drift.progress import VersionProgress
 
 HEADER = f"  {'monitor':<32}{'statistic':<12}{'value':>10} {'threshold':>10}  alarm"
@@ -26,6 +27,7 @@ def status_lines(
     checks: Sequence[WindowCheck],
     alarms: Sequence[DriftEvent],
     progress: Mapping[str, VersionProgress],
+    min_reference_rows: int = 1,
 ) -> list[str]:
     """Per version: the latest checked window's monitors, then its alarm count."""
     lines: list[str] = []
@@ -36,7 +38,7 @@ def status_lines(
         counted[found.model_version] = counted.get(found.model_version, 0) + 1
     for version, state in progress.items():
         if version not in latest:
-            lines.append(_waiting(version, state))
+            lines.append(_waiting(version, state, min_reference_rows))
     for version, found in sorted(latest.items()):
         lines += _version_lines(
             found, counted[version], [a for a in alarms if a.model_version == version]
@@ -44,12 +46,18 @@ def status_lines(
     return lines or ["no drift checks yet: `stream-sentinel drift run` reads decision-features"]
 
 
-def _waiting(version: str, state: VersionProgress) -> str:
+def _waiting(version: str, state: VersionProgress, minimum: int) -> str:
     if not state.reference_built:
         return (
             f"model {version}: building its reference from {_time(state.reference_start_ms)} "
             f"to {_time(state.reference_end_ms)} UTC ({sum(state.reference_rows.values()):,} "
             "rows so far)"
+        )
+    if state.reference_size is not None and state.reference_size < minimum:
+        return (
+            f"model {version}: no reference: {state.reference_size:,} rows in its reference "
+            f"hours ({_time(state.reference_start_ms)} to {_time(state.reference_end_ms)} UTC), "
+            f"fewer than the {minimum:,} needed; its windows are not checked"
         )
     return f"model {version}: reference built, no window checked yet"
 
@@ -63,9 +71,10 @@ def _version_lines(check: WindowCheck, windows: int, alarms: Sequence[DriftEvent
     ]
     for value in check.values:
         mark = "ALARM" if value.alarm else "-"
+        threshold = "-" if value.threshold is None else f"{value.threshold:.4f}"
         lines.append(
             f"  {value.subject:<32}{value.statistic:<12}{value.value:>10.4f} "
-            f"{value.threshold:>10.4f}  {mark}"
+            f"{threshold:>10}  {mark}"
         )
     plural = "window" if windows == 1 else "windows"
     summary = f"  alarms: {len(alarms)} in {windows} {plural} checked"
@@ -78,3 +87,16 @@ def _version_lines(check: WindowCheck, windows: int, alarms: Sequence[DriftEvent
 
 def _time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def clock_lines(marks: Mapping[int, int], partitions: int, idle_ms: int) -> list[str]:
+    """The event-time clock, and each input partition's mark (``idle``: left out of it)."""
+    if not marks:
+        return []
+    idle = set(idle_partitions(marks, partitions, idle_ms))
+    lines = [f"clock: {_time(clock_of(marks, partitions, idle_ms))} UTC ({len(idle)} idle)"]
+    for partition in range(partitions):
+        mark = marks.get(partition)
+        when = "no row yet" if mark is None else f"{_time(mark)} UTC"
+        lines.append(f"  partition {partition:>3}: {when}{'  idle' if partition in idle else ''}")
+    return lines

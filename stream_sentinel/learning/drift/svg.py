@@ -33,11 +33,13 @@ def paired_bars(labels: Sequence[str], reference: Sequence[float], current: Sequ
 def line_with_marks(
     times: Sequence[str],
     values: Sequence[float],
-    thresholds: Sequence[float],
+    thresholds: Sequence[float | None],
     alarms: Sequence[bool],
 ) -> str:
-    """A statistic over windows (line), its threshold (dashed), alarms as red dots."""
-    top = max([*values, *thresholds, 1e-9])
+    """A statistic over windows (line), its threshold (dashed, where Holm compared it with
+    one), alarms as red dots."""
+    compared = [(i, t) for i, t in enumerate(thresholds) if t is not None]
+    top = max([*values, *(t for _, t in compared), 1e-9])
     step = (WIDTH - 2 * PAD) / max(len(values) - 1, 1)
 
     def point(i: int, v: float) -> tuple[float, float]:
@@ -45,9 +47,7 @@ def line_with_marks(
 
     parts = [_open(), _axis()]
     parts.append(_polyline([point(i, v) for i, v in enumerate(values)], CURRENT_COLOUR, ""))
-    parts.append(
-        _polyline([point(i, t) for i, t in enumerate(thresholds)], REFERENCE_COLOUR, "4 3")
-    )
+    parts.append(_polyline([point(i, t) for i, t in compared], REFERENCE_COLOUR, "4 3"))
     for i, (v, alarm) in enumerate(zip(values, alarms, strict=True)):
         if alarm:
             x, y = point(i, v)
