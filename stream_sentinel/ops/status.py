@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream_sentinel.config import Settings
+from stream_sentinel.learning.label_consumer import GROUP_ID as FEEDBACK_STORE_GROUP
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
 from stream_sentinel.transport.base import Admin, TopicPartition
@@ -37,12 +38,16 @@ class GroupStatus:
 
 
 def our_groups(settings: Settings) -> list[tuple[str, str]]:
-    """(consumer group, input topic) of every consumer group Stream-Sentinel runs."""
+    """(consumer group, input topic) of every consumer group Stream-Sentinel runs (the
+    learner's group also reads fraud-feedback; its feature-log topic is the one shown)."""
     topics = Topics.from_settings(settings)
     return [
         (settings.detector.group_id, topics.transactions),
         (settings.detector.feedback_group_id, topics.fraud_feedback),
         (settings.alerts.group_id, topics.fraud_alerts),
+        (FEEDBACK_STORE_GROUP, topics.fraud_feedback),
+        (settings.learning.group_id, topics.decision_features),
+        (settings.drift.group_id, topics.decision_features),
     ]
 
 

@@ -78,7 +78,8 @@ def test_a_group_that_is_not_ours_is_refused() -> None:
         400,
         {
             "error": "unknown consumer group 'someone-else': the console shows "
-            "fraud-detection-group, fraud-detection-feedback, alert-response-group"
+            "fraud-detection-group, fraud-detection-feedback, alert-response-group, "
+            "feedback-store-group, learning-group, drift-group"
         },
     )
 
@@ -128,6 +129,13 @@ def test_the_overview_shows_the_oldest_unread_records_age_beside_the_commit_rate
         groups = {g["group"]: g for g in client.get("/api/overview").json()["groups"]}
         page = client.get("/").text
     ages = {name: g["oldest_unread_seconds"] for name, g in groups.items()}
-    assert ages == {GROUP: 90.0, "fraud-detection-feedback": 0.0, "alert-response-group": 0.0}
+    assert ages == {
+        GROUP: 90.0,
+        "fraud-detection-feedback": 0.0,
+        "alert-response-group": 0.0,
+        "feedback-store-group": 0.0,
+        "learning-group": 0.0,
+        "drift-group": 0.0,
+    }
     assert groups[GROUP]["lag_seconds"] is None  # no commit rate before two samples
     assert f'<td><a href="/kafka/groups/{GROUP}">{GROUP}</a></td><td>transactions</td>' in page

@@ -58,6 +58,9 @@ def test_the_overview_counts_what_the_pipeline_recorded(client: TestClient) -> N
         "fraud-detection-group": 2,
         "fraud-detection-feedback": 0,
         "alert-response-group": 0,
+        "feedback-store-group": 0,
+        "learning-group": 0,
+        "drift-group": 0,
     }
     assert overview["redis"]["backend"] == "memory"
 
@@ -82,8 +85,11 @@ def _throughput_is_measured(rig: ConsoleRig, client: TestClient) -> None:
     assert series["in_per_s"][-1] == 3.0 and series["out_per_s"][-1] == 0.0
     assert sorted(series["lag"]) == [
         "alert-response-group",
+        "drift-group",
+        "feedback-store-group",
         "fraud-detection-feedback",
         "fraud-detection-group",
+        "learning-group",
     ]
 
 
