@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -74,7 +74,27 @@ class CliContext:
             self._settings = None
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 pass_cli = click.make_pass_decorator(CliContext)
+
+
+def until_idle_option(help_text: str) -> Callable[[F], F]:
+    """``--until-idle SECONDS`` of a consumer-group command (None: run until stopped)."""
+    return click.option(
+        "--until-idle",
+        type=click.FloatRange(min=0),
+        default=None,
+        metavar="SECONDS",
+        help=help_text,
+    )
+
+
+def instance_option(help_text: str) -> Callable[[F], F]:
+    """``--instance N`` of a consumer-group command (its transactional id's number)."""
+    return click.option(
+        "--instance", type=click.IntRange(min=0), default=0, show_default=True, help=help_text
+    )
 
 
 def stop_on_signals() -> threading.Event:

@@ -12,9 +12,11 @@ import click
 
 from stream_sentinel.commands.context import (
     CliContext,
+    instance_option,
     naming_the_broker,
     pass_cli,
     stop_on_signals,
+    until_idle_option,
 )
 
 if TYPE_CHECKING:
@@ -59,20 +61,8 @@ def drift() -> None:
 
 
 @drift.command("run")
-@click.option(
-    "--until-idle",
-    type=click.FloatRange(min=0),
-    default=None,
-    metavar="SECONDS",
-    help="Exit once caught up (every assigned partition read) with no row for this long.",
-)
-@click.option(
-    "--instance",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="This consumer's number among several (0, 1, ...): each needs its own.",
-)
+@until_idle_option("Exit once caught up (every assigned partition read) with no row for this long.")
+@instance_option("This consumer's number among several (0, 1, ...): each needs its own.")
 @click.option(
     "--metrics-port",
     type=click.IntRange(min=0, max=65535),

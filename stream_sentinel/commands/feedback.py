@@ -8,9 +8,11 @@ import click
 
 from stream_sentinel.commands.context import (
     CliContext,
+    instance_option,
     naming_the_broker,
     pass_cli,
     stop_on_signals,
+    until_idle_option,
 )
 
 
@@ -20,20 +22,10 @@ def feedback() -> None:
 
 
 @feedback.command("run")
-@click.option(
-    "--until-idle",
-    type=click.FloatRange(min=0),
-    default=None,
-    metavar="SECONDS",
-    help="Exit once caught up (every assigned partition read) with no label for this long.",
+@until_idle_option(
+    "Exit once caught up (every assigned partition read) with no label for this long."
 )
-@click.option(
-    "--instance",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="This consumer's number among several (0, 1, ...): each needs its own.",
-)
+@instance_option("This consumer's number among several (0, 1, ...): each needs its own.")
 @pass_cli
 def run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     """Consume fraud-feedback as feedback-store-group and keep every label until stopped."""

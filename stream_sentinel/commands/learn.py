@@ -16,9 +16,11 @@ import click
 
 from stream_sentinel.commands.context import (
     CliContext,
+    instance_option,
     naming_the_broker,
     pass_cli,
     stop_on_signals,
+    until_idle_option,
 )
 from stream_sentinel.errors import UsageError
 
@@ -47,20 +49,8 @@ def _retrain_every_ms(text: str | None) -> int | None:
     help="Retrain each time event time moves this far (6h, 1d; default "
     "SENTINEL_LEARNING_RETRAIN_EVERY_MS, 1d).",
 )
-@click.option(
-    "--until-idle",
-    type=click.FloatRange(min=0),
-    default=None,
-    metavar="SECONDS",
-    help="Exit once caught up on both topics with nothing new for this long.",
-)
-@click.option(
-    "--instance",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="This learner's number among several (0, 1, ...): each needs its own.",
-)
+@until_idle_option("Exit once caught up on both topics with nothing new for this long.")
+@instance_option("This learner's number among several (0, 1, ...): each needs its own.")
 @click.pass_context
 def learn(
     ctx: click.Context, retrain_every: str | None, until_idle: float | None, instance: int
