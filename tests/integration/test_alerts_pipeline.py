@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,21 +133,34 @@ class Pipeline:
         return score["decision"], score["reasons"]
 
 
-def read_topic(settings: Settings, serde: Serde, logical: str) -> list[dict[str, Any]]:
-    """Every committed record of a topic, decoded, in partition then offset order."""
+def read_topic(
+    settings: Settings, serde: Serde, logical: str, timeout_s: float = 60.0
+) -> list[dict[str, Any]]:
+    """Every committed record of a topic, decoded, in partition then offset order.
+
+    The ends are the high watermarks of a read_uncommitted reader: Kafka answers a commit
+    before it has written the commit markers, so a read_committed reader's end (the last stable
+    offset) can still stop short of the batch that was just committed.
+    """
     broker = KafkaBroker(settings.kafka)
     topic = Topics.from_settings(settings).name(logical)
     admin = broker.admin()
     partitions = admin.describe_topics([topic])[topic].partitions
     admin.close()
-    consumer = broker.consumer(None, isolation="read_committed")
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    probe = broker.consumer(None, isolation="read_uncommitted")
     try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        ends = {tp: consumer.watermarks(tp)[1] for tp in tps}
+        ends = {tp: probe.watermarks(tp)[1] for tp in tps}
+    finally:
+        probe.close()
+    consumer = broker.consumer(None, isolation="read_committed")
+    deadline = time.monotonic() + timeout_s
+    try:
         consumer.assign({tp: 0 for tp in tps})
         found: list[tuple[int, int, bytes | None]] = []
         pending = {tp for tp in tps if ends[tp] > 0}
         while pending:
+            assert time.monotonic() < deadline, f"{topic}: not read to {ends} in {timeout_s} s"
             for record in consumer.consume(1000, 0.5):
                 found.append((record.partition() or 0, record.offset() or 0, record.value()))
             pending = {tp for tp in pending if (consumer.position(tp) or 0) < ends[tp]}
