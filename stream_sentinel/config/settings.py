@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from stream_sentinel.config.connections import KafkaSettings, RedisSettings, RegistrySettings
+from stream_sentinel.config.experiments import ExperimentSettings
 from stream_sentinel.config.infra import InfraSettings
 from stream_sentinel.config.learning import DriftSettings, LearningSettings
 from stream_sentinel.config.planes import AlertSettings, DetectorSettings
@@ -24,6 +25,7 @@ SECTIONS: dict[str, type[SectionSettings]] = {
     "alerts": AlertSettings,
     "learning": LearningSettings,
     "drift": DriftSettings,
+    "experiments": ExperimentSettings,
 }
 
 
@@ -41,6 +43,7 @@ class Settings(BaseModel):
     alerts: AlertSettings
     learning: LearningSettings
     drift: DriftSettings
+    experiments: ExperimentSettings
 
     SECTIONS: ClassVar[dict[str, type[SectionSettings]]] = SECTIONS
 
