@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stream_sentinel.commands.context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from stream_sentinel.learning.experiments.store import ExperimentStore
+    from stream_sentinel.logic.experiments.definition import Experiment
 
 
 @click.group("experiments")
@@ -79,7 +86,6 @@ def simulate(
     json_path: Path | None,
 ) -> None:
     """Run the decision rule on simulated experiments of known truth; report its error rates."""
-    from stream_sentinel.logic.experiments.rule import Rule
     from stream_sentinel.logic.experiments.simulate import Design, summary
 
     if share is not None and mode != "split":
@@ -91,9 +97,7 @@ def simulate(
             f"lower --base-recall below {1 - settings.mde:.2f}",
             param_hint="--base-recall",
         )
-    rule = Rule(
-        settings.alpha, settings.mde, settings.min_labels, settings.max_labels, settings.max_days
-    )
+    rule, _ = _rule_and_limits(cli)
     design = Design(
         mode,
         0.5 if share is None else share,
@@ -135,6 +139,162 @@ def _print(found: dict[str, Any]) -> None:
         f"{found['naive_false_promotion_rate']:.1%}, "
         f"false stops {found['naive_false_stop_rate']:.1%}"
     )
+
+
+@contextmanager
+def open_experiments(cli: CliContext) -> Iterator[ExperimentStore]:
+    """The experiments store on the configured Redis (DB5)."""
+    from stream_sentinel.learning.experiments.store import ExperimentStore
+
+    store = cli.client_factory(redis=True).state()
+    try:
+        yield ExperimentStore(store, cli.clock)
+    finally:
+        store.close()
+
+
+_actor = click.option("--actor", default=None, help="Who (default: cli:<your user name>).")
+_as_json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _who(actor: str | None) -> str:
+    return actor or f"cli:{getpass.getuser()}"
+
+
+@experiments.command("start")
+@click.option("--challenger", required=True, help="The version to test: id, prefix or alias.")
+@click.option(
+    "--mode",
+    type=click.Choice(["shadow", "split"]),
+    default="shadow",
+    show_default=True,
+    help="Score beside the champion, or decide a share of users.",
+)
+@click.option(
+    "--share",
+    type=click.FloatRange(min=0.01, max=0.5),
+    default=None,
+    help="The challenger's share of users (split mode), e.g. 0.1.",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["recall_at_budget"]),
+    default="recall_at_budget",
+    show_default=True,
+    help="The primary metric the test decides on.",
+)
+@click.option("--reason", default="", help="Why, recorded in the experiment's history.")
+@_actor
+@pass_cli
+def start(
+    cli: CliContext,
+    challenger: str,
+    mode: str,
+    share: float | None,
+    metric: str,
+    reason: str,
+    actor: str | None,
+) -> None:
+    """Start an experiment of a challenger against the champion (one runs at a time)."""
+    from stream_sentinel.commands.models import open_registry
+    from stream_sentinel.errors import AliasUnchanged
+    from stream_sentinel.learning.experiments.admission import admit
+
+    who = _who(actor)
+    with open_registry(cli, announce=True) as registry, open_experiments(cli) as store:
+        experiment = admit(
+            registry, challenger, mode, share, metric, cli.clock.now_ms(), who, reason
+        )
+        store.start(experiment)
+        alias = "shadow" if mode == "shadow" else "challenger"
+        with suppress(AliasUnchanged):
+            registry.promote(experiment.challenger, alias, f"experiment {experiment.id}", who)
+        click.echo(f"started {experiment.id}: {store.history(experiment.id)[0].detail}")
+    click.echo(
+        f"{alias} -> {experiment.challenger}; `stream-sentinel experiments status` follows it"
+    )
+
+
+@experiments.command("stop")
+@click.argument("experiment_id")
+@click.option("--reason", default="", help="Why, recorded in the experiment's history.")
+@_actor
+@pass_cli
+def stop(cli: CliContext, experiment_id: str, reason: str, actor: str | None) -> None:
+    """Stop a running experiment; the champion stays and decides all traffic."""
+    who = _who(actor)
+    outcome = f"stopped by {who}" + (f": {reason}" if reason else "")
+    with open_experiments(cli) as store:
+        ended = store.end(experiment_id, "stopped", outcome, who)
+    click.echo(f"{ended.id}: {ended.outcome}; champion {ended.champion} decides all traffic")
+
+
+@experiments.command("list")
+@_as_json
+@pass_cli
+def list_experiments(cli: CliContext, as_json: bool) -> None:
+    """Every experiment, newest first."""
+    from dataclasses import asdict
+
+    from stream_sentinel.learning.experiments.views import list_lines
+
+    with open_experiments(cli) as store:
+        found = store.all()
+    if as_json:
+        click.echo(json.dumps([asdict(e) for e in found], indent=2))
+        return
+    for line in list_lines(found):
+        click.echo(line)
+
+
+@experiments.command("status")
+@click.argument("experiment_id", required=False)
+@_as_json
+@pass_cli
+def status(cli: CliContext, experiment_id: str | None, as_json: bool) -> None:
+    """An experiment's arms, evidence, guard rails and history (default: the running one)."""
+    from stream_sentinel.learning.experiments.views import status_json, status_lines
+    from stream_sentinel.logic.experiments.standing import standing
+
+    with open_experiments(cli) as store:
+        experiment = _chosen(store, experiment_id)
+        counts, history = store.counts(experiment.id), store.history(experiment.id)
+    rule, limits = _rule_and_limits(cli)
+    found = standing(experiment, counts, rule, limits, cli.clock.now_ms())
+    if as_json:
+        click.echo(json.dumps(status_json(experiment, found, history), indent=2))
+        return
+    for line in status_lines(experiment, found, history):
+        click.echo(line)
+
+
+def _chosen(store: ExperimentStore, experiment_id: str | None) -> Experiment:
+    from stream_sentinel.errors import UsageError
+
+    if experiment_id is not None:
+        return store.get(experiment_id)
+    found = store.active() or next(iter(store.all()), None)
+    if found is None:
+        raise UsageError(
+            "no experiments yet: `stream-sentinel experiments start --challenger VERSION`"
+        )
+    return found
+
+
+def _rule_and_limits(cli: CliContext) -> tuple[Any, Any]:
+    from stream_sentinel.logic.experiments.guardrails import Limits
+    from stream_sentinel.logic.experiments.rule import Rule
+
+    s = cli.settings.experiments
+    rule = Rule(s.alpha, s.mde, s.min_labels, s.max_labels, s.max_days)
+    limits = Limits(
+        s.max_alert_rate_ratio,
+        s.max_decline_rate_ratio,
+        s.max_latency_ratio,
+        s.guard_min_rows,
+        s.guard_min_events,
+    )
+    return rule, limits
 
 
 COMMANDS = [experiments]

@@ -35,3 +35,5 @@ class ExperimentSettings(SectionSettings):
     max_decline_rate_ratio: float = Field(default=2.0, gt=1.0)
     max_latency_ratio: float = Field(default=3.0, gt=1.0)
     guard_min_rows: int = Field(default=2_000, ge=1)
+    #: ... and the challenger at least this many alerts (declines) before that rail counts.
+    guard_min_events: int = Field(default=10, ge=1)

@@ -146,11 +146,16 @@ def test_guard_rails_wait_for_enough_rows_then_name_each_breach() -> None:
     assert breaches(champion, bad, Limits()) == []
     bad = ArmTraffic(rows=5_000, alerts=150, declines=100, scoring_us=70_000.0)
     assert [b.message() for b in breaches(champion, bad, Limits())] == [
-        "decline rate 2.02% vs 0.42% on the champion: 4.81x, above the limit 2.00x",
+        "decline rate 2.00% vs 0.40% on the champion: 5.00x, above the limit 2.00x",
         "latency 14.0 us/row vs 4.0 us/row on the champion: 3.50x, above the limit 3.00x",
     ]
     fine = ArmTraffic(rows=5_000, alerts=190, declines=30, scoring_us=30_000.0)
     assert breaches(champion, fine, Limits()) == []
+    # a champion with no decline yet counts as one; nine declines are too few to stop on
+    calm = ArmTraffic(rows=5_000, alerts=0, declines=0, scoring_us=20_000.0)
+    assert breaches(calm, ArmTraffic(5_000, 9, 9, 20_000.0), Limits()) == []
+    [few] = breaches(calm, ArmTraffic(5_000, 0, 10, 20_000.0), Limits())
+    assert (few.rail, few.ratio) == ("decline_rate", 10.0)
 
 
 def test_the_rule_stops_promotes_retires_or_waits() -> None:

@@ -3,13 +3,14 @@
 Labels take days; a challenger that alerts on a third of the traffic or declines every payment
 must be stopped in minutes. Each arm's traffic (rows decided, alerts raised, declines, scoring
 time) is compared with the champion's as a ratio of rates, once both arms have decided at least
-``min_rows`` rows (fewer, and one unlucky minute would stop a good challenger). The rates are
-shrunk by one event so an arm with no alert yet has a small rate, not zero.
+``min_rows`` rows (fewer, and one unlucky minute would stop a good challenger), and only on a
+challenger with at least ``min_events`` of the kind (a handful of declines is noise, whatever
+the ratio). A champion with none yet counts as having one, so the ratio stays finite.
 
 >>> champion = ArmTraffic(rows=10_000, alerts=200, declines=50, scoring_us=40_000.0)
 >>> challenger = ArmTraffic(rows=10_000, alerts=900, declines=60, scoring_us=50_000.0)
 >>> [b.message() for b in breaches(champion, challenger, Limits())]
-['alert rate 9.01% vs 2.01% on the champion: 4.48x, above the limit 2.00x']
+['alert rate 9.00% vs 2.00% on the champion: 4.50x, above the limit 2.00x']
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Limits:
     decline_rate_ratio: float = 2.0
     latency_ratio: float = 3.0
     min_rows: int = 2_000
+    min_events: int = 10
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,6 @@ class Breach:
         )
 
 
-def _rate(events: int, rows: int) -> float:
-    return (events + 1) / (rows + 1)
-
-
 def breaches(champion: ArmTraffic, challenger: ArmTraffic, limits: Limits) -> list[Breach]:
     """The rails the challenger breaks (empty while either arm has fewer than min_rows)."""
     if min(champion.rows, challenger.rows) < limits.min_rows:
@@ -70,8 +68,8 @@ def breaches(champion: ArmTraffic, challenger: ArmTraffic, limits: Limits) -> li
     )
     found = []
     for rail, ours, theirs, limit in checks:
-        base, rate = _rate(ours, champion.rows), _rate(theirs, challenger.rows)
-        if rate / base > limit:
+        base, rate = max(ours, 1) / champion.rows, theirs / challenger.rows
+        if theirs >= limits.min_events and rate / base > limit:
             found.append(Breach(rail, base, rate, rate / base, limit))
     if champion.scoring_us > 0:
         base = champion.scoring_us / champion.rows

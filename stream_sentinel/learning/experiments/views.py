@@ -1,0 +1,110 @@
+"""What `experiments list` and `experiments status` print (lines, and the same as JSON)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from stream_sentinel.logic.experiments.definition import Experiment, Step
+from stream_sentinel.logic.experiments.standing import Standing
+
+ARMS = ("champion", "challenger")
+
+
+def when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def list_lines(experiments: list[Experiment]) -> list[str]:
+    if not experiments:
+        return ["no experiments yet: `stream-sentinel experiments start --challenger VERSION`"]
+    lines = [f"{'id':32} {'status':9} {'mode':6} {'challenger':14} {'champion':14} started"]
+    for e in experiments:
+        lines.append(
+            f"{e.id:32} {e.status:9} {e.mode:6} {e.challenger[:14]:14} {e.champion[:14]:14} "
+            f"{when(e.created_ms)}"
+        )
+    return lines
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _arm_lines(standing: Standing) -> list[str]:
+    lines = [
+        f"  {'arm':10} {'rows':>9} {'alert rate':>10} {'decline rate':>12} "
+        f"{'us/row':>7} {'frauds':>7} {'recall':>7}"
+    ]
+    for name, traffic, recall in zip(ARMS, standing.traffic, standing.recall, strict=True):
+        rows = traffic.rows
+        cost = f"{traffic.scoring_us / rows:.1f}" if rows and traffic.scoring_us else "-"
+        lines.append(
+            f"  {name:10} {rows:>9} {_pct(traffic.alerts / rows if rows else None):>10} "
+            f"{_pct(traffic.declines / rows if rows else None):>12} {cost:>7} "
+            f"{recall.frauds:>7} {_pct(recall.recall):>7}"
+        )
+    return lines
+
+
+def _evidence_line(standing: Standing) -> str:
+    proof = standing.evidence
+    if proof.labels < 2:
+        return "  evidence: no labelled frauds yet"
+    low, high = proof.interval
+    ahead = standing.projected_labels
+    projected = f"; about {ahead} labels to a verdict if it holds" if ahead else ""
+    return (
+        f"  evidence: challenger - champion recall {proof.estimate * 100:+.1f} pts, always-valid "
+        f"interval {low * 100:+.1f} to {high * 100:+.1f} pts over {proof.labels} labels; "
+        f"log ratio {proof.log_ratio:.2f} of {proof.threshold:.2f} needed ({proof.verdict})"
+        f"{projected}"
+    )
+
+
+def status_lines(experiment: Experiment, standing: Standing, history: list[Step]) -> list[str]:
+    e = experiment
+    split = f", {e.shares[1]:.0%} of users decided by the challenger" if e.mode == "split" else ""
+    lines = [
+        f"experiment {e.id}: {e.status}{f' ({e.outcome})' if e.outcome else ''}",
+        f"  {e.mode}{split}: challenger {e.challenger} against champion {e.champion}",
+        f"  started {when(e.created_ms)} by {e.actor}; metric {e.metric}",
+        *_arm_lines(standing),
+        _evidence_line(standing),
+    ]
+    for breach in standing.breached:
+        lines.append(f"  guard rail breached: {breach.message()}")
+    if e.running:
+        lines.append(f"  next: {standing.outcome.action} ({standing.outcome.reason})")
+    lines.append("  history (newest first):")
+    lines += [f"    {when(s.at_ms)}  {s.action:10} {s.detail} [{s.actor}]" for s in history]
+    return lines
+
+
+def status_json(experiment: Experiment, standing: Standing, history: list[Step]) -> dict[str, Any]:
+    proof = standing.evidence
+    return {
+        "experiment": asdict(experiment),
+        "arms": {
+            name: {
+                **asdict(traffic),
+                "frauds": recall.frauds,
+                "caught": recall.caught,
+                "recall": recall.recall,
+            }
+            for name, traffic, recall in zip(ARMS, standing.traffic, standing.recall, strict=True)
+        },
+        "evidence": {**asdict(proof), "interval": [_finite(x) for x in proof.interval]},
+        "guard_rails": [asdict(b) for b in standing.breached],
+        "next": asdict(standing.outcome),
+        "projected_labels": standing.projected_labels,
+        "history": [asdict(s) for s in history],
+    }
