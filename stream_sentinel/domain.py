@@ -248,3 +248,10 @@ class DecisionFeatures:
     decision: Decision
     input_partition: int
     input_offset: int
+    #: The experiment running when it was decided, and who decided (0 champion, 1 challenger).
+    experiment_id: str | None = None
+    arm: int | None = None
+    #: The model that scored beside the deciding one, its score and its own risk tier.
+    shadow_model_version: str | None = None
+    shadow_score: float | None = None
+    shadow_risk_level: RiskLevel | None = None

@@ -43,6 +43,17 @@ def require_topic(broker: Broker, topic: str) -> None:
         )
 
 
+#: The experiment fields of a row decided outside any experiment (the fast writer writes their
+#: schema defaults, which are these).
+NO_EXPERIMENT: dict[str, object] = {
+    "experiment_id": None,
+    "arm": None,
+    "shadow_model_version": None,
+    "shadow_score": None,
+    "shadow_risk_level": None,
+}
+
+
 class FeatureLog:
     """Encodes one batch's feature-log rows (Avro only: JSON cannot carry the NaNs)."""
 
@@ -151,6 +162,7 @@ def feature_rows(
             "decision": outputs.DECISION_NAMES[outcome.decisions[row]],
             "input_partition": records[good[row]].partition() or 0,
             "input_offset": records[good[row]].offset() or 0,
+            **NO_EXPERIMENT,
         }
         for row in wanted
     ]

@@ -74,6 +74,7 @@ def test_catalog_lists_every_record_in_registration_order() -> None:
         ("ModelEvent", 1, "model-events"),
         ("ModelEvent", 2, "model-events"),
         ("DecisionFeatures", 1, "decision-features"),
+        ("DecisionFeatures", 2, "decision-features"),
         ("DriftEvent", 1, "drift-events"),
     ]
     assert DATA_TOPICS == (

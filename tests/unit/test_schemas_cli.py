@@ -42,7 +42,8 @@ REGISTERED = [
     "dev-model-events-value       ModelEvent v1: registered (version 1, id 9)",
     "dev-model-events-value       ModelEvent v2: registered (version 2, id 10)",
     "dev-decision-features-value  DecisionFeatures v1: registered (version 1, id 11)",
-    "dev-drift-events-value       DriftEvent v1: registered (version 1, id 12)",
+    "dev-decision-features-value  DecisionFeatures v2: registered (version 2, id 12)",
+    "dev-drift-events-value       DriftEvent v1: registered (version 1, id 13)",
 ]
 
 

@@ -73,6 +73,7 @@ CATALOG: tuple[BundledSchema, ...] = (
     BundledSchema("ModelEvent", 1, layout.MODEL_EVENTS, "model_event.avsc"),
     BundledSchema("ModelEvent", 2, layout.MODEL_EVENTS, "model_event.v2.avsc"),
     BundledSchema("DecisionFeatures", 1, layout.DECISION_FEATURES, "decision_features.avsc"),
+    BundledSchema("DecisionFeatures", 2, layout.DECISION_FEATURES, "decision_features.v2.avsc"),
     BundledSchema("DriftEvent", 1, layout.DRIFT_EVENTS, "drift_event.avsc"),
 )
 
