@@ -125,7 +125,7 @@ def _supported_brokers(value: int | None) -> int | None:
     try:
         return None if value is None else require_supported(value)
     except ConfigError as exc:
-        raise click.BadParameter(str(exc).partition(": ")[2]) from None
+        raise click.BadParameter(str(exc).removeprefix("--brokers ")) from None
 
 
 def _up_line(report: ServiceReport) -> str:

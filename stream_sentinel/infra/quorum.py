@@ -54,7 +54,8 @@ def quorum_summary(members: Sequence[QuorumMember], now_ms: int) -> str:
     leader = next((m for m in voters if m.status == "Leader"), None)
     if leader is None:
         raise AssertionError(f"no controller leader among voters {[m.node_id for m in voters]}")
-    behind = [m for m in voters if now_ms - m.last_caught_up_ms > BEHIND_AFTER_MS]
+    followers = [m for m in voters if m is not leader]
+    behind = [m for m in followers if now_ms - m.last_caught_up_ms > BEHIND_AFTER_MS]
     parts = [
         f"{m.node_id}"
         + (" (leader)" if m is leader else f" lag {m.lag}")
