@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from stream_sentinel.commands.context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from stream_sentinel.config import Settings
+    from stream_sentinel.ops.health import CheckResult
 
 
 @click.command("check")
@@ -27,6 +33,7 @@ def check(cli: CliContext, timeout: float) -> None:
         f"schema registry {settings.registry.shown_url}"
     )
     results = check_kafka(broker, clients.admin(timeout), Topics.from_settings(settings))
+    results.insert(1, _quorum(settings, timeout, metadata_ok=results[0].ok))
     results += check_redis(store)
     store.close()
     registry = clients.registry()
@@ -40,6 +47,29 @@ def check(cli: CliContext, timeout: float) -> None:
         click.echo(f"{len(failures)} check(s) FAILED: " + ", ".join(failures))
         raise SystemExit(1)
     click.echo("All connectivity checks PASSED")
+
+
+def _quorum(settings: Settings, timeout: float, metadata_ok: bool) -> CheckResult:
+    """The KRaft controller quorum: leader, voters and their lag (Kafka's own tool)."""
+    import time
+
+    from stream_sentinel.infra.quorum import describe_quorum, quorum_summary, tool_ready
+    from stream_sentinel.ops.health import CheckResult, guarded
+
+    name = "kafka: controller quorum"
+    if not metadata_ok:
+        return CheckResult(name, False, "skipped: the broker did not answer")
+    if not tool_ready(settings):
+        return CheckResult(
+            name, True, "not checked: needs Java and the Kafka jars (stream-sentinel infra install)"
+        )
+    tool_timeout = max(4 * timeout, 20.0)  # a JVM starts first
+    return guarded(
+        name,
+        lambda: quorum_summary(
+            describe_quorum(settings, tool_timeout), now_ms=int(time.time() * 1000)
+        ),
+    )
 
 
 COMMANDS = [check]

@@ -51,13 +51,27 @@ def install(cli: CliContext) -> None:
     help="Schema registry instances sharing one _schemas log (default 1): the first on the"
     " registry port, the others on ports `infra status` lists.",
 )
+@click.option(
+    "--brokers",
+    type=int,
+    default=None,
+    metavar="N",
+    callback=lambda ctx, param, value: _supported_brokers(value),
+    help="Kafka nodes: 1 (default) or 3, a KRaft cluster replicating every topic 3 times; the"
+    " first on the Kafka port, the others on ports `infra status` lists. Remembered: later"
+    " commands need no flag.",
+)
 @pass_cli
 def up(
-    cli: CliContext, redis_maxmemory: str | None, no_registry: bool, registry_instances: int | None
+    cli: CliContext,
+    redis_maxmemory: str | None,
+    no_registry: bool,
+    registry_instances: int | None,
+    brokers: int | None,
 ) -> None:
     """Start the local stack and wait until every service answers."""
     cli.override("redis", maxmemory=redis_maxmemory)
-    cli.override("infra", registry_instances=registry_instances)
+    cli.override("infra", registry_instances=registry_instances, brokers=brokers)
     stack = _stack(cli)
     began = time.monotonic()
     reports = stack.up(with_registry=not no_registry, progress=click.echo)
@@ -103,10 +117,21 @@ def status(cli: CliContext, as_json: bool) -> None:
         _print_table(reports)
 
 
+def _supported_brokers(value: int | None) -> int | None:
+    """Refuse an unsupported --brokers before anything is looked at or started."""
+    from stream_sentinel.errors import ConfigError
+    from stream_sentinel.infra.kafka_cluster import require_supported
+
+    try:
+        return None if value is None else require_supported(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--brokers ")) from None
+
+
 def _up_line(report: ServiceReport) -> str:
     extra = ""
-    if report.service == "kafka":
-        extra = f" (KRaft controller on port {report.ports['KRaft controller']})"
+    if report.node_id is not None:
+        extra = f" (KRaft controller on port {list(report.ports.values())[1]})"
     return (
         f"{report.title:<16} {report.state:<16} {report.endpoint}{extra}  pid {report.pid}"
         f"  log {report.log}"
@@ -117,10 +142,11 @@ def _print_table(reports: list[ServiceReport]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("service", "state", "pid", "ports", "healthy")
+    table = Table("service", "node", "state", "pid", "ports", "healthy")
     for report in reports:
         table.add_row(
             report.title,
+            str(report.node_id or "-"),
             _STATE_TEXT.get(report.state, report.state),
             str(report.pid or "-"),
             ", ".join(str(port) for port in report.ports.values()),

@@ -17,15 +17,20 @@ def topics() -> None:
 def create(cli: CliContext) -> None:
     """Create every topic of the layout that is missing (never changes existing ones)."""
     from stream_sentinel.clients.backends import RealClients
-    from stream_sentinel.transport.topics import Topics
+    from stream_sentinel.ops.health import cluster_size
+    from stream_sentinel.transport.topics import Topics, replication_for
 
     names = Topics.from_settings(cli.require(kafka=True))
     admin = RealClients(cli.settings).admin()
-    created = admin.create_topics(names.specs())
-    for spec in names.specs():
+    brokers = cluster_size(admin)
+    specs = names.specs(replication_for(brokers))
+    created = admin.create_topics(specs)
+    click.echo(f"{brokers} broker(s): replication factor {replication_for(brokers)}")
+    for spec in specs:
         state = "created" if created[spec.name] else "exists "
         click.echo(
             f"{state}  {spec.name:<28} partitions={spec.partitions:<3} "
+            f"replicas={spec.replication_factor} "
             + " ".join(f"{k}={v}" for k, v in spec.config.items())
         )
     click.echo(f"{sum(created.values())} created, {len(created) - sum(created.values())} existed")
@@ -39,23 +44,26 @@ def list_topics(cli: CliContext) -> None:
     from rich.table import Table
 
     from stream_sentinel.clients.backends import RealClients
-    from stream_sentinel.ops.health import layout_problems
+    from stream_sentinel.ops.health import layout_problems, replication_problems
     from stream_sentinel.transport.topics import Topics
 
     names = Topics.from_settings(cli.require(kafka=True))
     admin = RealClients(cli.settings).admin()
     found = admin.describe_topics([spec.name for spec in names.specs()])
     problems = layout_problems(admin, names)
+    degraded = replication_problems(found)
     table = Table()
     table.add_column("topic", no_wrap=True)
-    for heading in ("partitions", "compression", "retention.ms", "cleanup", "status"):
+    for heading in ("partitions", "replicas", "min ISR", "compression", "retention.ms"):
         table.add_column(heading)
+    table.add_column("cleanup")
+    table.add_column("status")
     for spec in names.specs():
         info = found.get(spec.name)
         if info is None:
-            table.add_row(spec.name, "-", "-", "-", "-", "[red]missing[/red]")
+            table.add_row(spec.name, "-", "-", "-", "-", "-", "-", "[red]missing[/red]")
             continue
-        mine = [p for p in problems if p.startswith(spec.name + " ")]
+        mine = [p for p in problems + degraded if p.startswith(spec.name + " ")]
         status = (
             "[red]" + "; ".join(p[len(spec.name) + 1 :] for p in mine) + "[/red]" if mine else "ok"
         )
@@ -63,19 +71,34 @@ def list_topics(cli: CliContext) -> None:
         table.add_row(
             spec.name,
             str(info.partitions),
+            str(info.replication_factor),
+            config.get("min.insync.replicas", "?"),
             config.get("compression.type", "?"),
             config.get("retention.ms", "?"),
             config.get("cleanup.policy", "?"),
             status,
         )
-    Console().print(table)
+    Console(width=200).print(table)
+    _report(problems, degraded)
+
+
+def _report(problems: list[str], degraded: list[str]) -> None:
+    """Say what differs and what is under-replicated; exit 1 if anything is."""
     for problem in problems:
         click.echo(f"differs: {problem}")
+    for problem in degraded:
+        click.echo(f"under-replicated: {problem}")
     if problems:
         click.echo(
             f"{len(problems)} difference(s) from the expected layout; "
             "`stream-sentinel topics create` adds missing topics"
         )
+    if degraded:
+        click.echo(
+            f"{len(degraded)} topic(s) with partitions short of in-sync replicas: a broker is"
+            " down or behind (`stream-sentinel infra status`, `stream-sentinel check`)"
+        )
+    if problems or degraded:
         raise SystemExit(1)
 
 

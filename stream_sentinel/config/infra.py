@@ -20,6 +20,10 @@ class InfraSettings(SectionSettings):
     kafka_version: str = "4.1.1"
     kafka_heap: str = "1g"
     controller_port: int | None = None  # default: the Kafka client port + 1
+    # KRaft nodes (1, or 3 for a replicated cluster); None: what the stack was created with.
+    brokers: int | None = None
+    # Each node's heap in a cluster: three JVMs share the machine, so each gets less than one.
+    kafka_cluster_heap: str = "512m"
     start_timeout_s: float = 90.0
     # Schema registry instances sharing one _schemas log (one leads, the others forward writes).
     registry_instances: int = Field(default=1, ge=1, le=9)

@@ -1,7 +1,8 @@
-"""The local Kafka broker: one KRaft node that is both broker and controller.
+"""The local Kafka nodes: KRaft nodes that are each both broker and controller.
 
-The KRaft controller quorum (here a single voter, formatted with ``--standalone``) holds the
-cluster metadata and elects the controller: the job ZooKeeper did in the seed's deployment.
+The KRaft controller quorum holds the cluster metadata and elects the controller: the job
+ZooKeeper did in the seed's deployment. One node is a single voter formatted with
+``--standalone``; a cluster (``kafka_cluster.py``) is a static quorum of all its nodes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from stream_sentinel.config import Settings
 from stream_sentinel.errors import InfraError
 from stream_sentinel.infra.endpoints import BIND_HOST, StackPorts
+from stream_sentinel.infra.kafka_cluster import (
+    COMMON_PROPERTIES,
+    ClusterLayout,
+    KafkaNode,
+    cluster_node_properties,
+    replication_properties,
+)
 from stream_sentinel.infra.maven import KafkaJars
 from stream_sentinel.infra.process import Launch
 from stream_sentinel.infra.service import LocalService, child_env, find_program
@@ -30,15 +39,7 @@ INSTALL_JAVA = (
 
 #: A one-node cluster cannot replicate: internal topics get one replica, and nothing appears
 #: unless the project creates it (topics are created with their layout, never by auto-create).
-SINGLE_NODE_PROPERTIES: dict[str, str] = {
-    "offsets.topic.replication.factor": "1",
-    "transaction.state.log.replication.factor": "1",
-    "transaction.state.log.min.isr": "1",
-    "share.coordinator.state.topic.replication.factor": "1",
-    "share.coordinator.state.topic.min.isr": "1",
-    "group.initial.rebalance.delay.ms": "0",
-    "auto.create.topics.enable": "false",
-}
+SINGLE_NODE_PROPERTIES: dict[str, str] = {**replication_properties(1), **COMMON_PROPERTIES}
 
 
 def server_properties(ports: StackPorts, data_dir: Path) -> dict[str, str]:
@@ -140,10 +141,24 @@ def require_java(java: str) -> None:
 
 
 class KafkaService(LocalService):
-    """Kafka from the cached jars, with a generated config and storage formatted once."""
+    """One Kafka node from the cached jars, with a generated config and storage formatted once."""
 
     name = "kafka"
     title = "Kafka"
+
+    def __init__(
+        self,
+        settings: Settings,
+        ports: StackPorts,
+        state_dir: Path,
+        layout: ClusterLayout,
+        node: KafkaNode,
+    ) -> None:
+        self.layout = layout
+        self.node = node
+        self.name = node.name
+        self.title = "Kafka" if layout.size == 1 else f"Kafka node {node.node_id}"
+        super().__init__(settings, ports, state_dir)
 
     @property
     def jars(self) -> KafkaJars:
@@ -167,11 +182,30 @@ class KafkaService(LocalService):
 
     @property
     def port_roles(self) -> dict[str, int]:
-        return {"Kafka client": self.ports.kafka, "KRaft controller": self.ports.controller}
+        node = self.node
+        if node.node_id == 1:
+            return {"Kafka client": node.client_port, "KRaft controller": node.controller_port}
+        n = node.node_id
+        return {
+            f"Kafka node {n} client": node.client_port,
+            f"KRaft node {n} controller": node.controller_port,
+        }
 
     @property
     def endpoint(self) -> str:
-        return f"{BIND_HOST}:{self.ports.kafka}"
+        return f"{BIND_HOST}:{self.node.client_port}"
+
+    @property
+    def heap(self) -> str:
+        """The configured heap; in a cluster, the smaller per-node one (three JVMs share RAM)."""
+        infra = self.settings.infra
+        return infra.kafka_heap if self.layout.size == 1 else infra.kafka_cluster_heap
+
+    def properties(self) -> dict[str, str]:
+        """This node's ``server.properties``."""
+        if self.layout.size == 1:
+            return server_properties(self.ports, self.data_dir)
+        return cluster_node_properties(self.layout, self.node, self.data_dir)
 
     def require_installed(self) -> None:
         find_program(self.settings.infra.java, INSTALL_JAVA)
@@ -180,16 +214,14 @@ class KafkaService(LocalService):
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(render_properties(server_properties(self.ports, self.data_dir)))
+        self.config_file.write_text(render_properties(self.properties()))
         self.log4j_file.write_text(log4j2_config(self.log_file))
         if not (self.data_dir / "meta.properties").exists():
             self._format_storage()
 
     def launch(self) -> Launch:
         return Launch(
-            argv=self._java_command(
-                self.settings.infra.kafka_heap, "kafka.Kafka", str(self.config_file)
-            ),
+            argv=self._java_command(self.heap, "kafka.Kafka", str(self.config_file)),
             env=child_env(),
             cwd=self.home,
             console_log=self.console_log,
@@ -199,7 +231,10 @@ class KafkaService(LocalService):
     def probe(self, timeout_s: float) -> bool:
         from stream_sentinel.transport.kafka import probe_kafka
 
-        return probe_kafka(self.settings.kafka, timeout_s)
+        if self.layout.size == 1:
+            return probe_kafka(self.settings.kafka, timeout_s)
+        own = self.settings.kafka.model_copy(update={"bootstrap": self.endpoint})
+        return probe_kafka(own, timeout_s, broker_id=self.node.node_id)
 
     def _java_command(self, heap: str, main_class: str, *args: str) -> list[str]:
         java = find_program(self.settings.infra.java, INSTALL_JAVA)
@@ -207,16 +242,18 @@ class KafkaService(LocalService):
         return [java, *options, "-cp", self.jars.classpath, main_class, *args]
 
     def _format_storage(self) -> None:
-        """Write the cluster id and the one-voter quorum into empty storage (KRaft's first step)."""
+        """Write the cluster id (and, for one node, its one-voter quorum) into empty storage:
+        KRaft's first step. A cluster's nodes share the id; their voters are in the config."""
+        standalone = ["--standalone"] if self.layout.size == 1 else []
         command = self._java_command(
             FORMAT_HEAP,
             "kafka.tools.StorageTool",
             "format",
             "--cluster-id",
-            new_cluster_id(),
+            self.layout.cluster_id,
             "--config",
             str(self.config_file),
-            "--standalone",
+            *standalone,
         )
         result = subprocess.run(
             command, cwd=self.home, env=child_env(), capture_output=True, text=True, check=False

@@ -11,17 +11,26 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stream_sentinel.config import Settings
-from stream_sentinel.errors import InfraError
+from stream_sentinel.errors import ConfigError, InfraError
 from stream_sentinel.infra.endpoints import BIND_HOST, PORT_VARIABLES, stack_ports
-from stream_sentinel.infra.kafka import KafkaService, require_java
+from stream_sentinel.infra.kafka import KafkaService, new_cluster_id, require_java
+from stream_sentinel.infra.kafka_cluster import (
+    LAYOUT_FILE,
+    ClusterLayout,
+    load_layout,
+    plan_layout,
+    require_supported,
+)
 from stream_sentinel.infra.maven import install_jars
 from stream_sentinel.infra.process import (
     accepts_connections,
+    free_ports,
     has_exited,
     port_holder,
     port_in_use,
@@ -52,6 +61,7 @@ class ServiceReport:
     endpoint: str
     healthy: bool
     log: Path
+    node_id: int | None = None  # a Kafka node's id
 
     @property
     def port(self) -> int:
@@ -68,6 +78,7 @@ class ServiceReport:
             "endpoint": self.endpoint,
             "healthy": self.healthy,
             "log": str(self.log),
+            "node_id": self.node_id,
         }
 
 
@@ -86,14 +97,41 @@ class Stack:
         self.settings = settings
         self.ports = stack_ports(settings)
         self.state_dir = settings.infra.state_dir.expanduser().resolve()
-        self.kafka = KafkaService(settings, self.ports, self.state_dir)
+        self.layout_file = self.state_dir / "kafka" / LAYOUT_FILE
+        self._recorded_size = _recorded_size(self.state_dir, self.layout_file)
+        self.layout = self._plan_kafka()
+        self.kafka_nodes = [
+            KafkaService(settings, self.ports, self.state_dir, self.layout, node)
+            for node in self.layout.nodes
+        ]
+        self.kafka = self.kafka_nodes[0]
         self.redis = RedisService(settings, self.ports, self.state_dir)
         count = max(settings.infra.registry_instances, started_instances(self.state_dir))
         self.registries = [
             RegistryService(settings, self.ports, self.state_dir, n) for n in range(1, count + 1)
         ]
         self.registry = self.registries[0]
-        self.services: tuple[LocalService, ...] = (self.kafka, self.redis, *self.registries)
+        self.services: tuple[LocalService, ...] = (*self.kafka_nodes, self.redis, *self.registries)
+
+    def _plan_kafka(self) -> ClusterLayout:
+        """The recorded cluster (its size wins, so `down`/`status` need no flag), or the one
+        ``infra.brokers`` asks for."""
+        wanted = self.settings.infra.brokers
+        if wanted is not None:
+            require_supported(wanted)
+        size = self._recorded_size or wanted or 1
+        recorded = load_layout(self.layout_file)
+        return plan_layout(size, self.ports, new_cluster_id(), recorded, free_ports)
+
+    def _require_same_size(self) -> None:
+        """A formatted cluster cannot change its quorum's voters: say how to start over."""
+        wanted, have = self.settings.infra.brokers, self._recorded_size
+        if wanted is not None and have is not None and wanted != have:
+            raise ConfigError(
+                f"the stack in {self.state_dir} was created with {have} Kafka node(s), not"
+                f" {wanted}: run `stream-sentinel infra down --purge` first to start it anew"
+                f" with --brokers {wanted} (this deletes its data), or leave out --brokers"
+            )
 
     def install(self) -> bool:
         """Fetch the Kafka jars once (True when this call fetched them) and check Java."""
@@ -108,11 +146,15 @@ class Stack:
 
     def up(self, with_registry: bool = True, progress: Progress = _quiet) -> list[ServiceReport]:
         """Start what is not running yet and wait until every service answers."""
+        self._require_same_size()
         wanted = [s for s in self.services if with_registry or s not in self.registries]
         to_start = [s for s in wanted if s.process.pid() is None]
         for service in to_start:
             service.require_installed()
         _require_free_ports(to_start)
+        if any(s in self.kafka_nodes for s in to_start):
+            self.layout_file.parent.mkdir(parents=True, exist_ok=True)
+            self.layout_file.write_text(self.layout.to_json() + "\n")
         started: dict[str, int] = {}
         for phase in self._phases(wanted):
             for service in phase:
@@ -127,18 +169,27 @@ class Stack:
     def _phases(self, wanted: list[LocalService]) -> list[list[LocalService]]:
         """Kafka and Redis start together; the registries store their state in Kafka, so they
         wait for it, and start together (one of them is elected leader)."""
-        first: list[LocalService] = [s for s in (self.kafka, self.redis) if s in wanted]
+        first: list[LocalService] = [s for s in (*self.kafka_nodes, self.redis) if s in wanted]
         registries: list[LocalService] = [s for s in self.registries if s in wanted]
         return [first, registries] if registries else [first]
 
     def down(self, purge: bool = False) -> DownResult:
-        """Stop the processes this stack started (by pid); ``purge`` also deletes their data."""
-        reports = []
-        for service in reversed(self.services):
-            pid = service.process.stop(self.settings.infra.stop_timeout_s)
-            reports.append(self._report(service, "stopped" if pid else "not running", pid))
+        """Stop the processes this stack started (by pid); ``purge`` also deletes their data.
+
+        The Kafka nodes stop together, last: one by one, the last two would wait for a quorum
+        that is already gone."""
+        timeout = self.settings.infra.stop_timeout_s
+        others = [s for s in self.services if s not in self.kafka_nodes]
+        pids = {s.name: s.process.stop(timeout) for s in reversed(others)}
+        with ThreadPoolExecutor(max_workers=len(self.kafka_nodes)) as pool:
+            stopped = pool.map(lambda node: node.process.stop(timeout), self.kafka_nodes)
+            pids |= dict(zip([n.name for n in self.kafka_nodes], stopped, strict=True))
+        reports = [
+            self._report(s, "stopped" if pids[s.name] else "not running", pids[s.name])
+            for s in self.services
+        ]
         purged = self._purge() if purge else []
-        return DownResult(list(reversed(reports)), purged)
+        return DownResult(reports, purged)
 
     def status(self) -> list[ServiceReport]:
         """Each service's pid (if ours and alive), ports and whether it answers."""
@@ -194,6 +245,7 @@ class Stack:
             endpoint=service.endpoint,
             healthy=healthy,
             log=service.log_file,
+            node_id=service.node.node_id if isinstance(service, KafkaService) else None,
         )
 
     def _purge(self) -> list[Path]:
@@ -220,12 +272,28 @@ def _require_free_ports(services: Sequence[LocalService]) -> None:
 def _port_taken_message(role: str, port: int) -> str:
     holder = port_holder(port)
     by = f" by {holder}" if holder else ""
+    variable = PORT_VARIABLES.get(role)
+    move = (
+        f"move this port with {variable.format(port='<free port>')}"
+        if variable
+        else "run `stream-sentinel infra down --purge` to choose new ports for the other Kafka"
+        " nodes (this deletes the data)"
+    )
     return (
         f"port {port} ({role}) on {BIND_HOST} is already in use{by}, and not by a process this"
         f" stack started. Stop that program (if it is a stack started from another directory,"
-        f" run `stream-sentinel infra down` there), or move this port with"
-        f" {PORT_VARIABLES[role].format(port='<free port>')}"
+        f" run `stream-sentinel infra down` there), or {move}"
     )
+
+
+def _recorded_size(state_dir: Path, layout_file: Path) -> int | None:
+    """How many Kafka nodes the stack in ``state_dir`` was created with (None: not yet).
+
+    A stack formatted before clusters existed has storage but no layout file: one node."""
+    recorded = load_layout(layout_file)
+    if recorded is not None:
+        return recorded.size
+    return 1 if (state_dir / "kafka" / "data" / "meta.properties").exists() else None
 
 
 def _start_failure(service: LocalService, what: str) -> InfraError:

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from stream_sentinel.errors import SentinelError
 from stream_sentinel.registry.client import SchemaRegistryClient
 from stream_sentinel.state.base import Batch, Namespace, StateStore
-from stream_sentinel.transport.base import Admin, Broker, TopicPartition, TopicSpec
-from stream_sentinel.transport.topics import LAYOUT, Topics
+from stream_sentinel.transport.base import Admin, Broker, TopicInfo, TopicPartition, TopicSpec
+from stream_sentinel.transport.topics import LAYOUT, Topics, replication_for
 
 SCRATCH_TOPIC = "_sentinel-check"
+#: Kafka's own topics whose copies matter: group offsets and the transaction log.
+INTERNAL_TOPICS = ("__consumer_offsets", "__transaction_state")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +25,7 @@ class CheckResult:
     detail: str
 
 
-def _guarded(name: str, check: Callable[[], str]) -> CheckResult:
+def guarded(name: str, check: Callable[[], str]) -> CheckResult:
     """Run one check; any error becomes a FAIL whose reason is the error's message."""
     try:
         return CheckResult(name, True, check())
@@ -33,18 +35,24 @@ def _guarded(name: str, check: Callable[[], str]) -> CheckResult:
 
 def check_kafka(broker: Broker, admin: Admin, topics: Topics) -> list[CheckResult]:
     """Broker metadata, the topic layout, a produce->consume round trip, consumer-group lag."""
-    metadata = _guarded("kafka: broker metadata", lambda: _metadata(admin))
+    metadata = guarded("kafka: broker metadata", lambda: _metadata(admin))
     if not metadata.ok:
         skipped = "skipped: the broker did not answer"
         return [metadata] + [
             CheckResult(f"kafka: {what}", False, skipped)
-            for what in ("topics", "produce/consume round trip", "consumer groups")
+            for what in (
+                "topics",
+                "replication (ISR)",
+                "produce/consume round trip",
+                "consumer groups",
+            )
         ]
     return [
         metadata,
-        _guarded("kafka: topics", lambda: _layout(admin, topics)),
-        _guarded("kafka: produce/consume round trip", lambda: _round_trip(broker, admin, topics)),
-        _guarded("kafka: consumer groups", lambda: _group_lag(admin, topics)),
+        guarded("kafka: topics", lambda: _layout(admin, topics)),
+        guarded("kafka: replication (ISR)", lambda: _replication(admin, topics)),
+        guarded("kafka: produce/consume round trip", lambda: _round_trip(broker, admin, topics)),
+        guarded("kafka: consumer groups", lambda: _group_lag(admin, topics)),
     ]
 
 
@@ -53,9 +61,18 @@ def _metadata(admin: Admin) -> str:
     return f"{info.brokers} broker(s), controller {info.controller_id}, cluster {info.cluster_id}"
 
 
+def cluster_size(admin: Admin) -> int:
+    """How many brokers the cluster has: the live ones, or more when a topic has replicas on
+    brokers that are down (their replicas still count)."""
+    live = admin.describe_cluster().brokers
+    copies = [info.replication_factor for info in admin.describe_topics().values()]
+    return max([live, *copies])
+
+
 def layout_problems(admin: Admin, topics: Topics) -> list[str]:
     """How the broker's topics differ from the expected layout (empty when they match)."""
-    expected = topics.specs()
+    replication = replication_for(cluster_size(admin))
+    expected = topics.specs(replication)
     found = admin.describe_topics([spec.name for spec in expected])
     problems = []
     for spec in expected:
@@ -63,6 +80,10 @@ def layout_problems(admin: Admin, topics: Topics) -> list[str]:
         if info is None:
             problems.append(f"{spec.name} missing")
             continue
+        if info.replication_factor < replication:
+            problems.append(
+                f"{spec.name} has {info.replication_factor} replica(s), expected {replication}"
+            )
         if info.partitions != spec.partitions:
             problems.append(
                 f"{spec.name} has {info.partitions} partitions, expected {spec.partitions}"
@@ -78,6 +99,41 @@ def _layout(admin: Admin, topics: Topics) -> str:
     if problems:
         raise AssertionError("; ".join(problems[:4]) + " (run: stream-sentinel topics create)")
     return f"all {len(LAYOUT)} topics present with the expected partitions and configs"
+
+
+def replication_problems(found: dict[str, TopicInfo]) -> list[str]:
+    """Partitions without a leader, or with fewer in-sync replicas than replicas."""
+    problems = []
+    for name, info in sorted(found.items()):
+        if info.leaderless:
+            problems.append(f"{name} partitions {list(info.leaderless)} have no leader (offline)")
+        if info.under_replicated:
+            least = min(info.in_sync[p] for p in info.under_replicated)
+            needed = int(info.config.get("min.insync.replicas", "1"))
+            writes = "writes still accepted" if least >= needed else "acks=all writes refused"
+            problems.append(
+                f"{name} partitions {list(info.under_replicated)} under-replicated (ISR down to"
+                f" {least} of {info.replication_factor}, min.insync.replicas {needed}: {writes})"
+            )
+    return problems
+
+
+def _replication(admin: Admin, topics: Topics) -> str:
+    names = [spec.name for spec in topics.specs()] + list(INTERNAL_TOPICS)
+    found = admin.describe_topics(names)
+    problems = replication_problems(found)
+    if problems:
+        shown = "; ".join(problems[:3]) + (
+            f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        )
+        raise AssertionError(shown + " (is a broker down? stream-sentinel infra status)")
+    partitions = sum(info.partitions for info in found.values())
+    factors = sorted({str(info.replication_factor) for info in found.values()})
+    in_sync = sorted({info.config.get("min.insync.replicas", "?") for info in found.values()})
+    return (
+        f"all {partitions} partitions of {len(found)} topics fully in sync (replication factor"
+        f" {'/'.join(factors) or '-'}, min.insync.replicas {'/'.join(in_sync) or '-'})"
+    )
 
 
 def _round_trip(broker: Broker, admin: Admin, topics: Topics) -> str:
@@ -125,7 +181,7 @@ def _group_lag(admin: Admin, topics: Topics) -> str:
 
 def check_redis(store: StateStore) -> list[CheckResult]:
     """PING, a write/read/delete round trip, memory use against maxmemory, and AOF."""
-    ping = _guarded("redis: ping", lambda: _ping(store))
+    ping = guarded("redis: ping", lambda: _ping(store))
     if not ping.ok:
         skipped = "skipped: Redis did not answer"
         return [ping] + [
@@ -134,9 +190,9 @@ def check_redis(store: StateStore) -> list[CheckResult]:
         ]
     return [
         ping,
-        _guarded("redis: write/read/delete", lambda: _write_read_delete(store)),
-        _guarded("redis: memory", lambda: _memory(store)),
-        _guarded("redis: persistence (AOF)", lambda: _aof(store)),
+        guarded("redis: write/read/delete", lambda: _write_read_delete(store)),
+        guarded("redis: memory", lambda: _memory(store)),
+        guarded("redis: persistence (AOF)", lambda: _aof(store)),
     ]
 
 
@@ -182,7 +238,7 @@ def _aof(store: StateStore) -> str:
 
 def check_registry(registry: SchemaRegistryClient, topics: Topics) -> list[CheckResult]:
     """The registry answers, and which of our contracts it holds."""
-    return [_guarded("registry: subjects", lambda: _subjects(registry, topics))]
+    return [guarded("registry: subjects", lambda: _subjects(registry, topics))]
 
 
 def _subjects(registry: SchemaRegistryClient, topics: Topics) -> str:

@@ -48,7 +48,7 @@ class TopicSpec:
     name: str
     partitions: int
     config: Mapping[str, str] = field(default_factory=dict)
-    replication_factor: int = 1
+    replication_factor: int | None = None  # None: the broker's default.replication.factor
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,14 @@ class TopicInfo:
     name: str
     partitions: int
     config: Mapping[str, str]
+    replication_factor: int = 1
+    in_sync: tuple[int, ...] = ()  # in-sync replica count per partition (empty: not reported)
+    leaderless: tuple[int, ...] = ()  # partitions without a leader (offline)
+
+    @property
+    def under_replicated(self) -> tuple[int, ...]:
+        """Partitions with fewer in-sync replicas than replicas (a broker down or behind)."""
+        return tuple(p for p, isr in enumerate(self.in_sync) if isr < self.replication_factor)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,8 +34,11 @@ log = logging.getLogger(__name__)
 _OFFSET_INVALID = confluent_kafka.OFFSET_INVALID
 
 
-def probe_kafka(settings: KafkaSettings, timeout_s: float = 2.0) -> bool:
-    """True when a broker of ``settings`` answers a metadata request within ``timeout_s``."""
+def probe_kafka(
+    settings: KafkaSettings, timeout_s: float = 2.0, broker_id: int | None = None
+) -> bool:
+    """True when a broker of ``settings`` answers a metadata request within ``timeout_s``
+    (and, with ``broker_id``, that broker is registered in the cluster)."""
     config = client_config(settings)
     config.pop("error_cb")  # a probe says yes or no; it does not log the client's retries
     admin = AdminClient(config)
@@ -43,7 +46,7 @@ def probe_kafka(settings: KafkaSettings, timeout_s: float = 2.0) -> bool:
         metadata = admin.list_topics(timeout=timeout_s)
     except Exception:
         return False
-    return bool(metadata.brokers)
+    return bool(metadata.brokers) and (broker_id is None or broker_id in metadata.brokers)
 
 
 def client_config(settings: KafkaSettings) -> dict[str, Any]:

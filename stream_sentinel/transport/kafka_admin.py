@@ -57,7 +57,7 @@ class KafkaAdmin:
         if not specs:
             return {}
         new = [
-            NewTopic(s.name, s.partitions, s.replication_factor, config=dict(s.config))
+            NewTopic(s.name, s.partitions, s.replication_factor or -1, config=dict(s.config))
             for s in specs
         ]
         futures = self._admin.create_topics(new, request_timeout=self._timeout_s)
@@ -96,10 +96,7 @@ class KafkaAdmin:
         ]
         wanted = [n for n in wanted if names is not None or not n.startswith("__")]
         configs = self._configs(wanted)
-        return {
-            name: TopicInfo(name, len(metadata.topics[name].partitions), configs.get(name, {}))
-            for name in wanted
-        }
+        return {name: _topic_info(metadata.topics[name], configs.get(name, {})) for name in wanted}
 
     def _configs(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
         if not names:
@@ -197,6 +194,19 @@ class KafkaAdmin:
 
     def close(self) -> None:
         return None
+
+
+def _topic_info(topic: Any, config: dict[str, str]) -> TopicInfo:
+    """Our record of a topic's metadata: partitions, replicas and in-sync replicas."""
+    partitions = [topic.partitions[p] for p in sorted(topic.partitions)]
+    return TopicInfo(
+        topic.topic,
+        len(partitions),
+        config,
+        replication_factor=max((len(p.replicas) for p in partitions), default=1),
+        in_sync=tuple(len(p.isrs) for p in partitions),
+        leaderless=tuple(p.id for p in partitions if p.leader < 0),
+    )
 
 
 def _group_description(found: Any) -> GroupDescription:

@@ -47,6 +47,21 @@ LAYOUT: dict[str, tuple[int, dict[str, str]]] = {
 }
 
 
+#: More copies than three buy a local or small cluster nothing but disk and network.
+MAX_REPLICATION = 3
+
+
+def replication_for(brokers: int) -> int:
+    """The replication factor of the project's topics on a cluster of ``brokers`` nodes."""
+    return max(1, min(MAX_REPLICATION, brokers))
+
+
+def min_insync_for(replication: int) -> int:
+    """``min.insync.replicas``: every copy but one must have a write (2 of 3), so one broker
+    can be lost without refusing an acks=all producer or losing an acknowledged record."""
+    return max(1, replication - 1)
+
+
 @dataclass(frozen=True, slots=True)
 class Topics:
     """Real topic names for one deployment (the configured prefix applied)."""
@@ -100,9 +115,16 @@ class Topics:
     def schemas(self) -> str:
         return self.name(SCHEMAS)
 
-    def specs(self) -> list[TopicSpec]:
-        """Every topic of the layout, prefixed, ready for ``Admin.create_topics``."""
+    def specs(self, replication: int | None = None) -> list[TopicSpec]:
+        """Every topic of the layout, prefixed, ready for ``Admin.create_topics``.
+
+        ``replication`` (see :func:`replication_for`) sets each topic's replication factor and,
+        above one copy, its ``min.insync.replicas``; None leaves both to the broker's defaults.
+        """
+        extra = {}
+        if replication is not None and replication > 1:
+            extra = {"min.insync.replicas": str(min_insync_for(replication))}
         return [
-            TopicSpec(self.name(logical), partitions, dict(config))
+            TopicSpec(self.name(logical), partitions, {**config, **extra}, replication)
             for logical, (partitions, config) in LAYOUT.items()
         ]

@@ -53,8 +53,14 @@ def test_check_passes_on_a_complete_stack(settings: Settings) -> None:
     assert result.returncode == 0, result.stdout
     lines = result.stdout.splitlines()
     assert lines[-1] == "All connectivity checks PASSED"
-    assert sum(line.startswith("PASS") for line in lines) == 9
+    assert sum(line.startswith("PASS") for line in lines) == 11
     assert any("all 10 topics present" in line for line in lines)
+    assert any(line.startswith("PASS  kafka: controller quorum") for line in lines)
+    assert any(
+        line.startswith("PASS  kafka: replication (ISR)")
+        and "fully in sync (replication factor 1, min.insync.replicas 1)" in line
+        for line in lines
+    ), result.stdout
     assert any(line.startswith("PASS  redis: persistence (AOF)") for line in lines)
 
 
