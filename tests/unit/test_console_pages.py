@@ -260,8 +260,16 @@ def test_the_trace_follows_a_transaction_from_input_to_alert(
 
 
 def test_placeholder_pages_say_what_is_not_on_main_yet(client: TestClient) -> None:
-    page = client.get("/drift").text
-    assert "Not on main yet: this page will show feature, prediction and performance drift" in page
+    page = client.get("/experiments").text
+    assert "Not on main yet: this page will show champion/challenger experiments" in page
+    assert "DB5 (experiments) is empty." in page
+
+
+def test_the_drift_page_on_a_stack_where_drift_never_ran_says_how_to_start_it(
+    client: TestClient,
+) -> None:
+    assert "Start it with `stream-sentinel drift run`" in client.get("/drift").text
+    assert client.get("/api/drift").json()["ran"] is False
 
 
 def test_static_assets_are_served_from_the_package(client: TestClient) -> None:
