@@ -46,6 +46,7 @@ JSON = [
     "/api/redis/profiles/keys?pattern=user:12345*",
     "/api/redis/profiles/keys?pattern=user:12345",
     "/api/cases",
+    "/api/drift",
     "/api/trace/tx-crit?user_id=u-crit",
     "/api/trace/tx-crit",
 ]

@@ -21,6 +21,7 @@ from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.hours import clock_of, idle_partitions
 from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.learning.drift.records import DriftRecords
+from stream_sentinel.learning.drift.service import drift_group
 from stream_sentinel.learning.drift.status import latest_checks, retrain_windows, waiting_line
 from stream_sentinel.learning.drift.svg import paired_bars
 from stream_sentinel.learning.registry import ModelRegistry
@@ -266,7 +267,7 @@ def psi_series(sources: ConsoleSources, version: str) -> dict[str, Any]:
 
 
 def _group(sources: ConsoleSources) -> dict[str, Any]:
-    group = sources.settings.drift.group_id
+    group = drift_group(sources.settings.drift, sources.topics)
     return group_status(
         sources.admin, sources.state, group, sources.topics.decision_features
     ).as_dict()
