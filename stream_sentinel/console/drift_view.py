@@ -48,14 +48,14 @@ def drift_page(sources: ConsoleSources) -> dict[str, Any]:
     checks, alarms, progress = records.checks(), records.alarms(), records.progress()
     aliases = ModelRegistry(sources.state, sources.clock).aliases()
     asked = retrain_windows(requests_since(sources.state, 0))
-    latest, counted = latest_checks(checks)
+    latest, _ = latest_checks(checks)
     champion = aliases.get("champion")
     names = sorted(set(progress) | set(latest), key=lambda v: (v != champion, v))
     minimum = sources.settings.drift.min_reference_rows
     versions = []
     for name in names:
         mine = [c for c in checks if c.model_version == name]
-        found = VersionFacts(name, progress.get(name), mine, counted.get(name, 0))
+        found = VersionFacts(name, progress.get(name), mine)
         versions.append(
             _version(records, found, [a for a in alarms if a.model_version == name], asked)
             | {
@@ -81,7 +81,6 @@ class VersionFacts:
     version: str
     progress: VersionProgress | None
     checks: list[WindowCheck]
-    windows_checked: int
 
 
 def _waiting(name: str, progress: Mapping[str, VersionProgress], minimum: int) -> str | None:
@@ -106,7 +105,7 @@ def _version(
     return {
         "version": facts.version,
         "reference": _reference(facts.progress, newest),
-        "windows_checked": facts.windows_checked,
+        "windows_checked": len(facts.checks),
         "latest": [window_json(c, asked) for c in reversed(facts.checks[-LATEST_WINDOWS:])],
         "prediction": None
         if newest is None or reference is None
