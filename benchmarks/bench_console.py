@@ -4,7 +4,9 @@ Run: ``.venv/bin/python -m benchmarks.bench_console [--users N] [--records N] [-
 It starts a private stack (Kafka, Redis, registry on free ports, data in a temp dir), loads
 ``--users`` profiles into Redis and ``--records`` Transactions into ``transactions`` (one encoded
 Transaction re-keyed per user: the console's reads cost the same whatever the fields hold),
-seeds the small pipeline of the tests (alerts, cases, scores) and then times every page and
+seeds the small pipeline of the tests (alerts, cases, scores), runs `drift run` over the Drift
+page's browser-test feature log (8,412 rows: eight checked windows, four alarms; DB4 as the
+service writes it) and then times every page and
 JSON endpoint in process (FastAPI's TestClient over the real clients: no network hop for HTTP,
 real round trips to Kafka, Redis and the registry). Prints median and p95 per path, in ms.
 It measures this machine; it is not a test and asserts nothing.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +36,9 @@ from stream_sentinel.state.base import Batch
 from stream_sentinel.wire import records
 from stream_sentinel.wire.serde import Serde
 from tests.console_support import PAGES, profile_blob, transaction
-from tests.e2e.console_stack import seed_stack
+from tests.e2e.console_stack import SENTINEL, seed_stack
+from tests.e2e.drift_rows import DRIFT_ENV, produce_feature_log
+from tests.integration.stacks import cli_env
 
 JSON = [
     "/api/overview",
@@ -46,6 +51,8 @@ JSON = [
     "/api/redis/profiles/keys?pattern=user:12345*",
     "/api/redis/profiles/keys?pattern=user:12345",
     "/api/cases",
+    "/api/drift",
+    "/api/drift/m-bench/series",
     "/api/trace/tx-crit?user_id=u-crit",
     "/api/trace/tx-crit",
 ]
@@ -92,6 +99,18 @@ def load_transactions(settings: Settings, count: int, users: int) -> None:
     producer.close()
 
 
+def seed_drift(settings: Settings) -> None:
+    """The drift service's own DB4 writes, from a feature log of model version ``m-bench``."""
+    produce_feature_log(settings, "m-bench")
+    subprocess.run(
+        [*SENTINEL, "drift", "run", "--until-idle", "5"],
+        env={**cli_env(settings), **DRIFT_ENV},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=300,
+    )
+
+
 def time_paths(client: TestClient, paths: list[str], requests: int) -> None:
     print(f"{'path':<58}{'median ms':>10}{'p95 ms':>10}")
     for path in paths:
@@ -118,6 +137,7 @@ def main() -> None:
         stack.up()
         try:
             seed_stack(settings)
+            seed_drift(settings)
             started = time.perf_counter()
             load_profiles(settings, args.users)
             load_transactions(settings, args.records, args.users)

@@ -25,6 +25,7 @@ from stream_sentinel.config import Settings
 from stream_sentinel.console import (
     routes_auth,
     routes_cases,
+    routes_drift,
     routes_kafka,
     routes_misc,
     routes_models,
@@ -51,6 +52,7 @@ ROUTERS = (
     routes_redis,
     routes_cases,
     routes_models,
+    routes_drift,
     routes_misc,
 )
 

@@ -1,12 +1,15 @@
-"""The Kafka page's figures: the cluster, our topics against the expected layout, the groups.
+"""The Kafka page's figures: the cluster, its brokers and our topics against the expected
+layout, the groups.
 
-A topic is flagged where the broker's view differs from the project's layout
-(:data:`~stream_sentinel.transport.topics.LAYOUT`): missing, another partition count, a config
-that is not the one the project sets.
+A broker is flagged where a config the project relies on is not the expected one
+(:func:`expected_broker_config`). A topic is flagged where the broker's view differs from the
+project's layout (:data:`~stream_sentinel.transport.topics.LAYOUT`): missing, another partition
+count, a config that is not the one the project sets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +90,56 @@ def read_topics(sources: ConsoleSources) -> list[TopicView]:
             )
         )
     return views
+
+
+def expected_broker_config(brokers: int) -> dict[str, str]:
+    """The broker configs the project relies on, for a cluster of ``brokers``: topics only
+    from `topics create` (with their layout), and the offsets and transaction logs replicated
+    on up to three brokers, with a write acknowledged by up to two.
+
+    >>> expected_broker_config(1)["transaction.state.log.min.isr"]
+    '1'
+    >>> expected_broker_config(3)["offsets.topic.replication.factor"]
+    '3'
+    """
+    replicas = str(min(brokers, 3))
+    return {
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": replicas,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": str(min(brokers, 2)),
+    }
+
+
+def read_brokers(sources: ConsoleSources) -> list[dict[str, Any]]:
+    """Every broker with the configs the project relies on, flagged where they differ."""
+    brokers = sources.admin.describe_brokers(list(expected_broker_config(1)))
+    expected = expected_broker_config(len(brokers))
+    return [
+        {
+            "id": broker.broker_id,
+            "host": broker.host,
+            "port": broker.port,
+            "config": dict(broker.config),
+            "expected": expected,
+            "problems": broker_problems(expected, broker.config),
+        }
+        for broker in brokers
+    ]
+
+
+def broker_problems(expected: Mapping[str, str], config: Mapping[str, str]) -> list[str]:
+    """Where a broker's configs differ from the expected ones, in words (empty: as expected).
+
+    >>> broker_problems({"auto.create.topics.enable": "false", "x": "3"},
+    ...                 {"auto.create.topics.enable": "true"})
+    ['auto.create.topics.enable is true, expected false', 'x is not reported, expected 3']
+    """
+    return [
+        f"{name} is {config.get(name, 'not reported')}, expected {value}"
+        for name, value in expected.items()
+        if config.get(name) != value
+    ]
 
 
 def read_groups(sources: ConsoleSources) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from stream_sentinel.console.groups_view import read_group, topic_of
-from stream_sentinel.console.kafka_view import cluster, read_groups, read_topics
+from stream_sentinel.console.kafka_view import cluster, read_brokers, read_groups, read_topics
 from stream_sentinel.console.messages import BrowsedRecord, BrowseQuery
 from stream_sentinel.console.web import Console, Principal, console, render, viewer
 from stream_sentinel.errors import UsageError
@@ -27,6 +27,7 @@ def kafka_page(
         request,
         "kafka.html",
         cluster=cluster(parts.sources),
+        brokers=read_brokers(parts.sources),
         topics=read_topics(parts.sources),
         groups=read_groups(parts.sources),
     )
@@ -36,6 +37,7 @@ def kafka_page(
 def kafka_json(who: Principal = Depends(viewer), parts: Console = Depends(console)) -> Any:
     return {
         "cluster": cluster(parts.sources),
+        "brokers": read_brokers(parts.sources),
         "topics": [t.as_json() for t in read_topics(parts.sources)],
         "groups": read_groups(parts.sources),
     }

@@ -1,4 +1,5 @@
-"""The audit log, and the pages of capabilities that are not on main yet."""
+"""The audit log, and the pages of capabilities that are not on main yet: each says so, and
+lights up (the keys its Redis database holds, linked to the Redis page) once that has data."""
 
 from __future__ import annotations
 
@@ -9,20 +10,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from stream_sentinel.console.web import Console, Principal, console, render, viewer
+from stream_sentinel.state.base import Namespace
 
 router = APIRouter()
 
-#: page -> (title, what it will show, the capability it waits for)
+#: page -> (title, what it will show, the capability it waits for, its Redis database)
 PENDING = {
-    "drift": (
-        "Drift",
-        "feature, prediction and performance drift with their thresholds, and drift events",
-        "the drift monitors of the learning plane",
-    ),
     "experiments": (
         "Experiments",
         "champion/challenger experiments: arms, per-arm metrics, the sequential test",
-        "the experiments of the learning plane",
+        "the experiments of the learning plane (issue 19)",
+        Namespace.EXPERIMENTS,
     ),
 }
 
@@ -40,11 +38,20 @@ def audit_json(who: Principal = Depends(viewer), parts: Console = Depends(consol
 
 
 def _pending(name: str) -> Any:
-    title, shows, waits_for = PENDING[name]
+    title, shows, waits_for, database = PENDING[name]
 
-    def page(request: Request, who: Principal = Depends(viewer)) -> Response:
+    def page(
+        request: Request, who: Principal = Depends(viewer), parts: Console = Depends(console)
+    ) -> Response:
         return render(
-            request, "pending.html", page=name, title=title, shows=shows, waits_for=waits_for
+            request,
+            "pending.html",
+            page=name,
+            title=title,
+            shows=shows,
+            waits_for=waits_for,
+            database=database,
+            keys=parts.sources.state.key_count(database),
         )
 
     return page

@@ -78,6 +78,16 @@ class ClusterInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerInfo:
+    """One broker: its id, address and the configs asked for (absent: unknown or sensitive)."""
+
+    broker_id: int
+    host: str
+    port: int
+    config: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class GroupMetadata:
     """Consumer group generation info handed to a transaction (fences zombies, KIP-447)."""
 
@@ -210,6 +220,9 @@ class Consumer(Protocol):
 class Admin(Protocol):
     def describe_cluster(self) -> ClusterInfo:
         """Broker count and controller (a metadata round trip)."""
+
+    def describe_brokers(self, config_names: Sequence[str]) -> list[BrokerInfo]:
+        """Every broker (by id) with its value of each named broker config."""
 
     def create_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
         """Create missing topics; maps each name to True (created) or False (already there)."""

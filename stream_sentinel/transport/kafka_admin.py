@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetS
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.errors import TransportError
 from stream_sentinel.transport.base import (
+    BrokerInfo,
     ClusterInfo,
     GroupDescription,
     GroupMember,
@@ -52,6 +53,30 @@ class KafkaAdmin:
         except KafkaException as exc:
             raise TransportError(f"broker metadata request failed: {exc.args[0].str()}") from exc
         return ClusterInfo(len(metadata.brokers), metadata.controller_id, metadata.cluster_id)
+
+    def describe_brokers(self, config_names: Sequence[str]) -> list[BrokerInfo]:
+        try:
+            brokers = self._admin.list_topics(timeout=self._timeout_s).brokers
+        except KafkaException as exc:
+            raise TransportError(f"broker metadata request failed: {exc.args[0].str()}") from exc
+        resources = [ConfigResource(ConfigResource.Type.BROKER, str(b)) for b in sorted(brokers)]
+        futures = self._admin.describe_configs(resources, request_timeout=self._timeout_s)
+        wanted = set(config_names)
+        found: dict[int, dict[str, str]] = {}
+        for resource, future in futures.items():
+            try:
+                entries = future.result()
+            except Exception as exc:
+                raise TransportError(f"describing broker {resource.name} failed: {exc}") from exc
+            found[int(resource.name)] = {
+                k: str(v.value)
+                for k, v in entries.items()
+                if k in wanted and v.value is not None and not v.is_sensitive
+            }
+        return [
+            BrokerInfo(b, str(brokers[b].host), int(brokers[b].port), found.get(b, {}))
+            for b in sorted(brokers)
+        ]
 
     def create_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
         if not specs:

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.errors import TransportError
 from stream_sentinel.transport.base import (
+    BrokerInfo,
     ClusterInfo,
     GroupDescription,
     GroupMember,
@@ -80,6 +81,18 @@ class MemoryAdmin:
 
     def describe_cluster(self) -> ClusterInfo:
         return ClusterInfo(brokers=1, controller_id=0, cluster_id="embedded")
+
+    def describe_brokers(self, config_names: Sequence[str]) -> list[BrokerInfo]:
+        """One in-process broker: one copy of everything, and no topic it is not asked for."""
+        config = {
+            "auto.create.topics.enable": "false",
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+        }
+        return [
+            BrokerInfo(0, "embedded", 0, {k: v for k, v in config.items() if k in config_names})
+        ]
 
     def create_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
         created = {}

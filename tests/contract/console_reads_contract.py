@@ -50,6 +50,17 @@ class ConsoleReadsContract:
         first.close()
         second.close()
 
+    def test_every_broker_reports_the_configs_asked_for_and_no_others(self, broker: Broker) -> None:
+        admin = broker.admin()
+        asked = ["auto.create.topics.enable", "offsets.topic.replication.factor", "no.such"]
+        found = admin.describe_brokers(asked)
+        assert len(found) == admin.describe_cluster().brokers
+        assert [b.broker_id for b in found] == sorted({b.broker_id for b in found})
+        for info in found:
+            assert sorted(info.config) == asked[:2]
+            assert info.config["auto.create.topics.enable"] == "false"
+            assert info.config["offsets.topic.replication.factor"].isdigit()
+
     def test_a_group_nobody_joined_is_dead_and_has_no_members(self, broker: Broker) -> None:
         group = f"never-{uuid.uuid4().hex[:8]}"
         assert broker.admin().describe_groups([group]) == {

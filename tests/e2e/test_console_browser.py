@@ -33,6 +33,7 @@ from tests.e2e.console_stack import (
     users_file,
     wait_for,
 )
+from tests.e2e.drift_rows import DRIFT_ENV, produce_feature_log
 from tests.integration.stacks import cli_env, isolated_settings, running_stack
 
 PAGES = {
@@ -50,6 +51,7 @@ PAGES = {
     "audit": "/audit",
     "models": "/models",
     "group": "/kafka/groups/fraud-detection-group",
+    "experiments": "/experiments",
 }
 
 
@@ -313,4 +315,42 @@ def test_the_live_tail_shows_a_record_produced_after_it_opened(
     producer.close()
     expect(page.locator("#records .record").first).to_contain_text("key u-tail", timeout=15_000)
     page.screenshot(path=str(shots / "console-tail.png"), full_page=True)
+    page.context.close()
+
+
+def test_the_drift_page_shows_what_drift_run_found_on_the_feature_log(
+    browser: Browser, console_url: str, stack: Settings, shots: Path
+) -> None:
+    _, champion = _register_two_models(stack)
+    produce_feature_log(stack, champion)
+    subprocess.run(
+        [*SENTINEL, "drift", "run", "--until-idle", "5"],
+        env={**cli_env(stack), **DRIFT_ENV},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=180,
+    )
+    page = _page(browser, console_url, "vera")
+    page.goto("/drift")
+    section = page.locator(f"#version-{champion}")
+    expect(section.locator("h2")).to_have_text(f"Model {champion} (champion)")
+    expect(section.locator(".reference")).to_contain_text("Reference built from 6,000 rows")
+    expect(section.locator(".open-alarms tr")).to_have_count(3)  # a header and two alarms
+    expect(section.locator(".open-alarms")).to_contain_text("feature[amount]")
+    expect(section.locator(".open-alarms")).to_contain_text("feature[log_amount]")
+    history = section.locator(".alarm-history tr")
+    expect(history).to_have_count(3)  # a header and the two drifted windows
+    expect(history.nth(1)).to_contain_text("amount, log_amount")
+    expect(history.nth(1).locator("td").last).to_have_text("no")
+    expect(history.nth(2).locator("td").last).to_have_text("yes")  # the first asked to retrain
+    monitors = section.locator("table.monitors").first
+    expect(monitors.locator("tbody tr").first).to_contain_text("feature[amount]")
+    expect(monitors.locator("tbody tr").first).to_contain_text("ALARM")
+    monitors.locator("th", has_text="monitor").click()  # sort by name
+    expect(monitors.locator("tbody tr").first.locator("td").first).to_have_text("alert-rate[HIGH]")
+    expect(section.locator(".chart-drift .u-legend")).to_contain_text("amount")
+    expect(section.locator(".score-chart svg")).to_have_count(1)
+    page.reload()  # the served order again: the drifted first
+    expect(section.locator("table.monitors tbody tr").first).to_contain_text("feature[amount]")
+    page.screenshot(path=str(shots / "console-drift.png"), full_page=True)
     page.context.close()

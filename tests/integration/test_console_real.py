@@ -45,6 +45,7 @@ JSON = [
     "/api/redis/profiles/key?key=user:u-crit",
     "/api/alerts",
     "/api/cases",
+    "/api/drift",
     "/api/cases/al-crit",
     "/api/trace/tx-crit?user_id=u-crit",
     "/api/audit",

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from stream_sentinel.console.kafka_view import broker_problems, expected_broker_config
 from stream_sentinel.console.trace import NOT_RECORDED_FEATURES, NOT_RECORDED_PROFILE
 from stream_sentinel.domain import (
     Decision,
@@ -115,11 +116,52 @@ def test_the_kafka_json_lists_topics_offsets_and_groups(client: TestClient) -> N
         "cluster_id": "embedded",
         "bootstrap": "embedded",
     }
+    expected = {
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+    }
+    assert kafka["brokers"] == [
+        {
+            "id": 0,
+            "host": "embedded",
+            "port": 0,
+            "config": expected,
+            "expected": expected,
+            "problems": [],
+        }
+    ]
     topics = {t["logical"]: t for t in kafka["topics"]}
     assert (topics["fraud-alerts"]["partitions"], topics["fraud-alerts"]["records"]) == (6, 2)
     assert topics["transactions"]["problems"] == []
     groups = {g["group"]: g for g in kafka["groups"]}
     assert groups["alert-response-group"]["committed"] == {"1": 1, "4": 1}
+
+
+def test_a_broker_is_flagged_where_its_configs_differ_from_the_expected_ones() -> None:
+    expected = expected_broker_config(3)
+    assert expected == {
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": "3",
+        "transaction.state.log.replication.factor": "3",
+        "transaction.state.log.min.isr": "2",
+    }
+    config = {**expected, "auto.create.topics.enable": "true", "transaction.state.log.min.isr": "1"}
+    del config["offsets.topic.replication.factor"]
+    assert broker_problems(expected, config) == [
+        "auto.create.topics.enable is true, expected false",
+        "offsets.topic.replication.factor is not reported, expected 3",
+        "transaction.state.log.min.isr is 1, expected 2",
+    ]
+
+
+def test_the_kafka_page_shows_the_brokers_configs(client: TestClient) -> None:
+    page = client.get("/kafka").text
+    assert (
+        '<tr class="">\n  <td class="num">0</td>\n  <td>embedded:0</td>\n  '
+        "<td>false</td><td>1</td><td>1</td><td>1</td>\n  <td>as expected</td>"
+    ) in page
 
 
 def test_the_browser_decodes_a_transaction_and_keeps_its_raw_bytes(
@@ -260,8 +302,16 @@ def test_the_trace_follows_a_transaction_from_input_to_alert(
 
 
 def test_placeholder_pages_say_what_is_not_on_main_yet(client: TestClient) -> None:
-    page = client.get("/drift").text
-    assert "Not on main yet: this page will show feature, prediction and performance drift" in page
+    page = client.get("/experiments").text
+    assert "Not on main yet: this page will show champion/challenger experiments" in page
+    assert "DB5 (experiments) is empty." in page
+
+
+def test_the_drift_page_on_a_stack_where_drift_never_ran_says_how_to_start_it(
+    client: TestClient,
+) -> None:
+    assert "Start it with `stream-sentinel drift run`" in client.get("/drift").text
+    assert client.get("/api/drift").json()["ran"] is False
 
 
 def test_static_assets_are_served_from_the_package(client: TestClient) -> None:

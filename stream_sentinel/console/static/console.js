@@ -68,3 +68,46 @@ document.addEventListener("htmx:afterSwap", function () {
   const keep = Number(tail.dataset.keep || 500);
   for (let i = keep; i < shown.length; i++) shown[i].remove();
 });
+
+// The Drift page: the PSI of a version's top features over its checked windows (drawn once).
+(function () {
+  if (typeof uPlot === "undefined") return;
+  const colours = ["#4fa3ff", "#e8710a", "#1e7b34", "#b3261e", "#7b1fa2"];
+  document.querySelectorAll(".chart-drift").forEach(async function (place) {
+    const url = "/api/drift/" + encodeURIComponent(place.dataset.version) + "/series";
+    const reply = await fetch(url, { credentials: "same-origin" });
+    if (!reply.ok) return;
+    const series = await reply.json();
+    const names = Object.keys(series.features);
+    new uPlot({
+      width: 560, height: 200,
+      series: [{}, ...names.map((n, i) => ({ label: n, stroke: colours[i % colours.length] }))],
+    }, [series.time, ...names.map((n) => series.features[n])], place);
+  });
+})();
+
+// Sortable tables: a click on a column's header sorts its rows by that column (numbers by
+// their data-sort value, empty last), a second click reverses.
+document.addEventListener("click", function (event) {
+  const th = event.target.closest("table.sortable th");
+  if (!th) return;
+  const table = th.closest("table");
+  const body = table.tBodies[0];
+  const column = Array.from(th.parentNode.children).indexOf(th);
+  const down = table.dataset.sorted === String(column) && table.dataset.order !== "desc";
+  const key = (row) => {
+    const cell = row.children[column];
+    const raw = cell.dataset.sort !== undefined ? cell.dataset.sort : cell.textContent.trim();
+    const n = Number(raw);
+    return raw === "" ? null : (Number.isNaN(n) ? raw : n);
+  };
+  const rows = Array.from(body.rows).sort(function (a, b) {
+    const x = key(a), y = key(b);
+    if (x === null || y === null) return x === y ? 0 : (x === null ? 1 : -1);
+    const c = x < y ? -1 : (x > y ? 1 : 0);
+    return down ? -c : c;
+  });
+  rows.forEach((row) => body.appendChild(row));
+  table.dataset.sorted = String(column);
+  table.dataset.order = down ? "desc" : "asc";
+});

@@ -28,6 +28,7 @@ class MonitorValue:
     value: float
     threshold: float | None  # None: Holm stopped before this monitor
     alarm: bool
+    p_value: float | None = None  # None in summaries stored before it was kept
 
     @property
     def subject(self) -> str:
@@ -87,6 +88,7 @@ def check(
             f.value,
             f.critical(level) if i in reached else None,
             (f.monitor, f.feature) in alarmed,
+            f.p_value,
         )
         for i, (f, level) in enumerate(zip(found, levels, strict=True))
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.alarms import read_alarms
@@ -10,6 +11,7 @@ from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.logic.drift.reference import Reference
+from stream_sentinel.logic.drift.window import WindowCounts
 from stream_sentinel.state.base import Batch, StateStore
 
 EVER = float("inf")
@@ -38,6 +40,22 @@ class DriftRecords:
     def reference(self, version: str) -> Reference | None:
         [blob] = self.store.execute(Batch().get(keys.NS, keys.reference(version)))
         return None if blob is None else Reference.from_json(json.loads(blob))
+
+    def windows(self, hours: Sequence[tuple[str, int]]) -> list[WindowCounts | None]:
+        """Each (version, hour start)'s counts, its partitions' fields merged (one read);
+        None where they have expired (kept 30 days)."""
+        read = Batch()
+        for version, start in hours:
+            read.hgetall(keys.NS, keys.window(version, start))
+        found = self.store.execute(read) if hours else []
+        merged: list[WindowCounts | None] = []
+        for fields in found:
+            total: WindowCounts | None = None
+            for blob in (fields or {}).values():
+                part = WindowCounts.from_json(json.loads(blob))
+                total = part if total is None else total.merged(part)
+            merged.append(total)
+        return merged
 
     def marks(self) -> dict[int, int]:
         """Input partition -> the latest event time counted from it (the clock's marks)."""

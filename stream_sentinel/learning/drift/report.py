@@ -7,20 +7,17 @@ its threshold and the alarms marked; then the alarms as a table.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.records import DriftRecords
 from stream_sentinel.learning.drift.svg import line_with_marks, paired_bars
 from stream_sentinel.logic.drift.reference import Reference
 from stream_sentinel.logic.drift.window import WindowCounts
-from stream_sentinel.state.base import Batch
 
 STYLE = (
     "body{font-family:sans-serif;margin:2em;color:#222}h2{margin-top:2em}"
@@ -58,13 +55,9 @@ def write_report(records: DriftRecords, since_ms: int, now_ms: int) -> str:
 def _merged(
     records: DriftRecords, reference: Reference, checks: Sequence[WindowCheck]
 ) -> WindowCounts | None:
-    read = Batch()
-    for check in checks:
-        read.hgetall(keys.NS, keys.window(check.model_version, check.window_start))
     total: WindowCounts | None = None
-    for found in records.store.execute(read):
-        for blob in (found or {}).values():
-            window = WindowCounts.from_json(json.loads(blob))
+    for window in records.windows([(c.model_version, c.window_start) for c in checks]):
+        if window is not None:
             total = window if total is None else _add(total, window)
     return total
 

@@ -19,6 +19,11 @@ from stream_sentinel.transport.base import Broker, TopicPartition
 from stream_sentinel.transport.topics import Topics
 
 
+def drift_group(settings: DriftSettings, topics: Topics) -> str:
+    """The service's consumer group: ``drift-group`` under the deployment's topic prefix."""
+    return f"{topics.prefix}{settings.group_id}"
+
+
 def drift_loop(
     broker: Broker,
     store: StateStore,
@@ -34,7 +39,7 @@ def drift_loop(
         broker,
         store,
         handler,
-        group_id=f"{topics.prefix}{settings.group_id}",
+        group_id=drift_group(settings, topics),
         topic=topics.decision_features,
         guarantee="exactly-once",
         transactional_id=f"{topics.prefix}drift-{slot}",

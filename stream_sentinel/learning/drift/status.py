@@ -19,6 +19,7 @@ from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.hours import clock_of, idle_partitions
 from stream_sentinel.learning.drift.progress import VersionProgress
+from stream_sentinel.learning.retrain_requests import RetrainRequest
 
 HEADER = f"  {'monitor':<32}{'statistic':<12}{'value':>10} {'threshold':>10}  alarm"
 
@@ -31,14 +32,10 @@ def status_lines(
 ) -> list[str]:
     """Per version: the latest checked window's monitors, then its alarm count."""
     lines: list[str] = []
-    latest: dict[str, WindowCheck] = {}
-    counted: dict[str, int] = {}
-    for found in checks:
-        latest[found.model_version] = found
-        counted[found.model_version] = counted.get(found.model_version, 0) + 1
+    latest, counted = latest_checks(checks)
     for version, state in progress.items():
         if version not in latest:
-            lines.append(_waiting(version, state, min_reference_rows))
+            lines.append(waiting_line(version, state, min_reference_rows))
     for version, found in sorted(latest.items()):
         lines += _version_lines(
             found, counted[version], [a for a in alarms if a.model_version == version]
@@ -46,7 +43,18 @@ def status_lines(
     return lines or ["no drift checks yet: `stream-sentinel drift run` reads decision-features"]
 
 
-def _waiting(version: str, state: VersionProgress, minimum: int) -> str:
+def latest_checks(checks: Sequence[WindowCheck]) -> tuple[dict[str, WindowCheck], dict[str, int]]:
+    """Per version, its latest checked window and how many windows were checked."""
+    latest: dict[str, WindowCheck] = {}
+    counted: dict[str, int] = {}
+    for found in checks:
+        latest[found.model_version] = found
+        counted[found.model_version] = counted.get(found.model_version, 0) + 1
+    return latest, counted
+
+
+def waiting_line(version: str, state: VersionProgress, minimum: int) -> str:
+    """Why a version has no checked window: building its reference, too few rows, or none yet."""
     if not state.reference_built:
         return (
             f"model {version}: building its reference from {_time(state.reference_start_ms)} "
@@ -83,6 +91,24 @@ def _version_lines(check: WindowCheck, windows: int, alarms: Sequence[DriftEvent
         summary += f" (latest: {last.subject} at {_time(last.window_start)} UTC)"
     lines.append(summary)
     return lines
+
+
+def retrain_windows(requests: Sequence[RetrainRequest]) -> set[tuple[str, int]]:
+    """(version, window start) of every window that asked the learner for a retrain: the
+    drift service names its requests ``drift-{version}-{window start}``.
+
+    >>> retrain_windows([RetrainRequest(5, "why", "drift", "drift-m-1-3600000"),
+    ...                  RetrainRequest(6, "why", "cli:ana", "0af1")])
+    {('m-1', 3600000)}
+    """
+    found = set()
+    for request in requests:
+        if request.actor != "drift" or not request.request_id.startswith("drift-"):
+            continue
+        version, _, start = request.request_id[len("drift-") :].rpartition("-")
+        if version and start.isdigit():
+            found.add((version, int(start)))
+    return found
 
 
 def _time(ms: int) -> str:
