@@ -77,7 +77,7 @@ def run(cli: CliContext, until_idle: float | None, instance: int, metrics_port: 
     from stream_sentinel.clock import SYSTEM_CLOCK
     from stream_sentinel.learning.drift.handler import DriftHandler
     from stream_sentinel.learning.drift.metrics import DriftMetrics
-    from stream_sentinel.learning.drift.service import RegistryBands, drift_loop
+    from stream_sentinel.learning.drift.service import RegistryBands, drift_group, drift_loop
     from stream_sentinel.learning.label_consumer import run_until
     from stream_sentinel.learning.registry import ModelRegistry
     from stream_sentinel.transport.topics import Topics
@@ -107,7 +107,8 @@ def run(cli: CliContext, until_idle: float | None, instance: int, metrics_port: 
         settings.detector.max_batch,
         instance,
     )
-    click.echo(f"drift: {settings.drift.group_id} on {topics.decision_features}, Redis DB4")
+    group = drift_group(settings.drift, topics)
+    click.echo(f"drift: {group} on {topics.decision_features}, Redis DB4")
     try:
         if metrics_port is not None:
             click.echo(f"metrics on http://127.0.0.1:{_serve(metrics, metrics_port)}/metrics")

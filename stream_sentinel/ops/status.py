@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream_sentinel.config import Settings
+from stream_sentinel.learning.drift.service import drift_group
 from stream_sentinel.learning.label_consumer import GROUP_ID as FEEDBACK_STORE_GROUP
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch, StateStore
@@ -47,7 +48,7 @@ def our_groups(settings: Settings) -> list[tuple[str, str]]:
         (settings.alerts.group_id, topics.fraud_alerts),
         (FEEDBACK_STORE_GROUP, topics.fraud_feedback),
         (settings.learning.group_id, topics.decision_features),
-        (settings.drift.group_id, topics.decision_features),
+        (drift_group(settings.drift, topics), topics.decision_features),
     ]
 
 
