@@ -15,6 +15,7 @@ from stream_sentinel.learning.labels import SourcedLabel
 from stream_sentinel.learning.learner.online import ONLINE, OnlineLearning
 from stream_sentinel.learning.learner.online_plan import Position, plan
 from stream_sentinel.learning.learner.rows import LoggedRow
+from stream_sentinel.learning.learner.status import _time, read_status, status_lines
 from stream_sentinel.learning.learner.store import NS
 from stream_sentinel.learning.learner.trainingset import kept_by_sample
 from stream_sentinel.learning.models import load_model
@@ -111,6 +112,13 @@ def test_the_learner_learns_each_row_once_and_a_restart_learns_nothing_again() -
     )
     assert json.loads(first["position"])["cursor_ms"] == now - DAY
     assert json.loads(first["model"])["learned"] == counts["rows"]
+    line = f"online model    {counts['rows']:,} rows learned ({counts['frauds']:,} frauds), "
+    status = read_status(rig.backends.state)
+    assert status["online"]["rows"] == counts["rows"]
+    assert [s for s in status_lines(status) if s.startswith("online")] == [
+        line
+        + f"every row before {_time(now - DAY)} and {len(young_known):,} labelled ones after it"
+    ]
     learn_all(rig)  # a restart on the same state and topics
     assert online_state(rig)["model"] == first["model"]
     assert online_state(rig)["seq"] == first["seq"]

@@ -171,11 +171,15 @@ class OnlineLearning:
             found.update({t: float(s) for t, s in reply.items()})
         return [found.get(t) for t in transactions]
 
-    def summary(self) -> dict[str, Any]:
-        """What `learn status` shows of the online model."""
-        held = self.load()
-        return {
-            "position": held.position.to_json()["cursor_ms"] if held.position else None,
-            "learned_early": len(held.position.early) if held.position else 0,
-            **held.counts,
-        }
+
+def online_summary(state: StateStore) -> dict[str, Any] | None:
+    """What `learn status` shows of the online model (None: it has learned nothing)."""
+    [found] = state.execute(Batch().hgetall(NS, ONLINE))
+    if not found.get("model"):
+        return None
+    position = json.loads(found["position"])
+    return {
+        "cursor_ms": position["cursor_ms"],
+        "learned_early": len(position["early"]),
+        **json.loads(found.get("learned") or "{}"),
+    }
