@@ -40,6 +40,7 @@ from stream_sentinel.learning.aliases import CHAMPION
 from stream_sentinel.learning.models import draft_of, load_model
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.scoring.model import ModelArtifact
+from stream_sentinel.scoring.serving import ServingModel
 from stream_sentinel.stream.loop import StreamLoop
 from stream_sentinel.transport.base import Record
 from stream_sentinel.transport.topics import TRANSACTIONS, Topics
@@ -122,7 +123,7 @@ class Replay:
         self._producer.close()
 
     # -- one slice ----------------------------------------------------------------------------
-    def serve(self, artifact: ModelArtifact, reason: str) -> ModelArtifact:
+    def serve(self, artifact: ModelArtifact, reason: str) -> ServingModel:
         """Register ``artifact`` in the replay's registry, make it champion and score with the
         champion as the registry loads it (hash-verified), as the live detectors do."""
         version, _ = self.registry.register(*draft_of(artifact, self.label_delay_ms))

@@ -45,6 +45,12 @@ class LearningSettings(SectionSettings):
     #: consumers a ``max.poll.interval.ms`` of at least this plus a minute, so the group does
     #: not evict them mid-retrain; a retrain taking longer is logged as a warning.
     retrain_budget_s: float = Field(default=900.0, gt=0)
+    #: The model kinds each retrain registers: ``batch`` (LightGBM, refitted on the window),
+    #: ``online`` (the River logistic regression learning each row as it becomes learnable,
+    #: registered as a snapshot), or ``both`` (the batch candidate first, then the online one).
+    learner: Literal["batch", "online", "both"] = "batch"
+    #: How far event time moves between two online updates (between two batches).
+    online_update_every_ms: int = Field(default=60_000, gt=0)
 
 
 class DriftSettings(SectionSettings):

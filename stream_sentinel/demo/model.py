@@ -33,6 +33,7 @@ from stream_sentinel.learning.aliases import CHAMPION
 from stream_sentinel.learning.models import champion_model, draft_of
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.scoring.model import ModelArtifact
+from stream_sentinel.scoring.serving import ServingModel
 from stream_sentinel.scoring.store import ModelStore
 from stream_sentinel.scoring.train import ROUNDS
 from stream_sentinel.state.base import StateStore
@@ -113,7 +114,7 @@ def ensure_model(
     return DemoModel(artifact, True, directory)
 
 
-def serve_from_registry(store: StateStore, artifact: ModelArtifact, clock: Clock) -> ModelArtifact:
+def serve_from_registry(store: StateStore, artifact: ModelArtifact, clock: Clock) -> ServingModel:
     """Register the demo model in the run's model registry, make it champion, and return the
     champion as the registry loads it (hash-verified): the demo serves the way production does."""
     registry = ModelRegistry(store, clock)

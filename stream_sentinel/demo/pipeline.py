@@ -29,7 +29,7 @@ from stream_sentinel.generator import Simulator
 from stream_sentinel.generator.kafka_sink import BrokerSink
 from stream_sentinel.generator.run import GenerationRun, RunLimits, RunOutcome
 from stream_sentinel.generator.timing import TokenBucket
-from stream_sentinel.scoring.model import ModelArtifact
+from stream_sentinel.scoring.serving import ServingModel
 from stream_sentinel.transport.base import Consumer
 from stream_sentinel.wire.serde import Serde
 
@@ -75,7 +75,7 @@ class DemoPipeline:
         scenario: DemoScenario,
         backends: Backends,
         serde: Serde,
-        model: ModelArtifact,
+        model: ServingModel,
         *,
         rate: float,
         duration_s: float,

@@ -27,7 +27,7 @@ from stream_sentinel.learning.aliases import CHAMPION
 from stream_sentinel.learning.model_events import EventFollower
 from stream_sentinel.learning.models import load_model
 from stream_sentinel.learning.registry import ModelRegistry
-from stream_sentinel.scoring.model import ModelArtifact
+from stream_sentinel.scoring.serving import ServingModel
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,9 @@ class ModelSource:
     """A model set by its owner: :meth:`swap` changes it from the next batch on."""
 
     def __init__(
-        self, artifact: ModelArtifact | None = None, metrics: DetectorMetrics | None = None
+        self, artifact: ServingModel | None = None, metrics: DetectorMetrics | None = None
     ) -> None:
-        self.current: ModelArtifact | None = None
+        self.current: ServingModel | None = None
         self.state = ModelState()
         self.metrics = metrics
         if artifact is not None:
@@ -65,7 +65,7 @@ class ModelSource:
         """Between batches: True when the model changed."""
         return False
 
-    def swap(self, artifact: ModelArtifact | None, move: int = 0, alias: str | None = None) -> None:
+    def swap(self, artifact: ServingModel | None, move: int = 0, alias: str | None = None) -> None:
         """Use ``artifact`` from the next batch on (None: rules only)."""
         previous = self.current.version if self.current else "rules only"
         self.current = artifact
@@ -93,7 +93,7 @@ class ModelSource:
 class _Pending:
     version: str
     move: int
-    future: Future[tuple[ModelArtifact, float] | Exception]
+    future: Future[tuple[ServingModel, float] | Exception]
 
 
 #: Failures that are about the version itself (its bytes, its feature set, its existence):
@@ -136,7 +136,7 @@ class RegistryModels(ModelSource):
         self._next_follow_ms = 0  # when to try starting the follower again
         self._recheck = False  # an event arrived: read the alias from the registry
         self._retry = False  # an event arrived: a refused version is worth another try
-        self._recent: dict[str, ModelArtifact] = {}  # loaded versions, newest last
+        self._recent: dict[str, ServingModel] = {}  # loaded versions, newest last
 
     def start(self) -> None:
         """Follow the events first, then read the registry (so no move falls between), and
@@ -236,7 +236,7 @@ class RegistryModels(ModelSource):
             return None
         return None if version is None else (version, move)
 
-    def _load(self, version: str) -> tuple[ModelArtifact, float] | Exception:
+    def _load(self, version: str) -> tuple[ServingModel, float] | Exception:
         """The verified model and the seconds it took, or why it cannot be used (any failure:
         whatever goes wrong while loading, the detector keeps the model it has)."""
         started = time.perf_counter()
@@ -264,7 +264,7 @@ class RegistryModels(ModelSource):
         self,
         version: str,
         move: int,
-        loaded: tuple[ModelArtifact, float] | Exception,
+        loaded: tuple[ServingModel, float] | Exception,
         pause_from: float | None,
     ) -> bool:
         if isinstance(loaded, Exception):
@@ -283,7 +283,7 @@ class RegistryModels(ModelSource):
                 self.metrics.model_swap_pause.observe(pause)
         return True
 
-    def _keep(self, artifact: ModelArtifact) -> None:
+    def _keep(self, artifact: ServingModel) -> None:
         self._recent.pop(artifact.version, None)
         self._recent[artifact.version] = artifact
         while len(self._recent) > KEEP:

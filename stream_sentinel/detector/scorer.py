@@ -22,7 +22,7 @@ from stream_sentinel.logic.rules import (
     ControlFlags,
     evaluate,
 )
-from stream_sentinel.scoring.model import ModelArtifact
+from stream_sentinel.scoring.serving import ServingModel
 
 _REASON_NAMES = (USER_BLOCKED, STEP_UP_REQUIRED, WATCHED_USER, *BEHAVIOUR_RULES)
 
@@ -59,7 +59,7 @@ def policy_of(settings: Settings) -> DecisionPolicy:
 
 
 def score_batch(
-    features: np.ndarray, control: ControlFlags, model: ModelArtifact | None, settings: Settings
+    features: np.ndarray, control: ControlFlags, model: ServingModel | None, settings: Settings
 ) -> Scored:
     """Rules and model over the whole batch at once; explanations only for the risky rows."""
     detector = settings.detector

@@ -109,8 +109,9 @@ def _draft(path: Path, meta: dict[str, Any], data: bytes, recorded: Any) -> Mode
     verify(version.artifact, data)
     _check_feature_set(path, version.feature_set)
     try:
-        artifact_of(version, data)  # a LightGBM model of this feature set, or refused here
-    except ModelError as exc:
+        check_registrable(version.kind, len(data))  # an unknown kind is named as such
+        artifact_of(version, data)  # a model of a served kind and this feature set, or refused
+    except (ModelError, UsageError) as exc:
         raise ArtifactCorrupt(f"cannot import {path}: {exc}") from exc
     tags = {**version.tags, "exported_by": version.created_by}
     return ModelDraft.of(version, created_by="import", tags=tags)

@@ -23,9 +23,9 @@ from stream_sentinel.logic.feature_set import ENCODING, feature_set_hash
 
 CreatedBy = Literal["train", "learn", "import"]
 CREATORS: tuple[CreatedBy, ...] = ("train", "learn", "import")
-KINDS = ("lightgbm",)
+KINDS = ("lightgbm", "river-logreg")
 #: How a kind's artifact is serialised (never pickle; see docs/learning.md).
-FORMATS = {"lightgbm": "lightgbm-text"}
+FORMATS = {"lightgbm": "lightgbm-text", "river-logreg": "river-logreg-json"}
 
 
 def sha256_hex(data: bytes) -> str:

@@ -23,6 +23,7 @@ from stream_sentinel.logic.features import FEATURES
 
 MODEL_FILE = "model.txt"
 META_FILE = "model.json"
+KIND = "lightgbm"
 
 
 @dataclass
@@ -39,6 +40,14 @@ class ModelArtifact:
                 f"model {self.version} was trained on features {list(self.features)[:3]}..., "
                 "which differ from this version's feature set; retrain it (stream-sentinel train)"
             )
+
+    @property
+    def kind(self) -> str:
+        return KIND
+
+    def artifact_bytes(self) -> bytes:
+        """LightGBM's text format, byte for byte what ``model_to_string`` writes."""
+        return self.booster.model_to_string().encode()
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Fraud probability for each row."""

@@ -168,7 +168,10 @@ class ModelRegistryContract:
             registry.rollback()
         with pytest.raises(UsageError) as kind:
             registry.register(draft(kind="xgboost"), b"xgb")
-        assert str(kind.value) == "unknown model kind 'xgboost': the registry knows ('lightgbm',)"
+        assert (
+            str(kind.value)
+            == "unknown model kind 'xgboost': the registry knows ('lightgbm', 'river-logreg')"
+        )
         registry.promote(a)
         with pytest.raises(UsageError, match=f"^{a} is already champion; nothing changed$"):
             registry.promote(a)

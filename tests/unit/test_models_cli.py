@@ -297,7 +297,7 @@ def test_an_import_checks_every_version_before_it_registers_any(desk: Desk, tmp_
 
     assert refused_with({"kind": "xgboost"}) == (
         f"error: cannot import {bad}: unknown model kind 'xgboost': the registry knows "
-        "('lightgbm',)\n"
+        "('lightgbm', 'river-logreg')\n"
     )
     features = record["feature_set"]
     assert refused_with({"feature_set": {**features, "hash": "0" * 16}}) == (

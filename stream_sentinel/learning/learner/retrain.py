@@ -23,6 +23,8 @@ from stream_sentinel.config.learning import LearningSettings
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.errors import AliasUnchanged, SentinelError
 from stream_sentinel.learning.learner.evaluation import alert_rates, scorecard
+from stream_sentinel.learning.learner.online import OnlineLearning
+from stream_sentinel.learning.learner.online_candidate import online_candidate
 from stream_sentinel.learning.learner.policy import (
     CHALLENGER,
     CHAMPION,
@@ -47,6 +49,7 @@ from stream_sentinel.learning.versions import version_id
 from stream_sentinel.logic.decisions import Bands
 from stream_sentinel.logic.features import FEATURES
 from stream_sentinel.scoring.model import ModelArtifact, choose_bands
+from stream_sentinel.scoring.serving import ServingModel
 from stream_sentinel.scoring.train import PARAMS, ROUNDS
 
 log = logging.getLogger(__name__)
@@ -103,6 +106,16 @@ class Retrainer:
         self._set, self._registry, self._settings = training_set, registry, settings
         self._band_rates, self._alert_level = dict(band_rates), alert_level
         self._policy = policy_of(settings, band_rates)
+        self.online = (
+            OnlineLearning(
+                training_set.state,
+                settings.label_delay_ms,
+                settings.window_ms,
+                settings.legit_keep_one_in,
+            )
+            if settings.learner != "batch"
+            else None
+        )
 
     def training_set(self, now_ms: int) -> TrainingSet:
         """The set at ``now_ms``; mature never-labelled rows outside the sample are dropped
@@ -121,18 +134,32 @@ class Retrainer:
         return summary_of(join(rows, labels, cut, self._settings.legit_keep_one_in))
 
     def retrain(self, now_ms: int, trigger: str) -> RetrainOutcome:
+        """The batch (LightGBM) candidate at ``now_ms``."""
+        return self._batch(self.training_set(now_ms), trigger)
+
+    def retrain_all(self, now_ms: int, trigger: str) -> list[RetrainOutcome]:
+        """A candidate of each kind the settings' ``learner`` asks for, batch first (the
+        training set is read once)."""
+        if self._settings.learner == "batch":
+            return [self.retrain(now_ms, trigger)]
         found = self.training_set(now_ms)
+        outcomes = [self._batch(found, trigger)] if self._settings.learner == "both" else []
+        outcomes.append(self._online_candidate(found, trigger))
+        return outcomes
+
+    def learn_online(self, now_ms: int) -> int:
+        """Learn what became learnable by ``now_ms`` (0 without an online model)."""
+        return self.online.update(now_ms) if self.online is not None else 0
+
+    def _batch(self, found: TrainingSet, trigger: str) -> RetrainOutcome:
         counts = summary_of(found)
         short = self._too_small(found)
         if short is not None:
-            return RetrainOutcome(now_ms, trigger, f"skipped: {short}", counts=counts)
+            return RetrainOutcome(found.cut.now_ms, trigger, f"skipped: {short}", counts=counts)
         booster = fit(found.train)
         validation = found.validation.expanded()
         scores = _predict(booster, validation.features)
         bands, chosen_on = self._bands(booster, found)
-        span = (found.cut.validation_start, found.cut.mature_end)
-        card = scorecard(scores, validation, bands, self._alert_level, span) | chosen_on
-        current, theirs, failure = self._compare(validation, span)
         artifact = ModelArtifact(
             version_id(booster.model_to_string().encode()),
             booster,
@@ -140,17 +167,63 @@ class Retrainer:
             bands,
             _metadata(found, trigger),
         )
+        return self._decide(artifact, scores, validation, found, trigger, chosen_on)
+
+    def _online_candidate(self, found: TrainingSet, trigger: str) -> RetrainOutcome:
+        assert self.online is not None
+        now_ms, counts = found.cut.now_ms, summary_of(found)
+        s = self._settings
+        short = self._too_small(found)
+        validation = found.validation.expanded()
+        made = (
+            online_candidate(
+                self.online,
+                found,
+                validation,
+                self._band_rates,
+                trigger,
+                s.min_train_rows,
+                s.min_train_frauds,
+            )
+            if short is None
+            else short
+        )
+        if isinstance(made, str):
+            return RetrainOutcome(now_ms, trigger, f"skipped (online): {made}", counts=counts)
+        return self._decide(
+            made.artifact, made.validation_scores, validation, found, trigger, made.extra
+        )
+
+    def _decide(
+        self,
+        artifact: ServingModel,
+        scores: np.ndarray,
+        validation: Part,
+        found: TrainingSet,
+        trigger: str,
+        extra: Mapping[str, Any],
+    ) -> RetrainOutcome:
+        """Score the candidate, compare it with the champion, register it, move its alias."""
+        span = (found.cut.validation_start, found.cut.mature_end)
+        card = scorecard(scores, validation, artifact.bands, self._alert_level, span) | dict(extra)
+        current, theirs, failure = self._compare(validation, span)
         version = self._register(artifact, card, current, theirs, trigger)
         verdict = self._verdict(version, card, theirs, failure)
         self._move(version, verdict)
         summary = {k: float(card[k]) for k in SUMMARY}
         return RetrainOutcome(
-            now_ms, trigger, verdict.reason, version, verdict.alias, counts, summary
+            found.cut.now_ms,
+            trigger,
+            verdict.reason,
+            version,
+            verdict.alias,
+            summary_of(found),
+            summary,
         )
 
     def _register(
         self,
-        artifact: ModelArtifact,
+        artifact: ServingModel,
         card: Mapping[str, Any],
         parent: str | None,
         champion: Scorecard | None,

@@ -55,6 +55,7 @@ class Learner:
         self._started = waits.monotonic()
         self._next_request_check = float("-inf")
         self._evicted_hour = -1
+        self._online_at = -(2**62)  # event time of the last online update
         self.outcomes: list[RetrainOutcome] = []
 
     def start(self) -> None:
@@ -93,8 +94,23 @@ class Learner:
         """One batch of each loop, then a retrain if one is due; returns the records read."""
         read = sum(loop.poll() for loop in self.loops)
         self._evict_behind()
+        self._learn_online()
         self.maybe_retrain()
         return read
+
+    def _learn_online(self) -> None:
+        """With an online model: learn what became learnable, once event time has moved
+        ``online_update_every_ms`` since the last update, only when settled (what the store
+        holds is what the topics hold), and never past a retrain to redo (its snapshot is
+        the state at its own time)."""
+        if self._retrainer.online is None or not self.settled():
+            return
+        now = self._set.clock()
+        if now is None or now - self._online_at < self._settings.online_update_every_ms:
+            return
+        intent = self._set.status().get("intent")
+        self._online_at = now
+        self._retrainer.learn_online(min(now, int(intent["now_ms"])) if intent else now)
 
     def _evict_behind(self) -> None:
         """Drop the hours the window has left behind as event time moves (not only at a
@@ -153,7 +169,9 @@ class Learner:
         if intent is None:
             return None
         began = self._waits.monotonic()
-        outcome = self._retrainer.retrain(intent["now_ms"], intent["trigger"])
+        self._retrainer.learn_online(intent["now_ms"])  # the online snapshot is as of now_ms
+        outcomes = self._retrainer.retrain_all(intent["now_ms"], intent["trigger"])
+        outcome = outcomes[-1]
         took = self._waits.monotonic() - began
         if took > self._settings.retrain_budget_s:
             log.warning(
@@ -162,10 +180,11 @@ class Learner:
                 took,
                 self._settings.retrain_budget_s,
             )
-        log.info("retrain at %d (%s): %s", intent["now_ms"], intent["trigger"], outcome.reason)
+        for done in outcomes:
+            log.info("retrain at %d (%s): %s", intent["now_ms"], intent["trigger"], done.reason)
         self._set.evict(cut_of(self._settings, intent["now_ms"]).window_start)
-        self._set.record_decision(
-            outcome.to_json(),
+        self._set.record_decisions(
+            [done.to_json() for done in outcomes],
             anchor_ms=intent["now_ms"],
             last_retrain_ms=intent["now_ms"],
             acted_requests=intent["acted"],
@@ -175,7 +194,7 @@ class Learner:
             last_decision=outcome.to_json(),
             intent=None,
         )
-        self.outcomes.append(outcome)
+        self.outcomes.extend(outcomes)
         return outcome
 
     def _intent(

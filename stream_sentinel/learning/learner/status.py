@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from stream_sentinel.learning.learner.online import online_summary
 from stream_sentinel.learning.learner.store import TrainingSetStore
 from stream_sentinel.learning.retrain_requests import requests_waiting
 from stream_sentinel.state.base import StateStore
@@ -31,6 +32,7 @@ def read_status(state: StateStore) -> dict[str, Any]:
         "retrains": int(status.get("retrains", 0)),
         "last_decision": status.get("last_decision"),
         "decisions": training_set.decisions(),
+        "online": online_summary(state),
     }
 
 
@@ -57,6 +59,14 @@ def status_lines(found: dict[str, Any]) -> list[str]:
             f"; {found['waiting_requests']} request(s) waiting" if found["waiting_requests"] else ""
         ),
     ]
+    online = found.get("online")
+    if online:
+        lines.append(
+            f"online model    {online.get('rows', 0):,} rows learned "
+            f"({online.get('frauds', 0):,} frauds), "
+            f"every row before {_time(online['cursor_ms'])} and {online['learned_early']:,} "
+            "labelled ones after it"
+        )
     if decision is None:
         return [*lines, "last decision   none yet"]
     lines.append(f"last decision   {_decision(decision)}")

@@ -10,6 +10,7 @@ Layout (all keys under ``learn:``; no TTL, eviction is by event time, see :meth:
 | ``learn:clock`` | hash | decision-features partition -> latest event time read |
 | ``learn:status`` | hash | schedule anchor, last retrain, requests acted on, last decision |
 | ``learn:decisions`` | list | every retrain decision (JSON), newest first, capped |
+| ``learn:online:scores:{hour}`` | hash | online model's scores before learning (:mod:`.online`) |
 
 A transaction's row and labels share the bucket of its event hour (a Feedback record carries
 the transaction's event time), so the join needs no index and dropping an old hour is two
@@ -57,6 +58,11 @@ def label_writes(batch: Batch, transaction_id: str, label: SourcedLabel) -> None
     batch.zadd(NS, HOURS, {str(hour): hour})
 
 
+def online_scores_key(hour: int) -> str:
+    """The online model's prequential scores of an hour's rows (:mod:`.online`)."""
+    return f"learn:online:scores:{hour}"
+
+
 def clock_write(batch: Batch, partition: int, event_time: int) -> None:
     batch.hset(NS, CLOCK, {str(partition): event_time})
 
@@ -70,6 +76,11 @@ class TrainingSetStore:
 
     def __init__(self, store: StateStore) -> None:
         self._store = store
+
+    @property
+    def state(self) -> StateStore:
+        """The state store it reads (the online model's store shares it)."""
+        return self._store
 
     def clock(self) -> int | None:
         """The learner's event time: the latest event time read on any partition."""
@@ -114,6 +125,7 @@ class TrainingSetStore:
         batch = Batch()
         for hour in hours:
             batch.delete(NS, rows_key(hour)).delete(NS, labels_key(hour))
+            batch.delete(NS, online_scores_key(hour))
         batch.zremrangebyscore(NS, HOURS, float("-inf"), last)
         self._store.execute(batch)
         return len(hours)
@@ -139,8 +151,13 @@ class TrainingSetStore:
 
     def record_decision(self, decision: dict[str, Any], **values: Any) -> None:
         """The status and a decision appended to the capped history, in one write."""
+        self.record_decisions([decision], **values)
+
+    def record_decisions(self, decisions: list[dict[str, Any]], **values: Any) -> None:
+        """The status and the decisions (in order) appended to the history, in one write."""
         batch = self._status_writes(Batch(), values)
-        batch.lpush(NS, DECISIONS, json.dumps(decision, sort_keys=True).encode())
+        for decision in decisions:
+            batch.lpush(NS, DECISIONS, json.dumps(decision, sort_keys=True).encode())
         self._store.execute(batch.ltrim(NS, DECISIONS, 0, KEEP_DECISIONS - 1))
 
     def decisions(self) -> list[dict[str, Any]]:

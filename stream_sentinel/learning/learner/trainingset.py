@@ -70,6 +70,7 @@ class Part:
     event_time: np.ndarray  # int64
     label_time: np.ndarray  # int64, -1 for rows never labelled
     users: tuple[str, ...]
+    transactions: tuple[str, ...] = ()  # the rows' transaction ids (the online model's lookup)
 
     @property
     def rows(self) -> int:
@@ -84,7 +85,9 @@ class Part:
         if bool((self.weights == 1).all()):
             return self
         repeat = self.weights.astype(np.int64)
-        users = tuple(u for u, n in zip(self.users, repeat.tolist(), strict=True) for _ in range(n))
+        counts = repeat.tolist()
+        users = tuple(u for u, n in zip(self.users, counts, strict=True) for _ in range(n))
+        ids = tuple(t for t, n in zip(self.transactions, counts, strict=True) for _ in range(n))
         return Part(
             np.repeat(self.features, repeat, axis=0),
             np.repeat(self.labels, repeat),
@@ -92,6 +95,7 @@ class Part:
             np.repeat(self.event_time, repeat),
             np.repeat(self.label_time, repeat),
             users,
+            ids,
         )
 
 
@@ -247,4 +251,5 @@ def _part(placed: list[tuple[LoggedRow, int, int, int]]) -> Part:
         np.array([p[0].event_time for p in placed], dtype=np.int64),
         np.array([p[3] for p in placed], dtype=np.int64),
         tuple(p[0].user_id for p in placed),
+        tuple(p[0].transaction_id for p in placed),
     )
