@@ -176,6 +176,27 @@ def test_bad_records_go_to_dead_letter_with_reasons(pipeline: Pipeline) -> None:
     assert worker.summary()["dead_letters"]["invalid_amount"] == 3
 
 
+def test_zero_amounts_are_scored_and_bad_amounts_keep_their_reasons(pipeline: Pipeline) -> None:
+    # a card verification authorisation (amount 0) is a payment like any other
+    pipeline.send(tx(1, amount=0.0))
+    pipeline.send(tx(2, amount=-0.01, minutes=1))
+    pipeline.send(tx(3, amount=math.nan, minutes=2))
+    pipeline.send(tx(4, amount=math.inf, minutes=3))
+    pipeline.send(tx(5, amount=0.0, minutes=4))
+    worker = pipeline.worker()
+    pipeline.drain(worker, 5)
+    scores = pipeline.read("fraud-scores")
+    assert [(s["transaction_id"], s["amount"]) for s in scores] == [("tx-1", 0.0), ("tx-5", 0.0)]
+    assert all(s["decision"] == "APPROVE" for s in scores)
+    assert pipeline.profile_count("u1") == 2
+    reasons = {d["reason"] for d in pipeline.read("dead-letter")}
+    assert reasons == {
+        "amount -0.01 is not positive",
+        "amount is nan (not a finite number)",
+        "amount is inf (not a finite number)",
+    }
+
+
 def test_a_blocked_user_is_declined_and_a_step_up_is_challenged(pipeline: Pipeline) -> None:
     expiry = NOW + 600_000
     pipeline.backends.state.execute(

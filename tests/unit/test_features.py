@@ -116,6 +116,27 @@ def test_tiny_amounts_are_counted_for_card_testing() -> None:
     assert column(x, "small_1h") == [0, 1, 2, 3, 4]
 
 
+def test_zero_amounts_are_scored_without_nan_or_infinity() -> None:
+    # card verification authorisations (amount 0) first, between payments, and alone
+    x = run([tx("u1", 0, 0.0), tx("u1", 1, 40.0), tx("u1", 2, 0.0), tx("u1", 3, 20.0)])
+    assert column(x, "log_amount") == [
+        0.0,
+        round(math.log1p(40.0), 6),
+        0.0,
+        round(math.log1p(20.0), 6),
+    ]
+    assert column(x, "small_1h") == [0, 1, 1, 2]  # a zero is a tiny amount
+    assert column(x, "sum_1h") == [0, 0, 40, 40]
+    # after one zero the mean is 0: no ratio (NaN, not infinity); then mean 20, then 40/3
+    assert column(x, "amount_over_mean") == [math.nan, math.nan, 0.0, 1.5]
+    assert x[2, COLUMN["amount_zscore"]] == pytest.approx(-20 / math.sqrt(800))
+    assert x[3, COLUMN["amount_zscore"]] == pytest.approx((20 - 40 / 3) / math.sqrt(1600 / 3))
+    zeros = run([tx("u2", m, 0.0) for m in range(3)])
+    assert column(zeros, "amount_over_mean") == [math.nan] * 3
+    assert column(zeros, "amount_zscore")[2] == 0.0  # no spread: the floor of 1, not 0/0
+    assert not np.isinf(x).any() and not np.isinf(zeros).any()
+
+
 def test_users_are_independent_and_missing_values_are_nan() -> None:
     x = run(
         [tx("u1", 0), tx("u2", 1, channel="ONLINE", merchant_id=None, device_id=None), tx("u1", 2)]
