@@ -80,6 +80,15 @@ def featurize_us_per_row(simulator: Simulator, count: int, users: int) -> float:
     return best * 1e6 / len(records)
 
 
+def report(records: int, seconds: float, before: dict[str, float], after: dict[str, float]) -> None:
+    per_1000 = {s: (after.get(s, 0.0) - before.get(s, 0.0)) * 1e6 / records for s in STAGES}
+    stages = "  ".join(f"{s} {ms:.2f}" for s, ms in per_1000.items())
+    print(
+        f"{len(FEATURES)} features: {records:,} transactions in {seconds:.2f} s = "
+        f"{records / seconds:,.0f} tx/s; ms per 1,000 tx: {stages}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -123,12 +132,7 @@ def main() -> None:
     seconds = drain(args.records)
     after = stage_seconds(metrics)
     worker.close()
-    per_1000 = {s: (after.get(s, 0.0) - before.get(s, 0.0)) * 1e6 / args.records for s in STAGES}
-    stages = "  ".join(f"{s} {ms:.2f}" for s, ms in per_1000.items())
-    print(
-        f"{len(FEATURES)} features: {args.records:,} transactions in {seconds:.2f} s = "
-        f"{args.records / seconds:,.0f} tx/s; ms per 1,000 tx: {stages}"
-    )
+    report(args.records, seconds, before, after)
     us = featurize_us_per_row(simulator, args.records, args.users)
     print(f"{len(FEATURES)} features: featurize alone {us:.2f} µs per transaction")
 
