@@ -179,6 +179,12 @@ def corpus() -> list[Case]:
             transaction,
         ),
         Case(
+            "infinite amount",
+            "invalid_amount",
+            lambda i: frame(i, v2_body("hostile-inf", "u-hostile", amount=-math.inf)),
+            transaction,
+        ),
+        Case(
             "huge amount",
             "invalid_amount",
             lambda i: frame(i, v2_body("hostile-huge", "u-hostile", amount=1e300)),

@@ -16,8 +16,9 @@ from stream_sentinel.logic import profile as layout
 
 WINDOW_NAMES = {
     "m10": "1 hour (10-minute buckets)",
-    "h2": "24 hours (2-hour buckets)",
+    "h3": "24 hours (3-hour buckets)",
     "d1": "7 days (1-day buckets)",
+    "d6": "30 days (6-day buckets)",
 }
 
 
@@ -44,7 +45,7 @@ def _window(record: np.void, prefix: str, width_ms: int, slots: int) -> dict[str
 
 def decode_profile(blob: bytes | None) -> dict[str, Any] | None:
     """The profile's fields and windows; None when ``blob`` is not a profile this version reads."""
-    if blob is None or len(blob) != layout.PROFILE_SIZE or blob[0] != layout.VERSION:
+    if not layout.is_profile(blob):  # a version-1 value is migrated, as the detector reads it
         return None
     record = layout.decode_profiles([blob])[0]
     fields = layout.describe(record)
@@ -55,8 +56,6 @@ def decode_profile(blob: bytes | None) -> dict[str, Any] | None:
             "hour_histogram": [int(n) for n in record["hour_hist"]],
             "merchant_hashes": [int(h) for h in record["merchants"] if h],
             "device_hashes": [int(h) for h in record["devices"] if h],
-            "daily_day": int(record["daily_day"]),
-            "fraud_labels": int(record["fraud_labels"]),
             # float32 on disk: five decimals (about a metre) is all the precision there is
             "last_location": [
                 round(float(record["last_lat"]), 5),

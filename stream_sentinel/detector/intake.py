@@ -257,7 +257,7 @@ def _suspicious(table: dict[str, Any], now_ms: int, settings: DetectorSettings) 
     """A superset of the rows check_transaction would reject (cheap, vectorised)."""
     amount = np.asarray(table["amount"], dtype=np.float64)
     stamp = np.asarray(table["timestamp"], dtype=np.float64)
-    flags = ~np.isfinite(amount) | (amount <= 0) | (amount > settings.max_amount)
+    flags = ~np.isfinite(amount) | (amount < 0) | (amount > settings.max_amount)
     flags |= (stamp <= 0) | (stamp > now_ms + settings.max_future_skew_s * 1000)
     for name, bound in (
         ("latitude", 90.0),

@@ -49,7 +49,7 @@ def check_transaction(
         return Rejection("missing_field", "amount is missing or not a number")
     if not math.isfinite(amount):
         return Rejection("invalid_amount", f"amount is {amount} (not a finite number)")
-    if amount <= 0:
+    if amount < 0:  # zero is valid: a card verification authorisation, scored like any payment
         return Rejection("invalid_amount", f"amount {amount} is not positive")
     if amount > settings.max_amount:
         return Rejection(

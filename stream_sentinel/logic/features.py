@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from stream_sentinel.logic.profile import (
-    DAY_MS,
     DEVICE_SLOTS,
     FLAG_CARD_PRESENT,
     HOUR_BINS,
     HOUR_MS,
     MERCHANT_SLOTS,
     RINGS,
+    today_count,
 )
 
 FEATURES: tuple[str, ...] = (
@@ -39,6 +39,11 @@ FEATURES: tuple[str, ...] = (
     "sum_24h",
     "count_7d",
     "sum_7d",
+    "count_30d",
+    "sum_30d",
+    "mean_24h",
+    "mean_7d",
+    "mean_30d",
     "amount_over_mean",
     "amount_zscore",
     "seconds_since_last",
@@ -48,10 +53,13 @@ FEATURES: tuple[str, ...] = (
     "new_device",
     "hour_share",
     "daily_count",
+    "merchant_volume_1d",
     "merchant_volume_7d",
     "merchant_volume_30d",
+    "merchant_fraud_1d",
     "merchant_fraud_7d",
     "merchant_fraud_30d",
+    "merchant_fraud_rate_1d",
     "merchant_fraud_rate_7d",
     "merchant_fraud_rate_30d",
 )
@@ -102,17 +110,19 @@ class TxBatch:
 
 @dataclass(slots=True)
 class MerchantStats:
-    """Per-merchant aggregates for the batch's merchants (index = TxBatch.merchant_ix)."""
+    """Per-merchant aggregates for the batch's merchants (index = TxBatch.merchant_ix): volume
+    and fraud labels (those arrived so far) of transactions in the last 1, 7 and 30 event days."""
 
+    volume_1d: np.ndarray
     volume_7d: np.ndarray
     volume_30d: np.ndarray
+    fraud_1d: np.ndarray
     fraud_7d: np.ndarray
     fraud_30d: np.ndarray
 
     @classmethod
     def empty(cls, count: int) -> MerchantStats:
-        zeros = np.zeros(count)
-        return cls(zeros, zeros.copy(), zeros.copy(), zeros.copy())
+        return cls(*(np.zeros(count) for _ in range(6)))
 
 
 def occurrence_rank(user_ix: np.ndarray) -> np.ndarray:
@@ -185,17 +195,27 @@ def _features(
     return out
 
 
+#: The count and sum features of each window ring after the first, and the mean derived from them.
+_LONG_WINDOWS = (
+    ("h3", "count_24h", "sum_24h", "mean_24h"),
+    ("d1", "count_7d", "sum_7d", "mean_7d"),
+    ("d6", "count_30d", "sum_30d", "mean_30d"),
+)
+
+
 def _window_features(out: np.ndarray, prior: np.ndarray, ts: np.ndarray, has: np.ndarray) -> None:
     last = prior["last_ts"]
-    (_, w10, _), (_, w2h, _), (_, w1d, _) = RINGS
-    m10 = prior["m10_count"], prior["m10_sum"]
+    width = {prefix: w for prefix, w, _ in RINGS}
+    m10, w10 = (prior["m10_count"], prior["m10_sum"]), width["m10"]
     out[:, COLUMN["count_20m"]], _ = _ring_window(last, *m10, w10, ts, has, span=2)
     out[:, COLUMN["count_1h"]], out[:, COLUMN["sum_1h"]] = _ring_window(last, *m10, w10, ts, has)
     out[:, COLUMN["small_1h"]], _ = _ring_window(last, prior["m10_small"], None, w10, ts, has)
-    h2 = prior["h2_count"], prior["h2_sum"]
-    out[:, COLUMN["count_24h"]], out[:, COLUMN["sum_24h"]] = _ring_window(last, *h2, w2h, ts, has)
-    d1 = prior["d1_count"], prior["d1_sum"]
-    out[:, COLUMN["count_7d"]], out[:, COLUMN["sum_7d"]] = _ring_window(last, *d1, w1d, ts, has)
+    for prefix, count_name, sum_name, mean_name in _LONG_WINDOWS:
+        ring = prior[f"{prefix}_count"], prior[f"{prefix}_sum"]
+        count, total = _ring_window(last, *ring, width[prefix], ts, has)
+        out[:, COLUMN[count_name]], out[:, COLUMN[sum_name]] = count, total
+        # the mean amount of the window's transactions; NaN when the window is empty
+        out[:, COLUMN[mean_name]] = np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
 
 
 def _amount_features(out: np.ndarray, prior: np.ndarray, amount: np.ndarray, n: np.ndarray) -> None:
@@ -251,8 +271,7 @@ def _novelty_features(
     with np.errstate(divide="ignore", invalid="ignore"):
         share = hist[np.arange(len(rows)), hour_bin] / total
     out[:, COLUMN["hour_share"]] = np.where(total > 0, share, np.nan)
-    same_day = prior["daily_day"] == (tx.ts[rows] // DAY_MS)
-    out[:, COLUMN["daily_count"]] = np.where(has & same_day, prior["daily_count"], 0)
+    out[:, COLUMN["daily_count"]] = today_count(prior, tx.ts[rows])
 
 
 def _merchant_features(out: np.ndarray, merchant_ix: np.ndarray, stats: MerchantStats) -> None:
@@ -264,14 +283,17 @@ def _merchant_features(out: np.ndarray, merchant_ix: np.ndarray, stats: Merchant
             return np.full(len(ix), np.nan)
         return np.where(known, values[ix], np.nan)
 
-    vol7, vol30 = pick(stats.volume_7d), pick(stats.volume_30d)
-    fraud7, fraud30 = pick(stats.fraud_7d), pick(stats.fraud_30d)
-    out[:, COLUMN["merchant_volume_7d"]] = vol7
-    out[:, COLUMN["merchant_volume_30d"]] = vol30
-    out[:, COLUMN["merchant_fraud_7d"]] = fraud7
-    out[:, COLUMN["merchant_fraud_30d"]] = fraud30
-    out[:, COLUMN["merchant_fraud_rate_7d"]] = fraud7 / np.maximum(vol7, 1.0)
-    out[:, COLUMN["merchant_fraud_rate_30d"]] = fraud30 / np.maximum(vol30, 1.0)
+    for span, volume, fraud in (
+        ("1d", stats.volume_1d, stats.fraud_1d),
+        ("7d", stats.volume_7d, stats.fraud_7d),
+        ("30d", stats.volume_30d, stats.fraud_30d),
+    ):
+        picked_volume, picked_fraud = pick(volume), pick(fraud)
+        out[:, COLUMN[f"merchant_volume_{span}"]] = picked_volume
+        out[:, COLUMN[f"merchant_fraud_{span}"]] = picked_fraud
+        out[:, COLUMN[f"merchant_fraud_rate_{span}"]] = picked_fraud / np.maximum(
+            picked_volume, 1.0
+        )
 
 
 def _hour_bin(ts: np.ndarray) -> np.ndarray:
@@ -302,18 +324,7 @@ def _updated(prior: np.ndarray, tx: TxBatch, rows: np.ndarray) -> np.ndarray:
     _remember(p, "merchants", "merchant_ptr", MERCHANT_SLOTS, tx.merchant_hash[rows], r)
     _remember(p, "devices", "device_ptr", DEVICE_SLOTS, tx.device_hash[rows], r)
     _count_hour(p, ts, r)
-    _count_day(p, ts // DAY_MS, has)
     return p
-
-
-def _count_day(p: np.ndarray, day: np.ndarray, has: np.ndarray) -> None:
-    """Today's count: one more on the same day, a fresh count on a later day; a late event
-    from an earlier day leaves today's count alone."""
-    same_day = has & (p["daily_day"] == day)
-    later = ~has | (day > p["daily_day"])
-    counted = np.minimum(p["daily_count"].astype(np.int64) + 1, _U2_MAX)
-    p["daily_count"] = np.where(same_day, counted, np.where(later, 1, p["daily_count"]))
-    p["daily_day"] = np.where(later, day, p["daily_day"])
 
 
 def _advance_ring(

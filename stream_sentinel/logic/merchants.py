@@ -6,6 +6,12 @@ and ``l:{day}`` count fraud labels and all labels for transactions of that day (
 counters older than RETENTION_DAYS are removed by the detector now and then.
 Days are days since the epoch in event time, so replays of old data behave like live traffic.
 Pure parsing and aggregation here; the detector does the I/O.
+
+The windows (1, 7 and 30 days up to the scored transaction's event day) count the merchant's
+transactions of those days and the fraud labels *received so far* for them: a label is counted
+by the feedback consumer when it arrives, under its transaction's day, so a transaction scored
+before a label arrived never saw it. (With chargebacks weeks late, the 1-day and 7-day fraud
+counts hold only the fast labels: analyst verdicts, customer reports.)
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from stream_sentinel.logic.features import MerchantStats
 
 RETENTION_DAYS = 31
 VOLUME, FRAUD, LABELS = "n", "f", "l"
+#: The window spans in days, shortest first (the order of MerchantStats' fields).
+SPANS = (1, 7, 30)
 
 
 def field(kind: str, day: int) -> str:
@@ -35,7 +43,7 @@ def parse_counters(fields: Mapping[str, bytes]) -> dict[str, dict[int, float]]:
 
 
 def stats_for(hashes: Sequence[Mapping[str, bytes]], today: int) -> MerchantStats:
-    """7- and 30-day volume and fraud-label counts up to ``today`` for each merchant hash."""
+    """1-, 7- and 30-day volume and fraud-label counts up to ``today`` for each merchant hash."""
     return stats_for_counters([parse_counters(fields) for fields in hashes], today)
 
 
@@ -43,13 +51,22 @@ def stats_for_counters(
     counters: Sequence[Mapping[str, Mapping[int, float]]], today: int
 ) -> MerchantStats:
     """The same aggregates from already-parsed counters."""
-    stats = MerchantStats.empty(len(counters))
-    for i, merchant in enumerate(counters):
-        stats.volume_7d[i] = _window(merchant[VOLUME], today, 7)
-        stats.volume_30d[i] = _window(merchant[VOLUME], today, 30)
-        stats.fraud_7d[i] = _window(merchant[FRAUD], today, 7)
-        stats.fraud_30d[i] = _window(merchant[FRAUD], today, 30)
-    return stats
+    return _stats([_sums(merchant, today) for merchant in counters])
+
+
+def _sums(counters: Mapping[str, Mapping[int, float]], today: int) -> tuple[float, ...]:
+    """Volume over each span, then fraud labels over each span."""
+    volume, fraud = counters[VOLUME], counters[FRAUD]
+    return tuple(_window(volume, today, span) for span in SPANS) + tuple(
+        _window(fraud, today, span) for span in SPANS
+    )
+
+
+def _stats(sums: Sequence[tuple[float, ...]]) -> MerchantStats:
+    if not sums:
+        return MerchantStats.empty(0)
+    columns = np.array(sums, dtype=np.float64).T
+    return MerchantStats(*columns)
 
 
 def _window(days: Mapping[int, float], today: int, span: int) -> float:
@@ -85,17 +102,11 @@ class CachedMerchant:
         self.counters = counters
         self.read_at = read_at
         self.day: int | None = None
-        self.sums = (0.0, 0.0, 0.0, 0.0)  # volume 7d, volume 30d, fraud 7d, fraud 30d
+        self.sums: tuple[float, ...] = (0.0,) * (2 * len(SPANS))  # volume by span, fraud by span
 
-    def window_sums(self, today: int) -> tuple[float, float, float, float]:
+    def window_sums(self, today: int) -> tuple[float, ...]:
         if self.day != today:
-            volume, fraud = self.counters[VOLUME], self.counters[FRAUD]
-            self.sums = (
-                _window(volume, today, 7),
-                _window(volume, today, 30),
-                _window(fraud, today, 7),
-                _window(fraud, today, 30),
-            )
+            self.sums = _sums(self.counters, today)
             self.day = today
         return self.sums
 
@@ -103,16 +114,13 @@ class CachedMerchant:
         volume = self.counters[VOLUME]
         volume[day] = volume.get(day, 0.0) + count
         if self.day is not None:
-            v7, v30, f7, f30 = self.sums
-            in7, in30 = self.day - 7 < day <= self.day, self.day - 30 < day <= self.day
-            self.sums = (v7 + count * in7, v30 + count * in30, f7, f30)
+            moved = tuple(
+                total + count * (self.day - span < day <= self.day)
+                for total, span in zip(self.sums, SPANS, strict=False)
+            )
+            self.sums = moved + self.sums[len(SPANS) :]
 
 
 def stats_for_cached(merchants: Sequence[CachedMerchant], today: int) -> MerchantStats:
     """Window sums of cached merchants as the features' arrays."""
-    stats = MerchantStats.empty(len(merchants))
-    for i, merchant in enumerate(merchants):
-        v7, v30, f7, f30 = merchant.window_sums(today)
-        stats.volume_7d[i], stats.volume_30d[i] = v7, v30
-        stats.fraud_7d[i], stats.fraud_30d[i] = f7, f30
-    return stats
+    return _stats([merchant.window_sums(today) for merchant in merchants])

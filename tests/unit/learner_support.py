@@ -47,7 +47,12 @@ def feature_row(
 ) -> dict[str, Any]:
     """A DecisionFeatures record; frauds have large first features (a learnable signal)."""
     vector = [rng.gauss(3.0 if fraud else 0.0, 1.0) for _ in range(3)]
-    vector += [rng.random() for _ in range(len(FEATURES) - 3)]
+    # noise for the other features: 26 draws from the seed's stream (as many as there were
+    # features to fill before the 30-day windows), so a seed keeps its frauds; the rest from
+    # their own stream
+    vector += [rng.random() for _ in range(26)]
+    extra = random.Random(f"{tx}-extra")
+    vector += [extra.random() for _ in range(len(FEATURES) - len(vector))]
     return {
         "transaction_id": tx,
         "user_id": user,

@@ -32,7 +32,7 @@ def _encoded() -> bytes:
     profile["hour_hist"][0, 3] = 4
     profile["merchants"][0, :2] = [11, 22]
     profile["devices"][0, 0] = 99
-    profile["daily_day"], profile["daily_count"] = LAST // layout.DAY_MS, 3
+    profile["h3_count"][0, (LAST // (3 * 3_600_000)) % 8] = 3  # today's count: 3
     return layout.encode_profiles(profile)[0]
 
 
@@ -48,13 +48,11 @@ def test_every_field_decodes_to_what_was_encoded() -> None:
         "daily_count": 3,
         "recent_merchants": 2,
         "recent_devices": 1,
-        "version": 1,
+        "version": 2,
         "card_present_last": True,
         "hour_histogram": [0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0],
         "merchant_hashes": [11, 22],
         "device_hashes": [99],
-        "daily_day": LAST // layout.DAY_MS,
-        "fraud_labels": 0,
     }
 
 
@@ -75,7 +73,14 @@ def test_the_windows_list_their_buckets_newest_first_with_start_times() -> None:
     assert (hour["count"], hour["sum"]) == (7, 280.5)
     week = decoded["windows"]["d1"]
     assert (week["count"], week["sum"], len(week["buckets"])) == (7, 367.5, 7)
-    assert decoded["windows"]["h2"]["count"] == 0
+    assert decoded["windows"]["h3"]["count"] == 3
+    assert decoded["windows"]["d6"]["count"] == 0
+    assert [w["name"] for w in decoded["windows"].values()] == [
+        "1 hour (10-minute buckets)",
+        "24 hours (3-hour buckets)",
+        "7 days (1-day buckets)",
+        "30 days (6-day buckets)",
+    ]
 
 
 def test_the_decoder_agrees_with_the_detectors_batch_decoder_on_many_profiles() -> None:
@@ -94,7 +99,7 @@ def test_the_decoder_agrees_with_the_detectors_batch_decoder_on_many_profiles() 
 
 
 def test_a_value_that_is_not_a_profile_of_this_version_is_not_decoded() -> None:
-    foreign = b"\x02" + _encoded()[1:]
+    foreign = b"\x03" + _encoded()[1:]
     assert decode_profile(foreign) is None
     assert decode_profile(b"short") is None
     assert decode_profile(None) is None

@@ -15,6 +15,7 @@ from stream_sentinel.config import Settings, load_settings
 from stream_sentinel.detector.models import ModelSource
 from stream_sentinel.detector.worker import DetectorWorker
 from stream_sentinel.errors import TransactionAborted
+from stream_sentinel.logic.features import COLUMN
 from stream_sentinel.logic.profile import decode_profiles
 from stream_sentinel.registry_server.local_client import LocalRegistryClient
 from stream_sentinel.state import keys
@@ -174,6 +175,27 @@ def test_bad_records_go_to_dead_letter_with_reasons(pipeline: Pipeline) -> None:
     )
     assert {k: int(v) for k, v in counts.items()}["invalid_amount"] == 3
     assert worker.summary()["dead_letters"]["invalid_amount"] == 3
+
+
+def test_zero_amounts_are_scored_and_bad_amounts_keep_their_reasons(pipeline: Pipeline) -> None:
+    # a card verification authorisation (amount 0) is a payment like any other
+    pipeline.send(tx(1, amount=0.0))
+    pipeline.send(tx(2, amount=-0.01, minutes=1))
+    pipeline.send(tx(3, amount=math.nan, minutes=2))
+    pipeline.send(tx(4, amount=math.inf, minutes=3))
+    pipeline.send(tx(5, amount=0.0, minutes=4))
+    worker = pipeline.worker()
+    pipeline.drain(worker, 5)
+    scores = pipeline.read("fraud-scores")
+    assert [(s["transaction_id"], s["amount"]) for s in scores] == [("tx-1", 0.0), ("tx-5", 0.0)]
+    assert all(s["decision"] == "APPROVE" for s in scores)
+    assert pipeline.profile_count("u1") == 2
+    reasons = {d["reason"] for d in pipeline.read("dead-letter")}
+    assert reasons == {
+        "amount -0.01 is not positive",
+        "amount is nan (not a finite number)",
+        "amount is inf (not a finite number)",
+    }
 
 
 def test_a_blocked_user_is_declined_and_a_step_up_is_challenged(pipeline: Pipeline) -> None:
@@ -466,3 +488,24 @@ def test_merchant_day_counters_older_than_the_windows_are_removed(pipeline: Pipe
     pipeline.drain(worker, 2)  # the first write of this merchant by this worker tidies it
     [fields] = pipeline.backends.state.execute(Batch().hgetall(keys.PIPELINE, keys.merchant("m1")))
     assert parse_counters(fields)["n"] == {today - 3: 2.0, today: 2.0}
+
+
+def test_a_version_1_profile_in_the_store_is_read_counted_and_written_back_as_version_2(
+    pipeline: Pipeline,
+) -> None:
+    from tests.unit.test_profile_migration import v1_profile
+
+    old = v1_profile()
+    old["last_ts"] = NOW - 2 * 3_600_000  # seen two hours before the payment below
+    pipeline.backends.state.execute(
+        Batch().set(keys.PROFILES, keys.user_profile("u1"), old.tobytes())
+    )
+    pipeline.send(tx(1))
+    worker = pipeline.worker()
+    pipeline.drain(worker, 1)
+    [blob] = pipeline.backends.state.execute(Batch().get(keys.PROFILES, keys.user_profile("u1")))
+    assert (len(blob), blob[0]) == (250, 2)  # upgraded in place by the batch's write
+    assert pipeline.profile_count("u1") == 10  # nine before the upgrade, one now
+    [logged] = pipeline.read("decision-features")
+    assert logged["features"][COLUMN["history_count"]] == 9.0
+    assert logged["features"][COLUMN["count_7d"]] == 9.0  # the 7-day ring survived

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stream_sentinel.detector.runner import DetectorProcess, RunOptions
+from stream_sentinel.logic.features import COLUMN
 from stream_sentinel.logic.merchants import parse_counters
 from stream_sentinel.logic.profile import DAY_MS
 from stream_sentinel.state import keys
@@ -72,13 +73,22 @@ def test_labels_update_merchant_counters_once_per_transaction() -> None:
 def test_merchant_fraud_labels_feed_the_merchant_features() -> None:
     pipeline = Pipeline()
     run_feedback(pipeline, [label(f"t{i}", "FRAUD") for i in range(4)])
-    for n in range(3):
-        pipeline.send(tx(n, minutes=n, merchant_id="m7"))
+    for n in range(3):  # minutes before NOW, as the labels' transactions: the same event day
+        pipeline.send(tx(n, minutes=57 + n, merchant_id="m7"))
     worker = pipeline.worker()
     pipeline.drain(worker, 3)
     reasons = [s["reasons"] for s in pipeline.read("fraud-scores")]
     # four fraud labels against the merchant's (still tiny) volume: a high fraud rate
     assert reasons == [["merchant_high_fraud_rate"]] * 3
+    # the labels arrived before the payments were scored: every window counts them
+    logged = sorted(pipeline.read("decision-features"), key=lambda r: r["transaction_id"])
+    for name, expected in (
+        ("merchant_fraud_1d", [4.0] * 3),
+        ("merchant_fraud_7d", [4.0] * 3),
+        ("merchant_fraud_30d", [4.0] * 3),
+        ("merchant_volume_1d", [0.0] * 3),  # volume read before the batch, counted after it
+    ):
+        assert [r["features"][COLUMN[name]] for r in logged] == expected, name
 
 
 def test_the_heartbeat_exports_consumer_lag() -> None:

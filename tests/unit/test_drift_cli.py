@@ -22,17 +22,20 @@ pytestmark = pytest.mark.unit
 STATUS = [
     'model m-0123456789ab: reference 6,000 rows; window 2023-11-15 09:00-10:00 UTC, 300 rows',
     '  monitor                         statistic        value  threshold  alarm',
-    '  feature[amount]                 psi             1.0150     0.1108  ALARM',
-    '  feature[log_amount]             psi             1.0150     0.1104  ALARM',
+    '  feature[amount]                 psi             1.0150     0.1120  ALARM',
+    '  feature[log_amount]             psi             1.0150     0.1116  ALARM',
     '  feature[channel]                psi             0.0241          -  -',
     '  feature[card_present]           psi             0.0003          -  -',
     '  feature[prev_card_present]      psi             0.0157          -  -',
     '  feature[count_20m]              psi             0.0036          -  -',
     '  feature[count_1h]               psi             0.0051          -  -',
     '  feature[sum_1h]                 psi             0.0193          -  -',
-    '  feature[small_1h]               psi             0.0164     0.0469  -',
+    '  feature[small_1h]               psi             0.0164     0.0479  -',
     '  feature[count_24h]              psi             0.0171          -  -',
     '  feature[sum_24h]                psi             0.0303          -  -',
+    '  feature[mean_24h]               psi             0.0302          -  -',
+    '  feature[mean_7d]                psi             0.0204          -  -',
+    '  feature[mean_30d]               psi             0.0421          -  -',
     '  feature[amount_over_mean]       psi             0.0485          -  -',
     '  feature[amount_zscore]          psi             0.0205          -  -',
     '  feature[seconds_since_last]     psi             0.0582          -  -',
@@ -84,8 +87,8 @@ def test_the_report_is_one_self_contained_html_file_with_a_chart_per_feature_and
     result = drift(bench, "report", "--since", "2023-11-14T22:00", "--output", str(out))
     html = out.read_text()
     assert (result.exit_code, result.output) == (0, f"wrote {out} ({len(html):,} bytes)\n")
-    # 18 watched features (reference beside the period), 22 monitors over time
-    assert html.count("<svg") == 18 + 22
+    # 21 watched features (reference beside the period), 25 monitors over time
+    assert html.count("<svg") == 21 + 25
     assert html.count("<circle") == 4  # an alarm mark per alarm
     assert "<script" not in html and "src=" not in html and "href=" not in html
     assert set(re.findall(r"https?://[^\"']+", html)) == {"http://www.w3.org/2000/svg"}

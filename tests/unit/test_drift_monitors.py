@@ -15,7 +15,7 @@ from stream_sentinel.logic.drift.reference import build_reference
 from stream_sentinel.logic.drift.synthetic import synthetic_rows
 from stream_sentinel.logic.drift.thresholds import psi_critical
 from stream_sentinel.logic.drift.window import HOUR_MS, WindowCounts
-from stream_sentinel.logic.features import COLUMN
+from stream_sentinel.logic.features import COLUMN, FEATURES
 
 pytestmark = pytest.mark.unit
 
@@ -79,10 +79,10 @@ def test_alarm_levels_follow_holm_over_every_monitor_of_the_window() -> None:
     found = findings(REFERENCE, window, 0.05)
     family = len(found)
     levels = sorted(a.level for a in check_window(REFERENCE, window, alpha=0.05))
-    # 29 features, score PSI and KS, 3 alert rates, and one precision check: only LOW has the
+    # 37 features, score PSI and KS, 3 alert rates, and one precision check: only LOW has the
     # thirty alerts in 500 rows that the check needs
     assert [f.feature for f in found if f.monitor == "estimated-precision"] == ["LOW"]
-    assert family == 29 + 2 + 3 + 1
+    assert family == len(FEATURES) + 2 + 3 + 1
     assert levels == pytest.approx([0.05 / family, 0.05 / (family - 1)])
 
 

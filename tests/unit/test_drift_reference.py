@@ -66,7 +66,7 @@ def test_codes_and_flags_are_categories_and_the_rest_are_binned_by_quantile() ->
     reference = build_reference("v7", rows, scores, BANDS)
     kinds = {name: type(p.binning).__name__ for name, p in reference.features.items()}
     assert sorted(n for n, kind in kinds.items() if kind == "CategoryBins") == sorted(CATEGORICAL)
-    assert len(kinds) == len(FEATURES) == 29
+    assert len(kinds) == len(FEATURES) == 37
     assert reference.features["channel"].binning == CategoryBins((0.0, 1.0, 2.0, 3.0, 4.0))
     amount = reference.features["amount"].counts
     # ten bins of 200 rows, give or take the one row a quantile level rounds onto
@@ -76,7 +76,7 @@ def test_codes_and_flags_are_categories_and_the_rest_are_binned_by_quantile() ->
 
 
 def test_the_reference_records_missing_share_score_histogram_and_band_alerts() -> None:
-    rows = np.full((4, 29), np.nan)
+    rows = np.full((4, len(FEATURES)), np.nan)
     rows[:3, 0] = [1.0, 2.0, 3.0]
     scores = np.array([0.02, 0.32, 0.61, 0.97])
     reference = build_reference("v1", rows, scores, BANDS)
@@ -95,7 +95,7 @@ def test_the_reference_records_missing_share_score_histogram_and_band_alerts() -
 
 
 def test_a_band_no_reference_score_reached_has_no_mean() -> None:
-    reference = build_reference("v1", np.zeros((2, 29)), np.array([0.1, 0.2]), BANDS)
+    reference = build_reference("v1", np.zeros((2, len(FEATURES))), np.array([0.1, 0.2]), BANDS)
     assert reference.bands["HIGH"] == BandProfile(0.5, 0, None, None)
 
 

@@ -94,7 +94,7 @@ def test_a_drifted_feature_raises_drift_events_with_exact_fields() -> None:
         "value": amount.value,
         "threshold": amount.threshold,
         "p_value": amount.p_value,
-        "level": SETTINGS.alpha / 22,  # the smallest of 22 p-values (18 features, 2 bands)
+        "level": SETTINGS.alpha / 25,  # the smallest of 25 p-values (21 features, 2 bands)
         "window_start": START + 10 * HOUR_MS,
         "window_end": START + 11 * HOUR_MS,
         "reference_size": 4 * REFERENCE_ROWS,
@@ -103,7 +103,7 @@ def test_a_drifted_feature_raises_drift_events_with_exact_fields() -> None:
         "model_version": VERSION,
         "detected_time": START + 13 * HOUR_MS,  # the clock when the hour closed
     }
-    assert amount.level == SETTINGS.alpha / 22 and amount.p_value * 100 <= amount.level
+    assert amount.level == SETTINGS.alpha / 25 and amount.p_value * 100 <= amount.level
     # the same alarms are in DB4
     stored = DriftRecords(bench.backends.state).alarms()
     assert [e.to_record() for e in stored] == events

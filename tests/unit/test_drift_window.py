@@ -16,6 +16,7 @@ from stream_sentinel.logic.drift.window import (
     hour_start,
     hourly_windows,
 )
+from stream_sentinel.logic.features import FEATURES
 
 pytestmark = pytest.mark.unit
 
@@ -26,7 +27,7 @@ REFERENCE = build_reference("v1", ROWS, SCORES, BANDS)
 
 
 def test_a_window_counts_rows_in_the_references_bins_and_sums_alerted_scores() -> None:
-    rows = np.full((3, 29), np.nan)
+    rows = np.full((3, len(FEATURES)), np.nan)
     rows[:, 2] = [1.0, 1.0, 7.0]  # channel: POS twice, a code the reference never had
     scores = np.array([0.1, 0.4, 0.9])
     window = WindowCounts.empty(REFERENCE, T0, T0 + HOUR_MS).added(REFERENCE, rows, scores)

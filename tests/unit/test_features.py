@@ -116,6 +116,27 @@ def test_tiny_amounts_are_counted_for_card_testing() -> None:
     assert column(x, "small_1h") == [0, 1, 2, 3, 4]
 
 
+def test_zero_amounts_are_scored_without_nan_or_infinity() -> None:
+    # card verification authorisations (amount 0) first, between payments, and alone
+    x = run([tx("u1", 0, 0.0), tx("u1", 1, 40.0), tx("u1", 2, 0.0), tx("u1", 3, 20.0)])
+    assert column(x, "log_amount") == [
+        0.0,
+        round(math.log1p(40.0), 6),
+        0.0,
+        round(math.log1p(20.0), 6),
+    ]
+    assert column(x, "small_1h") == [0, 1, 1, 2]  # a zero is a tiny amount
+    assert column(x, "sum_1h") == [0, 0, 40, 40]
+    # after one zero the mean is 0: no ratio (NaN, not infinity); then mean 20, then 40/3
+    assert column(x, "amount_over_mean") == [math.nan, math.nan, 0.0, 1.5]
+    assert x[2, COLUMN["amount_zscore"]] == pytest.approx(-20 / math.sqrt(800))
+    assert x[3, COLUMN["amount_zscore"]] == pytest.approx((20 - 40 / 3) / math.sqrt(1600 / 3))
+    zeros = run([tx("u2", m, 0.0) for m in range(3)])
+    assert column(zeros, "amount_over_mean") == [math.nan] * 3
+    assert column(zeros, "amount_zscore")[2] == 0.0  # no spread: the floor of 1, not 0/0
+    assert not np.isinf(x).any() and not np.isinf(zeros).any()
+
+
 def test_users_are_independent_and_missing_values_are_nan() -> None:
     x = run(
         [tx("u1", 0), tx("u2", 1, channel="ONLINE", merchant_id=None, device_id=None), tx("u1", 2)]
@@ -148,7 +169,7 @@ def test_profiles_round_trip_through_their_binary_form() -> None:
     profiles = new_profiles(2)
     run([tx("u1", 0, 12.5), tx("u2", 1), tx("u1", 2)], profiles)
     blobs = encode_profiles(profiles)
-    assert [len(b) for b in blobs] == [252, 252]
+    assert [len(b) for b in blobs] == [250, 250]
     again = decode_profiles([blobs[0], None, blobs[1], b"short"])
     assert again[0].tobytes()[1:] == profiles[0].tobytes()[1:]
     assert int(again[0]["n_total"]) == 2 and int(again[2]["n_total"]) == 1
@@ -161,7 +182,7 @@ def test_occurrence_rank_counts_earlier_rows_of_the_same_user() -> None:
 
 
 def test_feature_list_is_the_models_contract() -> None:
-    assert len(FEATURES) == len(set(FEATURES)) == 29
+    assert len(FEATURES) == len(set(FEATURES)) == 37
     assert FEATURES[:3] == ("amount", "log_amount", "channel")
 
 
@@ -183,3 +204,38 @@ def test_a_late_event_does_not_move_the_last_place_or_reset_the_day() -> None:
     # the next in-time payment is measured from Berlin, where the user really was last
     assert x[3, COLUMN["distance_km"]] == pytest.approx(0.0, abs=1e-3)  # float32 storage
     assert column(x, "daily_count") == [0, 0, 1, 2, 0, 3]
+
+
+def test_windows_over_one_seven_and_thirty_days_count_sum_and_average() -> None:
+    day = 24 * 60
+    x = run(
+        [
+            tx("u1", 0, 10.0),
+            tx("u1", 60, 30.0),
+            tx("u1", 3 * day, 50.0),
+            tx("u1", 20 * day, 70.0),
+            tx("u1", 20 * day + 60, 0.0),
+            tx("u1", 40 * day, 5.0),
+        ]
+    )
+    assert column(x, "count_24h") == [0, 1, 0, 0, 1, 0]
+    assert column(x, "count_7d") == [0, 1, 2, 0, 1, 0]
+    assert column(x, "count_30d") == [0, 1, 2, 3, 4, 2]
+    assert column(x, "sum_30d") == [0, 10, 40, 90, 160, 70]
+    assert column(x, "mean_24h") == [math.nan, 10.0, math.nan, math.nan, 70.0, math.nan]
+    assert column(x, "mean_7d") == [math.nan, 10.0, 20.0, math.nan, 70.0, math.nan]
+    assert column(x, "mean_30d") == [math.nan, 10.0, 20.0, 30.0, 40.0, 35.0]
+
+
+def test_the_thirty_day_window_forgets_by_six_day_buckets() -> None:
+    day = 24 * 60
+    # T0's day is a multiple of 6: day 0 opens bucket 0 (days 0-5), day 29 is in bucket 4
+    x = run([tx("u1", 0), tx("u1", 29 * day), tx("u1", 30 * day), tx("u1", 36 * day)])
+    # day 29 still sees day 0 (a 30-day window); day 30 opens bucket 5 and bucket 0 falls out
+    assert column(x, "count_30d") == [0, 1, 1, 2]
+
+
+def test_the_days_count_comes_from_the_24_hour_ring_across_midnight() -> None:
+    x = run([tx("u1", 23 * 60 + 50), tx("u1", 24 * 60 + 10), tx("u1", 24 * 60 + 20)])
+    assert column(x, "daily_count") == [0, 0, 1]
+    assert column(x, "count_24h") == [0, 1, 2]

@@ -78,6 +78,9 @@ def test_the_whole_corpus_in_one_batch_loses_nothing() -> None:
 @pytest.mark.parametrize(
     ("case_name", "reason"),
     [
+        ("NaN amount", "amount is nan (not a finite number)"),
+        ("negative amount", "amount -5.0 is not positive"),
+        ("infinite amount", "amount is -inf (not a finite number)"),
         (
             "recursive schema, 30,000 deep",
             "the record nests deeper than 32 levels (SENTINEL_DETECTOR_MAX_DECODE_DEPTH)",
@@ -100,7 +103,7 @@ def test_the_whole_corpus_in_one_batch_loses_nothing() -> None:
         ),
     ],
 )
-def test_each_decoder_refusal_says_what_was_wrong(case_name: str, reason: str) -> None:
+def test_each_refusal_says_what_was_wrong(case_name: str, reason: str) -> None:
     pipeline = Pipeline()
     [case] = [c for c in corpus() if c.name == case_name]
     schema_id = register(pipeline, case, 0)
@@ -109,6 +112,24 @@ def test_each_decoder_refusal_says_what_was_wrong(case_name: str, reason: str) -
     pipeline.drain(worker, 1)
     [letter] = pipeline.read("dead-letter")
     assert letter["reason"].removeprefix(f"schema id {schema_id}: ") == reason
+
+
+def test_a_zero_amount_card_verification_is_decided_not_dead_lettered() -> None:
+    pipeline = Pipeline()
+    valid_id = pipeline.serde.registry.register(
+        "transactions-value", schema_text(corpus()[5].schema or {})
+    )
+    send_raw(pipeline, frame(valid_id, v2_body("verify", "u1", amount=0.0)), b"u1")
+    send_raw(pipeline, frame(valid_id, v2_body("minus-zero", "u1", amount=-0.0)), b"u1")
+    worker = pipeline.worker()
+    pipeline.drain(worker, 2)
+    scores = pipeline.read("fraud-scores")
+    assert [(s["transaction_id"], s["amount"]) for s in scores] == [
+        ("verify", 0.0),
+        ("minus-zero", 0.0),
+    ]
+    assert pipeline.read("dead-letter") == []
+    assert pipeline.profile_count("u1") == 2
 
 
 class _Oversized:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from stream_sentinel.clock import ManualClock
-from stream_sentinel.errors import ArtifactCorrupt
+from stream_sentinel.errors import ArtifactCorrupt, ModelError
 from stream_sentinel.learning import keys
 from stream_sentinel.learning.models import champion_model, draft_of, load_model, metrics_of
 from stream_sentinel.learning.registry import ModelRegistry
@@ -68,3 +70,38 @@ def test_metrics_name_each_band_by_its_threshold() -> None:
             "HIGH": {"alert_rate": 0.01, "precision": 0.8, "recall": 0.4, "threshold": 0.7},
         },
     }
+
+
+#: The feature set of profile version 1 (29 features), before the 1/7/30-day windows.
+VERSION_1_FEATURES = tuple(
+    name
+    for name in FEATURES
+    if name
+    not in {
+        "count_30d",
+        "sum_30d",
+        "mean_24h",
+        "mean_7d",
+        "mean_30d",
+        "merchant_volume_1d",
+        "merchant_fraud_1d",
+        "merchant_fraud_rate_1d",
+    }
+)
+
+
+def test_a_champion_trained_on_the_previous_feature_set_is_refused_with_how_to_fix_it() -> None:
+    model = tiny_model()
+    registry = ModelRegistry(MemoryStateStore(), ManualClock())
+    draft, data = draft_of(model, 0)
+    old = replace(draft, feature_set=FeatureSet.of("live", VERSION_1_FEATURES))
+    version, _ = registry.register(old, data)
+    registry.promote(version.version)
+    assert len(VERSION_1_FEATURES) == 29
+    assert version.feature_set.hash != FeatureSet.of("live", FEATURES).hash
+    with pytest.raises(ModelError) as refused:
+        champion_model(registry)
+    assert str(refused.value) == (
+        f"model {version.version} was trained on features ['amount', 'log_amount', 'channel']..., "
+        "which differ from this version's feature set; retrain it (stream-sentinel train)"
+    )

@@ -8,7 +8,7 @@ ones come from the generator and featurize. Scores are ``Beta(0.3, 6)`` draws, a
 
 >>> rows, scores = synthetic_rows(np.random.default_rng(0), 3)
 >>> rows.shape, scores.shape
-((3, 29), (3,))
+((3, 37), (3,))
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def synthetic_rows(
     put("hour_share", rng.beta(2.0, 6.0, n))
     put("daily_count", rng.poisson(1.2, n).astype(np.float64))
     _merchant_columns(rng, n, put)
-    return out, rng.beta(0.3, 6.0, n)
+    scores = rng.beta(0.3, 6.0, n)
+    _later_columns(rng, n, out, put)  # drawn last: the older columns keep their values per seed
+    return out, scores
 
 
 def calibrated_labels(rng: np.random.Generator, scores: np.ndarray) -> np.ndarray:
@@ -99,3 +101,19 @@ def _merchant_columns(rng: np.random.Generator, n: int, put: Put) -> None:
         put(f"merchant_fraud_{days}", np.where(known, fraud, np.nan))
         rate = fraud / np.maximum(volume, 1.0)
         put(f"merchant_fraud_rate_{days}", np.where(known, rate, np.nan))
+
+
+def _later_columns(rng: np.random.Generator, n: int, out: np.ndarray, put: Put) -> None:
+    """The 30-day window, the window means and the merchants' 1-day window."""
+    counts = rng.poisson(60.0, n).astype(np.float64)
+    put("count_30d", counts)
+    put("sum_30d", counts * rng.lognormal(np.log(40.0), 0.5, n))
+    for span in ("24h", "7d", "30d"):
+        count, total = out[:, COLUMN[f"count_{span}"]], out[:, COLUMN[f"sum_{span}"]]
+        put(f"mean_{span}", np.where(count > 0, total / np.maximum(count, 1.0), np.nan))
+    known = ~np.isnan(out[:, COLUMN["merchant_volume_7d"]])
+    volume = rng.negative_binomial(2, 2 / (2 + 300.0 / 7), n).astype(np.float64)
+    fraud = rng.binomial(volume.astype(np.int64), 0.01).astype(np.float64)
+    put("merchant_volume_1d", np.where(known, volume, np.nan))
+    put("merchant_fraud_1d", np.where(known, fraud, np.nan))
+    put("merchant_fraud_rate_1d", np.where(known, fraud / np.maximum(volume, 1.0), np.nan))
