@@ -91,6 +91,12 @@ def simulate(
     if share is not None and mode != "split":
         raise click.BadParameter("--share sets the split; add --mode split", param_hint="--share")
     settings = cli.settings.experiments
+    if base_recall - settings.mde <= 0.0:
+        raise click.BadParameter(
+            f"a worse challenger would need recall {base_recall - settings.mde:.2f} <= 0: "
+            f"raise --base-recall above {settings.mde:.2f}",
+            param_hint="--base-recall",
+        )
     if base_recall + settings.mde > 1.0:
         raise click.BadParameter(
             f"a better challenger would need recall {base_recall + settings.mde:.2f} > 1: "
@@ -108,7 +114,7 @@ def simulate(
     found = summary(runs, seed, rule, design)
     _print(found)
     if json_path is not None:
-        json_path.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+        json_path.write_text(json.dumps(found, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         click.echo(f"wrote {json_path}")
 
 
@@ -207,8 +213,12 @@ def start(
         )
         store.start(experiment)
         alias = "shadow" if mode == "shadow" else "challenger"
-        with suppress(AliasUnchanged):
-            registry.promote(experiment.challenger, alias, f"experiment {experiment.id}", who)
+        try:
+            with suppress(AliasUnchanged):
+                registry.promote(experiment.challenger, alias, f"experiment {experiment.id}", who)
+        except Exception as exc:  # the experiment must not run without its alias
+            store.end(experiment.id, "stopped", f"the {alias} alias could not be moved: {exc}", who)
+            raise
         click.echo(f"started {experiment.id}: {store.history(experiment.id)[0].detail}")
     click.echo(
         f"{alias} -> {experiment.challenger}; `stream-sentinel experiments status` follows it"
@@ -262,7 +272,7 @@ def status(cli: CliContext, experiment_id: str | None, as_json: bool) -> None:
     rule, limits = _rule_and_limits(cli)
     found = standing(experiment, counts, rule, limits, cli.clock.now_ms())
     if as_json:
-        click.echo(json.dumps(status_json(experiment, found, history), indent=2))
+        click.echo(json.dumps(status_json(experiment, found, history), indent=2, allow_nan=False))
         return
     for line in status_lines(experiment, found, history):
         click.echo(line)

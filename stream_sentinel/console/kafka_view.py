@@ -131,15 +131,26 @@ def read_brokers(sources: ConsoleSources) -> list[dict[str, Any]]:
 def broker_problems(expected: Mapping[str, str], config: Mapping[str, str]) -> list[str]:
     """Where a broker's configs differ from the expected ones, in words (empty: as expected).
 
+    A number is a floor: with a broker down the live cluster is smaller than the one its logs
+    were replicated for, and a replication factor above the live count is not a problem.
+
     >>> broker_problems({"auto.create.topics.enable": "false", "x": "3"},
     ...                 {"auto.create.topics.enable": "true"})
     ['auto.create.topics.enable is true, expected false', 'x is not reported, expected 3']
+    >>> broker_problems({"x": "2"}, {"x": "3"}), broker_problems({"x": "2"}, {"x": "1"})
+    ([], ['x is 1, expected at least 2'])
     """
-    return [
-        f"{name} is {config.get(name, 'not reported')}, expected {value}"
-        for name, value in expected.items()
-        if config.get(name) != value
-    ]
+    problems = []
+    for name, value in expected.items():
+        found = config.get(name)
+        if found is None:
+            problems.append(f"{name} is not reported, expected {value}")
+        elif value.isdigit() and found.isdigit():
+            if int(found) < int(value):
+                problems.append(f"{name} is {found}, expected at least {value}")
+        elif found != value:
+            problems.append(f"{name} is {found}, expected {value}")
+    return problems
 
 
 def read_groups(sources: ConsoleSources) -> list[dict[str, Any]]:

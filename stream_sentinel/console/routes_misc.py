@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from stream_sentinel.console.web import Console, Principal, console, render, viewer
-from stream_sentinel.state.base import Namespace
+from stream_sentinel.state.base import Batch, Namespace
 
 router = APIRouter()
 
@@ -37,6 +37,14 @@ def audit_json(who: Principal = Depends(viewer), parts: Console = Depends(consol
     return {"entries": [asdict(e) for e in parts.audit.recent(200)]}
 
 
+def _experiments(parts: Console) -> int:
+    """How many experiments DB5 records (one ZCARD: never a scan of the namespace)."""
+    from stream_sentinel.learning.experiments import keys
+
+    [count] = parts.sources.state.execute(Batch().zcard(keys.NS, keys.INDEX))
+    return int(count or 0)
+
+
 def _pending(name: str) -> Any:
     title, shows, waits_for, database = PENDING[name]
 
@@ -51,7 +59,7 @@ def _pending(name: str) -> Any:
             shows=shows,
             waits_for=waits_for,
             database=database,
-            keys=parts.sources.state.key_count(database),
+            keys=_experiments(parts),
         )
 
     return page

@@ -98,7 +98,10 @@ class ExperimentStoreContract:
         racing = Racing(store, lambda: other.start(shadow("exp-other")))
         with pytest.raises(StateError) as lost:
             ExperimentStore(racing, ManualClock(T0)).start(shadow("exp-mine"))  # type: ignore[arg-type]
-        assert str(lost.value) == "another experiment started meanwhile; nothing was started"
+        assert str(lost.value) == (
+            "another experiment started meanwhile; nothing was started "
+            "(`stream-sentinel experiments status` shows it)"
+        )
         assert [e.id for e in other.all()] == ["exp-other"]
         assert other.find("exp-mine") is None
 

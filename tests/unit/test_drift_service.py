@@ -3,6 +3,8 @@ DriftEvents out; restarts and crashes neither lose nor double-count a window."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -441,3 +443,15 @@ def test_a_capped_reference_takes_an_equal_share_of_every_hour() -> None:
     ts = np.concatenate([from_npy(blob) for blob in blocks])[:, len(FEATURES) + 1]
     hours = ((ts - START) // HOUR_MS).astype(int)
     assert np.bincount(hours).tolist() == [250, 250, 250, 250]  # 1000 / 4 reference hours
+
+
+def test_a_check_summary_reads_whether_written_before_or_after_a_field_was_added() -> None:
+    value = MonitorValue("psi", "amount", "psi", 0.2, 0.1, True, 0.001)
+    check = WindowCheck("m-1", 0, HOUR_MS, 300, 6000, (value,))
+    older = json.loads(check.encode())
+    del older["values"][0]["p_value"]  # as stored before p-values were kept
+    assert WindowCheck.decode(json.dumps(older)).values[0].p_value is None
+    newer = json.loads(check.encode())
+    newer["values"][0]["effect"] = 0.5  # a field a later version may add
+    newer["hour_of_day"] = 3
+    assert WindowCheck.decode(json.dumps(newer)) == check

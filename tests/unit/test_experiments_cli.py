@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from stream_sentinel.errors import StateError
+from stream_sentinel.learning import keys as registry_keys
 from stream_sentinel.learning.experiments.store import ExperimentStore
 from stream_sentinel.learning.versions import FeatureSet
 from stream_sentinel.logic.experiments.sequential import evidence, paired
+from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 from tests.contract.model_registry_contract import draft
 from tests.unit.test_models_cli import Desk
 
@@ -58,7 +62,7 @@ def test_status_shows_the_arms_the_evidence_and_what_the_rule_would_do() -> None
     store = ExperimentStore(desk.clients.state(), desk.clock)
     [experiment] = store.all()
     fresh = desk.run("experiments", "status").output
-    assert "  evidence: no labelled frauds yet" in fresh
+    assert "  evidence: not yet (0 labelled frauds; each arm needs some)" in fresh
     assert "  next: continue (collecting labels)" in fresh
     # 400 frauds: the challenger caught 60 the champion missed, the champion 20 it missed
     counts = {
@@ -133,7 +137,8 @@ def test_stop_ends_the_experiment_and_keeps_the_champion() -> None:
         (
             "both",
             ["--share", "0.1"],
-            "error: a shadow experiment decides nothing by the challenger: no share",
+            "error: a shadow experiment decides nothing by the challenger, so it takes no "
+            "share: add --mode split to decide a share of users by it",
         ),
         ("champion-as-challenger", [], "is the champion: an experiment needs another version"),
         (
@@ -160,3 +165,36 @@ def test_a_start_that_cannot_work_is_refused_saying_why(
     assert result.exit_code == 2
     assert message in result.output
     assert ExperimentStore(desk.clients.state(), desk.clock).all() == []
+
+
+class AliasesDown:
+    """A store whose alias moves fail (as if Redis went away just then)."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    def apply_guarded(self, guard: Guard, batch: Batch) -> Outcome:
+        if guard.key == registry_keys.ALIAS_SEQ:
+            raise StateError("Redis at 127.0.0.1:6379 did not answer")
+        return self._store.apply_guarded(guard, batch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_an_experiment_whose_alias_cannot_move_is_stopped_at_once() -> None:
+    desk = Desk()
+    _, challenger = two_models(desk)
+    result = desk.run(
+        "experiments", "start", "--challenger", challenger, store=AliasesDown(desk.clients.state())
+    )
+    assert (result.exit_code, result.output.strip()) == (
+        1,
+        "error: Redis at 127.0.0.1:6379 did not answer",
+    )
+    [experiment] = ExperimentStore(desk.clients.state(), desk.clock).all()
+    assert (experiment.status, experiment.outcome) == (
+        "stopped",
+        "the shadow alias could not be moved: Redis at 127.0.0.1:6379 did not answer",
+    )
+    assert "shadow" not in desk.registry.aliases()

@@ -73,6 +73,7 @@ def test_simulate_writes_the_figures_the_issue_names(tmp_path: Path) -> None:
     [
         (["--share", "0.1"], "--share sets the split; add --mode split"),
         (["--base-recall", "0.9"], "a better challenger would need recall 1.10 > 1"),
+        (["--base-recall", "0.1"], "a worse challenger would need recall -0.10 <= 0"),
         (["--runs", "5"], "5 is not in the range x>=100"),
     ],
 )

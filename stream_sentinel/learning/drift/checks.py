@@ -53,8 +53,14 @@ class WindowCheck:
     @classmethod
     def decode(cls, text: str | bytes) -> WindowCheck:
         data: dict[str, Any] = json.loads(text)
-        values = tuple(MonitorValue(**v) for v in data.pop("values"))
-        return cls(values=values, **data)
+        known = MonitorValue.__dataclass_fields__
+        # fields a newer version added are left out, so a rolling upgrade's older readers
+        # still read what the newer writers store
+        values = tuple(
+            MonitorValue(**{k: x for k, x in v.items() if k in known}) for v in data.pop("values")
+        )
+        ours = {k: x for k, x in data.items() if k in cls.__dataclass_fields__}
+        return cls(values=values, **ours)
 
 
 def holm_reached(p_values: list[float], levels: list[float]) -> set[int]:

@@ -75,8 +75,12 @@ class ExperimentStore:
             .set(keys.NS, keys.definition(experiment.id), experiment.encode())
             .lpush(keys.NS, keys.history(experiment.id), step.encode())
         )
-        if not self._move(seq, writes):
-            raise StateError("another experiment started meanwhile; nothing was started")
+        if not self._move(seq, writes) and self._slot()[0] != experiment.id:
+            # (a retried write whose first attempt went through finds its own id in the slot)
+            raise StateError(
+                "another experiment started meanwhile; nothing was started "
+                "(`stream-sentinel experiments status` shows it)"
+            )
         return experiment
 
     def end(self, experiment_id: str, status: str, outcome: str, actor: str) -> Experiment:
@@ -94,7 +98,13 @@ class ExperimentStore:
             .lpush(keys.NS, keys.history(experiment_id), step.encode())
         )
         if not self._move(seq, writes):
-            raise StateError(f"experiment {experiment_id} was ended meanwhile by another writer")
+            now = self.get(experiment_id)
+            if (now.status, now.outcome) == (status, outcome):
+                return now  # a retried write whose first attempt went through
+            raise StateError(
+                f"experiment {experiment_id} was ended meanwhile by another writer "
+                f"({now.status}: {now.outcome})"
+            )
         return ended
 
     def add_counts(
@@ -116,8 +126,11 @@ class ExperimentStore:
         return self._store.apply_guarded(guard, writes)
 
     def _slot(self) -> tuple[str | None, int]:
-        current, seq = self._store.execute(
-            Batch().hget(keys.NS, keys.ACTIVE, "id").hget(keys.NS, keys.SEQ, keys.SEQ_FIELD)
+        """The running experiment and the slot's move count. The count is read first: a move
+        landing between the two reads then leaves this reader a stale count, which its guard
+        refuses, never a fresh count beside a stale slot."""
+        seq, current = self._store.execute(
+            Batch().hget(keys.NS, keys.SEQ, keys.SEQ_FIELD).hget(keys.NS, keys.ACTIVE, "id")
         )
         return (None if current is None else _text(current)), int(seq or 0)
 

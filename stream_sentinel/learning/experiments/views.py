@@ -57,8 +57,8 @@ def _arm_lines(standing: Standing) -> list[str]:
 
 def _evidence_line(standing: Standing) -> str:
     proof = standing.evidence
-    if proof.labels < 2:
-        return "  evidence: no labelled frauds yet"
+    if not math.isfinite(proof.interval[0]):
+        return f"  evidence: not yet ({proof.labels} labelled frauds; each arm needs some)"
     low, high = proof.interval
     ahead = standing.projected_labels
     projected = f"; about {ahead} labels to a verdict if it holds" if ahead else ""

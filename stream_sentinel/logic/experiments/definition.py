@@ -60,7 +60,10 @@ class Experiment:
             raise ValueError(f"{challenger} is the champion: an experiment needs another version")
         if mode == "shadow":
             if share is not None:
-                raise ValueError("a shadow experiment decides nothing by the challenger: no share")
+                raise ValueError(
+                    "a shadow experiment decides nothing by the challenger, so it takes no "
+                    "share: add --mode split to decide a share of users by it"
+                )
             shares = (1.0, 0.0)
         else:
             if share is None:

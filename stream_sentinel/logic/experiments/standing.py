@@ -89,7 +89,8 @@ def standing(
         labels = (found.labels, found.labels)
     else:
         labels = (champion_recall.frauds, challenger_recall.frauds)
-    days = (now_ms - experiment.created_ms) / DAY_MS
+    until = now_ms if experiment.ended_ms is None else experiment.ended_ms
+    days = (until - experiment.created_ms) / DAY_MS
     outcome = decide(proof, rule, labels, breached, days)
     ahead = (
         None if proof.decided else projected_labels(found, rule.mde, rule.alpha, rule.max_labels)
