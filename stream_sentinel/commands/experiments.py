@@ -60,11 +60,31 @@ def experiments() -> None:
     help="Labelled frauds per day (for the days to a decision).",
 )
 @click.option(
-    "--label-delay-days",
+    "--caught-delay-days",
     type=click.FloatRange(min=0.0),
-    default=7.0,
+    default=3.0,
     show_default=True,
-    help="Median delay of a label.",
+    help="Median label delay of a fraud the deciding model flagged (investigated).",
+)
+@click.option(
+    "--missed-delay-days",
+    type=click.FloatRange(min=0.0),
+    default=20.0,
+    show_default=True,
+    help="Median label delay of a fraud it missed (a chargeback).",
+)
+@click.option(
+    "--deadline-days",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="When a transaction is counted (default: SENTINEL_EXPERIMENTS_LABEL_DEADLINE_DAYS).",
+)
+@click.option(
+    "--correlation",
+    type=click.FloatRange(min=0.0, max=0.99),
+    default=0.6,
+    show_default=True,
+    help="How alike the two models' catches of one fraud are (shadow mode).",
 )
 @click.option(
     "--json",
@@ -82,7 +102,10 @@ def simulate(
     share: float | None,
     base_recall: float,
     frauds_per_day: float,
-    label_delay_days: float,
+    caught_delay_days: float,
+    missed_delay_days: float,
+    deadline_days: float | None,
+    correlation: float,
     json_path: Path | None,
 ) -> None:
     """Run the decision rule on simulated experiments of known truth; report its error rates."""
@@ -108,8 +131,11 @@ def simulate(
         mode,
         0.5 if share is None else share,
         base_recall,
-        frauds_per_day=frauds_per_day,
-        label_delay_days=label_delay_days,
+        correlation,
+        frauds_per_day,
+        caught_delay_days,
+        missed_delay_days,
+        settings.label_deadline_days if deadline_days is None else deadline_days,
     )
     found = summary(runs, seed, rule, design)
     _print(found)
@@ -123,7 +149,12 @@ def _print(found: dict[str, Any]) -> None:
     split = f" {design['share']:.0%} challenger" if design["mode"] == "split" else ""
     click.echo(
         f"{found['runs']} runs per truth, {design['mode']}{split}, alpha {found['alpha']}, "
-        f"effect {found['mde']}, at most {found['max_labels']} labels, read after every label"
+        f"effect {found['mde']}, at most {found['max_labels']} frauds, read after every one"
+    )
+    click.echo(
+        f"labels: median {design['caught_delay_days']:g} days for a flagged fraud, "
+        f"{design['missed_delay_days']:g} for a missed one; each transaction counted "
+        f"{design['deadline_days']:g} days after its decision"
     )
     click.echo(
         f"{'truth':8} {'promoted':>9} {'retired':>8} {'undecided':>10} "

@@ -27,7 +27,12 @@ class ExperimentSettings(SectionSettings):
     #: An experiment without a verdict after this many labelled frauds, or this many days,
     #: stops and the champion stays.
     max_labels: int = Field(default=20_000, ge=100)
-    max_days: float = Field(default=90.0, gt=0)
+    max_days: float = Field(default=180.0, gt=0)
+    #: A transaction counts towards recall this long after its decision, with the label it has
+    #: by then (later labels are ignored). Counting labels as they arrive would bias the test:
+    #: the frauds a model flagged are labelled within days, the ones it missed by chargebacks
+    #: weeks later. Cover the slowest label source; shorter favours the champion.
+    label_deadline_days: float = Field(default=60.0, gt=0)
     #: ``confirm``: a better challenger waits for `models promote`; ``automatic``: it is promoted.
     promotion: Literal["confirm", "automatic"] = "confirm"
     #: Guard rails, checked without labels: the challenger's rate over the champion's.

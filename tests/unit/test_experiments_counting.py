@@ -1,5 +1,6 @@
-"""Decisions and labels to counters: the counters always hold each transaction's effective
-label once, and the standing computed from them is the recall computed directly."""
+"""Decisions and, at their deadline, labels to counters: each transaction counted once with the
+label it has at its deadline, and the standing computed from them is the recall computed
+directly."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import defaultdict
 
 import pytest
 
-from stream_sentinel.logic.experiments.counting import Decided, Kept, relabel, traffic
+from stream_sentinel.logic.experiments.counting import Decided, Kept, settle, traffic
 from stream_sentinel.logic.experiments.definition import Experiment
 from stream_sentinel.logic.experiments.guardrails import Limits
 from stream_sentinel.logic.experiments.rule import Rule
@@ -25,9 +26,9 @@ def add(into: dict[str, float], more: dict[str, float]) -> None:
 
 def test_split_traffic_goes_to_the_deciding_arm_and_shadow_traffic_to_both() -> None:
     rows = [
-        Decided(0, True, False, True, 4.0),
-        Decided(1, False, True, False, 6.0),
-        Decided(1, False, False, False, 6.0),
+        Decided(0, True, False, True, champion_us=4.0),
+        Decided(1, False, True, False, challenger_us=6.0),
+        Decided(1, False, False, False, challenger_us=6.0),
     ]
     assert traffic(rows, "split") == {
         "0:rows": 1.0,
@@ -38,63 +39,61 @@ def test_split_traffic_goes_to_the_deciding_arm_and_shadow_traffic_to_both() -> 
         "1:alerts": 1.0,
         "1:scoring_us": 12.0,
     }
-    assert traffic([Decided(0, True, False, True, 5.0)], "shadow") == {
+    # shadow: both scored the row, each at its own cost, and the challenger declined nothing
+    assert traffic([Decided(0, True, False, True, 5.0, 9.0)], "shadow") == {
         "0:rows": 1.0,
         "0:alerts": 1.0,
         "0:declines": 1.0,
         "0:scoring_us": 5.0,
         "1:rows": 1.0,
-        "1:scoring_us": 5.0,
+        "1:scoring_us": 9.0,
     }
 
 
-def test_a_label_taken_back_takes_its_counts_back() -> None:
+def test_only_the_label_held_at_the_deadline_counts() -> None:
     kept = Kept(1, champion_flagged=True, challenger_flagged=False)
-    total: dict[str, float] = {}
-    add(total, relabel(kept, None, "FRAUD", "split"))
-    assert total == {"1:frauds": 1.0}
-    add(total, relabel(kept, "FRAUD", "LEGIT", "split"))
-    add(total, relabel(kept, "LEGIT", "LEGIT", "split"))
-    assert {k: v for k, v in total.items() if v} == {}
-    assert Kept.decode(kept.encode()) == kept
+    assert settle(kept, "split") == {}  # never labelled: not a fraud
+    assert settle(kept.labelled("LEGIT"), "split") == {}
+    assert settle(kept.labelled("FRAUD"), "split") == {"1:frauds": 1.0}
+    assert settle(kept.labelled("FRAUD"), "shadow") == {
+        "0:frauds": 1.0,
+        "1:frauds": 1.0,
+        "0:caught": 1.0,
+        "pair:n": 1.0,
+        "pair:sum": -1.0,
+        "pair:squares": 1.0,
+    }
+    assert Kept.decode(kept.labelled("FRAUD").encode()) == kept.labelled("FRAUD")
 
 
 @pytest.mark.parametrize("mode", ["shadow", "split"])
-def test_counters_from_a_stream_with_relabels_give_the_directly_computed_recalls(
-    mode: str,
-) -> None:
+def test_counters_settled_at_the_deadline_give_the_directly_computed_recalls(mode: str) -> None:
     rng = random.Random(4)
     kept: dict[int, Kept] = {}
-    effective: dict[int, str] = {}
     counts: dict[str, float] = {}
     for tx in range(3_000):
         arm = 0 if mode == "shadow" else int(rng.random() < 0.3)
         row = Decided(arm, rng.random() < 0.6, rng.random() < 0.7, rng.random() < 0.01)
         kept[tx] = row.kept
         add(counts, traffic([row], mode))
-    for _ in range(2_000):  # labels, some of them changing a transaction's effective label
+    for _ in range(2_000):  # labels, some changing a transaction's effective label
         tx = rng.randrange(3_000)
-        label = "FRAUD" if rng.random() < 0.5 else "LEGIT"
-        add(counts, relabel(kept[tx], effective.get(tx), label, mode))
-        effective[tx] = label
-    frauds = [tx for tx, label in effective.items() if label == "FRAUD"]
+        kept[tx] = kept[tx].labelled("FRAUD" if rng.random() < 0.5 else "LEGIT")
+    for held in kept.values():  # every deadline passes
+        add(counts, settle(held, mode))
+    frauds = [tx for tx, held in kept.items() if held.label == "FRAUD"]
     by_arm: defaultdict[int, list[int]] = defaultdict(list)
     for tx in frauds:
-        by_arm[0 if mode == "shadow" else kept[tx].arm].append(tx)
-    experiment = (
-        Experiment.new("e", "shadow", "a", "b", None, T0, "t", "")
-        if mode == "shadow"
-        else Experiment.new("e", "split", "a", "b", 0.3, T0, "t", "")
-    )
+        by_arm[kept[tx].arm].append(tx)
+    share = None if mode == "shadow" else 0.3
+    experiment = Experiment.new("e", mode, "a", "b", share, T0, "t", "")
     found = standing(experiment, counts, Rule(), Limits(), T0)
     if mode == "shadow":
         champion = sum(kept[tx].champion_flagged for tx in frauds) / len(frauds)
         challenger = sum(kept[tx].challenger_flagged for tx in frauds) / len(frauds)
-        assert found.evidence.labels == len(frauds)
     else:
         champion = sum(kept[tx].champion_flagged for tx in by_arm[0]) / len(by_arm[0])
         challenger = sum(kept[tx].challenger_flagged for tx in by_arm[1]) / len(by_arm[1])
-        assert found.evidence.labels == len(frauds)
+    assert found.evidence.labels == len(frauds)
     assert [r.recall for r in found.recall] == [pytest.approx(champion), pytest.approx(challenger)]
     assert found.evidence.estimate == pytest.approx(challenger - champion)
-    assert found.traffic[0].rows + (found.traffic[1].rows if mode == "split" else 0) == 3_000

@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from scipy import stats
 
 from stream_sentinel.cli import cli
 from stream_sentinel.logic.experiments.rule import Rule
-from stream_sentinel.logic.experiments.simulate import Design, clopper_pearson, run_truth
+from stream_sentinel.logic.experiments.sequential import paired, two_sample
+from stream_sentinel.logic.experiments.simulate import (
+    Design,
+    _shadow_paths,
+    _split_paths,
+    clopper_pearson,
+    run_truth,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -37,11 +45,42 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_never_is() -> None:
     assert better.labels is not None and min(better.labels) >= rule.min_labels
 
 
-def test_labels_that_arrive_after_the_maximum_duration_decide_nothing() -> None:
-    # every label arrives at least a few days after its fraud: a 1-day limit sees none
-    rule = Rule(max_labels=2_000, max_days=1.0)
-    late = run_truth("better", 200, seed=7, rule=rule, design=Design(label_delay_days=7.0))
+def test_nothing_is_counted_before_the_label_deadline_so_a_shorter_limit_decides_nothing() -> None:
+    rule = Rule(max_labels=2_000, max_days=6.0)
+    late = run_truth("better", 200, seed=7, rule=rule, design=Design(deadline_days=7.0))
     assert (late.promoted, late.retired, late.runs) == (0, 0, 200)
+
+
+def test_a_deadline_shorter_than_the_chargebacks_makes_an_equal_challenger_look_worse() -> None:
+    # flagged frauds are labelled in ~3 days, missed ones in ~20: at 14 days mostly the
+    # champion's catches are counted; at 60 nearly all frauds are, and the test is fair again
+    rule = Rule(max_labels=3_000, max_days=1_000)
+    short = run_truth("equal", 300, seed=8, rule=rule, design=Design(deadline_days=14.0))
+    fair = run_truth("equal", 300, seed=8, rule=rule, design=Design(deadline_days=60.0))
+    assert short.retired / short.runs > 0.5
+    assert (fair.promoted + fair.retired) / fair.runs <= 0.05
+
+
+def test_the_simulated_paths_are_the_services_estimates() -> None:
+    rng = np.random.default_rng(3)
+    caught, theirs = rng.random((1, 400)) < 0.7, rng.random((1, 400)) < 0.75
+    counted = rng.random((1, 400)) < 0.9
+    shadow = _shadow_paths(caught, theirs, counted)
+    arm_b = rng.random((1, 400)) < 0.3
+    split = _split_paths(arm_b, caught, counted)
+    for i in (50, 199, 399):
+        kept = counted[0, : i + 1]
+        diff = (theirs[0, : i + 1].astype(float) - caught[0, : i + 1])[kept]
+        want = paired(len(diff), diff.sum(), (diff * diff).sum())
+        assert (shadow.value[0, i], shadow.variance[0, i]) == pytest.approx(
+            (want.value, want.variance)
+        )
+        a, b = kept & ~arm_b[0, : i + 1], kept & arm_b[0, : i + 1]
+        hits = caught[0, : i + 1]
+        want = two_sample(int((hits & a).sum()), int(a.sum()), int((hits & b).sum()), int(b.sum()))
+        assert (split.value[0, i], split.variance[0, i]) == pytest.approx(
+            (want.value, want.variance)
+        )
 
 
 def test_the_exact_binomial_interval_is_scipys() -> None:

@@ -1,20 +1,19 @@
-"""What one decision and one label add to an experiment's counters (names as in
-:mod:`.standing`).
+"""What one decision and, at its deadline, its label add to an experiment's counters (names
+as in :mod:`.standing`).
 
 A decision adds traffic at once: in ``split`` mode to the arm that decided it; in ``shadow``
 mode to both, the challenger's alerts being the rows it would have flagged (it declines
-nothing: it decides nothing). Recall needs the label, which comes days later, so the decision
-is kept (:class:`Kept`: arm and each model's flag) until then. A label adds to the recall
-counters only while it is the transaction's *effective* label (the feedback store's precedence:
-a chargeback beats an analyst beats a customer); when a later label changes the effective one,
-:func:`relabel` takes the old one's counts back and adds the new one's, so the counters always
-hold the effective labels, each transaction once.
+nothing: it decides nothing), each arm with its own scoring cost. Recall needs the label, and
+*when* labels arrive depends on the outcome: a fraud the decider flagged is investigated and
+labelled within days, one it missed comes back as a chargeback weeks later. Counting labels as
+they arrive would feed the test the champion's catches first and make any challenger look
+worse. So the decision is kept (:class:`Kept`, with the effective label it has so far, the
+feedback store's precedence deciding) and counted once, at its deadline (decision time + the
+experiment's label deadline), by :func:`settle`; a label arriving later is not counted.
 
 >>> kept = Kept(arm=0, champion_flagged=False, challenger_flagged=True)
->>> relabel(kept, None, "FRAUD", "shadow")["pair:sum"]
-1.0
->>> relabel(kept, "FRAUD", "LEGIT", "shadow")["pair:sum"]
--1.0
+>>> settle(kept, "shadow"), settle(kept.labelled("FRAUD"), "shadow")["pair:sum"]
+({}, 1.0)
 """
 
 from __future__ import annotations
@@ -33,7 +32,8 @@ class Decided:
     champion_flagged: bool  # the champion's score at or above its alerting threshold
     challenger_flagged: bool  # the challenger's score at or above its own alerting threshold
     declined: bool  # the decision taken was DECLINE
-    scoring_us: float = 0.0  # the model cost of this row for the arm(s) that scored it
+    champion_us: float = 0.0  # what scoring this row cost each model (0: it did not score it)
+    challenger_us: float = 0.0
 
     @property
     def kept(self) -> Kept:
@@ -47,6 +47,10 @@ class Kept:
     arm: int
     champion_flagged: bool
     challenger_flagged: bool
+    label: str | None = None  # the effective label so far (None: none yet)
+
+    def labelled(self, label: str) -> Kept:
+        return Kept(self.arm, self.champion_flagged, self.challenger_flagged, label)
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -61,43 +65,42 @@ def traffic(rows: Iterable[Decided], mode: str) -> dict[str, float]:
     out: defaultdict[str, float] = defaultdict(float)
     for row in rows:
         if mode == "shadow":
-            for arm, flagged in ((0, row.champion_flagged), (1, row.challenger_flagged)):
+            arms = (
+                (0, row.champion_flagged, row.champion_us),
+                (1, row.challenger_flagged, row.challenger_us),
+            )
+            for arm, flagged, cost in arms:
                 out[f"{arm}:rows"] += 1
                 out[f"{arm}:alerts"] += flagged
-                out[f"{arm}:scoring_us"] += row.scoring_us
+                out[f"{arm}:scoring_us"] += cost
             out["0:declines"] += row.declined
         else:
             flagged = row.challenger_flagged if row.arm else row.champion_flagged
             out[f"{row.arm}:rows"] += 1
             out[f"{row.arm}:alerts"] += flagged
             out[f"{row.arm}:declines"] += row.declined
-            out[f"{row.arm}:scoring_us"] += row.scoring_us
+            out[f"{row.arm}:scoring_us"] += row.challenger_us if row.arm else row.champion_us
     return {name: float(value) for name, value in out.items() if value}
 
 
-def _fraud(kept: Kept, mode: str, sign: float) -> dict[str, float]:
+def settle(kept: Kept, mode: str) -> dict[str, float]:
+    """What a decision adds at its deadline: to the recall counters if its effective label
+    then is FRAUD (nothing otherwise)."""
+    if kept.label != "FRAUD":
+        return {}
     if mode == "shadow":
         ours, theirs = int(kept.champion_flagged), int(kept.challenger_flagged)
-        diff = theirs - ours
-        return {
-            "0:frauds": sign,
-            "1:frauds": sign,
-            "0:caught": sign * ours,
-            "1:caught": sign * theirs,
-            "pair:n": sign,
-            "pair:sum": sign * diff,
-            "pair:squares": sign * diff * diff,
+        diff = float(theirs - ours)
+        counts = {
+            "0:frauds": 1.0,
+            "1:frauds": 1.0,
+            "0:caught": float(ours),
+            "1:caught": float(theirs),
+            "pair:n": 1.0,
+            "pair:sum": diff,
+            "pair:squares": diff * diff,
         }
-    flagged = kept.challenger_flagged if kept.arm else kept.champion_flagged
-    return {f"{kept.arm}:frauds": sign, f"{kept.arm}:caught": sign * int(flagged)}
-
-
-def relabel(kept: Kept, before: str | None, after: str, mode: str) -> dict[str, float]:
-    """The counters a change of the effective label (``before`` -> ``after``; None: the first
-    label) adds. Only FRAUD labels count towards recall, so LEGIT -> LEGIT adds nothing."""
-    out: defaultdict[str, float] = defaultdict(float)
-    for label, sign in ((before, -1.0), (after, 1.0)):
-        if label == "FRAUD":
-            for name, value in _fraud(kept, mode, sign).items():
-                out[name] += value
-    return {name: float(value) for name, value in out.items() if value}
+    else:
+        flagged = kept.challenger_flagged if kept.arm else kept.champion_flagged
+        counts = {f"{kept.arm}:frauds": 1.0, f"{kept.arm}:caught": float(flagged)}
+    return {name: value for name, value in counts.items() if value}

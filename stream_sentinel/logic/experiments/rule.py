@@ -28,7 +28,7 @@ class Rule:
     mde: float = 0.05  # minimum detectable effect on the primary metric (recall, absolute)
     min_labels: int = 100  # labelled frauds each arm needs before a verdict counts
     max_labels: int = 20_000
-    max_days: float = 90.0
+    max_days: float = 180.0
 
 
 @dataclass(frozen=True)
