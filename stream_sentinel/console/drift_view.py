@@ -34,6 +34,10 @@ from stream_sentinel.transport.topics import DECISION_FEATURES, LAYOUT
 LATEST_WINDOWS = 6  # checked windows shown per version, newest first
 TOP_FEATURES = 5  # features in the PSI-over-time chart
 HISTORY = 100  # alarmed windows shown per version
+#: The page reads the checks and alarms of this many days before the drift clock (the newest
+#: event time the service counted), never the whole 90 days DB4 keeps: `drift report` does.
+PAGE_DAYS = 7
+DAY_MS = 86_400_000
 SCORE_SLOTS = len(SCORE_BINS.edges) + 1  # the score histogram's bins on [0, 1]
 NEVER_RAN = (
     "Drift has never run on this stack: nothing is in Redis DB4. Start it with "
@@ -42,12 +46,20 @@ NEVER_RAN = (
 )
 
 
+def page_start(records: DriftRecords) -> int:
+    """The oldest window start the page reads: PAGE_DAYS before the drift clock."""
+    marks = records.marks()
+    return max(max(marks.values()) - PAGE_DAYS * DAY_MS, 0) if marks else 0
+
+
 def drift_page(sources: ConsoleSources) -> dict[str, Any]:
     """Everything the Drift page shows (its JSON twin is the same dict)."""
     records = DriftRecords(sources.state)
-    checks, alarms, progress = records.checks(), records.alarms(), records.progress()
+    since = page_start(records)
+    checks, alarms = records.checks(since), records.alarms(since)
+    progress = records.progress()
     aliases = ModelRegistry(sources.state, sources.clock).aliases()
-    asked = retrain_windows(requests_since(sources.state, 0))
+    asked = retrain_windows(requests_since(sources.state, 0))  # a capped list
     latest, _ = latest_checks(checks)
     champion = aliases.get("champion")
     names = sorted(set(progress) | set(latest), key=lambda v: (v != champion, v))
@@ -250,7 +262,8 @@ def score_chart(found: Mapping[str, Any] | None) -> str | None:
 def psi_series(sources: ConsoleSources, version: str) -> dict[str, Any]:
     """The PSI of the version's top features over its checked windows (for uPlot: times in
     seconds, one list per feature); top: the highest PSI over the period."""
-    checks = [c for c in DriftRecords(sources.state).checks() if c.model_version == version]
+    records = DriftRecords(sources.state)
+    checks = [c for c in records.checks(page_start(records)) if c.model_version == version]
     series: dict[str, list[float | None]] = {}
     for i, found in enumerate(checks):
         for value in found.values:
