@@ -50,7 +50,9 @@ def check_transaction(
     if not math.isfinite(amount):
         return Rejection("invalid_amount", f"amount is {amount} (not a finite number)")
     if amount < 0:  # zero is valid: a card verification authorisation, scored like any payment
-        return Rejection("invalid_amount", f"amount {amount} is not positive")
+        return Rejection(
+            "invalid_amount", f"amount {amount} is negative (zero, a card check, is fine)"
+        )
     if amount > settings.max_amount:
         return Rejection(
             "invalid_amount",

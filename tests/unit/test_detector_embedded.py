@@ -192,7 +192,7 @@ def test_zero_amounts_are_scored_and_bad_amounts_keep_their_reasons(pipeline: Pi
     assert pipeline.profile_count("u1") == 2
     reasons = {d["reason"] for d in pipeline.read("dead-letter")}
     assert reasons == {
-        "amount -0.01 is not positive",
+        "amount -0.01 is negative (zero, a card check, is fine)",
         "amount is nan (not a finite number)",
         "amount is inf (not a finite number)",
     }

@@ -181,3 +181,21 @@ def test_with_both_learners_a_retrain_registers_a_candidate_of_each_kind() -> No
     assert rig.registry.get(online.version).parent == batch.version
     decisions = rig.learner(SETTINGS)._set.decisions()
     assert [d["version"] for d in decisions] == [online.version, batch.version]
+
+
+def test_a_stored_model_of_another_feature_set_is_replaced_by_a_new_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from stream_sentinel.scoring.online import OnlineLogReg
+
+    rig = Rig()
+    old = OnlineLogReg(FEATURES[:29])  # as stored before the feature set grew
+    rig.backends.state.execute(
+        Batch().hset(NS, ONLINE, {"model": old.to_bytes(), "position": "null", "seq": "4"})
+    )
+    held = OnlineLearning(rig.backends.state, DAY, 28 * DAY, 1).load()
+    assert (held.model.features, held.position, held.counts, held.seq) == (FEATURES, None, {}, 4)
+    assert (
+        f"the stored online model reads 29 features, the detector now logs {len(FEATURES)}: "
+        "starting a new online model"
+    ) in caplog.text

@@ -20,6 +20,7 @@ So no row is learned twice and none is skipped across restarts.
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,9 @@ from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 
 ONLINE = "learn:online"
 SEQ = "seq"
+
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,11 +68,22 @@ class OnlineLearning:
         if not found.get("model"):
             return OnlineState(OnlineLogReg(FEATURES), None)
         position = json.loads(found["position"])
+        model, seq = OnlineLogReg.from_bytes(found["model"]), int(found.get(SEQ) or 0)
+        if model.features != FEATURES:
+            # learned on another feature set (an upgrade changed the features): its weights
+            # do not fit the rows now logged, so it starts again (the guard's count goes on)
+            _log.warning(
+                "the stored online model reads %d features, the detector now logs %d: "
+                "starting a new online model",
+                len(model.features),
+                len(FEATURES),
+            )
+            return OnlineState(OnlineLogReg(FEATURES), None, {}, seq)
         return OnlineState(
-            OnlineLogReg.from_bytes(found["model"]),
+            model,
             Position.from_json(position) if position else None,
             json.loads(found.get("learned") or "{}"),
-            int(found.get(SEQ) or 0),
+            seq,
         )
 
     def update(self, now_ms: int) -> int:
