@@ -19,7 +19,7 @@ import numpy as np
 
 from stream_sentinel.errors import ModelError
 from stream_sentinel.logic.decisions import Bands
-from stream_sentinel.logic.features import FEATURES
+from stream_sentinel.logic.features import COLUMN, FEATURES
 
 MODEL_FILE = "model.txt"
 META_FILE = "model.json"
@@ -35,11 +35,16 @@ class ModelArtifact:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if tuple(self.features) != FEATURES:
+        self._columns = feature_columns(self.version, tuple(self.features))
+        if self.booster.num_feature() != len(self.features):
             raise ModelError(
-                f"model {self.version} was trained on features {list(self.features)[:3]}..., "
-                "which differ from this version's feature set; retrain it (stream-sentinel train)"
+                f"model {self.version} names {len(self.features)} features but its trees read "
+                f"{self.booster.num_feature()}; the artifact is inconsistent: retrain it "
+                "(stream-sentinel train)"
             )
+
+    def _selected(self, features: np.ndarray) -> np.ndarray:
+        return features if self._columns is None else features[:, self._columns]
 
     @property
     def kind(self) -> str:
@@ -53,13 +58,15 @@ class ModelArtifact:
         """Fraud probability for each row."""
         if len(features) == 0:
             return np.empty(0)
-        return np.asarray(self.booster.predict(features, num_threads=1), dtype=np.float64)
+        rows = self._selected(features)
+        return np.asarray(self.booster.predict(rows, num_threads=1), dtype=np.float64)
 
     def contributions(self, features: np.ndarray, top: int) -> list[list[tuple[str, float]]]:
         """The ``top`` features by absolute contribution (log-odds), for each row."""
         if len(features) == 0:
             return []
-        raw = np.asarray(self.booster.predict(features, pred_contrib=True, num_threads=1))
+        rows = self._selected(features)
+        raw = np.asarray(self.booster.predict(rows, pred_contrib=True, num_threads=1))
         values = raw[:, : len(self.features)]  # the last column is the bias term
         order = np.argsort(-np.abs(values), axis=1)[:, :top]
         return [
@@ -87,6 +94,23 @@ class ModelArtifact:
         extra = {k: v for k, v in meta.items() if k not in ("version", "features", "bands")}
         bands = Bands.from_json(meta["bands"])
         return cls(meta["version"], booster, tuple(meta["features"]), bands, extra)
+
+
+def feature_columns(version: str, names: tuple[str, ...]) -> np.ndarray | None:
+    """Where a model's features are in this version's feature matrix (None: all, in order).
+
+    A model trained on an earlier feature set whose features this version still computes keeps
+    scoring (its columns are picked by name), so an upgrade that adds features does not leave
+    the detectors on rules only; one that reads a feature no longer computed is refused."""
+    if names == FEATURES:
+        return None
+    missing = [name for name in names if name not in COLUMN]
+    if missing:
+        raise ModelError(
+            f"model {version} reads {len(missing)} feature(s) this version does not compute "
+            f"({', '.join(missing[:5])}); retrain it (stream-sentinel train)"
+        )
+    return np.array([COLUMN[name] for name in names], dtype=np.intp)
 
 
 def choose_bands(scores: np.ndarray, target_rates: Mapping[Any, float]) -> Bands:

@@ -14,6 +14,7 @@ from stream_sentinel.learning.models import champion_model, draft_of, load_model
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.learning.versions import FeatureSet
 from stream_sentinel.logic.features import FEATURES
+from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.state.base import Batch
 from stream_sentinel.state.memory import MemoryStateStore
 from tests.unit.test_model_store import history, tiny_model
@@ -90,18 +91,39 @@ VERSION_1_FEATURES = tuple(
 )
 
 
-def test_a_champion_trained_on_the_previous_feature_set_is_refused_with_how_to_fix_it() -> None:
-    model = tiny_model()
+def test_a_champion_trained_on_the_previous_feature_set_keeps_scoring_on_its_own_columns() -> None:
+    import lightgbm as lgb
+
+    data = history()
+    columns = [FEATURES.index(name) for name in VERSION_1_FEATURES]
+    booster = lgb.train(
+        {"objective": "binary", "num_leaves": 7, "verbose": -1, "num_threads": 1},
+        lgb.Dataset(data.features[:, columns], data.labels, feature_name=list(VERSION_1_FEATURES)),
+        num_boost_round=5,
+    )
+    old = ModelArtifact("m-old", booster, VERSION_1_FEATURES, tiny_model().bands)
     registry = ModelRegistry(MemoryStateStore(), ManualClock())
-    draft, data = draft_of(model, 0)
-    old = replace(draft, feature_set=FeatureSet.of("live", VERSION_1_FEATURES))
-    version, _ = registry.register(old, data)
+    version, _ = registry.register(*draft_of(old, 0))
     registry.promote(version.version)
     assert len(VERSION_1_FEATURES) == 29
     assert version.feature_set.hash != FeatureSet.of("live", FEATURES).hash
+    served = champion_model(registry)
+    rows = data.features[:50]  # the detector's matrix: all of today's features
+    assert np.array_equal(served.predict(rows), booster.predict(rows[:, columns], num_threads=1))
+    [top] = served.contributions(rows[:1], 3)
+    assert {name for name, _ in top} <= set(VERSION_1_FEATURES)
+
+
+def test_a_champion_reading_a_feature_no_longer_computed_is_refused_with_how_to_fix_it() -> None:
+    model = tiny_model()
+    registry = ModelRegistry(MemoryStateStore(), ManualClock())
+    draft, data = draft_of(model, 0)
+    gone = ("amount", "velocity_30s", *FEATURES[2:])
+    version, _ = registry.register(replace(draft, feature_set=FeatureSet.of("live", gone)), data)
+    registry.promote(version.version)
     with pytest.raises(ModelError) as refused:
         champion_model(registry)
     assert str(refused.value) == (
-        f"model {version.version} was trained on features ['amount', 'log_amount', 'channel']..., "
-        "which differ from this version's feature set; retrain it (stream-sentinel train)"
+        f"model {version.version} reads 1 feature(s) this version does not compute "
+        "(velocity_30s); retrain it (stream-sentinel train)"
     )

@@ -78,8 +78,10 @@ def test_contributions_name_the_features_that_moved_the_score() -> None:
 
 def test_a_model_for_another_feature_set_is_refused(tmp_path: Path) -> None:
     model = tiny_model()
-    with pytest.raises(ModelError, match="differ from this version's feature set"):
+    with pytest.raises(ModelError, match="names 36 features but its trees read 37"):
         ModelArtifact("old", model.booster, FEATURES[:-1], model.bands)
+    with pytest.raises(ModelError, match=r"reads 1 feature\(s\) this version does not compute"):
+        ModelArtifact("old", model.booster, ("velocity_30s", *FEATURES[1:]), model.bands)
     store = ModelStore(tmp_path)
     with pytest.raises(ModelError, match="no model 'nope'"):
         store.load("nope")
