@@ -44,10 +44,13 @@ class OutputWriter:
         followed by its FraudAlert when the decision raised one."""
         topics, outcome, contributions = self.topics, scored.outcome, scored.contributions
         writer = self._score_writer()
-        decided_wire = model_wire = b""
+        decided_wire = model_wire = experiment_wire = arm_wire = b""
         if writer is not None:  # the batch's constant fields, encoded once
             decided_wire = writer.encoded("decided_time", decided)
             model_wire = writer.encoded("model_version", scored.model_version)
+            experiment = outputs.experiment_fields(scored)
+            experiment_wire = writer.encoded("experiment_id", experiment["experiment_id"])
+            arm_wire = writer.encoded("arm", experiment["arm"])
         scores, levels = outcome.scores.tolist(), outcome.levels.tolist()
         decisions, alerts = outcome.decisions.tolist(), outcome.alerts.tolist()
         amounts, stamps = intake.amount.tolist(), intake.timestamp.tolist()
@@ -72,6 +75,8 @@ class OutputWriter:
                     model_wire,
                     reasons[row],
                     contributions.get(row, ()),
+                    experiment_wire,
+                    arm_wire,
                 )
             else:
                 score = outputs.fraud_score(
