@@ -77,8 +77,9 @@ class ShadowModels:
 
     def refresh(self) -> None:
         """Between batches: the experiment re-read when due, the shadow alias followed."""
-        if self._next_check_ms is None or self.clock.now_ms() >= self._next_check_ms:
-            self._check()
+        due = self._next_check_ms is None or self.clock.now_ms() >= self._next_check_ms
+        if due and self._check():
+            self.models.wake()  # a new experiment: its shadow alias, read now
         if self.experiment is not None:
             self.models.refresh()
 
@@ -130,7 +131,8 @@ class ShadowModels:
         if aliases is None or aliases & {None, SHADOW}:
             self.models.wake()
 
-    def _check(self) -> None:
+    def _check(self) -> bool:
+        """Read the running experiment: True when a new one started."""
         now = self.clock.now_ms()
         self._next_check_ms = now + self.check_ms
         try:
@@ -139,17 +141,17 @@ class ShadowModels:
             self._next_check_ms = now + RETRY_MS
             self._read_error = f"cannot read the running experiment ({exc}); unchanged until it can"
             self._count_failure(self._read_error)
-            return
+            return False
         self._read_error = None
         running = found if found is not None and found.mode == "shadow" else None
         if running == self.experiment:
-            return
+            return False
         before, self.experiment, self._score_error = self.experiment, running, None
         if running is None:
             log.info("experiment %s ended: the shadow model scores no more", before and before.id)
-            return
+            return False
         log.info("experiment %s: shadow-scoring with %s", running.id, running.challenger)
-        self.models.wake()  # the shadow alias, read at this refresh
+        return True
 
     def _count_failure(self, message: str) -> None:
         if self.metrics is not None:
