@@ -129,6 +129,7 @@ class RegistryModels(ModelSource):
         self.registry = registry
         self.follower = follower
         self.alias = alias
+        self.without = "rules only"  # what scores while no version is served (its messages)
         self.check_ms = int(check_s * 1000)
         self.clock = clock
         self._executor = (
@@ -254,7 +255,7 @@ class RegistryModels(ModelSource):
             version, move = self.registry.alias_state(self.alias)
         except SentinelError as exc:
             self._next_check_ms = now + RETRY_MS
-            keeping = self.state.version or "rules only"
+            keeping = self.state.version or self.without
             self._report(f"cannot read the model registry ({exc}); still scoring with {keeping}")
             return None
         return None if version is None else (version, move)
@@ -313,7 +314,7 @@ class RegistryModels(ModelSource):
             del self._recent[next(iter(self._recent))]
 
     def _refuse(self, version: str, exc: Exception) -> bool:
-        keeping = self.state.version or "rules only"
+        keeping = self.state.version or self.without
         if isinstance(exc, REFUSED):
             self.state.failed_version = version
         else:  # not about the version: tried again soon

@@ -55,6 +55,7 @@ class ShadowModels:
             raise ValueError("a shadow source serves the shadow alias, woken by the champion's")
         self.experiments = experiments
         self.models = models
+        models.without = "the champion alone"
         self.check_ms = int(check_s * 1000)
         self.clock = clock
         self.metrics = metrics

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from stream_sentinel.clock import ManualClock
+from stream_sentinel.commands.status import _model_note, _shadow_note
 from stream_sentinel.detector.feature_log import NO_EXPERIMENT, FeatureLog, feature_rows
 from stream_sentinel.detector.metrics import DetectorMetrics
 from stream_sentinel.detector.models import RegistryModels
@@ -233,9 +234,22 @@ def test_a_refused_shadow_version_leaves_the_decisions_alone_and_says_why() -> N
     status = rig.worker.summary()["shadow"]
     assert status["version"] is None
     assert status["error"].startswith(f"cannot load {rig.challenger}: chunk 0 of artifact ")
-    assert status["error"].endswith("still scoring with rules only")
+    assert status["error"].endswith("still scoring with the champion alone")
     assert rig.metric("sentinel_shadow_model_load_failures_total") == 1
     assert rig.metric("sentinel_model_load_failures_total") == 0
     assert rig.worker.summary()["model"]["version"] == rig.champion
     assert alerts(rig) == alerts(without)
     assert decisions(rig) == decisions(without)
+
+
+def test_status_prints_the_shadow_beside_the_model() -> None:
+    rig = Shadowed()
+    rig.start_experiment()
+    rig.worker.start()
+    beat = rig.worker.summary()
+    assert _model_note(beat["model"]) + _shadow_note(beat["shadow"]) == (
+        f", model {rig.champion} (champion #1), shadow {rig.challenger} ({EXPERIMENT})"
+    )
+    waiting = {"experiment_id": EXPERIMENT, "challenger": "m-2", "version": None, "error": None}
+    assert _shadow_note(waiting) == f", shadow none (loading or refused m-2) ({EXPERIMENT})"
+    assert _shadow_note(None) == ""
