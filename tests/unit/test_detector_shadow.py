@@ -253,3 +253,29 @@ def test_status_prints_the_shadow_beside_the_model() -> None:
     waiting = {"experiment_id": EXPERIMENT, "challenger": "m-2", "version": None, "error": None}
     assert _shadow_note(waiting) == f", shadow none (loading or refused m-2) ({EXPERIMENT})"
     assert _shadow_note(None) == ""
+
+
+def test_a_challenger_whose_predict_raises_is_dropped_and_the_champion_decides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rig, without = Shadowed(), Shadowed()
+    rig.start_experiment()
+    rig.worker.start()
+    without.worker.start()
+    served = rig.shadow.models.current
+    assert served is not None and served.version == rig.challenger
+
+    def broken(features: np.ndarray) -> np.ndarray:
+        raise ValueError("a feature it never saw")
+
+    monkeypatch.setattr(served, "predict", broken)
+    rig.batch()
+    rig.batch()  # not tried again
+    without.batch(12)
+    assert [r["shadow_score"] for r in rig.rows()] == [None] * 12
+    assert rig.worker.summary()["shadow"]["error"] == (
+        f"shadow {rig.challenger} cannot score (a feature it never saw); not used again"
+    )
+    assert rig.metric("sentinel_shadow_model_load_failures_total") == 1
+    assert decisions(rig) == decisions(without)
+    assert alerts(rig) == alerts(without)
