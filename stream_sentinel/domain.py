@@ -146,6 +146,9 @@ class FraudScore:
     model_version: str | None
     reasons: list[str] = field(default_factory=list)
     contributions: list[Contribution] = field(default_factory=list)
+    #: (version 2) The experiment running when it was decided, and who decided (0 champion).
+    experiment_id: str | None = None
+    arm: int | None = None
 
 
 @dataclass(slots=True)

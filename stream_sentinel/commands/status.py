@@ -57,10 +57,12 @@ def _print(groups: list[Any], dead: dict[str, int]) -> None:
             console.print(
                 f"  {beat['worker']}: {beat.get('records', 0):,} records, last commit {ago}"
                 + _model_note(beat.get("model"))
+                + _shadow_note(beat.get("shadow"))
             )
-            error = (beat.get("model") or {}).get("error")
-            if error:
-                console.print(f"    [red]model: {error}[/red]", highlight=False)
+            for what in ("model", "shadow"):
+                error = (beat.get(what) or {}).get("error")
+                if error:
+                    console.print(f"    [red]{what}: {error}[/red]", highlight=False)
         if not group.workers:
             console.print("  no running workers (heartbeats expire 60 s after a worker stops)")
     text = ", ".join(f"{k} {v:,}" for k, v in dead.items()) or "none"
@@ -74,6 +76,14 @@ def _model_note(model: dict[str, object] | None) -> str:
     version = model.get("version") or "none (rules only)"
     alias = f" ({model['alias']} #{model['move']})" if model.get("alias") else ""
     return f", model {version}{alias}"
+
+
+def _shadow_note(shadow: dict[str, object] | None) -> str:
+    """ ", shadow m-... (exp-...)" while a shadow experiment runs; "" otherwise."""
+    if not shadow:
+        return ""
+    version = shadow.get("version") or f"none (loading or refused {shadow.get('challenger')})"
+    return f", shadow {version} ({shadow.get('experiment_id')})"
 
 
 COMMANDS = [status]

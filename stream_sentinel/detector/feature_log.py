@@ -96,11 +96,15 @@ class FeatureLog:
     ) -> list[Output]:
         writer = self._fast_writer()
         write, topic, outcome = writer.write, self.topic, scored.outcome
-        decided_wire = writer.encoded("decided_time", decided)
-        model_wire = writer.encoded("model_version", scored.model_version)
-        set_wire = writer.encoded("feature_set", LIVE)
-        hash_wire = writer.encoded("feature_set_hash", LIVE_HASH)
+        constant = _constant_fields(writer, scored, decided)
+        experiment = _experiment_wire(writer, scored)
         vectors = writer.vectors(features)
+        shadow = scored.shadow
+        shadow_scores, shadow_levels = writer.shadow(
+            len(features),
+            shadow.scores if shadow is not None else None,
+            shadow.levels if shadow is not None else None,
+        )
         scores, levels = outcome.scores.tolist(), outcome.levels.tolist()
         decisions, stamps = outcome.decisions.tolist(), intake.timestamp.tolist()
         ids, users = intake.transaction_id, intake.user_id
@@ -113,16 +117,16 @@ class FeatureLog:
                 ids[row],
                 user,
                 stamps[row],
-                decided_wire,
-                model_wire,
-                set_wire,
-                hash_wire,
+                *constant,
                 vectors[row],
                 scores[row],
                 levels[row],
                 decisions[row],
                 record.partition() or 0,
                 record.offset() or 0,
+                *experiment,
+                shadow_scores[row],
+                shadow_levels[row],
             )
             out.append((topic, user.encode(), value))
         return out
@@ -131,6 +135,37 @@ class FeatureLog:
         if self._writer is None:
             self._writer = DecisionFeaturesWriter(self._encode.schema_id)  # type: ignore[attr-defined]
         return self._writer
+
+
+def _constant_fields(
+    writer: DecisionFeaturesWriter, scored: Scored, decided: int
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """decided_time, model_version, feature_set, feature_set_hash: the same for a batch."""
+    return (
+        writer.encoded("decided_time", decided),
+        writer.encoded("model_version", scored.model_version),
+        writer.encoded("feature_set", LIVE),
+        writer.encoded("feature_set_hash", LIVE_HASH),
+    )
+
+
+def _experiment_wire(writer: DecisionFeaturesWriter, scored: Scored) -> tuple[bytes, bytes, bytes]:
+    """experiment_id, arm, shadow_model_version: the same for a batch."""
+    fields = experiment_fields(scored)
+    return (
+        writer.encoded("experiment_id", fields["experiment_id"]),
+        writer.encoded("arm", fields["arm"]),
+        writer.encoded("shadow_model_version", fields["shadow_model_version"]),
+    )
+
+
+def experiment_fields(scored: Scored) -> dict[str, object]:
+    """A batch's experiment fields but the shadow's per-row score and level."""
+    shadow = scored.shadow
+    return {
+        **outputs.experiment_fields(scored),
+        "shadow_model_version": shadow.version if shadow is not None else None,
+    }
 
 
 def feature_rows(
@@ -147,6 +182,7 @@ def feature_rows(
     vectors = features.tolist()
     good = intake.good
     wanted = range(len(good)) if rows is None else rows
+    batch, shadow = experiment_fields(scored), scored.shadow
     return [
         {
             "transaction_id": intake.transaction_id[row],
@@ -162,7 +198,11 @@ def feature_rows(
             "decision": outputs.DECISION_NAMES[outcome.decisions[row]],
             "input_partition": records[good[row]].partition() or 0,
             "input_offset": records[good[row]].offset() or 0,
-            **NO_EXPERIMENT,
+            **batch,
+            "shadow_score": float(shadow.scores[row]) if shadow is not None else None,
+            "shadow_risk_level": (
+                outputs.LEVEL_NAMES[shadow.levels[row]] if shadow is not None else None
+            ),
         }
         for row in wanted
     ]

@@ -11,7 +11,36 @@ _BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 STAGES = ("decode", "state_read", "features", "score", "produce", "commit", "state_write")
 
 
-class DetectorMetrics:
+class ModelMetrics:
+    """What a model source reports: the version served, swaps, refusals, loads (the champion's
+    as ``sentinel_model_*``, a shadow model's as ``sentinel_shadow_model_*``)."""
+
+    def __init__(self, r: CollectorRegistry, prefix: str, what: str) -> None:
+        self._models(r, prefix, what)
+
+    def _models(self, r: CollectorRegistry, prefix: str, what: str) -> None:
+        self.model = Gauge(f"{prefix}_info", f"{what} in use", ["version"], registry=r)
+        self.model_swaps = Counter(f"{prefix}_swaps", f"{what}s swapped in", registry=r)
+        self.model_load_failures = Counter(
+            f"{prefix}_load_failures",
+            f"{what} versions (or registry reads) refused: the previous model kept scoring",
+            registry=r,
+        )
+        self.model_load = Histogram(
+            f"{prefix}_load_seconds",
+            f"Reading, verifying and parsing a new {what.lower()} version (off the scoring path)",
+            buckets=_LOAD_BUCKETS,
+            registry=r,
+        )
+        self.model_swap_pause = Histogram(
+            f"{prefix}_swap_pause_seconds",
+            f"Time a {what.lower()} swap took between two batches",
+            buckets=_STAGE_BUCKETS,
+            registry=r,
+        )
+
+
+class DetectorMetrics(ModelMetrics):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
@@ -45,25 +74,11 @@ class DetectorMetrics:
         self.lag = Gauge(
             "sentinel_consumer_lag", "Records not yet consumed", ["partition"], registry=r
         )
-        self.model = Gauge("sentinel_model_info", "Model in use", ["version"], registry=r)
-        self._model_metrics(r)
-
-    def _model_metrics(self, r: CollectorRegistry) -> None:
-        self.model_swaps = Counter("sentinel_model_swaps", "Models swapped in", registry=r)
-        self.model_load_failures = Counter(
-            "sentinel_model_load_failures",
-            "Model versions (or registry reads) refused: the previous model kept scoring",
-            registry=r,
-        )
-        self.model_load = Histogram(
-            "sentinel_model_load_seconds",
-            "Reading, verifying and parsing a new model version (off the scoring path)",
-            buckets=_LOAD_BUCKETS,
-            registry=r,
-        )
-        self.model_swap_pause = Histogram(
-            "sentinel_model_swap_pause_seconds",
-            "Time a model swap took between two batches",
+        self._models(r, "sentinel_model", "Model")
+        self.shadow = ModelMetrics(r, "sentinel_shadow_model", "Shadow model")
+        self.shadow_scoring = Histogram(
+            "sentinel_shadow_scoring_seconds",
+            "Scoring one batch with the shadow model (beside the champion, deciding nothing)",
             buckets=_STAGE_BUCKETS,
             registry=r,
         )

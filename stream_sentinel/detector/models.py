@@ -16,18 +16,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from stream_sentinel.clients.backends import Backends
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
-from stream_sentinel.detector.metrics import DetectorMetrics
+from stream_sentinel.config import Settings
+from stream_sentinel.detector.metrics import ModelMetrics
 from stream_sentinel.errors import ModelError, SentinelError, UsageError
 from stream_sentinel.learning.aliases import CHAMPION
 from stream_sentinel.learning.model_events import EventFollower
 from stream_sentinel.learning.models import load_model
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.scoring.serving import ServingModel
+from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import Serde
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ class ModelSource:
     """A model set by its owner: :meth:`swap` changes it from the next batch on."""
 
     def __init__(
-        self, artifact: ServingModel | None = None, metrics: DetectorMetrics | None = None
+        self, artifact: ServingModel | None = None, metrics: ModelMetrics | None = None
     ) -> None:
         self.current: ServingModel | None = None
         self.state = ModelState()
@@ -117,13 +122,14 @@ class RegistryModels(ModelSource):
         alias: str = CHAMPION,
         check_s: float = 30.0,
         clock: Clock = SYSTEM_CLOCK,
-        metrics: DetectorMetrics | None = None,
+        metrics: ModelMetrics | None = None,
         background: bool = True,
     ) -> None:
         super().__init__(None, metrics)
         self.registry = registry
         self.follower = follower
         self.alias = alias
+        self.without = "rules only"  # what scores while no version is served (its messages)
         self.check_ms = int(check_s * 1000)
         self.clock = clock
         self._executor = (
@@ -137,6 +143,14 @@ class RegistryModels(ModelSource):
         self._recheck = False  # an event arrived: read the alias from the registry
         self._retry = False  # an event arrived: a refused version is worth another try
         self._recent: dict[str, ServingModel] = {}  # loaded versions, newest last
+        #: Told of every wake between batches (the aliases whose events arrived; None: any
+        #: alias may have moved): the shadow model (:mod:`.shadow`) shares this follower.
+        self.listeners: list[Callable[[frozenset[str | None] | None], None]] = []
+
+    def wake(self) -> None:
+        """Read the alias from the registry at the next refresh (and retry a refused version):
+        what an event on model-events does."""
+        self._recheck = self._retry = True
 
     def start(self) -> None:
         """Follow the events first, then read the registry (so no move falls between), and
@@ -213,14 +227,24 @@ class RegistryModels(ModelSource):
         if self.follower is None:
             return False
         if not self.follower.started:
-            return self._start_following()
+            return self._tell(None) if self._start_following() else False
         try:
             seen = self.follower.poll()
         except SentinelError as exc:
             log.warning("model-events not readable (%s): following it again", exc)
             self.follower.close()
             return False
-        return seen.undecodable > 0 or any(e.alias in (None, self.alias) for e in seen.events)
+        if seen.undecodable > 0:
+            return self._tell(None)
+        aliases = frozenset(e.alias for e in seen.events)
+        if aliases:
+            self._tell(aliases)
+        return bool(aliases & {None, self.alias})
+
+    def _tell(self, aliases: frozenset[str | None] | None) -> bool:
+        for listener in self.listeners:
+            listener(aliases)
+        return True
 
     # -- the registry ----------------------------------------------------------------------------
     def _target(self) -> tuple[str, int] | None:
@@ -231,7 +255,7 @@ class RegistryModels(ModelSource):
             version, move = self.registry.alias_state(self.alias)
         except SentinelError as exc:
             self._next_check_ms = now + RETRY_MS
-            keeping = self.state.version or "rules only"
+            keeping = self.state.version or self.without
             self._report(f"cannot read the model registry ({exc}); still scoring with {keeping}")
             return None
         return None if version is None else (version, move)
@@ -290,7 +314,7 @@ class RegistryModels(ModelSource):
             del self._recent[next(iter(self._recent))]
 
     def _refuse(self, version: str, exc: Exception) -> bool:
-        keeping = self.state.version or "rules only"
+        keeping = self.state.version or self.without
         if isinstance(exc, REFUSED):
             self.state.failed_version = version
         else:  # not about the version: tried again soon
@@ -304,3 +328,24 @@ class RegistryModels(ModelSource):
         if self.metrics is not None:
             self.metrics.model_load_failures.inc()
         log.error("%s (%s)", message, self.alias)
+
+
+def registry_models(
+    settings: Settings,
+    backends: Backends,
+    serde: Serde,
+    clock: Clock = SYSTEM_CLOCK,
+    metrics: ModelMetrics | None = None,
+    background: bool = True,
+) -> RegistryModels:
+    """The configured alias of the model registry on ``backends``, following model-events."""
+    detector = settings.detector
+    return RegistryModels(
+        ModelRegistry(backends.state, clock),
+        EventFollower(backends.broker, serde, Topics.from_settings(settings)),
+        alias=detector.model_alias,
+        check_s=detector.model_check_s,
+        clock=clock,
+        metrics=metrics,
+        background=background,
+    )

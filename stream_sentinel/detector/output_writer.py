@@ -44,10 +44,7 @@ class OutputWriter:
         followed by its FraudAlert when the decision raised one."""
         topics, outcome, contributions = self.topics, scored.outcome, scored.contributions
         writer = self._score_writer()
-        decided_wire = model_wire = b""
-        if writer is not None:  # the batch's constant fields, encoded once
-            decided_wire = writer.encoded("decided_time", decided)
-            model_wire = writer.encoded("model_version", scored.model_version)
+        decided_wire, model_wire, experiment_wire, arm_wire = _constants(writer, scored, decided)
         scores, levels = outcome.scores.tolist(), outcome.levels.tolist()
         decisions, alerts = outcome.decisions.tolist(), outcome.alerts.tolist()
         amounts, stamps = intake.amount.tolist(), intake.timestamp.tolist()
@@ -72,6 +69,8 @@ class OutputWriter:
                     model_wire,
                     reasons[row],
                     contributions.get(row, ()),
+                    experiment_wire,
+                    arm_wire,
                 )
             else:
                 score = outputs.fraud_score(
@@ -129,3 +128,19 @@ class OutputWriter:
         if self._writer is None and self._scores_in_avro:
             self._writer = FraudScoreWriter(self._encode_score.schema_id)  # type: ignore[attr-defined]
         return self._writer
+
+
+def _constants(
+    writer: FraudScoreWriter | None, scored: Scored, decided: int
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """The batch's constant FraudScore fields, encoded once: decided_time, model_version,
+    experiment_id, arm (nothing without the fast writer)."""
+    if writer is None:
+        return b"", b"", b"", b""
+    experiment = outputs.experiment_fields(scored)
+    return (
+        writer.encoded("decided_time", decided),
+        writer.encoded("model_version", scored.model_version),
+        writer.encoded("experiment_id", experiment["experiment_id"]),
+        writer.encoded("arm", experiment["arm"]),
+    )

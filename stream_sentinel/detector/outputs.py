@@ -50,7 +50,14 @@ def fraud_score(
         "contributions": [
             {"feature": name, "value": value} for name, value in scored.contributions.get(row, [])
         ],
+        **experiment_fields(scored),
     }
+
+
+def experiment_fields(scored: Scored) -> dict[str, Any]:
+    """The experiment and arm of a batch's records (shadow mode: the champion, arm 0)."""
+    running = scored.experiment is not None
+    return {"experiment_id": scored.experiment, "arm": 0 if running else None}
 
 
 def fraud_alert(score: Mapping[str, Any], alerts: AlertSettings, alert_time: int) -> dict[str, Any]:

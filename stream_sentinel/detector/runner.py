@@ -26,11 +26,10 @@ from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.detector.feedback import FeedbackHandler
 from stream_sentinel.detector.metrics import DetectorMetrics
-from stream_sentinel.detector.models import ModelSource, RegistryModels
+from stream_sentinel.detector.models import ModelSource, registry_models
+from stream_sentinel.detector.shadow import registry_shadow
 from stream_sentinel.detector.worker import DetectorWorker
 from stream_sentinel.errors import SentinelError
-from stream_sentinel.learning.model_events import EventFollower
-from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.stream.loop import StreamLoop
 from stream_sentinel.stream.running import (
     HEARTBEAT_S,
@@ -80,8 +79,12 @@ class DetectorProcess:
         self.slot = slot
         self.clock = clock
         self.metrics = DetectorMetrics()
+        self.shadow = None  # a registry-served detector also serves a shadow experiment's
         if models is None:
             models = registry_models(settings, backends, serde, clock, self.metrics)
+            self.shadow = registry_shadow(
+                settings, backends, models, clock=clock, metrics=self.metrics
+            )
         self.models = models
         self.detector = DetectorWorker(
             settings,
@@ -93,6 +96,7 @@ class DetectorProcess:
             metrics=self.metrics,
             low_latency=low_latency,
             watchdog=watchdog,
+            shadow=self.shadow,
         )
         topics = Topics.from_settings(settings)
         self.feedback_handler = FeedbackHandler(serde, topics, backends.state, clock.now_ms)
@@ -120,6 +124,8 @@ class DetectorProcess:
                 self.feedback.close()
             finally:
                 self.models.close()
+                if self.shadow is not None:
+                    self.shadow.close()
 
     def step(self, limit: int | None = None) -> int:
         """One detector batch (waiting up to the poll timeout) and one non-blocking label batch."""
@@ -208,27 +214,6 @@ class DetectorProcess:
         summary["elapsed_s"] = round(time.monotonic() - self._started, 3)
         summary["rate"] = summary["records"] / max(summary["elapsed_s"], 1e-9)
         return summary
-
-
-def registry_models(
-    settings: Settings,
-    backends: Backends,
-    serde: Serde,
-    clock: Clock = SYSTEM_CLOCK,
-    metrics: DetectorMetrics | None = None,
-    background: bool = True,
-) -> RegistryModels:
-    """The configured alias of the model registry on ``backends``, following model-events."""
-    detector = settings.detector
-    return RegistryModels(
-        ModelRegistry(backends.state, clock),
-        EventFollower(backends.broker, serde, Topics.from_settings(settings)),
-        alias=detector.model_alias,
-        check_s=detector.model_check_s,
-        clock=clock,
-        metrics=metrics,
-        background=background,
-    )
 
 
 def _feedback_loop(

@@ -27,6 +27,15 @@ from stream_sentinel.scoring.serving import ServingModel
 _REASON_NAMES = (USER_BLOCKED, STEP_UP_REQUIRED, WATCHED_USER, *BEHAVIOUR_RULES)
 
 
+@dataclass(frozen=True, slots=True)
+class ShadowScores:
+    """A batch scored by the shadow model beside the champion (it decides nothing)."""
+
+    version: str
+    scores: np.ndarray  # [n] its fraud probabilities
+    levels: np.ndarray  # [n] RiskLevel indexes by its own bands
+
+
 @dataclass(slots=True)
 class Scored:
     """Per-transaction results of one batch."""
@@ -36,6 +45,10 @@ class Scored:
     control: ControlFlags
     model_version: str | None
     contributions: dict[int, list[tuple[str, float]]]  # row -> top features (risky rows)
+    #: The experiment running when the batch was decided (its FraudScores and feature-log rows
+    #: say so, arm 0: in shadow mode the champion decides every row), and the shadow's scores.
+    experiment: str | None = None
+    shadow: ShadowScores | None = None
 
     def reasons(self) -> list[Sequence[str]]:
         """For each row, what fired: control reasons first, then rules (most rows: none)."""

@@ -27,6 +27,7 @@ from stream_sentinel.detector.metrics import DetectorMetrics
 from stream_sentinel.detector.models import ModelSource
 from stream_sentinel.detector.output_writer import OutputWriter
 from stream_sentinel.detector.scorer import Scored, score_batch
+from stream_sentinel.detector.shadow import ShadowModels
 from stream_sentinel.detector.state_access import DetectorState, PartitionDelta
 from stream_sentinel.detector.validation import Rejection
 from stream_sentinel.logic import merchants as merchant_state
@@ -95,10 +96,12 @@ class DetectorHandler:
         models: ModelSource,
         metrics: DetectorMetrics,
         clock: Clock,
+        shadow: ShadowModels | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
         self.models = models
+        self.shadow = shadow
         self.metrics = metrics
         self.clock = clock
         self.topics = Topics.from_settings(settings)
@@ -188,6 +191,8 @@ class DetectorHandler:
             control = batch_state.control_for(tx.user_ix)
             scored = score_batch(features, control, self.models.current, self.settings)
             stage.labels("score").observe(time.perf_counter() - t3)
+            if self.shadow is not None:  # beside the decisions, never changing them
+                self.shadow.annotate(scored, features)
         return Prepared(records, intake, features, scored, deltas, now, applied=applied)
 
     def _without_duplicates(
@@ -311,15 +316,17 @@ class DetectorWorker:
         metrics: DetectorMetrics | None = None,
         low_latency: bool | None = None,
         watchdog: Watchdog | None = None,
+        shadow: ShadowModels | None = None,
     ) -> None:
         detector = settings.detector
         topics = Topics.from_settings(settings)
         self.settings = settings
         self.models = models or ModelSource()
+        self.shadow = shadow
         self.metrics = metrics or DetectorMetrics()
         self.state = DetectorState(backends.state, detector, clock, topic=topics.transactions)
         self.handler = DetectorHandler(
-            settings, self.state, serde, self.models, self.metrics, clock
+            settings, self.state, serde, self.models, self.metrics, clock, shadow
         )
         self.loop = StreamLoop(
             backends.broker,
@@ -342,11 +349,15 @@ class DetectorWorker:
         if self.settings.detector.feature_log:
             require_topic(self.loop.broker, self.handler.topics.decision_features)
         self.models.start()
+        if self.shadow is not None:
+            self.shadow.start()
         self.handler.letter_budget = letter_budget(self.loop.broker, self.handler.topics)
         self.loop.start()
 
     def poll(self, limit: int | None = None) -> int:
         self.models.refresh()
+        if self.shadow is not None:  # after the champion's: its model-events wake us too
+            self.shadow.refresh()
         return self.loop.poll(limit)
 
     def close(self) -> None:
@@ -366,4 +377,5 @@ class DetectorWorker:
             "last_commit_ms": loop.last_commit_ms,
             "model_version": self.models.current.version if self.models.current else None,
             "model": self.models.status(),
+            "shadow": self.shadow.status() if self.shadow is not None else None,
         }

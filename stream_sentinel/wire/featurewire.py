@@ -36,10 +36,27 @@ ARGUMENTS = {
     "decision": "decision",
     "input_partition": "partition",
     "input_offset": "offset",
+    "experiment_id": "experiment",
+    "arm": "arm",
+    "shadow_model_version": "shadow_model",
+    "shadow_score": "shadow_score",
+    "shadow_risk_level": "shadow_level",
 }
-#: Fields the caller passes encoded: constant for a batch, or (the vector) encoded in bulk.
+#: Fields the caller passes encoded: constant for a batch, or encoded for a batch in bulk (the
+#: vector, the shadow's score and level: :meth:`DecisionFeaturesWriter.shadow`).
 PRE_ENCODED = frozenset(
-    {"decided_time", "model_version", "feature_set", "feature_set_hash", "features"}
+    {
+        "decided_time",
+        "model_version",
+        "feature_set",
+        "feature_set_hash",
+        "features",
+        "experiment_id",
+        "arm",
+        "shadow_model_version",
+        "shadow_score",
+        "shadow_risk_level",
+    }
 )
 _END = b"\x00"
 #: The enum symbols in the order the detector's indexes follow.
@@ -65,9 +82,15 @@ class WriteFeatures(Protocol):
         decision: int,
         partition: int,
         offset: int,
+        experiment: bytes,
+        arm: bytes,
+        shadow_model: bytes,
+        shadow_score: bytes,
+        shadow_level: bytes,
     ) -> bytes:
-        """One record. ``decided``, ``model``, ``feature_set``, ``feature_set_hash`` and
-        ``vector`` are pre-encoded; ``level`` and ``decision`` are enum symbol indexes."""
+        """One record. ``decided``, ``model``, ``feature_set``, ``feature_set_hash``,
+        ``vector`` and the experiment's fields are pre-encoded; ``level`` and ``decision`` are
+        enum symbol indexes."""
 
 
 class DecisionFeaturesWriter:
@@ -96,6 +119,19 @@ class DecisionFeaturesWriter:
         no longer has: the writer leaves it out)."""
         encode = self._encoders.get(name)
         return b"" if encode is None else encode(value)
+
+    def shadow(
+        self, rows: int, scores: np.ndarray | None, levels: np.ndarray | None
+    ) -> tuple[list[bytes], list[bytes]]:
+        """Each row's ``shadow_score`` and ``shadow_risk_level`` (nulls without a shadow;
+        levels are RiskLevel indexes)."""
+        score, level = self._encoders.get("shadow_score"), self._encoders.get("shadow_risk_level")
+        if score is None or level is None:  # a schema without them: left out
+            return [b""] * rows, [b""] * rows
+        if scores is None or levels is None:
+            return [score(None)] * rows, [level(None)] * rows
+        table = [level(index) for index in range(len(RiskLevel))]
+        return [score(value) for value in scores.tolist()], [table[i] for i in levels.tolist()]
 
     @staticmethod
     def vectors(features: np.ndarray) -> list[bytes]:

@@ -43,9 +43,11 @@ ARGUMENTS = {
     "model_version": "model",
     "reasons": "reasons",
     "contributions": "contributions",
+    "experiment_id": "experiment",
+    "arm": "arm",
 }
 #: Fields the caller encodes once per batch (the same for every record): written as given.
-PRE_ENCODED = frozenset({"decided_time", "model_version"})
+PRE_ENCODED = frozenset({"decided_time", "model_version", "experiment_id", "arm"})
 
 
 class WriteScore(Protocol):
@@ -64,9 +66,11 @@ class WriteScore(Protocol):
         model: bytes,
         reasons: Sequence[str],
         contributions: Sequence[tuple[str, float]],
+        experiment: bytes,
+        arm: bytes,
     ) -> bytes:
-        """One record. ``decided`` and ``model`` are pre-encoded (the same for a whole batch);
-        ``level`` and ``decision`` are the enum symbol indexes."""
+        """One record. ``decided``, ``model``, ``experiment`` and ``arm`` are pre-encoded (the
+        same for a whole batch); ``level`` and ``decision`` are the enum symbol indexes."""
 
 
 class FraudScoreWriter:
@@ -81,8 +85,10 @@ class FraudScoreWriter:
 
     def encoded(self, name: str, value: Any) -> bytes:
         """One field's bytes, for the fields given pre-encoded (``decided_time``,
-        ``model_version``); enums are symbol indexes."""
-        return self._encoders[name](value)
+        ``model_version``, ``experiment_id``, ``arm``; none for a field the schema the id
+        stands for does not have: the writer leaves it out)."""
+        encode = self._encoders.get(name)
+        return b"" if encode is None else encode(value)
 
 
 def _compile_write(plan: RecordPlan, encoders: dict[str, Encode], header: bytes) -> WriteScore:

@@ -53,12 +53,30 @@ def cases(features: np.ndarray) -> list[dict[str, Any]]:
             "decision": DECISION_SYMBOLS[int(rng.integers(4))],
             "input_partition": int(rng.integers(0, 12)),
             "input_offset": int(rng.integers(0, 2**40)),
+            **(shadowed(rng) if i % 2 else NO_EXPERIMENT),
         }
         for i in range(len(features))
     ]
 
 
+def shadowed(rng: np.random.Generator) -> dict[str, Any]:
+    """A row decided while a shadow experiment ran (arm 0: the champion decided)."""
+    return {
+        "experiment_id": "exp-20261204-2210",
+        "arm": 0,
+        "shadow_model_version": "m-0123456789ab",
+        "shadow_score": float(rng.random()),
+        "shadow_risk_level": RiskLevel(int(rng.integers(5))).name,
+    }
+
+
 def write(writer: DecisionFeaturesWriter, record: dict[str, Any], vector: bytes) -> bytes:
+    shadow = record["shadow_score"] is not None
+    [shadow_score], [shadow_level] = writer.shadow(
+        1,
+        np.array([record["shadow_score"]]) if shadow else None,
+        np.array([int(RiskLevel[record["shadow_risk_level"]])]) if shadow else None,
+    )
     return writer.write(
         record["transaction_id"],
         record["user_id"],
@@ -73,6 +91,11 @@ def write(writer: DecisionFeaturesWriter, record: dict[str, Any], vector: bytes)
         DECISION_SYMBOLS.index(record["decision"]),
         record["input_partition"],
         record["input_offset"],
+        writer.encoded("experiment_id", record["experiment_id"]),
+        writer.encoded("arm", record["arm"]),
+        writer.encoded("shadow_model_version", record["shadow_model_version"]),
+        shadow_score,
+        shadow_level,
     )
 
 
@@ -89,8 +112,7 @@ def test_records_are_identical_to_the_generic_encoders(width: int) -> None:
         assert fast == generic(record)
         decoded = serde.decoder("decision-features").decode(fast)
         assert np.array_equal(decoded.pop("features"), record["features"], equal_nan=True)
-        # the fast writer leaves the experiment fields at their defaults (none running)
-        assert decoded == {k: v for k, v in record.items() if k != "features"} | NO_EXPERIMENT
+        assert decoded == {k: v for k, v in record.items() if k != "features"}
 
 
 def test_a_vector_is_an_avro_array_of_little_endian_doubles() -> None:

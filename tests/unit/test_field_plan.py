@@ -155,6 +155,8 @@ def test_an_added_field_is_written_by_the_fraud_score_writer_as_its_default() ->
             writer.encoded("model_version", record["model_version"]),
             record["reasons"],
             [(c["feature"], c["value"]) for c in record["contributions"]],
+            writer.encoded("experiment_id", record["experiment_id"]),
+            writer.encoded("arm", record["arm"]),
         )
         assert fast == generic(record)
 

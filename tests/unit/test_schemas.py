@@ -66,6 +66,7 @@ def test_catalog_lists_every_record_in_registration_order() -> None:
         ("Transaction", 1, "transactions"),
         ("Transaction", 2, "transactions"),
         ("FraudScore", 1, "fraud-scores"),
+        ("FraudScore", 2, "fraud-scores"),
         ("FraudAlert", 1, "fraud-alerts"),
         ("UserAction", 1, "user-actions"),
         ("Feedback", 1, "fraud-feedback"),

@@ -34,16 +34,17 @@ REGISTERED = [
     "dev-transactions-value       Transaction v1: registered (version 1, id 1)",
     "dev-transactions-value       Transaction v2: registered (version 2, id 2)",
     "dev-fraud-scores-value       FraudScore v1: registered (version 1, id 3)",
-    "dev-fraud-alerts-value       FraudAlert v1: registered (version 1, id 4)",
-    "dev-user-actions-value       UserAction v1: registered (version 1, id 5)",
-    "dev-fraud-feedback-value     Feedback v1: registered (version 1, id 6)",
-    "dev-dead-letter-value        DeadLetter v1: registered (version 1, id 7)",
-    "dev-dead-letter-value        DeadLetter v2: registered (version 2, id 8)",
-    "dev-model-events-value       ModelEvent v1: registered (version 1, id 9)",
-    "dev-model-events-value       ModelEvent v2: registered (version 2, id 10)",
-    "dev-decision-features-value  DecisionFeatures v1: registered (version 1, id 11)",
-    "dev-decision-features-value  DecisionFeatures v2: registered (version 2, id 12)",
-    "dev-drift-events-value       DriftEvent v1: registered (version 1, id 13)",
+    "dev-fraud-scores-value       FraudScore v2: registered (version 2, id 4)",
+    "dev-fraud-alerts-value       FraudAlert v1: registered (version 1, id 5)",
+    "dev-user-actions-value       UserAction v1: registered (version 1, id 6)",
+    "dev-fraud-feedback-value     Feedback v1: registered (version 1, id 7)",
+    "dev-dead-letter-value        DeadLetter v1: registered (version 1, id 8)",
+    "dev-dead-letter-value        DeadLetter v2: registered (version 2, id 9)",
+    "dev-model-events-value       ModelEvent v1: registered (version 1, id 10)",
+    "dev-model-events-value       ModelEvent v2: registered (version 2, id 11)",
+    "dev-decision-features-value  DecisionFeatures v1: registered (version 1, id 12)",
+    "dev-decision-features-value  DecisionFeatures v2: registered (version 2, id 13)",
+    "dev-drift-events-value       DriftEvent v1: registered (version 1, id 14)",
 ]
 
 
@@ -81,7 +82,7 @@ def test_list_shows_subjects_versions_ids_and_levels(env: dict[str, str]) -> Non
     code, output = run(env, "schemas", "list")
     assert code == 0
     assert output.splitlines()[0] == (
-        "dev-dead-letter-value        versions [1, 2]  latest id 8  compatibility BACKWARD"
+        "dev-dead-letter-value        versions [1, 2]  latest id 9  compatibility BACKWARD"
     )
     assert "dev-transactions-value       versions [1, 2]  latest id 2  compatibility BACKWARD" in (
         output.splitlines()

@@ -8,6 +8,8 @@ import pytest
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.logic.decisions import DECISIONS
 from stream_sentinel.registry_server.local_client import LocalRegistryClient
+from stream_sentinel.wire.schemas.catalog import find
+from stream_sentinel.wire.schemas.plan import compile_plan
 from stream_sentinel.wire.scorewire import (
     FraudScoreWriter,
     optional_string,
@@ -68,6 +70,9 @@ def cases() -> list[dict]:  # type: ignore[type-arg]
                 "model_version": None if i % 4 == 0 else "m-abcdef123456",
                 "reasons": reasons,
                 "contributions": [{"feature": f, "value": v} for f, v in contributions],
+                # version 2: a shadow experiment running (arm 0: the champion decides) or none
+                "experiment_id": "exp-20261204-2210" if i % 2 else None,
+                "arm": 0 if i % 2 else None,
             }
         )
     return out
@@ -92,6 +97,40 @@ def test_records_are_identical_to_the_generic_encoders() -> None:
             optional_string(record["model_version"]),
             record["reasons"],
             [(c["feature"], c["value"]) for c in record["contributions"]],
+            writer.encoded("experiment_id", record["experiment_id"]),
+            writer.encoded("arm", record["arm"]),
         )
         assert fast == generic(record)
         assert serde.decoder("fraud-scores").decode(fast) == record
+
+
+def test_a_version_1_schema_is_written_without_the_experiment_fields() -> None:
+    """A registry that still serves FraudScore v1 gets v1 records: the experiment is left out."""
+    serde = Serde(LocalRegistryClient.in_memory())
+    schema_id = serde.registry.register("fraud-scores-value", find("FraudScore", 1).text)
+    writer = FraudScoreWriter(schema_id, compile_plan(find("FraudScore", 1).text))
+    record = cases()[1]  # one decided in an experiment: the v1 record cannot say so
+    assert (writer.encoded("experiment_id", "exp-1"), writer.encoded("arm", 0)) == (b"", b"")
+    fast = writer.write(
+        record["transaction_id"],
+        record["user_id"],
+        record["merchant_id"],
+        record["amount"],
+        record["event_time"],
+        record["score"],
+        int(RiskLevel[record["risk_level"]]),
+        [d.value for d in DECISIONS].index(record["decision"]),
+        record["produced_time"],
+        varint(record["decided_time"]),
+        optional_string(record["model_version"]),
+        record["reasons"],
+        [(c["feature"], c["value"]) for c in record["contributions"]],
+        b"",
+        b"",
+    )
+    # read with the latest schema: the fields it lacks come back as their defaults
+    assert serde.decoder("fraud-scores").decode(fast) == record | {
+        "experiment_id": None,
+        "arm": None,
+    }
+    assert b"exp-" not in fast

@@ -81,9 +81,14 @@ contributions = st.lists(st.tuples(texts, doubles), max_size=5)
     st.tuples(st.integers(0, 4), st.integers(0, 3), longs, longs, optional(texts)),
     st.lists(texts, max_size=4),
     contributions,
+    st.tuples(optional(texts), optional(st.integers(0, 2**31 - 1))),
 )
 def test_the_fraud_score_writer_writes_what_the_generic_encoder_writes(
-    head: tuple[Any, ...], tail: tuple[Any, ...], reasons: list[str], pairs: list[Any]
+    head: tuple[Any, ...],
+    tail: tuple[Any, ...],
+    reasons: list[str],
+    pairs: list[Any],
+    experiment: tuple[str | None, int | None],
 ) -> None:
     generic = SERDE.encoder("fraud-scores")
     writer = FraudScoreWriter(generic.schema_id)  # type: ignore[attr-defined]
@@ -98,6 +103,8 @@ def test_the_fraud_score_writer_writes_what_the_generic_encoder_writes(
         writer.encoded("model_version", model),
         reasons,
         pairs,
+        writer.encoded("experiment_id", experiment[0]),
+        writer.encoded("arm", experiment[1]),
     )
     record = {
         "transaction_id": transaction_id,
@@ -113,5 +120,7 @@ def test_the_fraud_score_writer_writes_what_the_generic_encoder_writes(
         "model_version": model,
         "reasons": reasons,
         "contributions": [{"feature": f, "value": v} for f, v in pairs],
+        "experiment_id": experiment[0],
+        "arm": experiment[1],
     }
     assert fast == generic(record)

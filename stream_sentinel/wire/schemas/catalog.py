@@ -65,6 +65,7 @@ CATALOG: tuple[BundledSchema, ...] = (
     BundledSchema("Transaction", 1, layout.TRANSACTIONS, "transaction.v1.avsc"),
     BundledSchema("Transaction", 2, layout.TRANSACTIONS, "transaction.v2.avsc"),
     BundledSchema("FraudScore", 1, layout.FRAUD_SCORES, "fraud_score.avsc"),
+    BundledSchema("FraudScore", 2, layout.FRAUD_SCORES, "fraud_score.v2.avsc"),
     BundledSchema("FraudAlert", 1, layout.FRAUD_ALERTS, "fraud_alert.avsc"),
     BundledSchema("UserAction", 1, layout.USER_ACTIONS, "user_action.avsc"),
     BundledSchema("Feedback", 1, layout.FRAUD_FEEDBACK, "feedback.avsc"),
