@@ -109,7 +109,11 @@ class OnlineLogReg:
 
     def to_bytes(self) -> bytes:
         """The state as canonical JSON (sorted keys): equal states are equal bytes."""
-        return json.dumps(self.state(), sort_keys=True, separators=(",", ":")).encode()
+        try:
+            text = json.dumps(self.state(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except ValueError as exc:  # a NaN or infinity reached the weights or the scaler
+            raise ModelError(f"the online model's state is not finite ({exc}); not saved") from None
+        return text.encode()
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> OnlineLogReg:

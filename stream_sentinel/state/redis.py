@@ -63,7 +63,15 @@ while i <= n do
       redis.call('SET', ARGV[i + 7 + k], string.sub(blob, k * size + 1, (k + 1) * size), 'PX', ttl)
     end
   elseif nargs > 0 then
-    redis.call(cmd, key, unpack(ARGV, i + 4, i + 3 + nargs))
+    -- in slices of 1000 arguments: Lua's unpack stops at a few thousand values, and every
+    -- multi-argument write here (HSET, ZADD pairs; LPUSH, SADD, HDEL, ... singles) may be
+    -- split at an even count with the same effect
+    local first, last = i + 4, i + 3 + nargs
+    while first <= last do
+      local upto = math.min(first + 999, last)
+      redis.call(cmd, key, unpack(ARGV, first, upto))
+      first = upto + 1
+    end
   else
     redis.call(cmd, key)
   end

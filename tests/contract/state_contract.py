@@ -175,6 +175,29 @@ class StateStoreContract:
         )
         assert store.execute(Batch().get(NS.PROFILES, "user:1:count")) == [b"2"]
 
+    def test_a_guarded_batch_writes_commands_of_thousands_of_arguments(
+        self, store: StateStore
+    ) -> None:
+        fields = {f"tx-{i}": str(i).encode() for i in range(6_001)}  # 12,002 arguments
+        values = [f"v{i}".encode() for i in range(4_999)]
+        writes = (
+            Batch()
+            .hset(NS.FEEDBACK, "scores", fields)
+            .lpush(NS.FEEDBACK, "pushed", *values)
+            .zadd(NS.FEEDBACK, "ranked", {f"m{i}": float(i) for i in range(3_001)})
+        )
+        guard = Guard(NS.FEEDBACK, "wm:big", "0", 1)
+        assert store.apply_guarded(guard, writes) is Outcome.APPLIED
+        found, pushed, ranked = store.execute(
+            Batch()
+            .hgetall(NS.FEEDBACK, "scores")
+            .lrange(NS.FEEDBACK, "pushed", 0, -1)
+            .zcard(NS.FEEDBACK, "ranked")
+        )
+        assert found == fields
+        assert pushed == values[::-1]  # pushed one by one in order: the last is first
+        assert ranked == 3_001
+
     def test_guarded_batch_covers_every_write_command(self, store: StateStore) -> None:
         store.execute(Batch().set(NS.PIPELINE, "gone", b"x").zadd(NS.PIPELINE, "z", {"old": 1}))
         writes = (

@@ -179,6 +179,14 @@ def test_with_both_learners_a_retrain_registers_a_candidate_of_each_kind() -> No
     assert kinds == ["lightgbm", "river-logreg"]
     assert batch.reason.startswith("promoted: no champion yet")
     assert rig.registry.get(online.version).parent == batch.version
+    # compared with a champion, an online candidate is never promoted by the learner itself
+    assert (online.alias, online.reason) == (
+        "challenger",
+        "kept as challenger: the comparison involves an online model, whose validation scores "
+        "favour it; test it in a shadow experiment (stream-sentinel experiments start) or "
+        "promote it by hand",
+    )
+    assert rig.registry.aliases()["champion"] == batch.version
     decisions = rig.learner(SETTINGS)._set.decisions()
     assert [d["version"] for d in decisions] == [online.version, batch.version]
 

@@ -49,6 +49,7 @@ from stream_sentinel.learning.versions import version_id
 from stream_sentinel.logic.decisions import Bands
 from stream_sentinel.logic.features import FEATURES
 from stream_sentinel.scoring.model import ModelArtifact, choose_bands
+from stream_sentinel.scoring.online_artifact import KIND as ONLINE_KIND
 from stream_sentinel.scoring.serving import ServingModel
 from stream_sentinel.scoring.train import PARAMS, ROUNDS
 
@@ -209,6 +210,7 @@ class Retrainer:
         current, theirs, failure = self._compare(validation, span)
         version = self._register(artifact, card, current, theirs, trigger)
         verdict = self._verdict(version, card, theirs, failure)
+        verdict = self._guard_online(artifact.kind, current, verdict)
         self._move(version, verdict)
         summary = {k: float(card[k]) for k in SUMMARY}
         return RetrainOutcome(
@@ -301,6 +303,22 @@ class Retrainer:
         if theirs is not None and theirs.version == version:
             return Verdict(CHAMPION, f"unchanged: {version} is already champion")
         return decide(self._policy, _card_of(version, card), theirs)
+
+    def _guard_online(self, kind: str, current: str | None, verdict: Verdict) -> Verdict:
+        """An online candidate is scored on prequential scores, and an online champion on rows
+        it has partly learned: both favour the online model, so neither comparison may promote
+        on its own (docs/learning.md); an experiment or an operator decides."""
+        if current is None or verdict.alias != CHAMPION or verdict.reason.startswith("unchanged"):
+            return verdict  # (with no champion there is nothing to compare with)
+        theirs = self._registry.get(current).kind
+        if ONLINE_KIND in (kind, theirs):
+            return Verdict(
+                CHALLENGER,
+                "kept as challenger: the comparison involves an online model, whose validation "
+                "scores favour it; test it in a shadow experiment (stream-sentinel experiments "
+                "start) or promote it by hand",
+            )
+        return verdict
 
     def _move(self, version: str, verdict: Verdict) -> None:
         if verdict.reason.startswith("unchanged"):
