@@ -63,14 +63,9 @@ while i <= n do
       redis.call('SET', ARGV[i + 7 + k], string.sub(blob, k * size + 1, (k + 1) * size), 'PX', ttl)
     end
   elseif nargs > 0 then
-    -- in slices of 1000 arguments: Lua's unpack stops at a few thousand values, and every
-    -- multi-argument write here (HSET, ZADD pairs; LPUSH, SADD, HDEL, ... singles) may be
-    -- split at an even count with the same effect
-    local first, last = i + 4, i + 3 + nargs
-    while first <= last do
-      local upto = math.min(first + 999, last)
-      redis.call(cmd, key, unpack(ARGV, first, upto))
-      first = upto + 1
+    -- in slices of 1000: unpack stops at ~8000 values; every write here splits evenly
+    for first = i + 4, i + 3 + nargs, 1000 do
+      redis.call(cmd, key, unpack(ARGV, first, math.min(first + 999, i + 3 + nargs)))
     end
   else
     redis.call(cmd, key)

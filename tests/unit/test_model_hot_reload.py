@@ -351,7 +351,9 @@ def test_a_version_of_another_feature_set_is_refused(served: Served) -> None:
     served.batch()
     assert served.versions() == [first, first]
     error = served.models.state.error
-    assert error is not None and error.startswith(f"cannot load {version}: model {version} was ")
+    assert error is not None and error.startswith(
+        f"cannot load {version}: model {version} reads 1 feature(s) this version does not compute"
+    )
     assert served.models.state.failed_version == version
 
 
