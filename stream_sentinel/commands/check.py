@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 import click
 
 from stream_sentinel.commands.context import CliContext, pass_cli
+from stream_sentinel.errors import SentinelError
 
 if TYPE_CHECKING:
     from stream_sentinel.config import Settings
     from stream_sentinel.ops.health import CheckResult
+    from stream_sentinel.transport.base import Admin
 
 
 @click.command("check")
@@ -32,15 +34,16 @@ def check(cli: CliContext, timeout: float) -> None:
         f"Kafka {settings.kafka.bootstrap}, Redis {settings.redis.shown_url}, "
         f"schema registry {settings.registry.shown_url}"
     )
-    results = check_kafka(broker, clients.admin(timeout), Topics.from_settings(settings))
-    results.insert(1, _quorum(settings, timeout, metadata_ok=results[0].ok))
+    admin = clients.admin(timeout)
+    results = check_kafka(broker, admin, Topics.from_settings(settings))
+    results.insert(1, _quorum(settings, admin, timeout, metadata_ok=results[0].ok))
     results += check_redis(store)
     store.close()
     registry = clients.registry()
     results += check_registry(registry, Topics.from_settings(settings))
     registry.close()
     for result in results:
-        mark = click.style("PASS", fg="green") if result.ok else click.style("FAIL", fg="red")
+        mark = click.style(result.mark, fg=_COLOURS[result.mark])
         click.echo(f"{mark}  {result.name:<36} {result.detail}")
     failures = [r.name for r in results if not r.ok]
     if failures:
@@ -49,26 +52,38 @@ def check(cli: CliContext, timeout: float) -> None:
     click.echo("All connectivity checks PASSED")
 
 
-def _quorum(settings: Settings, timeout: float, metadata_ok: bool) -> CheckResult:
-    """The KRaft controller quorum: leader, voters and their lag (Kafka's own tool)."""
+_COLOURS = {"PASS": "green", "FAIL": "red", "WARN": "yellow", "SKIP": "cyan"}
+SINGLE_VOTER = "not checked (single voter)"
+SECURED = "not checked (secured cluster)"
+
+
+def _quorum(settings: Settings, admin: Admin, timeout: float, metadata_ok: bool) -> CheckResult:
+    """The KRaft controller quorum: leader, voters and their lag (Kafka's own tool, a JVM).
+
+    Only on a PLAINTEXT cluster of more than one broker: one broker is one voter (nothing to
+    lag), and the tool is given no security settings."""
     import time
 
     from stream_sentinel.infra.quorum import describe_quorum, quorum_summary, tool_ready
-    from stream_sentinel.ops.health import CheckResult, guarded
+    from stream_sentinel.ops.health import CheckResult, cluster_size, guarded
 
     name = "kafka: controller quorum"
     if not metadata_ok:
         return CheckResult(name, False, "skipped: the broker did not answer")
+    if settings.kafka.security_protocol != "PLAINTEXT":
+        return CheckResult(name, True, SECURED, "SKIP")
+    try:
+        brokers = cluster_size(admin)
+    except SentinelError as exc:
+        return CheckResult(name, False, str(exc))
+    if brokers <= 1:
+        return CheckResult(name, True, SINGLE_VOTER, "SKIP")
     if not tool_ready(settings):
-        return CheckResult(
-            name, True, "not checked: needs Java and the Kafka jars (stream-sentinel infra install)"
-        )
-    tool_timeout = max(4 * timeout, 20.0)  # a JVM starts first
+        needs = "not checked: needs Java and the Kafka jars (stream-sentinel infra install)"
+        return CheckResult(name, True, needs, "SKIP")
     return guarded(
         name,
-        lambda: quorum_summary(
-            describe_quorum(settings, tool_timeout), now_ms=int(time.time() * 1000)
-        ),
+        lambda: quorum_summary(describe_quorum(settings, timeout), now_ms=int(time.time() * 1000)),
     )
 
 

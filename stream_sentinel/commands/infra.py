@@ -99,6 +99,8 @@ def down(cli: CliContext, purge: bool) -> None:
     for report in result.services:
         pid = f" (pid {report.pid})" if report.pid else ""
         click.echo(f"{report.title:<16} {report.state}{pid}")
+    for stray in result.strays:
+        click.echo(f"{'Kafka node':<16} stopped (pid {stray}, not in the recorded layout)")
     for path in result.purged:
         click.echo(f"deleted {path}")
 
@@ -131,7 +133,8 @@ def _supported_brokers(value: int | None) -> int | None:
 def _up_line(report: ServiceReport) -> str:
     extra = ""
     if report.node_id is not None:
-        extra = f" (KRaft controller on port {list(report.ports.values())[1]})"
+        controller = next(p for role, p in report.ports.items() if role.endswith("controller"))
+        extra = f" (KRaft controller on port {controller})"
     return (
         f"{report.title:<16} {report.state:<16} {report.endpoint}{extra}  pid {report.pid}"
         f"  log {report.log}"

@@ -17,12 +17,14 @@ def topics() -> None:
 def create(cli: CliContext) -> None:
     """Create every topic of the layout that is missing (never changes existing ones)."""
     from stream_sentinel.clients.backends import RealClients
-    from stream_sentinel.ops.health import cluster_size
+    from stream_sentinel.ops.health import cluster_size, require_all_live
     from stream_sentinel.transport.topics import Topics, replication_for
 
     names = Topics.from_settings(cli.require(kafka=True))
     admin = RealClients(cli.settings).admin()
-    brokers = cluster_size(admin)
+    live = admin.describe_cluster().brokers
+    brokers = cluster_size(admin, _local_nodes(cli))
+    require_all_live(live, brokers)
     specs = names.specs(replication_for(brokers))
     created = admin.create_topics(specs)
     click.echo(f"{brokers} broker(s): replication factor {replication_for(brokers)}")
@@ -36,6 +38,22 @@ def create(cli: CliContext) -> None:
     click.echo(f"{sum(created.values())} created, {len(created) - sum(created.values())} existed")
 
 
+def _local_nodes(cli: CliContext) -> int | None:
+    """The local stack's recorded node count when the bootstrap is one of its nodes."""
+    from stream_sentinel.infra.kafka_cluster import LAYOUT_FILE, load_layout
+
+    state_dir = cli.settings.infra.state_dir.expanduser().resolve()
+    layout = load_layout(state_dir / "kafka" / LAYOUT_FILE)
+    if layout is None:
+        return None
+    endpoints = {f"{host}:{node.client_port}" for node in layout.nodes for host in _LOCAL}
+    servers = set(cli.settings.kafka.bootstrap.split(","))
+    return layout.size if servers & endpoints else None
+
+
+_LOCAL = ("127.0.0.1", "localhost")
+
+
 @topics.command("list")
 @pass_cli
 def list_topics(cli: CliContext) -> None:
@@ -44,7 +62,12 @@ def list_topics(cli: CliContext) -> None:
     from rich.table import Table
 
     from stream_sentinel.clients.backends import RealClients
-    from stream_sentinel.ops.health import layout_problems, replication_problems
+    from stream_sentinel.ops.health import (
+        cluster_size,
+        layout_problems,
+        replication_problems,
+        replication_shortfall,
+    )
     from stream_sentinel.transport.topics import Topics
 
     names = Topics.from_settings(cli.require(kafka=True))
@@ -52,6 +75,7 @@ def list_topics(cli: CliContext) -> None:
     found = admin.describe_topics([spec.name for spec in names.specs()])
     problems = layout_problems(admin, names)
     degraded = replication_problems(found)
+    short = replication_shortfall(admin, names, cluster_size(admin, _local_nodes(cli)))
     table = Table()
     table.add_column("topic", no_wrap=True)
     for heading in ("partitions", "replicas", "min ISR", "compression", "retention.ms"):
@@ -63,10 +87,7 @@ def list_topics(cli: CliContext) -> None:
         if info is None:
             table.add_row(spec.name, "-", "-", "-", "-", "-", "-", "[red]missing[/red]")
             continue
-        mine = [p for p in problems + degraded if p.startswith(spec.name + " ")]
-        status = (
-            "[red]" + "; ".join(p[len(spec.name) + 1 :] for p in mine) + "[/red]" if mine else "ok"
-        )
+        status = _status(spec.name, problems + degraded, short)
         config = info.config
         table.add_row(
             spec.name,
@@ -78,16 +99,32 @@ def list_topics(cli: CliContext) -> None:
             config.get("cleanup.policy", "?"),
             status,
         )
-    Console(width=200).print(table)
-    _report(problems, degraded)
+    Console().print(table)
+    _report(problems, degraded, short)
 
 
-def _report(problems: list[str], degraded: list[str]) -> None:
-    """Say what differs and what is under-replicated; exit 1 if anything is."""
+def _status(name: str, failures: list[str], warnings: list[str]) -> str:
+    """One topic's status cell: its failures in red, else its warnings in yellow, else ok."""
+    for found, colour in ((failures, "red"), (warnings, "yellow")):
+        mine = [p[len(name) + 1 :] for p in found if p.startswith(name + " ")]
+        if mine:
+            return f"[{colour}]" + "; ".join(mine) + f"[/{colour}]"
+    return "ok"
+
+
+def _report(problems: list[str], degraded: list[str], short: list[str]) -> None:
+    """Say what differs, what is under-replicated and what has few copies; exit 1 for the
+    first two (a topic with fewer copies than the cluster allows still works)."""
+    from stream_sentinel.ops.health import SHORTFALL_REMEDY
+
     for problem in problems:
         click.echo(f"differs: {problem}")
     for problem in degraded:
         click.echo(f"under-replicated: {problem}")
+    for problem in short:
+        click.echo(f"low replication: {problem}")
+    if short:
+        click.echo(f"{len(short)} topic(s) with low replication: {SHORTFALL_REMEDY}")
     if problems:
         click.echo(
             f"{len(problems)} difference(s) from the expected layout; "

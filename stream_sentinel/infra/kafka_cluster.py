@@ -11,6 +11,7 @@ are formatted into every node's storage and must not move afterwards.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -77,11 +78,77 @@ class ClusterLayout:
 
 
 def load_layout(path: Path) -> ClusterLayout | None:
-    """The layout an earlier `infra up` recorded, or None."""
+    """The layout an earlier `infra up` recorded, or None when there is none.
+
+    A file that cannot be read as a layout raises ConfigError: taking it for "no layout"
+    would hide the other nodes of a cluster from `down` and `status`."""
     try:
-        return ClusterLayout.from_json(path.read_text())
-    except (OSError, ValueError, KeyError, TypeError):
+        text = path.read_text()
+    except FileNotFoundError:
         return None
+    try:
+        layout = ClusterLayout.from_json(text)
+        if not layout.nodes or layout.nodes[0].node_id != 1:
+            raise ValueError("no node 1")
+        return layout
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"{path} is not a readable cluster layout ({type(exc).__name__}: {exc}): run"
+            " `stream-sentinel infra down --purge` to stop every Kafka node in that directory"
+            " and delete their data, then `infra up` again"
+        ) from None
+
+
+def write_layout(path: Path, layout: ClusterLayout) -> None:
+    """Record ``layout`` atomically (a temporary file renamed over it): a crash mid-write
+    leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(layout.to_json() + "\n")
+    os.replace(temporary, path)
+
+
+def recorded_cluster_id(meta_properties: Path) -> str | None:
+    """The ``cluster.id`` a node's storage was formatted with (None: not formatted)."""
+    try:
+        lines = meta_properties.read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip() == "cluster.id" and value.strip():
+            return value.strip()
+    return None
+
+
+def quorum_port_problem(recorded: ClusterLayout | None, ports: StackPorts) -> str | None:
+    """Why a recorded cluster cannot start on ``ports`` (its quorum's controller port moved),
+    or None. One node can move: its single voter is formatted without ports."""
+    if recorded is None or recorded.size == 1:
+        return None
+    was = recorded.nodes[0].controller_port
+    if was == ports.controller:
+        return None
+    return (
+        f"this {recorded.size}-node cluster's quorum was formatted with node 1's"
+        f" controller on port {was}, but it is now {ports.controller}:"
+        f" set SENTINEL_INFRA_CONTROLLER_PORT={was}, or run"
+        " `stream-sentinel infra down --purge` to start a new cluster (deletes its data)"
+    )
+
+
+def current_layout(
+    brokers: int,
+    ports: StackPorts,
+    cluster_id: str,
+    recorded: ClusterLayout | None,
+    free_ports: Callable[[int], list[int]],
+) -> ClusterLayout:
+    """The cluster as it is for `status` and `down`: a recorded multi-node one exactly as
+    recorded (whatever the ports configured now), else the one ``plan_layout`` gives."""
+    if recorded is not None and recorded.size > 1:
+        return recorded
+    return plan_layout(brokers, ports, cluster_id, recorded, free_ports)
 
 
 def plan_layout(
@@ -94,14 +161,9 @@ def plan_layout(
     """The cluster to run: the recorded one (node 1 on the configured ports), or a new one."""
     first = KafkaNode(1, ports.kafka, ports.controller)
     if recorded is not None:
-        was = recorded.nodes[0]
-        if recorded.size > 1 and was.controller_port != first.controller_port:
-            raise ConfigError(
-                f"this {recorded.size}-node cluster's quorum was formatted with node 1's"
-                f" controller on port {was.controller_port}, but it is now {first.controller_port}:"
-                f" set SENTINEL_INFRA_CONTROLLER_PORT={was.controller_port}, or run"
-                " `stream-sentinel infra down --purge` to start a new cluster (deletes its data)"
-            )
+        problem = quorum_port_problem(recorded, ports)
+        if problem is not None:
+            raise ConfigError(problem)
         return ClusterLayout(recorded.cluster_id, (first, *recorded.nodes[1:]))
     spare = free_ports(2 * (brokers - 1))
     others = tuple(

@@ -23,12 +23,16 @@ from stream_sentinel.infra.kafka import KafkaService, new_cluster_id, require_ja
 from stream_sentinel.infra.kafka_cluster import (
     LAYOUT_FILE,
     ClusterLayout,
+    current_layout,
     load_layout,
     plan_layout,
+    recorded_cluster_id,
     require_supported,
+    write_layout,
 )
 from stream_sentinel.infra.maven import install_jars
 from stream_sentinel.infra.process import (
+    ManagedProcess,
     accepts_connections,
     free_ports,
     has_exited,
@@ -88,6 +92,7 @@ class DownResult:
 
     services: list[ServiceReport]
     purged: list[Path] = field(default_factory=list)
+    strays: list[int] = field(default_factory=list)  # pids of nodes the layout did not name
 
 
 class Stack:
@@ -98,30 +103,36 @@ class Stack:
         self.ports = stack_ports(settings)
         self.state_dir = settings.infra.state_dir.expanduser().resolve()
         self.layout_file = self.state_dir / "kafka" / LAYOUT_FILE
-        self._recorded_size = _recorded_size(self.state_dir, self.layout_file)
-        self.layout = self._plan_kafka()
-        self.kafka_nodes = [
-            KafkaService(settings, self.ports, self.state_dir, self.layout, node)
-            for node in self.layout.nodes
-        ]
-        self.kafka = self.kafka_nodes[0]
+        self._recorded, self._layout_error = _read_layout(self.layout_file)
+        self._recorded_size = _recorded_size(self.state_dir, self._recorded)
         self.redis = RedisService(settings, self.ports, self.state_dir)
         count = max(settings.infra.registry_instances, started_instances(self.state_dir))
         self.registries = [
             RegistryService(settings, self.ports, self.state_dir, n) for n in range(1, count + 1)
         ]
         self.registry = self.registries[0]
+        self._use_layout(self._plan_kafka(current_layout))
+
+    def _use_layout(self, layout: ClusterLayout) -> None:
+        self.layout = layout
+        self.kafka_nodes = [
+            KafkaService(self.settings, self.ports, self.state_dir, layout, node)
+            for node in layout.nodes
+        ]
+        self.kafka = self.kafka_nodes[0]
         self.services: tuple[LocalService, ...] = (*self.kafka_nodes, self.redis, *self.registries)
 
-    def _plan_kafka(self) -> ClusterLayout:
+    def _plan_kafka(self, plan: Callable[..., ClusterLayout]) -> ClusterLayout:
         """The recorded cluster (its size wins, so `down`/`status` need no flag), or the one
-        ``infra.brokers`` asks for."""
+        ``infra.brokers`` asks for. A single node formatted before layouts were recorded keeps
+        the cluster id in its storage."""
         wanted = self.settings.infra.brokers
         if wanted is not None:
             require_supported(wanted)
         size = self._recorded_size or wanted or 1
-        recorded = load_layout(self.layout_file)
-        return plan_layout(size, self.ports, new_cluster_id(), recorded, free_ports)
+        legacy = recorded_cluster_id(self.state_dir / "kafka" / "data" / "meta.properties")
+        cluster_id = legacy or new_cluster_id()
+        return plan(size, self.ports, cluster_id, self._recorded, free_ports)
 
     def _require_same_size(self) -> None:
         """A formatted cluster cannot change its quorum's voters: say how to start over."""
@@ -146,15 +157,19 @@ class Stack:
 
     def up(self, with_registry: bool = True, progress: Progress = _quiet) -> list[ServiceReport]:
         """Start what is not running yet and wait until every service answers."""
+        if self._layout_error is not None:
+            raise self._layout_error
         self._require_same_size()
+        planned = self._plan_kafka(plan_layout)  # raises if the quorum's ports moved
+        if planned != self.layout:
+            self._use_layout(planned)
         wanted = [s for s in self.services if with_registry or s not in self.registries]
         to_start = [s for s in wanted if s.process.pid() is None]
         for service in to_start:
             service.require_installed()
         _require_free_ports(to_start)
         if any(s in self.kafka_nodes for s in to_start):
-            self.layout_file.parent.mkdir(parents=True, exist_ok=True)
-            self.layout_file.write_text(self.layout.to_json() + "\n")
+            write_layout(self.layout_file, self.layout)
         started: dict[str, int] = {}
         for phase in self._phases(wanted):
             for service in phase:
@@ -181,18 +196,27 @@ class Stack:
         timeout = self.settings.infra.stop_timeout_s
         others = [s for s in self.services if s not in self.kafka_nodes]
         pids = {s.name: s.process.stop(timeout) for s in reversed(others)}
-        with ThreadPoolExecutor(max_workers=len(self.kafka_nodes)) as pool:
-            stopped = pool.map(lambda node: node.process.stop(timeout), self.kafka_nodes)
-            pids |= dict(zip([n.name for n in self.kafka_nodes], stopped, strict=True))
+        strays = [
+            ManagedProcess(pid_file)
+            for home in _stray_nodes(self.state_dir, self.kafka_nodes)
+            for pid_file in sorted(home.glob("*.pid"))
+        ]
+        processes = [n.process for n in self.kafka_nodes] + strays
+        with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+            stopped = list(pool.map(lambda process: process.stop(timeout), processes))
+        pids |= dict(zip([n.name for n in self.kafka_nodes], stopped, strict=False))
         reports = [
             self._report(s, "stopped" if pids[s.name] else "not running", pids[s.name])
             for s in self.services
         ]
+        stray_pids = [pid for pid in stopped[len(self.kafka_nodes) :] if pid is not None]
         purged = self._purge() if purge else []
-        return DownResult(reports, purged)
+        return DownResult(reports, purged, stray_pids)
 
     def status(self) -> list[ServiceReport]:
         """Each service's pid (if ours and alive), ports and whether it answers."""
+        if self._layout_error is not None:
+            raise self._layout_error
         return [self._status(service) for service in self.services]
 
     def _start(self, service: LocalService, progress: Progress) -> int:
@@ -253,7 +277,11 @@ class Stack:
         still_running = [s.title for s in self.services if s.process.pid() is not None]
         if still_running:
             raise InfraError(f"not purging: {', '.join(still_running)} still running")
-        purged = [s.home for s in self.services if s.home.exists()]
+        strays = _stray_nodes(self.state_dir, self.kafka_nodes)
+        still_running = [str(p) for home in strays for p in home.glob("*.pid") if _alive(p)]
+        if still_running:
+            raise InfraError(f"not purging: processes in {', '.join(still_running)} still run")
+        purged = [s.home for s in self.services if s.home.exists()] + strays
         for home in purged:
             shutil.rmtree(home)
         if self.state_dir.is_dir() and not any(self.state_dir.iterdir()):
@@ -286,14 +314,39 @@ def _port_taken_message(role: str, port: int) -> str:
     )
 
 
-def _recorded_size(state_dir: Path, layout_file: Path) -> int | None:
+def _read_layout(layout_file: Path) -> tuple[ClusterLayout | None, ConfigError | None]:
+    """The recorded layout, or the error saying why it cannot be read (kept for `up` and
+    `status` to raise; `down` still stops and purges every node it finds)."""
+    try:
+        return load_layout(layout_file), None
+    except ConfigError as exc:
+        return None, exc
+
+
+def _stray_nodes(state_dir: Path, known: Sequence[KafkaService]) -> list[Path]:
+    """``kafka-N`` directories of nodes the layout does not name (an unreadable or lost
+    cluster.json): `down` stops their processes by pid file and `--purge` deletes them."""
+    names = {node.name for node in known}
+    if not state_dir.is_dir():
+        return []
+    return sorted(
+        path
+        for path in state_dir.glob("kafka-*")
+        if path.is_dir() and path.name.removeprefix("kafka-").isdigit() and path.name not in names
+    )
+
+
+def _recorded_size(state_dir: Path, recorded: ClusterLayout | None) -> int | None:
     """How many Kafka nodes the stack in ``state_dir`` was created with (None: not yet).
 
     A stack formatted before clusters existed has storage but no layout file: one node."""
-    recorded = load_layout(layout_file)
     if recorded is not None:
         return recorded.size
     return 1 if (state_dir / "kafka" / "data" / "meta.properties").exists() else None
+
+
+def _alive(pid_file: Path) -> bool:
+    return ManagedProcess(pid_file).pid() is not None
 
 
 def _start_failure(service: LocalService, what: str) -> InfraError:

@@ -7,15 +7,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stream_sentinel.errors import SentinelError
+from stream_sentinel.errors import InfraError, SentinelError
 from stream_sentinel.registry.client import SchemaRegistryClient
 from stream_sentinel.state.base import Batch, Namespace, StateStore
 from stream_sentinel.transport.base import Admin, Broker, TopicInfo, TopicPartition, TopicSpec
-from stream_sentinel.transport.topics import LAYOUT, Topics, replication_for
+from stream_sentinel.transport.topics import LAYOUT, Topics, min_insync_for, replication_for
 
 SCRATCH_TOPIC = "_sentinel-check"
 #: Kafka's own topics whose copies matter: group offsets and the transaction log.
 INTERNAL_TOPICS = ("__consumer_offsets", "__transaction_state")
+
+
+MIN_ISR = "min.insync.replicas"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,12 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
+    #: "SKIP" (not checked) or "WARN" (works, but worth fixing) shown instead of PASS.
+    note: str | None = None
+
+    @property
+    def mark(self) -> str:
+        return "FAIL" if not self.ok else (self.note or "PASS")
 
 
 def guarded(name: str, check: Callable[[], str]) -> CheckResult:
@@ -42,6 +51,7 @@ def check_kafka(broker: Broker, admin: Admin, topics: Topics) -> list[CheckResul
             CheckResult(f"kafka: {what}", False, skipped)
             for what in (
                 "topics",
+                "topic replication factor",
                 "replication (ISR)",
                 "produce/consume round trip",
                 "consumer groups",
@@ -50,6 +60,7 @@ def check_kafka(broker: Broker, admin: Admin, topics: Topics) -> list[CheckResul
     return [
         metadata,
         guarded("kafka: topics", lambda: _layout(admin, topics)),
+        _shortfall_check(admin, topics),
         guarded("kafka: replication (ISR)", lambda: _replication(admin, topics)),
         guarded("kafka: produce/consume round trip", lambda: _round_trip(broker, admin, topics)),
         guarded("kafka: consumer groups", lambda: _group_lag(admin, topics)),
@@ -61,43 +72,111 @@ def _metadata(admin: Admin) -> str:
     return f"{info.brokers} broker(s), controller {info.controller_id}, cluster {info.cluster_id}"
 
 
-def cluster_size(admin: Admin) -> int:
-    """How many brokers the cluster has: the live ones, or more when a topic has replicas on
-    brokers that are down (their replicas still count)."""
+def cluster_size(admin: Admin, recorded: int | None = None) -> int:
+    """How many brokers the cluster should have, whether or not all of them are up: the most
+    of the live brokers, their ``default.replication.factor``, ``recorded`` (the local stack's
+    node count) and any topic's replication factor (a down broker's replicas still count)."""
     live = admin.describe_cluster().brokers
+    defaults = [
+        int(broker.config.get("default.replication.factor", "1"))
+        for broker in admin.describe_brokers(["default.replication.factor"])
+    ]
     copies = [info.replication_factor for info in admin.describe_topics().values()]
-    return max([live, *copies])
+    return max([live, recorded or 0, *defaults, *copies])
+
+
+def require_all_live(live: int, brokers: int) -> None:
+    """Refuse to create topics while brokers are down: they would get fewer replicas (and a
+    lower min.insync.replicas) than the cluster should give them, and keep them."""
+    if live < brokers:
+        raise InfraError(
+            f"only {live} of the cluster's {brokers} brokers answer: topics created now would"
+            f" get {replication_for(live)} replica(s) instead of {replication_for(brokers)}, and"
+            " keep them. Start the missing broker(s) (`stream-sentinel infra status` names the"
+            " local ones, `infra up` starts them) and run `topics create` again"
+        )
+
+
+def _broker_min_insync(admin: Admin) -> int:
+    """The brokers' ``min.insync.replicas``: what a topic without its own setting gets."""
+    values = [b.config.get(MIN_ISR) for b in admin.describe_brokers([MIN_ISR])]
+    return max([int(v) for v in values if v] or [1])
 
 
 def layout_problems(admin: Admin, topics: Topics) -> list[str]:
-    """How the broker's topics differ from the expected layout (empty when they match)."""
-    replication = replication_for(cluster_size(admin))
-    expected = topics.specs(replication)
+    """How the broker's topics differ from the expected layout (empty when they match).
+
+    Replication is not compared here (see ``replication_shortfall``); ``min.insync.replicas``
+    must be at least what the topic's own replication factor calls for (a stricter value is a
+    choice, not a difference), whether set on the topic or inherited from the brokers."""
+    expected = topics.specs()
     found = admin.describe_topics([spec.name for spec in expected])
+    inherited = _broker_min_insync(admin)
     problems = []
     for spec in expected:
         info = found.get(spec.name)
         if info is None:
             problems.append(f"{spec.name} missing")
             continue
-        if info.replication_factor < replication:
-            problems.append(
-                f"{spec.name} has {info.replication_factor} replica(s), expected {replication}"
-            )
         if info.partitions != spec.partitions:
             problems.append(
                 f"{spec.name} has {info.partitions} partitions, expected {spec.partitions}"
             )
         for key, value in spec.config.items():
-            if info.config.get(key) != value:
+            if key != MIN_ISR and info.config.get(key) != value:
                 problems.append(f"{spec.name} {key}={info.config.get(key)}, expected {value}")
+        in_sync = int(info.config.get(MIN_ISR, inherited))
+        wanted = min_insync_for(info.replication_factor)
+        if in_sync < wanted:
+            problems.append(f"{spec.name} {MIN_ISR}={in_sync}, expected at least {wanted}")
     return problems
+
+
+def replication_shortfall(admin: Admin, topics: Topics, brokers: int) -> list[str]:
+    """Topics with fewer copies than a cluster of ``brokers`` gives new ones (made by an
+    earlier version, or by hand). Not a layout difference: `topics create` never changes an
+    existing topic, so the remedy is to recreate it or to add replicas by reassignment."""
+    wanted = replication_for(brokers)
+    found = admin.describe_topics([spec.name for spec in topics.specs()])
+    return [
+        f"{name} has {info.replication_factor} replica(s), fewer than the {wanted} a"
+        f" {brokers}-broker cluster allows"
+        for name, info in sorted(found.items())
+        if info.replication_factor < wanted
+    ]
+
+
+SHORTFALL_REMEDY = (
+    "recreate the topic (delete it, then `stream-sentinel topics create`; its records are"
+    " lost) or add replicas with kafka-reassign-partitions --execute"
+)
+
+
+def _shortfall_check(admin: Admin, topics: Topics) -> CheckResult:
+    name = "kafka: topic replication factor"
+    try:
+        brokers = cluster_size(admin)
+        short = replication_shortfall(admin, topics, brokers)
+    except (SentinelError, OSError) as exc:
+        return CheckResult(name, False, str(exc) or type(exc).__name__)
+    if not short:
+        copies = replication_for(brokers)
+        return CheckResult(name, True, f"{copies} replica(s) per topic on {brokers} broker(s)")
+    more = f"; and {len(short) - 2} more" if len(short) > 2 else ""
+    return CheckResult(name, True, "; ".join(short[:2]) + more + f": {SHORTFALL_REMEDY}", "WARN")
 
 
 def _layout(admin: Admin, topics: Topics) -> str:
     problems = layout_problems(admin, topics)
     if problems:
-        raise AssertionError("; ".join(problems[:4]) + " (run: stream-sentinel topics create)")
+        missing = any(p.endswith(" missing") for p in problems)
+        hint = (
+            "run: stream-sentinel topics create"
+            if missing
+            else "`topics create` changes no existing topic: alter it with kafka-configs or"
+            " recreate it"
+        )
+        raise AssertionError("; ".join(problems[:4]) + f" ({hint})")
     return f"all {len(LAYOUT)} topics present with the expected partitions and configs"
 
 

@@ -59,8 +59,15 @@ class KafkaAdmin:
             brokers = self._admin.list_topics(timeout=self._timeout_s).brokers
         except KafkaException as exc:
             raise TransportError(f"broker metadata request failed: {exc.args[0].str()}") from exc
-        resources = [ConfigResource(ConfigResource.Type.BROKER, str(b)) for b in sorted(brokers)]
-        futures = self._admin.describe_configs(resources, request_timeout=self._timeout_s)
+        # One broker per request: librdkafka refuses more than one BROKER resource per call.
+        futures = {
+            resource: future
+            for b in sorted(brokers)
+            for resource, future in self._admin.describe_configs(
+                [ConfigResource(ConfigResource.Type.BROKER, str(b))],
+                request_timeout=self._timeout_s,
+            ).items()
+        }
         wanted = set(config_names)
         found: dict[int, dict[str, str]] = {}
         for resource, future in futures.items():

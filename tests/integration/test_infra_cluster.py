@@ -140,6 +140,8 @@ def test_check_reports_the_quorum_and_full_replication(cluster: Stack) -> None:
     lines = result.stdout.splitlines()
     quorum = next(line for line in lines if "kafka: controller quorum" in line)
     assert quorum.startswith("PASS"), quorum
+    assert "not checked" not in quorum, quorum  # it ran the tool, it did not skip it
+    assert "leader " in quorum and "voters" in quorum, quorum
     assert all(f"{n}" in quorum.partition("voters")[2] for n in (1, 2, 3)), quorum
     isr = next(line for line in lines if "kafka: replication (ISR)" in line)
     assert "fully in sync (replication factor 3, min.insync.replicas 2)" in isr, isr
@@ -161,6 +163,13 @@ def test_with_a_node_stopped_topics_list_flags_it_and_acks_all_still_lands(
     flagged = [line for line in listed.stdout.splitlines() if line.startswith("under-replicated:")]
     assert any(line.startswith(f"under-replicated: {topic} partitions [") for line in flagged)
     assert all("of 3, min.insync.replicas 2: writes still accepted" in line for line in flagged)
+
+    refused = run_cli(settings, "topics", "create")
+    assert refused.returncode == 1
+    assert (
+        "only 2 of the cluster's 3 brokers answer: topics created now would get 2 replica(s)"
+        " instead of 3, and keep them." in refused.stderr + refused.stdout
+    )
 
     producer = KafkaBroker(settings.kafka).producer()  # acks=all, as every producer
     for n in range(RECORDS):
