@@ -162,6 +162,7 @@ def test_schemas_register_is_idempotent_against_the_real_registry(settings: Sett
             "transactions",
             "transactions",
             "fraud-scores",
+            "fraud-scores",
             "fraud-alerts",
             "user-actions",
             "fraud-feedback",
@@ -169,6 +170,7 @@ def test_schemas_register_is_idempotent_against_the_real_registry(settings: Sett
             "dead-letter",
             "model-events",
             "model-events",
+            "decision-features",
             "decision-features",
             "drift-events",
         )
