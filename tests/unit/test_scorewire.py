@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -78,40 +80,9 @@ def cases() -> list[dict]:  # type: ignore[type-arg]
     return out
 
 
-def test_records_are_identical_to_the_generic_encoders() -> None:
-    serde = Serde(LocalRegistryClient.in_memory())
-    generic = serde.encoder("fraud-scores")
-    writer = FraudScoreWriter(generic.schema_id)  # type: ignore[attr-defined]
-    for record in cases():
-        fast = writer.write(
-            record["transaction_id"],
-            record["user_id"],
-            record["merchant_id"],
-            record["amount"],
-            record["event_time"],
-            record["score"],
-            int(RiskLevel[record["risk_level"]]),
-            [d.value for d in DECISIONS].index(record["decision"]),
-            record["produced_time"],
-            varint(record["decided_time"]),
-            optional_string(record["model_version"]),
-            record["reasons"],
-            [(c["feature"], c["value"]) for c in record["contributions"]],
-            writer.encoded("experiment_id", record["experiment_id"]),
-            writer.encoded("arm", record["arm"]),
-        )
-        assert fast == generic(record)
-        assert serde.decoder("fraud-scores").decode(fast) == record
-
-
-def test_a_version_1_schema_is_written_without_the_experiment_fields() -> None:
-    """A registry that still serves FraudScore v1 gets v1 records: the experiment is left out."""
-    serde = Serde(LocalRegistryClient.in_memory())
-    schema_id = serde.registry.register("fraud-scores-value", find("FraudScore", 1).text)
-    writer = FraudScoreWriter(schema_id, compile_plan(find("FraudScore", 1).text))
-    record = cases()[1]  # one decided in an experiment: the v1 record cannot say so
-    assert (writer.encoded("experiment_id", "exp-1"), writer.encoded("arm", 0)) == (b"", b"")
-    fast = writer.write(
+def write(writer: FraudScoreWriter, record: dict[str, Any], experiment: bytes, arm: bytes) -> bytes:
+    """The fast writer's record for a decoded one (``experiment`` and ``arm`` pre-encoded)."""
+    return writer.write(
         record["transaction_id"],
         record["user_id"],
         record["merchant_id"],
@@ -125,9 +96,30 @@ def test_a_version_1_schema_is_written_without_the_experiment_fields() -> None:
         optional_string(record["model_version"]),
         record["reasons"],
         [(c["feature"], c["value"]) for c in record["contributions"]],
-        b"",
-        b"",
+        experiment,
+        arm,
     )
+
+
+def test_records_are_identical_to_the_generic_encoders() -> None:
+    serde = Serde(LocalRegistryClient.in_memory())
+    generic = serde.encoder("fraud-scores")
+    writer = FraudScoreWriter(generic.schema_id)  # type: ignore[attr-defined]
+    for record in cases():
+        experiment = writer.encoded("experiment_id", record["experiment_id"])
+        fast = write(writer, record, experiment, writer.encoded("arm", record["arm"]))
+        assert fast == generic(record)
+        assert serde.decoder("fraud-scores").decode(fast) == record
+
+
+def test_a_version_1_schema_is_written_without_the_experiment_fields() -> None:
+    """A registry that still serves FraudScore v1 gets v1 records: the experiment is left out."""
+    serde = Serde(LocalRegistryClient.in_memory())
+    schema_id = serde.registry.register("fraud-scores-value", find("FraudScore", 1).text)
+    writer = FraudScoreWriter(schema_id, compile_plan(find("FraudScore", 1).text))
+    record = cases()[1]  # one decided in an experiment: the v1 record cannot say so
+    assert (writer.encoded("experiment_id", "exp-1"), writer.encoded("arm", 0)) == (b"", b"")
+    fast = write(writer, record, b"", b"")
     # read with the latest schema: the fields it lacks come back as their defaults
     assert serde.decoder("fraud-scores").decode(fast) == record | {
         "experiment_id": None,

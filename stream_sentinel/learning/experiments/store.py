@@ -44,8 +44,7 @@ class ExperimentStore:
         [ids] = self._store.execute(
             Batch().zrangebyscore(keys.NS, keys.INDEX, float("-inf"), float("inf"))
         )
-        names = [m.decode() if isinstance(m, bytes) else m for m, _ in ids]
-        return [self.get(i) for i in reversed(names)]
+        return [self.get(member) for member, _ in reversed(ids)]  # members come back as str
 
     def history(self, experiment_id: str) -> list[Step]:
         """Its steps, newest first."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
+from stream_sentinel.learning.views import utc
 from stream_sentinel.logic.experiments.definition import Experiment, Step
 from stream_sentinel.logic.experiments.standing import Standing
 
@@ -14,9 +14,7 @@ ARMS = ("champion", "challenger")
 
 
 def when(ms: int | None) -> str:
-    if ms is None:
-        return "-"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "-" if ms is None else f"{utc(ms)} UTC"
 
 
 def list_lines(experiments: list[Experiment]) -> list[str]:

@@ -24,7 +24,7 @@ its figures. Whole runs are arrays (a run is one row), in chunks of runs to boun
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -125,8 +125,8 @@ class Tally:
     retired: int = 0
     naive_promoted: int = 0
     naive_retired: int = 0
-    labels: list[int] | None = None
-    days: list[float] | None = None
+    labels: list[int] = field(default_factory=list)  # of the decided runs
+    days: list[float] = field(default_factory=list)
 
     def add(
         self,
@@ -144,8 +144,8 @@ class Tally:
         self.naive_promoted += int(((naive >= 0) & (naive_sign > 0)).sum())
         self.naive_retired += int(((naive >= 0) & (naive_sign < 0)).sum())
         rows = np.flatnonzero(decided)
-        self.labels = (self.labels or []) + [int(paths.counted[r, index[r]]) for r in rows]
-        self.days = (self.days or []) + [float(days[r, index[r]]) for r in rows]
+        self.labels += [int(paths.counted[r, index[r]]) for r in rows]
+        self.days += [float(days[r, index[r]]) for r in rows]
 
 
 def _verdicts(
@@ -188,7 +188,7 @@ def clopper_pearson(hits: int, runs: int, level: float = 0.95) -> tuple[float, f
     return low, high
 
 
-def _median(values: list[int] | list[float] | None) -> float | None:
+def _median(values: list[int] | list[float]) -> float | None:
     return float(np.median(values)) if values else None
 
 
@@ -218,9 +218,9 @@ def summary(runs: int, seed: int, rule: Rule, design: Design) -> dict[str, objec
     }
     # the better runs' labels and days to a verdict, an undecided run counted at the limit
     # (leaving them out would make a test with little power look fast)
-    undecided = better.runs - len(better.labels or [])
-    labels = (better.labels or []) + [rule.max_labels] * undecided
-    days = (better.days or []) + [rule.max_days] * undecided
+    undecided = better.runs - len(better.labels)
+    labels = better.labels + [rule.max_labels] * undecided
+    days = better.days + [rule.max_days] * undecided
     return {
         "runs": runs,
         "seed": seed,
