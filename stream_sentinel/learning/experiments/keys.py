@@ -11,6 +11,7 @@ INDEX = "experiments"  # sorted set: experiment id -> created time (epoch ms)
 ACTIVE = "experiments:active"  # hash: "id" -> the running experiment's id
 SEQ = "experiments:seq"  # hash: "active" -> starts and ends so far (the guard of each)
 SEQ_FIELD = "active"
+TRAIL_POINTS = 2000
 
 
 def definition(experiment_id: str) -> str:
@@ -31,3 +32,9 @@ def counts(experiment_id: str) -> str:
 def offsets(experiment_id: str) -> str:
     """How far each input partition has been counted (hash: "{topic}:{partition}" -> next)."""
     return f"experiment:{experiment_id}:offsets"
+
+
+def evidence(experiment_id: str) -> str:
+    """The test's evidence after each settlement, newest first (list of Point JSON, the
+    newest TRAIL_POINTS kept)."""
+    return f"experiment:{experiment_id}:evidence"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from stream_sentinel.clock import Clock
 from stream_sentinel.errors import StateError, UsageError
 from stream_sentinel.learning.experiments import keys
-from stream_sentinel.logic.experiments.definition import Experiment, Step
+from stream_sentinel.logic.experiments.definition import Experiment, Point, Step
 from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 
 
@@ -50,6 +50,11 @@ class ExperimentStore:
         """Its steps, newest first."""
         [blobs] = self._store.execute(Batch().lrange(keys.NS, keys.history(experiment_id), 0, -1))
         return [Step.decode(b) for b in blobs]
+
+    def trail(self, experiment_id: str) -> list[Point]:
+        """The test's evidence after each settlement, oldest first."""
+        [blobs] = self._store.execute(Batch().lrange(keys.NS, keys.evidence(experiment_id), 0, -1))
+        return [Point.decode(b) for b in reversed(blobs)]
 
     def counts(self, experiment_id: str) -> dict[str, float]:
         [found] = self._store.execute(Batch().hgetall(keys.NS, keys.counts(experiment_id)))

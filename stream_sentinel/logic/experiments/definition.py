@@ -111,6 +111,29 @@ class Step:
         return cls(**json.loads(blob))
 
 
+@dataclass(frozen=True)
+class Point:
+    """The test's evidence at one settlement (``experiments status`` and the console draw the
+    trail of these): labelled frauds counted, the estimated difference in recall with its
+    always-valid interval (None while the interval is unbounded), and the log likelihood ratio
+    against its threshold."""
+
+    at_ms: int  # the event time the counts were settled up to
+    labels: int
+    estimate: float
+    low: float | None
+    high: float | None
+    log_ratio: float
+    threshold: float
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def decode(cls, blob: bytes) -> Point:
+        return cls(**json.loads(blob))
+
+
 def experiment_id(challenger: str, created_ms: int) -> str:
     """``exp-20261204-2150-<challenger prefix>``: sortable, readable, unique per minute."""
     when = datetime.fromtimestamp(created_ms / 1000, UTC).strftime("%Y%m%d-%H%M")
