@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from stream_sentinel.commands.context import CliContext, pass_cli
+from stream_sentinel.commands.context import (
+    CliContext,
+    instance_option,
+    naming_the_broker,
+    pass_cli,
+    stop_on_signals,
+    until_idle_option,
+)
 
 if TYPE_CHECKING:
     from stream_sentinel.learning.experiments.store import ExperimentStore
@@ -294,18 +301,33 @@ def list_experiments(cli: CliContext, as_json: bool) -> None:
 @pass_cli
 def status(cli: CliContext, experiment_id: str | None, as_json: bool) -> None:
     """An experiment's arms, evidence, guard rails and history (default: the running one)."""
-    from stream_sentinel.learning.experiments.views import status_json, status_lines
+    from stream_sentinel.learning.experiments.policy import deadline_ms
+    from stream_sentinel.learning.experiments.tally import bucket_width
+    from stream_sentinel.learning.experiments.views import counting_line, status_json, status_lines
     from stream_sentinel.logic.experiments.standing import standing
 
     with open_experiments(cli) as store:
         experiment = _chosen(store, experiment_id)
         counts, history = store.counts(experiment.id), store.history(experiment.id)
+        settled = store.settled(experiment.id)
     rule, limits = _rule_and_limits(cli)
     found = standing(experiment, counts, rule, limits, cli.clock.now_ms())
+    width = bucket_width(deadline_ms(cli.settings.experiments))
+    until = settled * width if settled else None
     if as_json:
-        click.echo(json.dumps(status_json(experiment, found, history), indent=2, allow_nan=False))
+        data = status_json(experiment, found, history)
+        data["labels"] = {
+            "settled_until_ms": until,
+            **{
+                k.replace(":", "_"): int(v)
+                for k, v in counts.items()
+                if ":" in k and k[0] not in "01p"
+            },
+        }
+        click.echo(json.dumps(data, indent=2, allow_nan=False))
         return
-    for line in status_lines(experiment, found, history):
+    counting = counting_line(counts, until)
+    for line in status_lines(experiment, found, history, counting):
         click.echo(line)
 
 
@@ -323,19 +345,58 @@ def _chosen(store: ExperimentStore, experiment_id: str | None) -> Experiment:
 
 
 def _rule_and_limits(cli: CliContext) -> tuple[Any, Any]:
-    from stream_sentinel.logic.experiments.guardrails import Limits
-    from stream_sentinel.logic.experiments.rule import Rule
+    from stream_sentinel.learning.experiments.policy import limits_of, rule_of
 
-    s = cli.settings.experiments
-    rule = Rule(s.alpha, s.mde, s.min_labels, s.max_labels, s.max_days)
-    limits = Limits(
-        s.max_alert_rate_ratio,
-        s.max_decline_rate_ratio,
-        s.max_latency_ratio,
-        s.guard_min_rows,
-        s.guard_min_events,
+    return rule_of(cli.settings.experiments), limits_of(cli.settings.experiments)
+
+
+@experiments.command("run")
+@until_idle_option(
+    "Exit once caught up (every assigned partition read) with nothing new for this long."
+)
+@instance_option("This service's number (0, 1, ...); run one: settlement is per process.")
+@pass_cli
+def run(cli: CliContext, until_idle: float | None, instance: int) -> None:
+    """Count the running experiment's decisions and labels, settle them at their label
+    deadline, and act on the decision rule, as experiments-group until stopped."""
+    stop = stop_on_signals()  # first: a signal during start-up must still mean "stop cleanly"
+    from stream_sentinel.learning.experiments.service import experiment_service
+    from stream_sentinel.learning.model_events import Announcer
+    from stream_sentinel.learning.registry import ModelRegistry
+    from stream_sentinel.transport.topics import Topics
+    from stream_sentinel.wire.serde import Serde
+
+    settings = cli.settings
+    clients = cli.client_factory(kafka=True, redis=True, registry=True)
+    backends = clients.backends()
+    serde = Serde.from_settings(settings, clients.registry())
+    topics = Topics.from_settings(settings)
+    announcer = Announcer(backends.broker, serde, topics)
+    registry = ModelRegistry(backends.state, cli.clock, announce=announcer)
+    service = experiment_service(
+        settings, backends.broker, backends.state, serde, registry, instance, cli.clock
     )
-    return rule, limits
+    s = settings.experiments
+    click.echo(
+        f"experiments: group {topics.prefix}{s.group_id} on {topics.decision_features} and "
+        f"{topics.fraud_feedback}; counted {s.label_deadline_days:g} days after each decision; "
+        f"a better challenger: {s.promotion}"
+    )
+    try:
+        with naming_the_broker(settings, "experiments service"):
+            announcer.prepare()
+            service.start()
+            service.run(stop.is_set, until_idle)
+    finally:
+        service.close()
+        backends.close()
+    decisions, labels, frauds, undecodable = service.read_counts()
+    click.echo(
+        f"decisions {decisions:,} and labels {labels:,} counted for an experiment, "
+        f"{frauds:,} labelled frauds settled, {undecodable:,} undecodable"
+    )
+    for ended in service.ended:
+        click.echo(f"  {ended.id} {ended.status}: {ended.outcome}")
 
 
 COMMANDS = [experiments]

@@ -22,6 +22,8 @@ class ExperimentSettings(SectionSettings):
     #: (absolute: 0.05 is five points); the test is tuned to detect it.
     mde: float = Field(default=0.05, gt=0.0, lt=1.0)
     metric: Literal["recall_at_budget"] = "recall_at_budget"
+    #: The experiments service's consumer group (under the deployment's topic prefix).
+    group_id: str = "experiments-group"
     #: Labelled frauds each arm needs before a verdict counts.
     min_labels: int = Field(default=100, ge=10)
     #: An experiment without a verdict after this many labelled frauds, or this many days,

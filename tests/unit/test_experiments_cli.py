@@ -91,7 +91,8 @@ def test_status_shows_the_arms_the_evidence_and_what_the_rule_would_do() -> None
         f"{low * 100:+.1f} to {high * 100:+.1f} pts over 400 labels; log ratio "
         f"{proof.log_ratio:.2f} of 3.00 needed (better)"
     )
-    assert shown[7] == (
+    assert shown[7] == "  labels: no transaction has reached its label deadline yet"
+    assert shown[8] == (
         f"  next: promote (challenger better: recall +10.0 pts ({low:.2f} to {high:.2f}), "
         "400 labels)"
     )

@@ -38,3 +38,26 @@ def evidence(experiment_id: str) -> str:
     """The test's evidence after each settlement, newest first (list of Point JSON, the
     newest TRAIL_POINTS kept)."""
     return f"experiment:{experiment_id}:evidence"
+
+
+def clock(experiment_id: str) -> str:
+    """The event clock: per decision-features partition the latest event time read (hash)."""
+    return f"experiment:{experiment_id}:clock"
+
+
+def buckets(experiment_id: str) -> str:
+    """The event-time buckets holding kept rows or labels not settled yet (sorted set)."""
+    return f"experiment:{experiment_id}:buckets"
+
+
+def rows(experiment_id: str, bucket: int) -> str:
+    """One bucket's kept decisions (hash: transaction id -> row code; most rows: none)."""
+    return f"experiment:{experiment_id}:rows:{bucket}"
+
+
+def labels(experiment_id: str, bucket: int) -> str:
+    """One bucket's labels (hash: transaction id -> per-source labels as JSON)."""
+    return f"experiment:{experiment_id}:labels:{bucket}"
+
+
+SETTLED = "settled"  # field of offsets(): the next bucket to settle (the settlement's guard)

@@ -56,6 +56,13 @@ class ExperimentStore:
         [blobs] = self._store.execute(Batch().lrange(keys.NS, keys.evidence(experiment_id), 0, -1))
         return [Point.decode(b) for b in reversed(blobs)]
 
+    def settled(self, experiment_id: str) -> int:
+        """The next event-time bucket its service will settle (0: none settled yet)."""
+        [found] = self._store.execute(
+            Batch().hget(keys.NS, keys.offsets(experiment_id), keys.SETTLED)
+        )
+        return int(found or 0)
+
     def counts(self, experiment_id: str) -> dict[str, float]:
         [found] = self._store.execute(Batch().hgetall(keys.NS, keys.counts(experiment_id)))
         return {_text(k): float(v) for k, v in found.items()}

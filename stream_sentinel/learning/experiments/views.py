@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -68,7 +69,28 @@ def _evidence_line(standing: Standing) -> str:
     )
 
 
-def status_lines(experiment: Experiment, standing: Standing, history: list[Step]) -> list[str]:
+def counting_line(counts: Mapping[str, float], settled_until_ms: int | None) -> str:
+    """How far the labels are counted, and what was left out and why."""
+    until = (
+        "no transaction has reached its label deadline yet"
+        if settled_until_ms is None
+        else f"transactions up to {when(settled_until_ms)} counted (their label deadline passed)"
+    )
+    left = [
+        (int(counts.get("unscored:rows", 0)), "row(s) one model did not score"),
+        (int(counts.get("unscored:frauds", 0)), "of their frauds not counted"),
+        (int(counts.get("labels:late", 0)), "label(s) after the deadline or the count"),
+    ]
+    out = ", ".join(f"{n} {what}" for n, what in left if n)
+    return f"  labels: {until}" + (f"; left out: {out}" if out else "")
+
+
+def status_lines(
+    experiment: Experiment,
+    standing: Standing,
+    history: list[Step],
+    counting: str | None = None,
+) -> list[str]:
     e = experiment
     split = f", {e.shares[1]:.0%} of users decided by the challenger" if e.mode == "split" else ""
     lines = [
@@ -77,6 +99,7 @@ def status_lines(experiment: Experiment, standing: Standing, history: list[Step]
         f"  started {when(e.created_ms)} by {e.actor}; metric {e.metric}",
         *_arm_lines(standing),
         _evidence_line(standing),
+        *([counting] if counting else []),
     ]
     for breach in standing.breached:
         lines.append(f"  guard rail breached: {breach.message()}")
