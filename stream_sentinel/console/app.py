@@ -26,6 +26,7 @@ from stream_sentinel.console import (
     routes_auth,
     routes_cases,
     routes_drift,
+    routes_experiments,
     routes_kafka,
     routes_misc,
     routes_models,
@@ -53,6 +54,7 @@ ROUTERS = (
     routes_cases,
     routes_models,
     routes_drift,
+    routes_experiments,
     routes_misc,
 )
 

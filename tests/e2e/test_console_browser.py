@@ -16,8 +16,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from stream_sentinel.clients.backends import RealClients
+from stream_sentinel.clock import SYSTEM_CLOCK
 from stream_sentinel.config import Settings
 from stream_sentinel.domain import Feedback, FeedbackSource, Label
+from stream_sentinel.learning.experiments.store import ExperimentStore
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.learning.versions import FeatureSet, ModelDraft, TrainingWindow
 from stream_sentinel.transport.base import TopicPartition
@@ -35,6 +37,7 @@ from tests.e2e.console_stack import (
 )
 from tests.e2e.drift_rows import DRIFT_ENV, produce_feature_log
 from tests.integration.stacks import cli_env, isolated_settings, running_stack
+from tests.unit.test_console_experiments import running_split
 
 PAGES = {
     "overview": "/",
@@ -353,4 +356,29 @@ def test_the_drift_page_shows_what_drift_run_found_on_the_feature_log(
     page.reload()  # the served order again: the drifted first
     expect(section.locator("table.monitors tbody tr").first).to_contain_text("feature[amount]")
     page.screenshot(path=str(shots / "console-drift.png"), full_page=True)
+    page.context.close()
+
+
+def test_the_experiments_page_lists_one_and_shows_its_arms_and_evidence_chart(
+    browser: Browser, console_url: str, stack: Settings, shots: Path
+) -> None:
+    state = RealClients(stack).state()
+    try:  # the unit tests' running split: 10,000 rows per arm, +15 recall points
+        running_split(state, ExperimentStore(state, SYSTEM_CLOCK))
+    finally:
+        state.close()
+    page = _page(browser, console_url, "vera")
+    page.goto("/experiments")
+    expect(page.locator("#experiments tr.running")).to_contain_text("exp-split")
+    page.screenshot(path=str(shots / "console-experiments.png"), full_page=True)
+    page.click("#experiments a[href='/experiments/exp-split']")
+    expect(page.locator("h1")).to_have_text("Experiment exp-split")
+    numbers = ["10,000", "2.00%", "0.50%", "4.0", "200", "120", "60.00%"]
+    expect(page.locator("#arm-champion td")).to_have_text(["champion", "m-champ", *numbers])
+    numbers = ["10,000", "3.00%", "0.60%", "5.0", "200", "150", "75.00%"]
+    expect(page.locator("#arm-challenger td")).to_have_text(["challenger", "m-chall", *numbers])
+    expect(page.locator("#interval")).to_have_text("-1.4 to +31.4 pts")
+    expect(page.locator("#trail svg")).to_have_count(1)
+    expect(page.locator("#trail svg polyline")).to_have_count(2)  # estimate and log ratio
+    page.screenshot(path=str(shots / "console-experiment.png"), full_page=True)
     page.context.close()

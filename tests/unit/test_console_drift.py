@@ -13,18 +13,15 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from stream_sentinel.clock import ManualClock
 from stream_sentinel.config import load_settings
 from stream_sentinel.console.app import create_app
 from stream_sentinel.console.drift_view import NEVER_RAN
 from stream_sentinel.console.settings import load_console_settings
 from stream_sentinel.console.users import UserBook
 from stream_sentinel.learning.drift.records import DriftRecords
-from stream_sentinel.learning.experiments.store import ExperimentStore
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.learning.versions import FeatureSet, ModelDraft, TrainingWindow
 from stream_sentinel.logic.drift.window import HOUR_MS
-from stream_sentinel.logic.experiments.definition import Experiment
 from tests.unit.drift_support import START, VERSION, DriftBench
 from tests.unit.test_drift_service import run_all, traffic
 
@@ -253,15 +250,3 @@ def test_the_page_renders_the_rows_the_chart_and_the_score_histogram(
     assert page.count("<svg") == 1  # the score histogram of the version that has windows
     assert "building its reference from 2023-11-15 10:00" in page
     assert 'href="/kafka/groups/drift-group"' in page
-
-
-def test_the_experiments_page_lights_up_once_db5_records_an_experiment(
-    client: TestClient, bench: DriftBench
-) -> None:
-    assert "DB5 (experiments) records no experiment yet." in client.get("/experiments").text
-    started = Experiment.new("exp-1", "shadow", "m-a", "m-b", None, 1_700_000_000_000, "t", "")
-    ExperimentStore(bench.clients.state(), ManualClock(1_700_000_000_000)).start(started)
-    page = client.get("/experiments").text
-    assert "Not on main yet" in page
-    assert "DB5 (experiments) records 1 experiment(s)" in page
-    assert '<a href="/redis?ns=experiments&amp;pattern=experiment*">' in page

@@ -303,12 +303,6 @@ def test_the_trace_follows_a_transaction_from_input_to_alert(
     )
 
 
-def test_placeholder_pages_say_what_is_not_on_main_yet(client: TestClient) -> None:
-    page = client.get("/experiments").text
-    assert "Not on main yet: this page will show champion/challenger experiments" in page
-    assert "DB5 (experiments) records no experiment yet." in page
-
-
 def test_the_drift_page_on_a_stack_where_drift_never_ran_says_how_to_start_it(
     client: TestClient,
 ) -> None:
