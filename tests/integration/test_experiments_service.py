@@ -1,0 +1,166 @@
+"""A shadow experiment end to end on real Kafka, Redis and the registry, as an operator runs it:
+`detect` (restarted half-way) scores with the champion and shadow-scores with a challenger
+trained on shuffled labels, labels arrive on fraud-feedback, and `experiments run` counts each
+decision once, settles each labelled fraud at its deadline, and retires the worse challenger."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from stream_sentinel.clients.backends import RealClients
+from stream_sentinel.clock import SYSTEM_CLOCK
+from stream_sentinel.config import Settings, load_settings
+from stream_sentinel.learning.aliases import SHADOW
+from stream_sentinel.learning.experiments.store import ExperimentStore
+from stream_sentinel.learning.experiments.tally import Buckets
+from stream_sentinel.learning.models import draft_of
+from stream_sentinel.learning.registry import ModelRegistry
+from stream_sentinel.logic.experiments.definition import Experiment
+from stream_sentinel.scoring.train import train
+from stream_sentinel.transport.kafka import KafkaBroker
+from stream_sentinel.transport.topics import Topics
+from tests.integration.detector_support import (
+    SENTINEL,
+    assert_exactly_once,
+    assert_one_row_per_decision,
+    create_topics,
+    detect,
+    finish,
+    produce,
+    serde_for,
+    transactions,
+)
+from tests.integration.stacks import cli_env
+from tests.unit.test_model_store import history
+
+DAY = 86_400_000
+DEADLINE_DAYS = 0.25  # six hours: most of a day of traffic passes its deadline
+
+
+def _models(registry: ModelRegistry) -> tuple[Any, Any]:
+    """A champion trained on the planted signal, a challenger on the same rows with the
+    labels shuffled (it has learned nothing)."""
+    rates = load_settings(environ={}).detector.band_rates
+    data = history()
+    shuffled = replace(data, labels=np.random.default_rng(5).permutation(data.labels))
+    versions = [
+        registry.register(*draft_of(train(d, rates, rounds=10)[0], DAY))[0]
+        for d in (data, shuffled)
+    ]
+    return versions[0], versions[1]
+
+
+def _run(settings: Settings, min_labels: int) -> str:
+    env = cli_env(settings) | {
+        "SENTINEL_EXPERIMENTS_LABEL_DEADLINE_DAYS": str(DEADLINE_DAYS),
+        "SENTINEL_EXPERIMENTS_MIN_LABELS": str(min_labels),
+        "SENTINEL_EXPERIMENTS_GUARD_MIN_ROWS": "1000000",  # the rails have their own tests
+    }
+    process = subprocess.Popen(
+        [SENTINEL, "experiments", "run", "--until-idle", "3"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return finish(process)
+
+
+def _labels(settings: Settings, rows: list[dict[str, Any]], frauds: set[str]) -> None:
+    """A chargeback an hour after each fraud, and an analyst's LEGIT for every tenth row."""
+    encode = serde_for(settings).encoder("fraud-feedback")
+    producer = KafkaBroker(settings.kafka).producer()
+    topic = Topics.from_settings(settings).fraud_feedback
+    for n, row in enumerate(rows):
+        fraud = row["transaction_id"] in frauds
+        if not fraud and n % 10:
+            continue
+        record = {
+            "transaction_id": row["transaction_id"],
+            "user_id": row["user_id"],
+            "merchant_id": "m1",
+            "event_time": row["event_time"],
+            "label": "FRAUD" if fraud else "LEGIT",
+            "source": "CHARGEBACK" if fraud else "ANALYST",
+            "confidence": 1.0,
+            "pattern": None,
+            "label_time": row["event_time"] + 3_600_000,
+        }
+        producer.produce(topic, encode(record), row["user_id"].encode())
+    assert producer.flush(60) == 0
+
+
+def test_a_worse_shadow_challenger_is_counted_exactly_and_retired(settings: Settings) -> None:
+    store = RealClients(settings).state()
+    registry = ModelRegistry(store)
+    champion, challenger = _models(registry)
+    registry.promote(champion.version, actor="test")
+    started = int(time.time() * 1000) - 2 * DAY  # before the day of traffic below
+    experiment = Experiment.new(
+        "exp-it", "shadow", champion.version, challenger.version, None, started, "test", ""
+    )
+    experiments = ExperimentStore(store, SYSTEM_CLOCK)
+    experiments.start(experiment)
+    registry.promote(challenger.version, SHADOW, "experiment exp-it", "test")
+    create_topics(settings)
+    sent = transactions(3000, users=300, seed=33)
+    for half in (sent[:1500], sent[1500:]):  # the detector restarts half-way
+        produce(settings, half)
+        finish(detect(settings, "--until-idle", "3"))
+    scores = assert_exactly_once(settings, sent)
+    logged = list(assert_one_row_per_decision(settings, scores).values())
+    rows = [r for r in logged if r["shadow_model_version"] == challenger.version]
+    unscored = len(logged) - len(rows)  # decided before the challenger was loaded, if any
+    level = "MEDIUM"  # the alert level of these settings
+    ours = {r["transaction_id"] for r in rows if r["score"] >= champion.bands[level]}
+    theirs = {r["transaction_id"] for r in rows if r["shadow_score"] >= challenger.bands[level]}
+    # the frauds: what the champion flags, and 20 rows neither flags
+    missed = [r["transaction_id"] for r in rows if r["transaction_id"] not in ours | theirs]
+    frauds = ours | set(missed[::50][:20])
+    _labels(settings, rows, frauds)
+
+    # first without a verdict (more labels needed than there are): the counts, exactly
+    _run(settings, min_labels=10_000)
+    buckets = Buckets(int(DEADLINE_DAYS * DAY))
+    due = buckets.due_until(max(r["event_time"] for r in rows))
+    settled = [r for r in rows if buckets.of(r["event_time"]) <= due]
+    counted = {r["transaction_id"] for r in settled} & frauds
+    diffs = [int(t in theirs) - int(t in ours) for t in counted]
+    counts = experiments.counts("exp-it")
+    assert {k: v for k, v in counts.items() if not k.startswith("pair:sum")} == {
+        k: float(v)
+        for k, v in {
+            "0:rows": len(rows),
+            "1:rows": len(rows),
+            "0:alerts": len(ours),
+            "1:alerts": len(theirs),
+            "0:declines": sum(r["decision"] == "DECLINE" for r in rows),
+            "0:frauds": len(counted),
+            "1:frauds": len(counted),
+            "0:caught": len(counted & ours),
+            "1:caught": len(counted & theirs),
+            "pair:n": len(counted),
+            "pair:squares": sum(d * d for d in diffs),
+            "unscored:rows": unscored,
+        }.items()
+        if v
+    }
+    assert counts.get("pair:sum", 0.0) == sum(diffs)
+    assert experiments.get("exp-it").running
+    assert len(counted & ours) - len(counted & theirs) >= 20  # the setup is as intended
+
+    # then with the rule's usual minimum: the challenger is retired, nothing counted again
+    output = _run(settings, min_labels=10)
+    ended = experiments.get("exp-it")
+    assert ended.status == "retired", output
+    assert ended.outcome.startswith("challenger worse: recall -")
+    assert f"exp-it retired: {ended.outcome}" in output
+    assert registry.aliases()["retired"] == challenger.version
+    assert registry.aliases()["champion"] == champion.version
+    assert experiments.counts("exp-it") == counts
+    store.close()
