@@ -15,6 +15,7 @@ from typing import Any
 
 from stream_sentinel.config.experiments import ExperimentSettings
 from stream_sentinel.console.sources import ConsoleSources
+from stream_sentinel.learning.experiments.policy import limits_of, rule_of
 from stream_sentinel.learning.experiments.store import ExperimentStore
 from stream_sentinel.learning.experiments.views import ARMS, status_json
 from stream_sentinel.logic.experiments.definition import Experiment
@@ -42,17 +43,8 @@ def unknown(experiment_id: str) -> str:
 
 
 def rule_and_limits(settings: ExperimentSettings) -> tuple[Rule, Limits]:
-    """The decision rule and guard rails `experiments status` judges by, from the settings."""
-    s = settings
-    rule = Rule(s.alpha, s.mde, s.min_labels, s.max_labels, s.max_days)
-    limits = Limits(
-        s.max_alert_rate_ratio,
-        s.max_decline_rate_ratio,
-        s.max_latency_ratio,
-        s.guard_min_rows,
-        s.guard_min_events,
-    )
-    return rule, limits
+    """The decision rule and guard rails `experiments status` and the service judge by."""
+    return rule_of(settings), limits_of(settings)
 
 
 def store(sources: ConsoleSources) -> ExperimentStore:
