@@ -13,7 +13,6 @@ import click
 
 from stream_sentinel.commands.context import (
     CliContext,
-    instance_option,
     naming_the_broker,
     pass_cli,
     stop_on_signals,
@@ -243,11 +242,20 @@ def start(
     from stream_sentinel.commands.models import open_registry
     from stream_sentinel.errors import AliasUnchanged
     from stream_sentinel.learning.experiments.admission import admit
+    from stream_sentinel.learning.experiments.policy import deadline_ms
 
     who = _who(actor)
     with open_registry(cli, announce=True) as registry, open_experiments(cli) as store:
         experiment = admit(
-            registry, challenger, mode, share, metric, cli.clock.now_ms(), who, reason
+            registry,
+            challenger,
+            mode,
+            share,
+            metric,
+            cli.clock.now_ms(),
+            who,
+            reason,
+            deadline_ms(cli.settings.experiments),
         )
         store.start(experiment)
         alias = "shadow" if mode == "shadow" else "challenger"
@@ -295,6 +303,10 @@ def list_experiments(cli: CliContext, as_json: bool) -> None:
         click.echo(line)
 
 
+#: What the service counted apart (docs/experiments.md, "The service").
+LEFT_OUT = ("unscored:rows", "untagged:rows", "unscored:frauds", "labels:late")
+
+
 @experiments.command("status")
 @click.argument("experiment_id", required=False)
 @_as_json
@@ -312,17 +324,13 @@ def status(cli: CliContext, experiment_id: str | None, as_json: bool) -> None:
         settled = store.settled(experiment.id)
     rule, limits = _rule_and_limits(cli)
     found = standing(experiment, counts, rule, limits, cli.clock.now_ms())
-    width = bucket_width(deadline_ms(cli.settings.experiments))
+    width = bucket_width(experiment.deadline_or(deadline_ms(cli.settings.experiments)))
     until = settled * width if settled else None
     if as_json:
         data = status_json(experiment, found, history)
         data["labels"] = {
             "settled_until_ms": until,
-            **{
-                k.replace(":", "_"): int(v)
-                for k, v in counts.items()
-                if ":" in k and k[0] not in "01p"
-            },
+            **{name.replace(":", "_"): int(counts.get(name, 0)) for name in LEFT_OUT},
         }
         click.echo(json.dumps(data, indent=2, allow_nan=False))
         return
@@ -354,11 +362,11 @@ def _rule_and_limits(cli: CliContext) -> tuple[Any, Any]:
 @until_idle_option(
     "Exit once caught up (every assigned partition read) with nothing new for this long."
 )
-@instance_option("This service's number (0, 1, ...); run one: settlement is per process.")
 @pass_cli
-def run(cli: CliContext, until_idle: float | None, instance: int) -> None:
+def run(cli: CliContext, until_idle: float | None) -> None:
     """Count the running experiment's decisions and labels, settle them at their label
-    deadline, and act on the decision rule, as experiments-group until stopped."""
+    deadline, and act on the decision rule, as experiments-group until stopped. Run one:
+    a second one started fences the first (the same transactional ids)."""
     stop = stop_on_signals()  # first: a signal during start-up must still mean "stop cleanly"
     from stream_sentinel.learning.experiments.service import experiment_service
     from stream_sentinel.learning.model_events import Announcer
@@ -374,12 +382,13 @@ def run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     announcer = Announcer(backends.broker, serde, topics)
     registry = ModelRegistry(backends.state, cli.clock, announce=announcer)
     service = experiment_service(
-        settings, backends.broker, backends.state, serde, registry, instance, cli.clock
+        settings, backends.broker, backends.state, serde, registry, cli.clock
     )
     s = settings.experiments
     click.echo(
         f"experiments: group {topics.prefix}{s.group_id} on {topics.decision_features} and "
-        f"{topics.fraud_feedback}; counted {s.label_deadline_days:g} days after each decision; "
+        f"{topics.fraud_feedback}; counted {s.label_deadline_days:g} days after each decision "
+        "(an experiment started with another deadline keeps its own); "
         f"a better challenger: {s.promotion}"
     )
     try:

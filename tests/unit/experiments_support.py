@@ -5,6 +5,7 @@ alerting threshold)."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 from stream_sentinel.clock import ManualClock
@@ -40,11 +41,13 @@ class Lab:
         self.store = ExperimentStore(self.rig.backends.state, self.rig.clock)
         self.rng = random.Random(7)
 
-    def start(self, mode: str = "shadow", share: float | None = None) -> Experiment:
+    def start(
+        self, mode: str = "shadow", share: float | None = None, deadline_ms: int | None = None
+    ) -> Experiment:
         experiment = Experiment.new(
             "exp-test", mode, self.champion_id, self.challenger_id, share, START, "test", ""
         )
-        return self.store.start(experiment)
+        return self.store.start(replace(experiment, label_deadline_ms=deadline_ms))
 
     def service(self) -> ExperimentService:
         rig = self.rig

@@ -62,6 +62,7 @@ EXPECTED = {
     "0:alerts": 3.0,  # both, champion-only, late
     "1:alerts": 4.0,  # both, challenger-only, overruled, late
     "unscored:rows": 1.0,
+    "untagged:rows": 1.0,  # other-experiment: a detector that had not read this one
     # the four frauds counted at the deadline: paired differences 0, -1, +1, 0
     "0:frauds": 4.0,
     "1:frauds": 4.0,
@@ -256,3 +257,17 @@ def test_an_experiment_whose_champion_moved_stops_saying_so() -> None:
     assert ended.status == "stopped"
     assert ended.outcome.startswith(f"the champion moved to {other.version} during the experiment")
     service.close()
+
+
+def test_an_experiment_keeps_the_deadline_it_started_with() -> None:
+    lab = Lab()  # the settings say a day
+    experiment = lab.start(deadline_ms=2 * HOUR)
+    rows = [lab.row("a", AT, QUIET, FLAGGED), lab.row("clock", AT + 4 * HOUR, QUIET, QUIET)]
+    lab.rig.send(rows, [label("a", AT, after=HOUR), label("b", AT, after=3 * HOUR)])
+    service = lab.service()
+    service.start()
+    drain(service)
+    service.close()
+    counts = lab.store.counts(experiment.id)
+    # counted four hours on, by its own two-hour deadline; "b" was labelled after it
+    assert (counts["1:frauds"], counts["1:caught"], counts["labels:late"]) == (1.0, 1.0, 1.0)

@@ -6,6 +6,7 @@ import pytest
 
 from stream_sentinel.learning.experiments.tally import (
     DEFAULT,
+    UNTAGGED,
     Buckets,
     RowCode,
     bucket_width,
@@ -37,17 +38,13 @@ def test_every_row_code_survives_its_one_character() -> None:
 
 def test_only_rows_out_of_the_common_case_are_kept() -> None:
     quiet = Decided(0, False, False, False)
-    assert row_code(quiet, "shadow", True) == DEFAULT
-    assert row_code(quiet, "shadow", False) == RowCode(0, False, False, True)
-    assert row_code(Decided(0, False, True, False), "shadow", True) == RowCode(
-        0, False, True, False
-    )
-    # split: an arm-0 row the challenger did not score still counts (the champion decided it)
-    assert row_code(quiet, "split", False) == DEFAULT
-    assert row_code(Decided(1, False, False, False), "split", True) == RowCode(
-        1, False, False, False
-    )
-    assert row_code(Decided(1, False, False, False), "split", False).unscored
+    assert row_code(quiet, True) == DEFAULT
+    assert row_code(quiet, False) == RowCode(0, False, False, True)
+    assert row_code(Decided(0, False, True, False), True) == RowCode(0, False, True, False)
+    # split: a challenger's row is always kept (its arm is not the default)
+    assert row_code(Decided(1, False, False, False), True) == RowCode(1, False, False, False)
+    assert row_code(Decided(1, False, False, False), False).unscored
+    assert RowCode(0, False, False, True) == UNTAGGED
 
 
 def test_buckets_are_an_hour_or_a_24th_of_a_short_deadline_and_due_after_it() -> None:

@@ -7,6 +7,8 @@ and both models must read it); a mode or share that does not make sense.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from stream_sentinel.errors import UsageError
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.logic.experiments.definition import Experiment, experiment_id
@@ -23,6 +25,7 @@ def admit(
     now_ms: int,
     actor: str,
     reason: str,
+    label_deadline_ms: int,
 ) -> Experiment:
     champion = registry.aliases().get(CHAMPION)
     if champion is None:
@@ -45,4 +48,4 @@ def admit(
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return Experiment(**{**experiment.__dict__, "metric": metric})
+    return replace(experiment, metric=metric, label_deadline_ms=label_deadline_ms)

@@ -21,26 +21,31 @@ class Followed:
         waits: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._state, self._store = state, ExperimentStore(state, waits)
+        self.default_deadline_ms = deadline_ms  # for experiments recorded without their own
         self.buckets = Buckets(deadline_ms)
+        self.stopped: list[Experiment] = []  # no longer running here, not tidied yet
         self.check_s, self._waits = check_s, waits
         self.experiment: Experiment | None = None
         self._next_check = float("-inf")
         self._clock: dict[int, int] | None = None
         self._settled: int | None = None
 
-    def refresh(self, force: bool = False) -> Experiment | None:
-        """Read the running experiment when due; returns the one that stopped running here
-        (the caller tidies up after it), else None."""
+    def refresh(self, force: bool = False) -> None:
+        """Read the running experiment when due (or now, with ``force``); one that stopped
+        running here goes to :attr:`stopped` for the service to tidy up after."""
         now = self._waits.monotonic()
         if not force and now < self._next_check:
-            return None
+            return
         self._next_check = now + self.check_s
         found = self._store.active()
         if found == self.experiment:
-            return None
-        before, self.experiment = self.experiment, found
+            return
+        if self.experiment is not None:
+            self.stopped.append(self.experiment)
+        self.experiment = found
+        if found is not None:
+            self.buckets = Buckets(found.deadline_or(self.default_deadline_ms))
         self._clock = self._settled = None
-        return before
 
     # -- the event clock -------------------------------------------------------------------
     def partitions(self) -> dict[int, int]:
@@ -53,10 +58,14 @@ class Followed:
                 self._clock = {int(p): int(t) for p, t in found.items()}
         return self._clock
 
-    def advance(self, partition: int, event_time: int) -> int:
+    def ahead(self, partition: int, event_time: int) -> int:
+        """The partition's clock once ``event_time`` is read (not moved: see :meth:`advance`)."""
+        return max(self.partitions().get(partition, event_time), event_time)
+
+    def advance(self, partition: int, event_time: int) -> None:
+        """Move the partition's clock, once the write that moves it in the store applied."""
         held = self.partitions()
         held[partition] = max(held.get(partition, event_time), event_time)
-        return held[partition]
 
     def now(self) -> int | None:
         """The latest event time read on any partition (None before the first)."""

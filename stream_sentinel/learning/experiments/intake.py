@@ -7,8 +7,9 @@ rebalance changes nothing.
 
 A decision counts for the experiment when its row names the experiment and its transaction
 happened after the experiment started; a label, when its transaction happened after the start
-(labels do not say which experiment decided them; rows decided in the seconds before every
-detector had read the experiment count as the champion's). A row counts as scored when the
+(labels do not say which experiment decided them: a row after the start that does not name the
+experiment, decided by a detector that had not read it yet, is kept as left out, so its fraud
+counts for neither arm). A row counts as scored when the
 models that scored it are the experiment's: the champion it started against and the
 challenger. Each model flags a row when its score reaches the alerting level of its own
 bands (so both are compared at the same alert budget, as their bands were chosen for the same
@@ -25,7 +26,7 @@ import numpy as np
 from stream_sentinel.domain import RiskLevel
 from stream_sentinel.learning.experiments import keys
 from stream_sentinel.learning.experiments.follower import Followed
-from stream_sentinel.learning.experiments.tally import DEFAULT, merge_label, row_code
+from stream_sentinel.learning.experiments.tally import DEFAULT, UNTAGGED, merge_label, row_code
 from stream_sentinel.learning.labels import SourcedLabel
 from stream_sentinel.logic.experiments.counting import Decided, traffic
 from stream_sentinel.state.base import Batch
@@ -46,9 +47,12 @@ class _Intake:
         self.undecodable = 0
 
     def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
+        """The writes of a batch; a repair (``emit`` False) makes the same writes, which the
+        loop applies where the first attempt's did not land, and counts nothing here."""
         decoded, failures = self._decoder.decode_many([r.value() for r in records])
         self.undecodable += len(failures) if emit else 0
-        step = Step()
+        self.notice([d for d in decoded if d is not None])
+        step = Step(payload={})
         if self.followed.experiment is None:
             return step
         picked: dict[int, list[dict[str, Any]]] = {}
@@ -57,14 +61,24 @@ class _Intake:
                 picked.setdefault(record.partition() or 0, []).append(found)
         for partition, rows in picked.items():
             batch = step.state.setdefault(partition, Batch())
-            self.kept += self.write(batch, partition, rows) if emit else 0
+            kept = self.write(batch, partition, rows, step.payload)
+            self.kept += kept if emit else 0
         return step
 
-    def write(self, batch: Batch, partition: int, found: list[dict[str, Any]]) -> int:
+    def notice(self, decoded: list[dict[str, Any]]) -> None:
+        """A look at the batch before it is handled (the decisions read a new experiment)."""
+
+    def write(
+        self, batch: Batch, partition: int, found: list[dict[str, Any]], clocks: dict[int, int]
+    ) -> int:
         raise NotImplementedError
 
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
-        return None
+        """Move the event clock only where the batch's write applied: a batch whose commit
+        was aborted is read again, and a clock moved past it would settle its bucket first."""
+        for partition, clock in (step.payload or {}).items():
+            if applied.get(partition):
+                self.followed.advance(partition, clock)
 
     def forget(self, partitions: list[int]) -> None:
         self.followed.forget_clock()
@@ -79,26 +93,33 @@ class DecisionIntake(_Intake):
         super().__init__(serde, DECISION_FEATURES, followed)
         self.bands_of, self.alert_level = bands_of, alert_level
 
-    def write(self, batch: Batch, partition: int, found: list[dict[str, Any]]) -> int:
+    def notice(self, decoded: list[dict[str, Any]]) -> None:
+        """A row naming an experiment other than the one followed: read the running one now
+        (`experiments start` announces nothing here; its first rows must count)."""
+        current = self.followed.experiment.id if self.followed.experiment else None
+        named = {r.get("experiment_id") for r in decoded} - {None, current}
+        if named:
+            self.followed.refresh(force=True)
+
+    def write(
+        self, batch: Batch, partition: int, found: list[dict[str, Any]], clocks: dict[int, int]
+    ) -> int:
         experiment = self.followed.experiment
         assert experiment is not None
-        ours = [
-            r
-            for r in found
-            if r.get("experiment_id") == experiment.id and r["event_time"] >= experiment.created_ms
-        ]
+        after = [r for r in found if int(r["event_time"]) >= experiment.created_ms]
+        ours = [r for r in after if r.get("experiment_id") == experiment.id]
         latest = max((int(r["event_time"]) for r in found), default=None)
         if latest is not None:
-            clock = self.followed.advance(partition, latest)
+            clocks[partition] = clock = self.followed.ahead(partition, latest)
             batch.hset(keys.NS, keys.clock(experiment.id), {str(partition): str(clock)})
         decided, unscored, settled = [], 0, self.followed.settled()
-        for row in ours:
-            one, scored = self.decided(row)
-            code = row_code(one, experiment.mode, scored)
-            if code.unscored:
-                unscored += 1
-            else:
-                decided.append(one)
+        for row in after:
+            code = UNTAGGED
+            if row.get("experiment_id") == experiment.id:
+                one, scored = self.decided(row)
+                code = row_code(one, scored)
+                unscored += code.unscored
+                decided += [] if code.unscored else [one]
             bucket = self.followed.buckets.of(int(row["event_time"]))
             if code != DEFAULT and bucket >= settled:  # (an older one was counted already)
                 kept = {str(row["transaction_id"]): code.encode()}
@@ -106,6 +127,7 @@ class DecisionIntake(_Intake):
                 batch.zadd(keys.NS, keys.buckets(experiment.id), {str(bucket): bucket})
         counts = traffic(decided, experiment.mode)
         counts["unscored:rows"] = float(unscored)
+        counts["untagged:rows"] = float(len(after) - len(ours))
         for name, amount in sorted(counts.items()):
             if amount:
                 batch.hincrby(keys.NS, keys.counts(experiment.id), name, int(amount))
@@ -151,7 +173,9 @@ class LabelIntake(_Intake):
         super().__init__(serde, FRAUD_FEEDBACK, followed)
         self._read = read
 
-    def write(self, batch: Batch, partition: int, found: list[dict[str, Any]]) -> int:
+    def write(
+        self, batch: Batch, partition: int, found: list[dict[str, Any]], clocks: dict[int, int]
+    ) -> int:
         experiment = self.followed.experiment
         assert experiment is not None
         buckets, deadline = self.followed.buckets, self.followed.buckets.deadline_ms

@@ -11,8 +11,9 @@ records it in the model history). And if the champion moved during the experimen
 or an operator promoted another version), the experiment compared against a model that no
 longer decides: it stops, saying so.
 
-Each step is one guarded end of the experiment; a step retried after a crash between the alias
-move and the end finds the alias moved already and only ends the experiment.
+Each step is one guarded end of the experiment, the alias moved just before it only if the
+experiment still runs (an operator's stop read since wins); a step retried after a crash
+between the alias move and the end finds the alias moved already and only ends the experiment.
 """
 
 from __future__ import annotations
@@ -60,49 +61,52 @@ class Judge:
         if action == "continue":
             return None
         if action == "promote" and self.promotion == "automatic":
-            self._move(experiment, CHAMPION, reason)
-            return self._end(experiment, "promoted", reason, announce=False)
+            if not self._move(experiment, CHAMPION, reason):
+                return None
+            return self._end(experiment, "promoted", reason)
         if action == "promote":
             how = f"promote it with `stream-sentinel models promote {experiment.challenger}`"
             return self._end(experiment, "better", f"{reason}; {how}")
         if action == "retire":
-            self._move(experiment, RETIRED, reason)
+            if not self._move(experiment, RETIRED, reason):
+                return None
             return self._end(experiment, "retired", reason)
         return self._end(experiment, "stopped", reason)
 
     def _champion_moved(self, experiment: Experiment, champion: str | None) -> Experiment | None:
         if champion == experiment.challenger:  # promoted (by an operator, or before a crash)
-            return self._end(
-                experiment, "promoted", f"{experiment.challenger} is champion", announce=False
-            )
+            return self._end(experiment, "promoted", f"{experiment.challenger} is champion")
         reason = (
             f"the champion moved to {champion} during the experiment, which compared against "
             f"{experiment.champion}: start a new one against the new champion"
         )
         return self._end(experiment, "stopped", reason)
 
-    def _move(self, experiment: Experiment, alias: str, reason: str) -> None:
+    def _move(self, experiment: Experiment, alias: str, reason: str) -> bool:
+        """Move ``alias`` to the challenger, if the experiment still runs (False: an operator
+        stopped it since this service read it; nothing moves)."""
+        current = self.store.active()
+        if current is None or current.id != experiment.id:
+            return False
         with suppress(AliasUnchanged):
             self.registry.promote(
                 experiment.challenger, alias, f"experiment {experiment.id}: {reason}", self.actor
             )
+        return True
 
-    def _end(
-        self, experiment: Experiment, status: str, outcome: str, announce: bool = True
-    ) -> Experiment | None:
+    def _end(self, experiment: Experiment, status: str, outcome: str) -> Experiment | None:
         try:
             ended = self.store.end(experiment.id, status, outcome, self.actor)
         except UsageError:  # ended meanwhile (an operator's stop): nothing more to do here
             return None
         log.info("experiment %s %s: %s", experiment.id, status, outcome)
-        if announce:
-            try:  # detectors re-read the experiment on any model event
-                self.registry.announce_latest(CHAMPION)
-            except SentinelError as exc:
-                log.warning(
-                    "the end of %s was not announced (%s): detectors see it within "
-                    "their model check interval",
-                    experiment.id,
-                    exc,
-                )
+        try:  # detectors re-read the experiment on any model event (a promote's came before)
+            self.registry.announce_latest(CHAMPION)
+        except SentinelError as exc:
+            log.warning(
+                "the end of %s was not announced (%s): detectors see it within "
+                "their model check interval",
+                experiment.id,
+                exc,
+            )
         return ended

@@ -3,12 +3,14 @@
 passed its label deadline, and the decision rule acted on.
 
 One loop per topic, both members of the same group (as the learner's). Between two batches it
-reads the running experiment again when due, settles the buckets that are due (only while the
-labels loop has read every label sent so far: a backlog of decisions read ahead of its labels
-would otherwise settle buckets before their labels are in), and asks the judge. An experiment
+reads the running experiment again when due (or at once, when a row names another one),
+settles the buckets that are due (only while both loops have read every record sent so far: a
+backlog read ahead on one partition or topic would otherwise settle buckets before their other
+rows and labels are in), and asks the judge. An experiment
 that ended (here, or by an operator's `experiments stop`) has its kept rows and labels deleted;
 its counters, evidence trail and history stay: they are its record. Run one process: the event
-clock and the settlement are per process.
+clock and the settlement are per process, and a second process started fences the first (it
+uses the same transactional ids).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.logic.experiments.definition import Experiment
 from stream_sentinel.state.base import Batch, StateStore
 from stream_sentinel.stream.loop import StreamLoop
-from stream_sentinel.stream.running import UNASSIGNED_GRACE_S
+from stream_sentinel.stream.running import UNASSIGNED_GRACE_S, consumer_caught_up
 from stream_sentinel.transport.base import Broker
 from stream_sentinel.transport.topics import Topics
 from stream_sentinel.wire.serde import Serde
@@ -56,10 +58,20 @@ class ExperimentService:
         self.ended: list[Experiment] = []  # experiments this process ended
 
     def start(self) -> None:
+        """Start the loops; first tidy up after experiments that ended while no service ran
+        (or before a crash let this one tidy)."""
         self._started = self._waits.monotonic()
         self.followed.refresh(force=True)
+        store = ExperimentStore(self._state, self._waits)
+        for experiment in store.all():
+            if not experiment.running and self._holds(experiment):
+                self.tidy(experiment)
         for loop in self.loops:
             loop.start()
+
+    def _holds(self, experiment: Experiment) -> bool:
+        [found] = self._state.execute(Batch().exists(keys.NS, keys.buckets(experiment.id)))
+        return bool(found)
 
     def close(self) -> None:
         for loop in self.loops:
@@ -67,24 +79,28 @@ class ExperimentService:
 
     def step(self) -> int:
         """One batch of each loop, then settlement and the rule; returns the records read."""
-        stopped = self.followed.refresh()
-        if stopped is not None:
-            self.tidy(stopped)
+        self.followed.refresh()
+        self._tidy_stopped()
         read = sum(loop.poll() for loop in self.loops)
+        self._tidy_stopped()  # (a batch may have named a new experiment)
         experiment = self.followed.experiment
         if experiment is None:
             return read
+        if all(read_to_end(loop) for loop in self.loops):
+            self.settler.settle()  # every decision and label sent so far is in: none left out
         now = self._waits.monotonic()
-        if caught_up(self.loops[1], now - self._started >= self._grace_s):
-            self.settler.settle()  # (only with every label sent so far read: none left behind)
         if read or now >= self._next_judge:
             self._next_judge = now + self.followed.check_s
             ended = self.judge.judge(experiment)
             if ended is not None:
                 self.ended.append(ended)
                 self.followed.refresh(force=True)
-                self.tidy(ended)
+                self._tidy_stopped()
         return read
+
+    def _tidy_stopped(self) -> None:
+        while self.followed.stopped:
+            self.tidy(self.followed.stopped.pop())
 
     def run(self, stopped: Callable[[], bool], idle_s: float | None) -> None:
         """Step until ``stopped()``, or until both loops have been caught up for ``idle_s``."""
@@ -120,6 +136,13 @@ class ExperimentService:
         return decisions.kept, labels.kept, self.settler.frauds, undecodable
 
 
+def read_to_end(loop: StreamLoop) -> bool:
+    """The loop holds partitions and has read each to its end (with none assigned, as during
+    a rebalance, it cannot say that nothing is left unread)."""
+    consumer = loop.consumer
+    return consumer is not None and bool(consumer.assignment()) and consumer_caught_up(consumer)
+
+
 class RegistryBands:
     """A version's risk bands from the model registry, cached (a version never changes)."""
 
@@ -142,7 +165,6 @@ def experiment_service(
     state: StateStore,
     serde: Serde,
     registry: ModelRegistry,
-    slot: int = 0,
     clock: Clock = SYSTEM_CLOCK,
     poll_timeout_s: float = 0.2,
     check_s: float = 5.0,
@@ -167,7 +189,7 @@ def experiment_service(
             group_id=group,
             topic=topic,
             guarantee="exactly-once",
-            transactional_id=f"{prefix}-{name}-{slot}",
+            transactional_id=f"{prefix}-{name}",  # one service: a second one fences the first
             max_batch=settings.detector.max_batch,
             poll_timeout_s=poll_timeout_s,
             clock=clock,

@@ -81,20 +81,23 @@ class Buckets:
         return (clock_ms - self.deadline_ms) // self.width - 1
 
 
-def row_code(decided: Decided, mode: str, scored_by_both: bool) -> RowCode:
-    """How a decision is kept; :data:`DEFAULT` rows need not be kept at all."""
-    unscored = not scored_by_both and (mode == "shadow" or decided.arm == 1)
-    return RowCode(decided.arm, decided.champion_flagged, decided.challenger_flagged, unscored)
+def row_code(decided: Decided, scored: bool) -> RowCode:
+    """How a decision is kept (``scored``: by the models the experiment needs, both in shadow
+    mode, the arm's in split mode); :data:`DEFAULT` rows need not be kept at all."""
+    return RowCode(decided.arm, decided.champion_flagged, decided.challenger_flagged, not scored)
+
+
+UNTAGGED = RowCode(0, False, False, True)  # decided by a detector that had not read the experiment
 
 
 # -- labels ------------------------------------------------------------------------------------
 def merge_label(stored: str | bytes | None, label: SourcedLabel) -> str:
     """The transaction's kept labels (per source: label and label time) with ``label`` added;
-    within a source the later label wins, as in the feedback store (a re-delivered label
-    changes nothing)."""
+    within a source the later label wins and of two at the same time the first, as in the
+    feedback store (a re-delivered label changes nothing)."""
     sources: dict[str, list[object]] = json.loads(stored) if stored else {}
     held = sources.get(label.source)
-    if held is None or int(str(held[1])) <= label.label_time:
+    if held is None or int(str(held[1])) < label.label_time:
         sources[label.source] = [label.label, label.label_time]
     return json.dumps(sources, sort_keys=True, separators=(",", ":"))
 

@@ -78,6 +78,7 @@ def counting_line(counts: Mapping[str, float], settled_until_ms: int | None) -> 
     )
     left = [
         (int(counts.get("unscored:rows", 0)), "row(s) one model did not score"),
+        (int(counts.get("untagged:rows", 0)), "row(s) decided without the experiment"),
         (int(counts.get("unscored:frauds", 0)), "of their frauds not counted"),
         (int(counts.get("labels:late", 0)), "label(s) after the deadline or the count"),
     ]

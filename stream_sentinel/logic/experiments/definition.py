@@ -40,6 +40,13 @@ class Experiment:
     status: str = RUNNING
     ended_ms: int | None = None
     outcome: str = ""
+    #: When each of its transactions is counted (after its decision), fixed at the start so a
+    #: service restarted with other settings counts it the same way (None: recorded before
+    #: this was kept; the settings' deadline applies).
+    label_deadline_ms: int | None = None
+
+    def deadline_or(self, default_ms: int) -> int:
+        return default_ms if self.label_deadline_ms is None else self.label_deadline_ms
 
     @classmethod
     def new(
