@@ -12,6 +12,7 @@ features recomputed from a later state, so training and serving cannot skew.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -54,6 +55,14 @@ NO_EXPERIMENT: dict[str, object] = {
 }
 
 
+class _Encoded(NamedTuple):
+    """A batch's per-row fields encoded in bulk, once for all its deciders."""
+
+    vectors: list[bytes]
+    shadow_scores: list[bytes]
+    shadow_levels: list[bytes]
+
+
 class FeatureLog:
     """Encodes one batch's feature-log rows (Avro only: JSON cannot carry the NaNs)."""
 
@@ -83,28 +92,30 @@ class FeatureLog:
         rows = (
             list(range(len(intake.good))) if applied is None else np.flatnonzero(applied).tolist()
         )
-        return self._fast_rows(records, intake, features, scored, decided, rows)
+        writer = self._fast_writer()
+        encoded = _Encoded(writer.vectors(features), *_beside(writer, len(features), scored))
+        out: list[Output] = []
+        for decider in outputs.deciders(scored):
+            wanted = rows if decider.rows is None else sorted(set(rows) & set(decider.rows))
+            out += self._fast_rows(records, intake, scored, decided, wanted, decider, encoded)
+        return out
 
     def _fast_rows(
         self,
         records: Sequence[Record],
         intake: Intake,
-        features: np.ndarray,
         scored: Scored,
         decided: int,
         rows: list[int],
+        decider: outputs.Decider,
+        encoded: _Encoded,
     ) -> list[Output]:
+        """The rows of ``rows``, all decided by ``decider``."""
         writer = self._fast_writer()
         write, topic, outcome = writer.write, self.topic, scored.outcome
-        constant = _constant_fields(writer, scored, decided)
-        experiment = _experiment_wire(writer, scored)
-        vectors = writer.vectors(features)
-        shadow = scored.shadow
-        shadow_scores, shadow_levels = writer.shadow(
-            len(features),
-            shadow.scores if shadow is not None else None,
-            shadow.levels if shadow is not None else None,
-        )
+        constant = _constant_fields(writer, decider, decided)
+        experiment = _experiment_wire(writer, decider)
+        vectors, shadow_scores, shadow_levels = encoded
         scores, levels = outcome.scores.tolist(), outcome.levels.tolist()
         decisions, stamps = outcome.decisions.tolist(), intake.timestamp.tolist()
         ids, users = intake.transaction_id, intake.user_id
@@ -138,34 +149,34 @@ class FeatureLog:
 
 
 def _constant_fields(
-    writer: DecisionFeaturesWriter, scored: Scored, decided: int
+    writer: DecisionFeaturesWriter, decider: outputs.Decider, decided: int
 ) -> tuple[bytes, bytes, bytes, bytes]:
-    """decided_time, model_version, feature_set, feature_set_hash: the same for a batch."""
+    """decided_time, model_version, feature_set, feature_set_hash: the same for a decider."""
     return (
         writer.encoded("decided_time", decided),
-        writer.encoded("model_version", scored.model_version),
+        writer.encoded("model_version", decider.model_version),
         writer.encoded("feature_set", LIVE),
         writer.encoded("feature_set_hash", LIVE_HASH),
     )
 
 
-def _experiment_wire(writer: DecisionFeaturesWriter, scored: Scored) -> tuple[bytes, bytes, bytes]:
-    """experiment_id, arm, shadow_model_version: the same for a batch."""
-    fields = experiment_fields(scored)
+def _experiment_wire(
+    writer: DecisionFeaturesWriter, decider: outputs.Decider
+) -> tuple[bytes, bytes, bytes]:
+    """experiment_id, arm, shadow_model_version: the same for a decider."""
     return (
-        writer.encoded("experiment_id", fields["experiment_id"]),
-        writer.encoded("arm", fields["arm"]),
-        writer.encoded("shadow_model_version", fields["shadow_model_version"]),
+        writer.encoded("experiment_id", decider.experiment_id),
+        writer.encoded("arm", decider.arm),
+        writer.encoded("shadow_model_version", decider.shadow_model_version),
     )
 
 
-def experiment_fields(scored: Scored) -> dict[str, object]:
-    """A batch's experiment fields but the shadow's per-row score and level."""
-    shadow = scored.shadow
-    return {
-        **outputs.experiment_fields(scored),
-        "shadow_model_version": shadow.version if shadow is not None else None,
-    }
+def _beside(
+    writer: DecisionFeaturesWriter, count: int, scored: Scored
+) -> tuple[list[bytes], list[bytes]]:
+    """Each row's shadow_score and shadow_risk_level, encoded for the whole batch."""
+    found = outputs.beside(scored)
+    return writer.shadow(count, *(found if found is not None else (None, None)))
 
 
 def feature_rows(
@@ -182,14 +193,14 @@ def feature_rows(
     vectors = features.tolist()
     good = intake.good
     wanted = range(len(good)) if rows is None else rows
-    batch, shadow = experiment_fields(scored), scored.shadow
+    beside = outputs.beside(scored)
     return [
         {
             "transaction_id": intake.transaction_id[row],
             "user_id": intake.user_id[row],
             "event_time": int(intake.timestamp[row]),
             "decided_time": decided,
-            "model_version": scored.model_version,
+            "model_version": outputs.deciding_version(scored, row),
             "feature_set": LIVE,
             "feature_set_hash": LIVE_HASH,
             "features": vectors[row],
@@ -198,11 +209,20 @@ def feature_rows(
             "decision": outputs.DECISION_NAMES[outcome.decisions[row]],
             "input_partition": records[good[row]].partition() or 0,
             "input_offset": records[good[row]].offset() or 0,
-            **batch,
-            "shadow_score": float(shadow.scores[row]) if shadow is not None else None,
+            **outputs.experiment_fields(scored, row),
+            "shadow_model_version": _beside_version(scored, row),
+            "shadow_score": float(beside[0][row]) if beside is not None else None,
             "shadow_risk_level": (
-                outputs.LEVEL_NAMES[shadow.levels[row]] if shadow is not None else None
+                outputs.LEVEL_NAMES[beside[1][row]] if beside is not None else None
             ),
         }
         for row in wanted
     ]
+
+
+def _beside_version(scored: Scored, row: int) -> str | None:
+    """The version of the model that scored ``row`` beside the deciding one."""
+    split, shadow = scored.split, scored.shadow
+    if split is not None:
+        return split.versions[1 - int(split.arms[row])]
+    return shadow.version if shadow is not None else None

@@ -13,7 +13,8 @@ STAGES = ("decode", "state_read", "features", "score", "produce", "commit", "sta
 
 class ModelMetrics:
     """What a model source reports: the version served, swaps, refusals, loads (the champion's
-    as ``sentinel_model_*``, a shadow model's as ``sentinel_shadow_model_*``)."""
+    as ``sentinel_model_*``, an experiment's challenger's, in either mode, as
+    ``sentinel_shadow_model_*``)."""
 
     def __init__(self, r: CollectorRegistry, prefix: str, what: str) -> None:
         self._models(r, prefix, what)
@@ -78,7 +79,8 @@ class DetectorMetrics(ModelMetrics):
         self.shadow = ModelMetrics(r, "sentinel_shadow_model", "Shadow model")
         self.shadow_scoring = Histogram(
             "sentinel_shadow_scoring_seconds",
-            "Scoring one batch with the shadow model (beside the champion, deciding nothing)",
+            "Scoring one batch with the experiment's challenger (shadow mode: beside the champion, "
+            "deciding nothing; split mode: before its arm's rows are decided)",
             buckets=_STAGE_BUCKETS,
             registry=r,
         )

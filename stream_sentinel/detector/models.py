@@ -144,7 +144,8 @@ class RegistryModels(ModelSource):
         self._retry = False  # an event arrived: a refused version is worth another try
         self._recent: dict[str, ServingModel] = {}  # loaded versions, newest last
         #: Told of every wake between batches (the aliases whose events arrived; None: any
-        #: alias may have moved): the shadow model (:mod:`.shadow`) shares this follower.
+        #: alias may have moved): the experiment's challenger (:mod:`.shadow`) shares this
+        #: follower.
         self.listeners: list[Callable[[frozenset[str | None] | None], None]] = []
 
     def wake(self) -> None:

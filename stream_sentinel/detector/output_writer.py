@@ -4,7 +4,8 @@ record (the dicts: :mod:`.outputs`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,16 +42,35 @@ class OutputWriter:
         self, records: Sequence[Record], intake: Intake, scored: Scored, decided: int
     ) -> list[Output]:
         """A FraudScore per valid transaction (row i is ``records[intake.good[i]]``), each
-        followed by its FraudAlert when the decision raised one."""
+        followed by its FraudAlert when the decision raised one. A split batch is written arm
+        by arm (each record naming its arm and the model that decided it); a user's records
+        keep their order, since a user is in one arm."""
+        out: list[Output] = []
+        good = intake.good
+        for decider in outputs.deciders(scored):
+            rows = enumerate(good) if decider.rows is None else ((r, good[r]) for r in decider.rows)
+            out += self._scores(records, intake, scored, decided, decider, rows)
+        return out
+
+    def _scores(
+        self,
+        records: Sequence[Record],
+        intake: Intake,
+        scored: Scored,
+        decided: int,
+        decider: outputs.Decider,
+        rows: Iterable[tuple[int, int]],
+    ) -> list[Output]:
+        """The records of ``rows`` (row, position in ``records``), all decided by ``decider``."""
         topics, outcome, contributions = self.topics, scored.outcome, scored.contributions
         writer = self._score_writer()
-        decided_wire, model_wire, experiment_wire, arm_wire = _constants(writer, scored, decided)
+        decided_wire, model_wire, experiment_wire, arm_wire = _constants(writer, decider, decided)
         scores, levels = outcome.scores.tolist(), outcome.levels.tolist()
         decisions, alerts = outcome.decisions.tolist(), outcome.alerts.tolist()
         amounts, stamps = intake.amount.tolist(), intake.timestamp.tolist()
         reasons = scored.reasons()
         out: list[Output] = []
-        for row, position in enumerate(intake.good):
+        for row, position in rows:
             produced = records[position].timestamp()[1]
             user = intake.user_id[row]
             key = user.encode()
@@ -79,12 +99,22 @@ class OutputWriter:
                 value = self._encode_score(score)
             out.append((topics.fraud_scores, key, value))
             if alerts[row]:
-                score = outputs.fraud_score(
-                    intake.row(row), scored, row, reasons[row], produced, decided
-                )
-                alert = outputs.fraud_alert(score, self.settings.alerts, decided)
-                out.append((topics.fraud_alerts, key, self._encode_alert(alert)))
+                alert = self._alert(intake.row(row), scored, row, reasons[row], produced, decided)
+                out.append((topics.fraud_alerts, key, alert))
         return out
+
+    def _alert(
+        self,
+        tx: Mapping[str, Any],
+        scored: Scored,
+        row: int,
+        reasons: Sequence[str],
+        produced: int,
+        decided: int,
+    ) -> bytes:
+        """The FraudAlert of a row whose decision raised one, encoded."""
+        score = outputs.fraud_score(tx, scored, row, reasons, produced, decided)
+        return self._encode_alert(outputs.fraud_alert(score, self.settings.alerts, decided))
 
     def decision_features(
         self,
@@ -131,16 +161,15 @@ class OutputWriter:
 
 
 def _constants(
-    writer: FraudScoreWriter | None, scored: Scored, decided: int
+    writer: FraudScoreWriter | None, decider: outputs.Decider, decided: int
 ) -> tuple[bytes, bytes, bytes, bytes]:
-    """The batch's constant FraudScore fields, encoded once: decided_time, model_version,
-    experiment_id, arm (nothing without the fast writer)."""
+    """The FraudScore fields the rows of one decider share, encoded once: decided_time,
+    model_version, experiment_id, arm (nothing without the fast writer)."""
     if writer is None:
         return b"", b"", b"", b""
-    experiment = outputs.experiment_fields(scored)
     return (
         writer.encoded("decided_time", decided),
-        writer.encoded("model_version", scored.model_version),
-        writer.encoded("experiment_id", experiment["experiment_id"]),
-        writer.encoded("arm", experiment["arm"]),
+        writer.encoded("model_version", decider.model_version),
+        writer.encoded("experiment_id", decider.experiment_id),
+        writer.encoded("arm", decider.arm),
     )

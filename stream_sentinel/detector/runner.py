@@ -27,7 +27,7 @@ from stream_sentinel.config import Settings
 from stream_sentinel.detector.feedback import FeedbackHandler
 from stream_sentinel.detector.metrics import DetectorMetrics
 from stream_sentinel.detector.models import ModelSource, registry_models
-from stream_sentinel.detector.shadow import registry_shadow
+from stream_sentinel.detector.shadow import ChallengerModels, registry_challenger
 from stream_sentinel.detector.worker import DetectorWorker
 from stream_sentinel.errors import SentinelError
 from stream_sentinel.stream.loop import StreamLoop
@@ -79,10 +79,11 @@ class DetectorProcess:
         self.slot = slot
         self.clock = clock
         self.metrics = DetectorMetrics()
-        self.shadow = None  # a registry-served detector also serves a shadow experiment's
+        # a registry-served detector also serves a running experiment's challenger
+        self.challenger: ChallengerModels | None = None
         if models is None:
             models = registry_models(settings, backends, serde, clock, self.metrics)
-            self.shadow = registry_shadow(
+            self.challenger = registry_challenger(
                 settings, backends, models, clock=clock, metrics=self.metrics
             )
         self.models = models
@@ -96,7 +97,7 @@ class DetectorProcess:
             metrics=self.metrics,
             low_latency=low_latency,
             watchdog=watchdog,
-            shadow=self.shadow,
+            challenger=self.challenger,
         )
         topics = Topics.from_settings(settings)
         self.feedback_handler = FeedbackHandler(serde, topics, backends.state, clock.now_ms)
@@ -124,8 +125,8 @@ class DetectorProcess:
                 self.feedback.close()
             finally:
                 self.models.close()
-                if self.shadow is not None:
-                    self.shadow.close()
+                if self.challenger is not None:
+                    self.challenger.close()
 
     def step(self, limit: int | None = None) -> int:
         """One detector batch (waiting up to the poll timeout) and one non-blocking label batch."""

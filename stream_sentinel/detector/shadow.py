@@ -1,19 +1,27 @@
-"""Shadow mode: the running experiment's challenger scores every batch beside the champion.
+"""The running experiment's challenger, served beside the champion: it scores every batch in
+shadow mode and decides its arm's users in split mode.
 
-While a ``shadow`` experiment runs (the experiments store, Redis DB5), every detector process
-also serves the registry's ``shadow`` alias with a :class:`~.models.RegistryModels` of its own:
-the same discipline as the champion (loaded on a background thread, swapped between two
-batches, a version it cannot use refused with the reason in the log, the
-``sentinel_shadow_model_*`` metrics and the heartbeat). The experiment is read again on every
-wake from ``model-events`` (the champion's follower is shared) and every ``check_s``: `experiments
-stop` announces nothing, so a stopped experiment stops being scored within ``check_s``.
+While an experiment runs (the experiments store, Redis DB5), every detector process also
+serves the registry alias its mode names (``shadow`` for a shadow experiment, ``challenger``
+for a split one) with a :class:`~.models.RegistryModels` of its own: the same discipline as the
+champion (loaded on a background thread, swapped between two batches, a version it cannot use
+refused with the reason in the log, the ``sentinel_shadow_model_*`` metrics and the
+heartbeat). The experiment is read again on every wake from ``model-events`` (the champion's
+follower is shared) and every ``check_s``: `experiments stop` announces nothing, so a stopped
+experiment stops being served within ``check_s``.
 
-Each batch is scored once more, on the same feature matrix (one ``predict``); the shadow's
-scores and its risk levels by its own bands go to the batch's feature-log rows. Only the
-champion decides: nothing the shadow does (a refused version, a ``predict`` that raises)
-changes a FraudScore, an alert or the state. A batch is shadow-scored only by the
-experiment's challenger: while the alias points elsewhere (or its version is still loading)
-the rows name the experiment and carry no shadow score.
+Each batch is scored once more, on the same feature matrix (one ``predict``):
+
+- **shadow**: only the champion decides; the challenger's scores and its risk levels by its
+  own bands go to the batch's feature-log rows.
+- **split**: each row's arm is its user's (:func:`~stream_sentinel.logic.experiments.split.arms_of`,
+  the same in every process); arm 1 rows are decided by the challenger, arm 0 rows by the
+  champion (:func:`~.scorer.score_split`), and each feature-log row carries the other arm's
+  score.
+
+A batch is scored by the experiment's challenger only: while the alias points elsewhere, its
+version is still loading, or its ``predict`` raised once (then it is not used again), the
+champion decides every row, the rows name the experiment as arm 0 and carry no shadow score.
 """
 
 from __future__ import annotations
@@ -29,18 +37,24 @@ from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
 from stream_sentinel.detector.metrics import DetectorMetrics
 from stream_sentinel.detector.models import RETRY_MS, ModelSource, RegistryModels
-from stream_sentinel.detector.scorer import Scored, ShadowScores
+from stream_sentinel.detector.scorer import Scored, ShadowScores, score_batch, score_split
 from stream_sentinel.errors import SentinelError
-from stream_sentinel.learning.aliases import SHADOW
+from stream_sentinel.learning.aliases import CHALLENGER, SHADOW
 from stream_sentinel.learning.experiments.store import ExperimentStore
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.logic.experiments.definition import Experiment
+from stream_sentinel.logic.experiments.split import arms_of
+from stream_sentinel.logic.rules import ControlFlags
+from stream_sentinel.scoring.serving import ServingModel
 
 log = logging.getLogger(__name__)
 
+#: The registry alias an experiment of each mode moves to its challenger.
+ALIAS_OF_MODE = {"shadow": SHADOW, "split": CHALLENGER}
 
-class ShadowModels:
-    """The running shadow experiment's challenger, served beside the champion."""
+
+class ChallengerModels:
+    """The running experiment's challenger, served beside the champion (see the module doc)."""
 
     def __init__(
         self,
@@ -51,8 +65,10 @@ class ShadowModels:
         clock: Clock = SYSTEM_CLOCK,
         metrics: DetectorMetrics | None = None,
     ) -> None:
-        if models.alias != SHADOW or models.follower is not None:
-            raise ValueError("a shadow source serves the shadow alias, woken by the champion's")
+        if models.alias not in ALIAS_OF_MODE.values() or models.follower is not None:
+            raise ValueError(
+                "a challenger source serves an experiment's alias, woken by the champion's"
+            )
         self.experiments = experiments
         self.models = models
         models.without = "the champion alone"
@@ -77,10 +93,10 @@ class ShadowModels:
             self.models.start()
 
     def refresh(self) -> None:
-        """Between batches: the experiment re-read when due, the shadow alias followed."""
+        """Between batches: the experiment re-read when due, its alias followed."""
         due = self._next_check_ms is None or self.clock.now_ms() >= self._next_check_ms
         if due and self._check():
-            self.models.wake()  # a new experiment: its shadow alias, read now
+            self.models.wake()  # a new experiment: its alias, read now
         if self.experiment is not None:
             self.models.refresh()
 
@@ -88,16 +104,45 @@ class ShadowModels:
         self.models.close()
 
     # -- scoring ---------------------------------------------------------------------------
-    def annotate(self, scored: Scored, features: np.ndarray) -> None:
-        """Name the experiment in ``scored`` and add the challenger's scores of ``features``
-        (the matrix the champion scored); whatever fails here, the decisions stand."""
+    def score(
+        self,
+        features: np.ndarray,
+        control: ControlFlags,
+        champion: ServingModel | None,
+        settings: Settings,
+        users: list[str],
+        user_ix: np.ndarray,
+    ) -> Scored:
+        """The batch decided (``users``: the batch's distinct users, ``user_ix``: each row's
+        index into them): by the champion alone outside a split experiment or while its
+        challenger cannot score, else each row by its arm's model."""
         experiment = self.experiment
         if experiment is None:
-            return
+            return score_batch(features, control, champion, settings)
+        challenger = self._challenger_scores(features)
+        if challenger is not None and experiment.mode == "split" and champion is not None:
+            arms = arms_of(experiment.id, users, experiment.shares)[user_ix]
+            model, theirs = challenger
+            ours = champion.predict(features)
+            scored = score_split(
+                features, control, (champion, model), (ours, theirs), arms, settings
+            )
+        else:
+            scored = score_batch(features, control, champion, settings)
+            if challenger is not None and experiment.mode == "shadow":
+                model, theirs = challenger
+                scored.shadow = ShadowScores(model.version, theirs, model.bands.levels(theirs))
         scored.experiment = experiment.id
-        model = self.models.current
-        if model is None or model.version != experiment.challenger or model.version == self._broken:
-            return
+        return scored
+
+    def _challenger_scores(self, features: np.ndarray) -> tuple[ServingModel, np.ndarray] | None:
+        """The experiment's challenger and its scores of ``features`` (None: not served yet,
+        or it cannot score: then never again)."""
+        model, experiment = self.models.current, self.experiment
+        if model is None or experiment is None:
+            return None
+        if model.version != experiment.challenger or model.version == self._broken:
+            return None
         started = time.perf_counter()
         try:
             scores = np.asarray(model.predict(features), dtype=np.float64)
@@ -105,15 +150,17 @@ class ShadowModels:
                 raise ValueError(f"{len(scores)} scores for {len(features)} rows")
         except Exception as exc:
             self._broken = model.version
-            self._score_error = f"shadow {model.version} cannot score ({exc}); not used again"
+            self._score_error = (
+                f"{self.models.alias} {model.version} cannot score ({exc}); not used again"
+            )
             self._count_failure(self._score_error)
-            return
-        scored.shadow = ShadowScores(model.version, scores, model.bands.levels(scores))
+            return None
         if self.metrics is not None:
             self.metrics.shadow_scoring.observe(time.perf_counter() - started)
+        return model, scores
 
     def status(self) -> dict[str, Any] | None:
-        """What the heartbeat shows (None: no shadow experiment running)."""
+        """What the heartbeat shows (None: no experiment running)."""
         experiment = self.experiment
         if experiment is None:
             return None
@@ -121,6 +168,7 @@ class ShadowModels:
         serving = state.version == experiment.challenger and state.version != self._broken
         return {
             "experiment_id": experiment.id,
+            "mode": experiment.mode,
             "challenger": experiment.challenger,
             "version": state.version if serving else None,
             "error": self._read_error or self._score_error or state.error,
@@ -129,7 +177,7 @@ class ShadowModels:
     # -- the experiment ----------------------------------------------------------------------
     def _heard(self, aliases: frozenset[str | None] | None) -> None:
         self._next_check_ms = None  # re-read the experiment at this refresh
-        if aliases is None or aliases & {None, SHADOW}:
+        if aliases is None or aliases & {None, self.models.alias}:
             self.models.wake()
 
     def _check(self) -> bool:
@@ -144,14 +192,15 @@ class ShadowModels:
             self._count_failure(self._read_error)
             return False
         self._read_error = None
-        running = found if found is not None and found.mode == "shadow" else None
+        running = found if found is not None and found.mode in ALIAS_OF_MODE else None
         if running == self.experiment:
             return False
         before, self.experiment, self._score_error = self.experiment, running, None
         if running is None:
-            log.info("experiment %s ended: the shadow model scores no more", before and before.id)
+            log.info("experiment %s ended: the champion alone decides", before and before.id)
             return False
-        log.info("experiment %s: shadow-scoring with %s", running.id, running.challenger)
+        self.models.alias = ALIAS_OF_MODE[running.mode]
+        log.info("experiment %s (%s): serving %s", running.id, running.mode, running.challenger)
         return True
 
     def _count_failure(self, message: str) -> None:
@@ -160,7 +209,7 @@ class ShadowModels:
         log.error("%s", message)
 
 
-def registry_shadow(
+def registry_challenger(
     settings: Settings,
     backends: Backends,
     champion: ModelSource,
@@ -168,24 +217,24 @@ def registry_shadow(
     clock: Clock = SYSTEM_CLOCK,
     metrics: DetectorMetrics | None = None,
     background: bool = True,
-) -> ShadowModels:
-    """The shadow source of a detector on ``backends``, woken by ``champion``'s follower."""
+) -> ChallengerModels:
+    """The challenger source of a detector on ``backends``, woken by ``champion``'s follower."""
     check_s = settings.detector.model_check_s
     models = RegistryModels(
         ModelRegistry(backends.state, clock),
         None,
-        alias=SHADOW,
+        alias=SHADOW,  # until an experiment names its own
         check_s=check_s,
         clock=clock,
         metrics=metrics.shadow if metrics is not None else None,
         background=background,
     )
-    shadow = ShadowModels(
+    challenger = ChallengerModels(
         ExperimentStore(backends.state, clock),
         models,
         check_s=check_s,
         clock=clock,
         metrics=metrics,
     )
-    shadow.follow(champion)
-    return shadow
+    challenger.follow(champion)
+    return challenger

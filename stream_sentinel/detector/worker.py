@@ -27,12 +27,13 @@ from stream_sentinel.detector.metrics import DetectorMetrics
 from stream_sentinel.detector.models import ModelSource
 from stream_sentinel.detector.output_writer import OutputWriter
 from stream_sentinel.detector.scorer import Scored, score_batch
-from stream_sentinel.detector.shadow import ShadowModels
+from stream_sentinel.detector.shadow import ChallengerModels
 from stream_sentinel.detector.state_access import DetectorState, PartitionDelta
 from stream_sentinel.detector.validation import Rejection
 from stream_sentinel.logic import merchants as merchant_state
 from stream_sentinel.logic.features import MerchantStats, TxBatch, featurize
 from stream_sentinel.logic.profile import DAY_MS, encode_profiles
+from stream_sentinel.logic.rules import ControlFlags
 from stream_sentinel.stream.deadletters import LetterBudget, letter_budget
 from stream_sentinel.stream.loop import Output, Step, StreamLoop
 from stream_sentinel.stream.watchdog import Watchdog
@@ -96,12 +97,12 @@ class DetectorHandler:
         models: ModelSource,
         metrics: DetectorMetrics,
         clock: Clock,
-        shadow: ShadowModels | None = None,
+        challenger: ChallengerModels | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
         self.models = models
-        self.shadow = shadow
+        self.challenger = challenger
         self.metrics = metrics
         self.clock = clock
         self.topics = Topics.from_settings(settings)
@@ -188,12 +189,18 @@ class DetectorHandler:
             deltas[int(partitions[row])].seen.append((hashes[row], offset))
         scored = None
         if score:
-            control = batch_state.control_for(tx.user_ix)
-            scored = score_batch(features, control, self.models.current, self.settings)
+            scored = self._score(features, batch_state.control_for(tx.user_ix), columns.users, tx)
             stage.labels("score").observe(time.perf_counter() - t3)
-            if self.shadow is not None:  # beside the decisions, never changing them
-                self.shadow.annotate(scored, features)
         return Prepared(records, intake, features, scored, deltas, now, applied=applied)
+
+    def _score(
+        self, features: np.ndarray, control: ControlFlags, users: list[str], tx: TxBatch
+    ) -> Scored:
+        """The batch decided by the champion, or by the arms of a running split experiment."""
+        champion = self.models.current
+        if self.challenger is None:
+            return score_batch(features, control, champion, self.settings)
+        return self.challenger.score(features, control, champion, self.settings, users, tx.user_ix)
 
     def _without_duplicates(
         self, records: Sequence[Record], intake: Intake, hashes: list[int], applies: np.ndarray
@@ -316,17 +323,17 @@ class DetectorWorker:
         metrics: DetectorMetrics | None = None,
         low_latency: bool | None = None,
         watchdog: Watchdog | None = None,
-        shadow: ShadowModels | None = None,
+        challenger: ChallengerModels | None = None,
     ) -> None:
         detector = settings.detector
         topics = Topics.from_settings(settings)
         self.settings = settings
         self.models = models or ModelSource()
-        self.shadow = shadow
+        self.challenger = challenger
         self.metrics = metrics or DetectorMetrics()
         self.state = DetectorState(backends.state, detector, clock, topic=topics.transactions)
         self.handler = DetectorHandler(
-            settings, self.state, serde, self.models, self.metrics, clock, shadow
+            settings, self.state, serde, self.models, self.metrics, clock, challenger
         )
         self.loop = StreamLoop(
             backends.broker,
@@ -349,15 +356,15 @@ class DetectorWorker:
         if self.settings.detector.feature_log:
             require_topic(self.loop.broker, self.handler.topics.decision_features)
         self.models.start()
-        if self.shadow is not None:
-            self.shadow.start()
+        if self.challenger is not None:
+            self.challenger.start()
         self.handler.letter_budget = letter_budget(self.loop.broker, self.handler.topics)
         self.loop.start()
 
     def poll(self, limit: int | None = None) -> int:
         self.models.refresh()
-        if self.shadow is not None:  # after the champion's: its model-events wake us too
-            self.shadow.refresh()
+        if self.challenger is not None:  # after the champion's: its model-events wake us too
+            self.challenger.refresh()
         return self.loop.poll(limit)
 
     def close(self) -> None:
@@ -377,5 +384,6 @@ class DetectorWorker:
             "last_commit_ms": loop.last_commit_ms,
             "model_version": self.models.current.version if self.models.current else None,
             "model": self.models.status(),
-            "shadow": self.shadow.status() if self.shadow is not None else None,
+            # the experiment's challenger (either mode: see its "mode"), as status reads it
+            "shadow": self.challenger.status() if self.challenger is not None else None,
         }

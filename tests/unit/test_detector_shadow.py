@@ -14,7 +14,7 @@ from stream_sentinel.detector.feature_log import NO_EXPERIMENT, FeatureLog, feat
 from stream_sentinel.detector.metrics import DetectorMetrics
 from stream_sentinel.detector.models import RegistryModels
 from stream_sentinel.detector.outputs import LEVEL_NAMES
-from stream_sentinel.detector.shadow import registry_shadow
+from stream_sentinel.detector.shadow import registry_challenger
 from stream_sentinel.detector.worker import DetectorWorker, Prepared
 from stream_sentinel.learning import keys
 from stream_sentinel.learning.aliases import SHADOW
@@ -55,7 +55,7 @@ class Shadowed:
             metrics=self.metrics,
             background=False,
         )
-        self.shadow = registry_shadow(
+        self.challenger_models = registry_challenger(
             pipeline.settings,
             pipeline.backends,
             self.models,
@@ -70,7 +70,7 @@ class Shadowed:
             models=self.models,
             clock=self.clock,
             metrics=self.metrics,
-            shadow=self.shadow,
+            challenger=self.challenger_models,
         )
         self.batches: list[Prepared] = []
         self.worker.handler.on_batch = self.batches.append
@@ -159,6 +159,7 @@ def test_a_shadow_experiment_logs_the_challengers_scores_of_the_logged_vectors()
     assert rig.metric("sentinel_model_info", {"version": rig.champion}) == 1
     assert rig.worker.summary()["shadow"] == {
         "experiment_id": EXPERIMENT,
+        "mode": "shadow",
         "challenger": rig.challenger,
         "version": rig.challenger,
         "error": None,
@@ -262,7 +263,7 @@ def test_a_challenger_whose_predict_raises_is_dropped_and_the_champion_decides(
     rig.start_experiment()
     rig.worker.start()
     without.worker.start()
-    served = rig.shadow.models.current
+    served = rig.challenger_models.models.current
     assert served is not None and served.version == rig.challenger
 
     def broken(features: np.ndarray) -> np.ndarray:
