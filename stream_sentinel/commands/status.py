@@ -79,10 +79,13 @@ def _model_note(model: dict[str, object] | None) -> str:
 
 
 def _shadow_note(shadow: dict[str, object] | None) -> str:
-    """ ", shadow m-... (exp-...)" while a shadow experiment runs; "" otherwise."""
+    """ ", shadow m-... (exp-...)" while a shadow experiment runs, ", challenger m-... deciding
+    its arm (exp-...)" in a split one; "" otherwise."""
     if not shadow:
         return ""
     version = shadow.get("version") or f"none (loading or refused {shadow.get('challenger')})"
+    if shadow.get("mode") == "split":
+        return f", challenger {version} deciding its arm ({shadow.get('experiment_id')})"
     return f", shadow {version} ({shadow.get('experiment_id')})"
 
 

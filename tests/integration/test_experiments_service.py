@@ -1,7 +1,10 @@
-"""A shadow experiment end to end on real Kafka, Redis and the registry, as an operator runs it:
-`detect` (restarted half-way) scores with the champion and shadow-scores with a challenger
-trained on shuffled labels, labels arrive on fraud-feedback, and `experiments run` counts each
-decision once, settles each labelled fraud at its deadline, and retires the worse challenger."""
+"""Experiments end to end on real Kafka, Redis and the registry, as an operator runs them.
+
+Shadow: `detect` (restarted half-way) scores with the champion and shadow-scores with a
+challenger trained on shuffled labels, labels arrive on fraud-feedback, and `experiments run`
+counts each decision once, settles each labelled fraud at its deadline, and retires the worse
+challenger. Split: the challenger decides its users' payments, is better on the labels, is
+promoted automatically, and the detectors decide everything with it from then on."""
 
 from __future__ import annotations
 
@@ -15,12 +18,14 @@ import numpy as np
 from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.clock import SYSTEM_CLOCK
 from stream_sentinel.config import Settings, load_settings
-from stream_sentinel.learning.aliases import SHADOW
+from stream_sentinel.learning.aliases import CHALLENGER, SHADOW
 from stream_sentinel.learning.experiments.store import ExperimentStore
 from stream_sentinel.learning.experiments.tally import Buckets
 from stream_sentinel.learning.models import draft_of
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.logic.experiments.definition import Experiment
+from stream_sentinel.logic.features import COLUMN
+from stream_sentinel.logic.offline import Replayed
 from stream_sentinel.scoring.train import train
 from stream_sentinel.transport.kafka import KafkaBroker
 from stream_sentinel.transport.topics import Topics
@@ -32,6 +37,7 @@ from tests.integration.detector_support import (
     detect,
     finish,
     produce,
+    read_all,
     serde_for,
     transactions,
 )
@@ -55,8 +61,9 @@ def _models(registry: ModelRegistry) -> tuple[Any, Any]:
     return versions[0], versions[1]
 
 
-def _run(settings: Settings, min_labels: int) -> str:
-    env = cli_env(settings) | {
+def _run(settings: Settings, min_labels: int, **more: str) -> str:
+    env = cli_env(settings) | {f"SENTINEL_EXPERIMENTS_{k.upper()}": v for k, v in more.items()}
+    env |= {
         "SENTINEL_EXPERIMENTS_LABEL_DEADLINE_DAYS": str(DEADLINE_DAYS),
         "SENTINEL_EXPERIMENTS_MIN_LABELS": str(min_labels),
         "SENTINEL_EXPERIMENTS_GUARD_MIN_ROWS": "1000000",  # the rails have their own tests
@@ -164,3 +171,76 @@ def test_a_worse_shadow_challenger_is_counted_exactly_and_retired(settings: Sett
     assert registry.aliases()["champion"] == champion.version
     assert experiments.counts("exp-it") == counts
     store.close()
+
+
+def _live_models(settings: Settings, registry: ModelRegistry) -> tuple[Any, Any]:
+    """A strong model and a weak one trained on this stack's own feature log: a day of traffic
+    (three days ago) decided by the rules alone, the frauds the 3% largest amounts; the strong
+    one learns them, the weak one the same rows with the labels shuffled."""
+    now = int(time.time() * 1000)
+    produce(settings, transactions(4000, users=600, seed=40, now_ms=now - 3 * DAY))
+    finish(detect(settings, "--until-idle", "3"))
+    logged = read_all(settings, "decision-features", expect=4000)
+    logged.sort(key=lambda r: r["event_time"])
+    x = np.array([r["features"] for r in logged], dtype=np.float64)
+    amounts = x[:, COLUMN["amount"]]
+    y = (amounts > np.quantile(amounts, 0.97)).astype(np.int8)
+    times = np.array([r["event_time"] for r in logged], dtype=np.int64)
+    data = Replayed(x, y, times)
+    shuffled = replace(data, labels=np.random.default_rng(5).permutation(y))
+    rates = load_settings(environ={}).detector.band_rates
+    strong, weak = (
+        registry.register(*draft_of(train(d, rates, rounds=20)[0], DAY))[0]
+        for d in (data, shuffled)
+    )
+    return strong, weak
+
+
+def test_a_better_split_challenger_is_promoted_and_the_detectors_switch(
+    settings: Settings,
+) -> None:
+    store = RealClients(settings).state()
+    registry = ModelRegistry(store)
+    create_topics(settings)
+    strong, weak = _live_models(settings, registry)
+    registry.promote(weak.version, actor="test")  # the champion has learned nothing
+    started = int(time.time() * 1000) - 2 * DAY
+    experiment = Experiment.new(
+        "exp-it-split", "split", weak.version, strong.version, 0.5, started, "test", ""
+    )
+    experiments = ExperimentStore(store, SYSTEM_CLOCK)
+    experiments.start(experiment)
+    registry.promote(strong.version, CHALLENGER, "experiment exp-it-split", "test")
+    sent = transactions(6000, users=600, seed=34)
+    produce(settings, sent)
+    finish(detect(settings, "--until-idle", "3"))
+    ours = {t["transaction_id"] for t in sent}
+    rows = [r for r in read_all(settings, "decision-features") if r["transaction_id"] in ours]
+    assert len(rows) == len(sent)
+    assert {r["arm"] for r in rows} == {0, 1}
+    # the labels make the challenger the better one on this traffic: in its arm, the frauds
+    # are what it flags; in the champion's, a share of what the champion lets through
+    level = "MEDIUM"
+    caught = {
+        r["transaction_id"] for r in rows if r["arm"] == 1 and r["score"] >= strong.bands[level]
+    }
+    let_through = [r for r in rows if r["arm"] == 0 and r["score"] < weak.bands[level]]
+    _labels(settings, rows, caught | {r["transaction_id"] for r in let_through[::20]})
+    output = _run(settings, min_labels=10, promotion="automatic")
+    ended = experiments.get("exp-it-split")
+    assert ended.status == "promoted", (output, sorted(experiments.counts("exp-it-split").items()))
+    assert ended.outcome.startswith("challenger better: recall +")
+    assert registry.aliases()["champion"] == strong.version
+    counts = experiments.counts("exp-it-split")
+    assert counts["0:frauds"] >= 10 and counts["1:frauds"] >= 10
+    store.close()
+    # the detectors decide with the new champion, outside any experiment
+    more = transactions(500, users=600, seed=35)
+    produce(settings, more)
+    finish(detect(settings, "--until-idle", "3"))
+    wanted = {t["transaction_id"] for t in more}
+    later = [s for s in read_all(settings, "fraud-scores") if s["transaction_id"] in wanted]
+    assert len(later) == len(more)
+    assert {(s["model_version"], s["experiment_id"], s["arm"]) for s in later} == {
+        (strong.version, None, None)
+    }

@@ -253,6 +253,8 @@ def test_status_prints_the_shadow_beside_the_model() -> None:
     )
     waiting = {"experiment_id": EXPERIMENT, "challenger": "m-2", "version": None, "error": None}
     assert _shadow_note(waiting) == f", shadow none (loading or refused m-2) ({EXPERIMENT})"
+    split = {**waiting, "version": "m-2", "mode": "split"}
+    assert _shadow_note(split) == f", challenger m-2 deciding its arm ({EXPERIMENT})"
     assert _shadow_note(None) == ""
 
 
