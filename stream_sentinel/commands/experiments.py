@@ -320,7 +320,7 @@ def status(cli: CliContext, experiment_id: str | None, as_json: bool) -> None:
 
     with open_experiments(cli) as store:
         experiment = _chosen(store, experiment_id)
-        counts, history = store.counts(experiment.id), store.history(experiment.id)
+        counts, history = store.counts_with_cost(experiment.id), store.history(experiment.id)
         settled = store.settled(experiment.id)
     rule, limits = _rule_and_limits(cli)
     found = standing(experiment, counts, rule, limits, cli.clock.now_ms())

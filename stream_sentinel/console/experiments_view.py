@@ -144,7 +144,9 @@ def show_experiment(sources: ConsoleSources, experiment_id: str) -> dict[str, An
     if experiment is None:
         return None
     rule, limits = rule_and_limits(sources.settings.experiments)
-    now = standing(experiment, found.counts(experiment_id), rule, limits, sources.clock.now_ms())
+    now = standing(
+        experiment, found.counts_with_cost(experiment_id), rule, limits, sources.clock.now_ms()
+    )
     versions = (experiment.champion, experiment.challenger)
     return {
         **status_json(experiment, now, found.history(experiment_id)),

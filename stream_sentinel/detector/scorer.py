@@ -88,12 +88,18 @@ def policy_of(settings: Settings) -> DecisionPolicy:
 
 
 def score_batch(
-    features: np.ndarray, control: ControlFlags, model: ServingModel | None, settings: Settings
+    features: np.ndarray,
+    control: ControlFlags,
+    model: ServingModel | None,
+    settings: Settings,
+    scores: np.ndarray | None = None,
 ) -> Scored:
-    """Rules and model over the whole batch at once; explanations only for the risky rows."""
+    """Rules and model over the whole batch at once; explanations only for the risky rows
+    (``scores``: the model's, when the caller has them already)."""
     detector = settings.detector
     fired = evaluate(features, detector.rules)
-    scores = model.predict(features) if model is not None else None
+    if scores is None and model is not None:
+        scores = model.predict(features)
     outcome = decide(scores, model.bands if model else None, fired, control, policy_of(settings))
     contributions: Contributions = {}
     if model is not None:

@@ -80,6 +80,9 @@ class ChallengerModels:
         self._score_error: str | None = None  # the challenger's predict failed: why
         self._next_check_ms: int | None = None  # None: at the next refresh
         self._broken: str | None = None  # a version whose predict raised: not used again
+        #: Scoring cost of the batches both models scored, per arm [microseconds, rows], not
+        #: yet added to the experiment's record (at each check; see :meth:`_flush_cost`).
+        self._cost = {0: [0.0, 0], 1: [0.0, 0]}
 
     def follow(self, champion: ModelSource) -> None:
         """Wake on the champion's model-events follower (any event re-reads the experiment)."""
@@ -101,6 +104,7 @@ class ChallengerModels:
             self.models.refresh()
 
     def close(self) -> None:
+        self._flush_cost()
         self.models.close()
 
     # -- scoring ---------------------------------------------------------------------------
@@ -117,27 +121,53 @@ class ChallengerModels:
         index into them): by the champion alone outside a split experiment or while its
         challenger cannot score, else each row by its arm's model."""
         experiment = self.experiment
-        if experiment is None:
-            return score_batch(features, control, champion, settings)
+        if experiment is None or champion is None:
+            scored = score_batch(features, control, champion, settings)
+            scored.experiment = experiment.id if experiment else None
+            return scored
+        started = time.perf_counter()
+        ours = champion.predict(features)
+        ours_s = time.perf_counter() - started
         challenger = self._challenger_scores(features)
-        if challenger is not None and experiment.mode == "split" and champion is not None:
+        if challenger is not None:
+            self._add_cost(len(features), ours_s, challenger[2])
+        if challenger is not None and experiment.mode == "split":
             arms = arms_of(experiment.id, users, experiment.shares)[user_ix]
-            model, theirs = challenger
-            ours = champion.predict(features)
+            model, theirs, _ = challenger
             scored = score_split(
                 features, control, (champion, model), (ours, theirs), arms, settings
             )
         else:
-            scored = score_batch(features, control, champion, settings)
+            scored = score_batch(features, control, champion, settings, ours)
             if challenger is not None and experiment.mode == "shadow":
-                model, theirs = challenger
+                model, theirs, _ = challenger
                 scored.shadow = ShadowScores(model.version, theirs, model.bands.levels(theirs))
         scored.experiment = experiment.id
         return scored
 
-    def _challenger_scores(self, features: np.ndarray) -> tuple[ServingModel, np.ndarray] | None:
-        """The experiment's challenger and its scores of ``features`` (None: not served yet,
-        or it cannot score: then never again)."""
+    def _add_cost(self, rows: int, champion_s: float, challenger_s: float) -> None:
+        for arm, seconds in ((0, champion_s), (1, challenger_s)):
+            self._cost[arm][0] += seconds * 1e6
+            self._cost[arm][1] += rows
+
+    def _flush_cost(self) -> None:
+        """Add the scoring cost measured since the last check to the experiment's record (for
+        its latency guard rail); kept for the next check if the store cannot take it."""
+        experiment = self.experiment
+        if experiment is None or not self._cost[0][1]:
+            return
+        try:
+            self.experiments.add_cost(experiment.id, self._cost)
+        except SentinelError as exc:
+            log.warning("scoring cost of %s not recorded yet (%s)", experiment.id, exc)
+            return
+        self._cost = {0: [0.0, 0], 1: [0.0, 0]}
+
+    def _challenger_scores(
+        self, features: np.ndarray
+    ) -> tuple[ServingModel, np.ndarray, float] | None:
+        """The experiment's challenger, its scores of ``features`` and the seconds they took
+        (None: not served yet, or it cannot score: then never again)."""
         model, experiment = self.models.current, self.experiment
         if model is None or experiment is None:
             return None
@@ -155,9 +185,10 @@ class ChallengerModels:
             )
             self._count_failure(self._score_error)
             return None
+        elapsed = time.perf_counter() - started
         if self.metrics is not None:
-            self.metrics.shadow_scoring.observe(time.perf_counter() - started)
-        return model, scores
+            self.metrics.shadow_scoring.observe(elapsed)
+        return model, scores, elapsed
 
     def status(self) -> dict[str, Any] | None:
         """What the heartbeat shows (None: no experiment running)."""
@@ -184,6 +215,7 @@ class ChallengerModels:
         """Read the running experiment: True when a new one started."""
         now = self.clock.now_ms()
         self._next_check_ms = now + self.check_ms
+        self._flush_cost()
         try:
             found = self.experiments.active()
         except SentinelError as exc:
@@ -196,6 +228,7 @@ class ChallengerModels:
         if running == self.experiment:
             return False
         before, self.experiment, self._score_error = self.experiment, running, None
+        self._cost = {0: [0.0, 0], 1: [0.0, 0]}  # (what was not flushed is of the one before)
         if running is None:
             log.info("experiment %s ended: the champion alone decides", before and before.id)
             return False

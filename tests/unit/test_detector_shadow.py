@@ -283,3 +283,26 @@ def test_a_challenger_whose_predict_raises_is_dropped_and_the_champion_decides(
     assert rig.metric("sentinel_shadow_model_load_failures_total") == 1
     assert decisions(rig) == decisions(without)
     assert alerts(rig) == alerts(without)
+
+
+def test_each_models_scoring_cost_reaches_the_experiment_at_each_check() -> None:
+    rig = Shadowed()
+    rig.start_experiment()
+    rig.worker.start()
+    rig.batch()
+    rig.batch()
+    key = f"experiment:{EXPERIMENT}:cost"
+    state = rig.pipeline.backends.state
+    [before] = state.execute(Batch().hgetall(Namespace.EXPERIMENTS, key))
+    assert before == {}  # measured, not written yet: at the next check
+    rig.clock.advance(CHECK_S + 1)
+    rig.batch()  # the check before this batch adds the first two batches' cost
+    [found] = state.execute(Batch().hgetall(Namespace.EXPERIMENTS, key))
+    cost = {k.decode() if isinstance(k, bytes) else k: float(v) for k, v in found.items()}
+    assert (cost["0:rows"], cost["1:rows"]) == (12.0, 12.0)
+    assert cost["0:us"] > 0 and cost["1:us"] > 0
+    rig.challenger_models.close()  # the rest as the detector stops
+    [found] = state.execute(Batch().hgetall(Namespace.EXPERIMENTS, key))
+    assert float(found.get(b"1:rows", found.get("1:rows"))) == 18.0
+    priced = rig.experiments.counts_with_cost(EXPERIMENT)
+    assert priced["0:scoring_us"] == 0.0  # no service counted rows: the cost prices none

@@ -271,3 +271,20 @@ def test_an_experiment_keeps_the_deadline_it_started_with() -> None:
     counts = lab.store.counts(experiment.id)
     # counted four hours on, by its own two-hour deadline; "b" was labelled after it
     assert (counts["1:frauds"], counts["1:caught"], counts["labels:late"]) == (1.0, 1.0, 1.0)
+
+
+def test_the_latency_guard_rail_reads_the_cost_the_detectors_measured() -> None:
+    lab = Lab(settings_of(guard_min_rows="20"))
+    experiment = lab.start()
+    lab.rig.send([lab.row(f"r{n}", AT, QUIET, QUIET) for n in range(30)], [])
+    lab.store.add_cost(experiment.id, {0: (3_000.0, 300), 1: (12_000.0, 300)})
+    service = lab.service()
+    service.start()
+    drain(service)
+    service.close()
+    ended = lab.store.get(experiment.id)
+    assert (ended.status, ended.outcome) == (
+        "stopped",
+        "guard rail: latency 40.0 us/row vs 10.0 us/row on the champion: 4.00x, above the "
+        "limit 3.00x",
+    )

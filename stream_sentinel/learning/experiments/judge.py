@@ -55,7 +55,7 @@ class Judge:
         champion = self.registry.aliases().get(CHAMPION)
         if champion != experiment.champion:
             return self._champion_moved(experiment, champion)
-        counts = self.store.counts(experiment.id)
+        counts = self.store.counts_with_cost(experiment.id)
         found = standing(experiment, counts, self.rule, self.limits, self.clock.now_ms())
         action, reason = found.outcome.action, found.outcome.reason
         if action == "continue":

@@ -60,4 +60,10 @@ def labels(experiment_id: str, bucket: int) -> str:
     return f"experiment:{experiment_id}:labels:{bucket}"
 
 
+def cost(experiment_id: str) -> str:
+    """Scoring cost the detectors measured (hash: "{arm}:us" and "{arm}:rows"; a sample, not
+    an exact count: a batch scored again after a crash is timed again)."""
+    return f"experiment:{experiment_id}:cost"
+
+
 SETTLED = "settled"  # field of offsets(): the next bucket to settle (the settlement's guard)

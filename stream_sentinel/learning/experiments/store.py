@@ -8,11 +8,12 @@ rebalance) is refused as a replay, so each transaction is counted exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from stream_sentinel.clock import Clock
 from stream_sentinel.errors import StateError, UsageError
 from stream_sentinel.learning.experiments import keys
+from stream_sentinel.logic.experiments.counting import with_cost
 from stream_sentinel.logic.experiments.definition import Experiment, Point, Step
 from stream_sentinel.state.base import Batch, Guard, Outcome, StateStore
 
@@ -55,6 +56,20 @@ class ExperimentStore:
         """The test's evidence after each settlement, oldest first."""
         [blobs] = self._store.execute(Batch().lrange(keys.NS, keys.evidence(experiment_id), 0, -1))
         return [Point.decode(b) for b in reversed(blobs)]
+
+    def add_cost(self, experiment_id: str, cost: Mapping[int, Sequence[float]]) -> None:
+        """Add scoring cost measured by a detector: per arm, microseconds and rows."""
+        writes = Batch()
+        for arm, (us, rows) in sorted(cost.items()):
+            writes.hincrbyfloat(keys.NS, keys.cost(experiment_id), f"{arm}:us", float(us))
+            writes.hincrby(keys.NS, keys.cost(experiment_id), f"{arm}:rows", int(rows))
+        self._store.execute(writes)
+
+    def counts_with_cost(self, experiment_id: str) -> dict[str, float]:
+        """Its counters, with each arm's ``scoring_us`` priced from the measured cost."""
+        counts = self.counts(experiment_id)
+        [found] = self._store.execute(Batch().hgetall(keys.NS, keys.cost(experiment_id)))
+        return with_cost(counts, {_text(k): float(v) for k, v in found.items()})
 
     def settled(self, experiment_id: str) -> int:
         """The next event-time bucket its service will settle (0: none settled yet)."""

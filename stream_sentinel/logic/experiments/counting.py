@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 
@@ -104,3 +104,21 @@ def settle(kept: Kept, mode: str) -> dict[str, float]:
         flagged = kept.challenger_flagged if kept.arm else kept.champion_flagged
         counts = {f"{kept.arm}:frauds": 1.0, f"{kept.arm}:caught": float(flagged)}
     return {name: value for name, value in counts.items() if value}
+
+
+def with_cost(counts: Mapping[str, float], cost: Mapping[str, float]) -> dict[str, float]:
+    """``counts`` with each arm's ``scoring_us`` set from a measured cost (``"{arm}:us"`` over
+    ``"{arm}:rows"``, sampled by the detectors) times the rows the arm decided, so the latency
+    guard rail compares the two models' mean cost per row.
+
+    >>> cost = {"0:us": 40.0, "0:rows": 4.0, "1:us": 80.0, "1:rows": 4.0}
+    >>> with_cost({"0:rows": 10.0, "1:rows": 10.0}, cost)
+    {'0:rows': 10.0, '1:rows': 10.0, '0:scoring_us': 100.0, '1:scoring_us': 200.0}
+    """
+    out = dict(counts)
+    for arm in (0, 1):
+        rows = cost.get(f"{arm}:rows", 0.0)
+        if rows:
+            per_row = cost.get(f"{arm}:us", 0.0) / rows
+            out[f"{arm}:scoring_us"] = per_row * out.get(f"{arm}:rows", 0.0)
+    return out
