@@ -15,9 +15,10 @@ from typing import Any
 
 from stream_sentinel.config.experiments import ExperimentSettings
 from stream_sentinel.console.sources import ConsoleSources
-from stream_sentinel.learning.experiments.policy import limits_of, rule_of
+from stream_sentinel.learning.experiments.policy import deadline_ms, limits_of, rule_of
 from stream_sentinel.learning.experiments.store import ExperimentStore
-from stream_sentinel.learning.experiments.views import ARMS, status_json
+from stream_sentinel.learning.experiments.tally import bucket_width
+from stream_sentinel.learning.experiments.views import ARMS, counting_line, status_json
 from stream_sentinel.logic.experiments.definition import Experiment
 from stream_sentinel.logic.experiments.guardrails import ArmTraffic, Limits
 from stream_sentinel.logic.experiments.rule import Rule
@@ -144,9 +145,10 @@ def show_experiment(sources: ConsoleSources, experiment_id: str) -> dict[str, An
     if experiment is None:
         return None
     rule, limits = rule_and_limits(sources.settings.experiments)
-    now = standing(
-        experiment, found.counts_with_cost(experiment_id), rule, limits, sources.clock.now_ms()
-    )
+    counts = found.counts_with_cost(experiment_id)
+    now = standing(experiment, counts, rule, limits, sources.clock.now_ms())
+    width = bucket_width(experiment.deadline_or(deadline_ms(sources.settings.experiments)))
+    settled = found.settled(experiment_id)
     versions = (experiment.champion, experiment.challenger)
     return {
         **status_json(experiment, now, found.history(experiment_id)),
@@ -157,6 +159,7 @@ def show_experiment(sources: ConsoleSources, experiment_id: str) -> dict[str, An
         "shown_evidence": _evidence(now, rule),
         "breaches": [b.message() for b in now.breached],
         "trail": [asdict(p) for p in found.trail(experiment_id)],
+        "counting": counting_line(counts, settled * width if settled else None).strip(),
         "rule": asdict(rule),
         "limits": asdict(limits),
         "read_only": READ_ONLY,

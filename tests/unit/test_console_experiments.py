@@ -169,6 +169,7 @@ def test_with_no_experiment_the_list_says_how_to_start_one() -> None:
 def test_each_arm_shows_its_rates_frauds_and_recall(rig: Rig, client: TestClient) -> None:
     found = show_experiment(rig.sources, "exp-split")
     assert found is not None
+    assert found["counting"] == "labels: no transaction has reached its label deadline yet"
     assert found["arm_rows"] == [
         {
             "arm": "champion",
