@@ -86,7 +86,8 @@ def _rate(count: int, rows: int) -> float | None:
 
 
 def arm_row(name: str, version: str, traffic: ArmTraffic, recall: ArmRecall) -> dict[str, Any]:
-    """One arm's line of the table: its traffic as rates, its labelled frauds and recall."""
+    """One arm's line of the table: its traffic as rates, its labelled frauds, recall and
+    precision."""
     rows = traffic.rows
     return {
         "arm": name,
@@ -100,6 +101,8 @@ def arm_row(name: str, version: str, traffic: ArmTraffic, recall: ArmRecall) -> 
         "frauds": recall.frauds,
         "caught": recall.caught,
         "recall": recall.recall,
+        "flagged": recall.flagged,
+        "precision": recall.precision,
     }
 
 

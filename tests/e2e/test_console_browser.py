@@ -373,9 +373,9 @@ def test_the_experiments_page_lists_one_and_shows_its_arms_and_evidence_chart(
     page.screenshot(path=str(shots / "console-experiments.png"), full_page=True)
     page.click("#experiments a[href='/experiments/exp-split']")
     expect(page.locator("h1")).to_have_text("Experiment exp-split")
-    numbers = ["10,000", "2.00%", "0.50%", "4.0", "200", "120", "60.00%"]
+    numbers = ["10,000", "2.00%", "0.50%", "4.0", "200", "120", "60.00%", "75.00%"]
     expect(page.locator("#arm-champion td")).to_have_text(["champion", "m-champ", *numbers])
-    numbers = ["10,000", "3.00%", "0.60%", "5.0", "200", "150", "75.00%"]
+    numbers = ["10,000", "3.00%", "0.60%", "5.0", "200", "150", "75.00%", "60.00%"]
     expect(page.locator("#arm-challenger td")).to_have_text(["challenger", "m-chall", *numbers])
     expect(page.locator("#interval")).to_have_text("-1.4 to +31.4 pts")
     expect(page.locator("#trail svg")).to_have_count(1)

@@ -150,7 +150,8 @@ def test_a_worse_shadow_challenger_is_counted_exactly_and_retired(settings: Sett
     buckets = Buckets(int(DEADLINE_DAYS * DAY))
     due = buckets.due_until(max(r["event_time"] for r in rows))
     settled = [r for r in rows if buckets.of(r["event_time"]) <= due]
-    counted = {r["transaction_id"] for r in settled} & frauds
+    settled_ids = {r["transaction_id"] for r in settled}
+    counted = settled_ids & frauds
     diffs = [int(t in theirs) - int(t in ours) for t in counted]
     counts = experiments.counts("exp-it")
     assert {k: v for k, v in counts.items() if not k.startswith("pair:sum")} == {
@@ -165,6 +166,8 @@ def test_a_worse_shadow_challenger_is_counted_exactly_and_retired(settings: Sett
             "1:frauds": len(counted),
             "0:caught": len(counted & ours),
             "1:caught": len(counted & theirs),
+            "0:flagged": len(settled_ids & ours),
+            "1:flagged": len(settled_ids & theirs),
             "pair:n": len(counted),
             "pair:squares": sum(d * d for d in diffs),
             "unscored:rows": unscored,
@@ -196,6 +199,7 @@ def test_a_worse_shadow_challenger_is_counted_exactly_and_retired(settings: Sett
     assert lines[0] == f"experiment exp-it: retired ({ended.outcome})"
     assert lines[4].split()[:2] == ["champion", str(len(rows))]
     assert lines[7].startswith("  labels: transactions up to ")
+    assert lines[3].split()[-1] == "precision"
     assert "    " in lines[-1] and "retire" in lines[-2] and "start" in lines[-1]
     store.close()
 

@@ -49,9 +49,9 @@ HOUR = 3_600_000
 BREACH = "alert rate 9.00% vs 2.00% on the champion: 4.50x, above the limit 2.00x"
 SPLIT_COUNTS = {
     **{"0:rows": 10_000, "0:alerts": 200, "0:declines": 50, "0:scoring_us": 40_000},
-    **{"0:frauds": 200, "0:caught": 120},
+    **{"0:frauds": 200, "0:caught": 120, "0:flagged": 160},
     **{"1:rows": 10_000, "1:alerts": 300, "1:declines": 60, "1:scoring_us": 50_000},
-    **{"1:frauds": 200, "1:caught": 150},
+    **{"1:frauds": 200, "1:caught": 150, "1:flagged": 250},
 }
 #: (labels, estimate, low, high, log ratio): unbounded at first, then narrowing
 TRAIL = [(40, 0.1, None, None, 0.0), (200, 0.12, -0.05, 0.29, 0.8), (400, 0.15, 0.05, 0.25, 2.4)]
@@ -183,6 +183,8 @@ def test_each_arm_shows_its_rates_frauds_and_recall(rig: Rig, client: TestClient
             "frauds": 200,
             "caught": 120,
             "recall": 0.6,
+            "flagged": 160,
+            "precision": 0.75,
         },
         {
             "arm": "challenger",
@@ -196,6 +198,8 @@ def test_each_arm_shows_its_rates_frauds_and_recall(rig: Rig, client: TestClient
             "frauds": 200,
             "caught": 150,
             "recall": 0.75,
+            "flagged": 250,
+            "precision": 0.6,
         },
     ]
     page = client.get("/experiments/exp-split").text

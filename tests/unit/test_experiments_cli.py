@@ -77,14 +77,16 @@ def test_status_shows_the_arms_the_evidence_and_what_the_rule_would_do() -> None
         "0:caught": 280,
         "1:frauds": 400,
         "1:caught": 320,
+        "0:flagged": 560,
+        "1:flagged": 640,
     }
     store.add_counts(experiment.id, "decision-features:0", 10, counts)
     shown = desk.run("experiments", "status").output.splitlines()
     proof = evidence(paired(400, 40.0, 80.0), 0.05, 0.05)
     low, high = proof.interval
     assert shown[4:6] == [
-        "  champion       50000       2.0%         0.0%       -     400   70.0%",
-        "  challenger     50000       2.2%         0.0%       -     400   80.0%",
+        "  champion       50000       2.0%         0.0%       -     400   70.0%     50.0%",
+        "  challenger     50000       2.2%         0.0%       -     400   80.0%     50.0%",
     ]
     assert shown[6] == (
         f"  evidence: challenger - champion recall +10.0 pts, always-valid interval "

@@ -73,6 +73,9 @@ EXPECTED = {
     "pair:squares": 2.0,
     "labels:late": 1.0,
     "unscored:frauds": 1.0,
+    # precision's denominators: the settled rows each flagged (unscored ones left out)
+    "0:flagged": 3.0,  # both, champion-only, late
+    "1:flagged": 4.0,  # both, challenger-only, overruled, late
 }
 
 
@@ -165,6 +168,8 @@ def test_split_mode_counts_each_fraud_for_the_arm_that_decided_it() -> None:
         "1:frauds": 1.0,
         "1:caught": 1.0,
         "unscored:frauds": 1.0,
+        "0:flagged": 1.0,  # c1 (c2 was flagged by the challenger, which did not decide it)
+        "1:flagged": 1.0,  # x1
     }
     service.close()
 

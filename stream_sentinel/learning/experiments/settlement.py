@@ -15,7 +15,7 @@ import logging
 from stream_sentinel.learning.experiments import keys
 from stream_sentinel.learning.experiments.follower import Followed
 from stream_sentinel.learning.experiments.store import ExperimentStore
-from stream_sentinel.learning.experiments.tally import settle_bucket
+from stream_sentinel.learning.experiments.tally import flagged, settle_bucket
 from stream_sentinel.logic.experiments.definition import Experiment, Point
 from stream_sentinel.logic.experiments.rule import Rule
 from stream_sentinel.logic.experiments.sequential import evidence
@@ -56,21 +56,20 @@ class Settler:
         if bucket < self.followed.settled():  # kept after its bucket was counted: not counted
             self._state.execute(tidy)
             return
-        [labels] = self._state.execute(Batch().hgetall(keys.NS, labels_key))
+        labels, codes = self._state.execute(
+            Batch().hgetall(keys.NS, labels_key).hgetall(keys.NS, rows_key)
+        )
         labels = {_text(t): v for t, v in labels.items()}
-        wanted = sorted(labels)
-        read = Batch()
-        for transaction_id in wanted:
-            read.hget(keys.NS, rows_key, transaction_id)
-        codes = dict(zip(wanted, self._state.execute(read) if wanted else [], strict=True))
+        codes = {_text(t): v for t, v in codes.items()}
         tally = settle_bucket(experiment.mode, labels, codes)
         writes = Batch()
-        for name, amount in sorted(tally.increments.items()):
+        increments = {**tally.increments, **flagged(experiment.mode, codes)}
+        for name, amount in sorted(increments.items()):
             writes.hincrby(keys.NS, keys.counts(experiment.id), name, int(amount))
         if tally.unscored:
             writes.hincrby(keys.NS, keys.counts(experiment.id), "unscored:frauds", tally.unscored)
         if tally.frauds:
-            point = self._point(experiment, tally.increments, bucket)
+            point = self._point(experiment, increments, bucket)
             writes.lpush(keys.NS, keys.evidence(experiment.id), point.encode())
             writes.ltrim(keys.NS, keys.evidence(experiment.id), 0, keys.TRAIL_POINTS - 1)
         writes.commands.extend(tidy.commands)

@@ -121,6 +121,21 @@ class Settled:
     unscored: int  # labelled frauds one model had not scored (not counted)
 
 
+def flagged(mode: str, codes: Mapping[str, str | bytes]) -> dict[str, float]:
+    """What a settled bucket's kept rows add to each arm's ``flagged`` (the rows it flagged,
+    precision's denominator): shadow, each model's flags; split, the deciding arm's."""
+    out = {"0:flagged": 0.0, "1:flagged": 0.0}
+    for found in codes.values():
+        code = RowCode.decode(found)
+        if code.unscored:
+            continue
+        if mode == "shadow" or code.arm == 0:
+            out["0:flagged"] += code.champion_flagged
+        if mode == "shadow" or code.arm == 1:
+            out["1:flagged"] += code.challenger_flagged
+    return {name: value for name, value in out.items() if value}
+
+
 def settle_bucket(
     mode: str,
     labels: Mapping[str, str | bytes],

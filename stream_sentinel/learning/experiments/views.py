@@ -41,7 +41,7 @@ def _pct(value: float | None) -> str:
 def _arm_lines(standing: Standing) -> list[str]:
     lines = [
         f"  {'arm':10} {'rows':>9} {'alert rate':>10} {'decline rate':>12} "
-        f"{'us/row':>7} {'frauds':>7} {'recall':>7}"
+        f"{'us/row':>7} {'frauds':>7} {'recall':>7} {'precision':>9}"
     ]
     for name, traffic, recall in zip(ARMS, standing.traffic, standing.recall, strict=True):
         rows = traffic.rows
@@ -49,7 +49,7 @@ def _arm_lines(standing: Standing) -> list[str]:
         lines.append(
             f"  {name:10} {rows:>9} {_pct(traffic.alerts / rows if rows else None):>10} "
             f"{_pct(traffic.declines / rows if rows else None):>12} {cost:>7} "
-            f"{recall.frauds:>7} {_pct(recall.recall):>7}"
+            f"{recall.frauds:>7} {_pct(recall.recall):>7} {_pct(recall.precision):>9}"
         )
     return lines
 
@@ -121,6 +121,8 @@ def status_json(experiment: Experiment, standing: Standing, history: list[Step])
                 "frauds": recall.frauds,
                 "caught": recall.caught,
                 "recall": recall.recall,
+                "flagged": recall.flagged,
+                "precision": recall.precision,
             }
             for name, traffic, recall in zip(ARMS, standing.traffic, standing.recall, strict=True)
         },

@@ -4,8 +4,9 @@ evidence, the guard rails, and what the rule would do now.
 The counters (kept in DB5, each input counted once) are named ``"{arm}:{counter}"`` with arm 0
 the champion and 1 the challenger: ``rows``, ``alerts``, ``declines`` and ``scoring_us`` count
 decisions without labels; ``frauds`` and ``caught`` count the labelled frauds an arm decided and
-how many it flagged at the champion's alert budget. In shadow mode both models score the same
-frauds, so the paired counters ``pair:n``, ``pair:sum`` and ``pair:squares`` hold the per-fraud
+how many it flagged at the champion's alert budget, ``flagged`` the rows it flagged whose label
+deadline has passed (so ``caught / flagged`` is its precision). In shadow mode both models score
+the same frauds, so the paired counters ``pair:n``, ``pair:sum`` and ``pair:squares`` hold the per-fraud
 differences (challenger caught minus champion caught), their sum and their sum of squares.
 """
 
@@ -33,10 +34,16 @@ DAY_MS = 86_400_000
 class ArmRecall:
     frauds: int
     caught: int
+    flagged: int = 0  # rows it flagged whose deadline has passed (precision's denominator)
 
     @property
     def recall(self) -> float | None:
         return self.caught / self.frauds if self.frauds else None
+
+    @property
+    def precision(self) -> float | None:
+        """Of the rows it flagged, the share that were fraud at their deadline."""
+        return self.caught / self.flagged if self.flagged else None
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ def _arm(counts: Mapping[str, float], arm: int) -> tuple[ArmTraffic, ArmRecall]:
     traffic = ArmTraffic(
         int(get("rows")), int(get("alerts")), int(get("declines")), get("scoring_us")
     )
-    return traffic, ArmRecall(int(get("frauds")), int(get("caught")))
+    return traffic, ArmRecall(int(get("frauds")), int(get("caught")), int(get("flagged")))
 
 
 def estimate_of(experiment: Experiment, counts: Mapping[str, float]) -> Estimate:
