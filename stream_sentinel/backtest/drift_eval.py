@@ -39,11 +39,14 @@ from stream_sentinel.generator import SimulationConfig, Simulator
 from stream_sentinel.generator.labels import LabelPolicy
 from stream_sentinel.learning.aliases import CHAMPION
 from stream_sentinel.learning.drift.checks import WindowCheck
+from stream_sentinel.learning.drift.decisions import KeepingDecisions
 from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.handler import DriftHandler, DriftOutcome
-from stream_sentinel.learning.drift.service import RegistryBands, drift_loop
+from stream_sentinel.learning.drift.labelled import LabelledHandler, LabelledOutcome
+from stream_sentinel.learning.drift.service import RegistryBands, drift_loop, labelled_loop
 from stream_sentinel.learning.models import draft_of, load_model
 from stream_sentinel.learning.registry import ModelRegistry
+from stream_sentinel.logic.drift.outcomes import MONITORS
 from stream_sentinel.logic.drift.window import HOUR_MS
 from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.stream.loop import StreamLoop
@@ -95,7 +98,23 @@ def evaluate(
         run.close()
     checks = [c for o in run.outcomes for c in o.checks]
     events = [e for o in run.outcomes for e in o.events]
-    return _figures(options, drift, model, run.transactions, checks, events)
+    events += [e for o in run.labelled for e in o.events]
+    found = _figures(options, drift, model, run.transactions, checks, events)
+    return {**found, "labels": labelled_counts(drift, run.labelled)}
+
+
+def labelled_counts(drift: DriftSettings, outcomes: list[LabelledOutcome]) -> dict[str, int]:
+    """What the performance monitors were fed: labels read, labels given after the deadline
+    (or for a bucket already settled), labelled transactions without a kept decision, labelled
+    decisions fed, and buckets settled."""
+    return {
+        "deadline_hours": drift.performance_deadline_hours,
+        "read": sum(o.labels for o in outcomes),
+        "late": sum(o.late for o in outcomes),
+        "unjoined": sum(o.unjoined for o in outcomes),
+        "fed": sum(o.outcomes for o in outcomes),
+        "buckets_settled": sum(len(o.settled) for o in outcomes),
+    }
 
 
 def _figures(
@@ -111,7 +130,7 @@ def _figures(
     watched = switch if not baseline else START_MS + options.days * DAY_MS
     hours_before = sum(1 for c in checks if c.window_end <= watched)
     monitors = []
-    for monitor, feature in _subjects(checks):
+    for monitor, feature in [*_subjects(checks), *((name, None) for name in MONITORS)]:
         mine = [e for e in events if (e.monitor, e.feature) == (monitor, feature)]
         before = [e for e in mine if e.window_end <= watched]
         after = [e for e in mine if e.window_start >= switch and not baseline]
@@ -222,19 +241,40 @@ class _Run:
         )
         self.process.detector.state.merchant_refresh_s = float("inf")
         self.outcomes: list[DriftOutcome] = []
+        self.labelled: list[LabelledOutcome] = []
+        bands = RegistryBands(registry)
         handler = DriftHandler(
             self.serde,
             self.backends.state,
             drift,
-            RegistryBands(registry),
+            bands,
             self.topics,
             self.clock,
             self.outcomes.append,
         )
+        keeping = KeepingDecisions(
+            handler,
+            self.serde,
+            bands,
+            settings.detector.alert_level.name,
+            drift.performance_deadline_hours * HOUR_MS,
+        )
         self.drift: StreamLoop = drift_loop(
             self.backends.broker,
             self.backends.state,
-            handler,
+            keeping,
+            drift,
+            self.topics,
+            max_batch=5000,
+            poll_timeout_s=0.0,
+        )
+        labelled = LabelledHandler(
+            self.serde, self.backends.state, drift, self.topics, self.clock, self.labelled.append
+        )
+        self.labels: StreamLoop = labelled_loop(
+            self.backends.broker,
+            self.backends.state,
+            labelled,
             drift,
             self.topics,
             max_batch=5000,
@@ -262,6 +302,8 @@ class _Run:
         feedback = self.serde.encoder("fraud-feedback")
         self.process.start()
         self.drift.start()
+        self.labels.start()
+        _join((self.drift, self.labels))
         total = (options.warmup_days + options.days) * DAY_MS // SLICE_MS
         bounds = np.searchsorted(slices, np.arange(total + 1), "left")
         per_day = DAY_MS // SLICE_MS
@@ -285,17 +327,30 @@ class _Run:
             self._producer.flush(60.0)
             _drain(self.process.feedback.poll, self.process.feedback, len(labels))
             _drain(self.drift.poll, self.drift, last - first)
+            _drain(self.labels.poll, self.labels, len(labels))
             if progress and index % per_day == per_day - 1:
                 day = index // per_day + 1
                 progress(f"day {day} of {total // per_day}: {self.transactions:,} transactions")
 
     def close(self) -> None:
         try:
+            self.labels.close()
             self.drift.close()
         finally:
             self.process.close()
             self._producer.close()
             self.backends.close()
+
+
+def _join(loops: tuple[StreamLoop, ...]) -> None:
+    """Poll the members of one group until each holds its partitions (an eager rebalance
+    completes once every member has taken part)."""
+    for _ in range(1000):
+        if all(loop.consumer is not None and loop.consumer.assignment() for loop in loops):
+            return
+        for loop in loops:
+            loop.poll()
+    raise RuntimeError("the drift group's loops were not assigned their partitions")
 
 
 def _drain(poll: Callable[[], int], loop: StreamLoop, count: int) -> None:

@@ -1,0 +1,99 @@
+"""The drift service's decision-features handler with the performance monitors' part: the
+:class:`~.handler.DriftHandler` does the windows; this keeps, per decision, what its label will
+need (:mod:`.kept`: 8 bytes a row), in the same guarded per-partition batches.
+
+Each applying row of a model version is kept in its event-time bucket, with whether its score
+reached the version's alerting threshold (the registry's band for the detector's alert level).
+Rows scored by rules alone, and of a version whose bands are unknown, are not kept: there is
+no model to judge. Rows of a bucket already settled are not kept either (their labels were
+counted without them).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from stream_sentinel.learning.drift import keys
+from stream_sentinel.learning.drift.handler import RULES_ONLY, DriftHandler
+from stream_sentinel.learning.drift.kept import PerfProgress, decision_block
+from stream_sentinel.logic.drift.window import HOUR_MS
+from stream_sentinel.state.base import Batch
+from stream_sentinel.stream.handler import Step
+from stream_sentinel.transport.base import Record
+from stream_sentinel.transport.topics import DECISION_FEATURES
+from stream_sentinel.wire.serde import Serde
+
+
+def bucket_ttl_ms(deadline_ms: int) -> int:
+    """Kept decisions and labels expire a week after their bucket's deadline, from their last
+    write: a bucket written after it settled is never read again, and a labels loop up to a
+    week behind the decisions still finds them."""
+    return deadline_ms + 7 * 24 * HOUR_MS
+
+
+class KeepingDecisions:
+    """The loop's handler on decision-features: the windows, plus the kept decisions."""
+
+    def __init__(
+        self,
+        windows: DriftHandler,
+        serde: Serde,
+        bands: Callable[[str], Mapping[str, float]],
+        alert_level: str,
+        deadline_ms: int,
+    ) -> None:
+        self.windows, self.bands, self.alert_level = windows, bands, alert_level
+        self.deadline_ms = deadline_ms
+        self._decoder = serde.decoder(DECISION_FEATURES)
+        self.kept = 0  # rows kept for labels (applied batches and repairs alike)
+
+    @property
+    def unread(self) -> Callable[[list[int]], set[int]] | None:
+        return self.windows.unread
+
+    @unread.setter
+    def unread(self, found: Callable[[list[int]], set[int]] | None) -> None:
+        self.windows.unread = found
+
+    @property
+    def undecodable(self) -> int:
+        return self.windows.undecodable
+
+    def handle(self, records: Sequence[Record], applies: np.ndarray, emit: bool) -> Step:
+        step = self.windows.handle(records, applies, emit)
+        if not applies.any():
+            return step
+        [blob] = self.windows.store.execute(Batch().get(keys.NS, keys.PERF_PROGRESS))
+        settled = PerfProgress.decode(blob).settled
+        decoded, _ = self._decoder.decode_many([r.value() for r in records])
+        grouped: dict[tuple[int, int, str], tuple[list[str], list[bool]]] = defaultdict(
+            lambda: ([], [])
+        )
+        for record, row, apply in zip(records, decoded, applies, strict=True):
+            if row is None or not apply:
+                continue
+            version = row["model_version"] or RULES_ONLY
+            threshold = None if version == RULES_ONLY else self.bands(version).get(self.alert_level)
+            bucket = int(row["event_time"]) // HOUR_MS
+            if threshold is None or (settled is not None and bucket < settled):
+                continue
+            ids, flags = grouped[(record.partition() or 0, bucket, version)]
+            ids.append(str(row["transaction_id"]))
+            flags.append(float(row["score"]) >= threshold)
+        for (partition, bucket, version), (ids, flags) in sorted(grouped.items()):
+            key = keys.perf_decisions(bucket)
+            batch = step.state.setdefault(partition, Batch())
+            batch.lpush(keys.NS, key, decision_block(version, ids, flags))
+            batch.pexpire(keys.NS, key, bucket_ttl_ms(self.deadline_ms))
+            batch.zadd(keys.NS, keys.PERF_BUCKETS, {str(bucket): float(bucket)})
+            self.kept += len(ids)
+        return step
+
+    def committed(self, step: Step, applied: dict[int, bool]) -> None:
+        self.windows.committed(step, applied)
+
+    def forget(self, partitions: list[int]) -> None:
+        self.windows.forget(partitions)
