@@ -14,7 +14,13 @@ Per monitor (and feature or band), from the ``DriftEvent``s the service publishe
   that starts at or after the switch (``detected_time - switch``);
 - ``false_alarms_before_switch``: alarms of windows that end at or before the switch;
 - ``false_alarms_per_week``: those alarms per simulated week of windows checked before the
-  switch (for ``baseline``, which has no switch, every window counts).
+  switch (for ``baseline``, which has no switch, every window counts); for the labelled
+  performance monitors (``adwin-error`` ...), which need no reference and watch from the
+  simulation's start, warm-up included, per simulated week from the start to the switch.
+
+The performance monitors' labels are the ones the detector's feedback loop is given (released
+in event time when due); ``labels`` says how many were read, late (after the deadline),
+joined to no decision, and fed.
 
 Beside them, over all monitors: ``windows_with_an_alarm_before_switch`` and ``..._after_switch``,
 the windows with any alarm at all (what the family-wise alpha bounds), not the alarm count.
@@ -135,7 +141,9 @@ def _figures(
         before = [e for e in mine if e.window_end <= watched]
         after = [e for e in mine if e.window_start >= switch and not baseline]
         first = min((e.detected_time - switch for e in after), default=None)
-        weeks = hours_before * 3600 / WEEK_S
+        # the labelled monitors need no reference: they watch from the first settled hour
+        watching_s = hours_before * 3600 if monitor not in MONITORS else _from_begin(options)
+        weeks = watching_s / WEEK_S
         monitors.append(
             {
                 "monitor": monitor,
@@ -163,6 +171,12 @@ def _figures(
         **windows_with_an_alarm(events, watched, switch, baseline),
         "monitors": monitors,
     }
+
+
+def _from_begin(options: EvaluateOptions) -> int:
+    """Seconds the performance monitors watch before the switch (the end for ``baseline``)."""
+    end = options.days * DAY_MS if options.scenario == "baseline" else options.switch_at_ms
+    return (START_MS + end - options.begin_ms) // 1000
 
 
 def windows_with_an_alarm(

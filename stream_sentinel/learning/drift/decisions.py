@@ -24,7 +24,11 @@ from stream_sentinel.state.base import Batch
 from stream_sentinel.stream.handler import Step
 from stream_sentinel.transport.base import Record
 from stream_sentinel.transport.topics import DECISION_FEATURES
+from stream_sentinel.wire.failures import DecodeFailure, RecordDecoder
+from stream_sentinel.wire.failures import Record as WireRecord
 from stream_sentinel.wire.serde import Serde
+
+Decoded = tuple[list[WireRecord | None], list[DecodeFailure]]
 
 
 def bucket_ttl_ms(deadline_ms: int) -> int:
@@ -47,7 +51,9 @@ class KeepingDecisions:
     ) -> None:
         self.windows, self.bands, self.alert_level = windows, bands, alert_level
         self.deadline_ms = deadline_ms
-        self._decoder = serde.decoder(DECISION_FEATURES)
+        # the windows decode the batch first; this handler reads the same decoded rows
+        self._decoder = Remembered(serde.decoder(DECISION_FEATURES))
+        windows._decoder = self._decoder
         self.kept = 0  # rows kept for labels (applied batches and repairs alike)
 
     @property
@@ -69,6 +75,7 @@ class KeepingDecisions:
         [blob] = self.windows.store.execute(Batch().get(keys.NS, keys.PERF_PROGRESS))
         settled = PerfProgress.decode(blob).settled
         decoded, _ = self._decoder.decode_many([r.value() for r in records])
+        bands = _Cached(self.bands)
         grouped: dict[tuple[int, int, str], tuple[list[str], list[bool]]] = defaultdict(
             lambda: ([], [])
         )
@@ -76,7 +83,7 @@ class KeepingDecisions:
             if row is None or not apply:
                 continue
             version = row["model_version"] or RULES_ONLY
-            threshold = None if version == RULES_ONLY else self.bands(version).get(self.alert_level)
+            threshold = None if version == RULES_ONLY else bands(version).get(self.alert_level)
             bucket = int(row["event_time"]) // HOUR_MS
             if threshold is None or (settled is not None and bucket < settled):
                 continue
@@ -97,3 +104,36 @@ class KeepingDecisions:
 
     def forget(self, partitions: list[int]) -> None:
         self.windows.forget(partitions)
+
+
+class Remembered:
+    """A decoder that hands back its last result when given the same values again (the same
+    bytes objects): the batch is decoded once for both handlers."""
+
+    def __init__(self, decoder: RecordDecoder) -> None:
+        self.decoder = decoder
+        self._last: tuple[list[bytes | None], Decoded] | None = None
+
+    def decode_many(self, values: Sequence[bytes | None]) -> Decoded:
+        last = self._last
+        same = last is not None and len(last[0]) == len(values)
+        if last is not None and same and all(a is b for a, b in zip(last[0], values, strict=True)):
+            return last[1]
+        found = self.decoder.decode_many(values)
+        self._last = (list(values), found)
+        return found
+
+    def decode(self, value: bytes | None) -> WireRecord:
+        return self.decoder.decode(value)
+
+
+class _Cached:
+    """A version's bands, looked up once per batch."""
+
+    def __init__(self, bands: Callable[[str], Mapping[str, float]]) -> None:
+        self.bands, self.known = bands, dict[str, Mapping[str, float]]()
+
+    def __call__(self, version: str) -> Mapping[str, float]:
+        if version not in self.known:
+            self.known[version] = self.bands(version)
+        return self.known[version]

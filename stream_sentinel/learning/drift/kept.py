@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -122,19 +122,26 @@ def stored_labels(
 
 @dataclass(frozen=True, slots=True)
 class StoredMonitors:
-    """A version's monitors as DB4 has them: their state and its last retrain request."""
+    """A version's monitors as DB4 has them: their state, its last retrain request, and per
+    monitor what `drift status` shows (:meth:`VersionMonitors.summary`)."""
 
     state: dict[str, Any]
     last_retrain_ms: int | None = None
+    summary: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, monitors: VersionMonitors, last_retrain_ms: int | None) -> StoredMonitors:
+        summary = {name: monitors.summary(name) for name in monitors.monitors}
+        return cls(monitors.to_json(), last_retrain_ms, summary)
 
     def encode(self) -> bytes:
         data = {"state": self.state, "last_retrain_ms": self.last_retrain_ms}
-        return json.dumps(data, sort_keys=True).encode()
+        return json.dumps({**data, "summary": self.summary}, sort_keys=True).encode()
 
     @classmethod
     def decode(cls, blob: str | bytes) -> StoredMonitors:
         data = json.loads(blob)
-        return cls(data["state"], data.get("last_retrain_ms"))
+        return cls(data["state"], data.get("last_retrain_ms"), data.get("summary") or {})
 
 
 def read_monitors(store: StateStore) -> dict[str, StoredMonitors]:

@@ -286,7 +286,7 @@ class LabelledHandler:
             outcome.events.extend(events)
             last_retrain = self._retrain(version, events, last_retrain, hour, lead, outcome)
         self._monitors[version] = monitors
-        stored = StoredMonitors(monitors.to_json(), last_retrain)
+        stored = StoredMonitors.of(monitors, last_retrain)
         lead.hset(keys.NS, keys.PERF_MONITORS, {version: stored.encode()})
 
     def _retrain(

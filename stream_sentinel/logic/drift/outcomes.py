@@ -34,8 +34,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from river import drift
 
 from stream_sentinel.logic.drift.performance import (
+    DETECTORS,
     OutcomeMonitor,
     error_outcomes,
     precision_outcomes,
@@ -180,6 +182,20 @@ class VersionMonitors:
             for name, (_, stream) in MONITORS.items()
         }
         return cls(monitors, {s: bytearray(stored[s].tobytes()) for s in STREAMS})
+
+
+def detector_limit(monitor: str) -> str:
+    """What a monitor's detector compares with (River's defaults): ADWIN's confidence ``delta``,
+    Page-Hinkley's ``threshold`` on its cumulative deviation.
+
+    >>> detector_limit("adwin-error"), detector_limit("page-hinkley-precision")
+    ('delta 0.002', 'threshold 50.0')
+    """
+    kind = MONITORS[monitor][0]
+    detector = DETECTORS[kind]()
+    if isinstance(detector, drift.ADWIN):
+        return f"delta {detector.delta}"
+    return f"threshold {float(detector.threshold)}"
 
 
 def positions_of(detections: Sequence[Detection]) -> dict[str, list[int]]:
