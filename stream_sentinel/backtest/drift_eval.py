@@ -52,7 +52,7 @@ from stream_sentinel.learning.drift.labelled import LabelledHandler, LabelledOut
 from stream_sentinel.learning.drift.service import RegistryBands, drift_loop, labelled_loop
 from stream_sentinel.learning.models import draft_of, load_model
 from stream_sentinel.learning.registry import ModelRegistry
-from stream_sentinel.logic.drift.outcomes import MONITORS
+from stream_sentinel.logic.drift.outcomes import MONITORS, rates_around
 from stream_sentinel.logic.drift.window import HOUR_MS
 from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.stream.loop import StreamLoop
@@ -106,7 +106,10 @@ def evaluate(
     events = [e for o in run.outcomes for e in o.events]
     events += [e for o in run.labelled for e in o.events]
     found = _figures(options, drift, model, run.transactions, checks, events)
-    return {**found, "labels": labelled_counts(drift, run.labelled)}
+    labels = labelled_counts(drift, run.labelled)
+    switch_hour = (START_MS + options.switch_at_ms) // HOUR_MS
+    rates = rates_around([o.fed for o in run.labelled], switch_hour)
+    return {**found, "labels": {**labels, **rates}}
 
 
 def labelled_counts(drift: DriftSettings, outcomes: list[LabelledOutcome]) -> dict[str, int]:
@@ -266,12 +269,16 @@ class _Run:
             self.clock,
             self.outcomes.append,
         )
+        labelled = LabelledHandler(
+            self.serde, self.backends.state, drift, self.topics, self.clock, self.labelled.append
+        )
         keeping = KeepingDecisions(
             handler,
             self.serde,
             bands,
             settings.detector.alert_level.name,
             drift.performance_deadline_hours * HOUR_MS,
+            labelled,
         )
         self.drift: StreamLoop = drift_loop(
             self.backends.broker,
@@ -281,9 +288,6 @@ class _Run:
             self.topics,
             max_batch=5000,
             poll_timeout_s=0.0,
-        )
-        labelled = LabelledHandler(
-            self.serde, self.backends.state, drift, self.topics, self.clock, self.labelled.append
         )
         self.labels: StreamLoop = labelled_loop(
             self.backends.broker,

@@ -143,13 +143,20 @@ def _loops(
     )
     deadline_ms = settings.drift.performance_deadline_hours * 3_600_000
     level = settings.detector.alert_level.name
-    keeping = KeepingDecisions(windows, serde, bands, level, deadline_ms)
+    labelled = LabelledHandler(
+        serde,
+        backends.state,
+        settings.drift,
+        topics,
+        SYSTEM_CLOCK,
+        None,
+        partitions,
+        _partitions(backends.broker, topics.fraud_feedback),
+    )
+    keeping = KeepingDecisions(windows, serde, bands, level, deadline_ms, labelled)
     batch = settings.detector.max_batch
     decisions = drift_loop(
         backends.broker, backends.state, keeping, settings.drift, topics, batch, instance
-    )
-    labelled = LabelledHandler(
-        serde, backends.state, settings.drift, topics, SYSTEM_CLOCK, None, partitions
     )
     labels = labelled_loop(
         backends.broker, backends.state, labelled, settings.drift, topics, batch, instance
@@ -174,7 +181,11 @@ def _serve(metrics: DriftMetrics, port: int) -> int:
 def status(cli: CliContext) -> None:
     """Each monitor's latest value against its threshold, per model version."""
     from stream_sentinel.learning.drift.records import DriftRecords
-    from stream_sentinel.learning.drift.status import clock_lines, status_lines
+    from stream_sentinel.learning.drift.status import (
+        clock_lines,
+        performance_lines,
+        status_lines,
+    )
     from stream_sentinel.transport.topics import DECISION_FEATURES, LAYOUT
 
     store = cli.state_store()
@@ -182,7 +193,9 @@ def status(cli: CliContext) -> None:
     try:
         records = DriftRecords(store)
         minimum = cli.settings.drift.min_reference_rows
-        lines = status_lines(records.checks(), records.alarms(), records.progress(), minimum)
+        alarms = records.alarms()
+        lines = status_lines(records.checks(), alarms, records.progress(), minimum)
+        lines += performance_lines(*records.performance(), alarms)
         lines += clock_lines(records.marks(), LAYOUT[DECISION_FEATURES][0], idle_ms)
     finally:
         store.close()

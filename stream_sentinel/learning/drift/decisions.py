@@ -18,7 +18,8 @@ import numpy as np
 
 from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.handler import RULES_ONLY, DriftHandler
-from stream_sentinel.learning.drift.kept import PerfProgress, decision_block
+from stream_sentinel.learning.drift.kept import PerfProgress, bucket_ttl_ms, decision_block
+from stream_sentinel.learning.drift.labelled import LabelledHandler, LabelledOutcome
 from stream_sentinel.logic.drift.window import HOUR_MS
 from stream_sentinel.state.base import Batch
 from stream_sentinel.stream.handler import Step
@@ -31,13 +32,6 @@ from stream_sentinel.wire.serde import Serde
 Decoded = tuple[list[WireRecord | None], list[DecodeFailure]]
 
 
-def bucket_ttl_ms(deadline_ms: int) -> int:
-    """Kept decisions and labels expire a week after their bucket's deadline, from their last
-    write: a bucket written after it settled is never read again, and a labels loop up to a
-    week behind the decisions still finds them."""
-    return deadline_ms + 7 * 24 * HOUR_MS
-
-
 class KeepingDecisions:
     """The loop's handler on decision-features: the windows, plus the kept decisions."""
 
@@ -48,8 +42,10 @@ class KeepingDecisions:
         bands: Callable[[str], Mapping[str, float]],
         alert_level: str,
         deadline_ms: int,
+        settler: LabelledHandler | None = None,
     ) -> None:
         self.windows, self.bands, self.alert_level = windows, bands, alert_level
+        self.settler = settler
         self.deadline_ms = deadline_ms
         # the windows decode the batch first; this handler reads the same decoded rows
         self._decoder = Remembered(serde.decoder(DECISION_FEATURES))
@@ -79,9 +75,12 @@ class KeepingDecisions:
         grouped: dict[tuple[int, int, str], tuple[list[str], list[bool]]] = defaultdict(
             lambda: ([], [])
         )
+        marks: dict[int, int] = {}  # the decision clock's marks this batch moves
         for record, row, apply in zip(records, decoded, applies, strict=True):
             if row is None or not apply:
                 continue
+            at = record.partition() or 0
+            marks[at] = max(marks.get(at, 0), int(row["event_time"]))
             version = row["model_version"] or RULES_ONLY
             threshold = None if version == RULES_ONLY else bands(version).get(self.alert_level)
             bucket = int(row["event_time"]) // HOUR_MS
@@ -90,16 +89,45 @@ class KeepingDecisions:
             ids, flags = grouped[(record.partition() or 0, bucket, version)]
             ids.append(str(row["transaction_id"]))
             flags.append(float(row["score"]) >= threshold)
+        blocks: dict[int, list[bytes]] = defaultdict(list)
         for (partition, bucket, version), (ids, flags) in sorted(grouped.items()):
             key = keys.perf_decisions(bucket)
             batch = step.state.setdefault(partition, Batch())
-            batch.lpush(keys.NS, key, decision_block(version, ids, flags))
+            blocks[bucket].append(decision_block(version, ids, flags))
+            batch.lpush(keys.NS, key, blocks[bucket][-1])
             batch.pexpire(keys.NS, key, bucket_ttl_ms(self.deadline_ms))
             batch.zadd(keys.NS, keys.PERF_BUCKETS, {str(bucket): float(bucket)})
             self.kept += len(ids)
+        if self.settler is not None:
+            self._settle(step, records, applies, emit, (marks, blocks))
         return step
 
+    def _settle(
+        self,
+        step: Step,
+        records: Sequence[Record],
+        applies: np.ndarray,
+        emit: bool,
+        moved: tuple[dict[int, int], dict[int, list[bytes]]],
+    ) -> None:
+        """Settle what is due in the lead partition's write (so buckets settle while no label
+        comes), with the batch's clock marks and kept decisions (``moved``) not yet in DB4;
+        the outcome rides in the payload, beside the windows'."""
+        assert self.settler is not None
+        lead = min(r.partition() or 0 for r, a in zip(records, applies, strict=True) if a)
+        found = LabelledOutcome(emitted=emit)
+        marks, blocks = moved
+        self.settler.settle(step.state.setdefault(lead, Batch()), found, None, None, marks, blocks)
+        if emit:
+            step.outputs = [*step.outputs, *(self.settler.output(e) for e in found.events)]
+        step.payload = (step.payload, found)
+
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
+        if isinstance(step.payload, tuple):
+            windows, found = step.payload
+            step = Step(step.outputs, step.state, windows, step.staged)
+            if self.settler is not None:
+                self.settler.committed(Step(payload=found), applied)
         self.windows.committed(step, applied)
 
     def forget(self, partitions: list[int]) -> None:

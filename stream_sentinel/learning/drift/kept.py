@@ -28,6 +28,7 @@ import numpy as np
 from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.labels import SourcedLabel, effective
 from stream_sentinel.logic.drift.outcomes import STREAMS, VersionMonitors
+from stream_sentinel.logic.drift.window import HOUR_MS
 from stream_sentinel.state.base import Batch, StateStore
 
 SEPARATOR = b"\n"
@@ -37,6 +38,13 @@ def tx_hash(transaction_id: str) -> int:
     """63 bits of the transaction id's hash (the 64th holds the alert flag)."""
     digest = hashlib.blake2b(transaction_id.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
+
+
+def bucket_ttl_ms(deadline_ms: int) -> int:
+    """Kept decisions and labels expire a week after their bucket's deadline, from their last
+    write: a bucket written after it settled is never read again, and a labels loop up to a
+    week behind the decisions still finds them."""
+    return deadline_ms + 7 * 24 * HOUR_MS
 
 
 def decision_block(version: str, transaction_ids: Sequence[str], flagged: Sequence[bool]) -> bytes:

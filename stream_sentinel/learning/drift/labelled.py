@@ -37,12 +37,12 @@ from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config.learning import DriftSettings
 from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.alarms import store_alarms
-from stream_sentinel.learning.drift.decisions import bucket_ttl_ms
 from stream_sentinel.learning.drift.events import DriftEvent
-from stream_sentinel.learning.drift.hours import clock_of, partition_marks
+from stream_sentinel.learning.drift.hours import clock_of, idle_partitions, partition_marks
 from stream_sentinel.learning.drift.kept import (
     PerfProgress,
     StoredMonitors,
+    bucket_ttl_ms,
     decisions_of,
     effective_label,
     merge_label,
@@ -72,6 +72,14 @@ from stream_sentinel.wire.serde import Serde
 Taken = tuple[int, str, SourcedLabel]
 
 
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A batch's labels (merged) and kept decision blocks per bucket, not yet in DB4."""
+
+    labels: Mapping[int, Mapping[str, str]]
+    blocks: Mapping[int, list[bytes]]
+
+
 @dataclass
 class LabelledOutcome:
     """What one batch did (``Step.payload``); ``applied`` is set once its write is settled."""
@@ -82,6 +90,8 @@ class LabelledOutcome:
     unjoined: int = 0  # labelled transactions settled without a kept decision
     settled: list[int] = field(default_factory=list)  # buckets settled (event-time hours)
     outcomes: int = 0  # labelled decisions fed to the monitors
+    #: bucket -> [labelled, wrong, alerted, alerted fraud] of the decisions fed
+    fed: dict[int, list[int]] = field(default_factory=dict)
     events: list[DriftEvent] = field(default_factory=list)
     retrain_requests: list[RetrainRequest] = field(default_factory=list)
     applied: dict[int, bool] = field(default_factory=dict)
@@ -99,8 +109,13 @@ class LabelledHandler:
         clock: Clock = SYSTEM_CLOCK,
         on_committed: Callable[[LabelledOutcome], None] | None = None,
         partitions: int = LAYOUT[DECISION_FEATURES][0],
+        label_partitions: int = LAYOUT[FRAUD_FEEDBACK][0],
     ) -> None:
         self.partitions = partitions  # of decision-features, for the decision clock
+        self.label_partitions = label_partitions  # the label clock waits for all of them
+        #: Which of the given fraud-feedback partitions have records the group has not read
+        #: (set by the loop's factory): one far behind holds the label clock only then.
+        self.unread: Callable[[list[int]], set[int]] | None = None
         self._decoder = serde.decoder(FRAUD_FEEDBACK)
         self._encoder = serde.encoder(DRIFT_EVENTS)
         self.store, self.settings, self.clock = store, settings, clock
@@ -124,29 +139,53 @@ class LabelledHandler:
         outcome.labels = len(taken)
         if not taken:
             return step
+        [marks, blob] = self.store.execute(
+            Batch().hgetall(keys.NS, keys.PERF_LABEL_CLOCK).get(keys.NS, keys.PERF_PROGRESS)
+        )
+        seen = {int(p): int(ms) for p, ms in (marks or {}).items()}
+        moved = partition_marks(((p, label.label_time) for p, _, label in taken), seen)
+        for partition, mark in moved.items():
+            on = step.state.setdefault(partition, Batch())
+            on.hset(keys.NS, keys.PERF_LABEL_CLOCK, {str(partition): str(mark)})
+        pending = self._keep(taken, PerfProgress.decode(blob).settled, step, outcome)
+        lead = step.state.setdefault(min(p for p, _, _ in taken), Batch())
+        self.settle(lead, outcome, pending, moved)
+        if emit:
+            step.outputs = [self.output(e) for e in outcome.events]
+        return step
+
+    def settle(
+        self,
+        lead: Batch,
+        outcome: LabelledOutcome,
+        pending: Mapping[int, Mapping[str, str]] | None = None,
+        moved: Mapping[int, int] | None = None,
+        decided: Mapping[int, int] | None = None,
+        blocks: Mapping[int, list[bytes]] | None = None,
+    ) -> None:
+        """Settle every bucket that is due into ``lead`` (a batch's lead partition's write:
+        of this loop, or of the decisions' loop, so buckets settle while no label comes);
+        ``pending`` and ``blocks``: this batch's labels and kept decisions per bucket, not yet
+        in DB4; ``moved`` and ``decided``: the label and decision clock marks it moves."""
         [marks, blob, decision_marks] = self.store.execute(
             Batch()
             .hgetall(keys.NS, keys.PERF_LABEL_CLOCK)
             .get(keys.NS, keys.PERF_PROGRESS)
             .hgetall(keys.NS, keys.CLOCK)
         )
+        label_marks = {**{int(p): int(ms) for p, ms in (marks or {}).items()}, **(moved or {})}
+        if not label_marks:
+            return
         progress = PerfProgress.decode(blob)
-        seen = {int(p): int(ms) for p, ms in (marks or {}).items()}
-        moved = partition_marks(((p, label.label_time) for p, _, label in taken), seen)
-        for partition, mark in moved.items():
-            on = step.state.setdefault(partition, Batch())
-            on.hset(keys.NS, keys.PERF_LABEL_CLOCK, {str(partition): str(mark)})
-        decided = {int(p): int(ms) for p, ms in (decision_marks or {}).items()}
+        marked = {int(p): int(ms) for p, ms in (decision_marks or {}).items()}
+        for partition, mark in (decided or {}).items():
+            marked[partition] = max(marked.get(partition, 0), mark)
         idle_ms = self.settings.idle_partition_s * 1000
-        decision_clock = clock_of(decided, self.partitions, idle_ms) if decided else 0
-        due = self._due({**seen, **moved}, decision_clock)
-        pending = self._keep(taken, progress.settled, step, outcome)
+        decision_clock = clock_of(marked, self.partitions, idle_ms) if marked else 0
+        due = self._due(label_marks, decision_clock)
         if progress.settled is None or due >= progress.settled:
-            lead = step.state.setdefault(min(p for p, _, _ in taken), Batch())
-            self._settle(progress, due, pending, decision_clock, lead, outcome)
-        if emit:
-            step.outputs = [self._output(e) for e in outcome.events]
-        return step
+            found = Kept(pending or {}, blocks or {})
+            self._settle(progress, due, found, decision_clock, lead, outcome)
 
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
         if self.on_committed is not None and isinstance(step.payload, LabelledOutcome):
@@ -167,10 +206,13 @@ class LabelledHandler:
         ]
 
     def _due(self, label_marks: Mapping[int, int], decision_clock: int) -> int:
-        """The last bucket whose labels and decisions have all been read."""
-        latest = max(label_marks.values())
+        """The last bucket whose labels and decisions have all been read. The label clock is
+        the windows' clock over the label partitions: the least mark, leaving out a partition
+        ``idle_partition_s`` behind the latest unless it has records not yet read."""
         idle_ms = self.settings.idle_partition_s * 1000
-        label_clock = min(m for m in label_marks.values() if latest - m <= idle_ms)
+        behind = idle_partitions(label_marks, self.label_partitions, idle_ms)
+        unread = self.unread(behind) if behind and self.unread is not None else set()
+        label_clock = clock_of(label_marks, self.label_partitions, idle_ms, unread)
         lateness_ms = self.settings.lateness_s * 1000
         read_to = min(label_clock - self.deadline_ms, decision_clock - lateness_ms)
         return read_to // HOUR_MS - 1
@@ -211,7 +253,7 @@ class LabelledHandler:
         self,
         progress: PerfProgress,
         due: int,
-        pending: Mapping[int, Mapping[str, str]],
+        pending: Kept,
         clock_ms: int,
         lead: Batch,
         outcome: LabelledOutcome,
@@ -220,7 +262,8 @@ class LabelledHandler:
         [found] = self.store.execute(
             Batch().zrangebyscore(keys.NS, keys.PERF_BUCKETS, float("-inf"), due)
         )
-        every = sorted({int(score) for _, score in found} | {b for b in pending if b <= due})
+        batch = set(pending.labels) | set(pending.blocks)
+        every = sorted({int(score) for _, score in found} | {b for b in batch if b <= due})
         fresh = [b for b in every if progress.settled is None or b >= progress.settled]
         joined = self._joined(fresh, pending, outcome)
         for version in sorted(joined):
@@ -236,15 +279,15 @@ class LabelledHandler:
     def _joined(
         self,
         buckets: list[int],
-        pending: Mapping[int, Mapping[str, str]],
+        pending: Kept,
         outcome: LabelledOutcome,
     ) -> dict[str, dict[int, list[Labelled]]]:
         """Per version and bucket, each labelled transaction joined to its kept decision."""
         blocks, labels = read_buckets(self.store, buckets)
         joined: dict[str, dict[int, list[Labelled]]] = defaultdict(lambda: defaultdict(list))
         for bucket, found, stored in zip(buckets, blocks, labels, strict=True):
-            both: dict[str, str | bytes] = {**stored, **pending.get(bucket, {})}
-            decisions = decisions_of(found)
+            both: dict[str, str | bytes] = {**stored, **pending.labels.get(bucket, {})}
+            decisions = decisions_of([*found, *pending.blocks.get(bucket, [])])
             for transaction_id, held in sorted(both.items()):
                 event_time, label = effective_label(held)
                 decision = decisions.get(tx_hash(transaction_id))
@@ -256,6 +299,10 @@ class LabelledHandler:
                     Labelled(event_time, transaction_id, flagged, label == "FRAUD")
                 )
                 outcome.outcomes += 1
+                tally = outcome.fed.setdefault(bucket, [0, 0, 0, 0])
+                fraud = label == "FRAUD"
+                tally[0], tally[1] = tally[0] + 1, tally[1] + (flagged != fraud)
+                tally[2], tally[3] = tally[2] + flagged, tally[3] + (flagged and fraud)
         return joined
 
     def _feed(
@@ -308,5 +355,5 @@ class LabelledHandler:
         )
         return hour
 
-    def _output(self, event: DriftEvent) -> Output:
+    def output(self, event: DriftEvent) -> Output:
         return (self.topic, event.model_version.encode(), self._encoder(event.to_record()))

@@ -69,7 +69,7 @@ def labelled_loop(
     poll_timeout_s: float = 0.5,
 ) -> StreamLoop:
     """The group's loop on fraud-feedback (the performance monitors' labels)."""
-    return StreamLoop(
+    loop = StreamLoop(
         broker,
         store,
         handler,
@@ -81,6 +81,8 @@ def labelled_loop(
         poll_timeout_s=poll_timeout_s,
         clock=clock,
     )
+    handler.unread = Unread(broker, loop)
+    return loop
 
 
 def run_loops(

@@ -198,6 +198,29 @@ def detector_limit(monitor: str) -> str:
     return f"threshold {float(detector.threshold)}"
 
 
+def rates_around(fed: Iterable[Mapping[int, Sequence[int]]], switch_hour: int) -> dict[str, Any]:
+    """The error rate and precision of the decisions fed before and after ``switch_hour``,
+    from per-hour tallies of [labelled, wrong, alerted, alerted fraud]: the size of the change
+    the monitors had to see.
+
+    >>> rates_around([{0: [10, 1, 2, 2], 5: [10, 4, 4, 1]}], 5)["precision_after_switch"]
+    0.25
+    """
+    sums = {"before": [0, 0, 0, 0], "after": [0, 0, 0, 0]}
+    for tallies in fed:
+        for hour, tally in tallies.items():
+            into = sums["after" if hour >= switch_hour else "before"]
+            for i, amount in enumerate(tally):
+                into[i] += amount
+    rates: dict[str, Any] = {}
+    for side, (labelled, wrong, alerted, hits) in sums.items():
+        rates[f"labelled_{side}_switch"] = labelled
+        rates[f"error_rate_{side}_switch"] = round(wrong / labelled, 4) if labelled else None
+        rates[f"alerted_{side}_switch"] = alerted
+        rates[f"precision_{side}_switch"] = round(hits / alerted, 4) if alerted else None
+    return rates
+
+
 def positions_of(detections: Sequence[Detection]) -> dict[str, list[int]]:
     """monitor -> its detection positions (for tests and the evaluation)."""
     out: dict[str, list[int]] = {name: [] for name in MONITORS}
