@@ -259,7 +259,15 @@ class _Run:
         self.process.detector.state.merchant_refresh_s = float("inf")
         self.outcomes: list[DriftOutcome] = []
         self.labelled: list[LabelledOutcome] = []
-        bands = RegistryBands(registry)
+        self.drift, self.labels = self._loops(settings, drift, RegistryBands(registry))
+        self._producer = self.backends.broker.producer()
+        self.transactions = 0
+
+    def _loops(
+        self, settings: Settings, drift: DriftSettings, bands: RegistryBands
+    ) -> tuple[StreamLoop, StreamLoop]:
+        """The drift group's two loops: decision-features (windows, kept decisions) and
+        fraud-feedback (the labelled performance monitors)."""
         handler = DriftHandler(
             self.serde,
             self.backends.state,
@@ -280,7 +288,7 @@ class _Run:
             drift.performance_deadline_hours * HOUR_MS,
             labelled,
         )
-        self.drift: StreamLoop = drift_loop(
+        drift_windows = drift_loop(
             self.backends.broker,
             self.backends.state,
             keeping,
@@ -289,7 +297,7 @@ class _Run:
             max_batch=5000,
             poll_timeout_s=0.0,
         )
-        self.labels: StreamLoop = labelled_loop(
+        drift_labels = labelled_loop(
             self.backends.broker,
             self.backends.state,
             labelled,
@@ -298,8 +306,7 @@ class _Run:
             max_batch=5000,
             poll_timeout_s=0.0,
         )
-        self._producer = self.backends.broker.producer()
-        self.transactions = 0
+        return drift_windows, drift_labels
 
     def play(self, progress: Progress | None) -> None:
         options = self.options

@@ -107,7 +107,7 @@ def performance_lines(
 ) -> list[str]:
     """Per version, each labelled performance monitor: the outcomes it was fed and their mean,
     the outcomes and their mean since its latest detection (its current level), what its
-    detector compares with, and its alarms.
+    detector compares with, and its alarms; nothing before the first settled hour.
 
     >>> summary = {"outcomes": 1200, "mean": 0.05, "since_last_detection": 1200,
     ...            "mean_since_last_detection": 0.05, "detections": 0}
@@ -119,7 +119,7 @@ def performance_lines(
       adwin-error                   1,200  0.0500        1,200  0.0500  delta 0.002      0
     """
     if progress.settled is None:
-        return ["performance: no labelled outcomes settled yet"]
+        return []  # no label read yet (or none due): nothing to show
     lines = [f"performance (labelled outcomes settled to {_time(progress.settled * HOUR_MS)} UTC):"]
     for version, state in stored.items():
         lines += [f"model {version}:", PERF_HEADER]
