@@ -14,7 +14,7 @@ import pytest
 from stream_sentinel.config.learning import DriftSettings
 from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.decisions import KeepingDecisions
-from stream_sentinel.learning.drift.events import DriftEvent
+from stream_sentinel.learning.drift.events import DriftEvent, event_id
 from stream_sentinel.learning.drift.kept import PerfProgress, StoredMonitors, read_monitors
 from stream_sentinel.learning.drift.labelled import LabelledHandler, LabelledOutcome
 from stream_sentinel.learning.drift.policy import RetrainPolicy
@@ -186,14 +186,18 @@ def settle(bench: PerfBench, last_hour: int) -> None:
     bench.label_tick(last_hour + 1 + SETTINGS.performance_deadline_hours)
 
 
-def expected_state(decided: list[list[Decided]]) -> VersionMonitors:
-    """The pure monitors fed the same hours in the same order."""
-    monitors = VersionMonitors.fresh()
+def expected_alarms(decided: list[list[Decided]]) -> tuple[VersionMonitors, list[str]]:
+    """The pure monitors fed the same hours in the same order, and the alarms' ids they give
+    (a monitor's first detection of an hour)."""
+    monitors, ids = VersionMonitors.fresh(), []
     for hour in decided:
-        monitors.update(
+        for found in monitors.update(
             Labelled(d.event_time, d.transaction_id, d.flagged, d.label == "FRAUD") for d in hour
-        )
-    return monitors
+        ):
+            ids.append(
+                event_id(VERSION, found.monitor, None, found.event_time // HOUR_MS * HOUR_MS)
+            )
+    return monitors, sorted(set(ids))
 
 
 def test_each_label_is_joined_to_its_decision_and_counted_exactly_once() -> None:
@@ -244,22 +248,20 @@ def test_a_change_in_the_error_rate_alarms_after_it_and_never_before() -> None:
     settle(bench, 15)
     bench.run_all()
     events = bench.perf_events()
-    pure = expected_state(hours)
-    assert pure.monitors["adwin-error"].detections  # the change is one the monitors see
-    first = {name: m.detections for name, m in pure.monitors.items()}
+    pure, expected = expected_alarms(hours)
+    assert sorted(e["event_id"] for e in events) == expected
     [stored] = bench.monitors().values()
-    assert {n: s["detections"] for n, s in stored.summary.items()} == {
-        n: len(d) for n, d in first.items()
-    }
+    assert stored.state == pure.to_json()
     error_events = [e for e in events if e["monitor"].endswith("-error")]
-    assert error_events and min(e["window_start"] for e in error_events) >= START + 10 * HOUR_MS
-    assert all(e["severity"] == "critical" for e in error_events)
-    assert all(e["value"] > e["threshold"] for e in error_events)
+    assert [e["monitor"] for e in error_events] == ["adwin-error", "page-hinkley-error"]
+    assert min(e["window_start"] for e in events) >= START + 10 * HOUR_MS  # none before
+    assert all(e["severity"] == "critical" and e["value"] > e["threshold"] for e in error_events)
     stored_alarms = DriftRecords(bench.backends.state).alarms()
-    assert sorted(e.event_id for e in stored_alarms) == sorted(e["event_id"] for e in events)
+    assert sorted(e.event_id for e in stored_alarms) == expected
+    first = min(error_events, key=lambda e: e["window_start"])
     [request] = requests_since(bench.backends.state, 0)
-    assert request.request_id.startswith(f"drift-{VERSION}-")
-    assert request.reason.startswith("critical ")
+    assert request.request_id == f"drift-{VERSION}-{first['window_start']}"
+    assert request.reason.startswith(f"critical {first['monitor']} (outcome mean ")
 
 
 def test_a_stationary_outcome_stream_raises_no_alarm() -> None:
@@ -302,6 +304,7 @@ def test_a_restart_part_way_replays_the_monitors_and_counts_nothing_twice() -> N
         for _ in range(12):
             decisions.poll()
             labels.poll()
+        assert bench.unread(labels, "fraud_feedback") > 0  # stopped part-way
         decisions.close()
         labels.close()
     bench.run_all()
