@@ -105,7 +105,7 @@ def run(cli: CliContext, until_idle: float | None, instance: int, metrics_port: 
         decisions.close()
         backends.close()
     click.echo(
-        f"rows {decisions.stats.records:,} and labels {labels.stats.records:,} read, "
+        f"rows {decisions.stats.records:,} read, labels {labels.stats.records:,} read, "
         f"{undecodable():,} undecodable"
     )
 
