@@ -23,7 +23,8 @@ in event time when due); ``labels`` says how many were read, late (after the dea
 joined to no decision, and fed.
 
 Beside them, over all monitors: ``windows_with_an_alarm_before_switch`` and ``..._after_switch``,
-the windows with any alarm at all (what the family-wise alpha bounds), not the alarm count.
+the windows with any alarm at all (what the family-wise alpha bounds), not the alarm count
+(a performance monitor's alarm counts for the hour of its decision too).
 """
 
 from __future__ import annotations
