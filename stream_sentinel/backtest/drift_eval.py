@@ -14,10 +14,17 @@ Per monitor (and feature or band), from the ``DriftEvent``s the service publishe
   that starts at or after the switch (``detected_time - switch``);
 - ``false_alarms_before_switch``: alarms of windows that end at or before the switch;
 - ``false_alarms_per_week``: those alarms per simulated week of windows checked before the
-  switch (for ``baseline``, which has no switch, every window counts).
+  switch (for ``baseline``, which has no switch, every window counts); for the labelled
+  performance monitors (``adwin-error`` ...), which need no reference and watch from the
+  simulation's start, warm-up included, per simulated week from the start to the switch.
+
+The performance monitors' labels are the ones the detector's feedback loop is given (released
+in event time when due); ``labels`` says how many were read, late (after the deadline),
+joined to no decision, and fed.
 
 Beside them, over all monitors: ``windows_with_an_alarm_before_switch`` and ``..._after_switch``,
-the windows with any alarm at all (what the family-wise alpha bounds), not the alarm count.
+the windows with any alarm at all (what the family-wise alpha bounds), not the alarm count
+(a performance monitor's alarm counts for the hour of its decision too).
 """
 
 from __future__ import annotations
@@ -39,11 +46,14 @@ from stream_sentinel.generator import SimulationConfig, Simulator
 from stream_sentinel.generator.labels import LabelPolicy
 from stream_sentinel.learning.aliases import CHAMPION
 from stream_sentinel.learning.drift.checks import WindowCheck
+from stream_sentinel.learning.drift.decisions import KeepingDecisions
 from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.handler import DriftHandler, DriftOutcome
-from stream_sentinel.learning.drift.service import RegistryBands, drift_loop
+from stream_sentinel.learning.drift.labelled import LabelledHandler, LabelledOutcome
+from stream_sentinel.learning.drift.service import RegistryBands, drift_loop, labelled_loop
 from stream_sentinel.learning.models import draft_of, load_model
 from stream_sentinel.learning.registry import ModelRegistry
+from stream_sentinel.logic.drift.outcomes import MONITORS, rates_around
 from stream_sentinel.logic.drift.window import HOUR_MS
 from stream_sentinel.scoring.model import ModelArtifact
 from stream_sentinel.stream.loop import StreamLoop
@@ -95,7 +105,26 @@ def evaluate(
         run.close()
     checks = [c for o in run.outcomes for c in o.checks]
     events = [e for o in run.outcomes for e in o.events]
-    return _figures(options, drift, model, run.transactions, checks, events)
+    events += [e for o in run.labelled for e in o.events]
+    found = _figures(options, drift, model, run.transactions, checks, events)
+    labels = labelled_counts(drift, run.labelled)
+    switch_hour = (START_MS + options.switch_at_ms) // HOUR_MS
+    rates = rates_around([o.fed for o in run.labelled], switch_hour)
+    return {**found, "labels": {**labels, **rates}}
+
+
+def labelled_counts(drift: DriftSettings, outcomes: list[LabelledOutcome]) -> dict[str, int]:
+    """What the performance monitors were fed: labels read, labels given after the deadline
+    (or for a bucket already settled), labelled transactions without a kept decision, labelled
+    decisions fed, and buckets settled."""
+    return {
+        "deadline_hours": drift.performance_deadline_hours,
+        "read": sum(o.labels for o in outcomes),
+        "late": sum(o.late for o in outcomes),
+        "unjoined": sum(o.unjoined for o in outcomes),
+        "fed": sum(o.outcomes for o in outcomes),
+        "buckets_settled": sum(len(o.settled) for o in outcomes),
+    }
 
 
 def _figures(
@@ -111,12 +140,14 @@ def _figures(
     watched = switch if not baseline else START_MS + options.days * DAY_MS
     hours_before = sum(1 for c in checks if c.window_end <= watched)
     monitors = []
-    for monitor, feature in _subjects(checks):
+    for monitor, feature in [*_subjects(checks), *((name, None) for name in MONITORS)]:
         mine = [e for e in events if (e.monitor, e.feature) == (monitor, feature)]
         before = [e for e in mine if e.window_end <= watched]
         after = [e for e in mine if e.window_start >= switch and not baseline]
         first = min((e.detected_time - switch for e in after), default=None)
-        weeks = hours_before * 3600 / WEEK_S
+        # the labelled monitors need no reference: they watch from the first settled hour
+        watching_s = hours_before * 3600 if monitor not in MONITORS else _from_begin(options)
+        weeks = watching_s / WEEK_S
         monitors.append(
             {
                 "monitor": monitor,
@@ -144,6 +175,12 @@ def _figures(
         **windows_with_an_alarm(events, watched, switch, baseline),
         "monitors": monitors,
     }
+
+
+def _from_begin(options: EvaluateOptions) -> int:
+    """Seconds the performance monitors watch before the switch (the end for ``baseline``)."""
+    end = options.days * DAY_MS if options.scenario == "baseline" else options.switch_at_ms
+    return (START_MS + end - options.begin_ms) // 1000
 
 
 def windows_with_an_alarm(
@@ -222,26 +259,55 @@ class _Run:
         )
         self.process.detector.state.merchant_refresh_s = float("inf")
         self.outcomes: list[DriftOutcome] = []
+        self.labelled: list[LabelledOutcome] = []
+        self.drift, self.labels = self._loops(settings, drift, RegistryBands(registry))
+        self._producer = self.backends.broker.producer()
+        self.transactions = 0
+
+    def _loops(
+        self, settings: Settings, drift: DriftSettings, bands: RegistryBands
+    ) -> tuple[StreamLoop, StreamLoop]:
+        """The drift group's two loops: decision-features (windows, kept decisions) and
+        fraud-feedback (the labelled performance monitors)."""
         handler = DriftHandler(
             self.serde,
             self.backends.state,
             drift,
-            RegistryBands(registry),
+            bands,
             self.topics,
             self.clock,
             self.outcomes.append,
         )
-        self.drift: StreamLoop = drift_loop(
+        labelled = LabelledHandler(
+            self.serde, self.backends.state, drift, self.topics, self.clock, self.labelled.append
+        )
+        keeping = KeepingDecisions(
+            handler,
+            self.serde,
+            bands,
+            settings.detector.alert_level.name,
+            drift.performance_deadline_hours * HOUR_MS,
+            labelled,
+        )
+        drift_windows = drift_loop(
             self.backends.broker,
             self.backends.state,
-            handler,
+            keeping,
             drift,
             self.topics,
             max_batch=5000,
             poll_timeout_s=0.0,
         )
-        self._producer = self.backends.broker.producer()
-        self.transactions = 0
+        drift_labels = labelled_loop(
+            self.backends.broker,
+            self.backends.state,
+            labelled,
+            drift,
+            self.topics,
+            max_batch=5000,
+            poll_timeout_s=0.0,
+        )
+        return drift_windows, drift_labels
 
     def play(self, progress: Progress | None) -> None:
         options = self.options
@@ -262,6 +328,8 @@ class _Run:
         feedback = self.serde.encoder("fraud-feedback")
         self.process.start()
         self.drift.start()
+        self.labels.start()
+        _join((self.drift, self.labels))
         total = (options.warmup_days + options.days) * DAY_MS // SLICE_MS
         bounds = np.searchsorted(slices, np.arange(total + 1), "left")
         per_day = DAY_MS // SLICE_MS
@@ -285,17 +353,30 @@ class _Run:
             self._producer.flush(60.0)
             _drain(self.process.feedback.poll, self.process.feedback, len(labels))
             _drain(self.drift.poll, self.drift, last - first)
+            _drain(self.labels.poll, self.labels, len(labels))
             if progress and index % per_day == per_day - 1:
                 day = index // per_day + 1
                 progress(f"day {day} of {total // per_day}: {self.transactions:,} transactions")
 
     def close(self) -> None:
         try:
+            self.labels.close()
             self.drift.close()
         finally:
             self.process.close()
             self._producer.close()
             self.backends.close()
+
+
+def _join(loops: tuple[StreamLoop, ...]) -> None:
+    """Poll the members of one group until each holds its partitions (an eager rebalance
+    completes once every member has taken part)."""
+    for _ in range(1000):
+        if all(loop.consumer is not None and loop.consumer.assignment() for loop in loops):
+            return
+        for loop in loops:
+            loop.poll()
+    raise RuntimeError("the drift group's loops were not assigned their partitions")
 
 
 def _drain(poll: Callable[[], int], loop: StreamLoop, count: int) -> None:

@@ -20,7 +20,13 @@ from stream_sentinel.commands.context import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from stream_sentinel.clients.backends import Backends, RealClients
+    from stream_sentinel.config import Settings
+    from stream_sentinel.learning.drift.handler import DriftOutcome
     from stream_sentinel.learning.drift.metrics import DriftMetrics
+    from stream_sentinel.stream.loop import StreamLoop
     from stream_sentinel.transport.base import Broker
 
 _SPAN = re.compile(r"^(\d+)([mhd])$")
@@ -71,54 +77,91 @@ def drift() -> None:
 )
 @pass_cli
 def run(cli: CliContext, until_idle: float | None, instance: int, metrics_port: int | None) -> None:
-    """Consume decision-features as drift-group; publish alarms on drift-events until stopped."""
+    """Consume decision-features and fraud-feedback as drift-group; publish alarms on
+    drift-events until stopped."""
     stop = stop_on_signals()
     from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.clock import SYSTEM_CLOCK
-    from stream_sentinel.learning.drift.handler import DriftHandler
-    from stream_sentinel.learning.drift.metrics import DriftMetrics
-    from stream_sentinel.learning.drift.service import RegistryBands, drift_group, drift_loop
-    from stream_sentinel.learning.label_consumer import run_until
-    from stream_sentinel.learning.registry import ModelRegistry
+    from stream_sentinel.learning.drift.service import drift_group, run_loops
     from stream_sentinel.transport.topics import Topics
-    from stream_sentinel.wire.serde import Serde
 
     settings = cli.require(kafka=True, redis=True, registry=True)
     clients = RealClients(settings)
     backends = clients.backends()
-    topics = Topics.from_settings(settings)
-    metrics = DriftMetrics()
-    handler = DriftHandler(
-        Serde.from_settings(settings, clients.registry()),
-        backends.state,
-        settings.drift,
-        RegistryBands(ModelRegistry(backends.state)),
-        topics,
-        SYSTEM_CLOCK,
-        metrics.observe,
-        _partitions(backends.broker, topics.decision_features),
-    )
-    loop = drift_loop(
-        backends.broker,
-        backends.state,
-        handler,
-        settings.drift,
-        topics,
-        settings.detector.max_batch,
-        instance,
-    )
-    group = drift_group(settings.drift, topics)
-    click.echo(f"drift: {group} on {topics.decision_features}, Redis DB4")
+    metrics = _metrics()
+    decisions, labels, undecodable = _loops(settings, clients, backends, metrics.observe, instance)
+    topics = decisions.topic, labels.topic
+    group = drift_group(settings.drift, Topics.from_settings(settings))
+    click.echo(f"drift: {group} on {topics[0]} and {topics[1]}, Redis DB4")
     try:
         if metrics_port is not None:
             click.echo(f"metrics on http://127.0.0.1:{_serve(metrics, metrics_port)}/metrics")
         with naming_the_broker(settings, "drift"):
-            loop.start()
-            run_until(loop, stop.is_set, until_idle, SYSTEM_CLOCK)
+            decisions.start()
+            labels.start()
+            run_loops((decisions, labels), stop.is_set, until_idle, SYSTEM_CLOCK)
     finally:
-        loop.close()
+        labels.close()
+        decisions.close()
         backends.close()
-    click.echo(f"rows {loop.stats.records:,} read, {handler.undecodable:,} undecodable")
+    click.echo(
+        f"rows {decisions.stats.records:,} read, labels {labels.stats.records:,} read, "
+        f"{undecodable():,} undecodable"
+    )
+
+
+def _metrics() -> DriftMetrics:
+    from stream_sentinel.learning.drift.metrics import DriftMetrics
+
+    return DriftMetrics()
+
+
+def _loops(
+    settings: Settings,
+    clients: RealClients,
+    backends: Backends,
+    observe: Callable[[DriftOutcome], None],
+    instance: int,
+) -> tuple[StreamLoop, StreamLoop, Callable[[], int]]:
+    """The group's two loops (the windows and kept decisions, the labels), and how many
+    records they could not decode."""
+    from stream_sentinel.clock import SYSTEM_CLOCK
+    from stream_sentinel.learning.drift.decisions import KeepingDecisions
+    from stream_sentinel.learning.drift.handler import DriftHandler
+    from stream_sentinel.learning.drift.labelled import LabelledHandler
+    from stream_sentinel.learning.drift.service import RegistryBands, drift_loop, labelled_loop
+    from stream_sentinel.learning.registry import ModelRegistry
+    from stream_sentinel.transport.topics import Topics
+    from stream_sentinel.wire.serde import Serde
+
+    topics = Topics.from_settings(settings)
+    serde = Serde.from_settings(settings, clients.registry())
+    bands = RegistryBands(ModelRegistry(backends.state))
+    partitions = _partitions(backends.broker, topics.decision_features)
+    windows = DriftHandler(
+        serde, backends.state, settings.drift, bands, topics, SYSTEM_CLOCK, observe, partitions
+    )
+    deadline_ms = settings.drift.performance_deadline_hours * 3_600_000
+    level = settings.detector.alert_level.name
+    labelled = LabelledHandler(
+        serde,
+        backends.state,
+        settings.drift,
+        topics,
+        SYSTEM_CLOCK,
+        None,
+        partitions,
+        _partitions(backends.broker, topics.fraud_feedback),
+    )
+    keeping = KeepingDecisions(windows, serde, bands, level, deadline_ms, labelled)
+    batch = settings.detector.max_batch
+    decisions = drift_loop(
+        backends.broker, backends.state, keeping, settings.drift, topics, batch, instance
+    )
+    labels = labelled_loop(
+        backends.broker, backends.state, labelled, settings.drift, topics, batch, instance
+    )
+    return decisions, labels, lambda: keeping.undecodable + labelled.undecodable
 
 
 def _partitions(broker: Broker, topic: str) -> int:
@@ -138,7 +181,11 @@ def _serve(metrics: DriftMetrics, port: int) -> int:
 def status(cli: CliContext) -> None:
     """Each monitor's latest value against its threshold, per model version."""
     from stream_sentinel.learning.drift.records import DriftRecords
-    from stream_sentinel.learning.drift.status import clock_lines, status_lines
+    from stream_sentinel.learning.drift.status import (
+        clock_lines,
+        performance_lines,
+        status_lines,
+    )
     from stream_sentinel.transport.topics import DECISION_FEATURES, LAYOUT
 
     store = cli.state_store()
@@ -146,7 +193,9 @@ def status(cli: CliContext) -> None:
     try:
         records = DriftRecords(store)
         minimum = cli.settings.drift.min_reference_rows
-        lines = status_lines(records.checks(), records.alarms(), records.progress(), minimum)
+        alarms = records.alarms()
+        lines = status_lines(records.checks(), alarms, records.progress(), minimum)
+        lines += performance_lines(*records.performance(), alarms)
         lines += clock_lines(records.marks(), LAYOUT[DECISION_FEATURES][0], idle_ms)
     finally:
         store.close()
@@ -217,6 +266,12 @@ def report(cli: CliContext, since: str, output: Path) -> None:
 )
 @click.option("--label-delay", default="6h", show_default=True, help="Delay of the labels.")
 @click.option(
+    "--label-deadline",
+    default=None,
+    help="Labels given within this span of their transaction feed the performance monitors "
+    "(default: SENTINEL_DRIFT_PERFORMANCE_DEADLINE_HOURS); whole hours, e.g. 12h or 1d.",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -233,6 +288,7 @@ def evaluate(
     users: int,
     warmup_days: int,
     label_delay: str,
+    label_deadline: str | None,
     json_path: Path,
 ) -> None:
     """Generate a scenario, run detect and drift on the embedded backends, time the alarms."""
@@ -254,7 +310,11 @@ def evaluate(
     )
     click.echo(f"training the served model on baseline traffic (seed {seed + 10_000})")
     model = train_model(settings, seed, users, options.label_delay_ms, options.begin_ms)
-    found = evaluate(options, settings, settings.drift, model, click.echo)
+    drift_settings = settings.drift
+    if label_deadline is not None:
+        hours = max(span_ms(label_deadline, "--label-deadline") // 3_600_000, 1)
+        drift_settings = drift_settings.model_copy(update={"performance_deadline_hours": hours})
+    found = evaluate(options, settings, drift_settings, model, click.echo)
     json_path.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
     alarmed = [m for m in found["monitors"] if m["first_alarm_after_switch_s"] is not None]
     click.echo(

@@ -105,3 +105,9 @@ class DriftSettings(SectionSettings):
     retrain_features: tuple[str, ...] = ("amount", "log_amount")
     #: At most one retrain request per this many event-time hours (per model version).
     retrain_cooldown_hours: int = Field(default=24, ge=0)
+    #: Labels given within this long of their transaction count for the performance monitors;
+    #: a transaction's outcome is fed to them once this much event time has passed (a later
+    #: label is not counted). See docs/drift.md, "Performance drift".
+    performance_deadline_hours: int = Field(default=24, ge=1)
+    #: Whether a critical performance alarm (error rate up, precision down) asks for a retrain.
+    performance_retrain: bool = True

@@ -11,6 +11,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from stream_sentinel.logic.drift.monitors import DriftAlarm
+from stream_sentinel.logic.drift.outcomes import Detection
+from stream_sentinel.logic.drift.window import HOUR_MS
+
+#: The statistic of the labelled performance monitors' alarms.
+OUTCOME_MEAN = "outcome_mean"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,32 @@ class DriftEvent:
             alarm.reference_size,
             alarm.window_size,
             str(alarm.severity),
+            version,
+            detected_ms,
+        )
+
+    @classmethod
+    def of_detection(cls, found: Detection, version: str, detected_ms: int) -> DriftEvent:
+        """A labelled performance monitor's detection: ``value`` is the mean of the last
+        outcomes up to it, ``threshold`` the mean before them (since the monitor's previous
+        detection), the window the event-time hour of the decision where it signalled. A
+        sequential detector has no p-value: ``p_value`` and ``level`` are 0. ``critical`` when
+        the change is the bad way (more errors, lower precision), else ``warning``."""
+        start = found.event_time - found.event_time % HOUR_MS
+        return cls(
+            event_id(version, found.monitor, None, start),
+            found.monitor,
+            None,
+            OUTCOME_MEAN,
+            found.recent_mean,
+            found.before_mean,
+            0.0,
+            0.0,
+            start,
+            start + HOUR_MS,
+            found.before,
+            found.recent,
+            "critical" if found.worse else "warning",
             version,
             detected_ms,
         )

@@ -40,3 +40,29 @@ def window(version: str, start_ms: int) -> str:
 def open_hours(version: str) -> str:
     """Sorted set: hours with counts not yet checked (member and score: the hour start)."""
     return f"drift:open:{version}"
+
+
+# -- the labelled performance monitors (:mod:`.labelled`) -------------------------------------
+#: String: the performance monitors' progress (JSON: the next bucket to settle).
+PERF_PROGRESS = "drift:perf:progress"
+#: Hash: fraud-feedback partition -> the latest label time read from it (the label clock).
+PERF_LABEL_CLOCK = "drift:perf:label-clock"
+#: Sorted set: event-time buckets with kept decisions or labels not yet settled.
+PERF_BUCKETS = "drift:perf:buckets"
+#: Hash: model version -> its monitors' state (JSON: parameters, outcomes seen, detections).
+PERF_MONITORS = "drift:perf:monitors"
+
+
+def perf_decisions(bucket: int) -> str:
+    """List: blocks of a bucket's decisions (a version, then 8 bytes per row), until settled."""
+    return f"drift:perf:decisions:{bucket}"
+
+
+def perf_labels(bucket: int) -> str:
+    """Hash: transaction id -> its labels so far (JSON), until its bucket is settled."""
+    return f"drift:perf:labels:{bucket}"
+
+
+def perf_outcomes(version: str, stream: str) -> str:
+    """List: the version's outcome stream, one block per settled bucket (newest first)."""
+    return f"drift:perf:outcomes:{version}:{stream}"

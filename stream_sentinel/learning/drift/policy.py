@@ -2,8 +2,10 @@
 
 A critical alarm of a prediction monitor (``retrain_monitors``: the score distribution, the
 alert rate, the estimated precision), or a critical feature alarm on a feature the model leans
-on (``retrain_features``), asks for one retrain; after a request, the version's windows within
-``cooldown_hours`` (event time) ask for none, so a lasting change is one request, not one per hour.
+on (``retrain_features``), or (with ``performance``) a critical alarm of a labelled
+performance monitor (the error rate up, or the precision down), asks for one retrain; after a
+request, the version's windows within ``cooldown_hours`` (event time) ask for none, so a
+lasting change is one request, not one per hour.
 
 >>> from stream_sentinel.learning.drift.events import DriftEvent
 >>> alarm = DriftEvent("id", "feature", "amount", "psi", 0.9, 0.1, 1e-9, 1e-3, 0, 3_600_000,
@@ -18,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from stream_sentinel.learning.drift.events import DriftEvent
+from stream_sentinel.learning.drift.events import OUTCOME_MEAN, DriftEvent
+from stream_sentinel.logic.drift.outcomes import MONITORS
 from stream_sentinel.logic.drift.window import HOUR_MS
 
 
@@ -27,10 +30,13 @@ class RetrainPolicy:
     monitors: tuple[str, ...]
     features: tuple[str, ...]
     cooldown_hours: int
+    performance: bool = True  # labelled performance alarms ask for a retrain
 
     def qualifies(self, event: DriftEvent) -> bool:
         if event.severity != "critical":
             return False
+        if event.monitor in MONITORS:
+            return self.performance
         if event.monitor == "feature":
             return event.feature in self.features
         return event.monitor in self.monitors
@@ -47,6 +53,11 @@ class RetrainPolicy:
         what = "feature drift" if first.monitor == "feature" else first.monitor
         on = f" on {first.feature}" if first.feature else ""
         when = datetime.fromtimestamp(start / 1000, UTC).strftime("%Y-%m-%dT%H:%MZ")
+        if first.statistic == OUTCOME_MEAN:
+            return (
+                f"critical {what} (outcome mean {first.value:.3g}, was {first.threshold:.3g}) "
+                f"in {first.model_version} window {when}"
+            )
         return (
             f"critical {what}{on} ({first.statistic} {first.value:.3g} > "
             f"{first.threshold:.3g}) in {first.model_version} window {when}"

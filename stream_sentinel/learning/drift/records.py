@@ -9,6 +9,7 @@ from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.alarms import read_alarms
 from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.events import DriftEvent
+from stream_sentinel.learning.drift.kept import PerfProgress, StoredMonitors, read_monitors
 from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.logic.drift.reference import Reference
 from stream_sentinel.logic.drift.window import WindowCounts
@@ -61,3 +62,9 @@ class DriftRecords:
         """Input partition -> the latest event time counted from it (the clock's marks)."""
         [found] = self.store.execute(Batch().hgetall(keys.NS, keys.CLOCK))
         return {int(p): int(ms) for p, ms in sorted((found or {}).items(), key=lambda i: int(i[0]))}
+
+    def performance(self) -> tuple[PerfProgress, dict[str, StoredMonitors]]:
+        """The performance monitors' progress (the next bucket to settle) and, per version,
+        their stored state and summary."""
+        [blob] = self.store.execute(Batch().get(keys.NS, keys.PERF_PROGRESS))
+        return PerfProgress.decode(blob), read_monitors(self.store)

@@ -1,20 +1,26 @@
-"""The drift service's consumer group: ``drift-group`` on ``decision-features``, exactly-once.
+"""The drift service's consumer group: ``drift-group`` on ``decision-features`` and on
+``fraud-feedback`` (the labelled performance monitors), exactly-once, one loop per topic.
 
-One loop per process; a second process (``--instance``) shares the partitions. The windows'
-counts are per input partition and the checks idempotent (an alarm's id names it), so two
-members never count a row twice; run one member unless the feature log outgrows it.
+A second process (``--instance``) shares the partitions. The windows' counts are per input
+partition and the checks idempotent (an alarm's id names it), so two members never count a row
+twice; run one member unless the feature log outgrows it (the performance monitors' cache is
+per process, checked against DB4 before each use, so two members stay correct but replay more).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config.learning import DriftSettings
+from stream_sentinel.learning.drift.decisions import KeepingDecisions
 from stream_sentinel.learning.drift.handler import RULES_ONLY, DriftHandler
+from stream_sentinel.learning.drift.labelled import LabelledHandler
+from stream_sentinel.learning.label_consumer import caught_up
 from stream_sentinel.learning.registry import ModelRegistry
 from stream_sentinel.state.base import StateStore
 from stream_sentinel.stream.loop import StreamLoop
+from stream_sentinel.stream.running import UNASSIGNED_GRACE_S
 from stream_sentinel.transport.base import Broker, TopicPartition
 from stream_sentinel.transport.topics import Topics
 
@@ -27,7 +33,7 @@ def drift_group(settings: DriftSettings, topics: Topics) -> str:
 def drift_loop(
     broker: Broker,
     store: StateStore,
-    handler: DriftHandler,
+    handler: DriftHandler | KeepingDecisions,
     settings: DriftSettings,
     topics: Topics,
     max_batch: int = 1000,
@@ -49,6 +55,58 @@ def drift_loop(
     )
     handler.unread = Unread(broker, loop)
     return loop
+
+
+def labelled_loop(
+    broker: Broker,
+    store: StateStore,
+    handler: LabelledHandler,
+    settings: DriftSettings,
+    topics: Topics,
+    max_batch: int = 1000,
+    slot: int = 0,
+    clock: Clock = SYSTEM_CLOCK,
+    poll_timeout_s: float = 0.5,
+) -> StreamLoop:
+    """The group's loop on fraud-feedback (the performance monitors' labels)."""
+    loop = StreamLoop(
+        broker,
+        store,
+        handler,
+        group_id=drift_group(settings, topics),
+        topic=topics.fraud_feedback,
+        guarantee="exactly-once",
+        transactional_id=f"{topics.prefix}drift-labels-{slot}",
+        max_batch=max_batch,
+        poll_timeout_s=poll_timeout_s,
+        clock=clock,
+    )
+    handler.unread = Unread(broker, loop)
+    return loop
+
+
+def run_loops(
+    loops: Sequence[StreamLoop],
+    stopped: Callable[[], bool],
+    idle_s: float | None,
+    clock: Clock,
+    grace_s: float = UNASSIGNED_GRACE_S,
+) -> None:
+    """Poll the started loops in turn until ``stopped()``, or until every one has been caught
+    up (each assigned partition read to its end) with nothing read for ``idle_s``."""
+    started = clock.monotonic()
+    idle_since: float | None = None
+    while not stopped():
+        if sum(loop.poll() for loop in loops):
+            idle_since = None
+            continue
+        grace_over = clock.monotonic() - started >= grace_s
+        if idle_s is None or not all(caught_up(loop, grace_over) for loop in loops):
+            idle_since = None
+            continue
+        idle_since = clock.monotonic() if idle_since is None else idle_since
+        if clock.monotonic() - idle_since >= idle_s:
+            return
 
 
 class Unread:

@@ -18,8 +18,11 @@ from datetime import UTC, datetime
 from stream_sentinel.learning.drift.checks import WindowCheck
 from stream_sentinel.learning.drift.events import DriftEvent
 from stream_sentinel.learning.drift.hours import clock_of, idle_partitions
+from stream_sentinel.learning.drift.kept import PerfProgress, StoredMonitors
 from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.learning.retrain_requests import RetrainRequest
+from stream_sentinel.logic.drift.outcomes import MONITORS, detector_limit
+from stream_sentinel.logic.drift.window import HOUR_MS
 
 HEADER = f"  {'monitor':<32}{'statistic':<12}{'value':>10} {'threshold':>10}  alarm"
 
@@ -91,6 +94,51 @@ def _version_lines(check: WindowCheck, windows: int, alarms: Sequence[DriftEvent
         summary += f" (latest: {last.subject} at {_time(last.window_start)} UTC)"
     lines.append(summary)
     return lines
+
+
+PERF_HEADER = (
+    f"  {'monitor':<26}{'outcomes':>9}{'mean':>8}{'since alarm':>13}{'mean':>8}"
+    f"  {'detector':<17}alarms"
+)
+
+
+def performance_lines(
+    progress: PerfProgress, stored: Mapping[str, StoredMonitors], alarms: Sequence[DriftEvent]
+) -> list[str]:
+    """Per version, each labelled performance monitor: the outcomes it was fed and their mean,
+    the outcomes and their mean since its latest detection (its current level), what its
+    detector compares with, and its alarms; nothing before the first settled hour.
+
+    >>> summary = {"outcomes": 1200, "mean": 0.05, "since_last_detection": 1200,
+    ...            "mean_since_last_detection": 0.05, "detections": 0}
+    >>> stored = {"m-1": StoredMonitors({}, None, {"adwin-error": summary})}
+    >>> print("\\n".join(performance_lines(PerfProgress(8), stored, [])))
+    performance (labelled outcomes settled to 1970-01-01 08:00 UTC):
+    model m-1:
+      monitor                    outcomes    mean  since alarm    mean  detector         alarms
+      adwin-error                   1,200  0.0500        1,200  0.0500  delta 0.002      0
+    """
+    if progress.settled is None:
+        return []  # no label read yet (or none due): nothing to show
+    lines = [f"performance (labelled outcomes settled to {_time(progress.settled * HOUR_MS)} UTC):"]
+    for version, state in stored.items():
+        lines += [f"model {version}:", PERF_HEADER]
+        for name in MONITORS:
+            found = state.summary.get(name)
+            if found is None:
+                continue
+            mine = [a for a in alarms if a.model_version == version and a.monitor == name]
+            latest = f" (latest {_time(mine[-1].window_start)} UTC)" if mine else ""
+            lines.append(
+                f"  {name:<26}{found['outcomes']:>9,}{_mean(found['mean']):>8}"
+                f"{found['since_last_detection']:>13,}{_mean(found['mean_since_last_detection']):>8}"
+                f"  {detector_limit(name):<17}{len(mine)}{latest}"
+            )
+    return lines
+
+
+def _mean(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def retrain_windows(requests: Sequence[RetrainRequest]) -> set[tuple[str, int]]:
