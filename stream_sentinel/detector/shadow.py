@@ -20,8 +20,9 @@ Each batch is scored once more, on the same feature matrix (one ``predict``):
   score.
 
 A batch is scored by the experiment's challenger only: while the alias points elsewhere, its
-version is still loading, or its ``predict`` raised once (then it is not used again), the
-champion decides every row, the rows name the experiment as arm 0 and carry no shadow score.
+version is still loading, or it failed once (then not in that experiment; a new one tries it
+again), the champion decides every row, the rows name the experiment as arm 0 and carry no
+shadow score.
 """
 
 from __future__ import annotations
@@ -79,10 +80,11 @@ class ChallengerModels:
         self._read_error: str | None = None  # the last experiment read failed: why
         self._score_error: str | None = None  # the challenger's predict failed: why
         self._next_check_ms: int | None = None  # None: at the next refresh
-        self._broken: str | None = None  # a version whose predict raised: not used again
+        self._broken: str | None = None  # a version that failed: not in this experiment
         #: Scoring cost of the batches both models scored, per arm [microseconds, rows], not
         #: yet added to the experiment's record (at each check; see :meth:`_flush_cost`).
         self._cost = {0: [0.0, 0], 1: [0.0, 0]}
+        self._first = False  # which model is timed first (alternates per batch)
 
     def follow(self, champion: ModelSource) -> None:
         """Wake on the champion's model-events follower (any event re-reads the experiment)."""
@@ -121,29 +123,52 @@ class ChallengerModels:
         index into them): by the champion alone outside a split experiment or while its
         challenger cannot score, else each row by its arm's model."""
         experiment = self.experiment
-        if experiment is None or champion is None:
-            scored = score_batch(features, control, champion, settings)
-            scored.experiment = experiment.id if experiment else None
-            return scored
-        started = time.perf_counter()
-        ours = champion.predict(features)
-        ours_s = time.perf_counter() - started
-        challenger = self._challenger_scores(features)
-        if challenger is not None:
-            self._add_cost(len(features), ours_s, challenger[2])
-        if challenger is not None and experiment.mode == "split":
+        if experiment is None:
+            return score_batch(features, control, champion, settings)
+        ours, challenger = self._both_scores(features, champion)
+        scored = None
+        if challenger is not None and ours is not None and experiment.mode == "split":
+            assert champion is not None
             arms = arms_of(experiment.id, users, experiment.shares)[user_ix]
-            model, theirs, _ = challenger
-            scored = score_split(
-                features, control, (champion, model), (ours, theirs), arms, settings
-            )
-        else:
+            model, theirs = challenger
+            try:  # the challenger explains its risky rows too: a failure there decides nothing
+                scored = score_split(
+                    features, control, (champion, model), (ours, theirs), arms, settings
+                )
+            except Exception as exc:
+                self._drop(model.version, f"cannot decide its arm ({exc})")
+        if scored is None:
             scored = score_batch(features, control, champion, settings, ours)
             if challenger is not None and experiment.mode == "shadow":
-                model, theirs, _ = challenger
+                model, theirs = challenger
                 scored.shadow = ShadowScores(model.version, theirs, model.bands.levels(theirs))
         scored.experiment = experiment.id
         return scored
+
+    def _both_scores(
+        self, features: np.ndarray, champion: ServingModel | None
+    ) -> tuple[np.ndarray | None, tuple[ServingModel, np.ndarray] | None]:
+        """Each model's scores of ``features``, timed for the latency guard rail (which goes
+        first alternates, so neither always pays for cold caches)."""
+        self._first = not self._first
+        ours, ours_s, theirs = None, 0.0, None
+        if self._first and champion is not None:
+            ours, ours_s = _timed(champion.predict, features)
+        theirs = self._challenger_scores(features)
+        if not self._first and champion is not None:
+            ours, ours_s = _timed(champion.predict, features)
+        if theirs is None:
+            return ours, None
+        model, scores, theirs_s = theirs
+        if champion is not None:
+            self._add_cost(len(features), ours_s, theirs_s)
+        return ours, (model, scores)
+
+    def _drop(self, version: str, why: str) -> None:
+        """Stop using ``version`` in this experiment (a new experiment tries it again)."""
+        self._broken = version
+        self._score_error = f"{self.models.alias} {version} {why}; not used in this experiment"
+        self._count_failure(self._score_error)
 
     def _add_cost(self, rows: int, champion_s: float, challenger_s: float) -> None:
         for arm, seconds in ((0, champion_s), (1, challenger_s)):
@@ -173,17 +198,17 @@ class ChallengerModels:
             return None
         if model.version != experiment.challenger or model.version == self._broken:
             return None
+        if self.models.state.alias != ALIAS_OF_MODE[experiment.mode]:
+            return None  # loaded for another experiment's alias: not this one's until it moves
         started = time.perf_counter()
         try:
             scores = np.asarray(model.predict(features), dtype=np.float64)
             if scores.shape != (len(features),):
                 raise ValueError(f"{len(scores)} scores for {len(features)} rows")
+            if len(scores) and not _probabilities(scores):
+                raise ValueError("scores outside 0..1 (or not numbers)")
         except Exception as exc:
-            self._broken = model.version
-            self._score_error = (
-                f"{self.models.alias} {model.version} cannot score ({exc}); not used again"
-            )
-            self._count_failure(self._score_error)
+            self._drop(model.version, f"cannot score ({exc})")
             return None
         elapsed = time.perf_counter() - started
         if self.metrics is not None:
@@ -229,6 +254,7 @@ class ChallengerModels:
             return False
         before, self.experiment, self._score_error = self.experiment, running, None
         self._cost = {0: [0.0, 0], 1: [0.0, 0]}  # (what was not flushed is of the one before)
+        self._broken = None  # a version that failed in the experiment before is tried again
         if running is None:
             log.info("experiment %s ended: the champion alone decides", before and before.id)
             return False
@@ -271,3 +297,13 @@ def registry_challenger(
     )
     challenger.follow(champion)
     return challenger
+
+
+def _timed(predict: Any, features: np.ndarray) -> tuple[np.ndarray, float]:
+    started = time.perf_counter()
+    scores = predict(features)
+    return scores, time.perf_counter() - started
+
+
+def _probabilities(scores: np.ndarray) -> bool:
+    return bool(np.isfinite(scores).all() and scores.min() >= 0.0 and scores.max() <= 1.0)

@@ -14,6 +14,7 @@ from stream_sentinel.learning.experiments.service import ExperimentService, expe
 from stream_sentinel.learning.experiments.store import ExperimentStore
 from stream_sentinel.learning.models import draft_of
 from stream_sentinel.logic.experiments.definition import Experiment
+from stream_sentinel.logic.experiments.split import arm_of
 from tests.unit.learner_support import DAY, HOUR, T0, Rig, feature_row, feedback
 from tests.unit.test_model_hot_reload import DAY_MS, model
 
@@ -72,10 +73,11 @@ class Lab:
         arm: int = 0,
         experiment: str | None = "exp-test",
         decision: str = "APPROVE",
+        user: str | None = None,
     ) -> dict[str, Any]:
         """A decision-features row; ``champion``/``challenger``: each model's score (None: it
         did not score the row). In split mode the arm's model decides."""
-        row = feature_row(tx, f"u-{tx}", at, False, self.rng)
+        row = feature_row(tx, user or f"u-{tx}", at, False, self.rng)
         scores = [(self.champion_id, champion), (self.challenger_id, challenger)]
         (deciding, score), (other, other_score) = scores[arm], scores[1 - arm]
         row |= {
@@ -89,6 +91,12 @@ class Lab:
             "shadow_risk_level": None,
         }
         return row
+
+
+def user_in(arm: int, n: int = 0, shares: tuple[float, float] = (0.5, 0.5)) -> str:
+    """The ``n``-th user id the split of ``exp-test`` puts in ``arm``."""
+    found = [u for u in (f"user-{i}" for i in range(1000)) if arm_of("exp-test", u, shares) == arm]
+    return found[n]
 
 
 def label(

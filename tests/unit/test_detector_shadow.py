@@ -278,7 +278,8 @@ def test_a_challenger_whose_predict_raises_is_dropped_and_the_champion_decides(
     without.batch()  # the same two batches (merchant counts move between batches)
     assert [r["shadow_score"] for r in rig.rows()] == [None] * 12
     assert rig.worker.summary()["shadow"]["error"] == (
-        f"shadow {rig.challenger} cannot score (a feature it never saw); not used again"
+        f"shadow {rig.challenger} cannot score (a feature it never saw); "
+        "not used in this experiment"
     )
     assert rig.metric("sentinel_shadow_model_load_failures_total") == 1
     assert decisions(rig) == decisions(without)

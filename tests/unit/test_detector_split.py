@@ -251,6 +251,7 @@ def test_a_split_challenger_whose_predict_raises_is_dropped_and_the_champion_dec
     assert {r["model_version"] for r in rows + scores} == {rig.champion}
     assert [r["shadow_score"] for r in rows] == [None] * 32
     assert rig.worker.summary()["shadow"]["error"] == (
-        f"challenger {rig.challenger} cannot score (a feature it never saw); not used again"
+        f"challenger {rig.challenger} cannot score (a feature it never saw); "
+        "not used in this experiment"
     )
     assert rig.metric("sentinel_shadow_model_load_failures_total") == 1

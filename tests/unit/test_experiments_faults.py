@@ -12,7 +12,17 @@ from stream_sentinel.learning.experiments.service import experiment_service
 from stream_sentinel.state.memory_faults import FaultyStateStore
 from stream_sentinel.transport.memory_faults import FaultyBroker
 from stream_sentinel.transport.partitioner import partition_for
-from tests.unit.experiments_support import DAY, FLAGGED, HOUR, QUIET, START, Lab, drain, label
+from tests.unit.experiments_support import (
+    DAY,
+    FLAGGED,
+    HOUR,
+    QUIET,
+    START,
+    Lab,
+    drain,
+    label,
+    user_in,
+)
 from tests.unit.test_experiments_service import EXPECTED, shadow_traffic
 
 pytestmark = pytest.mark.unit
@@ -170,8 +180,8 @@ def test_a_split_arm_0_row_the_champion_did_not_score_is_left_out() -> None:
     lab = Lab()
     experiment = lab.start("split", 0.5)
     rows = [
-        lab.row("rules-only", AT, None, None, arm=0),  # the champion had no score
-        lab.row("clock", AT + 2 * DAY, QUIET, QUIET),
+        lab.row("rules-only", AT, None, None, arm=0, user=user_in(0)),  # the champion had no score
+        lab.row("clock", AT + 2 * DAY, QUIET, QUIET, user=user_in(0, 1)),
     ]
     lab.rig.send(rows, [label("rules-only", AT)])
     service = _service(lab)

@@ -18,6 +18,7 @@ from tests.unit.experiments_support import (
     drain,
     label,
     settings_of,
+    user_in,
 )
 from tests.unit.test_model_hot_reload import DAY_MS, model
 
@@ -146,13 +147,16 @@ def test_split_mode_counts_each_fraud_for_the_arm_that_decided_it() -> None:
     lab = Lab()
     experiment = lab.start("split", 0.5)
     rows = [
-        lab.row("c1", AT, FLAGGED, QUIET, arm=0),
-        lab.row("c2", AT, QUIET, FLAGGED, arm=0),
-        lab.row("x1", AT, QUIET, FLAGGED, arm=1, decision="DECLINE"),
-        lab.row("x2", AT, FLAGGED, None, arm=1),  # the challenger had no score: not counted
-        lab.row("clock", AT + 2 * DAY, QUIET, QUIET),
+        lab.row("c1", AT, FLAGGED, QUIET, arm=0, user=user_in(0, 0)),
+        lab.row("c2", AT, QUIET, FLAGGED, arm=0, user=user_in(0, 1)),
+        lab.row("x1", AT, QUIET, FLAGGED, arm=1, decision="DECLINE", user=user_in(1, 0)),
+        # the challenger had no score: not counted
+        lab.row("x2", AT, FLAGGED, None, arm=1, user=user_in(1, 1)),
+        # a challenger's user the champion decided (the challenger was loading): neither arm's
+        lab.row("x3", AT, FLAGGED, None, arm=0, user=user_in(1, 2)),
+        lab.row("clock", AT + 2 * DAY, QUIET, QUIET, user=user_in(0, 2)),
     ]
-    lab.rig.send(rows, [label(t, AT) for t in ("c1", "c2", "x1", "x2")])
+    lab.rig.send(rows, [label(t, AT) for t in ("c1", "c2", "x1", "x2", "x3")])
     service = lab.service()
     service.start()
     drain(service)
@@ -162,12 +166,12 @@ def test_split_mode_counts_each_fraud_for_the_arm_that_decided_it() -> None:
         "1:rows": 1.0,
         "1:alerts": 1.0,
         "1:declines": 1.0,
-        "unscored:rows": 1.0,
+        "unscored:rows": 2.0,
         "0:frauds": 2.0,
         "0:caught": 1.0,
         "1:frauds": 1.0,
         "1:caught": 1.0,
-        "unscored:frauds": 1.0,
+        "unscored:frauds": 2.0,
         "0:flagged": 1.0,  # c1 (c2 was flagged by the challenger, which did not decide it)
         "1:flagged": 1.0,  # x1
     }

@@ -29,6 +29,7 @@ from stream_sentinel.learning.experiments.follower import Followed
 from stream_sentinel.learning.experiments.tally import DEFAULT, UNTAGGED, merge_label, row_code
 from stream_sentinel.learning.labels import SourcedLabel
 from stream_sentinel.logic.experiments.counting import Decided, traffic
+from stream_sentinel.logic.experiments.split import arm_of
 from stream_sentinel.state.base import Batch
 from stream_sentinel.stream.handler import Step
 from stream_sentinel.transport.base import Record
@@ -150,6 +151,9 @@ class DecisionIntake(_Intake):
         else:
             expected = experiment.challenger if arm else experiment.champion
             scored = versions[arm] == expected and (challenger if arm else champion) is not None
+            # a challenger's user the champion decided (it was loading): in neither arm
+            assigned = arm_of(experiment.id, str(row["user_id"]), experiment.shares)
+            scored = scored and assigned == arm
         decided = Decided(
             arm=arm,
             champion_flagged=bool(champion),

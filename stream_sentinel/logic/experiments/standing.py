@@ -6,8 +6,8 @@ the champion and 1 the challenger: ``rows``, ``alerts``, ``declines`` and ``scor
 decisions without labels; ``frauds`` and ``caught`` count the labelled frauds an arm decided and
 how many it flagged at the champion's alert budget, ``flagged`` the rows it flagged whose label
 deadline has passed (so ``caught / flagged`` is its precision). In shadow mode both models score
-the same frauds, so the paired counters ``pair:n``, ``pair:sum`` and ``pair:squares`` hold the per-fraud
-differences (challenger caught minus champion caught), their sum and their sum of squares.
+the same frauds, so the paired counters ``pair:n``, ``pair:sum`` and ``pair:squares`` hold the
+per-fraud differences (challenger caught minus champion caught), their sum and their sum of squares.
 """
 
 from __future__ import annotations
