@@ -115,6 +115,7 @@ def simulate(
     json_path: Path | None,
 ) -> None:
     """Run the decision rule on simulated experiments of known truth; report its error rates."""
+    from stream_sentinel.learning.experiments.views import simulation_lines
     from stream_sentinel.logic.experiments.simulate import Design, summary
 
     if share is not None and mode != "split":
@@ -144,44 +145,11 @@ def simulate(
         settings.label_deadline_days if deadline_days is None else deadline_days,
     )
     found = summary(runs, seed, rule, design)
-    _print(found)
+    for line in simulation_lines(found):
+        click.echo(line)
     if json_path is not None:
         json_path.write_text(json.dumps(found, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         click.echo(f"wrote {json_path}")
-
-
-def _print(found: dict[str, Any]) -> None:
-    design = found["design"]
-    split = f" {design['share']:.0%} challenger" if design["mode"] == "split" else ""
-    click.echo(
-        f"{found['runs']} runs per truth, {design['mode']}{split}, alpha {found['alpha']}, "
-        f"effect {found['mde']}, at most {found['max_labels']} frauds, read after every one"
-    )
-    click.echo(
-        f"labels: median {design['caught_delay_days']:g} days for a flagged fraud, "
-        f"{design['missed_delay_days']:g} for a missed one; each transaction counted "
-        f"{design['deadline_days']:g} days after its decision"
-    )
-    click.echo(
-        f"{'truth':8} {'promoted':>9} {'retired':>8} {'undecided':>10} "
-        f"{'labels':>8} {'days':>6} {'naive promoted':>15} {'naive retired':>14}"
-    )
-    for truth, row in found["by_truth"].items():
-        labels, days = row["median_labels_to_decision"], row["median_days_to_decision"]
-        click.echo(
-            f"{truth:8} {row['promoted']:>9} {row['retired']:>8} {row['undecided']:>10} "
-            f"{'-' if labels is None else f'{labels:.0f}':>8} "
-            f"{'-' if days is None else f'{days:.1f}':>6} "
-            f"{row['naive_promoted']:>15} {row['naive_retired']:>14}"
-        )
-    low, high = found["false_promotion_ci"]
-    click.echo(
-        f"false promotions {found['false_promotion_rate']:.1%} (95% CI {low:.1%}-{high:.1%}), "
-        f"false stops {found['false_stop_rate']:.1%}, power {found['power']:.1%}; "
-        f"a naive z-test read as often: false promotions "
-        f"{found['naive_false_promotion_rate']:.1%}, "
-        f"false stops {found['naive_false_stop_rate']:.1%}"
-    )
 
 
 @contextmanager

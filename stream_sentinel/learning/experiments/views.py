@@ -132,3 +132,40 @@ def status_json(experiment: Experiment, standing: Standing, history: list[Step])
         "projected_labels": standing.projected_labels,
         "history": [asdict(s) for s in history],
     }
+
+
+def simulation_lines(found: dict[str, Any]) -> list[str]:
+    """What `experiments simulate` prints of its summary."""
+    lines = []
+    design = found["design"]
+    split = f" {design['share']:.0%} challenger" if design["mode"] == "split" else ""
+    lines.append(
+        f"{found['runs']} runs per truth, {design['mode']}{split}, alpha {found['alpha']}, "
+        f"effect {found['mde']}, at most {found['max_labels']} frauds, read after every one"
+    )
+    lines.append(
+        f"labels: median {design['caught_delay_days']:g} days for a flagged fraud, "
+        f"{design['missed_delay_days']:g} for a missed one; each transaction counted "
+        f"{design['deadline_days']:g} days after its decision"
+    )
+    lines.append(
+        f"{'truth':8} {'promoted':>9} {'retired':>8} {'undecided':>10} "
+        f"{'labels':>8} {'days':>6} {'naive promoted':>15} {'naive retired':>14}"
+    )
+    for truth, row in found["by_truth"].items():
+        labels, days = row["median_labels_to_decision"], row["median_days_to_decision"]
+        lines.append(
+            f"{truth:8} {row['promoted']:>9} {row['retired']:>8} {row['undecided']:>10} "
+            f"{'-' if labels is None else f'{labels:.0f}':>8} "
+            f"{'-' if days is None else f'{days:.1f}':>6} "
+            f"{row['naive_promoted']:>15} {row['naive_retired']:>14}"
+        )
+    low, high = found["false_promotion_ci"]
+    lines.append(
+        f"false promotions {found['false_promotion_rate']:.1%} (95% CI {low:.1%}-{high:.1%}), "
+        f"false stops {found['false_stop_rate']:.1%}, power {found['power']:.1%}; "
+        f"a naive z-test read as often: false promotions "
+        f"{found['naive_false_promotion_rate']:.1%}, "
+        f"false stops {found['naive_false_stop_rate']:.1%}"
+    )
+    return lines
