@@ -1,5 +1,6 @@
-"""Review findings on the labelled performance monitors, at the handlers' level: batches are
-handled and their state writes applied (or not) by hand, so each interleaving is exact."""
+"""The labelled performance monitors under interleavings, at the handlers' level: batches are
+handled and their state writes applied (or not) by hand, so each interleaving is exact (a lost
+write and its repair, a lagging decision partition, two members)."""
 
 from __future__ import annotations
 
@@ -107,10 +108,9 @@ def settled_of(step: Step) -> list[int]:
 
 
 def test_the_decision_clock_waits_for_a_decision_partition_with_unread_records() -> None:
-    """labelled.py settle(): the decision clock is ``clock_of(marked, partitions, idle_ms)``
-    with no ``unread``: a decision partition an hour behind the others counts as idle even
-    while it has a backlog (the windows' clock waits for it). Its decisions of a bucket that
-    settles meanwhile are never joined: the label is 'unjoined', the decision dropped."""
+    """A decision partition an hour behind the others that still has records to read holds
+    the settlement's decision clock, as it holds the windows' clock: its decisions of an hour
+    must be in before the hour settles."""
     settings = DriftSettings(
         warmup_hours=0, reference_hours=4, lateness_s=0, performance_deadline_hours=2
     )
@@ -118,6 +118,7 @@ def test_the_decision_clock_waits_for_a_decision_partition_with_unread_records()
     every_partition_has_unread = lambda partitions: set(partitions)  # noqa: E731
     h.decisions.unread = every_partition_has_unread
     h.labels.unread = every_partition_has_unread
+    h.labels.decision_unread = every_partition_has_unread  # (the service sets both)
     # partitions 0..10 are read up to hour 10; partition 11 is read up to START only (a backlog:
     # its decision of tx-late, hour 0, is not read yet)
     ticks = [(f"tick-{p}", START + 10 * HOUR_MS, False, p) for p in range(PARTITIONS - 1)]
@@ -172,8 +173,13 @@ def _run(crash: bool) -> tuple[list[Any], dict[str, Any]]:
     write(h, d2)
     if crash:  # the labels loop's repair: the same records again, emit=False
         repair = handle(h.labels, l1_records, emit=False)
+        assert settled_of(repair) == []  # a repair restores writes and settles nothing
         published += repair.outputs
         write(h, repair)
+    later = [(f"tock-{p}", START + 41 * HOUR_MS, False, p) for p in range(PARTITIONS)]
+    d3 = handle(h.decisions, decision_records(h, later))  # the next batch that publishes
+    published += d3.outputs
+    write(h, d3)
     [blob] = h.bench.backends.state.execute(Batch().get(keys.NS, keys.PERF_PROGRESS))
     assert PerfProgress.decode(blob).settled is not None
     monitors, _ = monitors_of(h.bench.backends.state, {}, VERSION)
@@ -181,9 +187,9 @@ def _run(crash: bool) -> tuple[list[Any], dict[str, Any]]:
 
 
 def test_a_settlement_in_the_other_loops_repair_still_publishes_its_alarms() -> None:
-    """A settlement can happen inside a repair (emit=False) when the other loop moved a clock
-    in between: its alarms are stored in DB4 (and may ask for a retrain) but never published
-    on drift-events. Without the crash the same alarms are published by the decisions loop."""
+    """A labels batch committed to Kafka whose Redis write was lost, repaired after the other
+    loop moved its clock: the repair settles nothing, the next batch that publishes settles
+    the hours, and every alarm is published, as without the crash."""
     once, state_once = _run(crash=False)
     crashed, state_crashed = _run(crash=True)
     assert state_crashed == state_once  # the monitors are fed the same outcomes ...
@@ -196,14 +202,9 @@ def _nothing_unread(partitions: list[int]) -> set[int]:
 
 
 def test_two_members_settling_the_same_hour_feed_it_once() -> None:
-    """Two ``drift run`` instances (the service's docstring: 'two members stay correct'). The
-    label clock is held by label partition 0, half an hour behind the others. Member A's
-    labels batch moves partition 0 (the clock is due); member B's batch, handled while A's
-    write is on its way (A's records are committed, so partition 0 has none unread), moves
-    partition 3 so far ahead that partition 0 counts as idle: due as well. Nothing guards
-    ``drift:perf:progress`` (each write is guarded by its own partition's watermark), so both
-    settle the hour: the outcome stream holds it twice, the stored state counts it once, and
-    every replay of the version's monitors raises ReplayMismatch from then on."""
+    """Two ``drift run`` instances, B's batch handled while A's settling write is on its way:
+    only the member numbered 0 settles, so the hour is fed once (the progress it reads and
+    writes has no guard of its own)."""
     settings = DriftSettings(
         warmup_hours=0, reference_hours=4, lateness_s=0, performance_deadline_hours=2
     )
@@ -211,6 +212,7 @@ def test_two_members_settling_the_same_hour_feed_it_once() -> None:
     a, b = Handlers(bench, settings), Handlers(bench, settings)
     for member in (a, b):
         member.labels.unread = member.decisions.unread = _nothing_unread
+    b.labels.settles = False  # as `drift run --instance 1` has it: one member settles
     rows = [(f"tx-{i}", START + 1000 * i, i % 3 == 0, i % PARTITIONS) for i in range(60)]
     ticks = [(f"tick-{p}", START + 5 * HOUR_MS, False, p) for p in range(PARTITIONS)]
     write(a, handle(a.decisions, decision_records(a, [*rows, *ticks])))
@@ -233,6 +235,7 @@ def test_two_members_settling_the_same_hour_feed_it_once() -> None:
     late = START + 36 * HOUR_MS // 10
     step_b = handle(b.labels, label_records(b, [("x3", START, "LEGIT", late, 3)]))
     assert settled_of(step_a) == [B0]
+    assert settled_of(step_b) == []
     write(a, step_a)
     write(b, step_b)
     monitors, _ = monitors_of(bench.backends.state, {}, VERSION)
