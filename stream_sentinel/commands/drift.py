@@ -129,7 +129,12 @@ def _loops(
     from stream_sentinel.learning.drift.decisions import KeepingDecisions
     from stream_sentinel.learning.drift.handler import DriftHandler
     from stream_sentinel.learning.drift.labelled import LabelledHandler
-    from stream_sentinel.learning.drift.service import RegistryBands, drift_loop, labelled_loop
+    from stream_sentinel.learning.drift.service import (
+        RegistryBands,
+        Unread,
+        drift_loop,
+        labelled_loop,
+    )
     from stream_sentinel.learning.registry import ModelRegistry
     from stream_sentinel.transport.topics import Topics
     from stream_sentinel.wire.serde import Serde
@@ -161,6 +166,8 @@ def _loops(
     labels = labelled_loop(
         backends.broker, backends.state, labelled, settings.drift, topics, batch, instance
     )
+    labelled.decision_unread = Unread(backends.broker, decisions)
+    labelled.settles = instance == 0  # one member settles the performance hours
     return decisions, labels, lambda: keeping.undecodable + labelled.undecodable
 
 

@@ -98,7 +98,7 @@ class KeepingDecisions:
             batch.pexpire(keys.NS, key, bucket_ttl_ms(self.deadline_ms))
             batch.zadd(keys.NS, keys.PERF_BUCKETS, {str(bucket): float(bucket)})
             self.kept += len(ids)
-        if self.settler is not None:
+        if self.settler is not None and emit:  # (a repair settles nothing: see labelled.py)
             self._settle(step, records, applies, emit, (marks, blocks))
         return step
 

@@ -116,6 +116,13 @@ class LabelledHandler:
         #: Which of the given fraud-feedback partitions have records the group has not read
         #: (set by the loop's factory): one far behind holds the label clock only then.
         self.unread: Callable[[list[int]], set[int]] | None = None
+        #: The same for decision-features (set by the service): the decision clock holds for a
+        #: lagging decision partition that still has records to read, as the windows' does.
+        self.decision_unread: Callable[[list[int]], set[int]] | None = None
+        #: Whether this member settles hours (one per group: the one numbered 0). Settling reads
+        #: the shared progress and writes it unguarded, so two settling members could feed an
+        #: hour twice; the others keep decisions and labels only.
+        self.settles = True
         self._decoder = serde.decoder(FRAUD_FEEDBACK)
         self._encoder = serde.encoder(DRIFT_EVENTS)
         self.store, self.settings, self.clock = store, settings, clock
@@ -148,9 +155,10 @@ class LabelledHandler:
             on = step.state.setdefault(partition, Batch())
             on.hset(keys.NS, keys.PERF_LABEL_CLOCK, {str(partition): str(mark)})
         pending = self._keep(taken, PerfProgress.decode(blob).settled, step, outcome)
-        lead = step.state.setdefault(min(p for p, _, _ in taken), Batch())
-        self.settle(lead, outcome, pending, moved)
-        if emit:
+        if emit:  # (a repair only restores writes: what it would settle waits for a batch that
+            # publishes, so no alarm is stored unpublished)
+            lead = step.state.setdefault(min(p for p, _, _ in taken), Batch())
+            self.settle(lead, outcome, pending, moved)
             step.outputs = [self.output(e) for e in outcome.events]
         return step
 
@@ -174,18 +182,24 @@ class LabelledHandler:
             .hgetall(keys.NS, keys.CLOCK)
         )
         label_marks = {**{int(p): int(ms) for p, ms in (marks or {}).items()}, **(moved or {})}
-        if not label_marks:
+        if not label_marks or not self.settles:
             return
         progress = PerfProgress.decode(blob)
         marked = {int(p): int(ms) for p, ms in (decision_marks or {}).items()}
         for partition, mark in (decided or {}).items():
             marked[partition] = max(marked.get(partition, 0), mark)
         idle_ms = self.settings.idle_partition_s * 1000
-        decision_clock = clock_of(marked, self.partitions, idle_ms) if marked else 0
+        decision_clock = self._decision_clock(marked, idle_ms) if marked else 0
         due = self._due(label_marks, decision_clock)
         if progress.settled is None or due >= progress.settled:
             found = Kept(pending or {}, blocks or {})
             self._settle(progress, due, found, decision_clock, lead, outcome)
+
+    def _decision_clock(self, marked: Mapping[int, int], idle_ms: int) -> int:
+        behind = idle_partitions(marked, self.partitions, idle_ms)
+        probe = self.decision_unread
+        unread = probe(behind) if behind and probe is not None else set()
+        return clock_of(marked, self.partitions, idle_ms, unread)
 
     def committed(self, step: Step, applied: dict[int, bool]) -> None:
         if self.on_committed is not None and isinstance(step.payload, LabelledOutcome):

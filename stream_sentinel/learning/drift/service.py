@@ -3,8 +3,9 @@
 
 A second process (``--instance``) shares the partitions. The windows' counts are per input
 partition and the checks idempotent (an alarm's id names it), so two members never count a row
-twice; run one member unless the feature log outgrows it (the performance monitors' cache is
-per process, checked against DB4 before each use, so two members stay correct but replay more).
+twice; run one member unless the feature log outgrows it. Only the member numbered 0 settles
+the performance monitors' hours (settling reads and writes their progress without a guard of
+its own); the others keep decisions and labels for it.
 """
 
 from __future__ import annotations
