@@ -126,22 +126,17 @@ def _loops(
     """The group's two loops (the windows and kept decisions, the labels), and how many
     records they could not decode."""
     from stream_sentinel.clock import SYSTEM_CLOCK
+    from stream_sentinel.learning.drift import service
     from stream_sentinel.learning.drift.decisions import KeepingDecisions
     from stream_sentinel.learning.drift.handler import DriftHandler
     from stream_sentinel.learning.drift.labelled import LabelledHandler
-    from stream_sentinel.learning.drift.service import (
-        RegistryBands,
-        Unread,
-        drift_loop,
-        labelled_loop,
-    )
     from stream_sentinel.learning.registry import ModelRegistry
     from stream_sentinel.transport.topics import Topics
     from stream_sentinel.wire.serde import Serde
 
     topics = Topics.from_settings(settings)
     serde = Serde.from_settings(settings, clients.registry())
-    bands = RegistryBands(ModelRegistry(backends.state))
+    bands = service.RegistryBands(ModelRegistry(backends.state))
     partitions = _partitions(backends.broker, topics.decision_features)
     windows = DriftHandler(
         serde, backends.state, settings.drift, bands, topics, SYSTEM_CLOCK, observe, partitions
@@ -160,13 +155,13 @@ def _loops(
     )
     keeping = KeepingDecisions(windows, serde, bands, level, deadline_ms, labelled)
     batch = settings.detector.max_batch
-    decisions = drift_loop(
+    decisions = service.drift_loop(
         backends.broker, backends.state, keeping, settings.drift, topics, batch, instance
     )
-    labels = labelled_loop(
+    labels = service.labelled_loop(
         backends.broker, backends.state, labelled, settings.drift, topics, batch, instance
     )
-    labelled.decision_unread = Unread(backends.broker, decisions)
+    labelled.decision_unread = service.Unread(backends.broker, decisions)
     labelled.settles = instance == 0  # one member settles the performance hours
     return decisions, labels, lambda: keeping.undecodable + labelled.undecodable
 
