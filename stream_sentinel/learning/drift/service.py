@@ -42,20 +42,19 @@ def drift_loop(
     clock: Clock = SYSTEM_CLOCK,
     poll_timeout_s: float = 0.5,
 ) -> StreamLoop:
-    loop = StreamLoop(
+    """The group's loop on decision-features (the windows and the kept decisions)."""
+    return _loop(
         broker,
         store,
         handler,
-        group_id=drift_group(settings, topics),
-        topic=topics.decision_features,
-        guarantee="exactly-once",
-        transactional_id=f"{topics.prefix}drift-{slot}",
-        max_batch=max_batch,
-        poll_timeout_s=poll_timeout_s,
-        clock=clock,
+        settings,
+        topics,
+        (topics.decision_features, "drift"),
+        max_batch,
+        slot,
+        clock,
+        poll_timeout_s,
     )
-    handler.unread = Unread(broker, loop)
-    return loop
 
 
 def labelled_loop(
@@ -70,14 +69,43 @@ def labelled_loop(
     poll_timeout_s: float = 0.5,
 ) -> StreamLoop:
     """The group's loop on fraud-feedback (the performance monitors' labels)."""
+    return _loop(
+        broker,
+        store,
+        handler,
+        settings,
+        topics,
+        (topics.fraud_feedback, "drift-labels"),
+        max_batch,
+        slot,
+        clock,
+        poll_timeout_s,
+    )
+
+
+def _loop(
+    broker: Broker,
+    store: StateStore,
+    handler: DriftHandler | KeepingDecisions | LabelledHandler,
+    settings: DriftSettings,
+    topics: Topics,
+    read: tuple[str, str],
+    max_batch: int,
+    slot: int,
+    clock: Clock,
+    poll_timeout_s: float,
+) -> StreamLoop:
+    """One member of drift-group on ``read`` (topic, transactional id stem), told which of its
+    partitions still have records to read."""
+    topic, stem = read
     loop = StreamLoop(
         broker,
         store,
         handler,
         group_id=drift_group(settings, topics),
-        topic=topics.fraud_feedback,
+        topic=topic,
         guarantee="exactly-once",
-        transactional_id=f"{topics.prefix}drift-labels-{slot}",
+        transactional_id=f"{topics.prefix}{stem}-{slot}",
         max_batch=max_batch,
         poll_timeout_s=poll_timeout_s,
         clock=clock,
