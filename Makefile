@@ -18,16 +18,20 @@ CONSOLE_PORT ?= 8080
 demo: setup-runtime
 	$(SENTINEL) demo --console-port $(CONSOLE_PORT) $(DEMO_ARGS)
 
-## test: installs everything (Python deps, Kafka jars via Maven, redis-server) and runs every tier
+## test: installs everything (Python deps, Kafka jars via Maven, redis-server) and runs every tier;
+## the tests run in TEST_WORKERS processes, a test file each at a time (every stack a test starts
+## is on free ports of its own, so two files never share one); TEST_WORKERS=0 runs them in one
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 test: setup-dev setup-kafka setup-redis setup-chromium
 	$(BIN)/lint-imports
-	$(BIN)/pytest --durations=15 tests
+	$(PYTEST) --durations=15 tests
 
 test-unit: setup-dev
-	$(BIN)/pytest -m "unit or contract" -q tests/unit tests/contract
+	$(PYTEST) -m "unit or contract" -q tests/unit tests/contract
 
 test-integration: setup-dev setup-kafka setup-redis setup-chromium
-	$(BIN)/pytest --durations=15 tests/integration tests/e2e
+	$(PYTEST) --durations=15 tests/integration tests/e2e
 
 lint: setup-dev
 	$(BIN)/lint-imports

@@ -14,6 +14,7 @@ from typing import Any
 
 from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.config import Settings
+from stream_sentinel.errors import ServiceUnavailable
 from stream_sentinel.logic.profile import decode_profiles
 from stream_sentinel.state import keys
 from stream_sentinel.state.base import Batch
@@ -60,6 +61,16 @@ def transactions(
 
 def serde_for(settings: Settings) -> Serde:
     return Serde.from_settings(settings, connect_registry(settings.registry))
+
+
+def registry_answers(settings: Settings, record: dict[str, Any]) -> bool:
+    """Whether the schema registry answers a Transaction's registration (it is back after a
+    broker restart only once its own Kafka client has reconnected)."""
+    try:
+        serde_for(settings).encoder("transactions")(record)
+    except ServiceUnavailable:
+        return False
+    return True
 
 
 def create_topics(settings: Settings) -> None:

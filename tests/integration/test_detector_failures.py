@@ -22,6 +22,7 @@ from tests.integration.detector_support import (
     detect,
     finish,
     produce,
+    registry_answers,
     transactions,
     wait_until,
 )
@@ -72,6 +73,8 @@ def test_broker_restarted_mid_stream_loses_and_doubles_nothing(
     stack.kafka.process.stop(base.infra.stop_timeout_s)
     time.sleep(3)
     stack.up()
+    # the test's own producer needs the registry, which answers again once it has reconnected
+    wait_until(lambda: registry_answers(settings, sent[0]), what="the registry after the restart")
     produce(settings, sent[20_000:])
     finish(detector, timeout_s=240)
     assert_exactly_once(settings, sent)

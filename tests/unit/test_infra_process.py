@@ -33,7 +33,7 @@ def test_pid_files_round_trip_and_garbage_reads_as_none(tmp_path: Path) -> None:
 
 
 def test_a_process_is_ours_only_if_pid_start_time_and_command_line_all_match() -> None:
-    marker = "pytest"
+    marker = psutil.Process().cmdline()[0]  # the interpreter: in the command line however run
     assert find_ours(this_process(marker)) is not None
     recycled = PidRecord(os.getpid(), psutil.Process().create_time() - 60, marker)
     assert find_ours(recycled) is None
