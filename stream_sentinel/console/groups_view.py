@@ -2,8 +2,9 @@
 in seconds, and its lag over the sampled hour.
 
 Lag in seconds is the age of the oldest record the group has not consumed: the timestamp of the
-first record at or after the committed offset, against the console's clock. It reads one small
-range per lagging partition, group-less, committing nothing.
+first record at or after the committed offset, against the console's clock. It reads a few
+offsets of each lagging partition whose committed offset it has not read at before
+(``first_records.py``), group-less, committing nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stream_sentinel.console.messages import oldest_unread
 from stream_sentinel.console.sources import ConsoleSources
 from stream_sentinel.errors import UsageError
 from stream_sentinel.ops.status import GroupStatus, group_status, our_groups
@@ -73,7 +73,7 @@ def partition_lags(
     sources: ConsoleSources, status: GroupStatus, owners: Mapping[int, str]
 ) -> list[PartitionLag]:
     """Per partition: committed, end, lag, the oldest unread record's time and its age."""
-    oldest = oldest_unread(sources.broker, _unread(status))
+    oldest = sources.first_records.oldest(_unread(status))
     now = sources.clock.now_ms()
     rows = []
     for p, lag in sorted(status.lag.items()):
@@ -92,7 +92,7 @@ def oldest_unread_ages(
     """Per group, the age in seconds of its oldest unread record (0 when it lags on nothing,
     None when none was found), from one bounded read over every group's lagging partitions."""
     spans = {tp: span for status in statuses for tp, span in _unread(status).items()}
-    oldest = oldest_unread(sources.broker, spans)
+    oldest = sources.first_records.oldest(spans)
     now = sources.clock.now_ms()
     ages: dict[str, float | None] = {}
     for status in statuses:

@@ -25,7 +25,6 @@ POLL_TIMEOUT_S = 0.25  # the first fetches of a fresh reader
 QUIET_S = 0.05  # once records came: a poll this long that brings none means the ranges are read
 EMPTY_POLLS = 3  # before any record: give up after this many empty polls
 RAW_PREVIEW = 512  # bytes of the raw value shown as hex
-OLDEST_WINDOW = 16  # offsets read to find a partition's first unread record (markers take some)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,28 +125,6 @@ def _read(consumer: Consumer, ranges: Mapping[TopicPartition, tuple[int, int]]) 
         # the position also moves past transaction markers, which are never delivered
         pending = {tp for tp in pending if (consumer.position(tp) or 0) < wanted[tp][1]}
     return found
-
-
-def oldest_unread(
-    broker: Broker, spans: Mapping[TopicPartition, tuple[int, int]]
-) -> dict[TopicPartition, int]:
-    """Per partition, the timestamp of the first record in [start, end) (a few offsets are
-    read: the first ones may be transaction markers); absent where none was found."""
-    if not spans:
-        return {}
-    ranges = {tp: (start, min(start + OLDEST_WINDOW, end)) for tp, (start, end) in spans.items()}
-    consumer = broker.consumer(None, isolation="read_committed", low_latency=True)
-    try:
-        records = _read(consumer, ranges)
-    finally:
-        consumer.close()
-    first: dict[TopicPartition, tuple[int, int]] = {}
-    for record in records:
-        tp = TopicPartition(record.topic() or "", record.partition() or 0)
-        offset = record.offset() or 0
-        if tp not in first or offset < first[tp][0]:
-            first[tp] = (offset, record.timestamp()[1])
-    return {tp: timestamp for tp, (_, timestamp) in first.items()}
 
 
 class MessageBrowser:

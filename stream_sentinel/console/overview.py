@@ -5,7 +5,8 @@ consumer groups every few seconds and keeps the last hour; rates are the deltas 
 (so the first figure appears with the second sample); each sample also keeps every group's
 oldest unread record's age, for the group page's chart. Lag in seconds is shown two ways: the lag
 in records over the rate at which the group has been committing, and the age of the oldest record
-the group has not consumed (its timestamp against now).
+the group has not consumed (its timestamp against now), read by the sampler: the overview shows
+the newest sample's, so a request reads no record for it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from stream_sentinel.alerts.stats import read_stats
 from stream_sentinel.console.groups_view import oldest_unread_ages
 from stream_sentinel.console.messages import BrowseQuery, MessageBrowser
 from stream_sentinel.console.sources import ConsoleSources
-from stream_sentinel.ops.status import dead_letter_counts, group_status, our_groups
+from stream_sentinel.ops.status import (
+    GroupStatus,
+    dead_letter_counts,
+    group_status,
+    our_groups,
+)
 from stream_sentinel.state.base import StoreInfo
 from stream_sentinel.transport.base import TopicPartition
 
@@ -108,6 +114,10 @@ class OverviewSampler:
         with self._lock:
             self.samples.append(taken)
         return taken
+
+    def latest(self) -> OffsetSample | None:
+        with self._lock:
+            return self.samples[-1] if self.samples else None
 
     def _last_two(self) -> tuple[OffsetSample, OffsetSample] | None:
         with self._lock:
@@ -213,6 +223,15 @@ def latency_ms(browser: MessageBrowser, sources: ConsoleSources) -> dict[str, fl
     return {"p50": round(float(p50), 1), "p99": round(float(p99), 1), "sample": len(waits)}
 
 
+def _sampled_ages(sampler: OverviewSampler, statuses: list[GroupStatus]) -> dict[str, float | None]:
+    """Each group's oldest unread record's age from the newest sample (the sampler read it at
+    most one interval ago; 0 for a group that lags on nothing now); read now before any."""
+    latest = sampler.latest()
+    if latest is None:
+        return oldest_unread_ages(sampler.sources, statuses)
+    return {s.group: 0.0 if s.total_lag == 0 else latest.lag_s.get(s.group) for s in statuses}
+
+
 def read_overview(sampler: OverviewSampler, browser: MessageBrowser) -> Overview:
     """Everything the overview shows, from the samples and one read of each source."""
     sources = sampler.sources
@@ -221,7 +240,7 @@ def read_overview(sampler: OverviewSampler, browser: MessageBrowser) -> Overview
         group_status(sources.admin, sources.state, group, topic)
         for group, topic in our_groups(sources.settings)
     ]
-    ages = oldest_unread_ages(sources, statuses)
+    ages = _sampled_ages(sampler, statuses)
     groups = []
     for status in statuses:
         group, topic = status.group, status.topic

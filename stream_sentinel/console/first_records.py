@@ -1,0 +1,93 @@
+"""The timestamp of the first record at or after an offset: what lag in seconds is made of.
+
+A group's lag in seconds is the age of its oldest unread record, the first record at or after
+its committed offset. One reader assigned every lagging partition reads a few offsets of each
+(the first ones may be transaction markers). A fetch brings up to a megabyte per partition, far
+past the few offsets wanted, so a partition is sought to the end of its range once it has given
+its first record, which drops what was fetched beyond it.
+
+A log never changes, so the timestamp found at ``(partition, offset)`` stays true: it is kept,
+and a group whose committed offset has not moved since the last read costs no read at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+
+from stream_sentinel.transport.base import Broker, Consumer, TopicPartition
+
+POLL_TIMEOUT_S = 0.25  # waits for the first fetches of a fresh reader
+EMPTY_POLLS = 3  # polls that bring nothing before the reader gives up
+OLDEST_WINDOW = 16  # offsets read per partition (transaction markers take some)
+KEPT = 4096  # (partition, offset) timestamps kept; all are forgotten when full
+
+
+def first_records(
+    consumer: Consumer, ranges: Mapping[TopicPartition, tuple[int, int]]
+) -> dict[TopicPartition, int]:
+    """Per partition, the timestamp of its first record inside its [start, end) range; absent
+    where the range holds none (only transaction markers, or nothing arrived in time)."""
+    wanted = {tp: span for tp, span in ranges.items() if span[0] < span[1]}
+    if not wanted:
+        return {}
+    consumer.assign({tp: start for tp, (start, _) in wanted.items()})
+    first: dict[TopicPartition, int] = {}
+    pending = set(wanted)
+    empty = 0
+    while pending and empty < EMPTY_POLLS:
+        batch = consumer.consume(OLDEST_WINDOW, POLL_TIMEOUT_S)
+        empty = 0 if batch else empty + 1
+        for record in batch:
+            tp = TopicPartition(record.topic() or "", record.partition() or 0)
+            if tp in pending and (record.offset() or 0) < wanted[tp][1]:
+                first[tp] = record.timestamp()[1]
+                pending.discard(tp)
+                consumer.seek(tp, wanted[tp][1])
+        # the position also moves past transaction markers, which are never delivered
+        pending = {tp for tp in pending if (consumer.position(tp) or 0) < wanted[tp][1]}
+    return first
+
+
+class FirstRecordTimes:
+    """The first record's timestamp at or after each partition's offset, read once per offset.
+
+    >>> from stream_sentinel.transport.memory import MemoryBroker
+    >>> times = FirstRecordTimes(MemoryBroker)
+    >>> times.oldest({}), times.reads
+    ({}, 0)
+    """
+
+    def __init__(self, broker: Callable[[], Broker], kept: int = KEPT) -> None:
+        """``broker`` gives the broker to read from (built on first use)."""
+        self._broker = broker
+        self._kept = kept
+        self._known: dict[tuple[TopicPartition, int], int] = {}
+        self._lock = threading.Lock()
+        self.reads = 0  # readers opened so far
+
+    def oldest(self, spans: Mapping[TopicPartition, tuple[int, int]]) -> dict[TopicPartition, int]:
+        """Per partition, the timestamp of the first record in its [start, end) span; absent
+        where none was found. Only the spans whose start was never read are read."""
+        with self._lock:
+            found = {
+                tp: self._known[tp, s] for tp, (s, _) in spans.items() if (tp, s) in self._known
+            }
+        missing = {tp: span for tp, span in spans.items() if tp not in found}
+        if not missing:
+            return found
+        read = self._read(missing)
+        with self._lock:
+            if len(self._known) + len(read) > self._kept:
+                self._known.clear()
+            self._known.update({(tp, missing[tp][0]): ts for tp, ts in read.items()})
+        return found | read
+
+    def _read(self, spans: Mapping[TopicPartition, tuple[int, int]]) -> dict[TopicPartition, int]:
+        ranges = {tp: (s, min(s + OLDEST_WINDOW, end)) for tp, (s, end) in spans.items()}
+        consumer = self._broker().consumer(None, isolation="read_committed", low_latency=True)
+        self.reads += 1
+        try:
+            return first_records(consumer, ranges)
+        finally:
+            consumer.close()

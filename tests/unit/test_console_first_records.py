@@ -1,0 +1,108 @@
+"""The oldest unread record's timestamp: read once per (partition, offset), one reader for all
+partitions, and the overview taking it from the sampler's newest sample."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from stream_sentinel.clock import ManualClock
+from stream_sentinel.console.first_records import FirstRecordTimes
+from stream_sentinel.console.overview import read_overview
+from stream_sentinel.console.web import Console
+from stream_sentinel.transport.base import TopicPartition, TopicSpec
+from stream_sentinel.transport.memory import MemoryBroker, MemoryConsumer
+from tests.unit.console_rig import NOW, make_console_rig
+
+pytestmark = pytest.mark.unit
+
+TOPIC = "dead-letter"
+GROUP = "fraud-detection-group"
+
+
+class SpyBroker(MemoryBroker):
+    """The embedded broker, recording what each reader was assigned."""
+
+    def __init__(self) -> None:
+        super().__init__(clock=ManualClock(NOW))
+        self.assigned: list[dict[TopicPartition, int]] = []
+
+    def consumer(self, group_id: str | None, **options: Any) -> MemoryConsumer:
+        reader = super().consumer(group_id, **options)
+        assign = reader.assign
+
+        def recording(partitions: Mapping[TopicPartition, int]) -> None:
+            self.assigned.append(dict(partitions))
+            assign(partitions)
+
+        reader.assign = recording  # type: ignore[method-assign]
+        return reader
+
+
+def _broker_with_records() -> SpyBroker:
+    """Partition 0: 200 records a second apart from NOW; partition 1: one record at NOW + 7 s."""
+    broker = SpyBroker()
+    broker.admin().create_topics([TopicSpec(TOPIC, 3)])
+    producer = broker.producer()
+    for n in range(200):
+        producer.produce(TOPIC, b"{}", b"k", partition=0, timestamp_ms=NOW + n * 1000)
+    producer.produce(TOPIC, b"{}", b"k", partition=1, timestamp_ms=NOW + 7000)
+    assert producer.flush(5.0) == 0
+    return broker
+
+
+P0, P1, P2 = (TopicPartition(TOPIC, p) for p in range(3))
+
+
+def test_one_reader_finds_each_partitions_first_record_however_far_behind() -> None:
+    broker = _broker_with_records()
+    times = FirstRecordTimes(lambda: broker)
+    assert times.oldest({P0: (150, 200), P1: (0, 1)}) == {P0: NOW + 150_000, P1: NOW + 7000}
+    assert (times.reads, broker.assigned) == (1, [{P0: 150, P1: 0}])
+
+
+def test_a_span_is_read_once_and_only_a_moved_start_is_read_again() -> None:
+    broker = _broker_with_records()
+    times = FirstRecordTimes(lambda: broker)
+    times.oldest({P0: (0, 200), P1: (0, 1)})
+    assert times.oldest({P0: (0, 200), P1: (0, 1)}) == {P0: NOW, P1: NOW + 7000}
+    assert times.reads == 1
+    assert times.oldest({P0: (42, 200), P1: (0, 1)}) == {P0: NOW + 42_000, P1: NOW + 7000}
+    assert (times.reads, broker.assigned[-1]) == (2, {P0: 42})
+
+
+def test_a_span_without_records_is_absent_and_not_kept() -> None:
+    broker = _broker_with_records()
+    times = FirstRecordTimes(lambda: broker)
+    assert times.oldest({P2: (0, 5)}) == {}
+    assert times.oldest({P2: (0, 5)}) == {}
+    assert times.reads == 2  # nothing found is nothing known: asked again, read again
+
+
+def test_the_kept_timestamps_are_forgotten_when_full() -> None:
+    broker = _broker_with_records()
+    times = FirstRecordTimes(lambda: broker, kept=2)
+    times.oldest({P0: (0, 200), P1: (0, 1)})
+    times.oldest({P0: (5, 200)})  # a third one: all are forgotten, the new one kept
+    times.oldest({P0: (0, 200), P1: (0, 1)})
+    assert (times.reads, broker.assigned[-1]) == (3, {P0: 0, P1: 0})
+
+
+def test_the_overview_takes_the_oldest_unread_age_from_the_newest_sample() -> None:
+    rig = make_console_rig()
+    with rig.client() as client:
+        parts = client.app.state.console
+        parts.sampler.sample()  # at NOW, the seeded records' time: the detector's age is 0
+        reads = parts.sources.first_records.reads
+        rig.clock.advance(90.0)
+        ages = {g["group"]: g["oldest_unread_seconds"] for g in _groups(parts)}
+        assert (ages[GROUP], ages["alert-response-group"]) == (0.0, 0.0)
+        parts.sampler.sample()  # its committed offsets have not moved: nothing is read again
+        ages = {g["group"]: g["oldest_unread_seconds"] for g in _groups(parts)}
+        assert (ages[GROUP], parts.sources.first_records.reads) == (90.0, reads)
+
+
+def _groups(parts: Console) -> list[dict[str, Any]]:
+    return read_overview(parts.sampler, parts.browser).groups
