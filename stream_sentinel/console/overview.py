@@ -146,12 +146,14 @@ class OverviewSampler:
         return in_rate, out_rate, commits
 
     def series(self) -> dict[str, Any]:
-        """The last hour for the charts: times (s) and, per point, rates and lag."""
+        """The last hour for the charts: times (s) and, per point, rates and each group's lag in
+        records and in seconds (its oldest unread record's age; None where none was found)."""
         with self._lock:
             points = list(self.samples)
         topics = self.sources.topics
         times, rate_in, rate_out = [], [], []
         lag: dict[str, list[int]] = {g: [] for g in (points[-1].lag if points else {})}
+        lag_s: dict[str, list[float | None]] = {g: [] for g in lag}
         for older, newer in pairwise(points):
             seconds = (newer.time_ms - older.time_ms) / 1000
             times.append(newer.time_ms / 1000)
@@ -171,7 +173,14 @@ class OverviewSampler:
             )
             for group in lag:
                 lag[group].append(newer.lag.get(group, 0))
-        return {"time": times, "in_per_s": rate_in, "out_per_s": rate_out, "lag": lag}
+                lag_s[group].append(newer.lag_s.get(group))
+        return {
+            "time": times,
+            "in_per_s": rate_in,
+            "out_per_s": rate_out,
+            "lag": lag,
+            "lag_seconds": lag_s,
+        }
 
     def group_series(self, group: str) -> dict[str, Any]:
         """One group's lag at every sample of the last hour: in records, and in seconds (its

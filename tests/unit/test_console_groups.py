@@ -139,3 +139,31 @@ def test_the_overview_shows_the_oldest_unread_records_age_beside_the_commit_rate
     }
     assert groups[GROUP]["lag_seconds"] is None  # no commit rate before two samples
     assert f'<td><a href="/kafka/groups/{GROUP}">{GROUP}</a></td><td>transactions</td>' in page
+
+
+def test_the_overview_series_has_every_groups_lag_in_records_and_in_seconds() -> None:
+    rig = make_console_rig()
+    with rig.client() as client:
+        sampler = client.app.state.console.sampler
+        sampler.sample()
+        rig.clock.advance(5.0)
+        sampler.sample()
+        producer = rig.clients.broker().producer()
+        producer.produce("transactions", b"{}", b"u-new")
+        producer.flush(5.0)
+        rig.clock.advance(5.0)
+        sampler.sample()
+        series = client.get("/api/overview/series").json()
+        page = client.get("/").text
+    # one point per pair of samples; the seeded records (and u-new) were written at NOW
+    assert series["time"] == [NOW / 1000 + 5, NOW / 1000 + 10]
+    assert series["lag"][GROUP] == [2, 3]
+    assert series["lag_seconds"] == {
+        GROUP: [5.0, 10.0],
+        "fraud-detection-feedback": [0.0, 0.0],
+        "alert-response-group": [0.0, 0.0],
+        "feedback-store-group": [0.0, 0.0],
+        "learning-group": [0.0, 0.0],
+        "drift-group": [0.0, 0.0],
+    }
+    assert "<h3>Consumer lag (records, left; seconds, dashed, right)</h3>" in page
