@@ -296,9 +296,12 @@ class KafkaBroker:
         isolation: Isolation = "read_committed",
         auto_offset_reset: OffsetReset = "earliest",
         low_latency: bool | None = None,
+        partition_fetch_bytes: int | None = None,
     ) -> KafkaConsumer:
         fast = self.settings.low_latency if low_latency is None else low_latency
         config = consumer_config(self.settings, group_id, isolation, auto_offset_reset, fast)
+        if partition_fetch_bytes is not None:
+            config["max.partition.fetch.bytes"] = partition_fetch_bytes
         return KafkaConsumer(config, group_id)
 
     def admin(self, timeout_s: float = 15.0) -> KafkaAdmin:
