@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 
+from stream_sentinel.console.messages import FETCH_BYTES
 from stream_sentinel.transport.base import Broker, Consumer, TopicPartition
 
 POLL_TIMEOUT_S = 0.25  # waits for the first fetches of a fresh reader
@@ -85,7 +86,9 @@ class FirstRecordTimes:
 
     def _read(self, spans: Mapping[TopicPartition, tuple[int, int]]) -> dict[TopicPartition, int]:
         ranges = {tp: (s, min(s + OLDEST_WINDOW, end)) for tp, (s, end) in spans.items()}
-        consumer = self._broker().consumer(None, isolation="read_committed", low_latency=True)
+        consumer = self._broker().consumer(
+            None, isolation="read_committed", low_latency=True, partition_fetch_bytes=FETCH_BYTES
+        )
         self.reads += 1
         try:
             return first_records(consumer, ranges)

@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 
+from stream_sentinel.clients.backends import EmbeddedClients
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.console.first_records import FirstRecordTimes
+from stream_sentinel.console.messages import BrowseQuery, MessageBrowser
 from stream_sentinel.console.overview import read_overview
 from stream_sentinel.console.web import Console
 from stream_sentinel.transport.base import TopicPartition, TopicSpec
 from stream_sentinel.transport.memory import MemoryBroker, MemoryConsumer
+from stream_sentinel.wire.serde import AvroDecoder
 from tests.unit.console_rig import NOW, make_console_rig
 
 pytestmark = pytest.mark.unit
@@ -28,8 +31,10 @@ class SpyBroker(MemoryBroker):
     def __init__(self) -> None:
         super().__init__(clock=ManualClock(NOW))
         self.assigned: list[dict[TopicPartition, int]] = []
+        self.options: list[dict[str, Any]] = []
 
     def consumer(self, group_id: str | None, **options: Any) -> MemoryConsumer:
+        self.options.append(options)
         reader = super().consumer(group_id, **options)
         assign = reader.assign
 
@@ -61,6 +66,16 @@ def test_one_reader_finds_each_partitions_first_record_however_far_behind() -> N
     times = FirstRecordTimes(lambda: broker)
     assert times.oldest({P0: (150, 200), P1: (0, 1)}) == {P0: NOW + 150_000, P1: NOW + 7000}
     assert (times.reads, broker.assigned) == (1, [{P0: 150, P1: 0}])
+
+
+def test_the_console_s_readers_ask_for_small_fetches() -> None:
+    broker = _broker_with_records()
+    FirstRecordTimes(lambda: broker).oldest({P0: (0, 200)})
+    MessageBrowser(broker, AvroDecoder(EmbeddedClients().registry()), 50).browse(
+        TOPIC, 3, BrowseQuery()
+    )
+    small = {"isolation": "read_committed", "low_latency": True, "partition_fetch_bytes": 65_536}
+    assert broker.options == [small, small]
 
 
 def test_a_span_is_read_once_and_only_a_moved_start_is_read_again() -> None:
