@@ -2,9 +2,11 @@
 
 A group's lag in seconds is the age of its oldest unread record, the first record at or after
 its committed offset. One reader assigned every lagging partition reads a few offsets of each
-(the first ones may be transaction markers). A fetch brings up to a megabyte per partition, far
-past the few offsets wanted, so a partition is sought to the end of its range once it has given
-its first record, which drops what was fetched beyond it.
+(the first ones may be transaction markers). A fetch brings far more of a partition than the
+few offsets wanted, so a partition is sought to its high watermark once it has given its first
+record, which drops what was fetched and leaves it nothing more to deliver. A partition that
+brings nothing (a read_committed reader waits at an open transaction, while lag is measured to
+the high watermark) ends the read after a few empty polls, and the read is bounded overall.
 
 A log never changes, so the timestamp found at ``(partition, offset)`` stays true: it is kept,
 and a group whose committed offset has not moved since the last read costs no read at all.
@@ -16,10 +18,11 @@ import threading
 from collections.abc import Callable, Mapping
 
 from stream_sentinel.console.messages import FETCH_BYTES
-from stream_sentinel.transport.base import Broker, Consumer, TopicPartition
+from stream_sentinel.transport.base import Broker, Consumer, Record, TopicPartition
 
 POLL_TIMEOUT_S = 0.25  # waits for the first fetches of a fresh reader
-EMPTY_POLLS = 3  # polls that bring nothing before the reader gives up
+EMPTY_POLLS = 3  # polls that bring nothing of a pending partition before the reader gives up
+MAX_POLLS = 40  # polls of one read at most (about 10 s of waiting)
 OLDEST_WINDOW = 16  # offsets read per partition (transaction markers take some)
 KEPT = 4096  # (partition, offset) timestamps kept; all are forgotten when full
 
@@ -35,18 +38,32 @@ def first_records(
     consumer.assign({tp: start for tp, (start, _) in wanted.items()})
     first: dict[TopicPartition, int] = {}
     pending = set(wanted)
-    empty = 0
-    while pending and empty < EMPTY_POLLS:
-        batch = consumer.consume(OLDEST_WINDOW, POLL_TIMEOUT_S)
-        empty = 0 if batch else empty + 1
-        for record in batch:
-            tp = TopicPartition(record.topic() or "", record.partition() or 0)
-            if tp in pending and (record.offset() or 0) < wanted[tp][1]:
-                first[tp] = record.timestamp()[1]
-                pending.discard(tp)
-                consumer.seek(tp, wanted[tp][1])
+    empty = polls = 0
+    while pending and empty < EMPTY_POLLS and polls < MAX_POLLS:
+        polls += 1
+        found = _firsts(consumer.consume(OLDEST_WINDOW, POLL_TIMEOUT_S), pending, wanted)
+        empty = 0 if found else empty + 1
+        for tp, timestamp in found.items():
+            first[tp] = timestamp
+            consumer.seek(tp, consumer.watermarks(tp, cached=True)[1])
         # the position also moves past transaction markers, which are never delivered
-        pending = {tp for tp in pending if (consumer.position(tp) or 0) < wanted[tp][1]}
+        pending = {
+            tp for tp in pending - found.keys() if (consumer.position(tp) or 0) < wanted[tp][1]
+        }
+    return first
+
+
+def _firsts(
+    batch: list[Record],
+    pending: set[TopicPartition],
+    wanted: Mapping[TopicPartition, tuple[int, int]],
+) -> dict[TopicPartition, int]:
+    """The first record's timestamp of each pending partition the batch holds inside its range."""
+    first: dict[TopicPartition, int] = {}
+    for record in batch:
+        tp = TopicPartition(record.topic() or "", record.partition() or 0)
+        if tp in pending and tp not in first and (record.offset() or 0) < wanted[tp][1]:
+            first[tp] = record.timestamp()[1]
     return first
 
 

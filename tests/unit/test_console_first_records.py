@@ -10,7 +10,7 @@ import pytest
 
 from stream_sentinel.clients.backends import EmbeddedClients
 from stream_sentinel.clock import ManualClock
-from stream_sentinel.console.first_records import FirstRecordTimes
+from stream_sentinel.console.first_records import MAX_POLLS, FirstRecordTimes, first_records
 from stream_sentinel.console.messages import BrowseQuery, MessageBrowser
 from stream_sentinel.console.overview import read_overview
 from stream_sentinel.console.web import Console
@@ -76,6 +76,50 @@ def test_the_console_s_readers_ask_for_small_fetches() -> None:
     )
     small = {"isolation": "read_committed", "low_latency": True, "partition_fetch_bytes": 65_536}
     assert broker.options == [small, small]
+
+
+def _counting(consumer: MemoryConsumer, most: int | None = None) -> list[int]:
+    """Counts the reader's polls (one entry per poll: how many records it brought); ``most``
+    caps what one poll brings."""
+    polls: list[int] = []
+    consume = consumer.consume
+
+    def counted(max_records: int, timeout_s: float) -> list[Any]:
+        batch = consume(most or max_records, timeout_s)
+        polls.append(len(batch))
+        return batch
+
+    consumer.consume = counted  # type: ignore[method-assign]
+    return polls
+
+
+def test_a_found_partition_stops_delivering_while_another_is_still_pending() -> None:
+    # P1 has no record in its range yet (in Kafka: an open transaction holds a read_committed
+    # reader below the high watermark lag is counted to); P0, 20 000 records long, is found at
+    # once and sought to its high watermark, so it brings nothing more
+    broker = SpyBroker()
+    broker.admin().create_topics([TopicSpec(TOPIC, 2)])
+    producer = broker.producer()
+    for n in range(20_000):
+        producer.produce(TOPIC, b"{}", b"k", partition=0, timestamp_ms=NOW + n)
+    assert producer.flush(5.0) == 0
+    consumer = broker.consumer(None, low_latency=True)
+    polls = _counting(consumer)
+    assert first_records(consumer, {P0: (0, 16), P1: (0, 16)}) == {P0: NOW}
+    assert polls == [16, 0, 0, 0]  # the first poll finds P0, then three empty ones end it
+
+
+def test_a_read_is_bounded_however_many_partitions_wait() -> None:
+    broker = SpyBroker()
+    broker.admin().create_topics([TopicSpec(TOPIC, 60)])
+    producer = broker.producer()
+    for p in range(60):
+        producer.produce(TOPIC, b"{}", b"k", partition=p, timestamp_ms=NOW + p)
+    assert producer.flush(5.0) == 0
+    consumer = broker.consumer(None, low_latency=True)
+    polls = _counting(consumer, most=1)  # each poll brings one partition's record
+    found = first_records(consumer, {TopicPartition(TOPIC, p): (0, 1) for p in range(60)})
+    assert (len(found), len(polls)) == (MAX_POLLS, MAX_POLLS)
 
 
 def test_a_span_is_read_once_and_only_a_moved_start_is_read_again() -> None:
