@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from stream_sentinel.transport.base import TopicPartition
 from stream_sentinel.transport.memory import CLIENT_ID, HOST
 from stream_sentinel.transport.partitioner import partition_for
 from tests.unit.console_rig import NOW, make_console_rig
@@ -167,3 +168,26 @@ def test_the_overview_series_has_every_groups_lag_in_records_and_in_seconds() ->
         "drift-group": [0.0, 0.0],
     }
     assert "<h3>Consumer lag (records, left; seconds, dashed, right)</h3>" in page
+
+
+def test_two_groups_on_one_topic_each_have_their_own_oldest_unread_age() -> None:
+    rig = make_console_rig()
+    topic, tp = "fraud-feedback", TopicPartition("fraud-feedback", 0)
+    start = rig.clients.admin().end_offsets([tp])[tp]
+    producer = rig.clients.broker().producer()
+    for n in range(3):  # at NOW, NOW + 1 s, NOW + 2 s
+        producer.produce(topic, b"{}", b"k", partition=0, timestamp_ms=NOW + n * 1000)
+    assert producer.flush(5.0) == 0
+    for group, offset in (("fraud-detection-feedback", start), ("feedback-store-group", start + 2)):
+        committer = rig.clients.broker().consumer(group)
+        committer.assign({tp: offset})
+        committer.commit({tp: offset})
+        committer.close()
+    rig.clock.advance(10.0)
+    with rig.client() as client:
+        sample = client.app.state.console.sampler.sample()
+        groups = {g["group"]: g for g in client.get("/api/overview").json()["groups"]}
+    assert (sample.lag["fraud-detection-feedback"], sample.lag["feedback-store-group"]) == (3, 1)
+    assert sample.lag_s["fraud-detection-feedback"] == 10.0
+    assert sample.lag_s["feedback-store-group"] == 8.0
+    assert groups["feedback-store-group"]["oldest_unread_seconds"] == 8.0
