@@ -3,10 +3,12 @@
 A sampler reads the end offsets of the input and output topics and the committed offsets of our
 consumer groups every few seconds and keeps the last hour; rates are the deltas between samples
 (so the first figure appears with the second sample); each sample also keeps every group's
-oldest unread record's age, for the group page's chart. Lag in seconds is shown two ways: the lag
-in records over the rate at which the group has been committing, and the age of the oldest record
-the group has not consumed (its timestamp against now), read by the sampler: the overview shows
-the newest sample's, so a request reads no record for it.
+oldest unread record's timestamp and its age then, for the charts. Lag in seconds is shown two
+ways: the lag in records over the rate at which the group has been committing, and the age of the
+oldest record the group has not consumed: the newest sample's timestamp against now, so it grows
+between samples. Where that sample is older than two intervals (sampling failed) or the group's
+committed offsets or lag have changed since, the timestamp is read again (through the timestamp
+cache, which costs no read while the committed offset has not moved).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from stream_sentinel.alerts.stats import read_stats
-from stream_sentinel.console.groups_view import oldest_unread_ages
+from stream_sentinel.console.groups_view import age_s, oldest_unread_times
 from stream_sentinel.console.messages import BrowseQuery, MessageBrowser
 from stream_sentinel.console.sources import ConsoleSources
 from stream_sentinel.ops.status import (
@@ -43,6 +45,7 @@ class OffsetSample:
     committed: dict[str, int]  # group -> sum of committed offsets
     lag: dict[str, int]  # group -> records behind
     lag_s: dict[str, float | None]  # group -> its oldest unread record's age (None: not found)
+    oldest_ms: dict[str, int | None]  # group -> that record's timestamp (None: none unread/found)
 
 
 @dataclass
@@ -109,8 +112,10 @@ class OverviewSampler:
         ]
         committed = {s.group: sum(s.committed.values()) for s in statuses}
         lag = {s.group: s.total_lag for s in statuses}
-        ages = oldest_unread_ages(sources, statuses)
-        taken = OffsetSample(sources.clock.now_ms(), totals, committed, lag, ages)
+        oldest = oldest_unread_times(sources, statuses)
+        now = sources.clock.now_ms()
+        ages = {s.group: age_s(now, s.total_lag, oldest[s.group]) for s in statuses}
+        taken = OffsetSample(now, totals, committed, lag, ages, oldest)
         with self._lock:
             self.samples.append(taken)
         return taken
@@ -232,13 +237,28 @@ def latency_ms(browser: MessageBrowser, sources: ConsoleSources) -> dict[str, fl
     return {"p50": round(float(p50), 1), "p99": round(float(p99), 1), "sample": len(waits)}
 
 
-def _sampled_ages(sampler: OverviewSampler, statuses: list[GroupStatus]) -> dict[str, float | None]:
-    """Each group's oldest unread record's age from the newest sample (the sampler read it at
-    most one interval ago; 0 for a group that lags on nothing now); read now before any."""
+def _as_sampled(latest: OffsetSample, status: GroupStatus) -> bool:
+    """Whether the group's committed offsets and lag are what the sample saw."""
+    return (
+        status.group in latest.oldest_ms
+        and latest.lag.get(status.group) == status.total_lag
+        and latest.committed.get(status.group) == sum(status.committed.values())
+    )
+
+
+def current_ages(sampler: OverviewSampler, statuses: list[GroupStatus]) -> dict[str, float | None]:
+    """Each group's oldest unread record's age now: the newest sample's timestamp against the
+    clock, read again for a group that has moved since or when the sample is too old."""
+    sources = sampler.sources
+    now = sources.clock.now_ms()
     latest = sampler.latest()
-    if latest is None:
-        return oldest_unread_ages(sampler.sources, statuses)
-    return {s.group: 0.0 if s.total_lag == 0 else latest.lag_s.get(s.group) for s in statuses}
+    times: dict[str, int | None] = {}
+    if latest is not None and now - latest.time_ms <= 2 * sampler.interval_s * 1000:
+        times = {s.group: latest.oldest_ms[s.group] for s in statuses if _as_sampled(latest, s)}
+    changed = [s for s in statuses if s.group not in times]
+    if changed:
+        times |= oldest_unread_times(sources, changed)
+    return {s.group: age_s(now, s.total_lag, times[s.group]) for s in statuses}
 
 
 def read_overview(sampler: OverviewSampler, browser: MessageBrowser) -> Overview:
@@ -249,7 +269,7 @@ def read_overview(sampler: OverviewSampler, browser: MessageBrowser) -> Overview
         group_status(sources.admin, sources.state, group, topic)
         for group, topic in our_groups(sources.settings)
     ]
-    ages = _sampled_ages(sampler, statuses)
+    ages = current_ages(sampler, statuses)
     groups = []
     for status in statuses:
         group, topic = status.group, status.topic

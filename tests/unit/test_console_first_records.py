@@ -1,5 +1,5 @@
 """The oldest unread record's timestamp: read once per (partition, offset), one reader for all
-partitions, and the overview taking it from the sampler's newest sample."""
+partitions, and the overview's age: the sampler's newest timestamp against now."""
 
 from __future__ import annotations
 
@@ -149,18 +149,46 @@ def test_the_kept_timestamps_are_forgotten_when_full() -> None:
     assert (times.reads, broker.assigned[-1]) == (3, {P0: 0, P1: 0})
 
 
-def test_the_overview_takes_the_oldest_unread_age_from_the_newest_sample() -> None:
+def test_the_overview_s_age_is_the_newest_sample_s_timestamp_against_now() -> None:
     rig = make_console_rig()
     with rig.client() as client:
         parts = client.app.state.console
         parts.sampler.sample()  # at NOW, the seeded records' time: the detector's age is 0
         reads = parts.sources.first_records.reads
-        rig.clock.advance(90.0)
+        rig.clock.advance(9.0)  # within two intervals (5 s): the sample's timestamp is used
         ages = {g["group"]: g["oldest_unread_seconds"] for g in _groups(parts)}
-        assert (ages[GROUP], ages["alert-response-group"]) == (0.0, 0.0)
+        assert (ages[GROUP], ages["alert-response-group"]) == (9.0, 0.0)
+        assert parts.sources.first_records.reads == reads
+        rig.clock.advance(81.0)
         parts.sampler.sample()  # its committed offsets have not moved: nothing is read again
         ages = {g["group"]: g["oldest_unread_seconds"] for g in _groups(parts)}
         assert (ages[GROUP], parts.sources.first_records.reads) == (90.0, reads)
+
+
+def test_the_overview_s_age_grows_while_sampling_fails() -> None:
+    rig = make_console_rig()
+    with rig.client() as client:
+        parts = client.app.state.console
+        parts.sampler.sample()
+        reads = parts.sources.first_records.reads
+        rig.clock.advance(600.0)  # no sample since (each one failed): the sample is too old
+        ages = {g["group"]: g["oldest_unread_seconds"] for g in _groups(parts)}
+    assert ages[GROUP] == 600.0
+    assert parts.sources.first_records.reads == reads  # read again, from the kept timestamps
+
+
+def test_a_group_lagging_now_but_not_at_the_sample_shows_its_record_s_age() -> None:
+    rig = make_console_rig()
+    with rig.client() as client:
+        parts = client.app.state.console
+        parts.sampler.sample()  # the alert processor lags on nothing then
+        producer = rig.clients.broker().producer()
+        producer.produce(parts.sources.topics.fraud_alerts, b"{}", b"k", timestamp_ms=NOW)
+        assert producer.flush(5.0) == 0
+        rig.clock.advance(3.0)
+        groups = {g["group"]: g for g in _groups(parts)}
+    lagging = groups["alert-response-group"]
+    assert (lagging["lag"], lagging["oldest_unread_seconds"]) == (1, 3.0)
 
 
 def _groups(parts: Console) -> list[dict[str, Any]]:
