@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from stream_sentinel.console.redis_memory import GONE, memory_estimate
+from stream_sentinel.console.redis_memory import GONE, REFUSED, memory_estimate
 from stream_sentinel.console.redis_view import NOT_AVAILABLE
+from stream_sentinel.errors import StateError
 from stream_sentinel.state.base import Batch, StateStore
 from stream_sentinel.state.base import Namespace as NS
 from stream_sentinel.state.memory import MemoryStateStore
@@ -173,8 +174,8 @@ def test_a_server_nobody_has_looked_a_key_up_on_has_no_hit_rate_yet(
 
 def test_the_embedded_store_has_no_memory_per_database_and_says_so(client: TestClient) -> None:
     memory = client.get("/api/redis").json()["memory"]
-    na = {"bytes": None, "measured": 0, "whole": False, "problem": NOT_AVAILABLE}
-    empty = {"bytes": 0, "measured": 0, "whole": True, "problem": None}
+    na = {"bytes": None, "measured": 0, "whole": False, "at_least": False, "problem": NOT_AVAILABLE}
+    empty = {"bytes": 0, "measured": 0, "whole": True, "at_least": False, "problem": None}
     assert memory == [
         {"name": "profiles", "db": 0, "keys": 1, **na},
         {"name": "pipeline", "db": 1, "keys": 13, **na},
@@ -218,3 +219,75 @@ def test_memory_is_summed_over_a_small_database_and_scaled_from_a_sample_of_a_la
     assert (sampled["bytes"], sampled["measured"], sampled["whole"]) == (round(mean * 5), 2, False)
     monkeypatch.setattr(store, "execute", _sized(store, lambda key: None))  # all gone
     assert memory_estimate(store, NS.PROFILES, 5, "redis")["problem"] == GONE
+
+
+NOPERM = "Redis rejected a command: NOPERM this user has no permissions to run the 'memory|usage'"
+
+
+def test_a_server_refusing_memory_usage_says_so_per_database_and_the_page_stays_up(
+    rig: ConsoleRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = rig.clients.state()
+    execute = store.execute
+
+    def refusing(batch: Batch) -> list[Any]:
+        if batch.commands and all(c.op == "memory_usage" for c in batch.commands):
+            raise StateError(NOPERM)
+        return execute(batch)
+
+    monkeypatch.setattr(store, "execute", refusing)
+    with rig.client() as client:
+        reply = client.get("/api/redis")
+        page = client.get("/redis")
+    assert (reply.status_code, page.status_code) == (200, 200)
+    refused = {
+        "bytes": None,
+        "measured": 0,
+        "whole": False,
+        "at_least": False,
+        "problem": f"{REFUSED} ({NOPERM})",
+    }
+    memory = reply.json()["memory"]
+    assert memory[:2] == [
+        {"name": "profiles", "db": 0, "keys": 1, **refused},
+        {"name": "pipeline", "db": 1, "keys": 13, **refused},
+    ]
+    assert memory[2]["bytes"] == 0  # an empty database needs no MEMORY USAGE
+    assert f'<span class="na">{REFUSED} ({NOPERM})</span>'.replace("'", "&#39;") in page.text
+
+
+def test_a_key_count_that_is_a_lower_bound_makes_the_memory_figure_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = MemoryStateStore()
+    names = [f"user:{n}" for n in range(5)]
+    store.execute(Batch().set_many(NS.PROFILES, names, b"x" * 5, 1, 60_000))
+    monkeypatch.setattr(store, "execute", _sized(store, lambda key: 100))
+    # the namespace's count stopped at 3 keys: all 5 sampled are measured, none of it is whole
+    bound = memory_estimate(store, NS.PROFILES, 3, "redis", sample=10, counted_all=False)
+    assert (bound["bytes"], bound["measured"], bound["whole"], bound["at_least"]) == (
+        500,
+        5,
+        False,
+        True,
+    )
+    sampled = memory_estimate(store, NS.PROFILES, 3, "redis", sample=2, counted_all=False)
+    assert (sampled["bytes"], sampled["whole"], sampled["at_least"]) == (300, False, True)
+
+
+def test_the_page_marks_a_lower_bound_with_at_least(
+    rig: ConsoleRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = rig.clients.state()
+    partial = tuple(
+        DatabaseStats(ns, 10_000 if ns == NS.PIPELINE else 0, 0, 0, counted_all=ns != NS.PIPELINE)
+        for ns in NS
+    )
+    stats = StoreStats("redis", 1, 0, 0, 0, 0, 1, "t1", partial)
+    monkeypatch.setattr(store, "stats", lambda: stats)
+    monkeypatch.setattr(store, "slowlog", lambda limit: Slowlog(True))
+    monkeypatch.setattr(store, "execute", _sized(store, lambda key: 64))
+    with rig.client() as client:
+        page = client.get("/redis").text
+    assert '<td class="num">≥ 10,000</td>' in page
+    assert '<td class="num">≥ 625.0 KiB</td></tr>' in page  # 64 B x 10,000 keys
