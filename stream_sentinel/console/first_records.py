@@ -9,15 +9,18 @@ brings nothing (a read_committed reader waits at an open transaction, while lag 
 the high watermark) ends the read after a few empty polls, and the read is bounded overall.
 
 A log never changes, so the timestamp found at ``(partition, offset)`` stays true: it is kept,
-and a group whose committed offset has not moved since the last read costs no read at all.
+and a group whose committed offset has not moved since the last read costs no read at all. What
+retention deleted (below the low watermark a read sees) is forgotten, and so is all of a
+partition whose high watermark fell to or below an offset kept (its topic was created again).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from stream_sentinel.console.messages import FETCH_BYTES
+from stream_sentinel.errors import TransportError
 from stream_sentinel.transport.base import Broker, Consumer, Record, TopicPartition
 
 POLL_TIMEOUT_S = 0.25  # waits for the first fetches of a fresh reader
@@ -85,29 +88,60 @@ class FirstRecordTimes:
         self.reads = 0  # readers opened so far
 
     def oldest(self, spans: Mapping[TopicPartition, tuple[int, int]]) -> dict[TopicPartition, int]:
-        """Per partition, the timestamp of the first record in its [start, end) span; absent
-        where none was found. Only the spans whose start was never read are read."""
+        """Per partition, the timestamp of the first record in its [start, end) span (``end``
+        the high watermark); absent where none was found. Only the spans whose start was never
+        read are read."""
         with self._lock:
+            self._forget_recreated(spans)
             found = {
                 tp: self._known[tp, s] for tp, (s, _) in spans.items() if (tp, s) in self._known
             }
         missing = {tp: span for tp, span in spans.items() if tp not in found}
         if not missing:
             return found
-        read = self._read(missing)
+        read, lows = self._read(missing)
         with self._lock:
+            self._forget_below(lows)
             if len(self._known) + len(read) > self._kept:
                 self._known.clear()
             self._known.update({(tp, missing[tp][0]): ts for tp, ts in read.items()})
         return found | read
 
-    def _read(self, spans: Mapping[TopicPartition, tuple[int, int]]) -> dict[TopicPartition, int]:
+    def _forget_recreated(self, spans: Mapping[TopicPartition, tuple[int, int]]) -> None:
+        """Forget every timestamp of a partition whose high watermark is now at or below an
+        offset a record was found at: its topic was deleted and created again."""
+        shrunk = {tp for tp, off in self._known if tp in spans and off >= spans[tp][1]}
+        for key in [key for key in self._known if key[0] in shrunk]:
+            del self._known[key]
+
+    def _forget_below(self, lows: Mapping[TopicPartition, int]) -> None:
+        """Forget the timestamps of offsets retention has deleted (below the low watermark)."""
+        for key in [k for k in self._known if k[0] in lows and k[1] < lows[k[0]]]:
+            del self._known[key]
+
+    def _read(
+        self, spans: Mapping[TopicPartition, tuple[int, int]]
+    ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+        """(the first records' timestamps, each read partition's low watermark where known)."""
         ranges = {tp: (s, min(s + OLDEST_WINDOW, end)) for tp, (s, end) in spans.items()}
         consumer = self._broker().consumer(
             None, isolation="read_committed", low_latency=True, partition_fetch_bytes=FETCH_BYTES
         )
-        self.reads += 1
+        with self._lock:
+            self.reads += 1
         try:
-            return first_records(consumer, ranges)
+            return first_records(consumer, ranges), _lows(consumer, ranges)
         finally:
             consumer.close()
+
+
+def _lows(consumer: Consumer, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+    """Each partition's low watermark as the reader's fetches reported it (none on an error:
+    forgetting is only housekeeping)."""
+    lows = {}
+    for tp in partitions:
+        try:
+            lows[tp] = consumer.watermarks(tp, cached=True)[0]
+        except TransportError:
+            continue
+    return lows

@@ -32,6 +32,7 @@ class SpyBroker(MemoryBroker):
         super().__init__(clock=ManualClock(NOW))
         self.assigned: list[dict[TopicPartition, int]] = []
         self.options: list[dict[str, Any]] = []
+        self.low = 0  # the low watermark its readers report (retention, which it lacks)
 
     def consumer(self, group_id: str | None, **options: Any) -> MemoryConsumer:
         self.options.append(options)
@@ -43,6 +44,13 @@ class SpyBroker(MemoryBroker):
             assign(partitions)
 
         reader.assign = recording  # type: ignore[method-assign]
+        watermarks = reader.watermarks
+
+        def retained(tp: TopicPartition, timeout_s: float = 10.0, cached: bool = False) -> Any:
+            low, high = watermarks(tp, timeout_s, cached)
+            return max(low, self.low), high
+
+        reader.watermarks = retained  # type: ignore[method-assign]
         return reader
 
 
@@ -147,6 +155,37 @@ def test_the_kept_timestamps_are_forgotten_when_full() -> None:
     times.oldest({P0: (5, 200)})  # a third one: all are forgotten, the new one kept
     times.oldest({P0: (0, 200), P1: (0, 1)})
     assert (times.reads, broker.assigned[-1]) == (3, {P0: 0, P1: 0})
+
+
+def test_timestamps_below_the_low_watermark_are_forgotten() -> None:
+    broker = _broker_with_records()
+    times = FirstRecordTimes(lambda: broker)
+    times.oldest({P0: (0, 200)})
+    times.oldest({P0: (42, 200)})
+    times.oldest({P0: (0, 200)})
+    assert times.reads == 2  # both kept
+    broker.low = 100  # retention deleted offsets 0 to 99
+    times.oldest({P0: (150, 200)})  # a read, which sees the low watermark
+    times.oldest({P0: (42, 200)})
+    assert (times.reads, broker.assigned[-1]) == (4, {P0: 42})  # forgotten: read again
+
+
+def test_a_partition_whose_topic_was_created_again_is_forgotten() -> None:
+    broker = _broker_with_records()
+    times = FirstRecordTimes(lambda: broker)
+    assert times.oldest({P0: (150, 200), P1: (0, 1)}) == {P0: NOW + 150_000, P1: NOW + 7000}
+    broker.admin().delete_topics([TOPIC])
+    broker.admin().create_topics([TopicSpec(TOPIC, 3)])
+    producer = broker.producer()
+    for n in range(200):  # the new topic's records, an hour later
+        producer.produce(TOPIC, b"{}", b"k", partition=0, timestamp_ms=NOW + 3_600_000 + n)
+        if n == 19:
+            assert producer.flush(5.0) == 0
+            # its high watermark (20) is below the kept offset 150: all of P0 is forgotten
+            assert times.oldest({P0: (5, 20)}) == {P0: NOW + 3_600_005}
+    assert producer.flush(5.0) == 0
+    assert times.oldest({P0: (150, 200)}) == {P0: NOW + 3_600_150}
+    assert (times.reads, broker.assigned[-1]) == (3, {P0: 150})
 
 
 def test_the_overview_s_age_is_the_newest_sample_s_timestamp_against_now() -> None:
