@@ -161,8 +161,9 @@ def time_paths(client: TestClient, paths: list[str], requests: int) -> None:
     print(f"{'path':<70}{'first ms':>10}{'median ms':>10}{'p95 ms':>10}")
     for path in paths:
         start = time.perf_counter()
-        client.get(path)
+        cold = client.get(path)
         first = (time.perf_counter() - start) * 1000
+        assert cold.status_code == 200, (path, "cold", cold.status_code, cold.text[:200])
         spent = []
         for _ in range(requests):
             start = time.perf_counter()
