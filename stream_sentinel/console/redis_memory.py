@@ -51,7 +51,7 @@ def memory_estimate(
     figure: dict[str, Any] = {"name": ns.name.lower(), "db": int(ns), "keys": keys}
     unknown = {"bytes": None, "measured": 0, "whole": False, "at_least": False}
     if keys == 0 and counted_all:
-        return figure | {"bytes": 0, "measured": 0, "whole": True, "at_least": False, "problem": None}
+        return figure | unknown | {"bytes": 0, "whole": True, "problem": None}
     try:
         sampled, sizes = _sizes(store, ns, sample)
     except StateError as exc:
