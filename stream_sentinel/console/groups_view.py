@@ -2,8 +2,9 @@
 in seconds, and its lag over the sampled hour.
 
 Lag in seconds is the age of the oldest record the group has not consumed: the timestamp of the
-first record at or after the committed offset, against the console's clock. It reads one small
-range per lagging partition, group-less, committing nothing.
+first record at or after the committed offset, against the console's clock. It reads a few
+offsets of each lagging partition whose committed offset it has not read at before
+(``first_records.py``), group-less, committing nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stream_sentinel.console.messages import oldest_unread
 from stream_sentinel.console.sources import ConsoleSources
 from stream_sentinel.errors import UsageError
 from stream_sentinel.ops.status import GroupStatus, group_status, our_groups
@@ -53,7 +53,9 @@ def _owners(members: tuple[GroupMember, ...], topic: str) -> dict[int, str]:
     return {tp.partition: m.member_id for m in members for tp in m.assignment if tp.topic == topic}
 
 
-def _age_s(now_ms: int, lag: int, oldest_ms: int | None) -> float | None:
+def age_s(now_ms: int, lag: int, oldest_ms: int | None) -> float | None:
+    """The oldest unread record's age in seconds: 0 when nothing is unread, None when it was
+    not found."""
     if lag == 0:
         return 0.0
     return None if oldest_ms is None else round(max(now_ms - oldest_ms, 0) / 1000, 1)
@@ -73,7 +75,7 @@ def partition_lags(
     sources: ConsoleSources, status: GroupStatus, owners: Mapping[int, str]
 ) -> list[PartitionLag]:
     """Per partition: committed, end, lag, the oldest unread record's time and its age."""
-    oldest = oldest_unread(sources.broker, _unread(status))
+    oldest = sources.first_records.oldest(_unread(status))
     now = sources.clock.now_ms()
     rows = []
     for p, lag in sorted(status.lag.items()):
@@ -81,25 +83,49 @@ def partition_lags(
         seen = oldest.get(TopicPartition(status.topic, p))
         end = (committed or 0) + lag
         rows.append(
-            PartitionLag(p, committed, end, lag, seen, _age_s(now, lag, seen), owners.get(p))
+            PartitionLag(p, committed, end, lag, seen, age_s(now, lag, seen), owners.get(p))
         )
     return rows
+
+
+def _rounds(statuses: list[GroupStatus]) -> list[list[GroupStatus]]:
+    """The groups in rounds in which no partition is read for two groups: groups on one topic
+    (``detector-feedback`` and ``feedback-store`` on ``fraud-feedback``) have their own spans."""
+    rounds: list[list[GroupStatus]] = []
+    for status in statuses:
+        lagging = set(_unread(status))
+        free = (r for r in rounds if not any(lagging & set(_unread(s)) for s in r))
+        room = next(free, None)
+        if room is None:
+            rounds.append([status])
+        else:
+            room.append(status)
+    return rounds
+
+
+def oldest_unread_times(
+    sources: ConsoleSources, statuses: list[GroupStatus]
+) -> dict[str, int | None]:
+    """Per group, the timestamp (ms) of its oldest unread record (None when it lags on nothing
+    or none was found), one bounded read per round of groups that share no partition."""
+    times: dict[str, int | None] = {}
+    for round_ in _rounds(statuses):
+        spans = {tp: span for status in round_ for tp, span in _unread(status).items()}
+        oldest = sources.first_records.oldest(spans) if spans else {}
+        for status in round_:
+            seen = [oldest[tp] for tp in _unread(status) if tp in oldest]
+            times[status.group] = min(seen) if seen else None
+    return times
 
 
 def oldest_unread_ages(
     sources: ConsoleSources, statuses: list[GroupStatus]
 ) -> dict[str, float | None]:
     """Per group, the age in seconds of its oldest unread record (0 when it lags on nothing,
-    None when none was found), from one bounded read over every group's lagging partitions."""
-    spans = {tp: span for status in statuses for tp, span in _unread(status).items()}
-    oldest = oldest_unread(sources.broker, spans)
+    None when none was found)."""
+    times = oldest_unread_times(sources, statuses)
     now = sources.clock.now_ms()
-    ages: dict[str, float | None] = {}
-    for status in statuses:
-        lagging = _unread(status)
-        seen = [oldest[tp] for tp in lagging if tp in oldest]
-        ages[status.group] = _age_s(now, len(lagging), min(seen) if seen else None)
-    return ages
+    return {s.group: age_s(now, s.total_lag, times[s.group]) for s in statuses}
 
 
 def read_group(sources: ConsoleSources, group: str) -> dict[str, Any]:

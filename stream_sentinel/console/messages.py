@@ -25,7 +25,9 @@ POLL_TIMEOUT_S = 0.25  # the first fetches of a fresh reader
 QUIET_S = 0.05  # once records came: a poll this long that brings none means the ranges are read
 EMPTY_POLLS = 3  # before any record: give up after this many empty polls
 RAW_PREVIEW = 512  # bytes of the raw value shown as hex
-OLDEST_WINDOW = 16  # offsets read to find a partition's first unread record (markers take some)
+#: What one fetch brings of a partition: a read wants at most a few hundred records, and
+#: librdkafka hands all it fetched (a megabyte per partition by default) to Python.
+FETCH_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,30 +126,19 @@ def _read(consumer: Consumer, ranges: Mapping[TopicPartition, tuple[int, int]]) 
             if tp in wanted and (record.offset() or 0) < wanted[tp][1]:
                 found.append(record)
         # the position also moves past transaction markers, which are never delivered
-        pending = {tp for tp in pending if (consumer.position(tp) or 0) < wanted[tp][1]}
+        done = {tp for tp in pending if (consumer.position(tp) or 0) >= wanted[tp][1]}
+        for tp in done:
+            _drop(consumer, tp)
+        pending -= done
     return found
 
 
-def oldest_unread(
-    broker: Broker, spans: Mapping[TopicPartition, tuple[int, int]]
-) -> dict[TopicPartition, int]:
-    """Per partition, the timestamp of the first record in [start, end) (a few offsets are
-    read: the first ones may be transaction markers); absent where none was found."""
-    if not spans:
-        return {}
-    ranges = {tp: (start, min(start + OLDEST_WINDOW, end)) for tp, (start, end) in spans.items()}
-    consumer = broker.consumer(None, isolation="read_committed", low_latency=True)
-    try:
-        records = _read(consumer, ranges)
-    finally:
-        consumer.close()
-    first: dict[TopicPartition, tuple[int, int]] = {}
-    for record in records:
-        tp = TopicPartition(record.topic() or "", record.partition() or 0)
-        offset = record.offset() or 0
-        if tp not in first or offset < first[tp][0]:
-            first[tp] = (offset, record.timestamp()[1])
-    return {tp: timestamp for tp, (_, timestamp) in first.items()}
+def _drop(consumer: Consumer, tp: TopicPartition) -> None:
+    """Stop reading a partition whose range is read: a fetch brings up to a megabyte of it, far
+    past a range that ends mid-partition, and all of that would come to Python. Seeking it to
+    its end drops what was fetched, and a fetch at the end brings only records still to come."""
+    _, high = consumer.watermarks(tp, cached=True)
+    consumer.seek(tp, high)
 
 
 class MessageBrowser:
@@ -217,7 +208,9 @@ class MessageBrowser:
     ) -> tuple[list[BrowsedRecord], dict[TopicPartition, tuple[int, int]]]:
         """The decoded records of the ranges, and the ranges that were read."""
         # a small read must not wait for fetch.min.bytes to fill: the low-latency fetch settings
-        consumer = self._broker.consumer(None, isolation="read_committed", low_latency=True)
+        consumer = self._broker.consumer(
+            None, isolation="read_committed", low_latency=True, partition_fetch_bytes=FETCH_BYTES
+        )
         try:
             ranges = _ranges(consumer, topic, partitions, query, window, starts)
             records = _read(consumer, ranges)

@@ -3,9 +3,12 @@
 A sampler reads the end offsets of the input and output topics and the committed offsets of our
 consumer groups every few seconds and keeps the last hour; rates are the deltas between samples
 (so the first figure appears with the second sample); each sample also keeps every group's
-oldest unread record's age, for the group page's chart. Lag in seconds is shown two ways: the lag
-in records over the rate at which the group has been committing, and the age of the oldest record
-the group has not consumed (its timestamp against now).
+oldest unread record's timestamp and its age then, for the charts. Lag in seconds is shown two
+ways: the lag in records over the rate at which the group has been committing, and the age of the
+oldest record the group has not consumed: the newest sample's timestamp against now, so it grows
+between samples. Where that sample is older than two intervals (sampling failed) or the group's
+committed offsets or lag have changed since, the timestamp is read again (through the timestamp
+cache, which costs no read while the committed offset has not moved).
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ from typing import Any
 import numpy as np
 
 from stream_sentinel.alerts.stats import read_stats
-from stream_sentinel.console.groups_view import oldest_unread_ages
+from stream_sentinel.console.groups_view import age_s, oldest_unread_times
 from stream_sentinel.console.messages import BrowseQuery, MessageBrowser
 from stream_sentinel.console.sources import ConsoleSources
-from stream_sentinel.ops.status import dead_letter_counts, group_status, our_groups
+from stream_sentinel.ops.status import (
+    GroupStatus,
+    dead_letter_counts,
+    group_status,
+    our_groups,
+)
 from stream_sentinel.state.base import StoreInfo
 from stream_sentinel.transport.base import TopicPartition
 
@@ -37,6 +45,7 @@ class OffsetSample:
     committed: dict[str, int]  # group -> sum of committed offsets
     lag: dict[str, int]  # group -> records behind
     lag_s: dict[str, float | None]  # group -> its oldest unread record's age (None: not found)
+    oldest_ms: dict[str, int | None]  # group -> that record's timestamp (None: none unread/found)
 
 
 @dataclass
@@ -103,11 +112,17 @@ class OverviewSampler:
         ]
         committed = {s.group: sum(s.committed.values()) for s in statuses}
         lag = {s.group: s.total_lag for s in statuses}
-        ages = oldest_unread_ages(sources, statuses)
-        taken = OffsetSample(sources.clock.now_ms(), totals, committed, lag, ages)
+        oldest = oldest_unread_times(sources, statuses)
+        now = sources.clock.now_ms()
+        ages = {s.group: age_s(now, s.total_lag, oldest[s.group]) for s in statuses}
+        taken = OffsetSample(now, totals, committed, lag, ages, oldest)
         with self._lock:
             self.samples.append(taken)
         return taken
+
+    def latest(self) -> OffsetSample | None:
+        with self._lock:
+            return self.samples[-1] if self.samples else None
 
     def _last_two(self) -> tuple[OffsetSample, OffsetSample] | None:
         with self._lock:
@@ -136,12 +151,14 @@ class OverviewSampler:
         return in_rate, out_rate, commits
 
     def series(self) -> dict[str, Any]:
-        """The last hour for the charts: times (s) and, per point, rates and lag."""
+        """The last hour for the charts: times (s) and, per point, rates and each group's lag in
+        records and in seconds (its oldest unread record's age; None where none was found)."""
         with self._lock:
             points = list(self.samples)
         topics = self.sources.topics
         times, rate_in, rate_out = [], [], []
         lag: dict[str, list[int]] = {g: [] for g in (points[-1].lag if points else {})}
+        lag_s: dict[str, list[float | None]] = {g: [] for g in lag}
         for older, newer in pairwise(points):
             seconds = (newer.time_ms - older.time_ms) / 1000
             times.append(newer.time_ms / 1000)
@@ -161,7 +178,14 @@ class OverviewSampler:
             )
             for group in lag:
                 lag[group].append(newer.lag.get(group, 0))
-        return {"time": times, "in_per_s": rate_in, "out_per_s": rate_out, "lag": lag}
+                lag_s[group].append(newer.lag_s.get(group))
+        return {
+            "time": times,
+            "in_per_s": rate_in,
+            "out_per_s": rate_out,
+            "lag": lag,
+            "lag_seconds": lag_s,
+        }
 
     def group_series(self, group: str) -> dict[str, Any]:
         """One group's lag at every sample of the last hour: in records, and in seconds (its
@@ -213,6 +237,30 @@ def latency_ms(browser: MessageBrowser, sources: ConsoleSources) -> dict[str, fl
     return {"p50": round(float(p50), 1), "p99": round(float(p99), 1), "sample": len(waits)}
 
 
+def _as_sampled(latest: OffsetSample, status: GroupStatus) -> bool:
+    """Whether the group's committed offsets and lag are what the sample saw."""
+    return (
+        status.group in latest.oldest_ms
+        and latest.lag.get(status.group) == status.total_lag
+        and latest.committed.get(status.group) == sum(status.committed.values())
+    )
+
+
+def current_ages(sampler: OverviewSampler, statuses: list[GroupStatus]) -> dict[str, float | None]:
+    """Each group's oldest unread record's age now: the newest sample's timestamp against the
+    clock, read again for a group that has moved since or when the sample is too old."""
+    sources = sampler.sources
+    now = sources.clock.now_ms()
+    latest = sampler.latest()
+    times: dict[str, int | None] = {}
+    if latest is not None and now - latest.time_ms <= 2 * sampler.interval_s * 1000:
+        times = {s.group: latest.oldest_ms[s.group] for s in statuses if _as_sampled(latest, s)}
+    changed = [s for s in statuses if s.group not in times]
+    if changed:
+        times |= oldest_unread_times(sources, changed)
+    return {s.group: age_s(now, s.total_lag, times[s.group]) for s in statuses}
+
+
 def read_overview(sampler: OverviewSampler, browser: MessageBrowser) -> Overview:
     """Everything the overview shows, from the samples and one read of each source."""
     sources = sampler.sources
@@ -221,7 +269,7 @@ def read_overview(sampler: OverviewSampler, browser: MessageBrowser) -> Overview
         group_status(sources.admin, sources.state, group, topic)
         for group, topic in our_groups(sources.settings)
     ]
-    ages = oldest_unread_ages(sources, statuses)
+    ages = current_ages(sampler, statuses)
     groups = []
     for status in statuses:
         group, topic = status.group, status.topic

@@ -1,4 +1,5 @@
-"""Redis: per logical database key counts, pattern browsing with TTLs, INFO, the key decoder."""
+"""Redis: per logical database key counts and memory, pattern browsing with TTLs, INFO, the key
+decoder."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from stream_sentinel.console.redis_memory import MEMORY_SAMPLE, memory_estimates
 from stream_sentinel.console.redis_view import (
     NOT_AVAILABLE,
     SECRET_COMMAND_NAMES,
@@ -46,12 +48,15 @@ def redis_page(
         parts.sources.state, namespace, pattern, parts.settings.max_keys
     )
     figures, databases = store_figures(parts.sources.state)
+    info = _info(parts)
     return render(
         request,
         "redis.html",
-        info=_info(parts),
+        info=info,
         figures=figures,
         namespaces=databases,
+        memory=memory_estimates(parts.sources.state, databases, info["backend"]),
+        memory_sample=MEMORY_SAMPLE,
         slowlog=slowlog_rows(parts.sources.state),
         not_available=NOT_AVAILABLE,
         secret_commands=SECRET_COMMAND_NAMES,
@@ -79,10 +84,12 @@ def key_page(
 @router.get("/api/redis")
 def redis_json(who: Principal = Depends(viewer), parts: Console = Depends(console)) -> Any:
     figures, databases = store_figures(parts.sources.state)
+    info = _info(parts)
     return {
-        "info": _info(parts),
+        "info": info,
         "stats": figures,
         "namespaces": databases,
+        "memory": memory_estimates(parts.sources.state, databases, info["backend"]),
         "slowlog": slowlog_rows(parts.sources.state),
     }
 

@@ -15,6 +15,7 @@ from stream_sentinel.alerts.operator import AlertDesk
 from stream_sentinel.clients.backends import Backends, ClientFactory
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
 from stream_sentinel.config import Settings
+from stream_sentinel.console.first_records import FirstRecordTimes
 from stream_sentinel.registry.client import SchemaRegistryClient
 from stream_sentinel.state.base import StateStore
 from stream_sentinel.transport.base import Admin, Broker
@@ -46,6 +47,11 @@ class ConsoleSources:
     @property
     def broker(self) -> Broker:
         return self._once("broker", self.clients.broker)
+
+    @property
+    def first_records(self) -> FirstRecordTimes:
+        """Oldest unread records' timestamps, shared by the sampler and every page."""
+        return self._once("first_records", lambda: FirstRecordTimes(lambda: self.broker))
 
     @property
     def admin(self) -> Admin:

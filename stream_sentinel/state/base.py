@@ -71,6 +71,7 @@ READ_OPS = frozenset(
         "mget",
         "pttl",
         "exists",
+        "memory_usage",
         "hgetall",
         "hget",
         "zscore",
@@ -137,6 +138,11 @@ class Batch:
 
     def exists(self, ns: Namespace, key: str) -> Batch:
         return self._add("exists", ns, key)
+
+    def memory_usage(self, ns: Namespace, key: str) -> Batch:
+        """The bytes the key and its value take in the server (reply: None when the key is
+        missing, or when the store does not measure memory, as the embedded one does not)."""
+        return self._add("memory_usage", ns, key)
 
     # hashes
     def hgetall(self, ns: Namespace, key: str) -> Batch:

@@ -220,6 +220,9 @@ class MemoryStateStore:
     def _exists(self, db: _Db, key: str) -> bool:
         return db.alive(key)
 
+    def _memory_usage(self, db: _Db, key: str) -> None:
+        return None  # Python objects have no server-side size to report
+
     # -- hashes -----------------------------------------------------------------------------------
     def _hgetall(self, db: _Db, key: str) -> dict[str, bytes]:
         return dict(db.read(key, dict) or {})

@@ -212,7 +212,7 @@ class RedisStateStore:
                 pipe.set(self._prefix + name, blob[i * size : (i + 1) * size], px=ttl_ms)
         elif op in ("get", "hgetall", "smembers", "zcard", "llen", "pttl", "exists"):
             getattr(pipe, op)(key)
-        elif op in ("hget", "zscore", "sismember", "lrange"):
+        elif op in ("hget", "zscore", "sismember", "lrange", "memory_usage"):
             getattr(pipe, op)(key, *args)
         else:
             name, wire_args = wire(command, self._prefix)

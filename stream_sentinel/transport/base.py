@@ -275,7 +275,11 @@ class Broker(Protocol):
         isolation: Isolation = "read_committed",
         auto_offset_reset: OffsetReset = "earliest",
         low_latency: bool | None = None,
-    ) -> Consumer: ...
+        partition_fetch_bytes: int | None = None,
+    ) -> Consumer:
+        """A consumer; ``partition_fetch_bytes`` bounds what one fetch brings of a partition (a
+        bounded reader's: a few records wanted, not the default megabyte; the broker still
+        sends at least one whole record batch)."""
 
     def admin(self) -> Admin: ...
 

@@ -18,7 +18,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import AdminClient
 
 from stream_sentinel.config import KafkaSettings
-from stream_sentinel.errors import ServiceUnavailable, TransportError
+from stream_sentinel.errors import ConfigError, ServiceUnavailable, TransportError
 from stream_sentinel.transport.base import (
     GroupMetadata,
     Isolation,
@@ -91,7 +91,15 @@ def consumer_config(
     isolation: Isolation,
     auto_offset_reset: OffsetReset,
     low_latency: bool,
+    partition_fetch_bytes: int | None = None,
 ) -> dict[str, Any]:
+    """A consumer's librdkafka config; ``partition_fetch_bytes`` bounds what one fetch brings
+    of a partition (``max.partition.fetch.bytes``, librdkafka's default a megabyte)."""
+    if partition_fetch_bytes is not None and partition_fetch_bytes <= 0:
+        raise ConfigError(
+            f"partition_fetch_bytes must be a positive number of bytes, not "
+            f"{partition_fetch_bytes}: leave it out for librdkafka's default"
+        )
     config = client_config(settings) | {
         # librdkafka wants a group.id even for assign()-only readers (they never join).
         "group.id": group_id or f"{settings.client_id}-reader",
@@ -106,6 +114,8 @@ def consumer_config(
         "max.poll.interval.ms": settings.max_poll_interval_ms,
         "enable.partition.eof": False,
     }
+    if partition_fetch_bytes is not None:
+        config["max.partition.fetch.bytes"] = partition_fetch_bytes
     return config
 
 
@@ -296,9 +306,12 @@ class KafkaBroker:
         isolation: Isolation = "read_committed",
         auto_offset_reset: OffsetReset = "earliest",
         low_latency: bool | None = None,
+        partition_fetch_bytes: int | None = None,
     ) -> KafkaConsumer:
         fast = self.settings.low_latency if low_latency is None else low_latency
-        config = consumer_config(self.settings, group_id, isolation, auto_offset_reset, fast)
+        config = consumer_config(
+            self.settings, group_id, isolation, auto_offset_reset, fast, partition_fetch_bytes
+        )
         return KafkaConsumer(config, group_id)
 
     def admin(self, timeout_s: float = 15.0) -> KafkaAdmin:

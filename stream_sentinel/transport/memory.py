@@ -178,6 +178,7 @@ class MemoryBroker:
         isolation: Isolation = "read_committed",
         auto_offset_reset: OffsetReset = "earliest",
         low_latency: bool | None = None,
+        partition_fetch_bytes: int | None = None,  # nothing is fetched in process
     ) -> MemoryConsumer:
         return MemoryConsumer(self.cluster, group_id, auto_offset_reset, CLIENT_ID)
 

@@ -283,12 +283,14 @@ class FaultyBroker:
         isolation: Isolation = "read_committed",
         auto_offset_reset: OffsetReset = "earliest",
         low_latency: bool | None = None,
+        partition_fetch_bytes: int | None = None,
     ) -> Consumer:
         return self.inner.consumer(
             group_id,
             isolation=isolation,
             auto_offset_reset=auto_offset_reset,
             low_latency=low_latency,
+            partition_fetch_bytes=partition_fetch_bytes,
         )
 
     def admin(self) -> Admin:

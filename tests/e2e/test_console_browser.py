@@ -250,6 +250,10 @@ def test_the_overview_throughput_changes_while_the_generator_runs(
 
     try:
         wait_for(rate_moved, 60, "two different non-zero input rates on the overview")
+        # the lag chart draws each group in records and, dashed on the right axis, in seconds
+        legend = page.locator("#chart-lag .u-legend")
+        expect(legend).to_contain_text("fraud-detection-group")
+        expect(legend).to_contain_text("fraud-detection-group (s)")
         page.screenshot(path=str(shots / "console-overview-live.png"), full_page=True)
     finally:
         generator.terminate()

@@ -313,10 +313,28 @@ def test_the_redis_figures_on_real_redis(
     assert stats["ops_per_sec"] >= 0 and 0.0 <= stats["hit_rate"] <= 1.0
     assert stats["evicted_keys"] >= 0 and stats["expired_keys"] >= 0
     assert redis["slowlog"]["available"] is True
+    # fewer keys than the sample: each database measured whole, MEMORY USAGE key by key
+    for figure in redis["memory"]:
+        ns = NS(figure["db"])
+        names = list(store.scan(ns))
+        sizes = store.execute(_memory_usage(ns, names)) if names else []
+        assert all(size > 0 for size in sizes)
+        assert (figure["bytes"], figure["measured"], figure["whole"]) == (
+            sum(sizes),
+            len(names),
+            True,
+        )
     page = client.get("/redis").text
     assert "not available" not in page
     scope = f"Keys under the key namespace <code>{settings.redis.key_namespace}</code> only."
     assert scope in page
+
+
+def _memory_usage(ns: NS, names: list[str]) -> Batch:
+    batch = Batch()
+    for name in names:
+        batch.memory_usage(ns, name)
+    return batch
 
 
 def test_hits_and_misses_count_this_store_s_lookups(

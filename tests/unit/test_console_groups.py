@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from stream_sentinel.transport.base import TopicPartition
 from stream_sentinel.transport.memory import CLIENT_ID, HOST
 from stream_sentinel.transport.partitioner import partition_for
 from tests.unit.console_rig import NOW, make_console_rig
@@ -139,3 +140,54 @@ def test_the_overview_shows_the_oldest_unread_records_age_beside_the_commit_rate
     }
     assert groups[GROUP]["lag_seconds"] is None  # no commit rate before two samples
     assert f'<td><a href="/kafka/groups/{GROUP}">{GROUP}</a></td><td>transactions</td>' in page
+
+
+def test_the_overview_series_has_every_groups_lag_in_records_and_in_seconds() -> None:
+    rig = make_console_rig()
+    with rig.client() as client:
+        sampler = client.app.state.console.sampler
+        sampler.sample()
+        rig.clock.advance(5.0)
+        sampler.sample()
+        producer = rig.clients.broker().producer()
+        producer.produce("transactions", b"{}", b"u-new")
+        producer.flush(5.0)
+        rig.clock.advance(5.0)
+        sampler.sample()
+        series = client.get("/api/overview/series").json()
+        page = client.get("/").text
+    # one point per pair of samples; the seeded records (and u-new) were written at NOW
+    assert series["time"] == [NOW / 1000 + 5, NOW / 1000 + 10]
+    assert series["lag"][GROUP] == [2, 3]
+    assert series["lag_seconds"] == {
+        GROUP: [5.0, 10.0],
+        "fraud-detection-feedback": [0.0, 0.0],
+        "alert-response-group": [0.0, 0.0],
+        "feedback-store-group": [0.0, 0.0],
+        "learning-group": [0.0, 0.0],
+        "drift-group": [0.0, 0.0],
+    }
+    assert "<h3>Consumer lag (records, left; seconds, dashed, right)</h3>" in page
+
+
+def test_two_groups_on_one_topic_each_have_their_own_oldest_unread_age() -> None:
+    rig = make_console_rig()
+    topic, tp = "fraud-feedback", TopicPartition("fraud-feedback", 0)
+    start = rig.clients.admin().end_offsets([tp])[tp]
+    producer = rig.clients.broker().producer()
+    for n in range(3):  # at NOW, NOW + 1 s, NOW + 2 s
+        producer.produce(topic, b"{}", b"k", partition=0, timestamp_ms=NOW + n * 1000)
+    assert producer.flush(5.0) == 0
+    for group, offset in (("fraud-detection-feedback", start), ("feedback-store-group", start + 2)):
+        committer = rig.clients.broker().consumer(group)
+        committer.assign({tp: offset})
+        committer.commit({tp: offset})
+        committer.close()
+    rig.clock.advance(10.0)
+    with rig.client() as client:
+        sample = client.app.state.console.sampler.sample()
+        groups = {g["group"]: g for g in client.get("/api/overview").json()["groups"]}
+    assert (sample.lag["fraud-detection-feedback"], sample.lag["feedback-store-group"]) == (3, 1)
+    assert sample.lag_s["fraud-detection-feedback"] == 10.0
+    assert sample.lag_s["feedback-store-group"] == 8.0
+    assert groups["feedback-store-group"]["oldest_unread_seconds"] == 8.0

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from stream_sentinel.console.redis_memory import GONE, REFUSED, memory_estimate
+from stream_sentinel.console.redis_view import NOT_AVAILABLE
+from stream_sentinel.errors import StateError
+from stream_sentinel.state.base import Batch, StateStore
 from stream_sentinel.state.base import Namespace as NS
+from stream_sentinel.state.memory import MemoryStateStore
 from stream_sentinel.state.stats import DatabaseStats, SlowEntry, Slowlog, StoreStats
 from tests.unit.console_rig import ConsoleRig, make_console_rig
 
@@ -119,6 +125,7 @@ def test_a_server_s_figures_and_its_masked_slowlog(
     store = rig.clients.state()
     monkeypatch.setattr(store, "stats", lambda: REDIS_LIKE)
     monkeypatch.setattr(store, "slowlog", lambda limit: SLOW)
+    monkeypatch.setattr(store, "execute", _sized(store, lambda key: 64))
     with rig.client() as client:
         redis = client.get("/api/redis").json()
         page = client.get("/redis").text
@@ -163,3 +170,124 @@ def test_a_server_nobody_has_looked_a_key_up_on_has_no_hit_rate_yet(
         page = client.get("/redis").text
     assert '<tr><th>hit rate</th><td class="num">- (no lookups yet)</td></tr>' in page
     assert '<tr><td colspan="4">No slow commands logged.</td></tr>' in page
+
+
+def test_the_embedded_store_has_no_memory_per_database_and_says_so(client: TestClient) -> None:
+    memory = client.get("/api/redis").json()["memory"]
+    na = {"bytes": None, "measured": 0, "whole": False, "at_least": False, "problem": NOT_AVAILABLE}
+    empty = {"bytes": 0, "measured": 0, "whole": True, "at_least": False, "problem": None}
+    assert memory == [
+        {"name": "profiles", "db": 0, "keys": 1, **na},
+        {"name": "pipeline", "db": 1, "keys": 13, **na},
+        {"name": "feedback", "db": 2, "keys": 0, **empty},
+        {"name": "models", "db": 3, "keys": 0, **empty},
+        {"name": "drift", "db": 4, "keys": 0, **empty},
+        {"name": "experiments", "db": 5, "keys": 0, **empty},
+    ]
+    page = client.get("/redis").text
+    assert (
+        '<td class="num">9.0 d</td><td class="num"><span class="na">not available on the '
+        "embedded store</span></td></tr>"
+    ) in page
+
+
+def _sized(store: StateStore, size_of: Callable[[str], int | None]) -> Callable[[Batch], list[Any]]:
+    """The store's execute, with MEMORY USAGE answered by ``size_of`` (as a server would)."""
+    execute = store.execute
+
+    def run(batch: Batch) -> list[Any]:
+        if all(c.op == "memory_usage" for c in batch.commands):
+            return [size_of(c.key) for c in batch.commands]
+        return execute(batch)
+
+    return run
+
+
+def test_memory_is_summed_over_a_small_database_and_scaled_from_a_sample_of_a_large_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = MemoryStateStore()
+    names = [f"user:{n}" for n in range(5)]
+    store.execute(Batch().set_many(NS.PROFILES, names, b"x" * 5, 1, 60_000))
+    sizes = {name: 100 + 10 * n for n, name in enumerate(names)}  # 100, 110, ... 140
+    monkeypatch.setattr(store, "execute", _sized(store, sizes.get))
+    whole = memory_estimate(store, NS.PROFILES, 5, "redis", sample=10)
+    assert (whole["bytes"], whole["measured"], whole["whole"]) == (600, 5, True)
+    sampled = memory_estimate(store, NS.PROFILES, 5, "redis", sample=2)
+    first_two = list(store.scan(NS.PROFILES, "*"))[:2]
+    mean = sum(sizes[k] for k in first_two) / 2
+    assert (sampled["bytes"], sampled["measured"], sampled["whole"]) == (round(mean * 5), 2, False)
+    monkeypatch.setattr(store, "execute", _sized(store, lambda key: None))  # all gone
+    assert memory_estimate(store, NS.PROFILES, 5, "redis")["problem"] == GONE
+
+
+NOPERM = "Redis rejected a command: NOPERM this user has no permissions to run the 'memory|usage'"
+
+
+def test_a_server_refusing_memory_usage_says_so_per_database_and_the_page_stays_up(
+    rig: ConsoleRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = rig.clients.state()
+    execute = store.execute
+
+    def refusing(batch: Batch) -> list[Any]:
+        if batch.commands and all(c.op == "memory_usage" for c in batch.commands):
+            raise StateError(NOPERM)
+        return execute(batch)
+
+    monkeypatch.setattr(store, "execute", refusing)
+    with rig.client() as client:
+        reply = client.get("/api/redis")
+        page = client.get("/redis")
+    assert (reply.status_code, page.status_code) == (200, 200)
+    refused = {
+        "bytes": None,
+        "measured": 0,
+        "whole": False,
+        "at_least": False,
+        "problem": f"{REFUSED} ({NOPERM})",
+    }
+    memory = reply.json()["memory"]
+    assert memory[:2] == [
+        {"name": "profiles", "db": 0, "keys": 1, **refused},
+        {"name": "pipeline", "db": 1, "keys": 13, **refused},
+    ]
+    assert memory[2]["bytes"] == 0  # an empty database needs no MEMORY USAGE
+    assert f'<span class="na">{REFUSED} ({NOPERM})</span>'.replace("'", "&#39;") in page.text
+
+
+def test_a_key_count_that_is_a_lower_bound_makes_the_memory_figure_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = MemoryStateStore()
+    names = [f"user:{n}" for n in range(5)]
+    store.execute(Batch().set_many(NS.PROFILES, names, b"x" * 5, 1, 60_000))
+    monkeypatch.setattr(store, "execute", _sized(store, lambda key: 100))
+    # the namespace's count stopped at 3 keys: all 5 sampled are measured, none of it is whole
+    bound = memory_estimate(store, NS.PROFILES, 3, "redis", sample=10, counted_all=False)
+    assert (bound["bytes"], bound["measured"], bound["whole"], bound["at_least"]) == (
+        500,
+        5,
+        False,
+        True,
+    )
+    sampled = memory_estimate(store, NS.PROFILES, 3, "redis", sample=2, counted_all=False)
+    assert (sampled["bytes"], sampled["whole"], sampled["at_least"]) == (300, False, True)
+
+
+def test_the_page_marks_a_lower_bound_with_at_least(
+    rig: ConsoleRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = rig.clients.state()
+    partial = tuple(
+        DatabaseStats(ns, 10_000 if ns == NS.PIPELINE else 0, 0, 0, counted_all=ns != NS.PIPELINE)
+        for ns in NS
+    )
+    stats = StoreStats("redis", 1, 0, 0, 0, 0, 1, "t1", partial)
+    monkeypatch.setattr(store, "stats", lambda: stats)
+    monkeypatch.setattr(store, "slowlog", lambda limit: Slowlog(True))
+    monkeypatch.setattr(store, "execute", _sized(store, lambda key: 64))
+    with rig.client() as client:
+        page = client.get("/redis").text
+    assert '<td class="num">≥ 10,000</td>' in page
+    assert '<td class="num">≥ 625.0 KiB</td></tr>' in page  # 64 B x 10,000 keys

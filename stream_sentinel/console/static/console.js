@@ -1,19 +1,29 @@
-// The overview's charts: the last hour of throughput and lag, redrawn every few seconds.
+// The overview's charts: the last hour of throughput and lag (records and seconds), redrawn
+// every few seconds.
 (function () {
   const throughput = document.getElementById("chart-throughput");
   const lag = document.getElementById("chart-lag");
   if (!throughput || !lag || typeof uPlot === "undefined") return;
   let charts = null;
 
+  // each group twice: lag in records (left axis), and in seconds dashed (right axis)
+  function lagData(series, groups) {
+    return [series.time, ...groups.map((g) => series.lag[g] || []),
+      ...groups.map((g) => (series.lag_seconds || {})[g] || [])];
+  }
+
   function build(series) {
     const groups = Object.keys(series.lag);
-    const colours = ["#4fa3ff", "#e8710a", "#1e7b34", "#b3261e"];
+    const colours = ["#4fa3ff", "#e8710a", "#1e7b34", "#b3261e", "#7b1fa2", "#5f6368"];
     const size = { width: 560, height: 200 };
+    const records = groups.map((g, i) => ({ label: g, stroke: colours[i % 6] }));
+    const seconds = groups.map((g, i) => ({ label: g + " (s)", stroke: colours[i % 6], dash: [4, 4], scale: "s" }));
     return {
       rate: new uPlot({ ...size, series: [{}, { label: "in/s", stroke: colours[0] }, { label: "out/s", stroke: colours[1] }] },
         [series.time, series.in_per_s, series.out_per_s], throughput),
-      lag: new uPlot({ ...size, series: [{}, ...groups.map((g, i) => ({ label: g, stroke: colours[i % 4] }))] },
-        [series.time, ...groups.map((g) => series.lag[g])], lag),
+      lag: new uPlot({ ...size, scales: { s: {} }, series: [{}, ...records, ...seconds],
+        axes: [{}, {}, { scale: "s", side: 1, grid: { show: false } }] },
+        lagData(series, groups), lag),
       groups: groups,
     };
   }
@@ -24,7 +34,7 @@
     const series = await reply.json();
     if (charts === null) { charts = build(series); return; }
     charts.rate.setData([series.time, series.in_per_s, series.out_per_s]);
-    charts.lag.setData([series.time, ...charts.groups.map((g) => series.lag[g] || [])]);
+    charts.lag.setData(lagData(series, charts.groups));
   }
 
   refresh();
