@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from stream_sentinel.config.credentials import read_credentials
 from stream_sentinel.config.sources import SectionSettings
 
 
@@ -24,6 +26,9 @@ class KafkaSettings(SectionSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_ca_location: str | None = None
+    # The secure stack's credentials file (`infra up --secure` writes it): with a SASL username
+    # and no password, the password is read from it, so none is ever in the environment.
+    secrets_file: Path | None = None
     # Producer: acks=all and idempotence in every profile (transactions need both).
     acks: Literal["all", "1", "0"] = "all"
     enable_idempotence: bool = True
@@ -45,6 +50,23 @@ class KafkaSettings(SectionSettings):
     # Low-latency profile: linger ~0-1 ms and a short fetch wait, for latency-sensitive deployments.
     low_latency: bool = False
     request_timeout_ms: int = 30_000
+
+    @model_validator(mode="after")
+    def _password_from_secrets_file(self) -> Self:
+        if self.secrets_file is None or not self.sasl_username or self.sasl_password is not None:
+            return self
+        credentials = read_credentials(self.secrets_file)
+        password = credentials.kafka_password(self.sasl_username, self.secrets_file)
+        object.__setattr__(self, "sasl_password", password)
+        return self
+
+    def as_principal(self, principal: str) -> KafkaSettings:
+        """These settings for SASL user ``principal``, its password from the secrets file
+        (unchanged when the connection carries no SASL)."""
+        if not self.security_protocol.startswith("SASL"):
+            return self
+        values = self.model_dump() | {"sasl_username": principal, "sasl_password": None}
+        return KafkaSettings.model_validate(values)
 
 
 def shown_url(url: str) -> str:

@@ -1,0 +1,45 @@
+"""The secure stack's passwords: random per stack, kept in one owner-only file.
+
+They are made once, when the stack's storage is first formatted (Kafka's SCRAM users are
+bootstrapped then), and read back by every later `infra up` and by the clients' settings.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from stream_sentinel.config.credentials import StackCredentials, read_credentials
+from stream_sentinel.infra.certs import PRIVATE_MODE, write_file
+
+PASSWORD_BYTES = 24  # 192 bits, 32 URL-safe characters: no quoting needed in any config file
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(PASSWORD_BYTES)
+
+
+def new_credentials(
+    principals: Iterable[str], password: Callable[[], str] = new_password
+) -> StackCredentials:
+    """A fresh password for each principal."""
+    return StackCredentials(kafka={name: SecretStr(password()) for name in principals})
+
+
+def write_credentials(path: Path, credentials: StackCredentials) -> None:
+    """Write the file owner-only (its directory too), replacing it atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    write_file(path, credentials.as_json().encode(), PRIVATE_MODE)
+
+
+def ensure_credentials(path: Path, principals: Iterable[str]) -> StackCredentials:
+    """The stack's credentials: those in ``path``, or new ones written there."""
+    if path.exists():
+        return read_credentials(path)
+    credentials = new_credentials(principals)
+    write_credentials(path, credentials)
+    return credentials
