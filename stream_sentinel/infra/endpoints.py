@@ -48,11 +48,11 @@ PORT_VARIABLES = {
 
 def stack_ports(settings: Settings) -> StackPorts:
     """The ports of ``settings``' endpoints; refuses remote hosts and ports that collide."""
-    if settings.kafka.security_protocol != "PLAINTEXT":
+    if settings.kafka.security_protocol not in ("PLAINTEXT", "SASL_SSL"):
         raise ConfigError(
-            "the local stack serves Kafka over PLAINTEXT only, but SENTINEL_KAFKA_SECURITY_PROTOCOL"
-            f" is {settings.kafka.security_protocol}: use the development or test profile for"
-            " `infra up`, and point secured profiles at a real cluster instead"
+            "the local stack serves Kafka over PLAINTEXT, or SASL_SSL with `infra up --secure`,"
+            f" but SENTINEL_KAFKA_SECURITY_PROTOCOL is {settings.kafka.security_protocol}: set"
+            " one of those, or point this profile at a real cluster instead"
         )
     kafka = kafka_port(settings.kafka.bootstrap)
     ports = StackPorts(

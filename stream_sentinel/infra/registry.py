@@ -18,6 +18,7 @@ import stream_sentinel
 from stream_sentinel.config import Settings
 from stream_sentinel.infra.endpoints import BIND_HOST, StackPorts
 from stream_sentinel.infra.process import Launch, free_ports, port_in_use
+from stream_sentinel.infra.secure import StackSecurity
 from stream_sentinel.infra.service import LocalService, child_env
 
 PORT_FILE = "port"
@@ -109,9 +110,15 @@ class RegistryService(LocalService):
     title = "Schema registry"
 
     def __init__(
-        self, settings: Settings, ports: StackPorts, state_dir: Path, instance: int = 1
+        self,
+        settings: Settings,
+        ports: StackPorts,
+        state_dir: Path,
+        instance: int = 1,
+        security: StackSecurity | None = None,
     ) -> None:
         self.instance = instance
+        self.security = security
         self.name = instance_name(instance)
         self.title = "Schema registry" if instance == 1 else f"Schema registry {instance}"
         super().__init__(settings, ports, state_dir)
@@ -152,7 +159,7 @@ class RegistryService(LocalService):
         argv = registry_command(self.listen_port)
         return Launch(
             argv=argv,
-            env=child_env(registry_env(self.settings)),
+            env=child_env(self._env()),
             cwd=self.home,
             console_log=self.console_log,
             marker=" ".join(argv[3:]),
@@ -160,3 +167,13 @@ class RegistryService(LocalService):
 
     def probe(self, timeout_s: float) -> bool:
         return probe_registry(self.endpoint, timeout_s)
+
+    def _env(self) -> dict[str, str]:
+        """On the secure stack, the registry's own principal: it reads its password from the
+        secrets file the variables name, so none is in its environment."""
+        if self.security is None:
+            return registry_env(self.settings)
+        kafka = self.security.client_kafka(self.settings.kafka, "registry")
+        env = registry_env(self.settings.model_copy(update={"kafka": kafka}))
+        del env["SENTINEL_KAFKA_SASL_PASSWORD"]
+        return env

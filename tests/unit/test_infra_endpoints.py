@@ -95,7 +95,17 @@ def test_two_services_on_one_port_are_refused_naming_the_variable_to_change() ->
     )
 
 
-def test_a_secured_kafka_profile_is_not_served_by_the_local_stack() -> None:
-    settings = load_settings(environ={"SENTINEL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})
-    with pytest.raises(ConfigError, match="serves Kafka over PLAINTEXT only"):
+def test_a_kafka_protocol_the_local_stack_does_not_serve_is_refused() -> None:
+    settings = load_settings(environ={"SENTINEL_KAFKA_SECURITY_PROTOCOL": "SSL"})
+    with pytest.raises(ConfigError) as refused:
         stack_ports(settings)
+    assert str(refused.value) == (
+        "the local stack serves Kafka over PLAINTEXT, or SASL_SSL with `infra up --secure`, but"
+        " SENTINEL_KAFKA_SECURITY_PROTOCOL is SSL: set one of those, or point this profile at a"
+        " real cluster instead"
+    )
+
+
+def test_sasl_ssl_is_the_secure_stack_s_protocol() -> None:
+    settings = load_settings(environ={"SENTINEL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})
+    assert stack_ports(settings).kafka == 9092

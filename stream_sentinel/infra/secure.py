@@ -1,0 +1,149 @@
+"""`infra up --secure`: what changes when the local stack is the secured one.
+
+Kafka's client listener becomes ``SASL_SSL`` (SCRAM-SHA-512 over TLS), its KRaft controller
+listener ``SSL`` with client certificates required (only the broker's own certificate, signed by
+the stack's CA, may speak to the controller), and ``StandardAuthorizer`` refuses whatever no ACL
+allows. The SCRAM users (one per service, and the admin) are bootstrapped when the storage is
+formatted; the launcher then creates each service's ACLs as the admin. Certificates and passwords
+live under ``<state dir>/security``, owner-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from stream_sentinel.config import KafkaSettings
+from stream_sentinel.config.credentials import StackCredentials, read_credentials
+from stream_sentinel.errors import ConfigError
+from stream_sentinel.infra.acls import ADMIN, PRINCIPALS
+from stream_sentinel.infra.certs import SERVER_NAME, CertPaths, ensure_certs
+from stream_sentinel.infra.secrets import ensure_credentials
+
+SECURITY_DIR = "security"
+SECRETS_FILE = "secrets.json"
+MECHANISM = "SCRAM-SHA-512"
+#: The broker's certificate names it ``CN=stream-sentinel-broker``; the mapping rule makes that
+#: ``User:stream-sentinel-broker``, the super user the controller listener admits.
+BROKER_PRINCIPAL = SERVER_NAME
+PRINCIPAL_RULES = "RULE:^CN=([a-zA-Z0-9.-]+)$/$1/,DEFAULT"
+
+
+@dataclass(frozen=True, slots=True)
+class StackSecurity:
+    """The secure stack's files under ``home`` and what they mean to each service."""
+
+    home: Path
+
+    @classmethod
+    def of(
+        cls, state_dir: Path, requested: bool, kafka_formatted: bool, brokers: int
+    ) -> StackSecurity | None:
+        """The security of the stack in ``state_dir``: secure once it was created so (the
+        flag is needed only the first time), else plaintext; None for plaintext."""
+        security = cls(state_dir / SECURITY_DIR)
+        recorded = security.secrets_file.exists()
+        if requested and not recorded and kafka_formatted:
+            raise ConfigError(
+                f"the stack in {state_dir} was created without --secure, and Kafka's users are"
+                " made when its storage is first formatted: run `stream-sentinel infra down"
+                " --purge` first (this deletes its data), then `infra up --secure`"
+            )
+        if not (requested or recorded):
+            return None
+        if brokers != 1:
+            raise ConfigError(
+                f"--secure runs one Kafka node for now, not {brokers}: leave out --brokers"
+            )
+        return security
+
+    @property
+    def certs(self) -> CertPaths:
+        return CertPaths(self.home / "certs")
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.home / SECRETS_FILE
+
+    def prepare(self, now: dt.datetime) -> StackCredentials:
+        """Certificates and passwords: the existing ones, or new ones written now."""
+        ensure_certs(self.certs, now)
+        return ensure_credentials(self.secrets_file, PRINCIPALS)
+
+    def credentials(self) -> StackCredentials:
+        return read_credentials(self.secrets_file)
+
+    def client_kafka(self, kafka: KafkaSettings, principal: str) -> KafkaSettings:
+        """``kafka`` as ``principal`` over SASL_SSL, trusting the stack's CA."""
+        values = kafka.model_dump() | {
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": MECHANISM,
+            "sasl_username": principal,
+            "sasl_password": None,
+            "ssl_ca_location": str(self.certs.ca),
+            "secrets_file": self.secrets_file,
+        }
+        return KafkaSettings.model_validate(values)
+
+    def admin_kafka(self, kafka: KafkaSettings) -> KafkaSettings:
+        return self.client_kafka(kafka, ADMIN)
+
+    def scram_arguments(self) -> list[str]:
+        """``kafka-storage format`` arguments creating every principal's SCRAM credential
+        (secret: they go into an owner-only argument file, never onto a command line)."""
+        kafka = self.credentials().kafka
+        return [
+            argument
+            for name in PRINCIPALS
+            for argument in (
+                "--add-scram",
+                f"{MECHANISM}=[name={name},password={kafka[name].get_secret_value()}]",
+            )
+        ]
+
+    def kafka_properties(self, client: str, controller: str) -> dict[str, str]:
+        """What the secure node's ``server.properties`` adds to or changes in the plain one.
+        ``client`` and ``controller`` are the listeners' ``host:port``."""
+        admin = self.credentials().kafka[ADMIN].get_secret_value()
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required"
+            f' username="{ADMIN}" password="{admin}";'
+        )
+        listeners = f"SASL_SSL://{client},CONTROLLER://{controller}"
+        return {
+            "listeners": listeners,
+            "advertised.listeners": listeners,
+            "inter.broker.listener.name": "SASL_SSL",
+            "listener.security.protocol.map": "CONTROLLER:SSL,SASL_SSL:SASL_SSL",
+            "sasl.enabled.mechanisms": MECHANISM,
+            "sasl.mechanism.inter.broker.protocol": MECHANISM,
+            f"listener.name.sasl_ssl.{MECHANISM.lower()}.sasl.jaas.config": jaas,
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(self.certs.keystore),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(self.certs.ca),
+            "listener.name.controller.ssl.client.auth": "required",
+            "ssl.principal.mapping.rules": PRINCIPAL_RULES,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            "super.users": f"User:{ADMIN};User:{BROKER_PRINCIPAL}",
+        }
+
+    def describe(self) -> dict[str, str]:
+        """For `infra status`: what is secured and where its files are (no secret)."""
+        return {
+            "kafka": f"SASL_SSL ({MECHANISM}) with ACLs; controller over mutual TLS",
+            "ca": str(self.certs.ca),
+            "secrets_file": str(self.secrets_file),
+        }
+
+    def client_environment(self, principal: str) -> list[str]:
+        """The ``SENTINEL_KAFKA_*`` variables that make a command ``principal`` on this stack."""
+        return [
+            "SENTINEL_KAFKA_SECURITY_PROTOCOL=SASL_SSL",
+            f"SENTINEL_KAFKA_SASL_MECHANISM={MECHANISM}",
+            f"SENTINEL_KAFKA_SASL_USERNAME={principal}",
+            f"SENTINEL_KAFKA_SSL_CA_LOCATION={self.certs.ca}",
+            f"SENTINEL_KAFKA_SECRETS_FILE={self.secrets_file}",
+        ]

@@ -1,0 +1,155 @@
+"""The secure stack's files and configuration (no process is started here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from stream_sentinel.config import load_settings
+from stream_sentinel.config.credentials import StackCredentials, read_credentials
+from stream_sentinel.errors import ConfigError
+from stream_sentinel.infra.acls import PRINCIPALS
+from stream_sentinel.infra.endpoints import StackPorts
+from stream_sentinel.infra.kafka import java_argfile
+from stream_sentinel.infra.registry import RegistryService
+from stream_sentinel.infra.secrets import ensure_credentials, new_credentials, write_credentials
+from stream_sentinel.infra.secure import StackSecurity
+
+pytestmark = pytest.mark.unit
+NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
+PORTS = StackPorts(kafka=19092, controller=19093, redis=16379, registry=18081)
+
+
+def _numbered() -> StackCredentials:
+    counter = iter(range(100))
+    return new_credentials(PRINCIPALS, lambda: f"pw-{next(counter)}")
+
+
+def _security(tmp_path: Path) -> StackSecurity:
+    security = StackSecurity(tmp_path / "security")
+    write_credentials(security.secrets_file, _numbered())
+    return security
+
+
+def test_credentials_are_one_random_password_per_principal_in_an_owner_only_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "security" / "secrets.json"
+    made = ensure_credentials(path, PRINCIPALS)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    passwords = {name: secret.get_secret_value() for name, secret in made.kafka.items()}
+    assert sorted(passwords) == sorted(PRINCIPALS)
+    assert len(set(passwords.values())) == len(PRINCIPALS)
+    assert all(len(p) == 32 for p in passwords.values())
+    assert ensure_credentials(path, PRINCIPALS) == made  # kept, not made anew
+    assert passwords["admin"] not in repr(made)
+
+
+def test_a_missing_or_foreign_credentials_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"`stream-sentinel infra up --secure` writes it"):
+        read_credentials(tmp_path / "none.json")
+    (tmp_path / "other.json").write_text('{"users": []}')
+    with pytest.raises(ConfigError, match="is not one `infra up --secure` wrote"):
+        read_credentials(tmp_path / "other.json")
+
+
+def test_a_sasl_user_s_password_comes_from_the_secrets_file(tmp_path: Path) -> None:
+    security = _security(tmp_path)
+    settings = load_settings(
+        "test",
+        environ={
+            "SENTINEL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "SENTINEL_KAFKA_SASL_USERNAME": "alerts",
+            "SENTINEL_KAFKA_SECRETS_FILE": str(security.secrets_file),
+        },
+    )
+    assert settings.kafka.sasl_password == SecretStr("pw-2")
+    detector = settings.kafka.as_principal("detector")
+    assert (detector.sasl_username, detector.sasl_password) == ("detector", SecretStr("pw-1"))
+    with pytest.raises(ConfigError, match="holds no Kafka password for 'nobody'"):
+        settings.kafka.as_principal("nobody")
+
+
+def test_the_secure_node_listens_sasl_ssl_with_a_mutual_tls_controller(tmp_path: Path) -> None:
+    security = _security(tmp_path)
+    properties = security.kafka_properties("127.0.0.1:19092", "127.0.0.1:19093")
+    certs = tmp_path / "security" / "certs"
+    jaas = properties.pop("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config")
+    assert jaas == (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required"
+        ' username="admin" password="pw-8";'
+    )
+    assert properties == {
+        "listeners": "SASL_SSL://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093",
+        "advertised.listeners": "SASL_SSL://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093",
+        "inter.broker.listener.name": "SASL_SSL",
+        "listener.security.protocol.map": "CONTROLLER:SSL,SASL_SSL:SASL_SSL",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(certs / "server-keystore.pem"),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(certs / "ca.pem"),
+        "listener.name.controller.ssl.client.auth": "required",
+        "ssl.principal.mapping.rules": "RULE:^CN=([a-zA-Z0-9.-]+)$/$1/,DEFAULT",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": "User:admin;User:stream-sentinel-broker",
+    }
+
+
+def test_every_principal_is_bootstrapped_at_format_time(tmp_path: Path) -> None:
+    arguments = _security(tmp_path).scram_arguments()
+    assert arguments[:4] == [
+        "--add-scram",
+        "SCRAM-SHA-512=[name=generator,password=pw-0]",
+        "--add-scram",
+        "SCRAM-SHA-512=[name=detector,password=pw-1]",
+    ]
+    assert len(arguments) == 2 * len(PRINCIPALS)
+
+
+def test_the_format_arguments_file_quotes_each_argument() -> None:
+    text = java_argfile(["kafka.tools.StorageTool", "--config", "/a b/server.properties"])
+    assert text == '"kafka.tools.StorageTool"\n"--config"\n"/a b/server.properties"\n'
+
+
+def test_the_stack_stays_as_it_was_created(tmp_path: Path) -> None:
+    assert StackSecurity.of(tmp_path, False, False, 1) is None
+    assert StackSecurity.of(tmp_path, True, False, 1) == StackSecurity(tmp_path / "security")
+    with pytest.raises(ConfigError, match="was created without --secure"):
+        StackSecurity.of(tmp_path, True, True, 1)
+    _security(tmp_path)
+    assert StackSecurity.of(tmp_path, False, True, 1) == StackSecurity(tmp_path / "security")
+    with pytest.raises(ConfigError, match="--secure runs one Kafka node for now, not 3"):
+        StackSecurity.of(tmp_path, False, True, 3)
+
+
+def test_the_registry_gets_its_principal_but_no_password_in_its_environment(
+    tmp_path: Path,
+) -> None:
+    security = _security(tmp_path)
+    settings = load_settings("test")
+    env = RegistryService(settings, PORTS, tmp_path, 1, security).launch().env
+    assert env["SENTINEL_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert env["SENTINEL_KAFKA_SASL_USERNAME"] == "registry"
+    assert env["SENTINEL_KAFKA_SECRETS_FILE"] == str(security.secrets_file)
+    assert env["SENTINEL_KAFKA_SSL_CA_LOCATION"] == str(security.certs.ca)
+    assert "SENTINEL_KAFKA_SASL_PASSWORD" not in env
+    secrets = json.loads(security.secrets_file.read_text())["kafka"].values()
+    assert not any(secret in json.dumps(env) for secret in secrets)
+
+
+def test_status_describes_the_security_without_a_secret(tmp_path: Path) -> None:
+    security = _security(tmp_path)
+    assert security.describe() == {
+        "kafka": "SASL_SSL (SCRAM-SHA-512) with ACLs; controller over mutual TLS",
+        "ca": str(tmp_path / "security" / "certs" / "ca.pem"),
+        "secrets_file": str(tmp_path / "security" / "secrets.json"),
+    }
