@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
-from stream_sentinel.config import Settings
+from stream_sentinel.config import KafkaSettings, Settings
 from stream_sentinel.registry.client import SchemaRegistryClient
 from stream_sentinel.state.base import StateStore
 from stream_sentinel.transport.base import Admin, Broker
@@ -66,15 +66,26 @@ class ClientFactory(Protocol):
 
 @dataclass(frozen=True)
 class RealClients:
-    """Kafka, Redis and the schema registry of ``settings``: a new client on every call."""
+    """Kafka, Redis and the schema registry of ``settings``: a new client on every call.
+
+    ``principal`` is the service a command runs as (``"detector"``): on a SASL connection its
+    Kafka clients log in as that user, the password read from the secrets file
+    (``SENTINEL_KAFKA_SECRETS_FILE``). Without one, the configured SASL username is used.
+    """
 
     kind: ClassVar[BackendName] = "local"
     settings: Settings
+    principal: str | None = None
+
+    @property
+    def kafka_settings(self) -> KafkaSettings:
+        kafka = self.settings.kafka
+        return kafka if self.principal is None else kafka.as_principal(self.principal)
 
     def broker(self) -> KafkaBroker:
         from stream_sentinel.transport.kafka import KafkaBroker
 
-        return KafkaBroker(self.settings.kafka)
+        return KafkaBroker(self.kafka_settings)
 
     def admin(self, timeout_s: float = ADMIN_TIMEOUT_S) -> KafkaAdmin:
         return self.broker().admin(timeout_s)
