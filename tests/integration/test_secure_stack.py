@@ -1,0 +1,143 @@
+"""`infra up --secure`: SASL_SSL (SCRAM-SHA-512) over the stack's own CA, one principal per service
+and ACLs allowing each only what it uses. One small stack for the module, on free ports."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from stream_sentinel.clients.backends import RealClients
+from stream_sentinel.clients.kafka_acls import list_acls
+from stream_sentinel.config import Settings
+from stream_sentinel.errors import TransportError
+from stream_sentinel.infra.acls import every_grant
+from stream_sentinel.infra.stack import Stack
+from stream_sentinel.transport.base import TopicPartition
+from stream_sentinel.transport.kafka import probe_kafka
+from stream_sentinel.transport.topics import Topics
+from tests.integration.stacks import (
+    cli_env,
+    isolated_settings,
+    running_stack,
+    secure_client_settings,
+)
+
+pytestmark = pytest.mark.integration
+CLI = str(Path(sys.executable).with_name("stream-sentinel"))
+DELIVERY_S = 15.0
+
+
+@pytest.fixture(scope="module")
+def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    settings = isolated_settings(tmp_path_factory.mktemp("secure-stack"))
+    with running_stack(settings, secure=True) as stack:
+        used = ("transactions", "fraud-scores", "user-actions")  # only these: a faster start
+        specs = [spec for spec in Topics.from_settings(settings).specs() if spec.name in used]
+        RealClients(secure_client_settings(settings, stack)).admin().create_topics(specs)
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def secured(secure_stack: Stack) -> Settings:
+    return secure_client_settings(secure_stack.settings, secure_stack)
+
+
+def produce(clients: RealClients, topic: str, value: bytes) -> list[str | None]:
+    """Produce one record and wait: the delivery's error (None when it was written)."""
+    outcomes: list[str | None] = []
+    producer = clients.broker().producer()
+    try:
+        producer.produce(topic, value, b"user-1", on_delivery=lambda e, tp, o: outcomes.append(e))
+        producer.flush(DELIVERY_S)
+    finally:
+        producer.close()
+    return outcomes
+
+
+def test_the_detector_reads_transactions_in_its_group_and_writes_scores(secured: Settings) -> None:
+    generator = RealClients(secured, principal="generator")
+    detector = RealClients(secured, principal="detector")
+    assert produce(generator, "transactions", b"payment-1") == [None]
+    assert produce(detector, "fraud-scores", b"score-1") == [None]
+    consumer = detector.broker().consumer(secured.detector.group_id)
+    try:
+        consumer.subscribe(["transactions"])
+        records = []
+        for _ in range(100):
+            records += consumer.consume(10, 0.2)
+            if records:
+                break
+        assert [r.value() for r in records] == [b"payment-1"]
+        where = TopicPartition("transactions", int(records[0].partition() or 0))
+        consumer.commit({where: int(records[0].offset() or 0) + 1})
+        assert consumer.committed([where], 10.0) == {where: int(records[0].offset() or 0) + 1}
+    finally:
+        consumer.close()
+
+
+def test_the_detector_may_not_write_an_unrelated_topic(secured: Settings) -> None:
+    detector = RealClients(secured, principal="detector")
+    assert produce(detector, "user-actions", b"unblock") == ["Broker: Topic authorization failed"]
+
+
+def test_the_detector_may_not_read_another_service_s_group(secured: Settings) -> None:
+    admin = RealClients(secured, principal="detector").admin()
+    try:
+        with pytest.raises(TransportError) as denied:
+            admin.group_offsets(secured.alerts.group_id)
+    finally:
+        admin.close()
+    assert "Group authorization failed" in str(denied.value)
+
+
+def test_a_plaintext_client_cannot_connect_where_a_sasl_ssl_one_can(
+    secure_stack: Stack, secured: Settings
+) -> None:
+    assert secure_stack.settings.kafka.security_protocol == "PLAINTEXT"
+    assert probe_kafka(secure_stack.settings.kafka, 1.0) is False
+    assert probe_kafka(secured.kafka.as_principal("detector"), 10.0) is True
+
+
+def test_the_broker_holds_exactly_the_table_s_acls(secured: Settings) -> None:
+    assert list_acls(secured.kafka, 10.0) == every_grant(secured)
+
+
+def test_secrets_are_owner_only_and_never_on_a_command_line_or_in_status(
+    secure_stack: Stack,
+) -> None:
+    assert secure_stack.security is not None
+    secrets_file = secure_stack.security.secrets_file
+    passwords = json.loads(secrets_file.read_text())["kafka"]
+    assert sorted(passwords) == [
+        "admin",
+        "alerts",
+        "console",
+        "detector",
+        "drift",
+        "experiments",
+        "generator",
+        "learner",
+        "registry",
+    ]
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(secure_stack.kafka.config_file.stat().st_mode) == 0o600
+    processes = [psutil.Process(pid) for s in secure_stack.services if (pid := s.process.pid())]
+    assert len(processes) == 3  # Kafka, Redis, the registry
+    command_lines = [" ".join(p.cmdline()) for p in processes]
+    environments = [json.dumps(p.environ()) for p in processes]
+    status = subprocess.run(
+        [CLI, "infra", "status"], env=cli_env(secure_stack.settings), capture_output=True, text=True
+    )
+    assert status.returncode == 0, status.stderr
+    assert "Kafka security: SASL_SSL (SCRAM-SHA-512) with ACLs" in status.stdout
+    logs = [path.read_text(errors="replace") for path in secure_stack.state_dir.rglob("*.log")]
+    for password in passwords.values():
+        for text in [*command_lines, *environments, status.stdout, status.stderr, *logs]:
+            assert password not in text
