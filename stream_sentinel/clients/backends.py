@@ -69,8 +69,9 @@ class RealClients:
     """Kafka, Redis and the schema registry of ``settings``: a new client on every call.
 
     ``principal`` is the service a command runs as (``"detector"``): on a SASL connection its
-    Kafka clients log in as that user, the password read from the secrets file
-    (``SENTINEL_KAFKA_SECRETS_FILE``). Without one, the configured SASL username is used.
+    Kafka clients log in as that user, and with a Redis secrets file its state store as that
+    Redis ACL user, the passwords read from the secrets files (``SENTINEL_KAFKA_SECRETS_FILE``,
+    ``SENTINEL_REDIS_SECRETS_FILE``). Without one, the configured users are used.
     """
 
     kind: ClassVar[BackendName] = "local"
@@ -93,7 +94,8 @@ class RealClients:
     def state(self) -> RedisStateStore:
         from stream_sentinel.state.redis import RedisStateStore
 
-        return RedisStateStore(self.settings.redis)
+        redis = self.settings.redis
+        return RedisStateStore(redis if self.principal is None else redis.as_user(self.principal))
 
     def registry(self) -> SchemaRegistryClient:
         """HTTP for ``http(s)://`` URLs, the process-wide in-memory one for ``memory://NAME``."""

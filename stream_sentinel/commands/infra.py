@@ -95,7 +95,7 @@ def up(
         " Stop it with `stream-sentinel infra down`."
     )
     if stack.security is not None:
-        _echo_security(stack.security)
+        _echo_security(stack.security, stack.ports.redis)
 
 
 @infra.command("down")
@@ -130,14 +130,16 @@ def status(cli: CliContext, as_json: bool) -> None:
     else:
         _print_table(reports)
         if stack.security is not None:
-            _echo_security(stack.security)
+            _echo_security(stack.security, stack.ports.redis)
 
 
-def _echo_security(security: StackSecurity) -> None:
+def _echo_security(security: StackSecurity, redis_port: int) -> None:
     """Where the secure stack's files are and how a client reaches it (never a secret)."""
-    click.echo(f"Kafka security: {security.describe()['kafka']}")
-    click.echo("Clients reach it with (the password is read from the secrets file):")
-    for line in security.client_environment("<service>"):
+    described = security.describe()
+    click.echo(f"Kafka security: {described['kafka']}")
+    click.echo(f"Redis security: {described['redis']}")
+    click.echo("Clients reach it with (the passwords are read from the secrets file):")
+    for line in security.client_environment("<service>", redis_port):
         click.echo(f"  {line}")
 
 

@@ -92,6 +92,9 @@ class RedisSettings(SectionSettings):
 
     url: str = "redis://127.0.0.1:6379"
     password: SecretStr | None = None
+    # The secure stack's credentials file: with a user in the URL (``rediss://detector@...``)
+    # and no password, the password is read from it.
+    secrets_file: Path | None = None
     key_namespace: str = ""
     socket_timeout_s: float = 5.0
     retry_attempts: int = 20
@@ -108,6 +111,24 @@ class RedisSettings(SectionSettings):
     @property
     def shown_url(self) -> str:
         return shown_url(self.url)
+
+    @model_validator(mode="after")
+    def _password_from_secrets_file(self) -> Self:
+        user = urlsplit(self.url).username
+        if self.secrets_file is None or not user or self.password is not None:
+            return self
+        password = read_credentials(self.secrets_file).redis_password(user, self.secrets_file)
+        object.__setattr__(self, "password", password)
+        return self
+
+    def as_user(self, user: str) -> RedisSettings:
+        """These settings for ACL user ``user``, its password from the secrets file (unchanged
+        without a secrets file: a plain Redis has no users)."""
+        if self.secrets_file is None:
+            return self
+        parts = urlsplit(self.url)
+        url = urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}"))
+        return RedisSettings.model_validate(self.model_dump() | {"url": url, "password": None})
 
 
 class RegistrySettings(SectionSettings):

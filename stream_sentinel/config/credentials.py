@@ -15,27 +15,40 @@ from stream_sentinel.errors import ConfigError
 
 
 class StackCredentials(BaseModel):
-    """What the file holds: each Kafka principal's SCRAM password."""
+    """What the file holds: each Kafka principal's SCRAM password, each Redis user's."""
 
     model_config = {"frozen": True, "extra": "forbid"}
 
     kafka: dict[str, SecretStr]
+    redis: dict[str, SecretStr] = {}
 
     def kafka_password(self, principal: str, source: Path) -> SecretStr:
         """``principal``'s password, or a ConfigError naming the principals there are."""
-        try:
-            return self.kafka[principal]
-        except KeyError:
-            known = ", ".join(sorted(self.kafka))
-            raise ConfigError(
-                f"{source} holds no Kafka password for {principal!r}: set"
-                f" SENTINEL_KAFKA_SASL_USERNAME to one of {known}"
-            ) from None
+        return _password(self.kafka, principal, source, "Kafka", "SENTINEL_KAFKA_SASL_USERNAME")
+
+    def redis_password(self, user: str, source: Path) -> SecretStr:
+        """Redis ``user``'s password, or a ConfigError naming the users there are."""
+        return _password(self.redis, user, source, "Redis", "the user in SENTINEL_REDIS_URL")
 
     def as_json(self) -> str:
         """The file's text (the only place the passwords are revealed)."""
-        plain = {name: secret.get_secret_value() for name, secret in self.kafka.items()}
-        return json.dumps({"kafka": plain}, indent=2, sort_keys=True) + "\n"
+        plain = {
+            server: {name: secret.get_secret_value() for name, secret in passwords.items()}
+            for server, passwords in (("kafka", self.kafka), ("redis", self.redis))
+        }
+        return json.dumps(plain, indent=2, sort_keys=True) + "\n"
+
+
+def _password(
+    passwords: dict[str, SecretStr], name: str, source: Path, server: str, setting: str
+) -> SecretStr:
+    try:
+        return passwords[name]
+    except KeyError:
+        known = ", ".join(sorted(passwords)) or "none"
+        raise ConfigError(
+            f"{source} holds no {server} password for {name!r}: set {setting} to one of {known}"
+        ) from None
 
 
 def read_credentials(path: Path) -> StackCredentials:

@@ -82,22 +82,24 @@ def kafka_port(bootstrap: str) -> int:
 
 def redis_port(url: str) -> int:
     """The port of a ``redis://`` URL (6379 when it names none)."""
-    parts = _split_url(url, "redis", "SENTINEL_REDIS_URL")
+    parts = _split_url(url, ("redis", "rediss"), "SENTINEL_REDIS_URL")
     return _url_port(parts, 6379, "SENTINEL_REDIS_URL", url)
 
 
 def registry_port(url: str) -> int:
     """The port of an ``http://`` registry URL (80 when it names none)."""
-    parts = _split_url(url, "http", "SENTINEL_REGISTRY_URL")
+    parts = _split_url(url, ("http",), "SENTINEL_REGISTRY_URL")
     return _url_port(parts, 80, "SENTINEL_REGISTRY_URL", url)
 
 
-def _split_url(url: str, scheme: str, variable: str) -> SplitResult:
+def _split_url(url: str, schemes: tuple[str, ...], variable: str) -> SplitResult:
     parts = urlsplit(url)
-    if parts.scheme != scheme:
+    if parts.scheme not in schemes:
+        served = " or ".join(f"{scheme}://" for scheme in schemes)
+        plain = "plain " if len(schemes) == 1 else ""
         raise ConfigError(
-            f"{variable}={url!r}: the local stack serves plain {scheme}:// on 127.0.0.1 only;"
-            f" set it to {scheme}://127.0.0.1:<port>"
+            f"{variable}={url!r}: the local stack serves {plain}{served} on 127.0.0.1 only;"
+            f" set it to {schemes[0]}://127.0.0.1:<port>"
         )
     _require_loopback(parts.hostname or "", variable, url)
     return parts

@@ -23,10 +23,15 @@ def new_password() -> str:
 
 
 def new_credentials(
-    principals: Iterable[str], password: Callable[[], str] = new_password
+    principals: Iterable[str],
+    password: Callable[[], str] = new_password,
+    redis_users: Iterable[str] = (),
 ) -> StackCredentials:
-    """A fresh password for each principal."""
-    return StackCredentials(kafka={name: SecretStr(password()) for name in principals})
+    """A fresh password for each Kafka principal and each Redis user."""
+    return StackCredentials(
+        kafka={name: SecretStr(password()) for name in principals},
+        redis={name: SecretStr(password()) for name in redis_users},
+    )
 
 
 def write_credentials(path: Path, credentials: StackCredentials) -> None:
@@ -36,10 +41,19 @@ def write_credentials(path: Path, credentials: StackCredentials) -> None:
     write_file(path, credentials.as_json().encode(), PRIVATE_MODE)
 
 
-def ensure_credentials(path: Path, principals: Iterable[str]) -> StackCredentials:
-    """The stack's credentials: those in ``path``, or new ones written there."""
-    if path.exists():
-        return read_credentials(path)
-    credentials = new_credentials(principals)
-    write_credentials(path, credentials)
+def ensure_credentials(
+    path: Path, principals: Iterable[str], redis_users: Iterable[str] = ()
+) -> StackCredentials:
+    """The stack's credentials: those in ``path``, or new ones written there. Redis users the
+    file lacks get a password now (Kafka's are fixed at format time, so they are never added)."""
+    if not path.exists():
+        credentials = new_credentials(principals, redis_users=redis_users)
+        write_credentials(path, credentials)
+        return credentials
+    credentials = read_credentials(path)
+    missing = [name for name in redis_users if name not in credentials.redis]
+    if missing:
+        added = {name: SecretStr(new_password()) for name in missing}
+        credentials = credentials.model_copy(update={"redis": credentials.redis | added})
+        write_credentials(path, credentials)
     return credentials

@@ -4,8 +4,9 @@ Kafka's client listener becomes ``SASL_SSL`` (SCRAM-SHA-512 over TLS), its KRaft
 listener ``SSL`` with client certificates required (only the broker's own certificate, signed by
 the stack's CA, may speak to the controller), and ``StandardAuthorizer`` refuses whatever no ACL
 allows. The SCRAM users (one per service, and the admin) are bootstrapped when the storage is
-formatted; the launcher then creates each service's ACLs as the admin. Certificates and passwords
-live under ``<state dir>/security``, owner-only.
+formatted; the launcher then creates each service's ACLs as the admin. Redis serves TLS only, to
+ACL users (one per service, ``redis_users.py``), its default user disabled. Certificates and
+passwords live under ``<state dir>/security``, owner-only.
 """
 
 from __future__ import annotations
@@ -13,12 +14,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
-from stream_sentinel.config import KafkaSettings
+from stream_sentinel.config import KafkaSettings, RedisSettings
 from stream_sentinel.config.credentials import StackCredentials, read_credentials
 from stream_sentinel.errors import ConfigError
 from stream_sentinel.infra.acls import ADMIN, PRINCIPALS
-from stream_sentinel.infra.certs import SERVER_NAME, CertPaths, ensure_certs
+from stream_sentinel.infra.certs import (
+    PRIVATE_MODE,
+    SERVER_NAME,
+    CertPaths,
+    ensure_certs,
+    write_file,
+)
+from stream_sentinel.infra.redis_users import REDIS_USERS, acl_file
 from stream_sentinel.infra.secrets import ensure_credentials
 
 SECURITY_DIR = "security"
@@ -66,10 +75,41 @@ class StackSecurity:
     def secrets_file(self) -> Path:
         return self.home / SECRETS_FILE
 
+    @property
+    def redis_acl_file(self) -> Path:
+        return self.home / "redis-users.acl"
+
     def prepare(self, now: dt.datetime) -> StackCredentials:
         """Certificates and passwords: the existing ones, or new ones written now."""
         ensure_certs(self.certs, now)
-        return ensure_credentials(self.secrets_file, PRINCIPALS)
+        return ensure_credentials(self.secrets_file, PRINCIPALS, REDIS_USERS)
+
+    def redis_config(self, port: int) -> list[str]:
+        """redis.conf lines: TLS on ``port`` and no plain port, the users from the ACL file
+        (written here, owner-only, passwords hashed)."""
+        credentials = self.prepare(dt.datetime.now(dt.UTC))
+        write_file(self.redis_acl_file, acl_file(credentials.redis).encode(), PRIVATE_MODE)
+        return [
+            "port 0",
+            f"tls-port {port}",
+            f'tls-cert-file "{self.certs.server}"',
+            f'tls-key-file "{self.certs.server_key}"',
+            f'tls-ca-cert-file "{self.certs.ca}"',
+            "tls-auth-clients no",  # clients log in as ACL users; the CA proves the server
+            f'aclfile "{self.redis_acl_file}"',
+        ]
+
+    def client_redis(self, redis: RedisSettings, user: str) -> RedisSettings:
+        """``redis`` as ACL ``user`` over TLS, trusting the stack's CA."""
+        parts = urlsplit(redis.url)
+        host = parts.netloc.rpartition("@")[2]
+        url = f"rediss://{user}@{host}/0?ssl_ca_certs={quote(str(self.certs.ca))}"
+        values = redis.model_dump() | {
+            "url": url,
+            "password": None,
+            "secrets_file": self.secrets_file,
+        }
+        return RedisSettings.model_validate(values)
 
     def credentials(self) -> StackCredentials:
         return read_credentials(self.secrets_file)
@@ -134,16 +174,20 @@ class StackSecurity:
         """For `infra status`: what is secured and where its files are (no secret)."""
         return {
             "kafka": f"SASL_SSL ({MECHANISM}) with ACLs; controller over mutual TLS",
+            "redis": "TLS only, one ACL user per service, the default user off",
             "ca": str(self.certs.ca),
             "secrets_file": str(self.secrets_file),
         }
 
-    def client_environment(self, principal: str) -> list[str]:
-        """The ``SENTINEL_KAFKA_*`` variables that make a command ``principal`` on this stack."""
+    def client_environment(self, principal: str, redis_port: int) -> list[str]:
+        """The variables that make a command ``principal`` on this stack (no secret)."""
         return [
             "SENTINEL_KAFKA_SECURITY_PROTOCOL=SASL_SSL",
             f"SENTINEL_KAFKA_SASL_MECHANISM={MECHANISM}",
             f"SENTINEL_KAFKA_SASL_USERNAME={principal}",
             f"SENTINEL_KAFKA_SSL_CA_LOCATION={self.certs.ca}",
             f"SENTINEL_KAFKA_SECRETS_FILE={self.secrets_file}",
+            f"SENTINEL_REDIS_URL=rediss://{principal}@127.0.0.1:{redis_port}/0"
+            f"?ssl_ca_certs={quote(str(self.certs.ca))}",
+            f"SENTINEL_REDIS_SECRETS_FILE={self.secrets_file}",
         ]

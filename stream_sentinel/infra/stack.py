@@ -112,7 +112,7 @@ class Stack:
         formatted = (self.state_dir / "kafka" / "data" / "meta.properties").exists()
         size = self._recorded_size or settings.infra.brokers or 1
         self.security = StackSecurity.of(self.state_dir, secure, formatted, size)
-        self.redis = RedisService(settings, self.ports, self.state_dir)
+        self.redis = RedisService(settings, self.ports, self.state_dir, self.security)
         count = max(settings.infra.registry_instances, started_instances(self.state_dir))
         self.registries = [
             RegistryService(settings, self.ports, self.state_dir, n, self.security)

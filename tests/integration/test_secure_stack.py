@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import redis
 
 from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.clients.kafka_acls import list_acls
@@ -103,6 +104,44 @@ def test_a_plaintext_client_cannot_connect_where_a_sasl_ssl_one_can(
     assert secure_stack.settings.kafka.security_protocol == "PLAINTEXT"
     assert probe_kafka(secure_stack.settings.kafka, 1.0) is False
     assert probe_kafka(secured.kafka.as_principal("detector"), 10.0) is True
+
+
+def test_the_detector_s_redis_user_keeps_state_but_cannot_flush_configure_or_list_keys(
+    secured: Settings,
+) -> None:
+    store = RealClients(secured, principal="detector").state()
+    try:
+        client = store.client
+        assert client.set("secure-test:k", "v") is True
+        assert client.get("secure-test:k") == b"v"
+        refusals = []
+        for command in (("FLUSHALL",), ("CONFIG", "GET", "maxmemory"), ("KEYS", "*")):
+            with pytest.raises(redis.exceptions.NoPermissionError) as refused:
+                client.execute_command(*command)
+            refusals.append(str(refused.value))
+        assert client.get("secure-test:k") == b"v"
+    finally:
+        store.close()
+    assert refusals == [
+        "this user has no permissions to run the 'flushall' command",
+        "this user has no permissions to run the 'config|get' command",
+        "this user has no permissions to run the 'keys' command",
+    ]
+
+
+def test_redis_refuses_plain_connections_and_the_default_user(secure_stack: Stack) -> None:
+    assert secure_stack.security is not None
+    port = secure_stack.ports.redis
+    plain = redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        plain.ping()
+    ca = str(secure_stack.security.certs.ca)
+    anonymous = redis.Redis(port=port, ssl=True, ssl_ca_certs=ca, socket_timeout=2)
+    with pytest.raises(redis.exceptions.AuthenticationError) as refused:
+        anonymous.ping()
+    assert str(refused.value).startswith(
+        "HELLO must be called with the client already authenticated"
+    )
 
 
 def test_the_broker_holds_exactly_the_table_s_acls(secured: Settings) -> None:

@@ -68,8 +68,9 @@ def test_every_endpoint_must_be_loopback(function: object, value: str, variable:
 
 
 def test_schemes_the_launcher_cannot_serve_are_refused() -> None:
-    with pytest.raises(ConfigError, match=r"serves plain redis:// on 127\.0\.0\.1 only"):
-        redis_port("rediss://127.0.0.1:6380")
+    with pytest.raises(ConfigError, match=r"serves redis:// or rediss:// on 127\.0\.0\.1 only"):
+        redis_port("unix://127.0.0.1:6380")
+    assert redis_port("rediss://detector@127.0.0.1:6380/0?ssl_ca_certs=%2Fca.pem") == 6380
     with pytest.raises(ConfigError, match=r"serves plain http:// on 127\.0\.0\.1 only"):
         registry_port("https://127.0.0.1:8081")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import stat
 from pathlib import Path
@@ -16,6 +17,7 @@ from stream_sentinel.errors import ConfigError
 from stream_sentinel.infra.acls import PRINCIPALS
 from stream_sentinel.infra.endpoints import StackPorts
 from stream_sentinel.infra.kafka import java_argfile
+from stream_sentinel.infra.redis_users import REDIS_USERS
 from stream_sentinel.infra.registry import RegistryService
 from stream_sentinel.infra.secrets import ensure_credentials, new_credentials, write_credentials
 from stream_sentinel.infra.secure import StackSecurity
@@ -150,6 +152,69 @@ def test_status_describes_the_security_without_a_secret(tmp_path: Path) -> None:
     security = _security(tmp_path)
     assert security.describe() == {
         "kafka": "SASL_SSL (SCRAM-SHA-512) with ACLs; controller over mutual TLS",
+        "redis": "TLS only, one ACL user per service, the default user off",
         "ca": str(tmp_path / "security" / "certs" / "ca.pem"),
         "secrets_file": str(tmp_path / "security" / "secrets.json"),
     }
+
+
+def test_redis_serves_tls_only_to_acl_users_whose_passwords_are_hashed(tmp_path: Path) -> None:
+    security = StackSecurity(tmp_path / "security")
+    write_credentials(
+        security.secrets_file,
+        new_credentials(PRINCIPALS, lambda: "k", redis_users=REDIS_USERS),
+    )
+    certs = tmp_path / "security" / "certs"
+    assert security.redis_config(16379) == [
+        "port 0",
+        "tls-port 16379",
+        f'tls-cert-file "{certs / "server.pem"}"',
+        f'tls-key-file "{certs / "server-key.pem"}"',
+        f'tls-ca-cert-file "{certs / "ca.pem"}"',
+        "tls-auth-clients no",
+        f'aclfile "{tmp_path / "security" / "redis-users.acl"}"',
+    ]
+    acl = security.redis_acl_file
+    assert stat.S_IMODE(acl.stat().st_mode) == 0o600
+    passwords = {n: s.get_secret_value() for n, s in security.credentials().redis.items()}
+    text = acl.read_text()
+    assert not any(password in text for password in passwords.values())
+    digest = hashlib.sha256(passwords["detector"].encode()).hexdigest()
+    assert text.splitlines()[:2] == [
+        "user default off",
+        f"user detector on #{digest} ~* &* +@all -@dangerous +info",
+    ]
+    assert text.splitlines()[-1].endswith(" ~* &* +@all")  # the admin
+    assert sorted(passwords) == sorted(REDIS_USERS)
+
+
+def test_a_redis_user_logs_in_over_tls_with_the_password_from_the_secrets_file(
+    tmp_path: Path,
+) -> None:
+    security = _security(tmp_path)
+    write_credentials(
+        security.secrets_file,
+        new_credentials(PRINCIPALS, lambda: "k", redis_users=REDIS_USERS).model_copy(
+            update={"redis": {"admin": SecretStr("a-pw"), "detector": SecretStr("d-pw")}}
+        ),
+    )
+    redis = security.client_redis(load_settings("test").redis, "admin")
+    ca = str(security.certs.ca)  # quoted, but a tmp path has nothing to quote
+    assert redis.url == f"rediss://admin@127.0.0.1:6379/0?ssl_ca_certs={ca}"
+    assert redis.password == SecretStr("a-pw")
+    detector = redis.as_user("detector")
+    assert detector.url == f"rediss://detector@127.0.0.1:6379/0?ssl_ca_certs={ca}"
+    assert detector.password == SecretStr("d-pw")
+    with pytest.raises(ConfigError, match="holds no Redis password for 'nobody'"):
+        redis.as_user("nobody")
+
+
+def test_redis_users_are_added_to_an_older_secrets_file_and_kafka_s_are_kept(
+    tmp_path: Path,
+) -> None:
+    security = _security(tmp_path)  # Kafka passwords only
+    before = security.credentials().kafka
+    after = ensure_credentials(security.secrets_file, PRINCIPALS, REDIS_USERS)
+    assert after.kafka == before
+    assert sorted(after.redis) == sorted(REDIS_USERS)
+    assert security.credentials() == after
