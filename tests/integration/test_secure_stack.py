@@ -176,7 +176,30 @@ def test_secrets_are_owner_only_and_never_on_a_command_line_or_in_status(
     )
     assert status.returncode == 0, status.stderr
     assert "Kafka security: SASL_SSL (SCRAM-SHA-512) with ACLs" in status.stdout
+    as_json = subprocess.run(
+        [CLI, "infra", "status", "--json"],
+        env=cli_env(secure_stack.settings),
+        capture_output=True,
+        text=True,
+    )
+    services = json.loads(as_json.stdout)["services"]
+    assert [(s["service"], s["endpoint"].split(":")[0], s["healthy"]) for s in services] == [
+        ("kafka", "127.0.0.1", True),
+        ("redis", "rediss", True),
+        ("registry", "http", True),
+    ]
     logs = [path.read_text(errors="replace") for path in secure_stack.state_dir.rglob("*.log")]
-    for password in passwords.values():
-        for text in [*command_lines, *environments, status.stdout, status.stderr, *logs]:
+    outputs = [status.stdout, status.stderr, as_json.stdout, as_json.stderr]
+    redis_passwords = json.loads(secrets_file.read_text())["redis"]
+    assert sorted(redis_passwords) == [
+        "admin",
+        "alerts",
+        "console",
+        "detector",
+        "drift",
+        "experiments",
+        "learner",
+    ]
+    for password in [*passwords.values(), *redis_passwords.values()]:
+        for text in [*command_lines, *environments, *outputs, *logs]:
             assert password not in text
