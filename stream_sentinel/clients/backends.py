@@ -69,9 +69,10 @@ class RealClients:
     """Kafka, Redis and the schema registry of ``settings``: a new client on every call.
 
     ``principal`` is the service a command runs as (``"detector"``): on a SASL connection its
-    Kafka clients log in as that user, and with a Redis secrets file its state store as that
-    Redis ACL user, the passwords read from the secrets files (``SENTINEL_KAFKA_SECRETS_FILE``,
-    ``SENTINEL_REDIS_SECRETS_FILE``). Without one, the configured users are used.
+    Kafka clients log in as that user, and with a Redis or registry secrets file its state store
+    and registry client as that user too, the passwords read from the secrets files
+    (``SENTINEL_{KAFKA,REDIS,REGISTRY}_SECRETS_FILE``). Without one, the configured users are
+    used.
     """
 
     kind: ClassVar[BackendName] = "local"
@@ -99,7 +100,10 @@ class RealClients:
 
     def registry(self) -> SchemaRegistryClient:
         """HTTP for ``http(s)://`` URLs, the process-wide in-memory one for ``memory://NAME``."""
-        return connect_registry(self.settings.registry)
+        registry = self.settings.registry
+        return connect_registry(
+            registry if self.principal is None else registry.as_user(self.principal)
+        )
 
     def backends(self) -> Backends:
         return Backends(self.kind, self.broker(), self.state())

@@ -11,6 +11,7 @@ import click
 from stream_sentinel.commands.context import CliContext, pass_cli
 
 if TYPE_CHECKING:
+    from stream_sentinel.infra.endpoints import StackPorts
     from stream_sentinel.infra.secure import StackSecurity
     from stream_sentinel.infra.stack import ServiceReport, Stack
 
@@ -95,7 +96,7 @@ def up(
         " Stop it with `stream-sentinel infra down`."
     )
     if stack.security is not None:
-        _echo_security(stack.security, stack.ports.redis)
+        _echo_security(stack.security, stack.ports)
 
 
 @infra.command("down")
@@ -130,16 +131,17 @@ def status(cli: CliContext, as_json: bool) -> None:
     else:
         _print_table(reports)
         if stack.security is not None:
-            _echo_security(stack.security, stack.ports.redis)
+            _echo_security(stack.security, stack.ports)
 
 
-def _echo_security(security: StackSecurity, redis_port: int) -> None:
+def _echo_security(security: StackSecurity, ports: StackPorts) -> None:
     """Where the secure stack's files are and how a client reaches it (never a secret)."""
     described = security.describe()
     click.echo(f"Kafka security: {described['kafka']}")
     click.echo(f"Redis security: {described['redis']}")
+    click.echo(f"Registry security: {described['registry']}")
     click.echo("Clients reach it with (the passwords are read from the secrets file):")
-    for line in security.client_environment("<service>", redis_port):
+    for line in security.client_environment("<service>", ports.redis, ports.registry):
         click.echo(f"  {line}")
 
 

@@ -139,6 +139,13 @@ class RegistrySettings(SectionSettings):
     url: str = "http://127.0.0.1:8081"
     username: str | None = None
     password: SecretStr | None = None
+    # A CA to trust for https:// (else the system's).
+    ssl_ca_location: str | None = None
+    # The secure stack's credentials file: the username's password (a client), or every user's
+    # (the registry server, which then requires basic auth from the users in ``roles``).
+    secrets_file: Path | None = None
+    # The registry server's users and their roles; empty: no authentication.
+    roles: dict[str, Literal["reader", "writer", "admin"]] = {}
     timeout_s: float = 10.0
     # A registered schema is one record of `_schemas`: the request must fit Kafka's message limit
     # (registry_server/limits.py caps anything above 900 KiB).
@@ -149,3 +156,19 @@ class RegistrySettings(SectionSettings):
     @property
     def shown_url(self) -> str:
         return shown_url(self.url)
+
+    @model_validator(mode="after")
+    def _registry_password_from_secrets_file(self) -> Self:
+        if self.secrets_file is None or not self.username or self.password is not None:
+            return self
+        credentials = read_credentials(self.secrets_file)
+        password = credentials.registry_password(self.username, self.secrets_file)
+        object.__setattr__(self, "password", password)
+        return self
+
+    def as_user(self, user: str) -> RegistrySettings:
+        """These settings for registry ``user`` (unchanged without a secrets file)."""
+        if self.secrets_file is None:
+            return self
+        values = self.model_dump() | {"username": user, "password": None}
+        return RegistrySettings.model_validate(values)

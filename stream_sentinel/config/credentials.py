@@ -15,12 +15,14 @@ from stream_sentinel.errors import ConfigError
 
 
 class StackCredentials(BaseModel):
-    """What the file holds: each Kafka principal's SCRAM password, each Redis user's."""
+    """What the file holds: each Kafka principal's SCRAM password, each Redis and registry
+    user's."""
 
     model_config = {"frozen": True, "extra": "forbid"}
 
     kafka: dict[str, SecretStr]
     redis: dict[str, SecretStr] = {}
+    registry: dict[str, SecretStr] = {}
 
     def kafka_password(self, principal: str, source: Path) -> SecretStr:
         """``principal``'s password, or a ConfigError naming the principals there are."""
@@ -30,11 +32,19 @@ class StackCredentials(BaseModel):
         """Redis ``user``'s password, or a ConfigError naming the users there are."""
         return _password(self.redis, user, source, "Redis", "the user in SENTINEL_REDIS_URL")
 
+    def registry_password(self, user: str, source: Path) -> SecretStr:
+        """Registry ``user``'s password, or a ConfigError naming the users there are."""
+        return _password(self.registry, user, source, "registry", "SENTINEL_REGISTRY_USERNAME")
+
     def as_json(self) -> str:
         """The file's text (the only place the passwords are revealed)."""
         plain = {
             server: {name: secret.get_secret_value() for name, secret in passwords.items()}
-            for server, passwords in (("kafka", self.kafka), ("redis", self.redis))
+            for server, passwords in (
+                ("kafka", self.kafka),
+                ("redis", self.redis),
+                ("registry", self.registry),
+            )
         }
         return json.dumps(plain, indent=2, sort_keys=True) + "\n"
 

@@ -87,9 +87,9 @@ def redis_port(url: str) -> int:
 
 
 def registry_port(url: str) -> int:
-    """The port of an ``http://`` registry URL (80 when it names none)."""
-    parts = _split_url(url, ("http",), "SENTINEL_REGISTRY_URL")
-    return _url_port(parts, 80, "SENTINEL_REGISTRY_URL", url)
+    """The port of an ``http(s)://`` registry URL (80 or 443 when it names none)."""
+    parts = _split_url(url, ("http", "https"), "SENTINEL_REGISTRY_URL")
+    return _url_port(parts, 443 if parts.scheme == "https" else 80, "SENTINEL_REGISTRY_URL", url)
 
 
 def _split_url(url: str, schemes: tuple[str, ...], variable: str) -> SplitResult:

@@ -8,6 +8,7 @@ here from the launcher's own settings rather than inherited from the caller's sh
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -75,12 +76,16 @@ def registry_command(port: int) -> list[str]:
     ]
 
 
-def probe_registry(url: str, timeout_s: float) -> bool:
-    """True when ``GET /`` answers 200."""
+def probe_registry(
+    url: str, timeout_s: float, verify: str | bool = True, auth: tuple[str, str] | None = None
+) -> bool:
+    """True when ``GET /`` answers 200 (``verify``: a CA file for https; ``auth``: basic)."""
     import httpx
 
     try:
-        return httpx.get(url.rstrip("/") + "/", timeout=timeout_s).status_code == 200
+        trust = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        answer = httpx.get(url.rstrip("/") + "/", timeout=timeout_s, verify=trust, auth=auth)
+        return answer.status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -147,7 +152,8 @@ class RegistryService(LocalService):
 
     @property
     def endpoint(self) -> str:
-        return f"http://{BIND_HOST}:{self.listen_port}"
+        scheme = "http" if self.security is None else "https"
+        return f"{scheme}://{BIND_HOST}:{self.listen_port}"
 
     def require_installed(self) -> None:
         """Nothing to install: it is part of this package."""
@@ -157,6 +163,9 @@ class RegistryService(LocalService):
 
     def launch(self) -> Launch:
         argv = registry_command(self.listen_port)
+        if self.security is not None:
+            certs = self.security.certs
+            argv += ["--tls-cert", str(certs.server), "--tls-key", str(certs.server_key)]
         return Launch(
             argv=argv,
             env=child_env(self._env()),
@@ -166,7 +175,12 @@ class RegistryService(LocalService):
         )
 
     def probe(self, timeout_s: float) -> bool:
-        return probe_registry(self.endpoint, timeout_s)
+        if self.security is None:
+            return probe_registry(self.endpoint, timeout_s)
+        admin = self.security.client_registry(self.settings.registry, "admin")
+        password = admin.password.get_secret_value() if admin.password else ""
+        auth = ("admin", password)
+        return probe_registry(self.endpoint, timeout_s, str(self.security.certs.ca), auth)
 
     def _env(self) -> dict[str, str]:
         """On the secure stack, the registry's own principal: it reads its password from the
@@ -174,6 +188,7 @@ class RegistryService(LocalService):
         if self.security is None:
             return registry_env(self.settings)
         kafka = self.security.client_kafka(self.settings.kafka, "registry")
-        env = registry_env(self.settings.model_copy(update={"kafka": kafka}))
+        registry = self.security.registry_server(self.settings.registry)
+        env = registry_env(self.settings.model_copy(update={"kafka": kafka, "registry": registry}))
         del env["SENTINEL_KAFKA_SASL_PASSWORD"]
         return env

@@ -26,11 +26,13 @@ def new_credentials(
     principals: Iterable[str],
     password: Callable[[], str] = new_password,
     redis_users: Iterable[str] = (),
+    registry_users: Iterable[str] = (),
 ) -> StackCredentials:
-    """A fresh password for each Kafka principal and each Redis user."""
+    """A fresh password for each Kafka principal, each Redis user and each registry user."""
     return StackCredentials(
         kafka={name: SecretStr(password()) for name in principals},
         redis={name: SecretStr(password()) for name in redis_users},
+        registry={name: SecretStr(password()) for name in registry_users},
     )
 
 
@@ -42,18 +44,28 @@ def write_credentials(path: Path, credentials: StackCredentials) -> None:
 
 
 def ensure_credentials(
-    path: Path, principals: Iterable[str], redis_users: Iterable[str] = ()
+    path: Path,
+    principals: Iterable[str],
+    redis_users: Iterable[str] = (),
+    registry_users: Iterable[str] = (),
 ) -> StackCredentials:
-    """The stack's credentials: those in ``path``, or new ones written there. Redis users the
-    file lacks get a password now (Kafka's are fixed at format time, so they are never added)."""
+    """The stack's credentials: those in ``path``, or new ones written there. Redis and registry
+    users the file lacks get a password now (Kafka's are fixed at format time: never added)."""
     if not path.exists():
-        credentials = new_credentials(principals, redis_users=redis_users)
+        credentials = new_credentials(
+            principals, redis_users=redis_users, registry_users=registry_users
+        )
         write_credentials(path, credentials)
         return credentials
     credentials = read_credentials(path)
-    missing = [name for name in redis_users if name not in credentials.redis]
-    if missing:
-        added = {name: SecretStr(new_password()) for name in missing}
-        credentials = credentials.model_copy(update={"redis": credentials.redis | added})
+    update = {
+        server: have | {name: SecretStr(new_password()) for name in wanted if name not in have}
+        for server, have, wanted in (
+            ("redis", credentials.redis, redis_users),
+            ("registry", credentials.registry, registry_users),
+        )
+    }
+    if update != {"redis": credentials.redis, "registry": credentials.registry}:
+        credentials = credentials.model_copy(update=update)
         write_credentials(path, credentials)
     return credentials

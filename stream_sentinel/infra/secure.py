@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from stream_sentinel.config import KafkaSettings, RedisSettings
+from stream_sentinel.config import KafkaSettings, RedisSettings, RegistrySettings
 from stream_sentinel.config.credentials import StackCredentials, read_credentials
 from stream_sentinel.errors import ConfigError
 from stream_sentinel.infra.acls import ADMIN, PRINCIPALS
@@ -28,6 +28,7 @@ from stream_sentinel.infra.certs import (
     write_file,
 )
 from stream_sentinel.infra.redis_users import REDIS_USERS, acl_file
+from stream_sentinel.infra.registry_users import REGISTRY_ROLES
 from stream_sentinel.infra.secrets import ensure_credentials
 
 SECURITY_DIR = "security"
@@ -47,7 +48,12 @@ class StackSecurity:
 
     @classmethod
     def of(
-        cls, state_dir: Path, requested: bool, kafka_formatted: bool, brokers: int
+        cls,
+        state_dir: Path,
+        requested: bool,
+        kafka_formatted: bool,
+        brokers: int,
+        registries: int = 1,
     ) -> StackSecurity | None:
         """The security of the stack in ``state_dir``: secure once it was created so (the
         flag is needed only the first time), else plaintext; None for plaintext."""
@@ -64,6 +70,11 @@ class StackSecurity:
         if brokers != 1:
             raise ConfigError(
                 f"--secure runs one Kafka node for now, not {brokers}: leave out --brokers"
+            )
+        if registries != 1:
+            raise ConfigError(
+                f"--secure runs one schema registry for now, not {registries}: leave out"
+                " --registry-instances"
             )
         return security
 
@@ -82,7 +93,7 @@ class StackSecurity:
     def prepare(self, now: dt.datetime) -> StackCredentials:
         """Certificates and passwords: the existing ones, or new ones written now."""
         ensure_certs(self.certs, now)
-        return ensure_credentials(self.secrets_file, PRINCIPALS, REDIS_USERS)
+        return ensure_credentials(self.secrets_file, PRINCIPALS, REDIS_USERS, REGISTRY_ROLES)
 
     def redis_config(self, port: int) -> list[str]:
         """redis.conf lines: TLS on ``port`` and no plain port, the users from the ACL file
@@ -128,6 +139,28 @@ class StackSecurity:
 
     def admin_kafka(self, kafka: KafkaSettings) -> KafkaSettings:
         return self.client_kafka(kafka, ADMIN)
+
+    def client_registry(self, registry: RegistrySettings, user: str) -> RegistrySettings:
+        """``registry`` as ``user`` over HTTPS, trusting the stack's CA."""
+        host = urlsplit(registry.url).netloc.rpartition("@")[2]
+        values = registry.model_dump() | {
+            "url": f"https://{host}",
+            "username": user,
+            "password": None,
+            "ssl_ca_location": str(self.certs.ca),
+            "secrets_file": self.secrets_file,
+        }
+        return RegistrySettings.model_validate(values)
+
+    def registry_server(self, registry: RegistrySettings) -> RegistrySettings:
+        """The registry server's own section: its users and roles, their passwords' file."""
+        values = registry.model_dump() | {
+            "roles": dict(REGISTRY_ROLES),
+            "secrets_file": self.secrets_file,
+            "username": None,
+            "password": None,
+        }
+        return RegistrySettings.model_validate(values)
 
     def scram_arguments(self) -> list[str]:
         """``kafka-storage format`` arguments creating every principal's SCRAM credential
@@ -175,11 +208,12 @@ class StackSecurity:
         return {
             "kafka": f"SASL_SSL ({MECHANISM}) with ACLs; controller over mutual TLS",
             "redis": "TLS only, one ACL user per service, the default user off",
+            "registry": "HTTPS, basic auth: readers, writers, admin",
             "ca": str(self.certs.ca),
             "secrets_file": str(self.secrets_file),
         }
 
-    def client_environment(self, principal: str, redis_port: int) -> list[str]:
+    def client_environment(self, principal: str, redis_port: int, registry_port: int) -> list[str]:
         """The variables that make a command ``principal`` on this stack (no secret)."""
         return [
             "SENTINEL_KAFKA_SECURITY_PROTOCOL=SASL_SSL",
@@ -190,4 +224,8 @@ class StackSecurity:
             f"SENTINEL_REDIS_URL=rediss://{principal}@127.0.0.1:{redis_port}/0"
             f"?ssl_ca_certs={quote(str(self.certs.ca))}",
             f"SENTINEL_REDIS_SECRETS_FILE={self.secrets_file}",
+            f"SENTINEL_REGISTRY_URL=https://127.0.0.1:{registry_port}",
+            f"SENTINEL_REGISTRY_USERNAME={principal}",
+            f"SENTINEL_REGISTRY_SSL_CA_LOCATION={self.certs.ca}",
+            f"SENTINEL_REGISTRY_SECRETS_FILE={self.secrets_file}",
         ]

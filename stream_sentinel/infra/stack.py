@@ -111,9 +111,9 @@ class Stack:
         self._recorded_size = _recorded_size(self.state_dir, self._recorded)
         formatted = (self.state_dir / "kafka" / "data" / "meta.properties").exists()
         size = self._recorded_size or settings.infra.brokers or 1
-        self.security = StackSecurity.of(self.state_dir, secure, formatted, size)
-        self.redis = RedisService(settings, self.ports, self.state_dir, self.security)
         count = max(settings.infra.registry_instances, started_instances(self.state_dir))
+        self.security = StackSecurity.of(self.state_dir, secure, formatted, size, count)
+        self.redis = RedisService(settings, self.ports, self.state_dir, self.security)
         self.registries = [
             RegistryService(settings, self.ports, self.state_dir, n, self.security)
             for n in range(1, count + 1)

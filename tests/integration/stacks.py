@@ -104,9 +104,12 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 
 def secure_client_settings(settings: Settings, stack: Stack) -> Settings:
-    """``settings`` with Kafka over the secure stack's SASL_SSL and Redis over its TLS, as the
-    admin (the client factory's ``principal`` picks a service)."""
+    """``settings`` with Kafka over the secure stack's SASL_SSL, Redis over its TLS and the
+    registry over HTTPS, as the admin (the client factory's ``principal`` picks a service)."""
     assert stack.security is not None, "the stack was not started with secure=True"
     kafka = stack.security.client_kafka(settings.kafka, "admin")
     redis = stack.security.client_redis(settings.redis, "admin")
-    return settings.with_overrides(kafka=kafka.model_dump(), redis=redis.model_dump())
+    registry = stack.security.client_registry(settings.registry, "admin")
+    return settings.with_overrides(
+        kafka=kafka.model_dump(), redis=redis.model_dump(), registry=registry.model_dump()
+    )

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 import redis
@@ -17,7 +18,7 @@ import redis
 from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.clients.kafka_acls import list_acls
 from stream_sentinel.config import Settings
-from stream_sentinel.errors import TransportError
+from stream_sentinel.errors import RegistryError, TransportError
 from stream_sentinel.infra.acls import every_grant
 from stream_sentinel.infra.stack import Stack
 from stream_sentinel.transport.base import TopicPartition
@@ -33,6 +34,7 @@ from tests.integration.stacks import (
 pytestmark = pytest.mark.integration
 CLI = str(Path(sys.executable).with_name("stream-sentinel"))
 DELIVERY_S = 15.0
+SCHEMA = json.dumps({"type": "record", "name": "P", "fields": [{"name": "id", "type": "string"}]})
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +146,28 @@ def test_redis_refuses_plain_connections_and_the_default_user(secure_stack: Stac
     )
 
 
+def test_the_registry_wants_credentials_and_a_writer_s_role_to_register(
+    secure_stack: Stack, secured: Settings
+) -> None:
+    assert secure_stack.security is not None
+    url, ca = secured.registry.url, str(secure_stack.security.certs.ca)
+    anonymous = httpx.get(f"{url}/subjects", verify=ca, timeout=10)
+    assert (anonymous.status_code, anonymous.json()["error_code"]) == (401, 40101)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/subjects", timeout=10)  # a client that does not trust the stack's CA
+    reader = RealClients(secured, principal="console").registry()
+    writer = RealClients(secured, principal="detector").registry()
+    try:
+        with pytest.raises(RegistryError) as refused:
+            reader.register("secure-test-value", SCHEMA)
+        assert "User console (role reader) is denied: needs writer" in str(refused.value)
+        assert writer.register("secure-test-value", SCHEMA) == 1  # the stack's first schema
+        assert reader.subjects() == ["secure-test-value"]
+    finally:
+        reader.close()
+        writer.close()
+
+
 def test_the_broker_holds_exactly_the_table_s_acls(secured: Settings) -> None:
     assert list_acls(secured.kafka, 10.0) == every_grant(secured)
 
@@ -186,7 +210,7 @@ def test_secrets_are_owner_only_and_never_on_a_command_line_or_in_status(
     assert [(s["service"], s["endpoint"].split(":")[0], s["healthy"]) for s in services] == [
         ("kafka", "127.0.0.1", True),
         ("redis", "rediss", True),
-        ("registry", "http", True),
+        ("registry", "https", True),
     ]
     logs = [path.read_text(errors="replace") for path in secure_stack.state_dir.rglob("*.log")]
     outputs = [status.stdout, status.stderr, as_json.stdout, as_json.stderr]

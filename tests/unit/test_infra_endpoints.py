@@ -71,8 +71,12 @@ def test_schemes_the_launcher_cannot_serve_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"serves redis:// or rediss:// on 127\.0\.0\.1 only"):
         redis_port("unix://127.0.0.1:6380")
     assert redis_port("rediss://detector@127.0.0.1:6380/0?ssl_ca_certs=%2Fca.pem") == 6380
-    with pytest.raises(ConfigError, match=r"serves plain http:// on 127\.0\.0\.1 only"):
-        registry_port("https://127.0.0.1:8081")
+    with pytest.raises(ConfigError, match=r"serves http:// or https:// on 127\.0\.0\.1 only"):
+        registry_port("ftp://127.0.0.1:8081")
+    assert (registry_port("https://127.0.0.1:8081"), registry_port("https://127.0.0.1")) == (
+        8081,
+        443,
+    )
 
 
 def test_a_cluster_bootstrap_list_is_not_a_local_stack() -> None:

@@ -153,6 +153,7 @@ def test_status_describes_the_security_without_a_secret(tmp_path: Path) -> None:
     assert security.describe() == {
         "kafka": "SASL_SSL (SCRAM-SHA-512) with ACLs; controller over mutual TLS",
         "redis": "TLS only, one ACL user per service, the default user off",
+        "registry": "HTTPS, basic auth: readers, writers, admin",
         "ca": str(tmp_path / "security" / "certs" / "ca.pem"),
         "secrets_file": str(tmp_path / "security" / "secrets.json"),
     }
