@@ -4,6 +4,7 @@ and ACLs allowing each only what it uses. One small stack for the module, on fre
 from __future__ import annotations
 
 import json
+import ssl
 import stat
 import subprocess
 import sys
@@ -151,7 +152,8 @@ def test_the_registry_wants_credentials_and_a_writer_s_role_to_register(
 ) -> None:
     assert secure_stack.security is not None
     url, ca = secured.registry.url, str(secure_stack.security.certs.ca)
-    anonymous = httpx.get(f"{url}/subjects", verify=ca, timeout=10)
+    trust = ssl.create_default_context(cafile=ca)
+    anonymous = httpx.get(f"{url}/subjects", verify=trust, timeout=10)
     assert (anonymous.status_code, anonymous.json()["error_code"]) == (401, 40101)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/subjects", timeout=10)  # a client that does not trust the stack's CA
