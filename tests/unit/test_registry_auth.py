@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from stream_sentinel.registry_server.app import create_app
-from stream_sentinel.registry_server.auth import RegistryUser, basic_credentials
+from stream_sentinel.registry_server.auth import UNAUTHORIZED, RegistryUser, basic_credentials
 from stream_sentinel.registry_server.core import in_memory_core
 
 pytestmark = pytest.mark.unit
@@ -39,7 +39,7 @@ def test_without_credentials_or_with_a_wrong_password_nothing_is_answered(
         assert answer.status_code == 401
         assert answer.json() == {
             "error_code": 40101,
-            "message": "Unauthorized: credentials are required",
+            "message": UNAUTHORIZED,
         }
         assert answer.headers["WWW-Authenticate"] == 'Basic realm="schema-registry"'
     assert _register(registry, None)[0] == 401
@@ -75,3 +75,76 @@ def test_only_well_formed_basic_headers_count() -> None:
 def test_a_registry_without_users_asks_for_nothing() -> None:
     open_registry = TestClient(create_app(in_memory_core()))
     assert open_registry.get("/subjects").json() == []
+
+
+READER, WRITER, ADMIN = ("console", "r-pw"), ("detector", "w-pw"), ("admin", "a-pw")
+#: Every protected route as a client may spell it: encoded ``/`` in the subject, a trailing slash.
+REGISTER_PATHS = [
+    "/subjects/p-value/versions",
+    "/subjects/a%2Fb/versions",
+    "/subjects/a%2Fb/versions/",
+    "/subjects/p-value/versions/",
+]
+ADMIN_REQUESTS = [
+    (method, path)
+    for base in ("/config", "/mode", "/config/a%2Fb", "/mode/a%2Fb", "/config/p", "/mode/p")
+    for path in (base, base + "/")
+    for method in ("PUT", "DELETE")
+] + [
+    ("DELETE", path)
+    for base in ("/subjects/p-value", "/subjects/a%2Fb", "/subjects/a%2Fb/versions/1")
+    for path in (base, base + "/")
+]
+
+
+def _body(path: str) -> dict[str, str]:
+    if path.startswith("/config"):
+        return {"compatibility": "NONE"}
+    return {"mode": "READONLY"} if path.startswith("/mode") else {"schema": SCHEMA}
+
+
+@pytest.mark.parametrize("path", REGISTER_PATHS)
+def test_a_reader_may_not_register_however_the_path_is_spelled(
+    registry: TestClient, path: str
+) -> None:
+    answer = registry.post(path, json={"schema": SCHEMA}, auth=READER)
+    assert (answer.status_code, answer.json()["error_code"]) == (403, 40301)
+    assert registry.get("/subjects", auth=ADMIN).json() == []
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_REQUESTS)
+def test_a_writer_may_not_delete_or_change_config_however_the_path_is_spelled(
+    registry: TestClient, method: str, path: str
+) -> None:
+    assert registry.post("/subjects/a%2Fb/versions", json={"schema": SCHEMA}, auth=WRITER).json()
+    answer = registry.request(method, path, json=_body(path), auth=WRITER)
+    assert (answer.status_code, answer.json()) == (
+        403,
+        {"error_code": 40301, "message": "User detector (role writer) is denied: needs admin"},
+    )
+    assert registry.get("/subjects", auth=ADMIN).json() == ["a/b"]
+    assert registry.get("/config", auth=ADMIN).json() == {"compatibilityLevel": "BACKWARD"}
+    assert registry.get("/mode", auth=ADMIN).json() == {"mode": "READWRITE"}
+
+
+def test_a_reader_may_look_a_schema_up_and_check_compatibility(registry: TestClient) -> None:
+    assert registry.post("/subjects/a%2Fb/versions", json={"schema": SCHEMA}, auth=WRITER).json()
+    found = registry.post("/subjects/a%2Fb", json={"schema": SCHEMA}, auth=READER)
+    assert (found.status_code, found.json()["id"]) == (200, 1)
+    check = registry.post(
+        "/compatibility/subjects/a%2Fb/versions/latest", json={"schema": SCHEMA}, auth=READER
+    )
+    assert (check.status_code, check.json()) == (200, {"is_compatible": True})
+
+
+def test_only_the_admin_deletes_a_subject(registry: TestClient) -> None:
+    assert registry.post("/subjects/a%2Fb/versions", json={"schema": SCHEMA}, auth=WRITER).json()
+    assert registry.delete("/subjects/a%2Fb", auth=WRITER).status_code == 403
+    done = registry.delete("/subjects/a%2Fb", auth=ADMIN)
+    assert (done.status_code, done.json()) == (200, [1])
+    assert registry.get("/subjects", auth=ADMIN).json() == []
+
+
+def test_the_refusal_without_credentials_says_which_credentials_and_where() -> None:
+    assert "SENTINEL_REGISTRY_USERNAME" in UNAUTHORIZED
+    assert "security/secrets.json" in UNAUTHORIZED
