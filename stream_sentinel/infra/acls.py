@@ -91,6 +91,8 @@ def service_grants(settings: Settings) -> dict[str, list[AclGrant]]:
         ],
         "experiments": [
             *_topics("experiments", topic(DECISION_FEATURES, FRAUD_FEEDBACK), "read"),
+            # The judge announces promotions; `topics create` made the topic (WRITE: DESCRIBE).
+            *_topics("experiments", topic(MODEL_EVENTS), "write"),
             *_groups("experiments", [prefix + settings.experiments.group_id]),
             *_transactions("experiments", [f"{prefix}experiments-"]),
         ],
@@ -107,7 +109,10 @@ def _detector(settings: Settings, topic: TopicNames) -> list[AclGrant]:
         *_topics("detector", topic(TRANSACTIONS, FRAUD_FEEDBACK, MODEL_EVENTS), "read"),
         *_topics("detector", outputs, "write"),
         *_groups("detector", [detector.group_id, detector.feedback_group_id]),
-        *_transactions("detector", [f"{prefix}{detector.group_id}-", f"{prefix}feedback-"]),
+        *_transactions(
+            "detector",
+            [f"{prefix}{detector.group_id}-", f"{prefix}{detector.feedback_group_id}-"],
+        ),
     ]
 
 

@@ -44,7 +44,7 @@ def test_the_detector_reads_its_inputs_in_its_groups_and_writes_its_outputs_only
         "topic:model-events:read",
         "topic:transactions:describe_configs",
         "topic:transactions:read",
-        "transactional_id:feedback-*:write",
+        "transactional_id:fraud-detection-feedback-*:write",
         "transactional_id:fraud-detection-group-*:write",
     ]
 
@@ -107,6 +107,66 @@ def test_a_topic_prefix_moves_topics_and_transactional_ids_as_the_services_do() 
     ]
 
 
-def test_nothing_is_granted_twice() -> None:
-    grants = every_grant(load_settings("test"))
-    assert len(grants) == len(set(grants)) == 94
+def test_the_experiments_judge_announces_on_model_events_but_creates_no_topic() -> None:
+    assert _short(service_grants(load_settings("test"))["experiments"]) == [
+        "group:experiments-group:read",
+        "topic:decision-features:describe_configs",
+        "topic:decision-features:read",
+        "topic:fraud-feedback:describe_configs",
+        "topic:fraud-feedback:read",
+        "topic:model-events:describe_configs",
+        "topic:model-events:write",
+        "transactional_id:experiments-*:write",
+    ]
+
+
+def _claims(grant: AclGrant, transactional_id: str) -> bool:
+    if grant.pattern == "prefixed":
+        return transactional_id.startswith(grant.name)
+    return transactional_id == grant.name
+
+
+@pytest.mark.parametrize("prefix", ["", "acme-"])
+def test_no_service_may_use_another_service_s_transactional_ids(prefix: str) -> None:
+    settings = load_settings("test", overrides={"kafka": {"topic_prefix": prefix}})
+    grants = service_grants(settings)
+    detector = settings.detector
+    # One id of every kind each service really uses (slot 0), as its code builds it.
+    used = {
+        "detector": [f"{prefix}{detector.group_id}-0", f"{prefix}{detector.feedback_group_id}-0"],
+        "alerts": [f"{prefix}{settings.alerts.group_id}-0"],
+        "learner": [
+            f"{prefix}learn-features-0",
+            f"{prefix}learn-labels-0",
+            f"{prefix}feedback-store-0",
+        ],
+        "drift": [f"{prefix}drift-0", f"{prefix}drift-labels-0"],
+        "experiments": [f"{prefix}experiments-decisions", f"{prefix}experiments-labels"],
+        "registry": [f"{prefix}_schemas-registry-writer"],
+    }
+    for owner, ids in used.items():
+        for transactional_id in ids:
+            claimed = {
+                principal
+                for principal, found in grants.items()
+                for grant in found
+                if grant.resource == "transactional_id" and _claims(grant, transactional_id)
+            }
+            assert claimed == {owner}, transactional_id
+
+
+def test_each_principal_holds_exactly_its_table_s_grants() -> None:
+    grants = service_grants(load_settings("test"))
+    counts = {principal: len(found) for principal, found in grants.items()}
+    assert counts == {
+        "generator": 6,
+        "detector": 18,
+        "alerts": 10,
+        "learner": 12,
+        "drift": 8,
+        "experiments": 8,
+        "console": 24,
+        "registry": 10,
+    }
+    assert every_grant(load_settings("test")) == sorted(g for f in grants.values() for g in f)
+    assert len(every_grant(load_settings("test"))) == sum(counts.values()) == 96
