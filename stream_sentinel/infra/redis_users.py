@@ -2,7 +2,8 @@
 
 Pure data. Every service may run anything but Redis's ``@dangerous`` commands (FLUSHALL, FLUSHDB,
 CONFIG, KEYS, DEBUG, SHUTDOWN, MONITOR, ACL, SAVE, ...), INFO excepted: health checks and the
-console's memory figures read it. The admin (``check``, the launcher's probe) may run everything.
+console's memory figures read it. The console may also run SLOWLOG GET and MEMORY USAGE (its
+Redis page); not SLOWLOG RESET. The admin (``check``, the launcher's probe) may run everything.
 The default user is disabled, so a client without a user name gets nothing.
 """
 
@@ -15,6 +16,8 @@ from pydantic import SecretStr
 
 ADMIN_RULES = "~* &* +@all"
 SERVICE_RULES = "~* &* +@all -@dangerous +info"
+#: The console's Redis page also reads the slow log (SLOWLOG GET is @dangerous) and key sizes.
+CONSOLE_RULES = f"{SERVICE_RULES} +slowlog|get +memory|usage"
 #: Redis user -> its ACL rules (the registry and the generator keep no state in Redis).
 REDIS_USERS: dict[str, str] = {
     "detector": SERVICE_RULES,
@@ -22,7 +25,7 @@ REDIS_USERS: dict[str, str] = {
     "learner": SERVICE_RULES,
     "drift": SERVICE_RULES,
     "experiments": SERVICE_RULES,
-    "console": SERVICE_RULES,
+    "console": CONSOLE_RULES,
     "admin": ADMIN_RULES,
 }
 

@@ -357,8 +357,10 @@ class RedisStateStore:
         if ns == Namespace.PROFILES:
             return self.client
         if ns not in self._db_clients:
-            kwargs = dict(self.client.connection_pool.connection_kwargs, db=int(ns))
-            self._db_clients[ns] = redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
+            pool = self.client.connection_pool  # its class too: rediss:// needs SSLConnection
+            kwargs = dict(pool.connection_kwargs, db=int(ns))
+            db_pool = redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+            self._db_clients[ns] = redis.Redis(connection_pool=db_pool)
         return self._db_clients[ns]
 
     def close(self) -> None:

@@ -219,3 +219,13 @@ def test_redis_users_are_added_to_an_older_secrets_file_and_kafka_s_are_kept(
     assert after.kafka == before
     assert sorted(after.redis) == sorted(REDIS_USERS)
     assert security.credentials() == after
+
+
+def test_only_the_console_may_read_the_slow_log_and_key_sizes() -> None:
+    rules = {name: rules.split() for name, rules in REDIS_USERS.items()}
+    assert rules["console"] == [
+        *["~*", "&*", "+@all", "-@dangerous", "+info", "+slowlog|get", "+memory|usage"],
+    ]
+    others = [name for name in REDIS_USERS if name not in ("console", "admin")]
+    assert others == ["detector", "alerts", "learner", "drift", "experiments"]
+    assert all(rules[name] == ["~*", "&*", "+@all", "-@dangerous", "+info"] for name in others)
