@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from stream_sentinel.config.credentials import read_credentials
@@ -51,19 +51,21 @@ class KafkaSettings(SectionSettings):
     low_latency: bool = False
     request_timeout_ms: int = 30_000
 
-    @model_validator(mode="after")
-    def _password_from_secrets_file(self) -> Self:
-        if self.secrets_file is None or not self.sasl_username or self.sasl_password is not None:
-            return self
-        credentials = read_credentials(self.secrets_file)
-        password = credentials.kafka_password(self.sasl_username, self.secrets_file)
-        object.__setattr__(self, "sasl_password", password)
-        return self
+    def login_password(self) -> SecretStr | None:
+        """The SASL password clients send: the configured one, else (with a username and a
+        secrets file) the file's, read now, when a client is built: settings load without it,
+        so `infra up --secure` can run before the file exists."""
+        if self.sasl_password is not None or self.secrets_file is None or not self.sasl_username:
+            return self.sasl_password
+        return read_credentials(self.secrets_file).kafka_password(
+            self.sasl_username, self.secrets_file
+        )
 
     def as_principal(self, principal: str) -> KafkaSettings:
         """These settings for SASL user ``principal``, its password from the secrets file
-        (unchanged when the connection carries no SASL)."""
-        if not self.security_protocol.startswith("SASL"):
+        (unchanged when the connection carries no SASL or no secrets file is given: then the
+        configured user and password stay)."""
+        if not self.security_protocol.startswith("SASL") or self.secrets_file is None:
             return self
         values = self.model_dump() | {"sasl_username": principal, "sasl_password": None}
         return KafkaSettings.model_validate(values)
@@ -112,14 +114,13 @@ class RedisSettings(SectionSettings):
     def shown_url(self) -> str:
         return shown_url(self.url)
 
-    @model_validator(mode="after")
-    def _password_from_secrets_file(self) -> Self:
+    def login_password(self) -> SecretStr | None:
+        """The password clients send: the configured one, else (with a user in the URL and a
+        secrets file) the file's, read when a client is built."""
         user = urlsplit(self.url).username
-        if self.secrets_file is None or not user or self.password is not None:
-            return self
-        password = read_credentials(self.secrets_file).redis_password(user, self.secrets_file)
-        object.__setattr__(self, "password", password)
-        return self
+        if self.password is not None or self.secrets_file is None or not user:
+            return self.password
+        return read_credentials(self.secrets_file).redis_password(user, self.secrets_file)
 
     def as_user(self, user: str) -> RedisSettings:
         """These settings for ACL user ``user``, its password from the secrets file (unchanged
@@ -157,14 +158,14 @@ class RegistrySettings(SectionSettings):
     def shown_url(self) -> str:
         return shown_url(self.url)
 
-    @model_validator(mode="after")
-    def _registry_password_from_secrets_file(self) -> Self:
-        if self.secrets_file is None or not self.username or self.password is not None:
-            return self
-        credentials = read_credentials(self.secrets_file)
-        password = credentials.registry_password(self.username, self.secrets_file)
-        object.__setattr__(self, "password", password)
-        return self
+    def login_password(self) -> SecretStr | None:
+        """The basic-auth password clients send: the configured one, else (with a username
+        and a secrets file) the file's, read when a client is built."""
+        if self.password is not None or self.secrets_file is None or not self.username:
+            return self.password
+        return read_credentials(self.secrets_file).registry_password(
+            self.username, self.secrets_file
+        )
 
     def as_user(self, user: str) -> RegistrySettings:
         """These settings for registry ``user`` (unchanged without a secrets file)."""

@@ -25,8 +25,9 @@ INSTALL_REDIS = (
 
 def redis_password(redis: RedisSettings) -> str | None:
     """The password clients will send: SENTINEL_REDIS_PASSWORD, else the one in the URL."""
-    if redis.password is not None and redis.password.get_secret_value():
-        return redis.password.get_secret_value()
+    secret = redis.login_password()
+    if secret is not None and secret.get_secret_value():
+        return secret.get_secret_value()
     password = urlsplit(redis.url).password
     return unquote(password) if password else None
 

@@ -178,7 +178,8 @@ class RegistryService(LocalService):
         if self.security is None:
             return probe_registry(self.endpoint, timeout_s)
         admin = self.security.client_registry(self.settings.registry, "admin")
-        password = admin.password.get_secret_value() if admin.password else ""
+        secret = admin.login_password()
+        password = secret.get_secret_value() if secret else ""
         auth = ("admin", password)
         return probe_registry(self.endpoint, timeout_s, str(self.security.certs.ca), auth)
 
@@ -190,5 +191,5 @@ class RegistryService(LocalService):
         kafka = self.security.client_kafka(self.settings.kafka, "registry")
         registry = self.security.registry_server(self.settings.registry)
         env = registry_env(self.settings.model_copy(update={"kafka": kafka, "registry": registry}))
-        del env["SENTINEL_KAFKA_SASL_PASSWORD"]
+        env.pop("SENTINEL_KAFKA_SASL_PASSWORD", None)  # none is set: the file holds it
         return env

@@ -37,7 +37,8 @@ class HttpRegistryClient:
     def __init__(self, settings: RegistrySettings, transport: httpx.BaseTransport | None = None):
         auth = None
         if settings.username:
-            password = settings.password.get_secret_value() if settings.password else ""
+            secret = settings.login_password()
+            password = secret.get_secret_value() if secret else ""
             auth = httpx.BasicAuth(settings.username, password)
         self.url = settings.url.rstrip("/")
         self._http = httpx.Client(

@@ -157,7 +157,7 @@ class RedisStateStore:
     def client(self) -> redis.Redis:
         """The underlying client (logical DB 0), created on first use."""
         if self._client is None:
-            password = self._settings.password
+            password = self._settings.login_password()
             self._client = redis.Redis.from_url(
                 self._settings.url,
                 db=0,

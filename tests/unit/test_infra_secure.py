@@ -71,11 +71,11 @@ def test_a_sasl_user_s_password_comes_from_the_secrets_file(tmp_path: Path) -> N
             "SENTINEL_KAFKA_SECRETS_FILE": str(security.secrets_file),
         },
     )
-    assert settings.kafka.sasl_password == SecretStr("pw-2")
+    assert settings.kafka.login_password() == SecretStr("pw-2")
     detector = settings.kafka.as_principal("detector")
-    assert (detector.sasl_username, detector.sasl_password) == ("detector", SecretStr("pw-1"))
+    assert (detector.sasl_username, detector.login_password()) == ("detector", SecretStr("pw-1"))
     with pytest.raises(ConfigError, match="holds no Kafka password for 'nobody'"):
-        settings.kafka.as_principal("nobody")
+        settings.kafka.as_principal("nobody").login_password()
 
 
 def test_the_secure_node_listens_sasl_ssl_with_a_mutual_tls_controller(tmp_path: Path) -> None:
@@ -202,12 +202,12 @@ def test_a_redis_user_logs_in_over_tls_with_the_password_from_the_secrets_file(
     redis = security.client_redis(load_settings("test").redis, "admin")
     ca = str(security.certs.ca)  # quoted, but a tmp path has nothing to quote
     assert redis.url == f"rediss://admin@127.0.0.1:6379/0?ssl_ca_certs={ca}"
-    assert redis.password == SecretStr("a-pw")
+    assert redis.login_password() == SecretStr("a-pw")
     detector = redis.as_user("detector")
     assert detector.url == f"rediss://detector@127.0.0.1:6379/0?ssl_ca_certs={ca}"
-    assert detector.password == SecretStr("d-pw")
+    assert detector.login_password() == SecretStr("d-pw")
     with pytest.raises(ConfigError, match="holds no Redis password for 'nobody'"):
-        redis.as_user("nobody")
+        redis.as_user("nobody").login_password()
 
 
 def test_redis_users_are_added_to_an_older_secrets_file_and_kafka_s_are_kept(
@@ -229,3 +229,37 @@ def test_only_the_console_may_read_the_slow_log_and_key_sizes() -> None:
     others = [name for name in REDIS_USERS if name not in ("console", "admin")]
     assert others == ["detector", "alerts", "learner", "drift", "experiments"]
     assert all(rules[name] == ["~*", "&*", "+@all", "-@dangerous", "+info"] for name in others)
+
+
+def test_settings_load_before_the_secrets_file_exists_and_read_it_when_a_client_logs_in(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "security" / "secrets.json"  # as after `infra down --purge`
+    environ = {
+        "SENTINEL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "SENTINEL_KAFKA_SASL_USERNAME": "detector",
+        "SENTINEL_KAFKA_SECRETS_FILE": str(missing),
+        "SENTINEL_REDIS_URL": "rediss://detector@127.0.0.1:6379/0",
+        "SENTINEL_REDIS_SECRETS_FILE": str(missing),
+        "SENTINEL_REGISTRY_USERNAME": "detector",
+        "SENTINEL_REGISTRY_SECRETS_FILE": str(missing),
+    }
+    settings = load_settings("test", environ=environ)
+    for section in (settings.kafka, settings.redis, settings.registry):
+        with pytest.raises(ConfigError, match="infra up --secure"):
+            section.login_password()
+    _security(tmp_path)  # `infra up --secure` writes it
+    assert settings.kafka.login_password() == SecretStr("pw-1")
+
+
+def test_a_configured_sasl_password_is_kept_when_no_secrets_file_is_given() -> None:
+    environ = {
+        "SENTINEL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "SENTINEL_KAFKA_SASL_USERNAME": "svc-fraud",
+        "SENTINEL_KAFKA_SASL_PASSWORD": "from-the-vault",
+    }
+    kafka = load_settings("test", environ=environ).kafka.as_principal("detector")
+    assert (kafka.sasl_username, kafka.login_password()) == (
+        "svc-fraud",
+        SecretStr("from-the-vault"),
+    )
