@@ -46,14 +46,12 @@ PORT_VARIABLES = {
 }
 
 
-def stack_ports(settings: Settings) -> StackPorts:
-    """The ports of ``settings``' endpoints; refuses remote hosts and ports that collide."""
-    if settings.kafka.security_protocol not in ("PLAINTEXT", "SASL_SSL"):
-        raise ConfigError(
-            "the local stack serves Kafka over PLAINTEXT, or SASL_SSL with `infra up --secure`,"
-            f" but SENTINEL_KAFKA_SECURITY_PROTOCOL is {settings.kafka.security_protocol}: set"
-            " one of those, or point this profile at a real cluster instead"
-        )
+def stack_ports(settings: Settings, secure: bool = False) -> StackPorts:
+    """The ports of ``settings``' endpoints; refuses remote hosts and ports that collide.
+    ``secure``: the stack is (or is being created) secure, so its clients may use SASL_SSL."""
+    allowed = ("PLAINTEXT", "SASL_SSL") if secure else ("PLAINTEXT",)
+    if settings.kafka.security_protocol not in allowed:
+        raise ConfigError(_protocol_refusal(settings.kafka.security_protocol, secure))
     kafka = kafka_port(settings.kafka.bootstrap)
     ports = StackPorts(
         kafka=kafka,
@@ -63,6 +61,21 @@ def stack_ports(settings: Settings) -> StackPorts:
     )
     _require_distinct(ports)
     return ports
+
+
+def _protocol_refusal(protocol: str, secure: bool) -> str:
+    if secure:
+        return (
+            "the secure local stack serves Kafka over SASL_SSL (and PLAINTEXT to nobody), but"
+            f" SENTINEL_KAFKA_SECURITY_PROTOCOL is {protocol}: set SASL_SSL, or point this"
+            " profile at a real cluster instead"
+        )
+    return (
+        "the local stack serves Kafka over PLAINTEXT only, but SENTINEL_KAFKA_SECURITY_PROTOCOL"
+        f" is {protocol}: use the development or test profile for `infra up`, and point"
+        " secured profiles at a real cluster instead (or create the stack with"
+        " `infra up --secure`)"
+    )
 
 
 def kafka_port(bootstrap: str) -> int:

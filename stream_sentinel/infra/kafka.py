@@ -244,6 +244,7 @@ class KafkaService(LocalService):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         if self.security is not None:
+            self.security.mark()  # first: from here on the stack is secure, even without secrets
             self.security.prepare(dt.datetime.now(dt.UTC))
         # Owner-only: on the secure stack it holds the broker's own SCRAM password.
         write_file(self.config_file, render_properties(self.properties()).encode(), PRIVATE_MODE)

@@ -33,6 +33,7 @@ from stream_sentinel.infra.secrets import ensure_credentials
 
 SECURITY_DIR = "security"
 SECRETS_FILE = "secrets.json"
+SECURE_MARKER = "secure-mode"
 MECHANISM = "SCRAM-SHA-512"
 #: The broker's certificate names it ``CN=stream-sentinel-broker``; the mapping rule makes that
 #: ``User:stream-sentinel-broker``, the super user the controller listener admits.
@@ -47,26 +48,44 @@ class StackSecurity:
     home: Path
 
     @classmethod
-    def of(
-        cls,
-        state_dir: Path,
-        requested: bool,
-        kafka_formatted: bool,
-        brokers: int,
-        registries: int = 1,
-    ) -> StackSecurity | None:
+    def of(cls, state_dir: Path, requested: bool) -> StackSecurity | None:
         """The security of the stack in ``state_dir``: secure once it was created so (the
-        flag is needed only the first time), else plaintext; None for plaintext."""
+        flag is needed only the first time), else plaintext (None). Never refuses: `down` and
+        `status` must always work; :meth:`require_startable` is `up`'s check."""
         security = cls(state_dir / SECURITY_DIR)
-        recorded = security.secrets_file.exists()
-        if requested and not recorded and kafka_formatted:
+        return security if requested or security.recorded else None
+
+    @property
+    def recorded(self) -> bool:
+        """Whether this stack was created secure (its marker, or its secrets from before)."""
+        return self.marker.exists() or self.secrets_file.exists()
+
+    @property
+    def marker(self) -> Path:
+        """Written before Kafka's storage is formatted; outside ``home``, beside the data, so
+        losing the security directory does not turn the stack plaintext."""
+        return self.home.parent / "kafka" / SECURE_MARKER
+
+    def mark(self) -> None:
+        self.marker.parent.mkdir(parents=True, exist_ok=True)
+        self.marker.write_text("created by `infra up --secure`\n")
+
+    def require_startable(self, kafka_formatted: bool, brokers: int, registries: int) -> None:
+        """Refuse to start what cannot be (or could only be started unsafely)."""
+        state_dir = self.home.parent
+        if not self.recorded and kafka_formatted:
             raise ConfigError(
                 f"the stack in {state_dir} was created without --secure, and Kafka's users are"
                 " made when its storage is first formatted: run `stream-sentinel infra down"
                 " --purge` first (this deletes its data), then `infra up --secure`"
             )
-        if not (requested or recorded):
-            return None
+        if self.marker.exists() and not self.secrets_file.exists() and kafka_formatted:
+            raise ConfigError(
+                f"the stack in {state_dir} was created with --secure but its secrets file"
+                f" {self.secrets_file} is missing, so no service could log in: restore the file"
+                " from a backup, or run `stream-sentinel infra down --purge` (this deletes its"
+                " data), then `infra up --secure`"
+            )
         if brokers != 1:
             raise ConfigError(
                 f"--secure runs one Kafka node for now, not {brokers}: leave out --brokers"
@@ -76,7 +95,6 @@ class StackSecurity:
                 f"--secure runs one schema registry for now, not {registries}: leave out"
                 " --registry-instances"
             )
-        return security
 
     @property
     def certs(self) -> CertPaths:

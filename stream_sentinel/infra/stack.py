@@ -104,15 +104,13 @@ class Stack:
         """``secure``: create the stack secured (`infra up --secure`); a stack created so
         stays secure, so later commands need no flag."""
         self.settings = settings
-        self.ports = stack_ports(settings)
         self.state_dir = settings.infra.state_dir.expanduser().resolve()
+        self.security = StackSecurity.of(self.state_dir, secure)
+        self.ports = stack_ports(settings, secure=self.security is not None)
         self.layout_file = self.state_dir / "kafka" / LAYOUT_FILE
         self._recorded, self._layout_error = _read_layout(self.layout_file)
         self._recorded_size = _recorded_size(self.state_dir, self._recorded)
-        formatted = (self.state_dir / "kafka" / "data" / "meta.properties").exists()
-        size = self._recorded_size or settings.infra.brokers or 1
         count = max(settings.infra.registry_instances, started_instances(self.state_dir))
-        self.security = StackSecurity.of(self.state_dir, secure, formatted, size, count)
         self.redis = RedisService(settings, self.ports, self.state_dir, self.security)
         self.registries = [
             RegistryService(settings, self.ports, self.state_dir, n, self.security)
@@ -168,6 +166,10 @@ class Stack:
         if self._layout_error is not None:
             raise self._layout_error
         self._require_same_size()
+        if self.security is not None:
+            formatted = (self.state_dir / "kafka" / "data" / "meta.properties").exists()
+            size = self._recorded_size or self.settings.infra.brokers or 1
+            self.security.require_startable(formatted, size, len(self.registries))
         planned = self._plan_kafka(plan_layout)  # raises if the quorum's ports moved
         if planned != self.layout:
             self._use_layout(planned)

@@ -100,17 +100,23 @@ def test_two_services_on_one_port_are_refused_naming_the_variable_to_change() ->
     )
 
 
-def test_a_kafka_protocol_the_local_stack_does_not_serve_is_refused() -> None:
-    settings = load_settings(environ={"SENTINEL_KAFKA_SECURITY_PROTOCOL": "SSL"})
+@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL", "SASL_PLAINTEXT"])
+def test_a_plain_stack_serves_plaintext_only(protocol: str) -> None:
+    settings = load_settings(environ={"SENTINEL_KAFKA_SECURITY_PROTOCOL": protocol})
     with pytest.raises(ConfigError) as refused:
         stack_ports(settings)
     assert str(refused.value) == (
-        "the local stack serves Kafka over PLAINTEXT, or SASL_SSL with `infra up --secure`, but"
-        " SENTINEL_KAFKA_SECURITY_PROTOCOL is SSL: set one of those, or point this profile at a"
-        " real cluster instead"
+        "the local stack serves Kafka over PLAINTEXT only, but SENTINEL_KAFKA_SECURITY_PROTOCOL"
+        f" is {protocol}: use the development or test profile for `infra up`, and point"
+        " secured profiles at a real cluster instead (or create the stack with"
+        " `infra up --secure`)"
     )
 
 
-def test_sasl_ssl_is_the_secure_stack_s_protocol() -> None:
+def test_a_secure_stack_serves_sasl_ssl_and_refuses_other_protocols() -> None:
     settings = load_settings(environ={"SENTINEL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})
-    assert stack_ports(settings).kafka == 9092
+    assert stack_ports(settings, secure=True).kafka == 9092
+    assert stack_ports(load_settings(environ={}), secure=True).kafka == 9092
+    settings = load_settings(environ={"SENTINEL_KAFKA_SECURITY_PROTOCOL": "SSL"})
+    with pytest.raises(ConfigError, match="secure local stack serves Kafka over SASL_SSL"):
+        stack_ports(settings, secure=True)

@@ -21,6 +21,7 @@ from stream_sentinel.infra.redis_users import REDIS_USERS
 from stream_sentinel.infra.registry import RegistryService
 from stream_sentinel.infra.secrets import ensure_credentials, new_credentials, write_credentials
 from stream_sentinel.infra.secure import StackSecurity
+from stream_sentinel.infra.stack import Stack
 
 pytestmark = pytest.mark.unit
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
@@ -123,14 +124,49 @@ def test_the_format_arguments_file_quotes_each_argument() -> None:
 
 
 def test_the_stack_stays_as_it_was_created(tmp_path: Path) -> None:
-    assert StackSecurity.of(tmp_path, False, False, 1) is None
-    assert StackSecurity.of(tmp_path, True, False, 1) == StackSecurity(tmp_path / "security")
+    secure = StackSecurity(tmp_path / "security")
+    assert StackSecurity.of(tmp_path, False) is None
+    assert StackSecurity.of(tmp_path, True) == secure
     with pytest.raises(ConfigError, match="was created without --secure"):
-        StackSecurity.of(tmp_path, True, True, 1)
+        secure.require_startable(kafka_formatted=True, brokers=1, registries=1)
     _security(tmp_path)
-    assert StackSecurity.of(tmp_path, False, True, 1) == StackSecurity(tmp_path / "security")
+    assert StackSecurity.of(tmp_path, False) == secure
+    secure.require_startable(kafka_formatted=True, brokers=1, registries=1)
     with pytest.raises(ConfigError, match="--secure runs one Kafka node for now, not 3"):
-        StackSecurity.of(tmp_path, False, True, 3)
+        secure.require_startable(kafka_formatted=True, brokers=3, registries=1)
+    with pytest.raises(ConfigError, match="--secure runs one schema registry for now, not 2"):
+        secure.require_startable(kafka_formatted=True, brokers=1, registries=2)
+
+
+def test_a_secure_stack_whose_secrets_were_lost_stays_secure_and_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    security = _security(tmp_path)
+    security.mark()  # what `up --secure` does before formatting
+    security.secrets_file.unlink()
+    assert StackSecurity.of(tmp_path, False) == security  # never silently plaintext
+    with pytest.raises(ConfigError) as refused:
+        security.require_startable(kafka_formatted=True, brokers=1, registries=1)
+    assert str(refused.value) == (
+        f"the stack in {tmp_path} was created with --secure but its secrets file"
+        f" {security.secrets_file} is missing, so no service could log in: restore the file"
+        " from a backup, or run `stream-sentinel infra down --purge` (this deletes its"
+        " data), then `infra up --secure`"
+    )
+
+
+def test_down_and_status_build_any_stack_and_only_up_refuses(tmp_path: Path) -> None:
+    environ = {
+        "SENTINEL_INFRA_STATE_DIR": str(tmp_path),
+        "SENTINEL_INFRA_REGISTRY_INSTANCES": "2",
+        "SENTINEL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    }
+    _security(tmp_path)
+    stack = Stack(load_settings("test", environ=environ))
+    assert stack.security == StackSecurity(tmp_path / "security")
+    assert [report.state for report in stack.down().services] == ["not running"] * 4
+    with pytest.raises(ConfigError, match="--secure runs one schema registry for now, not 2"):
+        stack.up()
 
 
 def test_the_registry_gets_its_principal_but_no_password_in_its_environment(
