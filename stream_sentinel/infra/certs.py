@@ -1,4 +1,10 @@
-"""The secure stack's certificates: a local CA and one server certificate, made by the launcher.
+"""The secure stack's certificates: a local CA and one leaf per server, made by the launcher.
+
+Kafka, Redis and the registry each get their own key and certificate (a leaked Redis key cannot
+pose as the broker); only the broker's may also authenticate a client (it dials its own
+controller listener with it, and its name maps to the Kafka super user). The CA is name-
+constrained to ``localhost`` and ``127.0.0.1``: whatever it signs is good for loopback only.
+Its key stays (owner-only), so leaves are renewed under the same CA, which clients already trust.
 
 The functions building keys and certificates are pure (time is passed in); :func:`ensure_certs`
 writes them as PEM under the state directory, private keys readable only by their owner. Kafka
@@ -21,6 +27,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_NAME = "Stream-Sentinel local CA"
 SERVER_NAME = "stream-sentinel-broker"
+#: Each server's certificate: its common name and whether it may also authenticate a client.
+LEAVES: dict[str, tuple[str, bool]] = {
+    "broker": (SERVER_NAME, True),
+    "redis": ("stream-sentinel-redis", False),
+    "registry": ("stream-sentinel-registry", False),
+}
+#: A certificate expiring sooner than this is re-issued the next time the stack starts.
+RENEW_WITHIN = dt.timedelta(days=30)
 CA_DAYS = 825
 SERVER_DAYS = 397  # the longest leaf lifetime browsers and most TLS stacks still accept
 LOOPBACK_SANS = ("localhost", "127.0.0.1")
@@ -62,6 +76,7 @@ def build_ca(
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_ca_usage(), critical=True)
+        .add_extension(_loopback_only(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -74,12 +89,15 @@ def build_server(
     common_name: str = SERVER_NAME,
     days: int = SERVER_DAYS,
     key: ec.EllipticCurvePrivateKey | None = None,
+    client_auth: bool = False,
 ) -> Issued:
-    """A certificate for 127.0.0.1 and localhost, good for serving TLS and for presenting as a
-    client (the broker dials its own controller listener with it)."""
+    """A certificate for 127.0.0.1 and localhost, good for serving TLS, and with
+    ``client_auth`` for presenting as a client too (the broker, to its own controller)."""
     key = key or new_key()
     sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH]
+    if client_auth:
+        usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
     ca_key_id = x509.SubjectKeyIdentifier.from_public_key(ca.key.public_key())
     cert = (
         x509.CertificateBuilder()
@@ -100,6 +118,14 @@ def build_server(
         .sign(ca.key, hashes.SHA256())
     )
     return Issued(key, cert)
+
+
+def _loopback_only() -> x509.NameConstraints:
+    permitted: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_network("127.0.0.1/32")),
+    ]
+    return x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=None)
 
 
 def _ca_usage() -> x509.KeyUsage:
@@ -158,22 +184,21 @@ class CertPaths:
     def ca_key(self) -> Path:
         return self.directory / "ca-key.pem"
 
-    @property
-    def server(self) -> Path:
-        """The server certificate followed by the CA's: the chain a TLS server presents."""
-        return self.directory / "server.pem"
+    def cert(self, leaf: str) -> Path:
+        """A server's certificate followed by the CA's: the chain a TLS server presents."""
+        return self.directory / f"{leaf}.pem"
 
-    @property
-    def server_key(self) -> Path:
-        return self.directory / "server-key.pem"
+    def key(self, leaf: str) -> Path:
+        return self.directory / f"{leaf}-key.pem"
 
     @property
     def keystore(self) -> Path:
-        """Key and chain in one file: Kafka's file-based PEM keystore."""
-        return self.directory / "server-keystore.pem"
+        """The broker's key and chain in one file: Kafka's file-based PEM keystore."""
+        return self.directory / "broker-keystore.pem"
 
     def all(self) -> tuple[Path, ...]:
-        return (self.ca, self.ca_key, self.server, self.server_key, self.keystore)
+        leaves = [path for leaf in LEAVES for path in (self.cert(leaf), self.key(leaf))]
+        return (self.ca, self.ca_key, *leaves, self.keystore)
 
 
 def write_file(path: Path, data: bytes, mode: int) -> None:
@@ -188,25 +213,58 @@ def write_file(path: Path, data: bytes, mode: int) -> None:
     partial.replace(path)
 
 
-def write_certs(paths: CertPaths, ca: Issued, server: Issued) -> None:
-    """The five PEM files; the two holding private keys are mode 0600."""
+def write_ca(paths: CertPaths, ca: Issued) -> None:
     paths.directory.mkdir(parents=True, exist_ok=True)
     os.chmod(paths.directory, 0o700)
-    chain = cert_pem(server.cert) + cert_pem(ca.cert)
     write_file(paths.ca, cert_pem(ca.cert), 0o644)
     write_file(paths.ca_key, key_pem(ca.key), PRIVATE_MODE)
-    write_file(paths.server, chain, 0o644)
-    write_file(paths.server_key, key_pem(server.key), PRIVATE_MODE)
-    write_file(paths.keystore, key_pem(server.key) + chain, PRIVATE_MODE)
 
 
-def ensure_certs(paths: CertPaths, now: dt.datetime) -> bool:
-    """Create the CA and server certificate unless all files exist; True when made now."""
-    if all(path.exists() for path in paths.all()):
+def write_leaf(paths: CertPaths, leaf: str, issued: Issued, ca: x509.Certificate) -> None:
+    """A server's chain (0644) and key (0600); the broker's also as Kafka's keystore."""
+    chain = cert_pem(issued.cert) + cert_pem(ca)
+    write_file(paths.cert(leaf), chain, 0o644)
+    write_file(paths.key(leaf), key_pem(issued.key), PRIVATE_MODE)
+    if leaf == "broker":
+        write_file(paths.keystore, key_pem(issued.key) + chain, PRIVATE_MODE)
+
+
+def _fresh(path: Path, now: dt.datetime) -> bool:
+    return path.exists() and load_cert(path).not_valid_after_utc - now > RENEW_WITHIN
+
+
+def _loopback_bound(ca: x509.Certificate) -> bool:
+    """Whether ``ca`` carries the name constraints (a CA from before them is replaced)."""
+    try:
+        return ca.extensions.get_extension_for_class(x509.NameConstraints).value == _loopback_only()
+    except x509.ExtensionNotFound:
         return False
+
+
+def _ca(paths: CertPaths, now: dt.datetime) -> tuple[Issued, bool]:
+    """The stack's CA: the one on disk while it is good for a while, else a new one."""
+    if _fresh(paths.ca, now) and paths.ca_key.exists() and _loopback_bound(load_cert(paths.ca)):
+        key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), password=None)
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return Issued(key, load_cert(paths.ca)), False
     ca = build_ca(now)
-    write_certs(paths, ca, build_server(ca, now))
-    return True
+    write_ca(paths, ca)
+    return ca, True
+
+
+def ensure_certs(paths: CertPaths, now: dt.datetime) -> list[str]:
+    """Issue what is missing or expires within :data:`RENEW_WITHIN` (a new CA re-issues every
+    leaf); the names issued now (``"ca"``, ``"broker"``, ...), [] when all are good.
+    A running server keeps the certificate it started with until it is restarted."""
+    ca, new_ca = _ca(paths, now)
+    issued = ["ca"] if new_ca else []
+    for leaf, (common_name, client_auth) in LEAVES.items():
+        files = [paths.cert(leaf), paths.key(leaf), *([paths.keystore] if leaf == "broker" else [])]
+        if new_ca or not all(f.exists() for f in files) or not _fresh(paths.cert(leaf), now):
+            server = build_server(ca, now, common_name, key=None, client_auth=client_auth)
+            write_leaf(paths, leaf, server, ca.cert)
+            issued.append(leaf)
+    return issued
 
 
 def load_cert(path: Path) -> x509.Certificate:

@@ -165,7 +165,12 @@ class RegistryService(LocalService):
         argv = registry_command(self.listen_port)
         if self.security is not None:
             certs = self.security.certs
-            argv += ["--tls-cert", str(certs.server), "--tls-key", str(certs.server_key)]
+            argv += [
+                "--tls-cert",
+                str(certs.cert("registry")),
+                "--tls-key",
+                str(certs.key("registry")),
+            ]
         return Launch(
             argv=argv,
             env=child_env(self._env()),

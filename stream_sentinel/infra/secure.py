@@ -121,8 +121,8 @@ class StackSecurity:
         return [
             "port 0",
             f"tls-port {port}",
-            f'tls-cert-file "{self.certs.server}"',
-            f'tls-key-file "{self.certs.server_key}"',
+            f'tls-cert-file "{self.certs.cert("redis")}"',
+            f'tls-key-file "{self.certs.key("redis")}"',
             f'tls-ca-cert-file "{self.certs.ca}"',
             "tls-auth-clients no",  # clients log in as ACL users; the CA proves the server
             f'aclfile "{self.redis_acl_file}"',
