@@ -19,12 +19,16 @@ import redis
 from stream_sentinel.clients.backends import RealClients
 from stream_sentinel.clients.kafka_acls import list_acls
 from stream_sentinel.config import Settings
+from stream_sentinel.console.sources import ConsoleSources
 from stream_sentinel.errors import RegistryError, TransportError
 from stream_sentinel.infra.acls import every_grant
+from stream_sentinel.infra.registry_users import REGISTRY_ROLES
 from stream_sentinel.infra.stack import Stack
+from stream_sentinel.state.base import Namespace
 from stream_sentinel.transport.base import TopicPartition
 from stream_sentinel.transport.kafka import probe_kafka
 from stream_sentinel.transport.topics import Topics
+from stream_sentinel.wire.serde import Serde
 from tests.integration.stacks import (
     cli_env,
     isolated_settings,
@@ -226,6 +230,42 @@ def test_secrets_are_owner_only_and_never_on_a_command_line_or_in_status(
         "experiments",
         "learner",
     ]
-    for password in [*passwords.values(), *redis_passwords.values()]:
+    registry_passwords = json.loads(secrets_file.read_text())["registry"]
+    assert sorted(registry_passwords) == sorted(REGISTRY_ROLES)
+    everything = [*passwords.values(), *redis_passwords.values(), *registry_passwords.values()]
+    assert len(everything) == 9 + 7 + 8
+    for password in everything:
         for text in [*command_lines, *environments, *outputs, *logs]:
             assert password not in text
+    assert secure_stack.security.marker.read_text() == "created by `infra up --secure`\n"
+
+
+def test_the_console_reads_the_slow_log_and_key_sizes_and_every_database_over_tls(
+    secured: Settings,
+) -> None:
+    store = RealClients(secured, principal="console").state()
+    try:
+        client = store.client
+        assert client.set("secure-test:sized", "v") is True
+        assert int(client.execute_command("MEMORY", "USAGE", "secure-test:sized")) > 0
+        assert store.slowlog(5).available is True
+        with pytest.raises(redis.exceptions.NoPermissionError) as refused:
+            client.execute_command("SLOWLOG", "RESET")
+        assert store.key_count(Namespace.PIPELINE) == 0  # db 1, over TLS as the console
+    finally:
+        store.close()
+    assert str(refused.value) == "this user has no permissions to run the 'slowlog|reset' command"
+
+
+def test_the_console_publishes_with_a_schema_a_writer_registered(secured: Settings) -> None:
+    """The case desk's encoder only looks up (a reader); the alert processor registers."""
+    console = ConsoleSources(RealClients(secured, principal="console"), secured)
+    writer = RealClients(secured, principal="alerts").registry()
+    try:
+        with pytest.raises(RegistryError, match="not found"):
+            _ = console.serde.encoder("user-actions").schema_id
+        registered = Serde.from_settings(secured, writer).encoder("user-actions").schema_id
+        assert console.serde.encoder("user-actions").schema_id == registered
+    finally:
+        writer.close()
+        console.close()
