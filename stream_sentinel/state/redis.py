@@ -33,6 +33,7 @@ from stream_sentinel.state.base import (
     StoreInfo,
     check_guarded,
 )
+from stream_sentinel.state.redis_databases import on_database
 from stream_sentinel.transport.retry import Backoff, retrying
 
 _OUTCOMES = {1: Outcome.APPLIED, 0: Outcome.REPLAYED, -1: Outcome.DIVERGED}
@@ -357,10 +358,7 @@ class RedisStateStore:
         if ns == Namespace.PROFILES:
             return self.client
         if ns not in self._db_clients:
-            pool = self.client.connection_pool  # its class too: rediss:// needs SSLConnection
-            kwargs = dict(pool.connection_kwargs, db=int(ns))
-            db_pool = redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
-            self._db_clients[ns] = redis.Redis(connection_pool=db_pool)
+            self._db_clients[ns] = on_database(self.client, int(ns))
         return self._db_clients[ns]
 
     def close(self) -> None:
