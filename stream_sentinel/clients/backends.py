@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 from stream_sentinel.clients.registry import connect_registry
 from stream_sentinel.clock import SYSTEM_CLOCK, Clock
-from stream_sentinel.config import Settings
+from stream_sentinel.config import KafkaSettings, Settings
 from stream_sentinel.registry.client import SchemaRegistryClient
 from stream_sentinel.state.base import StateStore
 from stream_sentinel.transport.base import Admin, Broker
@@ -66,15 +66,28 @@ class ClientFactory(Protocol):
 
 @dataclass(frozen=True)
 class RealClients:
-    """Kafka, Redis and the schema registry of ``settings``: a new client on every call."""
+    """Kafka, Redis and the schema registry of ``settings``: a new client on every call.
+
+    ``principal`` is the service a command runs as (``"detector"``): on a SASL connection its
+    Kafka clients log in as that user, and with a Redis or registry secrets file its state store
+    and registry client as that user too, the passwords read from the secrets files
+    (``SENTINEL_{KAFKA,REDIS,REGISTRY}_SECRETS_FILE``). Without one, the configured users are
+    used.
+    """
 
     kind: ClassVar[BackendName] = "local"
     settings: Settings
+    principal: str | None = None
+
+    @property
+    def kafka_settings(self) -> KafkaSettings:
+        kafka = self.settings.kafka
+        return kafka if self.principal is None else kafka.as_principal(self.principal)
 
     def broker(self) -> KafkaBroker:
         from stream_sentinel.transport.kafka import KafkaBroker
 
-        return KafkaBroker(self.settings.kafka)
+        return KafkaBroker(self.kafka_settings)
 
     def admin(self, timeout_s: float = ADMIN_TIMEOUT_S) -> KafkaAdmin:
         return self.broker().admin(timeout_s)
@@ -82,11 +95,15 @@ class RealClients:
     def state(self) -> RedisStateStore:
         from stream_sentinel.state.redis import RedisStateStore
 
-        return RedisStateStore(self.settings.redis)
+        redis = self.settings.redis
+        return RedisStateStore(redis if self.principal is None else redis.as_user(self.principal))
 
     def registry(self) -> SchemaRegistryClient:
         """HTTP for ``http(s)://`` URLs, the process-wide in-memory one for ``memory://NAME``."""
-        return connect_registry(self.settings.registry)
+        registry = self.settings.registry
+        return connect_registry(
+            registry if self.principal is None else registry.as_user(self.principal)
+        )
 
     def backends(self) -> Backends:
         return Backends(self.kind, self.broker(), self.state())

@@ -11,13 +11,15 @@ import click
 from stream_sentinel.commands.context import CliContext, pass_cli
 
 if TYPE_CHECKING:
+    from stream_sentinel.infra.endpoints import StackPorts
+    from stream_sentinel.infra.secure import StackSecurity
     from stream_sentinel.infra.stack import ServiceReport, Stack
 
 
-def _stack(cli: CliContext) -> Stack:
+def _stack(cli: CliContext, secure: bool = False) -> Stack:
     from stream_sentinel.infra.stack import Stack
 
-    return Stack(cli.settings)
+    return Stack(cli.settings, secure=secure)
 
 
 @click.group("infra")
@@ -61,6 +63,12 @@ def install(cli: CliContext) -> None:
     " first on the Kafka port, the others on ports `infra status` lists. Remembered: later"
     " commands need no flag.",
 )
+@click.option(
+    "--secure",
+    is_flag=True,
+    help="Kafka over SASL_SSL (SCRAM-SHA-512, TLS from a local CA) with one principal and ACLs"
+    " per service. Remembered: later commands need no flag. See docs/security.md.",
+)
 @pass_cli
 def up(
     cli: CliContext,
@@ -68,11 +76,12 @@ def up(
     no_registry: bool,
     registry_instances: int | None,
     brokers: int | None,
+    secure: bool,
 ) -> None:
     """Start the local stack and wait until every service answers."""
     cli.override("redis", maxmemory=redis_maxmemory)
     cli.override("infra", registry_instances=registry_instances, brokers=brokers)
-    stack = _stack(cli)
+    stack = _stack(cli, secure)
     began = time.monotonic()
     reports = stack.up(with_registry=not no_registry, progress=click.echo)
     for report in reports:
@@ -86,6 +95,8 @@ def up(
         f"Stack healthy after {time.monotonic() - began:.1f} s; data in {stack.state_dir}."
         " Stop it with `stream-sentinel infra down`."
     )
+    if stack.security is not None:
+        _echo_security(stack.security, stack.ports)
 
 
 @infra.command("down")
@@ -112,11 +123,26 @@ def status(cli: CliContext, as_json: bool) -> None:
     """Show each local service with its pid, ports and health."""
     stack = _stack(cli)
     reports = stack.status()
+    security = None if stack.security is None else stack.security.describe()
     if as_json:
         services = [report.as_dict() for report in reports]
-        click.echo(json.dumps({"state_dir": str(stack.state_dir), "services": services}, indent=2))
+        view = {"state_dir": str(stack.state_dir), "security": security, "services": services}
+        click.echo(json.dumps(view, indent=2))
     else:
         _print_table(reports)
+        if stack.security is not None:
+            _echo_security(stack.security, stack.ports)
+
+
+def _echo_security(security: StackSecurity, ports: StackPorts) -> None:
+    """Where the secure stack's files are and how a client reaches it (never a secret)."""
+    described = security.describe()
+    click.echo(f"Kafka security: {described['kafka']}")
+    click.echo(f"Redis security: {described['redis']}")
+    click.echo(f"Registry security: {described['registry']}")
+    click.echo("Clients reach it with (the passwords are read from the secrets file):")
+    for line in security.client_environment("<service>", ports.redis, ports.registry):
+        click.echo(f"  {line}")
 
 
 def _supported_brokers(value: int | None) -> int | None:

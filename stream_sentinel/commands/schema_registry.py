@@ -33,28 +33,46 @@ ELECTION_SESSION_MS = 6_000
     default=None,
     metavar="URL",
     help="Where other instances reach this one to forward writes"
-    " (default: http://HOST:PORT; set it when binding 0.0.0.0).",
+    " (default: http(s)://HOST:PORT; set it when binding 0.0.0.0).",
 )
+@click.option(
+    "--tls-cert",
+    default=None,
+    metavar="PEM",
+    help="Serve HTTPS with this certificate chain (with --tls-key).",
+)
+@click.option("--tls-key", default=None, metavar="PEM", help="The certificate's private key.")
 @pass_cli
 def schema_registry(
-    cli: CliContext, host: str, port: int, store: str, advertised_url: str | None
+    cli: CliContext,
+    host: str,
+    port: int,
+    store: str,
+    advertised_url: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Serve the Confluent-compatible schema registry over HTTP.
 
     State lives in the compacted _schemas topic (created if missing): every instance follows it
     continuously, one elected instance writes it, and the others forward writes there, so any
-    number of instances on the same Kafka serve one registry and survive restarts.
+    number of instances on the same Kafka serve one registry and survive restarts. With
+    SENTINEL_REGISTRY_ROLES, every request needs HTTP basic auth (docs/security.md).
     """
     import uvicorn
 
     from stream_sentinel.registry_server.app import create_app
+    from stream_sentinel.registry_server.auth import users_from_settings
 
     # Leadership changes and skipped _schemas records are worth reading in the service's log.
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = cli.settings
-    url = advertised_url or f"http://{host}:{port}"
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    users = users_from_settings(settings.registry)
+    url = advertised_url or f"{'https' if tls_cert else 'http'}://{host}:{port}"
     instance = _open(settings, url) if store == "kafka" else _in_memory()
     subjects = len(instance.core.subjects())
     click.echo(f"schema registry on {url} ({store} store: {subjects} subjects)", err=True)
@@ -63,8 +81,11 @@ def schema_registry(
         settings.registry.max_request_bytes,
         on_shutdown=instance.close,
         forward_writes=instance.forward_writes,
+        users=users,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", ssl_certfile=tls_cert, ssl_keyfile=tls_key
+    )
 
 
 def _open(settings: Settings, url: str) -> RegistryInstance:

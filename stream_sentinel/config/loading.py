@@ -64,7 +64,8 @@ def require_production_ready(settings: Settings) -> None:
         missing.append("SENTINEL_KAFKA_SECURITY_PROTOCOL=SASL_SSL")
     if not kafka.sasl_username:
         missing.append("SENTINEL_KAFKA_SASL_USERNAME")
-    if kafka.sasl_password is None or not kafka.sasl_password.get_secret_value():
+    configured = kafka.sasl_password is not None and kafka.sasl_password.get_secret_value()
+    if not configured and kafka.secrets_file is None:  # the file's is read at connect time
         missing.append("SENTINEL_KAFKA_SASL_PASSWORD")
     if kafka.acks != "all":
         missing.append("SENTINEL_KAFKA_ACKS=all")

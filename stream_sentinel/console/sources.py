@@ -67,7 +67,17 @@ class ConsoleSources:
 
     @property
     def serde(self) -> Serde:
-        return self._once("serde", lambda: Serde.from_settings(self.settings, self.registry))
+        """Lookup-only against a registry with users: there the console is a reader (it
+        publishes only the case desk's two subjects, which their writers register); an open
+        registry it registers on, as any producer does."""
+        registry = self.settings.registry
+        lookup_only = registry.username is not None or registry.secrets_file is not None
+        return self._once(
+            "serde",
+            lambda: Serde.from_settings(
+                self.settings, self.registry, auto_register=not lookup_only
+            ),
+        )
 
     @property
     def decoder(self) -> AvroDecoder:

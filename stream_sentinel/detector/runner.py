@@ -234,7 +234,8 @@ def _feedback_loop(
         group_id=settings.detector.feedback_group_id,
         topic=topics.fraud_feedback,
         guarantee="exactly-once",
-        transactional_id=f"{topics.prefix}feedback-{slot}",
+        # <group>-<slot>, as the scoring loop's: no other service's transactional ids start so
+        transactional_id=f"{topics.prefix}{settings.detector.feedback_group_id}-{slot}",
         max_batch=settings.detector.max_batch,
         poll_timeout_s=0.0,
         clock=clock,

@@ -46,14 +46,12 @@ PORT_VARIABLES = {
 }
 
 
-def stack_ports(settings: Settings) -> StackPorts:
-    """The ports of ``settings``' endpoints; refuses remote hosts and ports that collide."""
-    if settings.kafka.security_protocol != "PLAINTEXT":
-        raise ConfigError(
-            "the local stack serves Kafka over PLAINTEXT only, but SENTINEL_KAFKA_SECURITY_PROTOCOL"
-            f" is {settings.kafka.security_protocol}: use the development or test profile for"
-            " `infra up`, and point secured profiles at a real cluster instead"
-        )
+def stack_ports(settings: Settings, secure: bool = False) -> StackPorts:
+    """The ports of ``settings``' endpoints; refuses remote hosts and ports that collide.
+    ``secure``: the stack is (or is being created) secure, so its clients may use SASL_SSL."""
+    allowed = ("PLAINTEXT", "SASL_SSL") if secure else ("PLAINTEXT",)
+    if settings.kafka.security_protocol not in allowed:
+        raise ConfigError(_protocol_refusal(settings.kafka.security_protocol, secure))
     kafka = kafka_port(settings.kafka.bootstrap)
     ports = StackPorts(
         kafka=kafka,
@@ -63,6 +61,21 @@ def stack_ports(settings: Settings) -> StackPorts:
     )
     _require_distinct(ports)
     return ports
+
+
+def _protocol_refusal(protocol: str, secure: bool) -> str:
+    if secure:
+        return (
+            "the secure local stack serves Kafka over SASL_SSL (and PLAINTEXT to nobody), but"
+            f" SENTINEL_KAFKA_SECURITY_PROTOCOL is {protocol}: set SASL_SSL, or point this"
+            " profile at a real cluster instead"
+        )
+    return (
+        "the local stack serves Kafka over PLAINTEXT only, but SENTINEL_KAFKA_SECURITY_PROTOCOL"
+        f" is {protocol}: use the development or test profile for `infra up`, and point"
+        " secured profiles at a real cluster instead (or create the stack with"
+        " `infra up --secure`)"
+    )
 
 
 def kafka_port(bootstrap: str) -> int:
@@ -82,22 +95,24 @@ def kafka_port(bootstrap: str) -> int:
 
 def redis_port(url: str) -> int:
     """The port of a ``redis://`` URL (6379 when it names none)."""
-    parts = _split_url(url, "redis", "SENTINEL_REDIS_URL")
+    parts = _split_url(url, ("redis", "rediss"), "SENTINEL_REDIS_URL")
     return _url_port(parts, 6379, "SENTINEL_REDIS_URL", url)
 
 
 def registry_port(url: str) -> int:
-    """The port of an ``http://`` registry URL (80 when it names none)."""
-    parts = _split_url(url, "http", "SENTINEL_REGISTRY_URL")
-    return _url_port(parts, 80, "SENTINEL_REGISTRY_URL", url)
+    """The port of an ``http(s)://`` registry URL (80 or 443 when it names none)."""
+    parts = _split_url(url, ("http", "https"), "SENTINEL_REGISTRY_URL")
+    return _url_port(parts, 443 if parts.scheme == "https" else 80, "SENTINEL_REGISTRY_URL", url)
 
 
-def _split_url(url: str, scheme: str, variable: str) -> SplitResult:
+def _split_url(url: str, schemes: tuple[str, ...], variable: str) -> SplitResult:
     parts = urlsplit(url)
-    if parts.scheme != scheme:
+    if parts.scheme not in schemes:
+        served = " or ".join(f"{scheme}://" for scheme in schemes)
+        plain = "plain " if len(schemes) == 1 else ""
         raise ConfigError(
-            f"{variable}={url!r}: the local stack serves plain {scheme}:// on 127.0.0.1 only;"
-            f" set it to {scheme}://127.0.0.1:<port>"
+            f"{variable}={url!r}: the local stack serves {plain}{served} on 127.0.0.1 only;"
+            f" set it to {schemes[0]}://127.0.0.1:<port>"
         )
     _require_loopback(parts.hostname or "", variable, url)
     return parts

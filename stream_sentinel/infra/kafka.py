@@ -8,14 +8,16 @@ ZooKeeper did in the seed's deployment. One node is a single voter formatted wit
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 import subprocess
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from stream_sentinel.config import Settings
+from stream_sentinel.config import KafkaSettings, Settings
 from stream_sentinel.errors import InfraError
+from stream_sentinel.infra.certs import PRIVATE_MODE, write_file
 from stream_sentinel.infra.endpoints import BIND_HOST, StackPorts
 from stream_sentinel.infra.kafka_cluster import (
     COMMON_PROPERTIES,
@@ -26,6 +28,7 @@ from stream_sentinel.infra.kafka_cluster import (
 )
 from stream_sentinel.infra.maven import KafkaJars
 from stream_sentinel.infra.process import Launch
+from stream_sentinel.infra.secure import StackSecurity
 from stream_sentinel.infra.service import LocalService, child_env, find_program
 
 NODE_ID = 1
@@ -110,6 +113,18 @@ def jvm_options(heap: str, log4j_file: Path) -> list[str]:
     ]
 
 
+def java_argfile(arguments: list[str]) -> str:
+    """A Java launcher argument file: each argument double-quoted on its own line.
+
+    >>> print(java_argfile(['Main', 'a b', 'say "hi"']), end="")
+    "Main"
+    "a b"
+    "say \\"hi\\""
+    """
+    quoted = ('"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a in arguments)
+    return "\n".join(quoted) + "\n"
+
+
 def new_cluster_id() -> str:
     """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding.
 
@@ -153,9 +168,11 @@ class KafkaService(LocalService):
         state_dir: Path,
         layout: ClusterLayout,
         node: KafkaNode,
+        security: StackSecurity | None = None,
     ) -> None:
         self.layout = layout
         self.node = node
+        self.security = security
         self.name = node.name
         self.title = "Kafka" if layout.size == 1 else f"Kafka node {node.node_id}"
         super().__init__(settings, ports, state_dir)
@@ -204,8 +221,20 @@ class KafkaService(LocalService):
     def properties(self) -> dict[str, str]:
         """This node's ``server.properties``."""
         if self.layout.size == 1:
-            return server_properties(self.ports, self.data_dir)
+            plain = server_properties(self.ports, self.data_dir)
+            if self.security is None:
+                return plain
+            client, controller = (
+                f"{BIND_HOST}:{p}" for p in (self.ports.kafka, self.ports.controller)
+            )
+            return plain | self.security.kafka_properties(client, controller)
         return cluster_node_properties(self.layout, self.node, self.data_dir)
+
+    @property
+    def client_settings(self) -> KafkaSettings:
+        """How the launcher itself connects: as the admin on the secure stack."""
+        kafka = self.settings.kafka
+        return kafka if self.security is None else self.security.admin_kafka(kafka)
 
     def require_installed(self) -> None:
         find_program(self.settings.infra.java, INSTALL_JAVA)
@@ -214,7 +243,11 @@ class KafkaService(LocalService):
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(render_properties(self.properties()))
+        if self.security is not None:
+            self.security.mark()  # first: from here on the stack is secure, even without secrets
+            self.security.prepare(dt.datetime.now(dt.UTC))
+        # Owner-only: on the secure stack it holds the broker's own SCRAM password.
+        write_file(self.config_file, render_properties(self.properties()).encode(), PRIVATE_MODE)
         self.log4j_file.write_text(log4j2_config(self.log_file))
         if not (self.data_dir / "meta.properties").exists():
             self._format_storage()
@@ -232,7 +265,7 @@ class KafkaService(LocalService):
         from stream_sentinel.transport.kafka import probe_kafka
 
         if self.layout.size == 1:
-            return probe_kafka(self.settings.kafka, timeout_s)
+            return probe_kafka(self.client_settings, timeout_s)
         own = self.settings.kafka.model_copy(update={"bootstrap": self.endpoint})
         return probe_kafka(own, timeout_s, broker_id=self.node.node_id)
 
@@ -241,23 +274,40 @@ class KafkaService(LocalService):
         options = jvm_options(heap, self.log4j_file)
         return [java, *options, "-cp", self.jars.classpath, main_class, *args]
 
+    def _run_java(self, heap: str, main_class: str, *args: str) -> subprocess.CompletedProcess[str]:
+        command = self._java_command(heap, main_class, *args)
+        return subprocess.run(
+            command, cwd=self.home, env=child_env(), capture_output=True, text=True, check=False
+        )
+
+    def _run_java_secretly(
+        self, heap: str, main_class: str, args: list[str]
+    ) -> subprocess.CompletedProcess[str]:
+        """``main_class args`` from a Java argument file (``@file``), deleted afterwards."""
+        argfile = self.home / "format.args"
+        write_file(argfile, java_argfile([main_class, *args]).encode(), PRIVATE_MODE)
+        try:
+            return self._run_java(heap, f"@{argfile}")
+        finally:
+            argfile.unlink(missing_ok=True)
+
     def _format_storage(self) -> None:
         """Write the cluster id (and, for one node, its one-voter quorum) into empty storage:
         KRaft's first step. A cluster's nodes share the id; their voters are in the config."""
         standalone = ["--standalone"] if self.layout.size == 1 else []
-        command = self._java_command(
-            FORMAT_HEAP,
-            "kafka.tools.StorageTool",
+        arguments = [
             "format",
             "--cluster-id",
             self.layout.cluster_id,
             "--config",
             str(self.config_file),
             *standalone,
-        )
-        result = subprocess.run(
-            command, cwd=self.home, env=child_env(), capture_output=True, text=True, check=False
-        )
+        ]
+        if self.security is None:
+            result = self._run_java(FORMAT_HEAP, "kafka.tools.StorageTool", *arguments)
+        else:  # the SCRAM passwords: in an owner-only argument file, never on the command line
+            secret = [*arguments, *self.security.scram_arguments()]
+            result = self._run_java_secretly(FORMAT_HEAP, "kafka.tools.StorageTool", secret)
         if result.returncode != 0:
             raise InfraError(
                 f"formatting Kafka storage in {self.data_dir} failed (exit {result.returncode})."

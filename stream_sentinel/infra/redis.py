@@ -11,9 +11,10 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from stream_sentinel.config import RedisSettings
-from stream_sentinel.infra.endpoints import BIND_HOST
+from stream_sentinel.config import RedisSettings, Settings
+from stream_sentinel.infra.endpoints import BIND_HOST, StackPorts
 from stream_sentinel.infra.process import Launch
+from stream_sentinel.infra.secure import StackSecurity
 from stream_sentinel.infra.service import LocalService, child_env, find_program
 
 INSTALL_REDIS = (
@@ -24,8 +25,9 @@ INSTALL_REDIS = (
 
 def redis_password(redis: RedisSettings) -> str | None:
     """The password clients will send: SENTINEL_REDIS_PASSWORD, else the one in the URL."""
-    if redis.password is not None and redis.password.get_secret_value():
-        return redis.password.get_secret_value()
+    secret = redis.login_password()
+    if secret is not None and secret.get_secret_value():
+        return secret.get_secret_value()
     password = urlsplit(redis.url).password
     return unquote(password) if password else None
 
@@ -71,6 +73,22 @@ class RedisService(LocalService):
     name = "redis"
     title = "Redis"
 
+    def __init__(
+        self,
+        settings: Settings,
+        ports: StackPorts,
+        state_dir: Path,
+        security: StackSecurity | None = None,
+    ) -> None:
+        self.security = security
+        super().__init__(settings, ports, state_dir)
+
+    @property
+    def client_settings(self) -> RedisSettings:
+        """How the launcher itself connects: as the admin user on the secure stack."""
+        redis = self.settings.redis
+        return redis if self.security is None else self.security.client_redis(redis, "admin")
+
     @property
     def data_dir(self) -> Path:
         return self.home / "data"
@@ -89,7 +107,8 @@ class RedisService(LocalService):
 
     @property
     def endpoint(self) -> str:
-        return f"redis://{BIND_HOST}:{self.ports.redis}"
+        scheme = "redis" if self.security is None else "rediss"
+        return f"{scheme}://{BIND_HOST}:{self.ports.redis}"
 
     def require_installed(self) -> None:
         find_program(self.settings.infra.redis_server, INSTALL_REDIS)
@@ -98,6 +117,10 @@ class RedisService(LocalService):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         lines = redis_config(self.settings.redis, self.ports.redis, self.data_dir, self.log_file)
+        if self.security is not None:  # TLS instead of the plain port; ACL users, no requirepass
+            plain = ("port ", "requirepass ")
+            secure = self.security.redis_config(self.ports.redis)
+            lines = [line for line in lines if not line.startswith(plain)] + secure
         _write_private(self.config_file, "\n".join(lines) + "\n")
 
     def launch(self) -> Launch:
@@ -113,4 +136,5 @@ class RedisService(LocalService):
     def probe(self, timeout_s: float) -> bool:
         from stream_sentinel.state.redis import probe_redis
 
-        return probe_redis(self.settings.redis.url, redis_password(self.settings.redis), timeout_s)
+        redis = self.client_settings
+        return probe_redis(redis.url, redis_password(redis), timeout_s)

@@ -8,6 +8,7 @@ here from the launcher's own settings rather than inherited from the caller's sh
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import stream_sentinel
 from stream_sentinel.config import Settings
 from stream_sentinel.infra.endpoints import BIND_HOST, StackPorts
 from stream_sentinel.infra.process import Launch, free_ports, port_in_use
+from stream_sentinel.infra.secure import StackSecurity
 from stream_sentinel.infra.service import LocalService, child_env
 
 PORT_FILE = "port"
@@ -74,12 +76,16 @@ def registry_command(port: int) -> list[str]:
     ]
 
 
-def probe_registry(url: str, timeout_s: float) -> bool:
-    """True when ``GET /`` answers 200."""
+def probe_registry(
+    url: str, timeout_s: float, verify: str | bool = True, auth: tuple[str, str] | None = None
+) -> bool:
+    """True when ``GET /`` answers 200 (``verify``: a CA file for https; ``auth``: basic)."""
     import httpx
 
     try:
-        return httpx.get(url.rstrip("/") + "/", timeout=timeout_s).status_code == 200
+        trust = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        answer = httpx.get(url.rstrip("/") + "/", timeout=timeout_s, verify=trust, auth=auth)
+        return answer.status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -109,9 +115,15 @@ class RegistryService(LocalService):
     title = "Schema registry"
 
     def __init__(
-        self, settings: Settings, ports: StackPorts, state_dir: Path, instance: int = 1
+        self,
+        settings: Settings,
+        ports: StackPorts,
+        state_dir: Path,
+        instance: int = 1,
+        security: StackSecurity | None = None,
     ) -> None:
         self.instance = instance
+        self.security = security
         self.name = instance_name(instance)
         self.title = "Schema registry" if instance == 1 else f"Schema registry {instance}"
         super().__init__(settings, ports, state_dir)
@@ -140,7 +152,8 @@ class RegistryService(LocalService):
 
     @property
     def endpoint(self) -> str:
-        return f"http://{BIND_HOST}:{self.listen_port}"
+        scheme = "http" if self.security is None else "https"
+        return f"{scheme}://{BIND_HOST}:{self.listen_port}"
 
     def require_installed(self) -> None:
         """Nothing to install: it is part of this package."""
@@ -150,13 +163,38 @@ class RegistryService(LocalService):
 
     def launch(self) -> Launch:
         argv = registry_command(self.listen_port)
+        if self.security is not None:
+            certs = self.security.certs
+            argv += [
+                "--tls-cert",
+                str(certs.cert("registry")),
+                "--tls-key",
+                str(certs.key("registry")),
+            ]
         return Launch(
             argv=argv,
-            env=child_env(registry_env(self.settings)),
+            env=child_env(self._env()),
             cwd=self.home,
             console_log=self.console_log,
             marker=" ".join(argv[3:]),
         )
 
     def probe(self, timeout_s: float) -> bool:
-        return probe_registry(self.endpoint, timeout_s)
+        if self.security is None:
+            return probe_registry(self.endpoint, timeout_s)
+        admin = self.security.client_registry(self.settings.registry, "admin")
+        secret = admin.login_password()
+        password = secret.get_secret_value() if secret else ""
+        auth = ("admin", password)
+        return probe_registry(self.endpoint, timeout_s, str(self.security.certs.ca), auth)
+
+    def _env(self) -> dict[str, str]:
+        """On the secure stack, the registry's own principal: it reads its password from the
+        secrets file the variables name, so none is in its environment."""
+        if self.security is None:
+            return registry_env(self.settings)
+        kafka = self.security.client_kafka(self.settings.kafka, "registry")
+        registry = self.security.registry_server(self.settings.registry)
+        env = registry_env(self.settings.model_copy(update={"kafka": kafka, "registry": registry}))
+        env.pop("SENTINEL_KAFKA_SASL_PASSWORD", None)  # none is set: the file holds it
+        return env

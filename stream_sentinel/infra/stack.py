@@ -18,6 +18,7 @@ from typing import Any
 
 from stream_sentinel.config import Settings
 from stream_sentinel.errors import ConfigError, InfraError
+from stream_sentinel.infra.acls import SERVICES
 from stream_sentinel.infra.endpoints import BIND_HOST, PORT_VARIABLES, stack_ports
 from stream_sentinel.infra.kafka import KafkaService, new_cluster_id, require_java
 from stream_sentinel.infra.kafka_cluster import (
@@ -41,6 +42,7 @@ from stream_sentinel.infra.process import (
 )
 from stream_sentinel.infra.redis import RedisService
 from stream_sentinel.infra.registry import RegistryService, started_instances
+from stream_sentinel.infra.secure import SECURITY_DIR, StackSecurity
 from stream_sentinel.infra.service import LocalService
 
 Progress = Callable[[str], None]
@@ -98,17 +100,21 @@ class DownResult:
 class Stack:
     """Kafka (KRaft), Redis and the schema registry as local processes on 127.0.0.1."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, secure: bool = False) -> None:
+        """``secure``: create the stack secured (`infra up --secure`); a stack created so
+        stays secure, so later commands need no flag."""
         self.settings = settings
-        self.ports = stack_ports(settings)
         self.state_dir = settings.infra.state_dir.expanduser().resolve()
+        self.security = StackSecurity.of(self.state_dir, secure)
+        self.ports = stack_ports(settings, secure=self.security is not None)
         self.layout_file = self.state_dir / "kafka" / LAYOUT_FILE
         self._recorded, self._layout_error = _read_layout(self.layout_file)
         self._recorded_size = _recorded_size(self.state_dir, self._recorded)
-        self.redis = RedisService(settings, self.ports, self.state_dir)
         count = max(settings.infra.registry_instances, started_instances(self.state_dir))
+        self.redis = RedisService(settings, self.ports, self.state_dir, self.security)
         self.registries = [
-            RegistryService(settings, self.ports, self.state_dir, n) for n in range(1, count + 1)
+            RegistryService(settings, self.ports, self.state_dir, n, self.security)
+            for n in range(1, count + 1)
         ]
         self.registry = self.registries[0]
         self._use_layout(self._plan_kafka(current_layout))
@@ -116,7 +122,7 @@ class Stack:
     def _use_layout(self, layout: ClusterLayout) -> None:
         self.layout = layout
         self.kafka_nodes = [
-            KafkaService(self.settings, self.ports, self.state_dir, layout, node)
+            KafkaService(self.settings, self.ports, self.state_dir, layout, node, self.security)
             for node in layout.nodes
         ]
         self.kafka = self.kafka_nodes[0]
@@ -160,6 +166,10 @@ class Stack:
         if self._layout_error is not None:
             raise self._layout_error
         self._require_same_size()
+        if self.security is not None:
+            formatted = (self.state_dir / "kafka" / "data" / "meta.properties").exists()
+            size = self._recorded_size or self.settings.infra.brokers or 1
+            self.security.require_startable(formatted, size, len(self.registries))
         planned = self._plan_kafka(plan_layout)  # raises if the quorum's ports moved
         if planned != self.layout:
             self._use_layout(planned)
@@ -177,9 +187,20 @@ class Stack:
                     started[service.name] = self._start(service, progress)
             for service in phase:
                 self._await_healthy(service, started.get(service.name), progress)
+            if self.kafka in phase and self.security is not None:
+                self._grant_acls(progress)
         return [
             self._report(s, "started" if s.name in started else "already running") for s in wanted
         ]
+
+    def _grant_acls(self, progress: Progress) -> None:
+        """Each service principal's ACLs, as the admin (creating an existing one is a no-op)."""
+        from stream_sentinel.clients.kafka_acls import create_acls
+        from stream_sentinel.infra.acls import every_grant
+
+        timeout = self.settings.infra.start_timeout_s
+        count = create_acls(self.kafka.client_settings, every_grant(self.settings), timeout)
+        progress(f"Kafka ACLs in place: {count} grants for {len(SERVICES)} service principals")
 
     def _phases(self, wanted: list[LocalService]) -> list[list[LocalService]]:
         """Kafka and Redis start together; the registries store their state in Kafka, so they
@@ -282,6 +303,8 @@ class Stack:
         if still_running:
             raise InfraError(f"not purging: processes in {', '.join(still_running)} still run")
         purged = [s.home for s in self.services if s.home.exists()] + strays
+        if (self.state_dir / SECURITY_DIR).exists():
+            purged.append(self.state_dir / SECURITY_DIR)
         for home in purged:
             shutil.rmtree(home)
         if self.state_dir.is_dir() and not any(self.state_dir.iterdir()):

@@ -7,6 +7,7 @@ the registry's ``error_code``; an unreachable registry raises ServiceUnavailable
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from typing import Any
 from urllib.parse import quote
@@ -25,18 +26,25 @@ def _path(subject: str) -> str:
     return quote(subject, safe="")
 
 
+def _trust(ca_location: str | None) -> ssl.SSLContext | bool:
+    """The system's CAs, or only ``ca_location`` (a PEM file) when one is configured."""
+    return True if ca_location is None else ssl.create_default_context(cafile=ca_location)
+
+
 class HttpRegistryClient:
     """:class:`~stream_sentinel.registry.client.SchemaRegistryClient` over REST."""
 
     def __init__(self, settings: RegistrySettings, transport: httpx.BaseTransport | None = None):
         auth = None
         if settings.username:
-            password = settings.password.get_secret_value() if settings.password else ""
+            secret = settings.login_password()
+            password = secret.get_secret_value() if secret else ""
             auth = httpx.BasicAuth(settings.username, password)
         self.url = settings.url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url,
             auth=auth,
+            verify=_trust(settings.ssl_ca_location),
             timeout=settings.timeout_s,
             headers={"Accept": _ACCEPT},
             transport=transport,

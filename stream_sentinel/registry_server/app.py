@@ -9,7 +9,7 @@ forwarding writes to the leader.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from stream_sentinel.errors import RegistryError
 from stream_sentinel.registry_server import errors
+from stream_sentinel.registry_server.auth import BasicAuth, RegistryUser
 from stream_sentinel.registry_server.core import RegistryCore
 from stream_sentinel.registry_server.forwarding import LeaderForwarding
 from stream_sentinel.registry_server.http_support import (
@@ -42,6 +43,7 @@ def create_app(
     max_request_bytes: int = MAX_REQUEST_BYTES,
     on_shutdown: Callable[[], None] | None = None,
     forward_writes: bool = False,
+    users: Mapping[str, RegistryUser] | None = None,
 ) -> FastAPI:
     """The ASGI app serving ``core``; bodies over ``max_request_bytes`` get 413.
 
@@ -50,7 +52,7 @@ def create_app(
 
     ``on_shutdown`` runs when the server stops (uvicorn re-raises SIGTERM after a graceful
     shutdown, so code after ``uvicorn.run`` would not run). With ``forward_writes``, writes are
-    sent to the core's leader unless this instance leads (several instances on one log).
+    sent to the core's leader unless this instance leads. With ``users``: basic auth and roles.
     """
 
     @asynccontextmanager
@@ -72,8 +74,7 @@ def create_app(
 
     @app.get("/")
     async def root() -> Response:
-        # Confluent's body; the header tells the launcher (and people) which instance leads.
-        leads = "true" if core.leadership.is_writable() else "false"
+        leads = "true" if core.leadership.is_writable() else "false"  # which instance leads
         return RegistryResponse({}, headers={LEADER_HEADER: leads})
 
     add_subject_routes(app)
@@ -84,6 +85,8 @@ def create_app(
     app.add_middleware(RawPathRouting)
     app.add_middleware(ContentNegotiation)
     app.add_middleware(BodyLimit, limit=_body_limit(max_request_bytes))
+    if users:  # outermost: nothing is read, forwarded or answered for a stranger
+        app.add_middleware(BasicAuth, users=users)
     return app
 
 

@@ -33,6 +33,7 @@ from stream_sentinel.state.base import (
     StoreInfo,
     check_guarded,
 )
+from stream_sentinel.state.redis_databases import on_database
 from stream_sentinel.transport.retry import Backoff, retrying
 
 _OUTCOMES = {1: Outcome.APPLIED, 0: Outcome.REPLAYED, -1: Outcome.DIVERGED}
@@ -157,7 +158,7 @@ class RedisStateStore:
     def client(self) -> redis.Redis:
         """The underlying client (logical DB 0), created on first use."""
         if self._client is None:
-            password = self._settings.password
+            password = self._settings.login_password()
             self._client = redis.Redis.from_url(
                 self._settings.url,
                 db=0,
@@ -357,8 +358,7 @@ class RedisStateStore:
         if ns == Namespace.PROFILES:
             return self.client
         if ns not in self._db_clients:
-            kwargs = dict(self.client.connection_pool.connection_kwargs, db=int(ns))
-            self._db_clients[ns] = redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
+            self._db_clients[ns] = on_database(self.client, int(ns))
         return self._db_clients[ns]
 
     def close(self) -> None:

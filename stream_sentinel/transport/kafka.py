@@ -60,7 +60,7 @@ def client_config(settings: KafkaSettings) -> dict[str, Any]:
     if settings.security_protocol.startswith("SASL"):
         config["sasl.mechanism"] = settings.sasl_mechanism
         config["sasl.username"] = settings.sasl_username or ""
-        password = settings.sasl_password
+        password = settings.login_password()
         config["sasl.password"] = password.get_secret_value() if password else ""
     if settings.ssl_ca_location:
         config["ssl.ca.location"] = settings.ssl_ca_location

@@ -78,12 +78,16 @@ class Serde:
         self._decoders: dict[str, RecordDecoder] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, registry: SchemaRegistryClient) -> Serde:
+    def from_settings(
+        cls, settings: Settings, registry: SchemaRegistryClient, *, auto_register: bool = True
+    ) -> Serde:
+        """``auto_register=False``: encoders only look their schema up (a registry reader)."""
         detector = settings.detector
         return cls(
             registry,
             Topics.from_settings(settings),
             settings.registry.json_topics,
+            auto_register=auto_register,
             limits=DecodeLimits(detector.max_decode_depth, detector.max_decode_items),
         )
 

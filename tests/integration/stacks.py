@@ -55,9 +55,12 @@ def require_installed(stack: Stack) -> None:
 
 
 @contextmanager
-def running_stack(settings: Settings, with_registry: bool = True) -> Iterator[Stack]:
-    """A started stack, stopped again on exit whatever happened in between."""
-    stack = Stack(settings)
+def running_stack(
+    settings: Settings, with_registry: bool = True, secure: bool = False
+) -> Iterator[Stack]:
+    """A started stack (``secure``: as `infra up --secure`), stopped again on exit whatever
+    happened in between."""
+    stack = Stack(settings, secure=secure)
     require_installed(stack)
     try:
         try:
@@ -98,3 +101,15 @@ def cli_env(settings: Settings) -> dict[str, str]:
         **section_env("SENTINEL_REGISTRY_", settings.registry),
         **section_env("SENTINEL_INFRA_", settings.infra),
     }
+
+
+def secure_client_settings(settings: Settings, stack: Stack) -> Settings:
+    """``settings`` with Kafka over the secure stack's SASL_SSL, Redis over its TLS and the
+    registry over HTTPS, as the admin (the client factory's ``principal`` picks a service)."""
+    assert stack.security is not None, "the stack was not started with secure=True"
+    kafka = stack.security.client_kafka(settings.kafka, "admin")
+    redis = stack.security.client_redis(settings.redis, "admin")
+    registry = stack.security.client_registry(settings.registry, "admin")
+    return settings.with_overrides(
+        kafka=kafka.model_dump(), redis=redis.model_dump(), registry=registry.model_dump()
+    )

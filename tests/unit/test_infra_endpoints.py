@@ -68,10 +68,15 @@ def test_every_endpoint_must_be_loopback(function: object, value: str, variable:
 
 
 def test_schemes_the_launcher_cannot_serve_are_refused() -> None:
-    with pytest.raises(ConfigError, match=r"serves plain redis:// on 127\.0\.0\.1 only"):
-        redis_port("rediss://127.0.0.1:6380")
-    with pytest.raises(ConfigError, match=r"serves plain http:// on 127\.0\.0\.1 only"):
-        registry_port("https://127.0.0.1:8081")
+    with pytest.raises(ConfigError, match=r"serves redis:// or rediss:// on 127\.0\.0\.1 only"):
+        redis_port("unix://127.0.0.1:6380")
+    assert redis_port("rediss://detector@127.0.0.1:6380/0?ssl_ca_certs=%2Fca.pem") == 6380
+    with pytest.raises(ConfigError, match=r"serves http:// or https:// on 127\.0\.0\.1 only"):
+        registry_port("ftp://127.0.0.1:8081")
+    assert (registry_port("https://127.0.0.1:8081"), registry_port("https://127.0.0.1")) == (
+        8081,
+        443,
+    )
 
 
 def test_a_cluster_bootstrap_list_is_not_a_local_stack() -> None:
@@ -95,7 +100,23 @@ def test_two_services_on_one_port_are_refused_naming_the_variable_to_change() ->
     )
 
 
-def test_a_secured_kafka_profile_is_not_served_by_the_local_stack() -> None:
-    settings = load_settings(environ={"SENTINEL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})
-    with pytest.raises(ConfigError, match="serves Kafka over PLAINTEXT only"):
+@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL", "SASL_PLAINTEXT"])
+def test_a_plain_stack_serves_plaintext_only(protocol: str) -> None:
+    settings = load_settings(environ={"SENTINEL_KAFKA_SECURITY_PROTOCOL": protocol})
+    with pytest.raises(ConfigError) as refused:
         stack_ports(settings)
+    assert str(refused.value) == (
+        "the local stack serves Kafka over PLAINTEXT only, but SENTINEL_KAFKA_SECURITY_PROTOCOL"
+        f" is {protocol}: use the development or test profile for `infra up`, and point"
+        " secured profiles at a real cluster instead (or create the stack with"
+        " `infra up --secure`)"
+    )
+
+
+def test_a_secure_stack_serves_sasl_ssl_and_refuses_other_protocols() -> None:
+    settings = load_settings(environ={"SENTINEL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})
+    assert stack_ports(settings, secure=True).kafka == 9092
+    assert stack_ports(load_settings(environ={}), secure=True).kafka == 9092
+    settings = load_settings(environ={"SENTINEL_KAFKA_SECURITY_PROTOCOL": "SSL"})
+    with pytest.raises(ConfigError, match="secure local stack serves Kafka over SASL_SSL"):
+        stack_ports(settings, secure=True)
