@@ -47,7 +47,7 @@ def report_table(report: Mapping[str, Any]) -> Table:
         ("alert recall", _ratio(evaluation["alert_recall"])),
         ("alert F1", _ratio(evaluation["alert_f1"])),
         (f"card precision@{cpk['k']}", f"{_ratio(cpk['mean'])} (mean of {cpk['days']} days)"),
-        ("models", ", ".join(m["version"] for m in report["models"]) or "rules only"),
+        ("models", _models_line(report)),
         ("labels released", f"{report['labels_released']:,} chargebacks"),
         (
             "bad rows",
@@ -75,3 +75,64 @@ def _examples(source: Mapping[str, Any]) -> str:
 
 def _counts(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{name} {n:,}" for name, n in counts.items()) or "none"
+
+
+def _models_line(report: Mapping[str, Any]) -> str:
+    models = report["models"]
+    trained = [m for m in models if m.get("trained_at") is not None]
+    if not trained:
+        return ", ".join(m["version"] for m in models) or "rules only"
+    promoted = sum(1 for m in trained if m["promoted"])
+    return f"{len(trained)} trained, {promoted} promoted (see the models table)"
+
+
+def models_table(report: Mapping[str, Any]) -> Table | None:
+    """Every model the learner trained: when, kind, window, validation metrics, decision."""
+    trained = [m for m in report["models"] if m.get("trained_at") is not None]
+    if not trained:
+        return None
+    table = Table(title="models trained (validation metrics; the policy's decision)")
+    for name in ("trained at", "kind", "version", "training", "rows/frauds", "ROC AUC", "AP"):
+        table.add_column(name)
+    table.add_column("bands P/R", overflow="fold")
+    table.add_column("decision", overflow="fold")
+    for model in trained:
+        metrics = model["metrics"] or {}
+        training = model["training"]
+        table.add_row(
+            model["trained_at"],
+            model["kind"] or "-",
+            model["version"] or "-",
+            f"{_day(training['from'])} .. {_day(training['until'])}",
+            f"{training['rows']:,}/{training['frauds']:,}",
+            _ratio(metrics.get("roc_auc")),
+            _ratio(metrics.get("average_precision")),
+            _bands(metrics.get("bands", {})),
+            model["reason"],
+        )
+    return table
+
+
+def scored_by_table(report: Mapping[str, Any]) -> Table | None:
+    """Which model scored each period of the replay."""
+    periods = report.get("scored_by") or []
+    if not periods:
+        return None
+    table = Table(title="which model scored when")
+    for name in ("from", "until", "model", "kind"):
+        table.add_column(name)
+    for period in periods:
+        until = period["until"] or report["input"]["last_event"]
+        table.add_row(period["from"], until, period["version"] or "-", period["kind"])
+    return table
+
+
+def _day(stamp: str | None) -> str:
+    return "-" if stamp is None else stamp[:16].replace("T", " ")
+
+
+def _bands(bands: Mapping[str, Mapping[str, float]]) -> str:
+    return " ".join(
+        f"{band[0]} {_ratio(row['precision'])[:4]}/{_ratio(row['recall'])[:4]}"
+        for band, row in bands.items()
+    )

@@ -38,6 +38,23 @@ def _invoke(tmp_path: Path, *args: str) -> Result:
             "--retrain-every '0d' must be longer than zero",
         ),
         (
+            ["--map", "user_id=card,amount=amt,timestamp=when", "--learner", "forest"],
+            "Invalid value for '--learner': 'forest' is not one of 'batch', 'online', 'both'.",
+        ),
+        (
+            [
+                "--map",
+                "user_id=card,amount=amt,timestamp=when",
+                *("--train-window", "2d", "--validation", "3d"),
+            ],
+            "--validation 3d leaves no training period inside --train-window 2d: use a shorter "
+            "--validation or a longer --train-window",
+        ),
+        (
+            ["--map", "user_id=card,amount=amt,timestamp=when", "--validation", "0h"],
+            "--validation '0h' must be longer than zero",
+        ),
+        (
             ["--map", "user_id=card,amount=amt,timestamp=when", "--timezone", "Nowhere"],
             "--timezone 'Nowhere' is not a time zone",
         ),
@@ -56,7 +73,7 @@ def test_refused_with_advice(tmp_path: Path, args: list[str], message: str) -> N
     result = _invoke(tmp_path, *args)
     assert result.exit_code == 2
     last = result.output.splitlines()[-1]
-    assert last.startswith("error: ") and message in last
+    assert last.lower().startswith("error: ") and message in last
 
 
 def test_a_missing_file(tmp_path: Path) -> None:
