@@ -18,6 +18,7 @@ from stream_sentinel.backtest.run import Backtest, BacktestOptions, backtest_his
 from stream_sentinel.backtest.timeparse import TimeSpec
 from stream_sentinel.cli import cli
 from stream_sentinel.config import Settings, load_settings
+from stream_sentinel.learning.learner.online import online_summary
 from stream_sentinel.learning.learner.retrain import Retrainer
 from stream_sentinel.learning.learner.trainingset import TrainingSet
 
@@ -212,12 +213,19 @@ def test_online_registers_the_river_kind_and_its_champion_scores_the_next_period
         (RETRAINS[3], "river-logreg", "challenger", False, "kept as challenger"),
         (RETRAINS[4], "river-logreg", "challenger", False, "kept as challenger"),
     ]
+    assert online.report["models"][4]["reason"].startswith(
+        "kept as challenger: the comparison involves an online model"
+    )
     [promoted] = [m["version"] for m in online.report["models"] if m["promoted"]]
     assert online.replay.registry.get(promoted).kind == "river-logreg"
     assert online.report["scored_by"][1:] == [
         {"from": RETRAINS[2], "until": None, "version": promoted, "kind": "river-logreg"}
     ]
     _assert_scored_as_reported(loaded, online)
+    # it learned every released chargeback as a fraud (each is due when its row matures)
+    learned = online_summary(online.replay.state)
+    assert learned is not None
+    assert learned["frauds"] == online.report["labels_released"] == 304
 
 
 def test_both_trains_one_of_each_kind_and_the_policy_compares_them(
@@ -233,7 +241,7 @@ def test_both_trains_one_of_each_kind_and_the_policy_compares_them(
     champion = models[4]["version"]
     assert models[4]["promoted"] and not models[5]["promoted"]
     assert models[5]["reason"].startswith(
-        f"kept as challenger: AP 0.3341 is 0.6222 below champion {champion}'s 0.9563 on the "
+        f"kept as challenger: AP 0.8455 is 0.1107 below champion {champion}'s 0.9563 on the "
         "same validation window"
     )
     assert both.report["scored_by"] == batch.report["scored_by"]
