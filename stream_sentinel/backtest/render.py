@@ -86,29 +86,33 @@ def _models_line(report: Mapping[str, Any]) -> str:
     return f"{len(trained)} trained, {promoted} promoted (see the models table)"
 
 
+SHORT_KINDS = {"river-logreg": "online"}
+
+
 def models_table(report: Mapping[str, Any]) -> Table | None:
-    """Every model the learner trained: when, kind, window, validation metrics, decision."""
+    """Every model the learner trained: when, kind, rows, validation metrics, the decision
+    (the reasons are in the run's log lines and the JSON report)."""
     trained = [m for m in report["models"] if m.get("trained_at") is not None]
     if not trained:
         return None
-    table = Table(title="models trained (validation metrics; the policy's decision)")
-    for name in ("trained at", "kind", "version", "training", "rows/frauds", "ROC AUC", "AP"):
-        table.add_column(name)
-    table.add_column("bands P/R", overflow="fold")
-    table.add_column("decision", overflow="fold")
+    table = Table(
+        title="models trained (ROC AUC and AP on their validation window)",
+        box=None,
+        padding=(0, 1, 0, 0),
+    )
+    for name in ("trained", "kind", "version", "rows/fraud", "AUC", "AP", "decision"):
+        table.add_column(name, no_wrap=True)
     for model in trained:
         metrics = model["metrics"] or {}
         training = model["training"]
         table.add_row(
-            model["trained_at"],
-            model["kind"] or "-",
+            _day(model["trained_at"]),
+            SHORT_KINDS.get(model["kind"], model["kind"] or "-"),
             model["version"] or "-",
-            f"{_day(training['from'])} .. {_day(training['until'])}",
             f"{training['rows']:,}/{training['frauds']:,}",
             _ratio(metrics.get("roc_auc")),
             _ratio(metrics.get("average_precision")),
-            _bands(metrics.get("bands", {})),
-            model["reason"],
+            "promoted" if model["promoted"] else model["decision"],
         )
     return table
 
@@ -127,12 +131,5 @@ def scored_by_table(report: Mapping[str, Any]) -> Table | None:
     return table
 
 
-def _day(stamp: str | None) -> str:
-    return "-" if stamp is None else stamp[:16].replace("T", " ")
-
-
-def _bands(bands: Mapping[str, Mapping[str, float]]) -> str:
-    return " ".join(
-        f"{band[0]} {_ratio(row['precision'])[:4]}/{_ratio(row['recall'])[:4]}"
-        for band, row in bands.items()
-    )
+def _day(stamp: str) -> str:
+    return stamp[5:16].replace("T", " ")

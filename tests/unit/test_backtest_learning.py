@@ -245,3 +245,21 @@ def test_both_trains_one_of_each_kind_and_the_policy_compares_them(
         "same validation window"
     )
     assert both.report["scored_by"] == batch.report["scored_by"]
+
+
+def test_the_printed_tables_list_each_model_and_each_period(batch: Backtest) -> None:
+    from rich.console import Console
+
+    from stream_sentinel.backtest.render import models_table, scored_by_table
+
+    console = Console(width=80, record=True)
+    console.print(models_table(batch.report))
+    console.print(scored_by_table(batch.report))
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+    versions = [m["version"] for m in batch.report["models"]]
+    assert lines[1].split() == ["trained", "kind", "version", "rows/fraud", "AUC", "AP", "decision"]
+    assert lines[2].split() == [
+        "12-21", "22:16", "lightgbm", versions[0], "2,474/69", "0.9920", "0.9434", "challenger"
+    ]  # fmt: skip
+    assert lines[4].split()[-1] == "promoted" and lines[6].split()[-1] == "promoted"
+    assert f"│ {RETRAINS[2]} │ {RETRAINS[4]} │ {versions[2]} │ lightgbm" in "\n".join(lines)
