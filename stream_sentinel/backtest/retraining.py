@@ -87,6 +87,8 @@ def replay_and_learn(
         while learner is not None and pending and ts[start] >= pending[0][0]:
             at, initial = pending.pop(0)
             _retrain(replay, learner, learned, at, initial, notice)
+            if not pending:  # no later retrain reads the training set: stop feeding it
+                learner = replay.features = replay.on_labels = None
         if learner is not None:  # chargebacks due first: a row matures when its label is due
             replay.release_labels(int(ts[start]))
             learner.learn_online(int(ts[start]))
