@@ -16,6 +16,7 @@ from stream_sentinel.backtest.mapping import ColumnMap
 from stream_sentinel.backtest.report import iso
 from stream_sentinel.backtest.run import Backtest, BacktestOptions, backtest_history
 from stream_sentinel.backtest.timeparse import TimeSpec
+from stream_sentinel.backtest.training import released_until
 from stream_sentinel.cli import cli
 from stream_sentinel.config import Settings, load_settings
 from stream_sentinel.learning.learner.online import online_summary
@@ -222,10 +223,14 @@ def test_online_registers_the_river_kind_and_its_champion_scores_the_next_period
         {"from": RETRAINS[2], "until": None, "version": promoted, "kind": "river-logreg"}
     ]
     _assert_scored_as_reported(loaded, online)
-    # it learned every released chargeback as a fraud (each is due when its row matures)
+    # by the last retrain it had learned every chargeback released by then as a fraud (each is
+    # due when its row matures), and nothing after it (no later retrain would read it)
     learned = online_summary(online.replay.state)
     assert learned is not None
-    assert learned["frauds"] == online.report["labels_released"] == 304
+    history = loaded.history
+    last_retrain = online.evaluation_start_ms + 4 * 2 * DAY
+    released = released_until(history.timestamp, last_retrain, 2 * DAY)
+    assert learned["frauds"] == int(history.labels[:released].sum()) == 298
 
 
 def test_both_trains_one_of_each_kind_and_the_policy_compares_them(
