@@ -23,6 +23,7 @@ from stream_sentinel.backtest.replay import Replay
 from stream_sentinel.backtest.report import iso
 from stream_sentinel.backtest.wire import FeedbackWire
 from stream_sentinel.config import Settings
+from stream_sentinel.generator.durations import format_duration
 from stream_sentinel.learning.aliases import CHAMPION
 from stream_sentinel.learning.labels import SourcedLabel
 from stream_sentinel.learning.learner import store
@@ -114,9 +115,19 @@ class BacktestLearner:
         self.store.evict(at_ms - self._plan.window_ms)
         return outcomes
 
+    def forget(self) -> int:
+        """After the last retrain: drop the training set (rows, labels, the online model's
+        scores, the hours); the online model's own state, status and capped decisions stay."""
+        self._replay.features = self._replay.on_labels = None
+        return self.store.evict(2**62)
+
     @property
     def label_delay_ms(self) -> int:
         return self._plan.label_delay_ms
+
+    @property
+    def validation_text(self) -> str:
+        return format_duration(self._plan.validation_ms / 1000)
 
     def champion(self) -> str | None:
         return self._replay.registry.aliases().get(CHAMPION)

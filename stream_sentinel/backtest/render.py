@@ -48,6 +48,7 @@ def report_table(report: Mapping[str, Any]) -> Table:
         ("alert F1", _ratio(evaluation["alert_f1"])),
         (f"card precision@{cpk['k']}", f"{_ratio(cpk['mean'])} (mean of {cpk['days']} days)"),
         ("models", _models_line(report)),
+        ("rules only", _rules_only(report)),
         ("labels released", f"{report['labels_released']:,} chargebacks"),
         (
             "bad rows",
@@ -80,10 +81,26 @@ def _counts(counts: Mapping[str, int]) -> str:
 def _models_line(report: Mapping[str, Any]) -> str:
     models = report["models"]
     trained = [m for m in models if m.get("trained_at") is not None]
-    if not trained:
-        return ", ".join(m["version"] for m in models) or "rules only"
+    if not trained:  # --model, no retrain: the model that scored
+        served = [f"{p['version']} ({p['kind']})" for p in _periods(report) if p["version"]]
+        return ", ".join(dict.fromkeys(served)) or "rules only"
     promoted = sum(1 for m in trained if m["promoted"])
     return f"{len(trained)} trained, {promoted} promoted (see the models table)"
+
+
+def _periods(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list(report.get("scored_by") or [])
+
+
+def _rules_only(report: Mapping[str, Any]) -> str:
+    """The evaluation's periods with no champion (scored by the rules alone), or none."""
+    last = report["input"]["last_event"]
+    spans = [
+        f"{p['from']} .. {p['until'] or last}" for p in _periods(report) if p["version"] is None
+    ]
+    if not spans:
+        return "none"
+    return "; ".join(spans) + " (no champion: the metrics include rule-only scores)"
 
 
 SHORT_KINDS = {"river-logreg": "online"}

@@ -88,7 +88,8 @@ def replay_and_learn(
             at, initial = pending.pop(0)
             _retrain(replay, learner, learned, at, initial, notice)
             if not pending:  # no later retrain reads the training set: stop feeding it
-                learner = replay.features = replay.on_labels = None
+                learner.forget()
+                learner = None
         if learner is not None:  # chargebacks due first: a row matures when its label is due
             replay.release_labels(int(ts[start]))
             learner.learn_online(int(ts[start]))
@@ -142,6 +143,8 @@ def _no_champion(
         raise UsageError(
             f"no model could be trained at {iso(at)} ({reasons}); "
             + not_enough_hint(learner.label_delay_ms)
+            + f", or a shorter --validation (the latest {learner.validation_text} of the labelled "
+            "rows validate, only the rest train)"
         )
     if not learned.periods or learned.periods[-1]["version"] is not None:
         learned.served(at, None, "rules only")

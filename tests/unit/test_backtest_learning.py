@@ -268,3 +268,51 @@ def test_the_printed_tables_list_each_model_and_each_period(batch: Backtest) -> 
     ]  # fmt: skip
     assert lines[4].split()[-1] == "promoted" and lines[6].split()[-1] == "promoted"
     assert f"│ {RETRAINS[2]} │ {RETRAINS[4]} │ {versions[2]} │ lightgbm" in "\n".join(lines)
+
+
+def _learn_keys(run: Backtest) -> list[str]:
+    from stream_sentinel.learning.learner.store import NS
+
+    return sorted(run.replay.state.scan(NS, "learn:*"))
+
+
+def test_the_training_set_is_dropped_after_the_last_retrain(
+    batch: Backtest, online: Backtest
+) -> None:
+    # no --train-window: nothing was evicted before; after the last retrain no later one reads
+    # the rows, labels or online scores, so none stays in memory for the rest of the replay
+    assert _learn_keys(batch) == []
+    assert _learn_keys(online) == ["learn:online"]  # the online model's own state (bounded)
+
+
+def test_the_tables_name_the_rule_only_period_and_the_model_setting(batch: Backtest) -> None:
+    from rich.console import Console
+
+    from stream_sentinel.backtest.render import report_table
+
+    console = Console(width=200, record=True)
+    console.print(report_table(batch.report))
+    text = console.export_text()
+    assert (
+        f"│ rules only          │ {RETRAINS[0]} .. {RETRAINS[2]} (no champion: the metrics "
+        "include rule-only scores)"
+    ) in text
+    assert batch.report["settings"]["model"] == (
+        "the learner's champion after each retrain (see models and scored_by)"
+    )
+
+
+def test_the_models_line_names_the_given_model_when_nothing_was_trained(
+    batch: Backtest,
+) -> None:
+    from rich.console import Console
+
+    from stream_sentinel.backtest.render import report_table
+
+    given = {"from": RETRAINS[0], "until": None, "version": "m-given", "kind": "lightgbm"}
+    report = dict(batch.report, models=[], scored_by=[given])
+    console = Console(width=200, record=True)
+    console.print(report_table(report))
+    text = console.export_text()
+    assert "│ models              │ m-given (lightgbm)" in text
+    assert "│ rules only          │ none" in text
