@@ -196,10 +196,18 @@ def validation_of(options: BacktestOptions, settings: Settings) -> int:
     validation_ms = options.validation_ms or settings.learning.validation_ms
     window = options.train_window_ms
     if window is not None and validation_ms >= window:
+        given = format_duration(validation_ms / 1000)
+        source = f"--validation {given}"
+        if options.validation_ms is None:
+            source = (
+                f"the validation period {given} (the settings' default: learning.validation_ms, "
+                "SENTINEL_LEARNING_VALIDATION_MS)"
+            )
         raise UsageError(
-            f"--validation {format_duration(validation_ms / 1000)} leaves no training period "
-            f"inside --train-window {format_duration(window / 1000)}: use a shorter "
-            "--validation or a longer --train-window"
+            f"{source} leaves no training period inside --train-window "
+            f"{format_duration(window / 1000)}: pass --validation "
+            f"{format_duration(max(window // 3, 1) / 1000)} or a --train-window longer than "
+            f"{given}"
         )
     return validation_ms
 
@@ -333,7 +341,7 @@ def _report(
             "warmup": format_duration(options.warmup_ms / 1000),
             "retrain_every": _duration(options.retrain_every_ms),
             "train_window": _duration(options.train_window_ms),
-            "model": str(options.model_path) if options.model_path else "trained at warmup end",
+            "model": _model_setting(options),
             "learner": options.learner,
             "validation": _duration(plan.learner.validation_ms),
             "batch_rows": options.batch_rows,
@@ -346,6 +354,12 @@ def _report(
         "scored_by": learned.periods,
         "evaluation": evaluation_metrics(history, outcomes, evaluation_start, options.k),
     }
+
+
+def _model_setting(options: BacktestOptions) -> str:
+    if options.model_path:
+        return str(options.model_path)
+    return "the learner's champion after each retrain (see models and scored_by)"
 
 
 def _duration(ms: int | None) -> str | None:

@@ -46,7 +46,8 @@ from stream_sentinel.commands.context import CliContext, pass_cli
 @click.option(
     "--validation",
     default=None,
-    help="The learner's validation period, the latest labelled one [settings: 3d].",
+    help="The learner's validation period, the latest labelled one (default: the settings' "
+    "learning.validation_ms, SENTINEL_LEARNING_VALIDATION_MS, 3d); --train-window includes it.",
 )
 @click.option(
     "--model",
@@ -125,6 +126,7 @@ def _run(cli: CliContext, data: Path, options: dict[str, Any], console: Any) -> 
 
     from stream_sentinel.backtest.run import run_backtest, validation_of
 
+    _check_learning_flags(options)
     backtest_options = _options(data, options)
     validation_of(backtest_options, cli.settings)  # before reading the history
     columns = (
@@ -181,6 +183,32 @@ def _options(data: Path, options: dict[str, Any]) -> Any:
         batch_span_ms=_ms(options["batch_span"], "--batch-span") or None,
         backend=options["backend"],
     )
+
+
+LEARNING_FLAGS = ("learner", "validation", "train_window")
+
+
+def _check_learning_flags(options: dict[str, Any]) -> None:
+    """With --model and no --retrain-every nothing is trained: the learner's flags would be
+    ignored, so they are refused (a comparison run must not silently skip its learner)."""
+    from click.core import ParameterSource
+
+    from stream_sentinel.errors import UsageError
+
+    if options["model_path"] is None or options["retrain_every"] is not None:
+        return
+    context = click.get_current_context()
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in LEARNING_FLAGS
+        if context.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)}: used only when the backtest trains, and with --model and no "
+            "--retrain-every it trains nothing: add --retrain-every (e.g. 7d) or leave "
+            f"{', '.join(given)} out"
+        )
 
 
 def _check_writable(path: Path | None, flag: str) -> None:

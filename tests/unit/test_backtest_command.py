@@ -47,8 +47,24 @@ def _invoke(tmp_path: Path, *args: str) -> Result:
                 "user_id=card,amount=amt,timestamp=when",
                 *("--train-window", "2d", "--validation", "3d"),
             ],
-            "--validation 3d leaves no training period inside --train-window 2d: use a shorter "
-            "--validation or a longer --train-window",
+            "--validation 3d leaves no training period inside --train-window 2d: pass "
+            "--validation 16h or a --train-window longer than 3d",
+        ),
+        (
+            ["--map", "user_id=card,amount=amt,timestamp=when", "--train-window", "3d"],
+            "the validation period 3d (the settings' default: learning.validation_ms, "
+            "SENTINEL_LEARNING_VALIDATION_MS) leaves no training period inside --train-window "
+            "3d: pass --validation 1d or a --train-window longer than 3d",
+        ),
+        (
+            [
+                "--map",
+                "user_id=card,amount=amt,timestamp=when",
+                *("--model", "models", "--learner", "online", "--validation", "1d"),
+            ],
+            "--learner, --validation: used only when the backtest trains, and with --model and "
+            "no --retrain-every it trains nothing: add --retrain-every (e.g. 7d) or leave "
+            "--learner, --validation out",
         ),
         (
             ["--map", "user_id=card,amount=amt,timestamp=when", "--validation", "0h"],

@@ -212,7 +212,10 @@ def test_too_few_released_frauds_to_train_say_what_to_change(
     assert str(error.value).startswith(
         "no model could be trained at 2024-12-21T22:16:11Z (skipped: not enough labelled rows: "
     )
-    assert str(error.value).endswith("use a shorter --label-delay or a longer --warmup")
+    assert str(error.value).endswith(
+        "use a shorter --label-delay or a longer --warmup, or a shorter --validation (the "
+        "latest 1d of the labelled rows validate, only the rest train)"
+    )
 
 
 def test_rows_the_detector_rejects_are_reported_not_scored(
