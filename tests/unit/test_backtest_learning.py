@@ -316,3 +316,26 @@ def test_the_models_line_names_the_given_model_when_nothing_was_trained(
     text = console.export_text()
     assert "│ models              │ m-given (lightgbm)" in text
     assert "│ rules only          │ none" in text
+
+
+def test_each_online_update_sees_only_the_labels_released_by_then(
+    loaded: Loaded, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stream_sentinel.backtest.learning import BacktestLearner
+
+    seen: list[tuple[int, list[Any]]] = []
+    update = BacktestLearner.learn_online
+
+    def spy(self: BacktestLearner, now_ms: int) -> int:
+        _, labels = self.store.snapshot(0, 2**62)
+        seen.append((now_ms, [label for found in labels.values() for label in found]))
+        return update(self, now_ms)
+
+    monkeypatch.setattr(BacktestLearner, "learn_online", spy)
+    _run(loaded, settings, "online")
+    history = loaded.history
+    assert len(seen) == 61  # before every slice up to the last retrain, and at each retrain
+    for now, labels in seen:
+        assert all(label.label_time <= now for label in labels)
+        released = released_until(history.timestamp, now, 2 * DAY)
+        assert len(labels) == int(history.labels[:released].sum())
