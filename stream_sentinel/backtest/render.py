@@ -47,7 +47,8 @@ def report_table(report: Mapping[str, Any]) -> Table:
         ("alert recall", _ratio(evaluation["alert_recall"])),
         ("alert F1", _ratio(evaluation["alert_f1"])),
         (f"card precision@{cpk['k']}", f"{_ratio(cpk['mean'])} (mean of {cpk['days']} days)"),
-        ("models", ", ".join(m["version"] for m in report["models"]) or "rules only"),
+        ("models", _models_line(report)),
+        ("rules only", _rules_only(report)),
         ("labels released", f"{report['labels_released']:,} chargebacks"),
         (
             "bad rows",
@@ -75,3 +76,77 @@ def _examples(source: Mapping[str, Any]) -> str:
 
 def _counts(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{name} {n:,}" for name, n in counts.items()) or "none"
+
+
+def _models_line(report: Mapping[str, Any]) -> str:
+    models = report["models"]
+    trained = [m for m in models if m.get("trained_at") is not None]
+    if not trained:  # --model, no retrain: the model that scored
+        served = [f"{p['version']} ({p['kind']})" for p in _periods(report) if p["version"]]
+        return ", ".join(dict.fromkeys(served)) or "rules only"
+    promoted = sum(1 for m in trained if m["promoted"])
+    return f"{len(trained)} trained, {promoted} promoted (see the models table)"
+
+
+def _periods(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list(report.get("scored_by") or [])
+
+
+def _rules_only(report: Mapping[str, Any]) -> str:
+    """The evaluation's periods with no champion (scored by the rules alone), or none."""
+    last = report["input"]["last_event"]
+    spans = [
+        f"{p['from']} .. {p['until'] or last}" for p in _periods(report) if p["version"] is None
+    ]
+    if not spans:
+        return "none"
+    return "; ".join(spans) + " (no champion: the metrics include rule-only scores)"
+
+
+SHORT_KINDS = {"river-logreg": "online"}
+
+
+def models_table(report: Mapping[str, Any]) -> Table | None:
+    """Every model the learner trained: when, kind, rows, validation metrics, the decision
+    (the reasons are in the run's log lines and the JSON report)."""
+    trained = [m for m in report["models"] if m.get("trained_at") is not None]
+    if not trained:
+        return None
+    table = Table(
+        title="models trained (ROC AUC and AP on their validation window)",
+        box=None,
+        padding=(0, 1, 0, 0),
+    )
+    for name in ("trained", "kind", "version", "rows/fraud", "AUC", "AP", "decision"):
+        table.add_column(name, no_wrap=True)
+    for model in trained:
+        metrics = model["metrics"] or {}
+        training = model["training"]
+        table.add_row(
+            _day(model["trained_at"]),
+            SHORT_KINDS.get(model["kind"], model["kind"] or "-"),
+            model["version"] or "-",
+            f"{training['rows']:,}/{training['frauds']:,}",
+            _ratio(metrics.get("roc_auc")),
+            _ratio(metrics.get("average_precision")),
+            "promoted" if model["promoted"] else model["decision"],
+        )
+    return table
+
+
+def scored_by_table(report: Mapping[str, Any]) -> Table | None:
+    """Which model scored each period of the replay."""
+    periods = report.get("scored_by") or []
+    if not periods:
+        return None
+    table = Table(title="which model scored when")
+    for name in ("from", "until", "model", "kind"):
+        table.add_column(name)
+    for period in periods:
+        until = period["until"] or report["input"]["last_event"]
+        table.add_row(period["from"], until, period["version"] or "-", period["kind"])
+    return table
+
+
+def _day(stamp: str) -> str:
+    return stamp[5:16].replace("T", " ")

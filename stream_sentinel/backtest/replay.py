@@ -89,6 +89,7 @@ class Replay:
         self.label_delay_ms = label_delay_ms
         self.models = ModelSource(None)
         self.registry = ModelRegistry(backends.state, clock)  # what the replay scores with
+        self.state = backends.state  # the learner's training set shares it, as live
         # State written before the next batch, not beside it: which merchant counts a batch
         # reads must not depend on thread timing either. No decision-features rows: the replay
         # collects the same vectors itself (``self.features``), and an embedded broker keeps in
@@ -106,6 +107,8 @@ class Replay:
         self.outcomes = Outcomes(len(history))
         self.features: FeatureLog | None = FeatureLog()
         self.labels_released = 0
+        #: Called with the history rows of each release's chargebacks (the learner's intake).
+        self.on_labels: Callable[[list[int]], None] | None = None
         self._producer = backends.broker.producer()
         self._transactions = TransactionWire(serde)
         self._feedback = FeedbackWire(serde)
@@ -130,6 +133,12 @@ class Replay:
         if self.registry.alias_state(CHAMPION)[0] != version.version:
             self.registry.promote(version.version, CHAMPION, reason, actor="backtest")
         served = load_model(self.registry, version.version)
+        self.models.swap(served)
+        return served
+
+    def serve_version(self, version: str) -> ServingModel:
+        """Score with a registered version (the champion a retrain left), hash-verified."""
+        served = load_model(self.registry, version)
         self.models.swap(served)
         return served
 
@@ -177,6 +186,8 @@ class Replay:
             touched = {merchants[row] for row in due} - {None}
             self.process.detector.state.forget_merchants(sorted(str(m) for m in touched))
         self.labels_released += len(due)
+        if self.on_labels is not None:
+            self.on_labels(due)
         return len(due)
 
     # -- plumbing -----------------------------------------------------------------------------

@@ -13,20 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from stream_sentinel.backtest.history import History
 from stream_sentinel.backtest.ingest import Loaded, load_history
+from stream_sentinel.backtest.learning import Kinds, LearnerPlan
 from stream_sentinel.backtest.mapping import ColumnMap
-from stream_sentinel.backtest.replay import Replay, plan_slices
+from stream_sentinel.backtest.replay import Replay
 from stream_sentinel.backtest.report import bad_rows_section, evaluation_metrics, iso
+from stream_sentinel.backtest.retraining import Learned, ReplayPlan, replay_and_learn
 from stream_sentinel.backtest.timeparse import TimeSpec
-from stream_sentinel.backtest.training import (
-    TrainingPlan,
-    not_enough_hint,
-    released_until,
-    train_at,
-)
+from stream_sentinel.backtest.training import not_enough_hint, released_until
 from stream_sentinel.clients.backends import Backends, EmbeddedClients, RealClients
 from stream_sentinel.clock import ManualClock
 from stream_sentinel.config import Settings
@@ -54,6 +49,10 @@ class BacktestOptions:
     warmup_ms: int = 14 * DAY_MS
     retrain_every_ms: int | None = None
     train_window_ms: int | None = None
+    #: The learner's model kinds at each retrain (``--learner``).
+    learner: Kinds = "batch"
+    #: The learner's validation period (None: the settings' ``learning.validation_ms``).
+    validation_ms: int | None = None
     model_path: Path | None = None
     k: int = 100
     batch_rows: int = 20_000
@@ -111,20 +110,19 @@ def backtest_history(
     evaluation_start = _check_history(history, options, model is None)
     if notice:
         notice(f"evaluation from {iso(evaluation_start)} (after the warmup)")
-    schedule = _training_times(history, options, evaluation_start)
+    plan = _replay_plan(history, options, settings, evaluation_start)
     settings = settings.with_overrides(
         detector={"max_batch": options.batch_rows, "max_batch_burst": options.batch_rows}
     )
-    given = [{"version": model.version, "trained_at": None}] if model else []
     with _pipeline(settings, options, history) as replay, _frozen_heap():
         replay_started = time.perf_counter()
-        trained = _replay(replay, options, settings, schedule, model, progress, notice)
+        learned = replay_and_learn(replay, plan, settings, model, progress, notice)
         replay_s = time.perf_counter() - replay_started
-    report = _report(loaded, replay, options, evaluation_start, given + trained)
+    report = _report(loaded, replay, options, plan, learned)
     report["throughput"] = {
         "read_s": 0.0,
         "replay_s": round(replay_s, 3),
-        "training_s": round(sum(m["seconds"] for m in trained), 3),
+        "training_s": round(learned.training_s, 3),
         "rows_per_s": round(len(history) / max(replay_s, 1e-9), 1),
         "total_s": round(replay_s, 3),
     }
@@ -164,12 +162,54 @@ def _check_history(history: History, options: BacktestOptions, needs_training: b
     if needs_training:
         released = released_until(history.timestamp, evaluation_start, options.label_delay_ms)
         if not history.labels[:released].any():
-            plan = TrainingPlan(options.label_delay_ms, None)
             raise UsageError(
                 f"no fraud label is released by the end of the warmup ({iso(evaluation_start)}): "
-                f"{released:,} labelled transactions, none of them fraud; " + not_enough_hint(plan)
+                f"{released:,} labelled transactions, none of them fraud; "
+                + not_enough_hint(options.label_delay_ms)
             )
     return evaluation_start
+
+
+def _replay_plan(
+    history: History, options: BacktestOptions, settings: Settings, evaluation_start: int
+) -> ReplayPlan:
+    """The retrain schedule and the learner's lines (``--train-window`` counts labelled time:
+    the training set reaches back that far past the label delay)."""
+    validation_ms = validation_of(options, settings)
+    labelled_ms = options.train_window_ms
+    if labelled_ms is None:  # every released label
+        labelled_ms = int(history.timestamp[-1]) - int(history.timestamp[0]) + 1
+    learner = LearnerPlan(
+        options.learner, options.label_delay_ms, options.label_delay_ms + labelled_ms, validation_ms
+    )
+    return ReplayPlan(
+        evaluation_start,
+        _training_times(history, options, evaluation_start),
+        learner,
+        options.batch_rows,
+        options.batch_span_ms,
+    )
+
+
+def validation_of(options: BacktestOptions, settings: Settings) -> int:
+    """The learner's validation period; it must leave a training period in ``--train-window``."""
+    validation_ms = options.validation_ms or settings.learning.validation_ms
+    window = options.train_window_ms
+    if window is not None and validation_ms >= window:
+        given = format_duration(validation_ms / 1000)
+        source = f"--validation {given}"
+        if options.validation_ms is None:
+            source = (
+                f"the validation period {given} (the settings' default: learning.validation_ms, "
+                "SENTINEL_LEARNING_VALIDATION_MS)"
+            )
+        raise UsageError(
+            f"{source} leaves no training period inside --train-window "
+            f"{format_duration(window / 1000)}: pass --validation "
+            f"{format_duration(max(window // 3, 1) / 1000)} or a --train-window longer than "
+            f"{given}"
+        )
+    return validation_ms
 
 
 def _training_times(
@@ -263,7 +303,8 @@ def _backends(
 def _frozen_heap() -> Iterator[None]:
     """The replay holds millions of long-lived objects (the history, the embedded broker's
     logs); left to the cyclic collector they would be rescanned over and over. See
-    :func:`_settle_heap`; everything frozen is handed back to the collector at the end."""
+    :func:`~stream_sentinel.backtest.retraining._settle_heap`; everything frozen is handed
+    back to the collector at the end."""
     gc.collect()
     gc.freeze()
     try:
@@ -272,93 +313,15 @@ def _frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _settle_heap() -> None:
-    """After a slice: collect its young garbage, then freeze what survived (it stays)."""
-    gc.collect(1)
-    gc.freeze()
-
-
-def _replay(
-    replay: Replay,
-    options: BacktestOptions,
-    settings: Settings,
-    schedule: list[tuple[int, bool]],
-    model: ModelArtifact | None,
-    progress: Progress | None,
-    notice: Notice | None,
-) -> list[dict[str, Any]]:
-    history = replay.history
-    ts = history.timestamp
-    evaluation_start = int(ts[0]) + options.warmup_ms
-    cut_times = [evaluation_start, *(at for at, _ in schedule)]
-    cuts = [int(np.searchsorted(ts, at, "left")) for at in cut_times]
-    plan = TrainingPlan(options.label_delay_ms, options.train_window_ms)
-    pending = list(schedule)
-    trained: list[dict[str, Any]] = []
-    if not pending:
-        replay.features = None
-    for start, stop in plan_slices(ts, options.batch_rows, options.batch_span_ms, cuts):
-        if model is not None and ts[start] >= evaluation_start:
-            replay.serve(model, "the backtest's --model")
-            model = None
-        while pending and ts[start] >= pending[0][0]:
-            at, initial = pending.pop(0)
-            summary = _train(replay, plan, settings, at, initial, notice)
-            if summary is not None:
-                trained.append(summary)
-            _forget_features(replay, plan, pending)
-        replay.run_slice(start, stop)
-        _settle_heap()
-        if progress:
-            progress(stop, len(history))
-    return trained
-
-
-def _train(
-    replay: Replay,
-    plan: TrainingPlan,
-    settings: Settings,
-    at: int,
-    initial: bool,
-    notice: Notice | None,
-) -> dict[str, Any] | None:
-    assert replay.features is not None
-    replay.release_labels(at)
-    try:
-        model = train_at(at, plan, replay.history, replay.features, settings, initial)
-    except ModelError as exc:  # a retraining that cannot happen keeps the current model
-        if notice:
-            notice(f"{iso(at)}: model kept, retraining skipped ({exc})")
-        return None
-    replay.serve(model.artifact, f"retrained at {iso(at)}")
-    summary = {**model.summary, "trained_at": iso(at)}
-    if notice:
-        notice(
-            f"{iso(at)}: model {summary['version']} trained on {summary['rows']:,} released "
-            f"labels ({summary['fraud']:,} fraud) in {summary['seconds']:.1f} s"
-        )
-    return summary
-
-
-def _forget_features(replay: Replay, plan: TrainingPlan, pending: list[tuple[int, bool]]) -> None:
-    """Keep only the feature rows a later training can still use."""
-    if replay.features is None:
-        return
-    if not pending:
-        replay.features = None
-    elif plan.train_window_ms is not None:
-        lo, _ = plan.released_rows(replay.history, pending[0][0])
-        replay.features.forget_before(lo)
-
-
 # -- the report ---------------------------------------------------------------------------------
 def _report(
     loaded: Loaded,
     replay: Replay,
     options: BacktestOptions,
-    evaluation_start: int,
-    models: list[dict[str, Any]],
+    plan: ReplayPlan,
+    learned: Learned,
 ) -> dict[str, Any]:
+    evaluation_start = plan.evaluation_start_ms
     history, outcomes = loaded.history, replay.outcomes
     return {
         "input": {
@@ -378,16 +341,25 @@ def _report(
             "warmup": format_duration(options.warmup_ms / 1000),
             "retrain_every": _duration(options.retrain_every_ms),
             "train_window": _duration(options.train_window_ms),
-            "model": str(options.model_path) if options.model_path else "trained at warmup end",
+            "model": _model_setting(options),
+            "learner": options.learner,
+            "validation": _duration(plan.learner.validation_ms),
             "batch_rows": options.batch_rows,
             "batch_span": _duration(options.batch_span_ms),
         },
         "evaluation_start": iso(evaluation_start),
         "labels_released": replay.labels_released,
         "dead_letters": outcomes.rejections(),
-        "models": models,
+        "models": learned.models,
+        "scored_by": learned.periods,
         "evaluation": evaluation_metrics(history, outcomes, evaluation_start, options.k),
     }
+
+
+def _model_setting(options: BacktestOptions) -> str:
+    if options.model_path:
+        return str(options.model_path)
+    return "the learner's champion after each retrain (see models and scored_by)"
 
 
 def _duration(ms: int | None) -> str | None:

@@ -1,31 +1,17 @@
-"""Training inside a backtest: on the features the detector itself computed, with released labels.
+"""What the backtest's learner trains on: the features the detector itself computed.
 
 Every scored batch hands its feature matrix to a :class:`FeatureLog` (the exact rows the model
 scored, so training and live features are literally the same numbers, merchant label counters
-included). At a training time ``T`` the model learns from the transactions whose labels were
-released by ``T`` (``event time + label delay <= T``), optionally only the latest
-``train_window`` of them; nothing later is visible. Fitting is LightGBM's deterministic mode
-(:mod:`stream_sentinel.scoring.train`), so the same history gives the same model.
+included); after each slice the learner's intake takes them (:mod:`.learning`). A label is
+released at ``event time + label delay`` (:func:`released_until`), never earlier.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
-from stream_sentinel.backtest.history import History
-from stream_sentinel.config import Settings
-from stream_sentinel.errors import ModelError, UsageError
 from stream_sentinel.generator.durations import format_duration
 from stream_sentinel.logic.features import FEATURES
-from stream_sentinel.logic.offline import Replayed
-from stream_sentinel.scoring.model import ModelArtifact
-from stream_sentinel.scoring.train import train
-
-HOLDOUT = 0.2  # the latest share of the training rows, on which the score bands are chosen
 
 
 class FeatureLog:
@@ -67,69 +53,9 @@ def released_until(timestamps: np.ndarray, at_ms: int, label_delay_ms: int) -> i
     return int(np.searchsorted(timestamps, at_ms - max(label_delay_ms, 1), side="right"))
 
 
-@dataclass
-class TrainingPlan:
-    """When and on what the backtest trains."""
-
-    label_delay_ms: int
-    train_window_ms: int | None  # None: every released label
-
-    def released_rows(self, history: History, at_ms: int) -> tuple[int, int]:
-        """History rows ``[lo, hi)`` whose labels are released at ``at_ms`` (in the window)."""
-        ts = history.timestamp
-        hi = released_until(ts, at_ms, self.label_delay_ms)
-        lo = 0
-        if self.train_window_ms is not None:
-            cutoff = at_ms - self.label_delay_ms - self.train_window_ms
-            lo = int(np.searchsorted(ts, cutoff, side="right"))
-        return lo, hi
-
-
-@dataclass
-class TrainedModel:
-    artifact: ModelArtifact
-    summary: dict[str, Any]
-
-
-def train_at(
-    at_ms: int,
-    plan: TrainingPlan,
-    history: History,
-    log: FeatureLog,
-    settings: Settings,
-    initial: bool,
-) -> TrainedModel:
-    """A model from the labels released by ``at_ms``; UsageError (initial) or ModelError."""
-    started = time.perf_counter()
-    lo, hi = plan.released_rows(history, at_ms)
-    features = log.rows(lo, hi)
-    scored = ~np.isnan(features).all(axis=1)
-    labels = history.labels[lo:hi][scored]
-    data = Replayed(features[scored], labels, history.timestamp[lo:hi][scored])
-    try:
-        artifact, report = train(
-            data, settings.detector.band_rates, HOLDOUT, source=f"backtest@{at_ms}"
-        )
-    except ModelError as exc:
-        if not initial:
-            raise
-        raise UsageError(f"{exc}; {not_enough_hint(plan)}") from None
-    summary = {
-        "version": artifact.version,
-        "trained_at": at_ms,
-        "rows": len(labels),
-        "fraud": int(labels.sum()),
-        "holdout_roc_auc": report.auc,
-        "holdout_average_precision": report.average_precision,
-        "bands": artifact.bands.to_json(),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    return TrainedModel(artifact, summary)
-
-
-def not_enough_hint(plan: TrainingPlan) -> str:
+def not_enough_hint(label_delay_ms: int) -> str:
     return (
-        f"with --label-delay {format_duration(plan.label_delay_ms / 1000)}, only transactions "
+        f"with --label-delay {format_duration(label_delay_ms / 1000)}, only transactions "
         "older than that have labels when the warmup ends: use a shorter --label-delay or a "
         "longer --warmup"
     )

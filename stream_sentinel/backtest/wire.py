@@ -148,17 +148,20 @@ class FeedbackWire:
         self._encoder = serde.encoder(FRAUD_FEEDBACK)
 
     def value(self, history: History, row: int, label_time: int) -> bytes:
+        return self._encoder(self.record(history, row, label_time))
+
+    @staticmethod
+    def record(history: History, row: int, label_time: int) -> dict[str, Any]:
+        """The Feedback record of a fraud row (what the learner's intake decodes)."""
         merchants = history.text.get("merchant_id")
-        return self._encoder(
-            {
-                "transaction_id": history.transaction_id[row],
-                "user_id": history.user_id[row],
-                "merchant_id": merchants[row] if merchants is not None else None,
-                "event_time": int(history.timestamp[row]),
-                "label": Label.FRAUD.value,
-                "source": FeedbackSource.CHARGEBACK.value,
-                "confidence": 1.0,
-                "pattern": None,
-                "label_time": label_time,
-            }
-        )
+        return {
+            "transaction_id": history.transaction_id[row],
+            "user_id": history.user_id[row],
+            "merchant_id": merchants[row] if merchants is not None else None,
+            "event_time": int(history.timestamp[row]),
+            "label": Label.FRAUD.value,
+            "source": FeedbackSource.CHARGEBACK.value,
+            "confidence": 1.0,
+            "pattern": None,
+            "label_time": label_time,
+        }

@@ -36,6 +36,20 @@ from stream_sentinel.commands.context import CliContext, pass_cli
 @click.option("--retrain-every", default=None, help="Retrain this often (e.g. 7d).")
 @click.option("--train-window", default=None, help="Train on the latest released labels only.")
 @click.option(
+    "--learner",
+    type=click.Choice(["batch", "online", "both"]),
+    default="batch",
+    show_default=True,
+    help="Model kinds each retrain trains: LightGBM, the River online model, or one of each "
+    "(compared by the promotion policy).",
+)
+@click.option(
+    "--validation",
+    default=None,
+    help="The learner's validation period, the latest labelled one (default: the settings' "
+    "learning.validation_ms, SENTINEL_LEARNING_VALIDATION_MS, 3d); --train-window includes it.",
+)
+@click.option(
     "--model",
     "model_path",
     type=click.Path(path_type=Path, file_okay=False),
@@ -78,7 +92,7 @@ def backtest(cli: CliContext, data: Path, **options: Any) -> None:
     """Backtest the detector on a labelled history (CSV or JSONL, optionally .gz)."""
     from rich.console import Console
 
-    from stream_sentinel.backtest.render import report_table
+    from stream_sentinel.backtest.render import models_table, report_table, scored_by_table
     from stream_sentinel.backtest.report import write_report
 
     console = Console(stderr=True)
@@ -93,7 +107,11 @@ def backtest(cli: CliContext, data: Path, **options: Any) -> None:
     if options["report"] is not None:
         write_report(options["report"], run.report)
         console.print(f"report: {options['report']}")
-    Console().print(report_table(run.report))
+    out = Console()
+    out.print(report_table(run.report))
+    for table in (models_table(run.report), scored_by_table(run.report)):
+        if table is not None:
+            out.print(table)
 
 
 def _run(cli: CliContext, data: Path, options: dict[str, Any], console: Any) -> Any:
@@ -106,9 +124,11 @@ def _run(cli: CliContext, data: Path, options: dict[str, Any], console: Any) -> 
         TimeRemainingColumn,
     )
 
-    from stream_sentinel.backtest.run import run_backtest
+    from stream_sentinel.backtest.run import run_backtest, validation_of
 
+    _check_learning_flags(options)
     backtest_options = _options(data, options)
+    validation_of(backtest_options, cli.settings)  # before reading the history
     columns = (
         TextColumn("replay"),
         BarColumn(),
@@ -155,12 +175,40 @@ def _options(data: Path, options: dict[str, Any]) -> Any:
         warmup_ms=_ms(options["warmup"], "--warmup"),
         retrain_every_ms=_optional_ms(options["retrain_every"], "--retrain-every"),
         train_window_ms=_optional_ms(options["train_window"], "--train-window"),
+        learner=options["learner"],
+        validation_ms=_optional_ms(options["validation"], "--validation"),
         model_path=options["model_path"],
         k=options["k"],
         batch_rows=options["batch_size"],
         batch_span_ms=_ms(options["batch_span"], "--batch-span") or None,
         backend=options["backend"],
     )
+
+
+LEARNING_FLAGS = ("learner", "validation", "train_window")
+
+
+def _check_learning_flags(options: dict[str, Any]) -> None:
+    """With --model and no --retrain-every nothing is trained: the learner's flags would be
+    ignored, so they are refused (a comparison run must not silently skip its learner)."""
+    from click.core import ParameterSource
+
+    from stream_sentinel.errors import UsageError
+
+    if options["model_path"] is None or options["retrain_every"] is not None:
+        return
+    context = click.get_current_context()
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in LEARNING_FLAGS
+        if context.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)}: used only when the backtest trains, and with --model and no "
+            "--retrain-every it trains nothing: add --retrain-every (e.g. 7d) or leave "
+            f"{', '.join(given)} out"
+        )
 
 
 def _check_writable(path: Path | None, flag: str) -> None:

@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from stream_sentinel.logic.feature_set import ENCODING, feature_set_hash
 
-CreatedBy = Literal["train", "learn", "import"]
-CREATORS: tuple[CreatedBy, ...] = ("train", "learn", "import")
+CreatedBy = Literal["train", "learn", "import", "backtest"]
+CREATORS: tuple[CreatedBy, ...] = ("train", "learn", "import", "backtest")
 KINDS = ("lightgbm", "river-logreg")
 #: How a kind's artifact is serialised (never pickle; see docs/learning.md).
 FORMATS = {"lightgbm": "lightgbm-text", "river-logreg": "river-logreg-json"}

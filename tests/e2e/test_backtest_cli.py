@@ -74,7 +74,7 @@ def test_the_table_and_the_progress_bar(run: subprocess.CompletedProcess[str]) -
         assert name in run.stdout
     assert "36000/36000" in run.stderr  # the progress bar's last state
     assert "ETA" in run.stderr
-    assert "trained on" in run.stderr and "released labels" in run.stderr
+    assert ": lightgbm m-" in run.stderr and "promoted: no champion yet" in run.stderr
 
 
 def test_the_scores_file_has_one_row_per_transaction(
@@ -131,5 +131,6 @@ def test_the_report_matches_the_scores_file(
     assert report["input"]["bad_rows"] == 0 and report["input"]["transactions"] == 36_000
     [model] = report["models"]
     assert model["trained_at"] == report["evaluation_start"]
+    assert (model["kind"], model["decision"], model["promoted"]) == ("lightgbm", "champion", True)
     assert {r["model_version"] for r in rows} == {model["version"]}
     assert report["throughput"]["rows_per_s"] > 0

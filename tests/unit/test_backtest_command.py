@@ -38,6 +38,39 @@ def _invoke(tmp_path: Path, *args: str) -> Result:
             "--retrain-every '0d' must be longer than zero",
         ),
         (
+            ["--map", "user_id=card,amount=amt,timestamp=when", "--learner", "forest"],
+            "Invalid value for '--learner': 'forest' is not one of 'batch', 'online', 'both'.",
+        ),
+        (
+            [
+                "--map",
+                "user_id=card,amount=amt,timestamp=when",
+                *("--train-window", "2d", "--validation", "3d"),
+            ],
+            "--validation 3d leaves no training period inside --train-window 2d: pass "
+            "--validation 16h or a --train-window longer than 3d",
+        ),
+        (
+            ["--map", "user_id=card,amount=amt,timestamp=when", "--train-window", "3d"],
+            "the validation period 3d (the settings' default: learning.validation_ms, "
+            "SENTINEL_LEARNING_VALIDATION_MS) leaves no training period inside --train-window "
+            "3d: pass --validation 1d or a --train-window longer than 3d",
+        ),
+        (
+            [
+                "--map",
+                "user_id=card,amount=amt,timestamp=when",
+                *("--model", "models", "--learner", "online", "--validation", "1d"),
+            ],
+            "--learner, --validation: used only when the backtest trains, and with --model and "
+            "no --retrain-every it trains nothing: add --retrain-every (e.g. 7d) or leave "
+            "--learner, --validation out",
+        ),
+        (
+            ["--map", "user_id=card,amount=amt,timestamp=when", "--validation", "0h"],
+            "--validation '0h' must be longer than zero",
+        ),
+        (
             ["--map", "user_id=card,amount=amt,timestamp=when", "--timezone", "Nowhere"],
             "--timezone 'Nowhere' is not a time zone",
         ),
@@ -56,7 +89,7 @@ def test_refused_with_advice(tmp_path: Path, args: list[str], message: str) -> N
     result = _invoke(tmp_path, *args)
     assert result.exit_code == 2
     last = result.output.splitlines()[-1]
-    assert last.startswith("error: ") and message in last
+    assert last.lower().startswith("error: ") and message in last
 
 
 def test_a_missing_file(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from stream_sentinel.backtest.timeparse import TimeSpec
 from stream_sentinel.cli import cli
 from stream_sentinel.config import Settings, load_settings
 from stream_sentinel.errors import UsageError
+from stream_sentinel.scoring.model import ModelArtifact
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -49,6 +50,7 @@ def _options(loaded: Loaded, **changes: object) -> BacktestOptions:
         retrain_every_ms=2 * DAY,
         batch_rows=3000,
         batch_span_ms=6 * HOUR,
+        validation_ms=DAY,
     )
     return replace(options, **changes)  # type: ignore[arg-type]
 
@@ -123,23 +125,32 @@ def _iso(ms: int) -> str:
     return iso(ms)
 
 
-def test_models_are_trained_and_swapped_on_schedule(loaded: Loaded, baseline: Backtest) -> None:
+def test_models_are_trained_on_schedule_and_the_champion_scores(
+    loaded: Loaded, baseline: Backtest
+) -> None:
     history, outcomes = loaded.history, baseline.replay.outcomes
     start = baseline.evaluation_start_ms
     times = [start + k * 2 * DAY for k in range(5) if start + k * 2 * DAY <= history.timestamp[-1]]
     models = baseline.report["models"]
     assert [m["trained_at"] for m in models] == [_iso(t) for t in times]
+    for model, at in zip(models, times, strict=True):
+        lo = np.searchsorted(history.timestamp, at - 2 * DAY, side="left")
+        labelled = model["training"]["rows"] + model["validation"]["rows"]
+        assert labelled == lo  # every row older than the label delay (no window)
+        frauds = model["training"]["frauds"] + model["validation"]["frauds"]
+        assert frauds == int(history.labels[:lo].sum())
     versions = [*outcomes.versions, ""]
     used = np.array([versions[i] for i in outcomes.model.tolist()])
     assert set(used[history.timestamp < start].tolist()) == {""}  # warmup: rules only
-    for model, at, until in zip(
-        models, times, [*times[1:], history.timestamp[-1] + 1], strict=True
-    ):
-        rows = (history.timestamp >= at) & (history.timestamp < until)
-        assert set(used[rows].tolist()) == {model["version"]}
-        lo = np.searchsorted(history.timestamp, at - 2 * DAY, side="right")
-        assert model["rows"] == lo  # every label released by then (no window): rows before
-        assert model["fraud"] == int(history.labels[:lo].sum())
+    for period in baseline.report["scored_by"]:
+        since = _ms(period["from"])
+        until = _ms(period["until"]) if period["until"] else history.timestamp[-1] + 1
+        rows = (history.timestamp >= since) & (history.timestamp < until)
+        assert set(used[rows].tolist()) == {period["version"] or ""}
+
+
+def _ms(stamp: str) -> int:
+    return int(np.datetime64(stamp.rstrip("Z"), "ms").astype(np.int64))
 
 
 def test_a_train_window_keeps_only_the_latest_released_labels(
@@ -147,11 +158,11 @@ def test_a_train_window_keeps_only_the_latest_released_labels(
 ) -> None:
     run = _run(loaded, settings, train_window_ms=3 * DAY)
     ts = loaded.history.timestamp
-    for model in run.report["models"][1:]:
-        at = int(np.datetime64(model["trained_at"].rstrip("Z"), "ms").astype(np.int64))
-        lo = np.searchsorted(ts, at - 5 * DAY, side="right")
-        hi = np.searchsorted(ts, at - 2 * DAY, side="right")
-        assert model["rows"] == hi - lo
+    for model in run.report["models"]:
+        at = _ms(model["trained_at"])
+        lo = np.searchsorted(ts, at - 5 * DAY, side="left")
+        hi = np.searchsorted(ts, at - 2 * DAY, side="left")
+        assert model["training"]["rows"] + model["validation"]["rows"] == hi - lo
 
 
 def test_a_given_model_scores_the_evaluation_period(
@@ -159,13 +170,22 @@ def test_a_given_model_scores_the_evaluation_period(
 ) -> None:
     artifact = baseline.replay.models.current
     assert artifact is not None
+    assert isinstance(artifact, ModelArtifact)
     artifact.save(tmp_path / "model")
     run = _run(loaded, settings, model_path=tmp_path / "model", retrain_every_ms=None)
     outcomes, ts = run.replay.outcomes, loaded.history.timestamp
     assert outcomes.versions == [artifact.version]
     assert set(outcomes.model[ts >= run.evaluation_start_ms].tolist()) == {0}
     assert set(outcomes.model[ts < run.evaluation_start_ms].tolist()) == {-1}
-    assert run.report["models"] == [{"version": artifact.version, "trained_at": None}]
+    assert run.report["models"] == []
+    assert run.report["scored_by"] == [
+        {
+            "from": _iso(int(ts[np.searchsorted(ts, run.evaluation_start_ms)])),
+            "until": None,
+            "version": artifact.version,
+            "kind": "lightgbm",
+        }
+    ]
 
 
 def test_a_warmup_without_a_released_fraud_label_says_what_to_change(
@@ -189,8 +209,13 @@ def test_too_few_released_frauds_to_train_say_what_to_change(
     sparse = replace(loaded, history=replace(loaded.history, labels=labels))
     with pytest.raises(UsageError) as error:
         _run(sparse, settings)
-    assert "not enough labelled history to train" in str(error.value)
-    assert str(error.value).endswith("use a shorter --label-delay or a longer --warmup")
+    assert str(error.value).startswith(
+        "no model could be trained at 2024-12-21T22:16:11Z (skipped: not enough labelled rows: "
+    )
+    assert str(error.value).endswith(
+        "use a shorter --label-delay or a longer --warmup, or a shorter --validation (the "
+        "latest 1d of the labelled rows validate, only the rest train)"
+    )
 
 
 def test_rows_the_detector_rejects_are_reported_not_scored(

@@ -45,7 +45,7 @@ from stream_sentinel.learning.learner.trainingset import (
 )
 from stream_sentinel.learning.models import draft_of, load_model
 from stream_sentinel.learning.registry import ModelRegistry
-from stream_sentinel.learning.versions import version_id
+from stream_sentinel.learning.versions import CreatedBy, version_id
 from stream_sentinel.logic.decisions import Bands
 from stream_sentinel.logic.features import FEATURES
 from stream_sentinel.scoring.model import ModelArtifact, choose_bands
@@ -54,7 +54,7 @@ from stream_sentinel.scoring.serving import ServingModel
 from stream_sentinel.scoring.train import PARAMS, ROUNDS
 
 log = logging.getLogger(__name__)
-ACTOR = "learn"
+ACTOR: CreatedBy = "learn"
 #: What the last decision keeps of the scorecard.
 SUMMARY = ("roc_auc", "average_precision", "card_precision_at_100", "alert_rate")
 
@@ -103,8 +103,11 @@ class Retrainer:
         settings: LearningSettings,
         band_rates: Mapping[RiskLevel, float],
         alert_level: RiskLevel,
+        actor: CreatedBy = ACTOR,
     ) -> None:
+        """``actor``: who registers and promotes the candidates (the backtest passes its own)."""
         self._set, self._registry, self._settings = training_set, registry, settings
+        self._actor: CreatedBy = actor
         self._band_rates, self._alert_level = dict(band_rates), alert_level
         self._policy = policy_of(settings, band_rates)
         self.online = (
@@ -235,7 +238,7 @@ class Retrainer:
         draft, blob = draft_of(
             artifact,
             self._settings.label_delay_ms,
-            created_by="learn",
+            created_by=self._actor,
             parent=parent,
             tags={"trigger": trigger},
         )
@@ -324,7 +327,7 @@ class Retrainer:
         if verdict.reason.startswith("unchanged"):
             return
         try:
-            self._registry.promote(version, verdict.alias, reason=verdict.reason, actor=ACTOR)
+            self._registry.promote(version, verdict.alias, reason=verdict.reason, actor=self._actor)
         except AliasUnchanged:
             log.info("%s is already %s", version, verdict.alias)
 
