@@ -10,7 +10,10 @@ The monitors, each giving a p-value for "this window looks like the reference":
 - ``estimated-precision`` (one per band): the label-free expected precision against the
   reference's (:mod:`~stream_sentinel.logic.drift.estimate`).
 
-All of a window's p-values form one family corrected by Holm's procedure, so an unchanged window
+Each p-value allows for the monitor's dispersion measured on the reference's own hours, when
+the reference has one (:mod:`~stream_sentinel.logic.drift.dispersion`): an F test of the
+statistic scaled by it instead of the theory's chi-square. All of a window's p-values then form
+one family corrected by Holm's procedure, so an unchanged window
 raises any alarm at all with chance at most ``alpha``. An alarm's ``threshold`` is the critical
 value of its statistic at the level Holm compared it with; ``severity`` is CRITICAL when the
 p-value is a hundred times below that level (a change no sampling noise explains), else WARNING.
@@ -20,11 +23,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
 
+from stream_sentinel.logic.drift.dispersion import (
+    Dispersion,
+    calibrated_p_value,
+    chi2_scale,
+    raw_level,
+)
 from stream_sentinel.logic.drift.estimate import PrecisionCheck, check_precision
 from stream_sentinel.logic.drift.reference import Reference
 from stream_sentinel.logic.drift.statistics import (
@@ -39,6 +48,7 @@ from stream_sentinel.logic.drift.thresholds import (
     holm_levels,
     psi_critical,
     psi_p_value,
+    psi_scale,
 )
 from stream_sentinel.logic.drift.window import WindowCounts
 
@@ -54,7 +64,9 @@ class Severity(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One monitor's result before the correction; ``critical`` maps a level to the value of
-    the statistic a window must exceed at that level."""
+    the statistic a window must exceed at that level. ``chi2`` and ``dof`` are the statistic on
+    the chi-square scale (PSI's own, or the p-value's with one degree of freedom), what the
+    dispersion scales."""
 
     monitor: str
     feature: str | None  # the feature or band the monitor looked at, None for the whole window
@@ -62,6 +74,23 @@ class Finding:
     value: float
     p_value: float
     critical: Callable[[float], float]
+    chi2: float
+    dof: int
+
+    @property
+    def subject(self) -> str:
+        return self.monitor if self.feature is None else f"{self.monitor}[{self.feature}]"
+
+    def calibrated(self, dispersion: Dispersion | None) -> Finding:
+        """This finding with its p-value and threshold allowing for ``dispersion``."""
+        if dispersion is None:
+            return self
+        dof, raw = self.dof, self.critical
+        return replace(
+            self,
+            p_value=calibrated_p_value(self.chi2, dof, dispersion),
+            critical=lambda level: raw(raw_level(level, dof, dispersion)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +129,14 @@ def check_window(
 
 
 def findings(reference: Reference, window: WindowCounts, alpha: float) -> list[Finding]:
-    """Every monitor's result for the window (none for an empty window)."""
+    """Every monitor's result for the window (none for an empty window), allowing for the
+    reference's measured dispersions."""
+    found = raw_findings(reference, window, alpha)
+    return [f.calibrated(reference.calibration.get(f.subject)) for f in found]
+
+
+def raw_findings(reference: Reference, window: WindowCounts, alpha: float) -> list[Finding]:
+    """Every monitor's result under the theory's null distributions."""
     if window.size == 0 or reference.size == 0:
         return []
     m, n = reference.size, window.size
@@ -133,6 +169,8 @@ def _psi_finding(
         value,
         psi_p_value(value, n, m, bins),
         lambda level: psi_critical(n, m, bins, level),
+        value / psi_scale(n, m),
+        bins - 1,
     )
 
 
@@ -147,6 +185,8 @@ def _ks_finding(reference: tuple[int, ...], window: tuple[int, ...], m: int, n: 
         result.statistic,
         result.p_value,
         lambda level: float(stats.kstwo.isf(level, effective)),
+        chi2_scale(result.p_value),
+        1,
     )
 
 
@@ -155,9 +195,8 @@ def _band_findings(reference: Reference, window: WindowCounts, alpha: float) -> 
     for name, band in reference.bands.items():
         alerts = window.band_alerts[name]
         rate = two_proportion(band.alerts, reference.size, alerts, window.size)
-        found.append(
-            Finding("alert-rate", name, "binomial_p", rate.p_value, rate.p_value, _same_level)
-        )
+        p = rate.p_value
+        found.append(Finding("alert-rate", name, "binomial_p", p, p, _same_level, chi2_scale(p), 1))
         check = check_precision(band, alerts, window.band_score_sums[name], alpha)
         if check is not None:
             found.append(_precision_finding(name, check, alpha))
@@ -178,6 +217,8 @@ def _precision_finding(band: str, check: PrecisionCheck, alpha: float) -> Findin
         abs(check.expected_precision - check.reference_precision),
         check.p_value,
         lambda level: float(stats.norm.isf(level / 2)) * spread,
+        chi2_scale(check.p_value),
+        1,
     )
 
 
