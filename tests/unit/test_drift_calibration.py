@@ -11,10 +11,10 @@ from scipy import stats
 from stream_sentinel.logic.drift.calibration import calibrated_reference, calibration
 from stream_sentinel.logic.drift.dispersion import (
     Dispersion,
+    calibrated_critical,
     calibrated_p_value,
     chi2_scale,
     estimate_dispersion,
-    raw_level,
 )
 from stream_sentinel.logic.drift.monitors import check_window, findings, raw_findings
 from stream_sentinel.logic.drift.reference import Reference, build_reference
@@ -30,27 +30,29 @@ SEEDS = 10  # references, each with the 48 hourly windows of the two days after 
 
 
 def test_the_dispersion_is_the_statistics_sum_over_their_degrees_of_freedom() -> None:
-    assert estimate_dispersion([2.0, 6.0, 1.0], [1, 2, 1]) == Dispersion(9 / 4, 4, 3)
+    assert estimate_dispersion([2.0, 6.0, 1.0], [1, 2, 1], 50.0) == Dispersion(9 / 4, 4, 3, 50.0)
     assert estimate_dispersion([3.0], [1]) is None  # one hour says nothing about the spread
     assert estimate_dispersion([0.0, 0.0], [0, 0]) is None
 
 
-def test_a_calibrated_p_value_is_the_f_tests_and_never_below_the_theorys_dispersion() -> None:
-    d = Dispersion(4.0, 24, 24)
-    assert calibrated_p_value(8.0, 2, d) == pytest.approx(stats.f.sf(1.0, 2, 24), rel=1e-12)
-    assert calibrated_p_value(8.0, 2, None) == pytest.approx(stats.chi2.sf(8.0, 2), rel=1e-12)
-    below = Dispersion(0.5, 24, 24)  # measured below 1: the theory's spread is kept
-    assert calibrated_p_value(8.0, 2, below) == pytest.approx(stats.f.sf(4.0, 2, 24), rel=1e-12)
-    assert calibrated_p_value(8.0, 0, d) == 1.0
+def test_a_calibrated_p_value_is_the_f_tests_at_the_windows_size() -> None:
+    d = Dispersion(4.0, 24, 24, 100.0)
+    assert calibrated_p_value(8.0, 2, d, 100) == pytest.approx(stats.f.sf(1.0, 2, 24), rel=1e-12)
+    # a window twice the reference hours' rows: phi 1 + 3 * 2 = 7
+    assert calibrated_p_value(8.0, 2, d, 200) == pytest.approx(stats.f.sf(4 / 7, 2, 24), rel=1e-12)
+    assert calibrated_p_value(8.0, 2, Dispersion(4.0, 24, 24), 200) == calibrated_p_value(
+        8.0, 2, d, 100
+    )  # stored before the rows were: not scaled
+    assert calibrated_p_value(8.0, 0, d, 100) == 1.0
     assert chi2_scale(0.05) == pytest.approx(stats.norm.isf(0.025) ** 2, rel=1e-12)
 
 
-def test_the_raw_level_is_the_uncalibrated_p_value_that_reaches_the_level_calibrated() -> None:
-    d = Dispersion(3.0, 48, 24)
-    raw = raw_level(0.001, 3, d)
-    assert calibrated_p_value(stats.chi2.isf(raw, 3), 3, d) == pytest.approx(0.001, rel=1e-9)
-    assert raw < 0.001
-    assert raw_level(0.001, 3, None) == 0.001
+def test_the_calibrated_critical_value_is_the_statistic_whose_calibrated_p_is_the_level() -> None:
+    d = Dispersion(3.0, 48, 24, 100.0)
+    for rows in (50, 100, 400):
+        needed = calibrated_critical(0.001, 3, d, rows)
+        assert calibrated_p_value(needed, 3, d, rows) == pytest.approx(0.001, rel=1e-9)
+    assert calibrated_critical(0.001, 0, d, 100) == float("inf")
 
 
 def two_hour_reference() -> tuple[Reference, dict[str, Dispersion]]:
@@ -70,8 +72,9 @@ def test_each_hour_is_checked_against_the_other_hours_of_the_reference() -> None
     statistic = float(np.sum((p - q) * np.log(p / q))) / (1 / 40 + 1 / 40)
     assert set(found) == {"feature[channel]", "score-ks"}  # every score in one bin: no PSI dof
     assert found["feature[channel]"].factor == pytest.approx(statistic, rel=1e-12)
-    assert (found["feature[channel]"].dof, found["feature[channel]"].hours) == (2, 2)
-    assert found["score-ks"] == Dispersion(0.0, 2, 2)  # identical histograms: p-value 1
+    channel = found["feature[channel]"]
+    assert (channel.dof, channel.hours, channel.rows) == (2, 2, 40.0)
+    assert found["score-ks"] == Dispersion(0.0, 2, 2, 40.0)  # identical histograms: D = 0
 
 
 def test_the_calibration_is_stored_with_the_reference_and_older_references_have_none() -> None:
@@ -80,7 +83,7 @@ def test_the_calibration_is_stored_with_the_reference_and_older_references_have_
         "v1", reference.size, reference.features, reference.score_counts, {}, found
     )
     data = calibrated.to_json()
-    assert data["calibration"]["score-ks"] == {"factor": 0.0, "dof": 2, "hours": 2}
+    assert data["calibration"]["score-ks"] == {"factor": 0.0, "dof": 2, "hours": 2, "rows": 40.0}
     assert Reference.from_json(data) == calibrated
     del data["calibration"]
     assert Reference.from_json(data).calibration == {}
@@ -129,10 +132,11 @@ def test_a_calibrated_threshold_is_the_statistic_whose_calibrated_p_value_is_the
     [amount] = [f for f in findings(reference, window, ALPHA) if f.subject == "feature[amount]"]
     [raw] = [f for f in raw_findings(reference, window, ALPHA) if f.subject == "feature[amount]"]
     d = reference.calibration["feature[amount]"]
-    assert amount.p_value == calibrated_p_value(raw.chi2, raw.dof, d)
+    n = window.size
+    assert amount.p_value == calibrated_p_value(raw.chi2, raw.dof, d, n)
     scale = psi_scale(window.size, reference.size)
     needed = amount.critical(0.001)
-    assert calibrated_p_value(needed / scale, raw.dof, d) == pytest.approx(0.001, rel=1e-9)
+    assert calibrated_p_value(needed / scale, raw.dof, d, n) == pytest.approx(0.001, rel=1e-9)
     assert needed > raw.critical(0.001)  # wider than the theory's
 
 

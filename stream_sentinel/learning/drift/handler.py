@@ -395,4 +395,4 @@ class DriftHandler:
 
 
 def _json(data: Mapping[str, Any]) -> bytes:
-    return json.dumps(data, sort_keys=True).encode()
+    return json.dumps(data, sort_keys=True, allow_nan=False).encode()

@@ -21,7 +21,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from stream_sentinel.logic.drift.dispersion import Dispersion, estimate_dispersion
+from stream_sentinel.logic.drift.dispersion import (
+    Dispersion,
+    estimate_dispersion,
+    hour_cap,
+    null_median,
+    robust_spread,
+)
 from stream_sentinel.logic.drift.monitors import raw_findings
 from stream_sentinel.logic.drift.reference import (
     FeatureProfile,
@@ -45,7 +51,8 @@ def calibrated_reference(
     """The reference of the rows (as :func:`build_reference`) with its monitors' dispersions
     measured over the event-time hours ``ts_ms`` puts the rows in."""
     reference = build_reference(model_version, features, scores, bands, names)
-    return replace(reference, calibration=calibration(reference, features, scores, ts_ms, names))
+    found = calibration(reference, features, scores, ts_ms, names)
+    return replace(reference, calibration=found)
 
 
 def calibration(
@@ -55,12 +62,16 @@ def calibration(
     ts_ms: np.ndarray,
     names: Sequence[str] = FEATURES,
 ) -> dict[str, Dispersion]:
-    """Each monitor's dispersion over the hours of the reference's rows (module docstring);
-    a monitor checked in fewer than two hours gets none."""
+    """Each monitor's dispersion over the hours of the reference's rows (module docstring),
+    each hour's statistic capped (:func:`~stream_sentinel.logic.drift.dispersion.hour_cap`);
+    a monitor checked in fewer than two hours gets none (and one measured on fewer than
+    :data:`~stream_sentinel.logic.drift.dispersion.MIN_HOURS` is stored but not applied)."""
     statistics: dict[str, list[float]] = defaultdict(list)
     dofs: dict[str, list[int]] = defaultdict(list)
+    scales: dict[str, str] = {}
     starts = np.asarray(ts_ms) - np.asarray(ts_ms) % HOUR_MS
-    for start in np.unique(starts).tolist():
+    hours = np.unique(starts).tolist()
+    for start in hours:
         inside = starts == start
         window = WindowCounts.empty(reference, int(start), int(start) + HOUR_MS)
         window = window.added(reference, features[inside], scores[inside], names)
@@ -68,8 +79,22 @@ def calibration(
         for finding in raw_findings(rest, window, DEFAULT_ALPHA):
             statistics[finding.subject].append(finding.chi2)
             dofs[finding.subject].append(finding.dof)
-    found = {s: estimate_dispersion(statistics[s], dofs[s]) for s in statistics}
-    return {subject: d for subject, d in found.items() if d is not None}
+            scales[finding.subject] = finding.scale
+    rows = len(starts) / max(len(hours), 1)  # the mean rows of a reference hour
+    found = {
+        s: estimate_dispersion(capped(statistics[s], dofs[s], scales[s]), dofs[s], rows)
+        for s in statistics
+    }
+    return {s: d for s, d in found.items() if d is not None}
+
+
+def capped(statistics: Sequence[float], dofs: Sequence[int], scale: str) -> list[float]:
+    """The hours' statistics, each at most its cap (the theory's far quantile times the hours'
+    robust spread): a burst hour counts as a very unusual hour, not as an infinite one."""
+    spread = robust_spread(
+        [x / null_median(k, scale) for x, k in zip(statistics, dofs, strict=True)]
+    )
+    return [min(x, hour_cap(k, scale, spread)) for x, k in zip(statistics, dofs, strict=True)]
 
 
 def without(reference: Reference, window: WindowCounts, rest_scores: np.ndarray) -> Reference:

@@ -29,10 +29,11 @@ import numpy as np
 from scipy import stats
 
 from stream_sentinel.logic.drift.dispersion import (
+    KS_MEAN,
     Dispersion,
+    calibrated_critical,
     calibrated_p_value,
     chi2_scale,
-    raw_level,
 )
 from stream_sentinel.logic.drift.estimate import PrecisionCheck, check_precision
 from stream_sentinel.logic.drift.reference import Reference
@@ -65,8 +66,9 @@ class Severity(enum.StrEnum):
 class Finding:
     """One monitor's result before the correction; ``critical`` maps a level to the value of
     the statistic a window must exceed at that level. ``chi2`` and ``dof`` are the statistic on
-    the chi-square scale (PSI's own, or the p-value's with one degree of freedom), what the
-    dispersion scales."""
+    the scale the dispersion multiplies (``scale``: the chi-square's, PSI's own or the
+    p-value's with one degree of freedom; or KS's ``n D^2`` over its null mean), and
+    ``statistic_at`` maps a value on that scale back to the monitor's own statistic."""
 
     monitor: str
     feature: str | None  # the feature or band the monitor looked at, None for the whole window
@@ -76,21 +78,25 @@ class Finding:
     critical: Callable[[float], float]
     chi2: float
     dof: int
+    statistic_at: Callable[[float], float]
+    scale: str = "chi2"
 
     @property
     def subject(self) -> str:
         return self.monitor if self.feature is None else f"{self.monitor}[{self.feature}]"
 
-    def calibrated(self, dispersion: Dispersion | None) -> Finding:
-        """This finding with its p-value and threshold allowing for ``dispersion``."""
-        if dispersion is None:
+    def calibrated(self, dispersion: Dispersion | None, rows: int) -> Finding:
+        """This finding in a window of ``rows`` rows, its p-value and threshold allowing for
+        ``dispersion`` when it applies (the theory's otherwise)."""
+        if dispersion is None or not dispersion.applies():
             return self
-        dof, raw = self.dof, self.critical
-        return replace(
-            self,
-            p_value=calibrated_p_value(self.chi2, dof, dispersion),
-            critical=lambda level: raw(raw_level(level, dof, dispersion)),
-        )
+        dof, scale, back = self.dof, self.scale, self.statistic_at
+
+        def critical(level: float) -> float:
+            return back(calibrated_critical(level, dof, dispersion, rows, scale))
+
+        p_value = calibrated_p_value(self.chi2, dof, dispersion, rows, scale)
+        return replace(self, p_value=p_value, critical=critical)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +138,8 @@ def findings(reference: Reference, window: WindowCounts, alpha: float) -> list[F
     """Every monitor's result for the window (none for an empty window), allowing for the
     reference's measured dispersions."""
     found = raw_findings(reference, window, alpha)
-    return [f.calibrated(reference.calibration.get(f.subject)) for f in found]
+    calibration, rows = reference.calibration, window.size
+    return [f.calibrated(calibration.get(f.subject), rows) for f in found]
 
 
 def raw_findings(reference: Reference, window: WindowCounts, alpha: float) -> list[Finding]:
@@ -171,6 +178,7 @@ def _psi_finding(
         lambda level: psi_critical(n, m, bins, level),
         value / psi_scale(n, m),
         bins - 1,
+        lambda x: x * psi_scale(n, m),
     )
 
 
@@ -185,8 +193,10 @@ def _ks_finding(reference: tuple[int, ...], window: tuple[int, ...], m: int, n: 
         result.statistic,
         result.p_value,
         lambda level: float(stats.kstwo.isf(level, effective)),
-        chi2_scale(result.p_value),
+        effective * result.statistic**2 / KS_MEAN,
         1,
+        lambda x: float(np.sqrt(x * KS_MEAN / effective)),
+        "ks",
     )
 
 
@@ -196,7 +206,8 @@ def _band_findings(reference: Reference, window: WindowCounts, alpha: float) -> 
         alerts = window.band_alerts[name]
         rate = two_proportion(band.alerts, reference.size, alerts, window.size)
         p = rate.p_value
-        found.append(Finding("alert-rate", name, "binomial_p", p, p, _same_level, chi2_scale(p), 1))
+        x = chi2_scale(p)
+        found.append(Finding("alert-rate", name, "binomial_p", p, p, _same_level, x, 1, _p_at))
         check = check_precision(band, alerts, window.band_score_sums[name], alpha)
         if check is not None:
             found.append(_precision_finding(name, check, alpha))
@@ -206,6 +217,11 @@ def _band_findings(reference: Reference, window: WindowCounts, alpha: float) -> 
 def _same_level(level: float) -> float:
     # an exact test has no statistic but its p-value: the threshold is the level itself
     return level
+
+
+def _p_at(x: float) -> float:
+    # the p-value with chi-square statistic x (one degree of freedom): the exact test's threshold
+    return float(stats.chi2.sf(x, 1))
 
 
 def _precision_finding(band: str, check: PrecisionCheck, alpha: float) -> Finding:
@@ -219,6 +235,7 @@ def _precision_finding(band: str, check: PrecisionCheck, alpha: float) -> Findin
         lambda level: float(stats.norm.isf(level / 2)) * spread,
         chi2_scale(check.p_value),
         1,
+        lambda x: float(np.sqrt(x)) * spread,
     )
 
 
