@@ -119,7 +119,7 @@ def test_on_patterned_dependent_traffic_the_calibration_alarms_near_alpha_and_th
     old = sum(bool(check_window(plain, w, ALPHA)) for _, plain, ws in stationary for w in ws)
     print(f"{windows} windows: {old} alarmed against theory, {new} calibrated")
     assert windows == SEEDS * 48
-    assert (old, new) == (449, 28)
+    assert (old, new) == (449, 27)
     assert new <= stats.binom.ppf(0.99, windows, ALPHA)  # 36: alpha and its binomial spread
     assert old >= 0.9 * windows
 
@@ -159,4 +159,4 @@ def test_a_spending_shift_on_patterned_traffic_still_alarms_and_a_small_one_less
         reference, plain, windows = patterned(seed, amount_scale=scale)
         found[scale] = (amount_alarms(reference, windows), amount_alarms(plain, windows))
     assert reference.calibration["feature[amount]"].factor == pytest.approx(6.29, abs=0.01)
-    assert found == {1.5: (22, 48), 3.0: (48, 48)}
+    assert found == {1.5: (21, 48), 3.0: (48, 48)}

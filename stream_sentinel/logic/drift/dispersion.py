@@ -28,16 +28,16 @@ shrinks like 1/n: this part grows in proportion to the rows) and a user's paymen
 
 (scaled up for windows larger than the reference hours, never down for smaller ones: on six
 seeded references of time-of-day traffic, 288 unchanged windows at 0.005, the linear scaling
-both ways alarmed on 11 windows of the full references where this alarms on 2, as unscaled
-does; on references thinned to a quarter of each hour both alarm on 18, unscaled on 121). A
-window is then tested with its statistic ``x`` with ``k`` degrees of freedom as ``(x / k) / phi(n)``, F-distributed
-with ``k`` and ``sum(k_h)`` degrees of freedom when ``x`` is ``phi(n)`` times a chi-square: the
-F, not the chi-square, because phi is itself estimated from a day's hours. The theory's test
-is kept when phi is measured at or below 1 (the reference cannot make a monitor less strict
-than its theory, and the F would only cost power) or on fewer than ``MIN_HOURS`` hours (an F
-with a handful of degrees of freedom has almost none). Monitors whose statistic is a p-value
-(the exact binomial, the precision's normal test) are put on the scale of a chi-square with
-one degree of freedom, ``x = chi2.isf(p, 1)``. KS is calibrated on its own scale: ``n D^2``
+both ways alarmed on 11 windows of the full references where this alarms on 2, as unscaled does;
+on references thinned to a quarter of each hour both alarm on 18, unscaled on 121). A window's
+statistic ``x`` with ``k`` degrees of freedom is then tested as ``(x / k) / phi(n)``,
+F-distributed with ``k`` and ``sum(k_h)`` degrees of freedom when ``x`` is ``phi(n)`` times a
+chi-square: the F, not the chi-square, because phi is itself estimated from a day's hours. The
+theory's test is kept when phi is measured at or below 1 (the reference cannot make a monitor
+less strict than its theory, and the F would only cost power) or on fewer than ``MIN_HOURS``
+hours (an F with a handful of degrees of freedom has almost none). Monitors whose statistic is a
+p-value (the exact binomial, the precision's normal test) are put on the scale of a chi-square
+with one degree of freedom, ``x = chi2.isf(p, 1)``. KS is calibrated on its own scale: ``n D^2``
 tends to the Kolmogorov distribution's square, mean ``pi^2 / 12``, so its ``x`` is ``n D^2 /
 (pi^2 / 12)`` (mean 1), its factor ``c`` is the mean of the hours', and a window's p-value is
 ``kstwobign.sf(D * sqrt(n / c(n)))`` (no F: the statistic is not a chi-square).
