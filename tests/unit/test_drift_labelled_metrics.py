@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from stream_sentinel.learning.drift import keys
 from stream_sentinel.learning.drift.metrics import DriftMetrics
 from tests.unit.drift_support import START, VERSION
 from tests.unit.test_drift_labelled import (
@@ -98,3 +99,42 @@ def test_the_metrics_count_the_alarms_and_a_repaired_lost_write_once() -> None:
     assert expected["sentinel_drift_retrain_requests_total"] == 1
     assert expected["sentinel_drift_settled_until_seconds"] == START // 1000 + 16 * 3600
     assert samples(observed(bench), bench) == expected
+
+
+def lost_once(key: str) -> tuple[PerfBench, PerfBench]:
+    """The changed traffic run straight through, and again with the first write of ``key`` by
+    one partition lost after its batch committed (the loop rebuilds that partition)."""
+    once = PerfBench()
+    _changed_traffic(once)
+    once.run_all()
+    bench = PerfBench()
+    _changed_traffic(bench)
+    bench.store.drop_next = key
+    bench.run_all()
+    assert len(bench.store.dropped) == 1
+    return once, bench
+
+
+def test_a_label_partitions_lost_write_counts_its_labels_once() -> None:
+    once, bench = lost_once(keys.PERF_LABEL_CLOCK)  # every label partition's write sets it
+    assert any(False in o.applied.values() for o in bench.labelled)
+    assert samples(observed(bench), bench) == samples(observed(once), once)
+
+
+def test_a_lost_settlement_counts_its_decisions_and_requests_once() -> None:
+    once, bench = lost_once(keys.PERF_MONITORS)  # the lead's write of a settlement that fed
+    [lost] = [o for o in bench.labelled if o.lead is not None and not o.applied.get(o.lead, True)]
+    assert sum(t[0] for t in lost.fed.values()) > 0  # it had settled decisions
+    assert samples(observed(bench), bench) == samples(observed(once), once)
+
+
+def test_an_alarm_whose_settlement_is_lost_after_publishing_is_counted_once() -> None:
+    once, bench = lost_once(keys.ALARM_EVENTS)  # the lead's write storing the alarm
+    [lost] = [o for o in bench.labelled if o.events and not o.applied.get(o.lead or 0, True)]
+    assert lost.emitted  # published with the commit, then redone by a later batch
+    ids = Counter(e["event_id"] for e in bench.perf_events())
+    adwin = f"{VERSION}:adwin-error:-:{START + 10 * 3_600_000}"
+    assert ids == {adwin: 2, f"{VERSION}:page-hinkley-error:-:{START + 11 * 3_600_000}": 1}
+    found = samples(observed(bench), bench)  # the same event, published twice, counted once
+    assert found["adwin-error:critical"] == 1
+    assert found == samples(observed(once), once)

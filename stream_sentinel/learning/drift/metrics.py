@@ -87,17 +87,19 @@ class DriftMetrics:
 
     def observe_labelled(self, outcome: LabelledOutcome) -> None:
         """A committed labels' batch (or a windows' batch's settlement): its labels where their
-        partition's write landed, its alarms when published, its settlement (decisions fed,
-        retrain requests) when the lead's write landed."""
+        partition's write landed; its settlement (decisions fed, retrain requests, and its
+        alarms when published) when the lead's write landed."""
         landed = {p for p, applied in outcome.applied.items() if applied}
         self.labels.inc(sum(n for p, n in outcome.labels_by_partition.items() if p in landed))
         self.late_labels.inc(sum(n for p, n in outcome.late_by_partition.items() if p in landed))
+        if outcome.lead not in landed:
+            # a settlement lost after its batch published is settled (and published) again by
+            # a later batch: its alarms are counted there, once, with the write that keeps them
+            return
         if outcome.emitted:
             for event in outcome.events:
                 subject = (event.model_version, event.monitor, event.feature or "")
                 self.alarms.labels(*subject, event.severity).inc()
-        if outcome.lead not in landed:
-            return
         self.unjoined.inc(outcome.unjoined)
         self.retrain_requests.inc(len(outcome.retrain_requests))
         for tally in outcome.fed.values():
@@ -119,12 +121,14 @@ class DriftMetrics:
         lead's write (which holds them) landed."""
         landed = {p for p, applied in outcome.applied.items() if applied}
         self.rows.inc(sum(n for p, n in outcome.rows_by_partition.items() if p in landed))
+        if outcome.lead not in landed:
+            # a settlement lost after its batch published is settled (and published) again by
+            # a later batch: its alarms are counted there, once, with the write that keeps them
+            return
         if outcome.emitted:
             for event in outcome.events:
                 subject = (event.model_version, event.monitor, event.feature or "")
                 self.alarms.labels(*subject, event.severity).inc()
-        if outcome.lead not in landed:
-            return
         self.late.inc(outcome.late)
         self.retrain_requests.inc(len(outcome.retrain_requests))
         for check in outcome.checks:
