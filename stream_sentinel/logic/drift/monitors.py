@@ -11,8 +11,9 @@ The monitors, each giving a p-value for "this window looks like the reference":
   reference's (:mod:`~stream_sentinel.logic.drift.estimate`).
 
 Each p-value allows for the monitor's dispersion measured on the reference's own hours, when
-the reference has one (:mod:`~stream_sentinel.logic.drift.dispersion`): an F test of the
-statistic scaled by it instead of the theory's chi-square. All of a window's p-values then form
+the reference has one that applies (:mod:`~stream_sentinel.logic.drift.dispersion`): an F test
+of the statistic scaled by it instead of the theory's chi-square (KS: its own asymptotic
+distribution, widened). All of a window's p-values then form
 one family corrected by Holm's procedure, so an unchanged window
 raises any alarm at all with chance at most ``alpha``. An alarm's ``threshold`` is the critical
 value of its statistic at the level Holm compared it with; ``severity`` is CRITICAL when the
@@ -101,9 +102,13 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class DriftAlarm:
-    """A monitor whose p-value fell below its Holm level in one window. ``value`` exceeds
-    ``threshold`` for PSI, KS and the precision gap; for the exact alert-rate test, which has
-    no other statistic, ``value`` is the p-value and ``threshold`` the level it fell below."""
+    """A monitor whose p-value fell below its Holm level in one window. ``p_value`` allows for
+    the reference's measured dispersion where it applies (the F test, or KS on its own scale;
+    the theory's test otherwise), and ``threshold`` is the statistic whose p-value, computed the
+    same way, equals ``level``: ``value`` exceeds it for PSI, KS and the precision gap. For the
+    exact alert-rate test, which has no other statistic, ``value`` is its own (uncalibrated)
+    p-value and ``threshold`` the uncalibrated p-value it had to fall below (0.0 where that is
+    below the smallest float: a dispersion so wide no p-value a float holds reaches it)."""
 
     monitor: str
     feature: str | None
