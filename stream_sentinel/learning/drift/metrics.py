@@ -121,14 +121,13 @@ class DriftMetrics:
         lead's write (which holds them) landed."""
         landed = {p for p, applied in outcome.applied.items() if applied}
         self.rows.inc(sum(n for p, n in outcome.rows_by_partition.items() if p in landed))
-        if outcome.lead not in landed:
-            # a settlement lost after its batch published is settled (and published) again by
-            # a later batch: its alarms are counted there, once, with the write that keeps them
-            return
-        if outcome.emitted:
+        if outcome.emitted:  # a window's lost write is rebuilt in a repair, which publishes
+            # nothing: its alarms were published (and are counted) once, here
             for event in outcome.events:
                 subject = (event.model_version, event.monitor, event.feature or "")
                 self.alarms.labels(*subject, event.severity).inc()
+        if outcome.lead not in landed:
+            return
         self.late.inc(outcome.late)
         self.retrain_requests.inc(len(outcome.retrain_requests))
         for check in outcome.checks:
