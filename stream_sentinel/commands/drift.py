@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from stream_sentinel.clients.backends import Backends, RealClients
     from stream_sentinel.config import Settings
     from stream_sentinel.learning.drift.handler import DriftOutcome
+    from stream_sentinel.learning.drift.labelled import LabelledOutcome
     from stream_sentinel.learning.drift.metrics import DriftMetrics
     from stream_sentinel.stream.loop import StreamLoop
     from stream_sentinel.transport.base import Broker
@@ -89,7 +90,7 @@ def run(cli: CliContext, until_idle: float | None, instance: int, metrics_port: 
     clients = RealClients(settings)
     backends = clients.backends()
     metrics = _metrics()
-    decisions, labels, undecodable = _loops(settings, clients, backends, metrics.observe, instance)
+    decisions, labels, undecodable = _loops(settings, clients, backends, metrics, instance)
     topics = decisions.topic, labels.topic
     group = drift_group(settings.drift, Topics.from_settings(settings))
     click.echo(f"drift: {group} on {topics[0]} and {topics[1]}, Redis DB4")
@@ -120,7 +121,7 @@ def _loops(
     settings: Settings,
     clients: RealClients,
     backends: Backends,
-    observe: Callable[[DriftOutcome], None],
+    observe: Callable[[DriftOutcome | LabelledOutcome], None],
     instance: int,
 ) -> tuple[StreamLoop, StreamLoop, Callable[[], int]]:
     """The group's two loops (the windows and kept decisions, the labels), and how many
@@ -149,7 +150,7 @@ def _loops(
         settings.drift,
         topics,
         SYSTEM_CLOCK,
-        None,
+        observe,
         partitions,
         _partitions(backends.broker, topics.fraud_feedback),
     )

@@ -18,8 +18,8 @@ from stream_sentinel.learning.drift.records import DriftRecords
 from stream_sentinel.learning.drift.rows import from_npy
 from stream_sentinel.learning.drift.status import status_lines
 from stream_sentinel.learning.retrain_requests import requests_since
+from stream_sentinel.logic.drift.calibration import calibrated_reference
 from stream_sentinel.logic.drift.monitors import DriftAlarm, check_window
-from stream_sentinel.logic.drift.reference import build_reference
 from stream_sentinel.logic.drift.synthetic import synthetic_rows
 from stream_sentinel.logic.drift.window import HOUR_MS, WindowCounts
 from stream_sentinel.logic.features import FEATURES
@@ -67,7 +67,8 @@ def expected_alarms(hour: int) -> list[DriftAlarm]:
     blocks = [synthetic_rows(np.random.default_rng(100 + h), REFERENCE_ROWS) for h in range(4)]
     features = np.concatenate([b[0] for b in blocks])
     scores = np.concatenate([b[1] for b in blocks])
-    reference = build_reference(VERSION, features[:, columns], scores, BANDS, names)
+    hours = START + np.repeat(np.arange(4), REFERENCE_ROWS) * HOUR_MS
+    reference = calibrated_reference(VERSION, features[:, columns], scores, hours, BANDS, names)
     rows, window_scores = synthetic_rows(np.random.default_rng(100 + hour), WINDOW_ROWS, 3.0)
     start = START + hour * HOUR_MS
     window = WindowCounts.empty(reference, start, start + HOUR_MS).added(

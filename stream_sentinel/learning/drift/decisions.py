@@ -115,7 +115,7 @@ class KeepingDecisions:
         the outcome rides in the payload, beside the windows'."""
         assert self.settler is not None
         lead = min(r.partition() or 0 for r, a in zip(records, applies, strict=True) if a)
-        found = LabelledOutcome(emitted=emit)
+        found = LabelledOutcome(emitted=emit, lead=lead)
         marks, blocks = moved
         self.settler.settle(step.state.setdefault(lead, Batch()), found, None, None, marks, blocks)
         if emit:

@@ -54,7 +54,8 @@ from stream_sentinel.learning.drift.progress import VersionProgress
 from stream_sentinel.learning.drift.rows import WIDTH, Rows, from_npy, no_rows, rows_of, to_npy
 from stream_sentinel.learning.drift.writes import StepWrites
 from stream_sentinel.learning.retrain_requests import KEEP, REQUESTS, RetrainRequest
-from stream_sentinel.logic.drift.reference import Reference, build_reference
+from stream_sentinel.logic.drift.calibration import calibrated_reference
+from stream_sentinel.logic.drift.reference import Reference
 from stream_sentinel.logic.drift.window import HOUR_MS, WindowCounts
 from stream_sentinel.logic.feature_set import LIVE_HASH
 from stream_sentinel.logic.features import FEATURES
@@ -324,12 +325,9 @@ class DriftHandler:
                 self.settings.min_reference_rows,
             )
             return progress, no_rows()
-        reference = build_reference(
-            version,
-            inside.features[:, self._columns],
-            inside.scores,
-            self.bands(version),
-            self.names,
+        features, bands = inside.features[:, self._columns], self.bands(version)
+        reference = calibrated_reference(
+            version, features, inside.scores, inside.ts, bands, self.names
         )
         self._references[version] = reference
         writes.lead().set(keys.NS, keys.reference(version), _json(reference.to_json()))
@@ -397,4 +395,4 @@ class DriftHandler:
 
 
 def _json(data: Mapping[str, Any]) -> bytes:
-    return json.dumps(data, sort_keys=True).encode()
+    return json.dumps(data, sort_keys=True, allow_nan=False).encode()

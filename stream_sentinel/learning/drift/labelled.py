@@ -27,7 +27,7 @@ holds the same state (a lost write is rebuilt from DB4, then settled again).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -95,6 +95,9 @@ class LabelledOutcome:
     events: list[DriftEvent] = field(default_factory=list)
     retrain_requests: list[RetrainRequest] = field(default_factory=list)
     applied: dict[int, bool] = field(default_factory=dict)
+    lead: int | None = None  # the partition whose write holds the settlement
+    labels_by_partition: dict[int, int] = field(default_factory=dict)  # (for the metrics)
+    late_by_partition: dict[int, int] = field(default_factory=dict)
 
 
 class LabelledHandler:
@@ -144,6 +147,7 @@ class LabelledHandler:
         step.payload = outcome
         taken = self._taken(records, applies)
         outcome.labels = len(taken)
+        outcome.labels_by_partition = dict(Counter(p for p, _, _ in taken))
         if not taken:
             return step
         [marks, blob] = self.store.execute(
@@ -157,8 +161,8 @@ class LabelledHandler:
         pending = self._keep(taken, PerfProgress.decode(blob).settled, step, outcome)
         if emit:  # (a repair only restores writes: what it would settle waits for a batch that
             # publishes, so no alarm is stored unpublished)
-            lead = step.state.setdefault(min(p for p, _, _ in taken), Batch())
-            self.settle(lead, outcome, pending, moved)
+            outcome.lead = min(p for p, _, _ in taken)
+            self.settle(step.state.setdefault(outcome.lead, Batch()), outcome, pending, moved)
             step.outputs = [self.output(e) for e in outcome.events]
         return step
 
@@ -243,6 +247,8 @@ class LabelledHandler:
             too_late = label.label_time > label.event_time + self.deadline_ms
             if too_late or (settled is not None and bucket < settled):
                 outcome.late += 1
+                late = outcome.late_by_partition
+                late[partition] = late.get(partition, 0) + 1
                 continue
             kept.append((partition, bucket, transaction_id, label))
         stored = stored_labels(self.store, list(dict.fromkeys((b, t) for _, b, t, _ in kept)))

@@ -10,7 +10,11 @@ The monitors, each giving a p-value for "this window looks like the reference":
 - ``estimated-precision`` (one per band): the label-free expected precision against the
   reference's (:mod:`~stream_sentinel.logic.drift.estimate`).
 
-All of a window's p-values form one family corrected by Holm's procedure, so an unchanged window
+Each p-value allows for the monitor's dispersion measured on the reference's own hours, when
+the reference has one that applies (:mod:`~stream_sentinel.logic.drift.dispersion`): an F test
+of the statistic scaled by it instead of the theory's chi-square (KS: its own asymptotic
+distribution, widened). All of a window's p-values then form
+one family corrected by Holm's procedure, so an unchanged window
 raises any alarm at all with chance at most ``alpha``. An alarm's ``threshold`` is the critical
 value of its statistic at the level Holm compared it with; ``severity`` is CRITICAL when the
 p-value is a hundred times below that level (a change no sampling noise explains), else WARNING.
@@ -20,11 +24,18 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
 
+from stream_sentinel.logic.drift.dispersion import (
+    KS_MEAN,
+    Dispersion,
+    calibrated_critical,
+    calibrated_p_value,
+    chi2_scale,
+)
 from stream_sentinel.logic.drift.estimate import PrecisionCheck, check_precision
 from stream_sentinel.logic.drift.reference import Reference
 from stream_sentinel.logic.drift.statistics import (
@@ -39,6 +50,7 @@ from stream_sentinel.logic.drift.thresholds import (
     holm_levels,
     psi_critical,
     psi_p_value,
+    psi_scale,
 )
 from stream_sentinel.logic.drift.window import WindowCounts
 
@@ -54,7 +66,10 @@ class Severity(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One monitor's result before the correction; ``critical`` maps a level to the value of
-    the statistic a window must exceed at that level."""
+    the statistic a window must exceed at that level. ``chi2`` and ``dof`` are the statistic on
+    the scale the dispersion multiplies (``scale``: the chi-square's, PSI's own or the
+    p-value's with one degree of freedom; or KS's ``n D^2`` over its null mean), and
+    ``statistic_at`` maps a value on that scale back to the monitor's own statistic."""
 
     monitor: str
     feature: str | None  # the feature or band the monitor looked at, None for the whole window
@@ -62,13 +77,38 @@ class Finding:
     value: float
     p_value: float
     critical: Callable[[float], float]
+    chi2: float
+    dof: int
+    statistic_at: Callable[[float], float]
+    scale: str = "chi2"
+
+    @property
+    def subject(self) -> str:
+        return self.monitor if self.feature is None else f"{self.monitor}[{self.feature}]"
+
+    def calibrated(self, dispersion: Dispersion | None, rows: int) -> Finding:
+        """This finding in a window of ``rows`` rows, its p-value and threshold allowing for
+        ``dispersion`` when it applies (the theory's otherwise)."""
+        if dispersion is None or not dispersion.applies():
+            return self
+        dof, scale, back = self.dof, self.scale, self.statistic_at
+
+        def critical(level: float) -> float:
+            return back(calibrated_critical(level, dof, dispersion, rows, scale))
+
+        p_value = calibrated_p_value(self.chi2, dof, dispersion, rows, scale)
+        return replace(self, p_value=p_value, critical=critical)
 
 
 @dataclass(frozen=True, slots=True)
 class DriftAlarm:
-    """A monitor whose p-value fell below its Holm level in one window. ``value`` exceeds
-    ``threshold`` for PSI, KS and the precision gap; for the exact alert-rate test, which has
-    no other statistic, ``value`` is the p-value and ``threshold`` the level it fell below."""
+    """A monitor whose p-value fell below its Holm level in one window. ``p_value`` allows for
+    the reference's measured dispersion where it applies (the F test, or KS on its own scale;
+    the theory's test otherwise), and ``threshold`` is the statistic whose p-value, computed the
+    same way, equals ``level``: ``value`` exceeds it for PSI, KS and the precision gap. For the
+    exact alert-rate test, which has no other statistic, ``value`` is its own (uncalibrated)
+    p-value and ``threshold`` the uncalibrated p-value it had to fall below (0.0 where that is
+    below the smallest float: a dispersion so wide no p-value a float holds reaches it)."""
 
     monitor: str
     feature: str | None
@@ -100,7 +140,15 @@ def check_window(
 
 
 def findings(reference: Reference, window: WindowCounts, alpha: float) -> list[Finding]:
-    """Every monitor's result for the window (none for an empty window)."""
+    """Every monitor's result for the window (none for an empty window), allowing for the
+    reference's measured dispersions."""
+    found = raw_findings(reference, window, alpha)
+    calibration, rows = reference.calibration, window.size
+    return [f.calibrated(calibration.get(f.subject), rows) for f in found]
+
+
+def raw_findings(reference: Reference, window: WindowCounts, alpha: float) -> list[Finding]:
+    """Every monitor's result under the theory's null distributions."""
     if window.size == 0 or reference.size == 0:
         return []
     m, n = reference.size, window.size
@@ -133,6 +181,9 @@ def _psi_finding(
         value,
         psi_p_value(value, n, m, bins),
         lambda level: psi_critical(n, m, bins, level),
+        value / psi_scale(n, m),
+        bins - 1,
+        lambda x: x * psi_scale(n, m),
     )
 
 
@@ -147,6 +198,10 @@ def _ks_finding(reference: tuple[int, ...], window: tuple[int, ...], m: int, n: 
         result.statistic,
         result.p_value,
         lambda level: float(stats.kstwo.isf(level, effective)),
+        effective * result.statistic**2 / KS_MEAN,
+        1,
+        lambda x: float(np.sqrt(x * KS_MEAN / effective)),
+        "ks",
     )
 
 
@@ -155,9 +210,9 @@ def _band_findings(reference: Reference, window: WindowCounts, alpha: float) -> 
     for name, band in reference.bands.items():
         alerts = window.band_alerts[name]
         rate = two_proportion(band.alerts, reference.size, alerts, window.size)
-        found.append(
-            Finding("alert-rate", name, "binomial_p", rate.p_value, rate.p_value, _same_level)
-        )
+        p = rate.p_value
+        x = chi2_scale(p)
+        found.append(Finding("alert-rate", name, "binomial_p", p, p, _same_level, x, 1, _p_at))
         check = check_precision(band, alerts, window.band_score_sums[name], alpha)
         if check is not None:
             found.append(_precision_finding(name, check, alpha))
@@ -169,6 +224,11 @@ def _same_level(level: float) -> float:
     return level
 
 
+def _p_at(x: float) -> float:
+    # the p-value with chi-square statistic x (one degree of freedom): the exact test's threshold
+    return float(stats.chi2.sf(x, 1))
+
+
 def _precision_finding(band: str, check: PrecisionCheck, alpha: float) -> Finding:
     spread = (check.high - check.reference_precision) / float(stats.norm.isf(alpha / 2))
     return Finding(
@@ -178,6 +238,9 @@ def _precision_finding(band: str, check: PrecisionCheck, alpha: float) -> Findin
         abs(check.expected_precision - check.reference_precision),
         check.p_value,
         lambda level: float(stats.norm.isf(level / 2)) * spread,
+        chi2_scale(check.p_value),
+        1,
+        lambda x: float(np.sqrt(x)) * spread,
     )
 
 

@@ -21,7 +21,7 @@ scores on the rows a model learned from are more confident than it will ever be 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from stream_sentinel.logic.drift.bins import (
     count,
     quantile_bins,
 )
+from stream_sentinel.logic.drift.dispersion import Dispersion
 from stream_sentinel.logic.features import FEATURES
 
 #: Features whose values are codes or flags, counted per value rather than binned by quantile.
@@ -79,6 +80,9 @@ class Reference:
     features: Mapping[str, FeatureProfile]
     score_counts: tuple[int, ...]
     bands: Mapping[str, BandProfile]
+    #: each monitor's dispersion measured on the reference's own hours, by subject
+    #: (``feature[amount]``, ``score-ks``); empty: the theory's null distributions
+    calibration: Mapping[str, Dispersion] = field(default_factory=dict)
 
     def alert_rate(self, band: str) -> float:
         return self.bands[band].alerts / self.size if self.size else 0.0
@@ -93,6 +97,7 @@ class Reference:
             },
             "score_counts": list(self.score_counts),
             "bands": {name: _band_json(band) for name, band in self.bands.items()},
+            "calibration": {name: d.to_json() for name, d in self.calibration.items()},
         }
 
     @classmethod
@@ -103,7 +108,12 @@ class Reference:
         }
         bands = {name: BandProfile(**band) for name, band in data["bands"].items()}
         counts = _ints(data["score_counts"])
-        return cls(str(data["model_version"]), int(data["size"]), features, counts, bands)
+        # references stored before the calibration have none: the theory's null holds for them
+        calibration = {
+            name: Dispersion.from_json(d) for name, d in data.get("calibration", {}).items()
+        }
+        version, size = str(data["model_version"]), int(data["size"])
+        return cls(version, size, features, counts, bands, calibration)
 
 
 def _ints(values: Sequence[Any]) -> tuple[int, ...]:

@@ -117,3 +117,36 @@ def _later_columns(rng: np.random.Generator, n: int, out: np.ndarray, put: Put) 
     put("merchant_volume_1d", np.where(known, volume, np.nan))
     put("merchant_fraud_1d", np.where(known, fraud, np.nan))
     put("merchant_fraud_rate_1d", np.where(known, fraud / np.maximum(volume, 1.0), np.nan))
+
+
+#: The features of :func:`patterned_traffic`'s rows.
+PATTERNED_FEATURES = ("amount", "channel", "count_1h")
+
+
+def patterned_traffic(
+    rng: np.random.Generator, days: int, users: int = 3000, start_ms: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stationary traffic that follows the time of day and whose rows depend on each other:
+    event times, rows ``[n, len(PATTERNED_FEATURES)]`` and scores of ``days`` days.
+
+    Every day is drawn alike, but the hours are not: a third of the users pay mostly at
+    night, larger amounts and mostly online, and an active user pays in a burst of payments
+    sharing the user's amount level, channel and risk (``count_1h`` counts the burst so far).
+    So an hour is not a sample of the day, nor its rows independent draws."""
+    night = rng.random(users) < 1 / 3
+    level = rng.normal(3.5, 0.6, users) + 0.8 * night
+    channel = np.where(night & (rng.random(users) < 0.8), 0, rng.choice(5, users, p=CHANNEL_SHARES))
+    risk = rng.beta(0.5, 8.0, users) + 0.05 * night
+    peak = np.where(night, 2.0, 14.0)
+    ts, rows, scores = [], [], []
+    for hour in range(days * 24):
+        phase = 2 * np.pi * ((hour % 24) - peak) / 24
+        active = np.flatnonzero(rng.random(users) < 0.06 * (1 + 0.9 * np.cos(phase)))
+        bursts = 1 + rng.poisson(1.5, len(active))
+        payer = np.repeat(active, bursts)
+        order = np.arange(len(payer)) - np.repeat(np.cumsum(bursts) - bursts, bursts)
+        amount = rng.lognormal(level[payer], 0.4)
+        rows.append(np.column_stack([amount, channel[payer], order]).astype(np.float64))
+        scores.append(np.clip(risk[payer] + rng.normal(0.0, 0.02, len(payer)), 0.0, 1.0))
+        ts.append(start_ms + hour * 3_600_000 + rng.integers(0, 3_600_000, len(payer)))
+    return np.concatenate(ts), np.concatenate(rows), np.concatenate(scores)
