@@ -100,6 +100,7 @@ def run(
     from stream_sentinel.wire.serde import Serde
 
     cli.override("alerts", guarantee=guarantee)
+    cli.run_as("alerts")
     settings = cli.require(kafka=True, redis=True, registry=True)
     clients = RealClients(settings)
     backends = clients.backends()

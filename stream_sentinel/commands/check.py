@@ -24,6 +24,7 @@ def check(cli: CliContext, timeout: float) -> None:
     from stream_sentinel.ops.health import check_kafka, check_redis, check_registry
     from stream_sentinel.transport.topics import Topics
 
+    cli.run_as("admin")
     settings = cli.settings.with_overrides(
         redis={"retry_attempts": 1}, registry={"timeout_s": timeout}
     )

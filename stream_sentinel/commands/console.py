@@ -41,6 +41,7 @@ def serve(cli: CliContext, host: str | None, port: int | None) -> None:
     explicit = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     console_settings = load_console_settings(None, **explicit)
     users = checked_users(console_settings)  # before the services: a refusal needs none of them
+    cli.run_as("console")
     settings = cli.require(kafka=True, redis=True, registry=True)
     app = create_app(RealClients(settings), settings, console_settings, users)
     shown = f"[{console_settings.host}]" if ":" in console_settings.host else console_settings.host

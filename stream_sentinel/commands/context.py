@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -25,19 +26,29 @@ class CliContext:
     """Per-invocation state: the chosen profile and lazily built settings.
 
     ``clients`` replaces the real backends (a test hands in embedded ones); ``clock`` is the
-    time the learning plane's commands record."""
+    time the learning plane's commands record; ``principal`` is the service the command runs as
+    (:meth:`run_as`)."""
 
     profile: str | None = None
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     _settings: Settings | None = None
     clients: ClientFactory | None = None
     clock: Clock = SYSTEM_CLOCK
+    principal: str | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.profile, overrides=self.overrides)
+            loaded = load_settings(self.profile, overrides=self.overrides)
+            principal = self.principal
+            self._settings = loaded if principal is None else as_principal(loaded, principal)
         return self._settings
+
+    def run_as(self, principal: str) -> None:
+        """This command's clients log in as ``principal`` (``"detector"``) wherever the
+        configured secrets file names it; elsewhere the configured users stay."""
+        self.principal = principal
+        self._settings = None
 
     def require(
         self, *, kafka: bool = False, redis: bool = False, registry: bool = False
@@ -72,6 +83,29 @@ class CliContext:
         if given:
             self.overrides.setdefault(section, {}).update(given)
             self._settings = None
+
+
+def as_principal(settings: Settings, principal: str) -> Settings:
+    """``settings`` with each connection's user switched to ``principal`` where that
+    connection's secrets file names it (no file, or a file without it: the configured user)."""
+    kafka, redis, registry = settings.kafka, settings.redis, settings.registry
+    updated: dict[str, Any] = {}
+    if principal in _named(kafka.secrets_file, "kafka"):
+        updated["kafka"] = kafka.as_principal(principal)
+    if principal in _named(redis.secrets_file, "redis"):
+        updated["redis"] = redis.as_user(principal)
+    if principal in _named(registry.secrets_file, "registry"):
+        updated["registry"] = registry.as_user(principal)
+    return settings.model_copy(update=updated)
+
+
+def _named(secrets_file: Path | None, server: str) -> set[str]:
+    """The users ``secrets_file`` holds passwords for on ``server`` (none without a file)."""
+    if secrets_file is None or not secrets_file.exists():
+        return set()
+    from stream_sentinel.config.credentials import read_credentials
+
+    return set(getattr(read_credentials(secrets_file), server))
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -80,6 +80,7 @@ def detect(
     from stream_sentinel.detector.runner import RunOptions, build_process, run_workers
 
     cli.override("detector", guarantee=guarantee)
+    cli.run_as("detector")
     settings = cli.require(kafka=True, redis=True, registry=True)
     options = RunOptions(until_idle, max_records, metrics_port, low_latency)
     status = _StatusLine()

@@ -86,6 +86,7 @@ def run(cli: CliContext, until_idle: float | None, instance: int, metrics_port: 
     from stream_sentinel.learning.drift.service import drift_group, run_loops
     from stream_sentinel.transport.topics import Topics
 
+    cli.run_as("drift")
     settings = cli.require(kafka=True, redis=True, registry=True)
     clients = RealClients(settings)
     backends = clients.backends()

@@ -342,6 +342,7 @@ def run(cli: CliContext, until_idle: float | None) -> None:
     from stream_sentinel.transport.topics import Topics
     from stream_sentinel.wire.serde import Serde
 
+    cli.run_as("experiments")
     settings = cli.settings
     clients = cli.client_factory(kafka=True, redis=True, registry=True)
     backends = clients.backends()

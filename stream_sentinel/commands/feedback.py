@@ -41,6 +41,7 @@ def run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     from stream_sentinel.transport.topics import Topics
     from stream_sentinel.wire.serde import Serde
 
+    cli.run_as("learner")  # the feedback store's grants are the learner's
     settings = cli.require(kafka=True, redis=True, registry=True)
     clients = RealClients(settings)
     backends = clients.backends()

@@ -119,6 +119,7 @@ def generate(cli: CliContext, list_scenarios: bool, seed: int | None, **options:
     from stream_sentinel.generator.launch import Launch
     from stream_sentinel.generator.request import GenerateRequest
 
+    cli.run_as("generator")
     request = GenerateRequest(seed=secrets.randbelow(2**31) if seed is None else seed, **options)  # type: ignore[arg-type]
     outcome = Launch(lambda: cli.settings, Console(), Console(stderr=True)).run(request)
     if outcome.delivery.errors:

@@ -91,6 +91,7 @@ def poll_interval_ms(configured_ms: int, retrain_budget_s: float) -> int:
 
 def _run(cli: CliContext, until_idle: float | None, instance: int) -> None:
     stop = stop_on_signals()  # first: a signal during start-up must still mean "stop cleanly"
+    cli.run_as("learner")
     _check_window(cli)
     configured = cli.settings.kafka.max_poll_interval_ms
     budget = cli.settings.learning.retrain_budget_s

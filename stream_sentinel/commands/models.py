@@ -31,6 +31,7 @@ def open_registry(cli: CliContext, announce: bool = False) -> Iterator[ModelRegi
     model-events (so Kafka and the schema registry must answer too)."""
     from stream_sentinel.learning.registry import ModelRegistry
 
+    cli.run_as("admin")
     with ExitStack() as resources:
         clients = cli.client_factory(kafka=announce, redis=True, registry=announce)
         store = clients.state()

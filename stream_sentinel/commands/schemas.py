@@ -31,6 +31,7 @@ def register(cli: CliContext) -> None:
     from stream_sentinel.clients.backends import RealClients
     from stream_sentinel.wire.schemas import CATALOG
 
+    cli.run_as("admin")
     registry = RealClients(cli.settings).registry()
     topics = Topics.from_settings(cli.settings)
     try:
@@ -81,6 +82,7 @@ def list_subjects(cli: CliContext) -> None:
     """Subjects in the registry with their versions, latest id and compatibility level."""
     from stream_sentinel.clients.backends import RealClients
 
+    cli.run_as("admin")
     registry = RealClients(cli.settings).registry()
     try:
         subjects = registry.subjects()
@@ -107,6 +109,7 @@ def check(cli: CliContext, schema_file: Path, subject: str) -> None:
 
     text = schema_file.read_text(encoding="utf-8")
     parse_schema(text)  # an invalid schema fails here, with the parser's reason
+    cli.run_as("admin")
     registry = RealClients(cli.settings).registry()
     try:
         level = registry.get_compatibility(subject)

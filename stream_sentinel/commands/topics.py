@@ -20,6 +20,7 @@ def create(cli: CliContext) -> None:
     from stream_sentinel.ops.health import cluster_size, require_all_live
     from stream_sentinel.transport.topics import Topics, replication_for
 
+    cli.run_as("admin")
     names = Topics.from_settings(cli.require(kafka=True))
     admin = RealClients(cli.settings).admin()
     live = admin.describe_cluster().brokers
@@ -70,6 +71,7 @@ def list_topics(cli: CliContext) -> None:
     )
     from stream_sentinel.transport.topics import Topics
 
+    cli.run_as("admin")
     names = Topics.from_settings(cli.require(kafka=True))
     admin = RealClients(cli.settings).admin()
     found = admin.describe_topics([spec.name for spec in names.specs()])
