@@ -71,7 +71,11 @@ def open_reader(broker: Broker, topic: str, from_beginning: bool) -> Consumer:
     finally:
         admin.close()
     if info is None:
-        raise UsageError(f"topic {topic!r} does not exist (is the topic prefix right?)")
+        raise UsageError(
+            f"topic {topic!r} does not exist, or this Kafka user may not see it (is the topic "
+            "prefix right? on a secure stack, has the user in SENTINEL_KAFKA_SASL_USERNAME "
+            "an ACL on it?)"
+        )
     consumer = broker.consumer(None, isolation="read_committed")
     starts = {}
     for partition in range(info.partitions):

@@ -68,5 +68,7 @@ def test_each_command_runs_as_its_principal_and_every_transaction_is_decided_onc
     assert (refused.returncode, refused.stdout, refused.stderr) == (
         2,
         "",
-        "error: topic 'user-actions' does not exist (is the topic prefix right?)\n",
+        "error: topic 'user-actions' does not exist, or this Kafka user may not see it (is the "
+        "topic prefix right? on a secure stack, has the user in SENTINEL_KAFKA_SASL_USERNAME an "
+        "ACL on it?)\n",
     )
